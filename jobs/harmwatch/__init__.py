@@ -1,0 +1,1 @@
+"""harmwatch: retraining platform for harmful-content classifiers."""
