@@ -1,0 +1,238 @@
+"""One small storage interface over local folders and ``s3://bucket/prefix``.
+
+Every step reads and writes through :func:`open_store`. Keys are ``/``-separated paths relative to the
+store's root. Writes are atomic (temp file + rename locally, a single PUT on S3), and a step commits a
+run by writing ``_MANIFEST.json`` last: readers only trust folders that carry a manifest, so a step
+killed half-way leaves nothing the next step will read, and a rerun simply overwrites its own
+uncommitted files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "_MANIFEST.json"
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed; the message is one line naming the URI."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A stored object: its key, size and a version tag (S3 ETag, or local mtime_ns)."""
+
+    key: str
+    size: int
+    version: str
+
+
+class Store:
+    """Base class; use :func:`open_store`."""
+
+    uri: str
+
+    def url(self, key: str) -> str:
+        return f"{self.uri.rstrip('/')}/{key.lstrip('/')}" if key else self.uri
+
+    # -- primitives implemented by subclasses ---------------------------------------------------
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        raise NotImplementedError
+
+    def read_bytes(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    # -- conveniences ---------------------------------------------------------------------------
+    def read_json(self, key: str) -> Any:
+        return json.loads(self.read_bytes(key).decode("utf-8"))
+
+    def write_json(self, key: str, obj: Any) -> None:
+        self.write_bytes(key, json.dumps(obj, indent=2, sort_keys=True, default=str).encode("utf-8"))
+
+    def write_text(self, key: str, text: str) -> None:
+        self.write_bytes(key, text.encode("utf-8"))
+
+    def read_parquet(self, key: str):  # -> pandas.DataFrame (pandas imported lazily)
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(self.read_bytes(key)))
+
+    def write_parquet(self, key: str, frame) -> None:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        self.write_bytes(key, buf.getvalue())
+
+    # -- commit protocol ------------------------------------------------------------------------
+    def commit(self, prefix: str, files: Iterable[str], meta: dict[str, Any] | None = None) -> dict:
+        """Write ``prefix/_MANIFEST.json`` listing ``files`` (keys relative to ``prefix``), last."""
+        prefix = prefix.strip("/")
+        entries = []
+        for name in sorted(files):
+            data = self.read_bytes(f"{prefix}/{name}")
+            entries.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        manifest = {"prefix": prefix, "files": entries, **(meta or {})}
+        self.write_json(f"{prefix}/{MANIFEST}", manifest)
+        return manifest
+
+    def manifest(self, prefix: str) -> dict | None:
+        key = f"{prefix.strip('/')}/{MANIFEST}"
+        return self.read_json(key) if self.exists(key) else None
+
+    def committed(self, prefix: str) -> list[dict]:
+        """All manifests under ``prefix`` (committed runs), sorted by their folder."""
+        keys = sorted(o.key for o in self.list(prefix) if o.key.endswith("/" + MANIFEST))
+        return [self.read_json(k) for k in keys]
+
+
+class LocalStore(Store):
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key.lstrip("/")).resolve()
+        if self.root not in path.parents and path != self.root:
+            raise StorageError(f"{self.uri}: key {key!r} escapes the store root")
+        return path
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        base = self._path(prefix) if prefix else self.root
+        if base.is_file():
+            st = base.stat()
+            return [ObjectInfo(prefix.strip("/"), st.st_size, str(st.st_mtime_ns))]
+        if not base.is_dir():
+            return []
+        out = []
+        for dirpath, _dirs, names in os.walk(base):
+            for name in names:
+                if name.startswith(".tmp-"):
+                    continue  # an interrupted atomic write: never visible
+                p = Path(dirpath) / name
+                st = p.stat()
+                out.append(ObjectInfo(p.relative_to(self.root).as_posix(), st.st_size, str(st.st_mtime_ns)))
+        return sorted(out, key=lambda o: o.key)
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+class S3Store(Store):
+    """S3 or any S3-compatible server (``AWS_ENDPOINT_URL`` is honoured by boto3 itself)."""
+
+    def __init__(self, uri: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        rest = uri[len("s3://") :]
+        self.bucket, _, prefix = rest.partition("/")
+        if not self.bucket:
+            raise StorageError(f"{uri}: no bucket in S3 URI")
+        self.prefix = prefix.strip("/")
+        self.uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
+        # Standard retry mode backs off exponentially on throttling and connection errors.
+        cfg = Config(
+            retries={"max_attempts": int(os.environ.get("HARMWATCH_S3_MAX_ATTEMPTS", "4")), "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        self.client = boto3.client("s3", config=cfg)
+
+    def _key(self, key: str) -> str:
+        key = key.lstrip("/")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, key: str, verb: str, exc: Exception) -> StorageError:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return StorageError(f"{self.url(key)}: cannot {verb} ({detail})")
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        out = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    key = obj["Key"][len(self.prefix) + 1 :] if self.prefix else obj["Key"]
+                    out.append(ObjectInfo(key, int(obj["Size"]), obj["ETag"].strip('"')))
+        except Exception as exc:  # botocore raises many unrelated types; all mean "cannot list"
+            raise self._fail(prefix, "list", exc) from None
+        return sorted(out, key=lambda o: o.key)
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:
+            raise self._fail(key, "read", exc) from None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        try:  # a single PUT is atomic: readers see the old object or the new one, never a part
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except Exception as exc:
+            raise self._fail(key, "write", exc) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail(key, "delete", exc) from None
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail(key, "stat", exc) from None
+        except Exception as exc:
+            raise self._fail(key, "stat", exc) from None
+
+
+def open_store(uri: str) -> Store:
+    """A store for ``s3://bucket/prefix`` or a local path (``file://`` accepted)."""
+    if uri.startswith("s3://"):
+        return S3Store(uri)
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    return LocalStore(uri)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests need, only those missing (CI machines start bare).
+#   rsync          gitlab-ci-local (tests/deploy)
+#   chromium       browser tests (Airflow/MLflow UIs, HTML reports escaping)
+#   postgresql     production-backend integration test
+set -euo pipefail
+want=(rsync chromium postgresql)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a cluster on install; the tests run their own servers on private ports.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_ctlcluster >/dev/null; then
+  $SUDO pg_ctlcluster --mode fast 15 main stop 2>/dev/null || true
+fi

@@ -1,0 +1,178 @@
+"""Shared fixtures: paths to the real data, an isolated HARMWATCH_HOME, and real servers on 127.0.0.1.
+
+Servers started here (moto in server mode, MLflow tracking server) bind to 127.0.0.1 on a free port
+and are stopped by PID by the fixture that started them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("HARMWATCH_SHARED_DIR", REPO.parent / "shared")).resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except Exception:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    """Stop a server we started, by its PID (and its process group, which it leads)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def source_csv() -> Path:
+    path = Path(os.environ.get("HARMWATCH_SOURCE_CSV", shared_dir() / "data" / "cyberbullying_tweets.csv"))
+    if not path.is_file():
+        pytest.fail(f"real dataset not found at {path}; set HARMWATCH_SHARED_DIR or HARMWATCH_SOURCE_CSV")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tweeteval_dir() -> Path:
+    path = shared_dir() / "data" / "tweeteval_offensive"
+    if not path.is_dir():
+        pytest.fail(f"tweeteval_offensive not found at {path}")
+    return path
+
+
+@pytest.fixture
+def hw_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated HARMWATCH_HOME for one test; returns it. Clears inherited HARMWATCH_* settings."""
+    for key in list(os.environ):
+        if key.startswith("HARMWATCH_") and key not in ("HARMWATCH_SHARED_DIR", "HARMWATCH_SOURCE_CSV"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "hw"
+    monkeypatch.setenv("HARMWATCH_HOME", str(home))
+    return home
+
+
+class MotoServer:
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        self.proc, self.port = proc, port
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+
+
+def start_moto(port: int | None = None) -> MotoServer:
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    server = MotoServer(proc, port)
+    wait_http(f"{server.endpoint}/moto-api/", proc=proc)
+    return server
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """A real S3-compatible HTTP server (moto server mode) on 127.0.0.1, env pointed at it."""
+    server = start_moto()
+    for k, v in server.env().items():
+        monkeypatch.setenv(k, v)
+    try:
+        yield server
+    finally:
+        stop_process(server.proc)
+
+
+class MlflowServer:
+    def __init__(self, proc: subprocess.Popen, port: int, root: Path) -> None:
+        self.proc, self.port, self.root = proc, port, root
+        self.uri = f"http://127.0.0.1:{port}"
+
+
+def start_mlflow(root: Path, port: int | None = None, backend_uri: str | None = None,
+                 artifacts: str | None = None, env: dict[str, str] | None = None) -> MlflowServer:
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    backend_uri = backend_uri or f"sqlite:///{root / 'mlflow.db'}"
+    artifacts = artifacts or str(root / "artifacts")
+    log = open(root / f"mlflow-{port}.log", "ab")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})},
+    )
+    server = MlflowServer(proc, port, root)
+    wait_http(f"{server.uri}/health", timeout=120, proc=proc)
+    return server
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real MLflow tracking server (SQLite backend) on 127.0.0.1 shared by a test session."""
+    server = start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    try:
+        yield server
+    finally:
+        stop_process(server.proc)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``harmwatch ARGS`` in a fresh process, as a user (or the DAG's local runner) would."""
+    return subprocess.run(
+        [str(VENV_BIN / "harmwatch"), *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )
