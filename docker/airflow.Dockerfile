@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+#
+# harmwatch Airflow image: the official Apache Airflow image plus the cncf.kubernetes provider
+# and the DAGs baked in. Steps run in pods from the job image (docker/job.Dockerfile), so this
+# image does not carry the harmwatch package; the DAG files import nothing heavy.
+#
+# Build from the repository root:
+#   docker buildx build -f docker/airflow.Dockerfile -t harmwatch-airflow:dev .
+#
+# Versions follow requirements.lock (apache-airflow, apache-airflow-providers-cncf-kubernetes).
+
+ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.12
+FROM ${AIRFLOW_IMAGE}
+
+ARG AIRFLOW_VERSION=3.3.2
+ARG CNCF_KUBERNETES_PROVIDER_VERSION=10.25.0
+
+LABEL org.opencontainers.image.title="harmwatch-airflow" \
+      org.opencontainers.image.description="Apache Airflow with the harmwatch DAGs" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# The base image's `airflow` user is UID 50000 (GID 0); pip installs into its environment.
+# Pinning apache-airflow to the image's own version keeps pip from up- or downgrading it.
+USER 50000
+RUN pip install --no-cache-dir \
+        "apache-airflow==${AIRFLOW_VERSION}" \
+        "apache-airflow-providers-cncf-kubernetes==${CNCF_KUBERNETES_PROVIDER_VERSION}"
+
+ENV HARMWATCH_RUNNER=kubernetes
+
+COPY --chown=50000:0 dags/ /opt/airflow/dags/
