@@ -125,3 +125,25 @@ Usage: include "harmwatch.imageRef" (dict "image" .Values.image)
     - protocol: TCP
       port: 53
 {{- end }}
+
+{{/*
+Guard against secret material in values: names that look like credentials must come from a
+Secret (jobs.existingSecret / valueFrom.secretKeyRef), never from a plain value.
+*/}}
+{{- define "harmwatch.secretNamePattern" -}}
+(?i)(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|_KEY$|_KEY_ID$|^KEY$|DATABASE_URI|STORE_URI|_DSN$)
+{{- end }}
+
+{{- define "harmwatch.assertNoInlineSecrets" -}}
+{{- $pattern := include "harmwatch.secretNamePattern" . -}}
+{{- range $key, $_ := .Values.jobs.extraConfig }}
+{{- if regexMatch $pattern $key }}
+{{- fail (printf "jobs.extraConfig.%s looks like a credential: put it in the Secret named by jobs.existingSecret, not in the ConfigMap" $key) }}
+{{- end }}
+{{- end }}
+{{- range .Values.mlflow.extraEnv }}
+{{- if and (hasKey . "value") (regexMatch $pattern .name) }}
+{{- fail (printf "mlflow.extraEnv %s looks like a credential: use valueFrom.secretKeyRef instead of value" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
