@@ -109,15 +109,22 @@ class MotoServer:
     def create_bucket(self, name: str) -> None:
         import boto3
 
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+        boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=name)
 
 
 def start_moto(port: int | None = None) -> MotoServer:
     port = port or free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     server = MotoServer(proc, port)
     wait_http(f"{server.endpoint}/moto-api/", proc=proc)
@@ -142,17 +149,37 @@ class MlflowServer:
         self.uri = f"http://127.0.0.1:{port}"
 
 
-def start_mlflow(root: Path, port: int | None = None, backend_uri: str | None = None,
-                 artifacts: str | None = None, env: dict[str, str] | None = None) -> MlflowServer:
+def start_mlflow(
+    root: Path,
+    port: int | None = None,
+    backend_uri: str | None = None,
+    artifacts: str | None = None,
+    env: dict[str, str] | None = None,
+) -> MlflowServer:
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     backend_uri = backend_uri or f"sqlite:///{root / 'mlflow.db'}"
     artifacts = artifacts or str(root / "artifacts")
     log = open(root / f"mlflow-{port}.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})},
+        [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            backend_uri,
+            "--artifacts-destination",
+            artifacts,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     server = MlflowServer(proc, port, root)
     wait_http(f"{server.uri}/health", timeout=120, proc=proc)
@@ -169,10 +196,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         stop_process(server.proc)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``harmwatch ARGS`` in a fresh process, as a user (or the DAG's local runner) would."""
     return subprocess.run(
-        [str(VENV_BIN / "harmwatch"), *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, cwd=cwd,
+        [str(VENV_BIN / "harmwatch"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )

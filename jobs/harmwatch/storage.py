@@ -144,6 +144,7 @@ class LocalStore(Store):
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
@@ -170,7 +171,10 @@ class S3Store(Store):
         self.uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
         # Standard retry mode backs off exponentially on throttling and connection errors.
         cfg = Config(
-            retries={"max_attempts": int(os.environ.get("HARMWATCH_S3_MAX_ATTEMPTS", "4")), "mode": "standard"},
+            retries={
+                "max_attempts": int(os.environ.get("HARMWATCH_S3_MAX_ATTEMPTS", "4")),
+                "mode": "standard",
+            },
             connect_timeout=5,
             read_timeout=30,
         )

@@ -1,0 +1,167 @@
+"""Robust parsers for landing files: never raise on bad bytes, account for every record.
+
+A parser returns a :class:`Parsed`: the records it could read (as dicts of strings, each with the
+1-based line where it starts) and the records it could not (with a one-sentence reason). Nothing is
+dropped: ``rows_in == len(rows) + len(rejects)``. Field-level checks (unknown labels, bad timestamps,
+missing ids) are left to ``validate``; these parsers only deal with bytes, encodings and structure.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+LABELLED_COLUMNS = ("post_id", "text", "label", "labelled_at", "labeller_id")
+LABELLED_REQUIRED = ("post_id", "text", "label", "labelled_at")
+REPORT_COLUMNS = ("report_id", "post_id", "text", "reporter_id", "reason", "reported_at")
+MAX_FIELD = 16 * 1024 * 1024  # a record larger than this is quarantined, not parsed
+_DELIMITERS = (",", ";", "\t", "|")
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class Parsed:
+    rows: list[dict] = field(default_factory=list)  # each has "_line" and the file's fields
+    rejects: list[dict] = field(default_factory=list)  # each has "_line", "reason", "raw"
+    note: str = ""  # file-level remark (e.g. delimiter guessed, empty file)
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.rows) + len(self.rejects)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 with BOM stripped; invalid bytes kept as surrogates so the row can be quarantined."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def has_bad_bytes(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def printable_raw(text: str, limit: int = 2000) -> str:
+    """The raw record as valid UTF-8 for the quarantine: bad bytes shown as \\xNN, NUL as \\x00."""
+    out = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    out = out.replace("\x00", "\\x00")
+    return out if len(out) <= limit else out[:limit] + f"... [{len(out)} chars]"
+
+
+def normalise_text(text: str) -> str:
+    """Clean text for modelling: HTML entities, mojibake (ftfy), Unicode NFC, collapsed whitespace.
+
+    Most tweets are plain ASCII without entities; ftfy only runs on the rest, which keeps ingest fast.
+    """
+    if not text.isascii() or "&" in text:
+        import ftfy
+
+        text = ftfy.fix_text(text, unescape_html=True, normalization="NFC")
+        text = html.unescape(text)  # ftfy leaves entities alone next to '<'
+        text = unicodedata.normalize("NFC", text)
+    return _WS.sub(" ", text).strip()
+
+
+def _reject(line: int, reason: str, raw: str) -> dict:
+    return {"_line": line, "reason": reason, "raw": printable_raw(raw)}
+
+
+def _pick_delimiter(header_line: str, required: tuple[str, ...]) -> str | None:
+    for delim in _DELIMITERS:
+        cols = [c.strip().lower() for c in next(csv.reader([header_line], delimiter=delim))]
+        if all(r in cols for r in required):
+            return delim
+    return None
+
+
+def parse_csv(data: bytes, required: tuple[str, ...] = LABELLED_REQUIRED) -> Parsed:
+    """Parse a labelled-posts CSV: header row, quoted newlines, CRLF, BOM, ragged or broken rows."""
+    out = Parsed()
+    text = decode(data)
+    if not text.strip():
+        out.note = "empty file"
+        return out
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delim = _pick_delimiter(first_line, required)
+    csv.field_size_limit(MAX_FIELD)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim or ",", strict=True)
+    try:
+        header = [c.strip().lower() for c in next(reader)]
+    except csv.Error as exc:
+        out.note = f"unreadable header ({exc})"
+        header = []
+    if delim is None:
+        missing = [c for c in required if c not in header]
+        out.note = f"header lacks required columns {missing}"
+    elif delim != ",":
+        out.note = f"delimiter {delim!r} instead of ','"
+    start = reader.line_num + 1
+    lines: list[str] = []  # split lazily: only a malformed record needs its physical lines
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            lines = lines or text.split("\n")
+            raw = "\n".join(lines[start - 1 : reader.line_num])
+            out.rejects.append(_reject(start, f"malformed CSV record ({exc})", raw))
+            start = reader.line_num + 1
+            continue
+        line, start = start, reader.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line: not a record
+        raw = (delim or ",").join(record)
+        if delim is None:
+            out.rejects.append(_reject(line, out.note, raw))
+        elif len(record) != len(header):
+            out.rejects.append(_reject(line, f"expected {len(header)} fields, found {len(record)}", raw))
+        elif has_bad_bytes(raw):
+            out.rejects.append(_reject(line, "invalid UTF-8 bytes (landing files must be UTF-8)", raw))
+        elif "\x00" in raw:
+            out.rejects.append(_reject(line, "NUL byte in record", raw))
+        else:
+            out.rows.append({"_line": line, **dict(zip(header, record, strict=True))})
+    return out
+
+
+def parse_jsonl(data: bytes) -> Parsed:
+    """Parse JSON lines: one object per line; blank lines are skipped, anything else accounted for."""
+    out = Parsed()
+    text = decode(data)
+    if not text.strip():
+        out.note = "empty file"
+        return out
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if has_bad_bytes(line):
+            out.rejects.append(_reject(number, "invalid UTF-8 bytes (landing files must be UTF-8)", line))
+            continue
+        if "\x00" in line:
+            out.rejects.append(_reject(number, "NUL byte in record", line))
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            out.rejects.append(_reject(number, f"invalid JSON ({msg})", line))
+            continue
+        if not isinstance(obj, dict):
+            out.rejects.append(_reject(number, f"JSON {type(obj).__name__} instead of an object", line))
+            continue
+        row = {"_line": number}
+        for key, value in obj.items():
+            key = str(key)
+            if value is None or isinstance(value, str):
+                row[key] = value
+            else:  # numbers, lists...: keep them as JSON text, validate decides
+                row[key] = json.dumps(value, ensure_ascii=False)
+        out.rows.append(row)
+    return out

@@ -1,0 +1,226 @@
+"""Turn the Kaggle cyberbullying CSV into a landing zone that looks like production.
+
+Day 0 carries an initial bulk of moderator-labelled posts; each following day carries a batch of new
+moderator labels and a batch of user reports. Reports come from a simulated reporter population:
+honest reporters (mostly right about the reason), careless ones (random posts, random reasons) and a
+coordinated brigade that mass-reports benign posts under one reason. A share of the reported posts
+is later labelled by moderators, which is what lets build-dataset estimate reporter reliability.
+
+Texts pass through untouched: the dataset's duplicates, embedded newlines, HTML entities and mojibake
+reach the landing zone as they are, because cleaning is ingest's job. The same seed gives the same
+landing zone byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harmwatch.config import BENIGN_CLASS, CLASSES, HARMFUL_CLASSES, Settings
+from harmwatch.errors import HarmwatchError
+from harmwatch.storage import open_store
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who reports. ``brigade_share`` is the brigade's share of all reports."""
+
+    honest: int = 400
+    careless: int = 60
+    brigade: int = 25
+    honest_accuracy: float = 0.9  # chance an honest reporter names the right class
+    honest_report_rate: float = 0.5  # share of harmful posts that honest users report at all
+    careless_share: float = 0.08  # careless reports as a share of honest ones
+    brigade_share: float = 0.10
+    brigade_reason: str = "religion"
+    labelled_share_of_reported: float = 0.5  # reported posts that moderators also label
+
+
+def load_source(path: str) -> pd.DataFrame:
+    """Read the Kaggle CSV (``tweet_text``, ``cyberbullying_type``) as strings, texts untouched."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise HarmwatchError(f"{path}: source CSV not found (set HARMWATCH_SOURCE_CSV)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise HarmwatchError(f"{path}: cannot parse source CSV ({str(exc).splitlines()[0]})") from None
+    missing = {"tweet_text", "cyberbullying_type"} - set(df.columns)
+    if missing:
+        raise HarmwatchError(f"{path}: source CSV lacks columns {sorted(missing)}")
+    return df.rename(columns={"tweet_text": "text", "cyberbullying_type": "label"})[["text", "label"]]
+
+
+def _stamp(day: date, seconds: np.ndarray) -> list[str]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return [(start + timedelta(seconds=int(s))).strftime("%Y-%m-%dT%H:%M:%SZ") for s in seconds]
+
+
+def _post_ids(n: int, seed: int) -> list[str]:
+    return [hashlib.sha1(f"{seed}:{i}".encode()).hexdigest()[:12] for i in range(n)]
+
+
+def simulate_reports(
+    posts: pd.DataFrame, day: date, pop: Population, rng: np.random.Generator, start_id: int
+) -> pd.DataFrame:
+    """User reports on ``posts`` (columns post_id, text, label) during ``day``."""
+    rows: list[dict[str, Any]] = []
+    harmful = posts[posts["label"] != BENIGN_CLASS]
+    benign = posts[posts["label"] == BENIGN_CLASS]
+    wrong = {c: [x for x in HARMFUL_CLASSES if x != c] for c in HARMFUL_CLASSES}
+    # Honest reporters: a share of harmful posts, each by 1-5 distinct people, mostly the right reason.
+    for post in harmful.itertuples():
+        if rng.random() >= pop.honest_report_rate:
+            continue
+        for who in rng.choice(pop.honest, size=int(rng.integers(1, 6)), replace=False):
+            right = rng.random() < pop.honest_accuracy
+            reason = post.label if right else str(rng.choice(wrong[post.label]))
+            rows.append({"post": post, "reporter": f"honest-{who:04d}", "reason": reason})
+    n_honest = len(rows)
+    # Careless reporters: any post, any reason.
+    for _ in range(int(n_honest * pop.careless_share)):
+        post = posts.iloc[int(rng.integers(len(posts)))]
+        rows.append(
+            {
+                "post": post,
+                "reporter": f"careless-{int(rng.integers(pop.careless)):04d}",
+                "reason": str(rng.choice(HARMFUL_CLASSES)),
+            }
+        )
+    # Brigade: benign posts, many members each, one coordinated reason, brigade_share of all reports.
+    n_brigade = (
+        round(pop.brigade_share / (1 - pop.brigade_share) * len(rows)) if pop.brigade_share else 0
+    )
+    while n_brigade > 0 and len(benign):
+        post = benign.iloc[int(rng.integers(len(benign)))]
+        k = min(n_brigade, int(rng.integers(3, 9)), pop.brigade)
+        for who in rng.choice(pop.brigade, size=k, replace=False):
+            rows.append({"post": post, "reporter": f"brigade-{who:04d}", "reason": pop.brigade_reason})
+        n_brigade -= k
+    seconds = np.sort(rng.integers(0, 86400, size=len(rows)))
+    order = rng.permutation(len(rows))
+    out = pd.DataFrame(
+        {
+            "report_id": [f"r{day:%Y%m%d}-{start_id + i:06d}" for i in range(len(rows))],
+            "post_id": [rows[j]["post"].post_id for j in order],
+            "text": [rows[j]["post"].text for j in order],
+            "reporter_id": [rows[j]["reporter"] for j in order],
+            "reason": [rows[j]["reason"] for j in order],
+            "reported_at": _stamp(day, seconds),
+        }
+    )
+    return out
+
+
+def plan_landing(
+    source: pd.DataFrame, start: date, days: int, bulk_fraction: float, seed: int, pop: Population
+) -> dict[str, pd.DataFrame]:
+    """Landing files (key -> frame) for the bulk day and ``days`` daily batches."""
+    rng = np.random.default_rng(seed)
+    df = source.iloc[rng.permutation(len(source))].reset_index(drop=True)
+    df.insert(0, "post_id", _post_ids(len(df), seed))
+    n_bulk = int(len(df) * bulk_fraction)
+    files: dict[str, pd.DataFrame] = {}
+    bulk = df.iloc[:n_bulk]
+    files[f"labelled/dt={start}/bulk.csv"] = _labelled(bulk, start, rng)
+    daily = np.array_split(np.arange(n_bulk, len(df)), days) if days else []
+    next_report = 0
+    for d, idx in enumerate(daily, start=1):
+        day = start + timedelta(days=d)
+        posts = df.iloc[idx]
+        reports = simulate_reports(posts, day, pop, rng, next_report)
+        next_report += len(reports)
+        reported = set(reports["post_id"])
+        # Moderators label half the day's unreported posts and a share of the reported ones.
+        is_reported = posts["post_id"].isin(reported).to_numpy()
+        keep = np.where(
+            is_reported, rng.random(len(posts)) < pop.labelled_share_of_reported, rng.random(len(posts)) < 0.5
+        )
+        files[f"labelled/dt={day}/batch.csv"] = _labelled(posts[keep], day, rng, after=reports)
+        files[f"reports/dt={day}/reports.jsonl"] = reports
+    return files
+
+
+def _labelled(
+    posts: pd.DataFrame, day: date, rng: np.random.Generator, after: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    seconds = rng.integers(0, 86400, size=len(posts))
+    out = pd.DataFrame(
+        {
+            "post_id": posts["post_id"].to_numpy(),
+            "text": posts["text"].to_numpy(),
+            "label": posts["label"].to_numpy(),
+            "labelled_at": _stamp(day, seconds),
+            "labeller_id": [f"mod-{int(m):02d}" for m in rng.integers(1, 21, size=len(posts))],
+        }
+    )
+    if after is not None and len(after):  # a reported post is labelled after its last report
+        last = after.groupby("post_id")["reported_at"].max()
+        late = out["post_id"].map(last)
+        out["labelled_at"] = np.where(
+            late.notna() & (late > out["labelled_at"]),
+            late.fillna("").str.replace("Z", "", regex=False) + ".5Z",
+            out["labelled_at"],
+        )
+    return out
+
+
+def to_bytes(key: str, frame: pd.DataFrame) -> bytes:
+    """Serialise a landing file: CSV with a header, or JSON lines (UTF-8, non-ASCII kept)."""
+    if key.endswith(".jsonl"):
+        lines = (json.dumps(r, ensure_ascii=False) for r in frame.to_dict(orient="records"))
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", help="source CSV (default: settings.source_csv)")
+    parser.add_argument("--landing", help="landing zone URI (default: settings.landing_uri)")
+    parser.add_argument("--start", default="2026-01-01", help="date of the initial bulk (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, default=7, help="number of daily batches after the bulk")
+    parser.add_argument("--bulk-fraction", type=float, default=0.7, help="share of posts in the bulk")
+    parser.add_argument("--brigade-share", type=float, default=0.10, help="brigade share of reports")
+    parser.add_argument("--seed", type=int, help="random seed (default: settings.seed)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    source_path = str(args.source or settings.source_csv)
+    try:
+        start = date.fromisoformat(args.start)
+    except ValueError:
+        raise HarmwatchError(f"--start {args.start!r} is not a YYYY-MM-DD date") from None
+    if not 0 < args.bulk_fraction < 1 or args.days < 0 or not 0 <= args.brigade_share < 1:
+        raise HarmwatchError("--bulk-fraction must be in (0,1), --days >= 0, --brigade-share in [0,1)")
+    seed = settings.seed if args.seed is None else args.seed
+    pop = Population(brigade_share=args.brigade_share)
+    source = load_source(source_path)
+    unknown = sorted(set(source["label"]) - set(CLASSES))
+    files = plan_landing(source, start, args.days, args.bulk_fraction, seed, pop)
+    store = open_store(args.landing or settings.landing_uri)
+    for key, frame in files.items():
+        store.write_bytes(key, to_bytes(key, frame))
+    truth = {
+        "seed": seed,
+        "population": asdict(pop),
+        "source": source_path,
+        "source_sha256": hashlib.sha256(Path(source_path).read_bytes()).hexdigest(),
+    }
+    store.write_json("_simulation/truth.json", truth)
+    return {
+        "landing_uri": store.uri,
+        "files": len(files),
+        "labelled_rows": int(sum(len(f) for k, f in files.items() if k.startswith("labelled/"))),
+        "report_rows": int(sum(len(f) for k, f in files.items() if k.startswith("reports/"))),
+        "dates": sorted({k.split("/")[1][3:] for k in files}),
+        "unknown_labels_in_source": unknown,
+    }

@@ -1,0 +1,201 @@
+"""Great Expectations suites for labelled posts and user reports, and the derived columns they check.
+
+Row-level expectations run on the ingested rows plus a few derived columns (parsed timestamps, text
+length, label variants per normalised text) so every check is a plain GX expectation whose unexpected
+rows map back to a quarantine reason. Batch-level expectations run on a one-row-per-landing-file
+summary (volume, class mix, invalid share), so one GX call judges every batch at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harmwatch.config import CLASSES, HARMFUL_CLASSES
+
+# Set before great_expectations is imported anywhere: no usage statistics leave this machine.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Thresholds of the suites (CLI options and DAG params override them)."""
+
+    min_text_len: int = 1
+    max_text_len: int = 5000
+    min_rows: int = 1  # per landing file
+    max_rows: int = 1_000_000
+    mix_min_rows: int = 200  # class mix is judged only on batches at least this big
+    min_class_share: float = 0.02
+    max_class_share: float = 0.60
+    max_invalid_share: float = 0.20
+
+
+KIND_SPEC = {
+    "labelled": {
+        "id": "post_id",
+        "class": "label",
+        "classes": CLASSES,
+        "ts": "labelled_at",
+        "required": ("post_id", "text", "label", "labelled_at"),
+    },
+    "reports": {
+        "id": "report_id",
+        "class": "reason",
+        "classes": HARMFUL_CLASSES,
+        "ts": "reported_at",
+        "required": ("report_id", "post_id", "text", "reporter_id", "reason", "reported_at"),
+    },
+}
+# Expectations that describe the batch but must not quarantine rows: conflicting labels are real
+# moderator disagreement, and build-dataset sends those texts to the review queue.
+WARN_ONLY = {"label_variants"}
+
+
+def text_key(text: pd.Series) -> pd.Series:
+    """Normalised-text key used for duplicate and conflict detection (lowercase, single spaces)."""
+    return text.fillna("").str.lower().str.split().str.join(" ")
+
+
+def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Add the derived columns the row-level suite checks (prefixed ``_``)."""
+    spec = KIND_SPEC[kind]
+    out = frame.copy()
+    out["_row"] = range(len(out))
+    out["_text_len"] = out["text"].str.len()
+    ts = pd.to_datetime(out[spec["ts"]], utc=True, errors="coerce", format="ISO8601")
+    out["_ts_epoch"] = ts.astype("int64").where(ts.notna()) / 1e9
+    if kind == "labelled":
+        key = text_key(out["text"])
+        out["_label_variants"] = out.groupby(key)["label"].transform("nunique").fillna(0)
+    return out
+
+
+_names = itertools.count()
+
+
+@functools.cache
+def context():
+    """One ephemeral GX context per process (GX needs it before suites are built); no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ctx
+
+
+def row_suite(kind: str, bounds: Bounds, as_of_epoch: float):
+    """(suite, reasons): reasons maps each expectation's id to the quarantine reason it gives."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context()
+    spec = KIND_SPEC[kind]
+    suite = gx.ExpectationSuite(name=f"harmwatch_{kind}_rows")
+    reasons: dict[int, tuple[str, str]] = {}
+
+    def add(exp, name: str, reason: str) -> None:
+        suite.add_expectation(exp)
+        reasons[len(suite.expectations) - 1] = (name, reason)
+
+    for col in spec["required"]:
+        add(gxe.ExpectColumnValuesToNotBeNull(column=col), f"{col}_present", f"{col} missing")
+        add(gxe.ExpectColumnValuesToMatchRegex(column=col, regex=r"\S"), f"{col}_not_blank", f"{col} blank")
+    add(
+        gxe.ExpectColumnValueLengthsToBeBetween(
+            column="text", min_value=bounds.min_text_len, max_value=bounds.max_text_len
+        ),
+        "text_length",
+        f"text length outside [{bounds.min_text_len}, {bounds.max_text_len}]",
+    )
+    add(
+        gxe.ExpectColumnValuesToBeInSet(column=spec["class"], value_set=list(spec["classes"])),
+        f"{spec['class']}_allowed",
+        f"{spec['class']} not one of the allowed classes",
+    )
+    add(
+        gxe.ExpectColumnValuesToBeUnique(column=spec["id"]),
+        f"{spec['id']}_unique",
+        f"{spec['id']} duplicated within the batch",
+    )
+    add(
+        gxe.ExpectColumnValuesToNotBeNull(column="_ts_epoch"),
+        "timestamp_parses",
+        f"{spec['ts']} is not an ISO 8601 timestamp",
+    )
+    add(
+        gxe.ExpectColumnValuesToBeBetween(column="_ts_epoch", max_value=as_of_epoch),
+        "timestamp_not_future",
+        f"{spec['ts']} is in the future",
+    )
+    if kind == "labelled":
+        add(
+            gxe.ExpectColumnValuesToBeBetween(column="_label_variants", max_value=1),
+            "label_variants",
+            "same text under conflicting labels",
+        )
+    return suite, reasons
+
+
+def batch_summary(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds) -> pd.DataFrame:
+    """One row per landing file: volume, invalid share and class shares (NaN for small batches)."""
+    spec = KIND_SPEC[kind]
+    rows = []
+    for source, part in frame.groupby("source_file", sort=True):
+        bad = invalid.loc[part.index]
+        good = part[~bad]
+        rec = {"source_file": source, "rows": len(part), "invalid_share": float(bad.mean())}
+        shares = good[spec["class"]].value_counts(normalize=True)
+        for cls in spec["classes"]:
+            rec[f"share_{cls}"] = float(shares.get(cls, 0.0)) if len(good) >= bounds.mix_min_rows else None
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def batch_suite(kind: str, bounds: Bounds):
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context()
+    spec = KIND_SPEC[kind]
+    suite = gx.ExpectationSuite(name=f"harmwatch_{kind}_batches")
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=bounds.min_rows, max_value=bounds.max_rows)
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeBetween(column="invalid_share", max_value=bounds.max_invalid_share)
+    )
+    # Reports legitimately skew (most reports name a few reasons); only labelled batches have a mix floor.
+    lo = bounds.min_class_share if kind == "labelled" else None
+    for cls in spec["classes"]:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=f"share_{cls}", min_value=lo, max_value=bounds.max_class_share
+            )
+        )
+    return suite
+
+
+def run_suite(frame: pd.DataFrame, suite, name: str, index_column: str):
+    """Validate ``frame`` with ``suite`` in an ephemeral GX context; return the GX result."""
+    name = f"{name}_{next(_names)}"  # data source names must be unique within the context
+    batch = (
+        context()
+        .data_sources.add_pandas(name)
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    return batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [index_column]}
+    )
+
+
+def unexpected_values(result, index_column: str) -> list:
+    """The ``index_column`` values of the rows an expectation result flagged."""
+    return [item[index_column] for item in (result.result or {}).get("unexpected_index_list") or []]
