@@ -1,0 +1,24 @@
+"""Fixtures of the deployment tests; the helpers live in deploy_support.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from deploy_support import RENDER_CASES, Manifest, helm_path, render
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """The helm binary in .venv/bin (installed by scripts/install-helm.sh when missing)."""
+    return helm_path()
+
+
+@pytest.fixture(params=sorted(RENDER_CASES))
+def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
+    """Rendered chart, once per values case: chart defaults and helm/values-production.yaml."""
+    return render(request.param)
