@@ -73,7 +73,10 @@ def _reject(line: int, reason: str, raw: str) -> dict:
 
 def _pick_delimiter(header_line: str, required: tuple[str, ...]) -> str | None:
     for delim in _DELIMITERS:
-        cols = [c.strip().lower() for c in next(csv.reader([header_line], delimiter=delim))]
+        try:
+            cols = [c.strip().lower() for c in next(csv.reader([header_line], delimiter=delim), [])]
+        except csv.Error:  # garbage (a stray CR, say) cannot be a header under any delimiter
+            return None
         if all(r in cols for r in required):
             return delim
     return None

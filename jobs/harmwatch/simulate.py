@@ -208,7 +208,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     files = plan_landing(source, start, args.days, args.bulk_fraction, seed, pop)
     store = open_store(args.landing or settings.landing_uri)
     for key, frame in files.items():
-        store.write_bytes(key, to_bytes(key, frame))
+        data = to_bytes(key, frame)
+        # Rewriting an identical file would give it a new identity (mtime) and ingest would take it twice.
+        if not (store.exists(key) and store.read_bytes(key) == data):
+            store.write_bytes(key, data)
     truth = {
         "seed": seed,
         "population": asdict(pop),

@@ -29,7 +29,7 @@ class Bounds:
     max_text_len: int = 5000
     min_rows: int = 1  # per landing file
     max_rows: int = 1_000_000
-    mix_min_rows: int = 200  # class mix is judged only on batches at least this big
+    judge_min_rows: int = 200  # class mix and invalid share are judged only on batches this big
     min_class_share: float = 0.02
     max_class_share: float = 0.60
     max_invalid_share: float = 0.20
@@ -90,18 +90,19 @@ def context():
 
 
 def row_suite(kind: str, bounds: Bounds, as_of_epoch: float):
-    """(suite, reasons): reasons maps each expectation's id to the quarantine reason it gives."""
+    """(suite, reasons): reasons maps each check name (in the expectation's meta) to its reason."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
     context()
     spec = KIND_SPEC[kind]
     suite = gx.ExpectationSuite(name=f"harmwatch_{kind}_rows")
-    reasons: dict[int, tuple[str, str]] = {}
+    reasons: dict[str, str] = {}
 
     def add(exp, name: str, reason: str) -> None:
+        exp.meta = {"check": name}  # GX may reorder results; the name maps a result back to its reason
         suite.add_expectation(exp)
-        reasons[len(suite.expectations) - 1] = (name, reason)
+        reasons[name] = reason
 
     for col in spec["required"]:
         add(gxe.ExpectColumnValuesToNotBeNull(column=col), f"{col}_present", f"{col} missing")
@@ -143,16 +144,18 @@ def row_suite(kind: str, bounds: Bounds, as_of_epoch: float):
 
 
 def batch_summary(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds) -> pd.DataFrame:
-    """One row per landing file: volume, invalid share and class shares (NaN for small batches)."""
+    """One row per landing file: volume, invalid share and class shares (None for small batches)."""
     spec = KIND_SPEC[kind]
     rows = []
     for source, part in frame.groupby("source_file", sort=True):
         bad = invalid.loc[part.index]
         good = part[~bad]
-        rec = {"source_file": source, "rows": len(part), "invalid_share": float(bad.mean())}
+        # Shares are only judged on batches big enough for a share to mean something.
+        big = len(part) >= bounds.judge_min_rows
+        rec = {"source_file": source, "rows": len(part), "invalid_share": float(bad.mean()) if big else None}
         shares = good[spec["class"]].value_counts(normalize=True)
         for cls in spec["classes"]:
-            rec[f"share_{cls}"] = float(shares.get(cls, 0.0)) if len(good) >= bounds.mix_min_rows else None
+            rec[f"share_{cls}"] = float(shares.get(cls, 0.0)) if big and len(good) else None
         rows.append(rec)
     return pd.DataFrame(rows)
 

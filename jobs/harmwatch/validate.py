@@ -53,8 +53,9 @@ def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> 
     result = run_suite(derived, suite, f"{kind}_rows", "_row")
     row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
     records = []
-    for i, res in enumerate(result.results):
-        name, reason = reasons[i]
+    for res in result.results:
+        name = res.expectation_config.meta["check"]
+        reason = reasons[name]
         flagged = unexpected_values(res, "_row")
         records.append(
             {

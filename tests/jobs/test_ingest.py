@@ -1,0 +1,112 @@
+"""Ingest takes each landing file exactly once, by identity, locally and on S3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harmwatch.ingest import pseudonymise
+from harmwatch.parsing import normalise_text
+from harmwatch.storage import open_store
+from tests.conftest import run_cli
+
+H = "post_id,text,label,labelled_at,labeller_id\n"
+
+
+def land(root, key: str, n: int, start: int = 0) -> None:
+    rows = "".join(f"p{i},post {i},age,2026-01-01T10:00:00Z,m\n" for i in range(start, start + n))
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(H + rows)
+
+
+def summary(proc) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_rerun_adds_nothing_and_new_file_adds_exactly_its_rows(hw_env):
+    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 5)
+    land(hw_env / "landing", "labelled/dt=2026-01-01/b.csv", 3, start=100)
+    first = summary(run_cli("ingest"))
+    assert (first["files"], first["rows_in"]) == (2, 8)
+    again = summary(run_cli("ingest"))
+    assert (again["files"], again["rows_in"]) == (0, 0)
+    land(hw_env / "landing", "labelled/dt=2026-01-02/c.csv", 4, start=200)
+    third = summary(run_cli("ingest"))
+    assert (third["files"], third["rows_in"]) == (1, 4)
+    lake = open_store(str(hw_env / "lake"))
+    total = sum(m["rows"] for m in lake.committed("ingest/labelled"))
+    assert total == 12
+
+
+def test_date_filter_leaves_later_partitions_for_later(hw_env):
+    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 2)
+    land(hw_env / "landing", "labelled/dt=2026-01-03/a.csv", 2, start=10)
+    assert summary(run_cli("ingest", "--date", "2026-01-02"))["rows_in"] == 2
+    assert summary(run_cli("ingest", "--date", "2026-01-03"))["rows_in"] == 2
+
+
+def test_uncommitted_run_is_redone_not_duplicated(hw_env):
+    """A run killed before its manifest leaves files that no reader sees; the rerun replaces them."""
+    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 3)
+    first = summary(run_cli("ingest"))
+    lake = open_store(str(hw_env / "lake"))
+    run_id = first["kinds"]["labelled"]["run_id"]
+    lake.delete(f"ingest/labelled/run={run_id}/_MANIFEST.json")  # as if killed just before committing
+    second = summary(run_cli("ingest"))
+    assert second["kinds"]["labelled"]["run_id"] == run_id and second["rows_in"] == 3
+    assert sum(m["rows"] for m in lake.committed("ingest/labelled")) == 3
+
+
+def test_ignored_files_are_reported(hw_env):
+    path = hw_env / "landing" / "labelled" / "dt=2026-01-01" / "notes.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text("hello")
+    out = summary(run_cli("ingest"))
+    assert out["kinds"]["labelled"]["ignored"][0]["key"].endswith("notes.txt")
+
+
+def test_reporter_ids_are_pseudonymised(hw_env):
+    path = hw_env / "landing" / "reports" / "dt=2026-01-01" / "r.jsonl"
+    path.parent.mkdir(parents=True)
+    rec = {"report_id": "r1", "post_id": "p1", "text": "t", "reporter_id": "alice@example.com",
+           "reason": "age", "reported_at": "2026-01-01T00:00:00Z"}
+    path.write_text(json.dumps(rec) + "\n")
+    summary(run_cli("ingest", env={"HARMWATCH_PSEUDONYM_KEY": "k1"}))
+    lake = open_store(str(hw_env / "lake"))
+    m = lake.committed("ingest/reports")[0]
+    rows = lake.read_parquet(f"{m['prefix']}/part-0000.parquet")
+    assert rows.loc[0, "reporter_id"] == pseudonymise("alice@example.com", b"k1")
+    assert rows.loc[0, "reporter_id"] != pseudonymise("alice@example.com", b"k2")
+    for parquet in (hw_env / "lake").rglob("*.parquet"):
+        assert b"alice@example.com" not in parquet.read_bytes()
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("I &amp; you &lt;3", "I & you <3"),
+    ("multi\r\nline\n  text ", "multi line text"),
+    ("ðŸ˜‚ lol", "😂 lol"),
+    ("plain ascii stays", "plain ascii stays"),
+])
+def test_normalise_text(raw, clean):
+    assert normalise_text(raw) == clean
+
+
+def test_ingest_and_validate_on_s3(moto_server, hw_env):
+    """Landing zone and lake on a real S3-compatible server (moto server mode on 127.0.0.1)."""
+    moto_server.create_bucket("landing")
+    moto_server.create_bucket("lake")
+    landing = open_store("s3://landing/zone")
+    landing.write_text("labelled/dt=2026-01-01/a.csv", H + "p1,hi &amp; bye,age,2026-01-01T10:00:00Z,m\n")
+    env = {"HARMWATCH_LANDING_URI": "s3://landing/zone", "HARMWATCH_LAKE_URI": "s3://lake/data",
+           "HARMWATCH_REPORTS_URI": "s3://lake/reports"}
+    assert summary(run_cli("ingest", env=env))["rows_in"] == 1
+    assert summary(run_cli("ingest", env=env))["rows_in"] == 0
+    val = summary(run_cli("validate", env=env))
+    assert (val["rows_in"], val["rows_valid"]) == (1, 1)
+    lake = open_store("s3://lake/data")
+    m = lake.committed("validated/labelled")[0]
+    assert lake.read_parquet(f"{m['prefix']}/part-0000.parquet").loc[0, "text"] == "hi & bye"
+    assert open_store("s3://lake/reports").exists(val["report_html"][0].split("s3://lake/reports/")[1])

@@ -1,0 +1,101 @@
+"""The storage interface behaves the same on a local folder and on a real S3-compatible server."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, open_store
+from tests.conftest import start_moto, stop_process
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path, moto_server):
+    if request.param == "local":
+        return open_store(str(tmp_path / "store"))
+    moto_server.create_bucket("hw-test")
+    return open_store("s3://hw-test/some/prefix")
+
+
+def test_open_store_picks_backend(tmp_path, moto_server):
+    assert isinstance(open_store(str(tmp_path)), LocalStore)
+    assert isinstance(open_store(f"file://{tmp_path}"), LocalStore)
+    assert isinstance(open_store("s3://bucket/x"), S3Store)
+
+
+def test_write_read_list_roundtrip(store):
+    store.write_bytes("a/b/one.bin", b"\x00\x01payload")
+    store.write_text("a/two.txt", "héllo")
+    store.write_json("c/three.json", {"k": [1, 2]})
+    frame = pd.DataFrame({"text": ["x", "y"], "n": [1, 2]})
+    store.write_parquet("d/frame.parquet", frame)
+    assert store.read_bytes("a/b/one.bin") == b"\x00\x01payload"
+    assert store.read_json("c/three.json") == {"k": [1, 2]}
+    pd.testing.assert_frame_equal(store.read_parquet("d/frame.parquet"), frame)
+    keys = [o.key for o in store.list()]
+    assert keys == ["a/b/one.bin", "a/two.txt", "c/three.json", "d/frame.parquet"]
+    assert [o.key for o in store.list("a/")] == ["a/b/one.bin", "a/two.txt"]
+    sizes = {o.key: o.size for o in store.list("a")}
+    assert sizes["a/two.txt"] == len("héllo".encode())
+    assert store.exists("a/two.txt") and not store.exists("a/nope.txt")
+    store.delete("a/two.txt")
+    assert not store.exists("a/two.txt")
+
+
+def test_overwrite_changes_version(store):
+    store.write_bytes("k.txt", b"one")
+    v1 = store.list("k.txt")[0].version
+    store.write_bytes("k.txt", b"two!")
+    info = store.list("k.txt")[0]
+    assert info.size == 4 and store.read_bytes("k.txt") == b"two!"
+    assert info.version != v1
+
+
+def test_commit_writes_manifest_last_and_lists_committed(store):
+    store.write_bytes("runs/run=1/part.parquet", b"data-1")
+    store.write_bytes("runs/run=2/part.parquet", b"data-2")  # never committed: invisible to readers
+    manifest = store.commit("runs/run=1", ["part.parquet"], {"run_id": "1"})
+    assert manifest["files"][0]["bytes"] == 6 and len(manifest["files"][0]["sha256"]) == 64
+    assert store.exists(f"runs/run=1/{MANIFEST}")
+    assert [m["run_id"] for m in store.committed("runs")] == ["1"]
+    assert store.manifest("runs/run=2") is None
+
+
+def test_missing_key_is_one_line_error(store):
+    with pytest.raises(StorageError) as err:
+        store.read_bytes("does/not/exist")
+    assert "does/not/exist" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_local_atomic_write_leaves_no_partial_file(tmp_path):
+    store = LocalStore(tmp_path)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / ".tmp-abandoned").write_bytes(b"half")  # what a killed writer leaves
+    store.write_bytes("dir/file", b"whole")
+    assert [o.key for o in store.list()] == ["dir/file"]
+
+
+def test_local_store_refuses_escaping_keys(tmp_path):
+    with pytest.raises(StorageError):
+        LocalStore(tmp_path / "root").write_bytes("../outside", b"x")
+
+
+def test_s3_unreachable_endpoint_is_one_line_error(monkeypatch):
+    server = start_moto()
+    stop_process(server.proc)  # a server that was there and is gone
+    for k, v in server.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("HARMWATCH_S3_MAX_ATTEMPTS", "2")
+    with pytest.raises(StorageError) as err:
+        open_store("s3://bucket/x").list()
+    msg = str(err.value)
+    assert msg.startswith("s3://bucket/x") and "cannot list" in msg and "\n" not in msg
+
+
+def test_s3_honours_aws_endpoint_url(moto_server):
+    moto_server.create_bucket("hw-endpoint")
+    open_store("s3://hw-endpoint").write_text("k", "v")
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1")
+    assert client.get_object(Bucket="hw-endpoint", Key="k")["Body"].read() == b"v"
