@@ -48,6 +48,12 @@ lint: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
+up: venv
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra postgres --extra dev --python-version 3.12 -o requirements.lock
 
