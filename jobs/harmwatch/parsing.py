@@ -78,8 +78,10 @@ def normalise_text(text: str) -> str:
         if is_bad(text):
             text = fix_encoding(text)
         text = unicodedata.normalize("NFC", text)
-    if "&" in text:
-        text = html.unescape(text)
+    for _ in range(3):  # some posts were escaped twice (&amp;amp;)
+        if "&" not in text or (unescaped := html.unescape(text)) == text:
+            break
+        text = unescaped
     return _WS.sub(" ", text).strip()
 
 

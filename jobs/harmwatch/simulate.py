@@ -96,9 +96,7 @@ def simulate_reports(
             }
         )
     # Brigade: benign posts, many members each, one coordinated reason, brigade_share of all reports.
-    n_brigade = (
-        round(pop.brigade_share / (1 - pop.brigade_share) * len(rows)) if pop.brigade_share else 0
-    )
+    n_brigade = round(pop.brigade_share / (1 - pop.brigade_share) * len(rows)) if pop.brigade_share else 0
     while n_brigade > 0 and len(benign):
         post = benign.iloc[int(rng.integers(len(benign)))]
         k = min(n_brigade, int(rng.integers(3, 9)), pop.brigade)
@@ -163,13 +161,13 @@ def _labelled(
         }
     )
     if after is not None and len(after):  # a reported post is labelled after its last report
-        last = after.groupby("post_id")["reported_at"].max()
-        late = out["post_id"].map(last)
-        out["labelled_at"] = np.where(
-            late.notna() & (late > out["labelled_at"]),
-            late.fillna("").str.replace("Z", "", regex=False) + ".5Z",
-            out["labelled_at"],
-        )
+        last = pd.to_datetime(out["post_id"].map(after.groupby("post_id")["reported_at"].max()), utc=True)
+        review = last + pd.to_timedelta(rng.integers(60, 4 * 3600, size=len(out)), unit="s")
+        end_of_day = pd.Timestamp(datetime.combine(day, time(23, 59, 59), tzinfo=UTC))
+        review = review.where(review < end_of_day, end_of_day)
+        labelled = pd.to_datetime(out["labelled_at"], utc=True)
+        late = last.notna() & (review > labelled)
+        out.loc[late, "labelled_at"] = review[late].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return out
 
 

@@ -11,10 +11,10 @@ import json
 
 import pandas as pd
 import pytest
-
 from harmwatch.cli import main
 from harmwatch.config import load_settings
 from harmwatch.storage import open_store
+
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, Case, write_case
 
@@ -29,7 +29,9 @@ def cli(capsys, *args: str) -> tuple[int, dict | None, str]:
 
 def lake_rows(lake_uri: str, prefix: str) -> pd.DataFrame:
     store = open_store(lake_uri)
-    frames = [store.read_parquet(f"{m['prefix']}/{f['name']}") for m in store.committed(prefix) for f in m["files"]]
+    frames = [
+        store.read_parquet(f"{m['prefix']}/{f['name']}") for m in store.committed(prefix) for f in m["files"]
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -48,14 +50,19 @@ def test_broken_file_is_accounted_for(case: Case, hw_env, capsys):
     assert validated["rows_in"] == validated["rows_valid"] + validated["rows_quarantined"]
     assert validated["rows_valid"] == case.rows_valid
     parts = [lake_rows(settings.lake_uri, f"quarantine/{stage}") for stage in ("ingest", "validate")]
-    quarantine = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=["reason"])], ignore_index=True)
+    quarantine = pd.concat(
+        [p for p in parts if len(p)] or [pd.DataFrame(columns=["reason"])], ignore_index=True
+    )
     assert len(quarantine) == validated["rows_quarantined"]
     if len(quarantine):
         assert quarantine["reason"].str.len().min() > 0, "every quarantined row has a reason"
         assert set(quarantine["source_file"]) == {case.key}
         assert quarantine["source_line"].min() >= 1
     for reason in case.reasons:
-        assert quarantine["reason"].str.contains(reason, regex=False).any(), (reason, list(quarantine["reason"]))
+        assert quarantine["reason"].str.contains(reason, regex=False).any(), (
+            reason,
+            list(quarantine["reason"]),
+        )
 
 
 def test_whole_corpus_through_real_cli(hw_env):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from harmwatch.config import load_settings
 from pydantic import ValidationError
 
-from harmwatch.config import load_settings
 from tests.conftest import run_cli
 
 
@@ -28,7 +28,10 @@ def test_environment_overrides(hw_env, monkeypatch):
     monkeypatch.setenv("HARMWATCH_SEED", "7")
     s = load_settings()
     assert (s.lake_uri, s.mlflow_tracking_uri, s.mlflow_registry_uri) == (
-        "s3://bucket/lake", "http://mlflow:5000", "http://mlflow:5000")
+        "s3://bucket/lake",
+        "http://mlflow:5000",
+        "http://mlflow:5000",
+    )
     assert s.runner == "kubernetes" and s.seed == 7
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from harmwatch.ingest import pseudonymise
 from harmwatch.parsing import normalise_text
 from harmwatch.storage import open_store
+
 from tests.conftest import run_cli
 
 H = "post_id,text,label,labelled_at,labeller_id\n"
@@ -71,8 +71,14 @@ def test_ignored_files_are_reported(hw_env):
 def test_reporter_ids_are_pseudonymised(hw_env):
     path = hw_env / "landing" / "reports" / "dt=2026-01-01" / "r.jsonl"
     path.parent.mkdir(parents=True)
-    rec = {"report_id": "r1", "post_id": "p1", "text": "t", "reporter_id": "alice@example.com",
-           "reason": "age", "reported_at": "2026-01-01T00:00:00Z"}
+    rec = {
+        "report_id": "r1",
+        "post_id": "p1",
+        "text": "t",
+        "reporter_id": "alice@example.com",
+        "reason": "age",
+        "reported_at": "2026-01-01T00:00:00Z",
+    }
     path.write_text(json.dumps(rec) + "\n")
     summary(run_cli("ingest", env={"HARMWATCH_PSEUDONYM_KEY": "k1"}))
     lake = open_store(str(hw_env / "lake"))
@@ -84,12 +90,15 @@ def test_reporter_ids_are_pseudonymised(hw_env):
         assert b"alice@example.com" not in parquet.read_bytes()
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("I &amp; you &lt;3", "I & you <3"),
-    ("multi\r\nline\n  text ", "multi line text"),
-    ("ðŸ˜‚ lol", "😂 lol"),
-    ("plain ascii stays", "plain ascii stays"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("I &amp; you &lt;3", "I & you <3"),
+        ("multi\r\nline\n  text ", "multi line text"),
+        ("ðŸ˜‚ lol", "😂 lol"),
+        ("plain ascii stays", "plain ascii stays"),
+    ],
+)
 def test_normalise_text(raw, clean):
     assert normalise_text(raw) == clean
 
@@ -100,8 +109,11 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
     moto_server.create_bucket("lake")
     landing = open_store("s3://landing/zone")
     landing.write_text("labelled/dt=2026-01-01/a.csv", H + "p1,hi &amp; bye,age,2026-01-01T10:00:00Z,m\n")
-    env = {"HARMWATCH_LANDING_URI": "s3://landing/zone", "HARMWATCH_LAKE_URI": "s3://lake/data",
-           "HARMWATCH_REPORTS_URI": "s3://lake/reports"}
+    env = {
+        "HARMWATCH_LANDING_URI": "s3://landing/zone",
+        "HARMWATCH_LAKE_URI": "s3://lake/data",
+        "HARMWATCH_REPORTS_URI": "s3://lake/reports",
+    }
     assert summary(run_cli("ingest", env=env))["rows_in"] == 1
     assert summary(run_cli("ingest", env=env))["rows_in"] == 0
     val = summary(run_cli("validate", env=env))

@@ -1,0 +1,102 @@
+"""The simulator is deterministic and hands the dataset's real defects to ingest untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from harmwatch.simulate import Population, load_source, plan_landing, simulate_reports
+
+from tests.conftest import run_cli
+
+
+def digest(root) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def source(source_csv) -> pd.DataFrame:
+    return load_source(str(source_csv))
+
+
+def test_same_seed_same_bytes_other_seed_differs(source_csv, tmp_path):
+    args = ["simulate", "--source", str(source_csv), "--days", "2"]
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        proc = run_cli(*args, "--seed", seed, "--landing", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+    a, b, c = (digest(tmp_path / n) for n in "abc")
+    assert a == b
+    assert a.keys() == c.keys() and a != c
+
+
+def test_rerun_does_not_touch_identical_files(source_csv, tmp_path):
+    landing = tmp_path / "landing"
+    run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(landing))
+    before = {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")}
+    run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(landing))
+    assert before == {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")}
+
+
+def test_landing_layout_and_every_post_once(source):
+    files = plan_landing(source, pd.Timestamp("2026-01-01").date(), 3, 0.7, seed=5, pop=Population())
+    assert sorted(files) == [
+        "labelled/dt=2026-01-01/bulk.csv",
+        "labelled/dt=2026-01-02/batch.csv",
+        "labelled/dt=2026-01-03/batch.csv",
+        "labelled/dt=2026-01-04/batch.csv",
+        "reports/dt=2026-01-02/reports.jsonl",
+        "reports/dt=2026-01-03/reports.jsonl",
+        "reports/dt=2026-01-04/reports.jsonl",
+    ]
+    labelled = pd.concat([f for k, f in files.items() if k.startswith("labelled/")])
+    assert labelled["post_id"].is_unique
+    assert len(files["labelled/dt=2026-01-01/bulk.csv"]) == int(len(source) * 0.7)
+    reports = pd.concat([f for k, f in files.items() if k.startswith("reports/")])
+    assert reports["report_id"].is_unique
+    # A reported post that moderators labelled was labelled after its last report.
+    merged = labelled.merge(reports.groupby("post_id")["reported_at"].max().reset_index(), on="post_id")
+    assert len(merged) > 100 and (merged["labelled_at"] > merged["reported_at"]).all()
+
+
+def test_defects_pass_through_untouched(source):
+    files = plan_landing(source, pd.Timestamp("2026-01-01").date(), 2, 0.7, seed=3, pop=Population())
+    labelled = pd.concat([f for k, f in files.items() if k.startswith("labelled/")])
+    assert labelled["text"].str.contains("&amp;", regex=False).sum() > 1000  # ~2,800 in the source
+    assert labelled["text"].str.contains("\n", regex=False).any()
+    assert labelled["text"].str.contains("Ã", regex=False).any()  # mojibake
+    dup = labelled[labelled["text"].duplicated(keep=False)]
+    assert dup.groupby("text")["label"].nunique().gt(1).any()  # conflicting labels kept
+
+
+def test_reports_are_serialised_as_json_lines(source_csv, tmp_path):
+    proc = run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(tmp_path))
+    assert proc.returncode == 0
+    lines = (tmp_path / "reports" / "dt=2026-01-02" / "reports.jsonl").read_text("utf-8").splitlines()
+    first = json.loads(lines[0])
+    assert set(first) == {"report_id", "post_id", "text", "reporter_id", "reason", "reported_at"}
+
+
+@pytest.mark.parametrize("share", [0.1, 0.3, 0.5])
+def test_brigade_share_of_reports(source, share):
+    rng = np.random.default_rng(0)
+    posts = source.sample(3000, random_state=1).assign(post_id=lambda d: [f"p{i}" for i in range(len(d))])
+    reports = simulate_reports(
+        posts, pd.Timestamp("2026-01-02").date(), Population(brigade_share=share), rng, 0
+    )
+    brigade = reports["reporter_id"].str.startswith("brigade-")
+    assert abs(brigade.mean() - share) < 0.02
+    targets = posts.set_index("post_id").loc[reports.loc[brigade, "post_id"], "label"]
+    assert (targets == "not_cyberbullying").all()
+    assert (reports.loc[brigade, "reason"] == "religion").all()
+
+
+def test_missing_source_is_one_line_error(tmp_path):
+    proc = run_cli("simulate", "--source", str(tmp_path / "nope.csv"), "--landing", str(tmp_path / "l"))
+    assert proc.returncode == 2 and "nope.csv" in proc.stderr and "Traceback" not in proc.stderr
