@@ -1,0 +1,150 @@
+"""Inputs of the drift step: files given on the command line, or the newest batches in the lake.
+
+Pure helpers first (window of dates, current frame from validated rows, report-volume anomaly), the
+readers that touch storage last. Nothing here calls the clock: dates come from the data or ``--date``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from datetime import date, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.errors import DataError
+from harmwatch.storage import StorageError, Store, open_store
+
+KINDS = ("labelled", "reports")
+MAD_SCALE = 1.4826  # MAD of a normal distribution -> its standard deviation
+VOLUME_Z = 3.5  # Iglewicz-Hoaglin cut-off for a robust z-score outlier
+MIN_HISTORY = 5  # fewer previous days than this: no verdict on volume
+
+
+def window(day: str, days: int) -> list[str]:
+    """The ``days`` dates ending at ``day`` (inclusive), oldest first."""
+    end = date.fromisoformat(day)
+    return [(end - timedelta(days=i)).isoformat() for i in range(max(days, 1) - 1, -1, -1)]
+
+
+def current_frame(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """Posts of the window: moderator-labelled posts, plus reported posts nobody labelled (label unknown).
+
+    One row per post: a post reported by ten users is one post, not ten, so a brigade cannot shift the
+    text distribution by volume alone (volume is judged separately, see :func:`volume_anomaly`).
+    """
+    cols = ["post_id", "text", "label", "batch_dt", "source"]
+    lab = labelled.assign(source="labelled").reindex(columns=cols)
+    lab = lab.drop_duplicates("post_id", keep="last")
+    rep = reports.assign(source="reports", label=None).reindex(columns=cols)
+    rep = rep[~rep["post_id"].isin(lab["post_id"])].drop_duplicates("post_id", keep="first")
+    out = pd.concat([lab, rep], ignore_index=True)
+    out["label"] = out["label"].astype("object").where(out["label"].notna(), None)
+    return out
+
+
+def volume_anomaly(counts: dict[str, int], day: str, history_days: int) -> dict[str, Any]:
+    """Is the number of user reports on ``day`` unusual against the ``history_days`` before it?
+
+    Robust z-score ``(x - median) / (1.4826 * MAD)`` over the previous days (a day without reports
+    counts as 0 once reports have started); ``|z| > 3.5`` is an anomaly (Iglewicz and Hoaglin). A
+    median and MAD are used because the history itself may hold a past brigade. The MAD is floored at
+    ``sqrt(median)`` (Poisson noise), so a perfectly flat history does not make every change infinite.
+    """
+    observed = sorted(d for d in counts if d <= day)
+    if not observed:
+        return {"day": day, "reports": 0, "anomaly": False, "reason": "no user reports in the lake"}
+    prev = [d for d in window(day, history_days + 1)[:-1] if d >= observed[0]]
+    x = int(counts.get(day, 0))
+    out: dict[str, Any] = {"day": day, "reports": x, "history_days": len(prev)}
+    if len(prev) < MIN_HISTORY:
+        return {**out, "anomaly": False, "reason": f"only {len(prev)} previous days (need {MIN_HISTORY})"}
+    hist = pd.Series([counts.get(d, 0) for d in prev], dtype=float)
+    median = float(hist.median())
+    mad = float((hist - median).abs().median())
+    scale = MAD_SCALE * max(mad, math.sqrt(max(median, 1.0)))
+    z = (x - median) / scale
+    return {
+        **out,
+        "median": median,
+        "mad": mad,
+        "robust_z": round(z, 3),
+        "anomaly": bool(abs(z) > VOLUME_Z),
+        "direction": "spike" if z > 0 else "drop",
+    }
+
+
+# -- storage ------------------------------------------------------------------------------------------
+
+
+def read_table(uri: str) -> pd.DataFrame:
+    """A CSV or Parquet file from a local path or ``s3://`` URI; a ``text`` column is required."""
+    parent, name = str(PurePosixPath(uri).parent), PurePosixPath(uri).name
+    if uri.startswith("s3://"):
+        parent = uri.rsplit("/", 1)[0]
+    try:
+        data = open_store(parent).read_bytes(name)
+    except StorageError as exc:
+        raise DataError(f"cannot read {uri}: {exc}") from None
+    try:
+        if name.lower().endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(io.BytesIO(data))
+        else:
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as exc:  # pandas/pyarrow raise many types for a bad file; all mean "not a table"
+        raise DataError(f"{uri}: not a readable CSV or Parquet file ({type(exc).__name__})") from None
+    if "text" not in frame.columns:
+        raise DataError(f"{uri}: no 'text' column (columns: {', '.join(map(str, frame.columns[:10]))})")
+    return frame
+
+
+def _committed_runs(lake: Store, kind: str) -> list[dict]:
+    return [m for m in lake.committed(f"validated/{kind}") if m.get("files")]
+
+
+def _read_runs(lake: Store, manifests: list[dict], days: set[str] | None) -> pd.DataFrame:
+    frames = []
+    for m in manifests:
+        if days is not None and "batch_dts" in m and not days & set(m["batch_dts"]):
+            continue  # the manifest says this run holds none of the wanted days: skip the read
+        for f in m["files"]:
+            if f["name"].endswith(".parquet"):
+                frames.append(lake.read_parquet(f"{m['prefix']}/{f['name']}"))
+    if not frames:
+        return pd.DataFrame(columns=["post_id", "text", "batch_dt"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["batch_dt"].isin(days)] if days is not None else out
+
+
+def newest_day(lake: Store) -> str | None:
+    """The newest ``batch_dt`` among committed validated runs (from manifests, else from the rows)."""
+    best: str | None = None
+    for kind in KINDS:
+        for m in _committed_runs(lake, kind):
+            dts = m.get("batch_dts")
+            if dts is None:
+                dts = _read_runs(lake, [m], None)["batch_dt"].dropna().tolist()
+            best = max([best, *dts], key=lambda d: d or "")
+    return best
+
+
+def read_validated(lake: Store, kind: str, days: list[str] | None = None) -> pd.DataFrame:
+    """Validated rows of ``kind`` (``labelled`` or ``reports``) of committed runs, optionally some days."""
+    return _read_runs(lake, _committed_runs(lake, kind), None if days is None else set(days))
+
+
+def load_lake(lake: Store, days: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validated labelled rows and validated report rows of the given days."""
+    return read_validated(lake, "labelled", days), read_validated(lake, "reports", days)
+
+
+def report_counts(lake: Store, until: str) -> dict[str, int]:
+    """Distinct user reports per ``batch_dt`` up to ``until``, from every validated reports run."""
+    rows = read_validated(lake, "reports")
+    if rows.empty:
+        return {}
+    rows = rows[rows["batch_dt"] <= until]
+    key = "report_id" if "report_id" in rows else "post_id"
+    return {str(k): int(v) for k, v in rows.drop_duplicates(key).groupby("batch_dt").size().items()}
