@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harmwatch.faults import checkpoint
+
 MANIFEST = "_MANIFEST.json"
 
 
@@ -148,6 +150,7 @@ class LocalStore(Store):
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+        checkpoint("write")
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -212,6 +215,7 @@ class S3Store(Store):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except Exception as exc:
             raise self._fail(key, "write", exc) from None
+        checkpoint("write")
 
     def delete(self, key: str) -> None:
         try:

@@ -1,0 +1,27 @@
+"""Fault injection for the crash-and-rerun tests. Inert unless ``HARMWATCH_FAULT_KILL_AT`` is set.
+
+``HARMWATCH_FAULT_KILL_AT=<checkpoint>#<n>`` makes the process SIGKILL itself the n-th time it passes
+``checkpoint(<checkpoint>)`` (n defaults to 1). Steps call checkpoints right after they made durable
+progress (a storage write, a registered model version, an alias move), which are exactly the points
+where a crash leaves partial work behind and a rerun must still converge to the same result.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+_passed: Counter[str] = Counter()
+
+
+def checkpoint(name: str) -> None:
+    target = os.environ.get("HARMWATCH_FAULT_KILL_AT")
+    if not target:
+        return
+    label, _, nth = target.partition("#")
+    if label != name:
+        return
+    _passed[name] += 1
+    if _passed[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
