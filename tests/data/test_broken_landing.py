@@ -11,10 +11,10 @@ import json
 
 import pandas as pd
 import pytest
+
 from harmwatch.cli import main
 from harmwatch.config import load_settings
 from harmwatch.storage import open_store
-
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, Case, write_case
 

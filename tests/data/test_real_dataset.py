@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from harmwatch.config import load_settings
 from harmwatch.storage import open_store
-
 from tests.conftest import run_cli
 
 

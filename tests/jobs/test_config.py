@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from harmwatch.config import load_settings
 from pydantic import ValidationError
 
+from harmwatch.config import load_settings
 from tests.conftest import run_cli
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from harmwatch.ingest import pseudonymise
 from harmwatch.parsing import normalise_text
 from harmwatch.storage import open_store
-
 from tests.conftest import run_cli
 
 H = "post_id,text,label,labelled_at,labeller_id\n"

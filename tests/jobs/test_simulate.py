@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from harmwatch.simulate import Population, load_source, plan_landing, simulate_reports
 
+from harmwatch.simulate import Population, load_source, plan_landing, simulate_reports
 from tests.conftest import run_cli
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, open_store
 
+from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, open_store
 from tests.conftest import start_moto, stop_process
 
 
