@@ -139,15 +139,8 @@ def test_job_image_requirement_list_is_the_jobs_plus_postgres_and_all_pinned() -
     assert not names - set(pins), f"not pinned in requirements.lock: {names - set(pins)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The chart runs `mlflow server --app-name basic-auth` from the job image, which needs Flask-WTF "
-        "(mlflow[auth]); pyproject.toml does not list it yet, so it is not in requirements.lock. "
-        "Fix: depend on mlflow[auth] in pyproject.toml and re-lock; then drop this xfail."
-    ),
-)
 def test_job_image_can_run_the_mlflow_basic_auth_app() -> None:
+    """The chart runs `mlflow server --app-name basic-auth` from the job image: Flask-WTF must be locked."""
     assert "flask-wtf" in lock_versions()
 
 

@@ -191,14 +191,6 @@ def _status(url: str, auth: tuple[str, str] | None = None) -> int:
         return exc.code
 
 
-@pytest.mark.xfail(
-    importlib.util.find_spec("flask_wtf") is None,
-    strict=True,
-    reason=(
-        "mlflow basic-auth needs Flask-WTF (mlflow[auth]), which pyproject.toml/requirements.lock do not "
-        "include yet; see test_dockerfiles.py::test_job_image_can_run_the_mlflow_basic_auth_app"
-    ),
-)
 def test_rendered_mlflow_command_serves_with_auth_and_passes_the_helm_test(
     chart: list[Manifest], auth_server: str
 ) -> None:
