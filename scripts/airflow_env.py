@@ -1,0 +1,266 @@
+"""Embedded Airflow for `make demo`, `make up`, the end-to-end tests and the DAG benchmark.
+
+One place decides how Airflow runs on a laptop: ``AIRFLOW_HOME`` is the settings' ``airflow_home``
+(``$HARMWATCH_HOME/airflow``), the metadata DB is SQLite in it, the DAGs come from the repository's
+``dags/``, examples are off, tasks run with ``HARMWATCH_RUNNER=local``, the API server binds to
+127.0.0.1 with SimpleAuthManager (user ``admin``, password generated once and kept in
+``$HARMWATCH_HOME/run/airflow-admin-password.txt``), and the JWT and API secrets every Airflow process
+must share are generated once and kept in ``$AIRFLOW_HOME/harmwatch-secrets.json`` (mode 0600).
+
+As a library: :func:`airflow_env`, :func:`migrate`, :func:`dags_test` and :func:`dag_run`.
+As a command: ``python scripts/airflow_env.py env [--api-port N]`` prints ``export`` lines for shells
+(``scripts/up.sh`` evals them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DAGS = REPO / "dags"
+SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def harmwatch_home(env: dict[str, str] | None = None) -> Path:
+    """Absolute ``HARMWATCH_HOME`` (default ``.harmwatch`` in the working directory)."""
+    env = dict(os.environ if env is None else env)
+    return Path(env.get("HARMWATCH_HOME") or ".harmwatch").expanduser().resolve()
+
+
+def _secret_file(path: Path, make: Any) -> str:
+    """Read a generated secret, creating it (mode 0600) the first time."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+def airflow_env(
+    base: dict[str, str] | None = None, *, api_port: int = 8080, parallelism: int = 4
+) -> dict[str, str]:
+    """The environment for every Airflow process (and the step processes it starts)."""
+    env = dict(os.environ if base is None else base)
+    home = harmwatch_home(env)
+    env["HARMWATCH_HOME"] = str(home)
+    env.setdefault("HARMWATCH_RUNNER", "local")
+    env["HARMWATCH_BIN"] = env.get("HARMWATCH_BIN") or str(BIN / "harmwatch")
+    airflow_home = Path(env.get("HARMWATCH_AIRFLOW_HOME") or home / "airflow").resolve()
+    run_dir = home / "run"
+    keys = json.loads(
+        _secret_file(
+            airflow_home / "harmwatch-secrets.json",
+            lambda: json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)}),
+        )
+    )
+    password_file = run_dir / "airflow-admin-password.txt"
+    password = _secret_file(password_file, lambda: secrets.token_urlsafe(12))
+    # SimpleAuthManager reads {"user": "password"} from this file (it would generate one otherwise).
+    _secret_file(airflow_home / "simple_auth_manager_passwords.json", lambda: json.dumps({"admin": password}))
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallelism),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                airflow_home / "simple_auth_manager_passwords.json"
+            ),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__EXPOSE_CONFIG": "False",
+            "AIRFLOW__API__SECRET_KEY": keys["api"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS), env.get("PYTHONPATH", "")) if p),
+        }
+    )
+    return env
+
+
+def parse_summary(stdout: str) -> dict[str, Any]:
+    """A harmwatch command's JSON summary: the last non-empty line of its stdout."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("no JSON summary on stdout")
+    return json.loads(lines[-1])
+
+
+def settings(env: dict[str, str]) -> dict[str, Any]:
+    """The resolved harmwatch settings for ``env`` (``harmwatch info --json``)."""
+    proc = subprocess.run(
+        [env.get("HARMWATCH_BIN") or str(BIN / "harmwatch"), "info", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return parse_summary(proc.stdout)
+
+
+def airflow(env: dict[str, str], *args: str, log: Path | None = None, check: bool = True) -> int:
+    """Run ``airflow ARGS`` with ``env``; output to ``log`` (appended) or inherited."""
+    out = open(log, "ab") if log else None  # noqa: SIM115 - closed below
+    try:
+        code = subprocess.run([str(BIN / "airflow"), *args], env=env, stdout=out, stderr=out).returncode
+    finally:
+        if out:
+            out.close()
+    if check and code != 0:
+        where = f"; see {log}" if log else ""
+        raise RuntimeError(f"`airflow {' '.join(args)}` exited {code}{where}")
+    return code
+
+
+def migrate(env: dict[str, str], log: Path | None = None) -> None:
+    """Create or upgrade the metadata DB (idempotent)."""
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    airflow(env, "db", "migrate", log=log)
+
+
+@dataclass
+class TaskRun:
+    task_id: str
+    state: str | None
+    duration: float | None
+    start: datetime | None
+    end: datetime | None
+    xcom: Any = None
+
+
+@dataclass
+class DagRun:
+    dag_id: str
+    run_id: str
+    state: str | None
+    wall_seconds: float | None = None
+    tasks: dict[str, TaskRun] = field(default_factory=dict)
+
+    @property
+    def steps_seconds(self) -> float:
+        """Sum of the tasks' own durations (what the steps cost, without orchestration)."""
+        return sum(t.duration or 0.0 for t in self.tasks.values())
+
+    @property
+    def span_seconds(self) -> float | None:
+        """First task start to last task end, as recorded by Airflow."""
+        starts = [t.start for t in self.tasks.values() if t.start]
+        ends = [t.end for t in self.tasks.values() if t.end]
+        return (max(ends) - min(starts)).total_seconds() if starts and ends else None
+
+
+def _ts(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace(" ", "T"))
+
+
+def _xcom(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def dag_run(env: dict[str, str], dag_id: str, run_id: str | None = None) -> DagRun:
+    """A DAG run (the newest when ``run_id`` is None) with its tasks' states, durations and XComs."""
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        if run_id is None:
+            row = con.execute(
+                "SELECT run_id, state FROM dag_run WHERE dag_id=? ORDER BY id DESC LIMIT 1", (dag_id,)
+            ).fetchone()
+        else:
+            row = con.execute(
+                "SELECT run_id, state FROM dag_run WHERE dag_id=? AND run_id=?", (dag_id, run_id)
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"no run of {dag_id} in {db}")
+        run = DagRun(dag_id, row[0], row[1])
+        for task_id, state, duration, start, end in con.execute(
+            "SELECT task_id, state, duration, start_date, end_date FROM task_instance "
+            "WHERE dag_id=? AND run_id=? AND map_index=-1",
+            (dag_id, run.run_id),
+        ):
+            run.tasks[task_id] = TaskRun(task_id, state, duration, _ts(start), _ts(end))
+        for task_id, value in con.execute(
+            "SELECT task_id, value FROM xcom WHERE dag_id=? AND run_id=? AND key='return_value'",
+            (dag_id, run.run_id),
+        ):
+            if task_id in run.tasks:
+                run.tasks[task_id].xcom = _xcom(value)
+        return run
+    finally:
+        con.close()
+
+
+def dags_test(
+    env: dict[str, str],
+    dag_id: str,
+    day: str,
+    conf: dict[str, Any] | None = None,
+    log: Path | None = None,
+) -> DagRun:
+    """Run one DAG run for logical date ``day`` through ``airflow dags test`` and return it.
+
+    ``airflow dags test`` is real Airflow on the real metadata DB (the DAG is parsed from the dags
+    folder, the run and task instances are recorded, templates rendered, XComs stored, trigger rules
+    and retries applied), but it executes the tasks one after another in its own process instead of
+    through the scheduler and an executor. The scheduler path is what ``make up`` runs.
+    """
+    args = ["dags", "test", dag_id, day]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    start = time.monotonic()
+    airflow(env, *args, log=log, check=False)
+    wall = time.monotonic() - start
+    run = dag_run(env, dag_id)
+    run.wall_seconds = wall
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_env = sub.add_parser("env", help="print export lines for the embedded Airflow")
+    p_env.add_argument("--api-port", type=int, default=int(os.environ.get("HARMWATCH_AIRFLOW_PORT", "8080")))
+    args = parser.parse_args(argv)
+    env = airflow_env(api_port=args.api_port)
+    for key in sorted(env):
+        if key.startswith(("AIRFLOW", "HARMWATCH_")) or key == "PYTHONPATH":
+            print(f"export {key}={shlex.quote(env[key])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite) and the
+# MLflow UI on the demo's state under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
+#
+#   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
+#   HARMWATCH_AIRFLOW_PORT  Airflow UI/API port (default 8080)
+#   HARMWATCH_MLFLOW_PORT   MLflow UI port (default 5000)
+#
+# Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
+# output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
+# Airflow asks for a login: user admin, password generated once into
+# $HARMWATCH_HOME/run/airflow-admin-password.txt. Runs start when triggered (schedules off unless
+# HARMWATCH_AIRFLOW_SCHEDULES=True). If the landing zone is empty it is seeded with `harmwatch simulate`.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$REPO/.venv/bin"
+export HARMWATCH_HOME="$(mkdir -p "${HARMWATCH_HOME:-$REPO/.harmwatch}" && cd "${HARMWATCH_HOME:-$REPO/.harmwatch}" && pwd)"
+AIRFLOW_PORT="${HARMWATCH_AIRFLOW_PORT:-8080}"
+MLFLOW_PORT="${HARMWATCH_MLFLOW_PORT:-5000}"
+RUN="$HARMWATCH_HOME/run"
+LOGS="$RUN/logs"
+mkdir -p "$LOGS"
+
+die() { echo "make up: $*" >&2; exit 1; }
+
+alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1" | cut -d' ' -f1)" 2>/dev/null; }
+
+port_busy() {
+  "$BIN/python" - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+for f in "$RUN"/*.pid; do
+  [ -e "$f" ] || continue
+  alive "$f" && die "already running ($(basename "$f" .pid), PID $(cut -d' ' -f1 "$f")); run make down first"
+  rm -f "$f"
+done
+port_busy "$AIRFLOW_PORT" && die "port $AIRFLOW_PORT is in use; set HARMWATCH_AIRFLOW_PORT"
+port_busy "$MLFLOW_PORT" && die "port $MLFLOW_PORT is in use; set HARMWATCH_MLFLOW_PORT"
+
+eval "$("$BIN/python" "$REPO/scripts/airflow_env.py" env --api-port "$AIRFLOW_PORT")"
+# On a laptop the schedules would start runs for today's date on the demo's simulated days; runs
+# start when you trigger them (the scheduler and executor still run them). HARMWATCH_AIRFLOW_SCHEDULES=True
+# turns the daily schedules on.
+export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="${HARMWATCH_AIRFLOW_SCHEDULES:-False}"
+SETTINGS="$("$BIN/harmwatch" info --json 2>/dev/null | tail -n1)"
+setting() { "$BIN/python" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$SETTINGS" "$1"; }
+LANDING="$(setting landing_uri)"
+TRACKING="$(setting mlflow_tracking_uri)"
+ARTIFACTS="$(setting mlflow_artifact_uri)"
+
+if [[ "$LANDING" != s3://* ]] && [ -z "$(find "$LANDING" -type f -name '*.*' 2>/dev/null | head -n1)" ]; then
+  echo "make up: landing zone $LANDING is empty; seeding it with harmwatch simulate" >&2
+  "$BIN/harmwatch" simulate >"$LOGS/simulate.log" 2>&1 || die "harmwatch simulate failed; see $LOGS/simulate.log"
+fi
+
+echo "make up: migrating the Airflow metadata DB ($AIRFLOW_HOME/airflow.db)" >&2
+"$BIN/airflow" db migrate >"$LOGS/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed; see $LOGS/airflow-db-migrate.log"
+if [[ "$TRACKING" == sqlite:///* ]]; then mkdir -p "$(dirname "${TRACKING#sqlite:///}")"; fi
+mkdir -p "$ARTIFACTS"
+
+# start NAME CMD...: own session (so its PID is its process group), PID and PGID in run/NAME.pid.
+start() {
+  local name="$1"; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid $(ps -o pgid= -p "$pid" | tr -d ' ')" >"$RUN/$name.pid"
+}
+
+start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
+start airflow-scheduler "$BIN/airflow" scheduler
+start airflow-dag-processor "$BIN/airflow" dag-processor
+start mlflow "$BIN/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+  --backend-store-uri "$TRACKING" --default-artifact-root "$ARTIFACTS"
+
+wait_http() {  # wait_http NAME URL: until it answers, or the process died, or 180 s passed
+  local name="$1" url="$2" deadline=$((SECONDS + 180))
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    alive "$RUN/$name.pid" || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "$name exited; see $LOGS/$name.log"; }
+    [ "$SECONDS" -lt "$deadline" ] || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "$name did not answer $url in 180 s; see $LOGS/$name.log"; }
+    sleep 1
+  done
+}
+wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
+wait_http mlflow "http://127.0.0.1:$MLFLOW_PORT/health"
+
+cat <<EOF
+harmwatch is up (state: $HARMWATCH_HOME)
+  Airflow  http://127.0.0.1:$AIRFLOW_PORT   user admin, password: $(cat "$RUN/airflow-admin-password.txt")
+           (kept in $RUN/airflow-admin-password.txt); trigger harmful_content_retrain from the UI
+           (schedules are off: HARMWATCH_AIRFLOW_SCHEDULES=True turns them on)
+  MLflow   http://127.0.0.1:$MLFLOW_PORT   registered model harmful-content (aliases champion, challenger)
+  logs     $LOGS/
+stop with: make down
+EOF
