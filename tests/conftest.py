@@ -208,3 +208,66 @@ def run_cli(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster (Debian's packages) in a temp dir, on 127.0.0.1:<port>."""
+
+    def __init__(self, bindir: Path, data: Path, port: int, password: str) -> None:
+        self.bindir, self.data, self.port, self.password = bindir, data, port, password
+
+    def url(self, database: str, driver: str = "postgresql") -> str:
+        return f"{driver}://harmwatch:{self.password}@127.0.0.1:{self.port}/{database}"
+
+
+def _as_postgres(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    """Postgres refuses to run as root: drop to the `postgres` user when we are root."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def start_postgres(databases: tuple[str, ...] = ("airflow", "mlflow")) -> PostgresServer:
+    import glob
+    import secrets
+    import shutil
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        subprocess.run([str(REPO / "scripts" / "install-system-packages.sh")], check=True)
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    bindir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="hw-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    data, port, password = root / "data", free_port(), secrets.token_hex(12)
+    (root / "pw").write_text("postgres-superuser-unused\n")
+    if os.geteuid() == 0:
+        shutil.chown(root / "pw", "postgres", "postgres")
+    _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                  "--auth-host=scram-sha-256", f"--pwfile={root / 'pw'}", "-E", "UTF8"])
+    _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60",
+                  "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"])
+    server = PostgresServer(bindir, data, port, password)
+    psql = [str(bindir / "psql"), "-h", str(root), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+    _as_postgres([*psql, "-c", f"CREATE ROLE harmwatch LOGIN PASSWORD '{password}'"])
+    for db in databases:
+        _as_postgres([*psql, "-c", f"CREATE DATABASE {db} OWNER harmwatch"])
+    return server
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    """pg_ctl stops the postmaster whose PID is in the cluster's postmaster.pid: by PID, not by name."""
+    import shutil
+
+    _as_postgres([str(server.bindir / "pg_ctl"), "-D", str(server.data), "-m", "fast", "-w", "stop"])
+    shutil.rmtree(server.data.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        stop_postgres(server)

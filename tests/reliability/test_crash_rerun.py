@@ -81,7 +81,7 @@ def killed(proc) -> bool:
     return proc.returncode == -signal.SIGKILL
 
 
-@pytest.mark.parametrize("nth", [1, 3, 5, 7])
+@pytest.mark.parametrize("nth", [1, 5])  # mid-labelled; reports written after labelled committed
 def test_ingest_killed_then_rerun(nth, tmp_path, mini_source, reference):
     env = env_for(tmp_path, mini_source)
     ok(run_cli("simulate", "--days", "2", env=env))
@@ -104,7 +104,7 @@ def test_ingest_killed_then_rerun(nth, tmp_path, mini_source, reference):
     assert len(keys) == len(set(keys)), "a landing file was taken twice"
 
 
-@pytest.mark.parametrize("nth", [1, 2, 5, 8, 11])
+@pytest.mark.parametrize("nth", [2, 8])  # quarantine committed; second run half-written
 def test_validate_killed_then_rerun(nth, tmp_path, mini_source, reference):
     env = env_for(tmp_path, mini_source)
     ok(run_cli("simulate", "--days", "2", env=env))
