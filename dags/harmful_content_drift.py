@@ -33,6 +33,7 @@ import pendulum
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param
+
 from harmwatch_tasks import log_failure, option, step_task
 
 RETRAIN_DAG = "harmful_content_retrain"

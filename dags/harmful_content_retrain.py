@@ -36,6 +36,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
 from harmwatch_tasks import flag, log_failure, option, step_task
 
 DATE = "--date={{ ds }}"

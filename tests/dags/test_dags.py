@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def test_both_dags_load_without_import_errors(dagbag, runner: str) -> None:
 
 @pytest.mark.parametrize("runner", ["local", "kubernetes"])
 def test_parsing_a_dag_file_imports_nothing_heavy(runner: str, tmp_path) -> None:
-    """In a fresh interpreter, parse each DAG file the way the DAG processor does, then look at sys.modules."""
+    """Parse the DAG files in a fresh interpreter, as the DAG processor does; then look at sys.modules."""
     code = textwrap.dedent(
         f"""
         import json, os, sys
@@ -86,7 +87,7 @@ def test_dag_policies(dagbag) -> None:
 def test_retrain_is_a_chain_and_passes_the_logical_date_to_every_step(dagbag) -> None:
     dag = dagbag("local").dags["harmful_content_retrain"]
     order = ["ingest", "validate", "build_dataset", "train", "evaluate", "promote", "drift_report"]
-    for upstream, downstream in zip(order, order[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(order):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     for task in dag.tasks:
         assert "--date={{ ds }}" in task.arguments, task.task_id

@@ -37,7 +37,8 @@ def built_pods(dagbag) -> dict[tuple[str, str], dict]:
         for task in dag.tasks:
             if task.task_id in CONTROL_TASKS.get(dag_id, set()):
                 continue
-            assert isinstance(task, KubernetesPodOperator), f"{dag_id}.{task.task_id} is {type(task).__name__}"
+            kind = type(task).__name__
+            assert isinstance(task, KubernetesPodOperator), f"{dag_id}.{task.task_id} is {kind}"
             context = {"ds": DAY, "params": params, "run_id": "test", "dag": dag, "task": task}
             task.render_template_fields(context, jinja_env=dag.get_template_env())
             pod = task.build_pod_request_obj(dry_run=True)
