@@ -37,7 +37,7 @@ def current_frame(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame
     """
     cols = ["post_id", "text", "label", "batch_dt", "source"]
     lab = labelled.assign(source="labelled").reindex(columns=cols)
-    lab = lab.drop_duplicates("post_id", keep="last")
+    lab = lab.sort_values(["batch_dt"], kind="stable").drop_duplicates("post_id", keep="last")
     rep = reports.assign(source="reports", label=None).reindex(columns=cols)
     rep = rep[~rep["post_id"].isin(lab["post_id"])].drop_duplicates("post_id", keep="first")
     out = pd.concat([lab, rep], ignore_index=True)

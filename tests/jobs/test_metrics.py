@@ -1,0 +1,204 @@
+"""Moderation metrics: exact definitions on a hand-made batch, the Prometheus text format, the command."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from harmwatch.config import load_settings
+from harmwatch.metrics import (
+    EXPERIMENT,
+    RUN_NAME,
+    batch_metrics,
+    prometheus_text,
+    reporter_reliability,
+    wilson,
+)
+from harmwatch.storage import open_store
+from tests.conftest import run_cli
+from tests.drift.helpers import labelled_rows, register_champion, stand_in_model, write_validated
+
+D, PREV = "2026-01-05", "2026-01-04"
+
+
+def _labelled() -> pd.DataFrame:
+    rows = [("a", "age"), ("b", "gender"), ("c", "not_cyberbullying"), ("d", "religion"), ("f", "ethnicity")]
+    return pd.DataFrame(
+        {
+            "post_id": [p for p, _ in rows],
+            "text": "t",
+            "label": [lab for _, lab in rows],
+            "labelled_at": f"{D}T12:00:00Z",
+            "batch_dt": D,
+        }
+    )
+
+
+def _reports() -> pd.DataFrame:
+    rows = [  # report_id, post_id, reporter, reported_at, batch_dt
+        ("1", "a", "r1", f"{D}T09:00:00Z", D),  # before a was labelled: a was found reactively
+        ("2", "b", "r2", f"{D}T13:00:00Z", D),  # after b was labelled: does not make b reactive
+        ("3", "c", "r3", f"{D}T10:00:00Z", D),  # a benign post reported: a valid appeal
+        ("4", "e", "r1", f"{D}T10:00:00Z", D),  # never labelled: not judged
+        ("5", "f", "r2", f"{PREV}T10:00:00Z", PREV),  # f reported the day before it was labelled
+    ]
+    return pd.DataFrame(rows, columns=["report_id", "post_id", "reporter_id", "reported_at", "batch_dt"])
+
+
+def test_batch_metrics_follow_the_documented_definitions():
+    flagged = pd.Series({"a": True, "b": True, "d": False, "f": True})
+    m = batch_metrics(D, _labelled(), _reports(), flagged, min_judged=1)
+    assert (m["posts_labelled"], m["harmful_found"]) == (5, 4)
+    assert m["prevalence"] == pytest.approx(4 / 5)
+    assert (m["prevalence_ci_low"], m["prevalence_ci_high"]) == pytest.approx(wilson(4, 5))
+    # a: reported first; b: flagged, reported later -> proactive; d: not flagged; f: reported the day before.
+    assert m["proactive_rate"] == pytest.approx(1 / 4)
+    # Reported on D: a, b, c, e; judged: a, b, c; c is benign.
+    assert (m["reported_posts"], m["reported_posts_judged"]) == (4, 3)
+    assert m["valid_appeal_proxy"] == pytest.approx(1 / 3)
+    # r3's only judged report was on a benign post: (0+1)/(1+2) < 0.5; one of D's 4 reports is r3's.
+    assert m["unreliable_report_share"] == pytest.approx(1 / 4)
+    assert m["reporters_active"] == 3 and m["reporters_judged"] == 3
+    hist = m["reliability_hist"]  # r3: 1/3, r1: 2/3, r2: 3/4
+    assert (hist["0.3"], hist["0.4"], hist["0.7"], hist["0.8"], hist["1.0"]) == (0, 1, 2, 3, 3)
+    assert batch_metrics(D, _labelled(), _reports(), None, 1)["proactive_rate"] is None
+
+
+def test_reporter_reliability_is_smoothed_and_counts_a_post_once_per_reporter():
+    labels = _labelled().set_index("post_id")["label"]
+    reports = pd.concat([_reports(), _reports().iloc[[0]].assign(report_id="dup")])
+    rel = reporter_reliability(labels, reports).set_index("reporter_id")
+    assert rel.loc["r1"].to_dict() == {
+        "reports": 2,
+        "judged": 1,
+        "agree": 1,
+        "reliability": pytest.approx(2 / 3),
+    }
+    assert rel.loc["r2", "reliability"] == pytest.approx(3 / 4)  # b and f, both harmful
+    assert rel.loc["r3", "reliability"] == pytest.approx(1 / 3)
+
+
+SAMPLE = re.compile(r'^([a-z_]+)(\{(?:[a-z_]+="(?:[^"\\\n]|\\.)*",?)*\}) (-?[0-9.e+-]+|\+Inf|NaN)$')
+
+
+def parse_prometheus(text: str) -> dict[str, list[tuple[str, float]]]:
+    """A strict reader of the text exposition format for what we write (no timestamps allowed)."""
+    helps, types, samples = set(), {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split()[2])
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            types[name] = kind
+        else:
+            match = SAMPLE.match(line)
+            assert match, f"not a valid sample line: {line!r}"
+            name = match.group(1)
+            family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in types else name
+            assert family in helps and family in types, f"{name} before its HELP/TYPE"
+            samples.setdefault(name, []).append((match.group(2), float(match.group(3))))
+    return samples
+
+
+def test_prometheus_text_is_valid_exposition_format_with_escaped_labels():
+    m = batch_metrics(D, _labelled(), _reports(), pd.Series({"a": True, "b": True}), min_judged=1)
+    text = prometheus_text(m, {"model_version": 'v"1\\\n'})
+    samples = parse_prometheus(text)
+    assert samples["harmwatch_prevalence"] == [(f'{{batch_dt="{D}",model_version="v\\"1\\\\\\n"}}', 0.8)]
+    buckets = [v for _, v in samples["harmwatch_reporter_reliability_bucket"]]
+    assert buckets == sorted(buckets) and buckets[-1] == samples["harmwatch_reporter_reliability_count"][0][1]
+    ts = samples["harmwatch_moderation_batch_timestamp_seconds"][0][1]
+    assert ts == pd.Timestamp(D, tz="UTC").timestamp()
+    assert "harmwatch_proactive_rate" in samples
+    empty = batch_metrics(D, _labelled(), _reports().iloc[:0], None, 1)
+    assert "harmwatch_proactive_rate" not in parse_prometheus(prometheus_text(empty, {}))  # null: left out
+
+
+def build_lake(settings, source: pd.DataFrame) -> list[str]:
+    lake = open_store(settings.lake_uri)
+    days = [f"2026-01-0{d}" for d in range(1, 5)]
+    for i, day in enumerate(days):
+        batch = source.iloc[i * 100 : (i + 1) * 100]
+        write_validated(lake, "labelled", f"lab{i}", labelled_rows(batch, day))
+        picks = batch.iloc[::4]
+        write_validated(
+            lake,
+            "reports",
+            f"rep{i}",
+            pd.DataFrame(
+                {
+                    "report_id": [f"{day}-{k}" for k in range(len(picks))],
+                    "post_id": picks["post_id"].to_numpy(),
+                    "text": picks["text"].to_numpy(),
+                    "reporter_id": [f"r_{k % 5}" for k in range(len(picks))],
+                    "reason": "age",
+                    "reported_at": f"{day}T08:00:00Z",
+                    "batch_dt": day,
+                }
+            ),
+        )
+    return days
+
+
+@pytest.fixture
+def source(source_csv) -> pd.DataFrame:
+    raw = pd.read_csv(source_csv).rename(columns={"tweet_text": "text", "cyberbullying_type": "label"})
+    raw = raw.sample(2400, random_state=2).reset_index(drop=True)
+    raw["post_id"] = [f"m{i}" for i in range(len(raw))]
+    return raw
+
+
+def test_metrics_command_writes_prometheus_and_json_and_backfill_keeps_newest(hw_env, source):
+    settings = load_settings()
+    days = build_lake(settings, source)
+    r = run_cli("metrics", "--no-mlflow")
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["batch_dt"] == days[-1] and s["days"] == 4 and s["posts_labelled"] == 100
+    assert s["proactive_rate"] is None and s["proactive_skipped"] == "no champion in the registry"
+    reports = open_store(settings.reports_uri)
+    prom = reports.read_bytes("metrics/harmwatch_moderation.prom").decode()
+    assert f'batch_dt="{days[-1]}"' in prom and parse_prometheus(prom)["harmwatch_prevalence"]
+    rows = reports.read_json(f"metrics/dt={days[-1]}/moderation.json")["batches"]
+    assert [b["batch_dt"] for b in rows] == days
+    assert reports.exists(f"metrics/dt={days[-1]}/reporter_reliability.csv")
+    r = run_cli("metrics", "--no-mlflow", "--date", days[1])  # a backfill
+    assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["days"] == 2
+    assert reports.exists(f"metrics/dt={days[1]}/harmwatch_moderation.prom")
+    assert f'batch_dt="{days[-1]}"' in reports.read_bytes("metrics/harmwatch_moderation.prom").decode()
+
+
+def test_metrics_with_champion_log_an_idempotent_mlflow_time_series(hw_env, source):
+    pytest.importorskip(
+        "harmwatch.registry", reason="harmwatch.registry (train/registry step) not merged yet"
+    )
+    from mlflow import MlflowClient
+
+    settings = load_settings()
+    model = stand_in_model(source.iloc[400:])
+    _, version = register_champion(
+        settings, model, source.iloc[400:600].assign(pred_label="age", harmful_score=0.5)
+    )
+    days = build_lake(settings, source)
+    for _ in range(2):  # a rerun logs the same points, not new ones
+        r = run_cli("metrics")
+        assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["champion_version"] == version and 0.0 <= s["proactive_rate"] <= 1.0
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    [run] = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id], f"tags.mlflow.runName = '{RUN_NAME}'"
+    )
+    assert s["mlflow_run_id"] == run.info.run_id
+    history = client.get_metric_history(run.info.run_id, "prevalence")
+    assert sorted(p.step for p in history) == [(date.fromisoformat(d) - date(1970, 1, 1)).days for d in days]
+    assert all(
+        p.timestamp == pd.Timestamp(d, tz="UTC").timestamp() * 1000
+        for p, d in zip(sorted(history, key=lambda p: p.step), days, strict=True)
+    )
+    prom = open_store(settings.reports_uri).read_bytes("metrics/harmwatch_moderation.prom").decode()
+    assert f'model_version="{version}"' in prom
