@@ -100,8 +100,8 @@ params = {
         description="Promote the challenger whatever the decision says. Needs force_reason.",
     ),
     "force_reason": Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         title="Reason for forcing",
         description="Why the challenger is promoted by hand; recorded on the model version.",
     ),

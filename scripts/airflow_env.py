@@ -151,6 +151,7 @@ class TaskRun:
     start: datetime | None
     end: datetime | None
     xcom: Any = None
+    step_seconds: float | None = None  # the harmwatch process's own wall time (local runner)
 
 
 @dataclass
@@ -165,6 +166,11 @@ class DagRun:
     def steps_seconds(self) -> float:
         """Sum of the tasks' own durations (what the steps cost, without orchestration)."""
         return sum(t.duration or 0.0 for t in self.tasks.values())
+
+    @property
+    def step_own_seconds(self) -> float:
+        """Sum of the harmwatch processes' own wall times (local runner; 0 where unknown)."""
+        return sum(t.step_seconds or 0.0 for t in self.tasks.values())
 
     @property
     def span_seconds(self) -> float | None:
@@ -213,12 +219,17 @@ def dag_run(env: dict[str, str], dag_id: str, run_id: str | None = None) -> DagR
             (dag_id, run.run_id),
         ):
             run.tasks[task_id] = TaskRun(task_id, state, duration, _ts(start), _ts(end))
-        for task_id, value in con.execute(
-            "SELECT task_id, value FROM xcom WHERE dag_id=? AND run_id=? AND key='return_value'",
+        for task_id, key, value in con.execute(
+            "SELECT task_id, key, value FROM xcom WHERE dag_id=? AND run_id=? AND map_index=-1 "
+            "AND key IN ('return_value', 'step_seconds')",
             (dag_id, run.run_id),
         ):
-            if task_id in run.tasks:
+            if task_id not in run.tasks:
+                continue
+            if key == "return_value":
                 run.tasks[task_id].xcom = _xcom(value)
+            else:
+                run.tasks[task_id].step_seconds = float(_xcom(value))
         return run
     finally:
         con.close()
@@ -247,6 +258,54 @@ def dags_test(
     run = dag_run(env, dag_id)
     run.wall_seconds = wall
     return run
+
+
+class AirflowAPI:
+    """The Airflow REST API of a running `make up` (login as admin with the generated password)."""
+
+    def __init__(self, base_url: str, password: str, user: str = "admin") -> None:
+        self.base_url, self.user, self.password = base_url.rstrip("/"), user, password
+        self._token: str | None = None
+
+    def _call(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token()}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def token(self) -> str:
+        if self._token is None:
+            body = {"username": self.user, "password": self.password}
+            self._token = self._call("POST", "/auth/token", body, auth=False)["access_token"]
+        return self._token
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path)
+
+    def trigger(self, dag_id: str, day: str, conf: dict[str, Any] | None = None) -> str:
+        """Trigger a run with logical date ``day`` (midnight UTC); returns its run id."""
+        body = {"logical_date": f"{day}T00:00:00Z", "conf": conf or {}}
+        return self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 900, poll: float = 2.0) -> dict[str, Any]:
+        """Wait until the run succeeds or fails; returns the run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] in ("success", "failed"):
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
+            time.sleep(poll)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        tis = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {t["task_id"]: t["state"] for t in tis}
 
 
 def main(argv: list[str] | None = None) -> int:
