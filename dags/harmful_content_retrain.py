@@ -164,8 +164,6 @@ with DAG(
         ],
         skip_unless="promoted",
     )
-    drift_report = step_task(
-        "drift", [DATE], task_id="drift_report", trigger_rule="none_failed_min_one_success"
-    )
+    drift_report = step_task("drift", [DATE], task_id="drift_report", trigger_rule="none_failed")
 
     ingest >> validate >> build_dataset >> train >> evaluate >> promote >> drift_report

@@ -93,7 +93,7 @@ def test_retrain_is_a_chain_and_passes_the_logical_date_to_every_step(dagbag) ->
         assert "--date={{ ds }}" in task.arguments, task.task_id
         assert not any("now(" in str(a) for a in task.arguments), task.task_id
     assert dag.get_task("promote").skip_unless == "promoted"
-    assert dag.get_task("drift_report").trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("drift_report").trigger_rule == "none_failed"
 
 
 def test_retrain_params_have_defaults_and_descriptions(dagbag) -> None:
@@ -134,3 +134,21 @@ def test_drift_dag_decides_from_the_drift_xcom_and_triggers_retrain(dagbag) -> N
     assert should_retrain({"drift_detected": True, "drift_score": 0.4, "day": "2026-01-02", "signals": {}})
     assert not should_retrain({"drift_detected": False, "volume_anomaly": True, "signals": {}})
     assert not should_retrain(None)
+
+
+def render_arguments(task, dag, **params) -> list[str]:
+    from harmwatch_tasks import drop_empty
+
+    context = {"ds": "2026-01-03", "params": {**dag.params.validate(), **params}}
+    task.render_template_fields(context, jinja_env=dag.get_template_env())
+    return drop_empty(task.arguments)
+
+
+def test_forced_promotion_passes_the_reason_and_only_when_forced(dagbag) -> None:
+    dag = dagbag("local").dags["harmful_content_retrain"]
+    reason = "hotfix: the champion misses a new slur"
+    forced = render_arguments(dag.get_task("promote"), dag, force_promote=True, force_reason=reason)
+    assert forced == ["--date=2026-01-03", "--force", f"--reason={reason}"]
+    dag = dagbag("local").dags["harmful_content_retrain"]
+    unforced = render_arguments(dag.get_task("promote"), dag, force_promote=False, force_reason=reason)
+    assert unforced == ["--date=2026-01-03"]
