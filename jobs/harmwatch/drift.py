@@ -209,6 +209,33 @@ def _day(args: argparse.Namespace, lake) -> str | None:
     return None if args.current else inputs.newest_day(lake)
 
 
+def skipped(reason: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline mode with nothing to compare: exit 0, verdict unknown (null), and say why."""
+    log.warning("drift skipped: %s", reason)
+    anomaly = bool((facts.get("report_volume") or {}).get("anomaly"))
+    return {
+        "drift_detected": None,
+        "drift_score": None,
+        "report_html": None,
+        "skipped": reason,
+        "volume_anomaly": anomaly,
+        **facts,
+    }
+
+
+def load_reference(
+    args: argparse.Namespace, client: Any, run_id: str | None, facts: dict
+) -> pd.DataFrame | None:
+    """``--reference``, else the champion's reference sample; None when there is no champion."""
+    if args.reference:
+        facts["reference"] = args.reference
+        return inputs.read_table(args.reference)
+    if run_id is None:
+        return None
+    facts["reference"] = f"runs:/{run_id}/{REFERENCE_ARTIFACT}"
+    return download_reference(client, run_id)
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     lake = open_store(args.lake or settings.lake_uri)
     day = _day(args, lake)
@@ -221,37 +248,25 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         client, run_id, version = None, None, None  # file mode works without a registry
         facts["registry_unavailable"] = str(exc)
     facts["champion_version"] = version
-    if args.reference:
-        reference = inputs.read_table(args.reference)
-        facts["reference"] = args.reference
-    elif run_id is None:
-        raise DataError("no reference: give --reference, or promote a champion (its run holds the sample)")
-    else:
-        reference = download_reference(client, run_id)
-        facts["reference"] = f"runs:/{run_id}/{REFERENCE_ARTIFACT}"
-    volume = None
-    if args.current:
-        current = inputs.read_table(args.current)
-        facts["current"] = args.current
-    else:
-        if day is None:
-            raise DataError(
-                f"no validated batches in the lake {lake.uri}; give --current or run ingest/validate"
-            )
-        days = inputs.window(day, args.window_days)
-        current = inputs.current_frame(*inputs.load_lake(lake, days))
-        facts.update(
-            current=f"{lake.uri} validated batch_dt {days[0]}..{days[-1]}",
-            current_sources=current["source"].value_counts().to_dict(),
-        )
-        volume = inputs.volume_anomaly(inputs.report_counts(lake, day), day, args.history_days)
+    reference = load_reference(args, client, run_id, facts)
+    if reference is None:
+        return skipped("no champion in the registry, so no reference sample (give --reference)", facts)
+    current = inputs.load_current(args, lake, day, facts)
+    if current is None:
+        return skipped(f"no validated batches in the lake {lake.uri}", facts)
     ref, cur = prepare(reference), prepare(current)
+    if not args.current and len(cur) < MIN_ROWS:  # a quiet day is not an error in a scheduled run
+        facts.update(day=day, rows_current=len(cur))
+        return skipped(f"only {len(cur)} posts in the lake for {facts['current']} (need {MIN_ROWS})", facts)
     ref = exclude_current(ref, cur)
     ref, cur, pred_facts = add_predictions(settings, args, ref, cur, run_id is not None)
     facts.update(pred_facts, rows_reference=len(ref), rows_current=len(cur), day=day)
-    results, html, _ = evaluate(ref, cur, facts)
-    results["report_volume"] = volume
-    results["volume_anomaly"] = bool(volume and volume["anomaly"])
+    volume = facts.pop("report_volume", None)
+    shown = {k: v for k, v in facts.items() if k != "current_sources"} | {
+        "report volume": inputs.volume_line(volume)
+    }
+    results, html, _ = evaluate(ref, cur, shown)
+    results.update(report_volume=volume, volume_anomaly=bool(volume and volume["anomaly"]))
     if args.out:
         out, prefix = open_store(args.out), ""
     else:

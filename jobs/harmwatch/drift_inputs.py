@@ -6,6 +6,7 @@ readers that touch storage last. Nothing here calls the clock: dates come from t
 
 from __future__ import annotations
 
+import argparse
 import io
 import math
 from datetime import date, timedelta
@@ -74,6 +75,18 @@ def volume_anomaly(counts: dict[str, int], day: str, history_days: int) -> dict[
         "anomaly": bool(abs(z) > VOLUME_Z),
         "direction": "spike" if z > 0 else "drop",
     }
+
+
+def volume_line(volume: dict[str, Any] | None) -> str:
+    if not volume:
+        return "not checked (file mode)"
+    if "robust_z" not in volume:
+        return f"{volume['reports']} reports; not judged: {volume['reason']}"
+    verdict = f"ANOMALY ({volume['direction']})" if volume["anomaly"] else "normal"
+    return (
+        f"{volume['reports']} reports on {volume['day']}: {verdict}, robust z {volume['robust_z']} "
+        f"against a median of {volume['median']:g} over {volume['history_days']} previous days"
+    )
 
 
 # -- storage ------------------------------------------------------------------------------------------
@@ -148,3 +161,23 @@ def report_counts(lake: Store, until: str) -> dict[str, int]:
     rows = rows[rows["batch_dt"] <= until]
     key = "report_id" if "report_id" in rows else "post_id"
     return {str(k): int(v) for k, v in rows.drop_duplicates(key).groupby("batch_dt").size().items()}
+
+
+def load_current(args: argparse.Namespace, lake: Store, day: str | None, facts: dict) -> pd.DataFrame | None:
+    """``--current``, else the validated posts of the window ending at ``day`` (None: empty lake).
+
+    In pipeline mode ``facts`` also receives the report-volume check of ``day``."""
+    if args.current:
+        facts["current"] = args.current
+        return read_table(args.current)
+    if day is None:
+        return None
+    days = window(day, args.window_days)
+    current = current_frame(*load_lake(lake, days))
+    volume = volume_anomaly(report_counts(lake, day), day, args.history_days)
+    facts.update(
+        current=f"{lake.uri} validated batch_dt {days[0]}..{days[-1]}",
+        current_sources=current["source"].value_counts().to_dict(),
+        report_volume=volume,
+    )
+    return current

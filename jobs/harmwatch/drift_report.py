@@ -8,7 +8,7 @@ cannot cross it (``n_eff = n_ref * n_cur / (n_ref + n_cur)``):
 =====================  =====================================  =========================================
 column(s)              Evidently method                       drifted when
 =====================  =====================================  =========================================
-text descriptors,      ``wasserstein`` (Wasserstein distance  ``>= max(0.1, 3 / sqrt(n_eff))``
+text descriptors,      ``wasserstein`` (Wasserstein distance  ``>= max(0.1, 4 / sqrt(n_eff))``
 ``harmful_score``      divided by the reference std)
 ``label``,             ``jensenshannon`` (JS distance of      ``>= max(0.1, sqrt(chi2_999(k-1)/(8 n_eff)))``
 ``pred_label``         the class shares, natural log)         (k classes; JS ~ chi2 / 8 n under no drift)
@@ -17,9 +17,11 @@ text descriptors,      ``wasserstein`` (Wasserstein distance  ``>= max(0.1, 3 / 
                        tells reference from current posts     classifier on the held-out half
 =====================  =====================================  =========================================
 
-0.1 and 0.55 are Evidently's defaults; the small-batch terms are 99.9 % noise quantiles (the constant 3
-for Wasserstein was measured on random splits of the real dataset: the largest of 70 null draws was
-about 2.9 / sqrt(n_eff)). The columns are grouped into *signals*; a signal alarms when
+0.1 and 0.55 are Evidently's defaults; the small-batch terms are 99.9 % noise quantiles. Wasserstein has
+no closed form, so its constant was measured: over 100 random splits of the real CSV (4,000 against
+1,000 posts) the largest normed distance of any column was 3.9 / sqrt(n_eff) (``length_chars``, whose
+tail holds a few 5,000-character posts); most columns stay under 3. The columns are grouped into
+*signals*; a signal alarms when
 
 * ``text_descriptors``: at least half of the 7 descriptor columns drifted (one noisy column is not enough);
 * ``text_content``: the domain classifier separates the batches;
@@ -45,7 +47,7 @@ from harmwatch.report_html import insert_after_body, safe_evidently_html
 from harmwatch.reporting import esc, table
 
 NUM_FLOOR, CAT_FLOOR, AUC_FLOOR = 0.1, 0.1, 0.55
-NUM_NOISE = 3.0
+NUM_NOISE = 4.0
 Z999 = 3.090232306167813
 PREDICTION_COLUMNS = ("pred_label", "harmful_score")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+
 from harmwatch.config import BENIGN_CLASS, CLASSES, MODEL_NAME, Settings
 from harmwatch.storage import Store
 
@@ -70,6 +71,20 @@ def register_champion(settings: Settings, model, reference: pd.DataFrame) -> tup
     mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME)
     client.set_registered_model_alias(MODEL_NAME, "champion", mv.version)
     return run.info.run_id, str(mv.version)
+
+
+def run_step(module, *argv: str) -> dict:
+    """Run a step in this process, as ``harmwatch <step> ARGV`` would (settings from the environment).
+
+    Cheaper than a fresh process for a second run in a test; the first run of each test goes through
+    the real command."""
+    import argparse
+
+    from harmwatch.config import load_settings
+
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return module.run(load_settings(), parser.parse_args(list(argv)))
 
 
 def write_validated(lake: Store, kind: str, run_id: str, frame: pd.DataFrame) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from harmwatch.drift import MIN_ROWS, evaluate, exclude_current, prepare, with_descriptors
 from harmwatch.drift_report import compare
 
-N_REF, N_CUR, RUNS = 5000, 1500, 20
+N_REF, N_CUR, RUNS = 4000, 1000, 20
 
 
 def verdict(ref: pd.DataFrame, cur: pd.DataFrame) -> dict:

@@ -9,11 +9,12 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+
+from harmwatch import drift
 from harmwatch.config import load_settings
 from harmwatch.storage import open_store
-
 from tests.conftest import run_cli
-from tests.drift.helpers import labelled_rows, register_champion, write_validated
+from tests.drift.helpers import labelled_rows, register_champion, run_step, write_validated
 
 DAYS = [f"2026-01-0{d}" for d in range(1, 9)]
 
@@ -89,9 +90,17 @@ def test_bad_input_is_one_clear_line(tmp_path, hw_env, content, message):
     assert message in lines[-1] and str(ref) in lines[-1] and lines[-1].startswith("harmwatch drift: error:")
 
 
-def test_pipeline_mode_without_champion_or_batches_says_what_is_missing(hw_env):
-    r = run_cli("drift")
-    assert r.returncode == 3 and "no reference" in r.stderr.strip().splitlines()[-1]
+def test_pipeline_mode_with_nothing_to_compare_skips_and_says_why(tmp_path, hw_env, posts):
+    s = summary_of(run_cli("drift"))  # a fresh install: no champion yet
+    assert s["drift_detected"] is None and s["report_html"] is None and "no champion" in s["skipped"]
+    posts["cyber"].iloc[:500][["text"]].to_csv(tmp_path / "ref.csv", index=False)
+    s = summary_of(run_cli("drift", "--reference", str(tmp_path / "ref.csv")))  # an empty lake
+    assert s["drift_detected"] is None and "no validated batches" in s["skipped"]
+    settings = load_settings()
+    day = posts["cyber"].iloc[500:510].assign(batch_dt=DAYS[0])
+    write_validated(open_store(settings.lake_uri), "labelled", "quiet", labelled_rows(day, DAYS[0]))
+    s = summary_of(run_cli("drift", "--reference", str(tmp_path / "ref.csv")))  # a quiet day
+    assert s["drift_detected"] is None and s["rows_current"] == 10 and "only 10 posts" in s["skipped"]
 
 
 def build_lake(settings, cyber: pd.DataFrame, reference: pd.DataFrame) -> None:
@@ -150,7 +159,7 @@ def test_pipeline_mode_champion_reference_newest_batch_and_mlflow_lineage(hw_env
     [point] = client.get_metric_history(run_id, "drift_score")
     assert point.step == (date.fromisoformat(DAYS[-1]) - date(1970, 1, 1)).days
 
-    s = summary_of(run_cli("drift", "--date", DAYS[4], "--window-days", "2"))  # backfill of a past date
+    s = run_step(drift, "--date", DAYS[4], "--window-days", "2")  # backfill of a past date
     assert s["day"] == DAYS[4] and s["rows_current"] == 400 and s["volume_anomaly"] is False
     assert s["report_html"].endswith(f"/drift/dt={DAYS[4]}/drift.html")
     assert len(client.get_metric_history(run_id, "drift_score")) == 2

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 import pytest
+
 from harmwatch import drift_inputs as inputs
 from harmwatch.descriptors import DESCRIPTOR_COLUMNS, describe_pair, surface_descriptors, words
 from harmwatch.drift_report import (
@@ -52,7 +53,7 @@ def test_thresholds_are_effect_size_floors_raised_for_small_batches():
     assert num_threshold(40_000, 10_000) == 0.1
     assert cat_threshold(40_000, 10_000, 6) == 0.1
     assert auc_threshold(40_000, 10_000) == 0.55
-    assert num_threshold(5000, 100) == pytest.approx(3 / math.sqrt(5000 * 100 / 5100))
+    assert num_threshold(5000, 100) == pytest.approx(4 / math.sqrt(5000 * 100 / 5100))
     assert cat_threshold(5000, 100, 6) > 0.15 > cat_threshold(5000, 1000, 6)
     assert auc_threshold(5000, 60) > 0.6
     assert num_threshold(5000, 50) > num_threshold(5000, 500) > num_threshold(5000, 5000) - 1e-12
