@@ -257,7 +257,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             raise HarmwatchError(f"--date {args.date!r} is not a YYYY-MM-DD date") from None
         days = [d for d in days if d <= args.date]
     if not days:
-        raise HarmwatchError(f"no validated batches in the lake {lake.uri}; run ingest and validate first")
+        return {"batch_dt": None, "days": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
     for frame, cols in (
         (labelled, ["post_id", "text", "label", "labelled_at", "batch_dt"]),
         (reports, ["report_id", "post_id", "reporter_id", "reported_at", "batch_dt"]),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import date
 
 import boto3
@@ -13,7 +15,7 @@ import pytest
 from harmwatch import drift
 from harmwatch.config import load_settings
 from harmwatch.storage import open_store
-from tests.conftest import run_cli
+from tests.conftest import VENV_BIN, run_cli
 from tests.drift.helpers import labelled_rows, register_champion, run_step, write_validated
 
 DAYS = [f"2026-01-0{d}" for d in range(1, 9)]
@@ -74,6 +76,26 @@ def test_file_mode_tweeteval_drift_written_to_s3(tmp_path, hw_env, posts, moto_s
     s3 = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1")
     page = s3.get_object(Bucket="hw-reports", Key="adhoc/drift.html")["Body"].read().decode()
     assert "DRIFT DETECTED" in page and "<script src=" not in page  # self-contained, no CDN
+
+
+def test_runs_without_any_network(tmp_path, hw_env, posts):
+    """No NLTK corpus, CDN or telemetry fetch at run time: the step runs in an empty network namespace."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("network namespaces unavailable here (unshare -n needs CAP_SYS_ADMIN)")
+    posts["cyber"].iloc[:600][["text", "label"]].to_csv(tmp_path / "ref.csv", index=False)
+    posts["tweeteval"].iloc[:200][["text"]].to_csv(tmp_path / "cur.csv", index=False)
+    harmwatch = str(VENV_BIN / "harmwatch")
+    argv = [
+        harmwatch,
+        "drift",
+        "--reference",
+        str(tmp_path / "ref.csv"),
+        "--current",
+        str(tmp_path / "cur.csv"),
+    ]
+    r = subprocess.run([unshare, "-n", *argv, "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert summary_of(r)["drift_detected"] is True
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,7 @@ def source(source_csv) -> pd.DataFrame:
 
 def test_metrics_command_writes_prometheus_and_json_and_backfill_keeps_newest(hw_env, source):
     settings = load_settings()
+    assert run_step(metrics, "--no-mlflow")["skipped"].startswith("no validated batches")  # empty lake
     days = build_lake(settings, source)
     r = run_cli("metrics", "--no-mlflow")
     assert r.returncode == 0, r.stderr[-2000:]
