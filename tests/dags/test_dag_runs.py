@@ -27,7 +27,9 @@ with open(os.environ["FAKE_CALLS"], "a") as fh:
     fh.write(json.dumps([step, *args]) + "\n")
 print(f"harmwatch.{{step}} INFO pretending", file=sys.stderr)
 summary = {{"step": step}}
-if step == "evaluate":
+if step == "build-dataset":
+    summary["train_version"] = "v-" + args[0].split("=")[1]
+elif step == "evaluate":
     summary["decision"] = os.environ.get("FAKE_DECISION", "promote")
 elif step == "promote":
     forced = "--force" in args
@@ -74,7 +76,9 @@ def test_retrain_rejected_challenger_skips_promote_and_still_reports_drift(airfl
 
     made = {c[0]: c[1:] for c in calls(env)}
     assert list(made) == ["ingest", "validate", "build-dataset", "train", "evaluate", "promote", "drift"]
-    assert all("--date=2026-01-02" in args for args in made.values())
+    dated = ("ingest", "validate", "build-dataset", "promote", "drift")
+    assert all("--date=2026-01-02" in made[step] for step in dated)
+    assert made["train"] == ["--train-version=v-2026-01-02"]  # the handle build_dataset returned
     assert made["ingest"] == ["--date=2026-01-02", "--landing=/data/landing"]
     assert "--min-macro-f1=0.8" in made["evaluate"] and "--approval" in made["evaluate"]
     assert "--force" not in made["promote"]

@@ -26,6 +26,8 @@ STEP_TASKS = {
     },
     "harmful_content_drift": {"drift": "drift"},
 }
+# Steps that take the logical date (train and evaluate take no --date; see the DAG's doc).
+DATED = {"ingest", "validate", "build_dataset", "promote", "drift_report"}
 # The only tasks that are not a harmwatch step: the drift DAG's decision and its trigger.
 CONTROL_TASKS = {"harmful_content_drift": {"drift_detected", "trigger_retrain"}}
 
@@ -90,8 +92,13 @@ def test_retrain_is_a_chain_and_passes_the_logical_date_to_every_step(dagbag) ->
     for upstream, downstream in itertools.pairwise(order):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     for task in dag.tasks:
-        assert "--date={{ ds }}" in task.arguments, task.task_id
+        if task.task_id in DATED:
+            assert "--date={{ ds }}" in task.arguments, task.task_id
         assert not any("now(" in str(a) for a in task.arguments), task.task_id
+    # train gets the handle build_dataset returned in this run; evaluate judges train's challenger.
+    assert dag.get_task("train").arguments == [
+        "--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"
+    ]
     assert dag.get_task("promote").skip_unless == "promoted"
     assert dag.get_task("drift_report").trigger_rule == "none_failed"
 
@@ -103,6 +110,7 @@ def test_retrain_params_have_defaults_and_descriptions(dagbag) -> None:
         "min_macro_f1",
         "min_class_f1",
         "max_regression",
+        "max_class_regression",
         "max_ece",
         "approval_required",
         "force_promote",
@@ -116,6 +124,17 @@ def test_retrain_params_have_defaults_and_descriptions(dagbag) -> None:
     resolved = params.validate()
     assert resolved["approval_required"] is False and resolved["force_promote"] is False
     assert all(0 < resolved[k] < 1 for k in ("min_macro_f1", "min_class_f1", "max_regression", "max_ece"))
+
+
+def test_threshold_defaults_are_the_evaluate_steps_own(dagbag) -> None:
+    """The trigger form shows the thresholds evaluate would use anyway: one source of truth."""
+    from dataclasses import asdict
+
+    thresholds = pytest.importorskip("harmwatch.evaluate").Thresholds
+    resolved = dagbag("local").dags["harmful_content_retrain"].params.validate()
+    own = asdict(thresholds())
+    for key in ("min_macro_f1", "min_class_f1", "max_regression", "max_class_regression", "max_ece"):
+        assert resolved[key] == own[key], key
 
 
 def test_drift_dag_decides_from_the_drift_xcom_and_triggers_retrain(dagbag) -> None:

@@ -23,6 +23,13 @@ ENV = {
 DAY = "2026-01-02"
 
 
+class FakeTI:
+    """Enough of a task instance for templates that read an upstream handle."""
+
+    def xcom_pull(self, task_ids: str) -> dict:
+        return {"build_dataset": {"train_version": "20260102-ab12cd34"}}[task_ids]
+
+
 def built_pods(dagbag) -> dict[tuple[str, str], dict]:
     """{(dag_id, task_id): pod manifest} for every step task, templates rendered."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -39,7 +46,14 @@ def built_pods(dagbag) -> dict[tuple[str, str], dict]:
                 continue
             kind = type(task).__name__
             assert isinstance(task, KubernetesPodOperator), f"{dag_id}.{task.task_id} is {kind}"
-            context = {"ds": DAY, "params": params, "run_id": "test", "dag": dag, "task": task}
+            context = {
+                "ds": DAY,
+                "params": params,
+                "run_id": "test",
+                "dag": dag,
+                "task": task,
+                "ti": FakeTI(),
+            }
             task.render_template_fields(context, jinja_env=dag.get_template_env())
             pod = task.build_pod_request_obj(dry_run=True)
             pods[(dag_id, task.task_id)] = ApiClient().sanitize_for_serialization(pod)
@@ -105,11 +119,12 @@ def test_pods_run_the_step_with_the_configured_image_identity_and_settings(pods)
 def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
     args = {key: pod["spec"]["containers"][0]["args"] for key, pod in pods.items()}
     retrain = {t: a for (d, t), a in args.items() if d == "harmful_content_retrain"}
-    for task_id, a in retrain.items():
-        assert f"--date={DAY}" in a, task_id
+    for task_id in ("ingest", "validate", "build_dataset", "promote", "drift_report"):
+        assert f"--date={DAY}" in retrain[task_id], task_id
+    assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34"]
     assert retrain["ingest"] == ["ingest", f"--date={DAY}"]  # no landing override by default
     evaluate = retrain["evaluate"]
-    assert any(a.startswith("--min-macro-f1=0.") for a in evaluate)
+    assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.03" in evaluate
     assert "--approval" not in evaluate
     assert retrain["promote"] == ["promote", f"--date={DAY}"]  # not forced by default
     assert args[("harmful_content_drift", "drift")] == ["drift", "--window-days=1"]
