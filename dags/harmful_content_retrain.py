@@ -71,7 +71,7 @@ params = {
         description="Absolute floor on each class's F1 (no class may be left behind).",
     ),
     "max_regression": Param(
-        0.01,
+        0.02,
         type="number",
         minimum=0,
         maximum=1,
@@ -82,7 +82,7 @@ params = {
         ),
     ),
     "max_class_regression": Param(
-        0.03,
+        0.02,
         type="number",
         minimum=0,
         maximum=1,

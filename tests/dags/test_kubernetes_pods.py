@@ -124,7 +124,7 @@ def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
     assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34"]
     assert retrain["ingest"] == ["ingest", f"--date={DAY}"]  # no landing override by default
     evaluate = retrain["evaluate"]
-    assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.03" in evaluate
+    assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.02" in evaluate
     assert "--approval" not in evaluate
     assert retrain["promote"] == ["promote", f"--date={DAY}"]  # not forced by default
     assert args[("harmful_content_drift", "drift")] == ["drift", "--window-days=1"]
