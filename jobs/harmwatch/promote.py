@@ -1,0 +1,93 @@
+"""Move alias ``champion`` to the challenger when its recorded decision allows it.
+
+The evaluate step writes ``harmwatch.decision`` on the challenger version. ``promote`` moves
+``champion`` only for ``promote``, or with ``--force --reason TEXT`` (who and why are recorded on the
+version). The outgoing champion keeps alias ``previous-champion`` so ``rollback`` can restore it.
+Idempotent: promoting the version that already is champion moves no alias. In approval mode the
+decision is ``pending_approval``: this command then changes nothing and exits 0, and a person promotes
+either here with ``--force --reason`` or in the MLflow UI by setting alias ``champion`` on the version.
+A decision taken against a champion that has changed since is stale and is not acted on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from typing import Any
+
+from harmwatch.config import Settings
+from harmwatch.errors import HarmwatchError
+
+
+def plan(challenger_version: str, decision: str | None, evaluated_against: str | None,
+         champion_version: str | None, force: bool) -> tuple[bool, str]:
+    """(move the alias?, why) from the registry state; pure so the policy is testable on its own."""
+    if champion_version == challenger_version:
+        return False, f"version {challenger_version} is already champion"
+    if force:
+        return True, "forced"
+    if decision is None:
+        return False, f"version {challenger_version} has no evaluation decision; run harmwatch evaluate"
+    if decision != "promote":
+        return False, f"decision is {decision}"
+    if (evaluated_against or "none") != (champion_version or "none"):
+        return False, (f"decision was taken against champion {evaluated_against}, but the champion is now "
+                       f"{champion_version or 'none'}; run harmwatch evaluate again")
+    return True, "decision is promote"
+
+
+def actor() -> str:
+    """Who is acting, for the audit tags (the pod's service account name in Kubernetes)."""
+    for key in ("HARMWATCH_ACTOR", "AIRFLOW_CTX_DAG_OWNER", "USER"):
+        if os.environ.get(key):
+            return os.environ[key]
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded on the promoted version")
+    parser.add_argument("--force", action="store_true", help="promote whatever the decision (needs --reason)")
+    parser.add_argument("--reason", help="why the promotion is forced; recorded on the model version")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.registry import (
+        configure_mlflow,
+        get_alias_version,
+        require_alias_version,
+        set_version_tags,
+    )
+
+    if args.force and not (args.reason or "").strip():
+        raise HarmwatchError("--force needs --reason TEXT: say why the gates are overridden")
+    client = configure_mlflow(settings)
+    name = settings.model_name
+    challenger = require_alias_version(client, settings, "challenger")
+    champion = get_alias_version(client, name, "champion")
+    decision = challenger.tags.get("harmwatch.decision")
+    champion_version = str(champion.version) if champion is not None else None
+    challenger_version = str(challenger.version)
+    move, why = plan(challenger_version, decision, challenger.tags.get("harmwatch.evaluated_against"),
+                     champion_version, args.force)
+    summary: dict[str, Any] = {"promoted": move, "decision": decision, "reason": why, "model_version":
+                               challenger_version, "champion_version": champion_version,
+                               "previous_champion_version": None}
+    if decision is None and not args.force and champion_version != challenger_version:
+        raise HarmwatchError(why)
+    if not move:
+        return summary
+    if champion is not None:
+        client.set_registered_model_alias(name, "previous-champion", champion_version)
+    client.set_registered_model_alias(name, "champion", challenger_version)
+    audit = {"harmwatch.promoted_by": actor(), "harmwatch.promoted_from": champion_version or "none",
+             "harmwatch.promoted_on": args.date or "unspecified",
+             "harmwatch.forced": str(bool(args.force)).lower()}
+    if args.force:
+        audit["harmwatch.force_reason"] = args.reason.strip()
+    set_version_tags(client, name, challenger_version, audit)
+    return {**summary, "champion_version": challenger_version, "previous_champion_version": champion_version,
+            "forced": bool(args.force)}

@@ -1,0 +1,144 @@
+"""MLflow wiring shared by train, evaluate, promote, rollback, score and drift.
+
+One place knows the URIs, the experiment, the retry policy, and how a model is resolved: always through
+an alias of the registered model (``champion``, ``challenger``, ``previous-champion``), never by
+"latest version" or by sorting runs. ``mlflow`` is imported inside the functions so that importing this
+module (e.g. from a DAG file or ``harmwatch info``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harmwatch.config import Settings
+from harmwatch.errors import HarmwatchError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "harmwatch"
+# Registry lookups that mean "no such alias/model", as opposed to an outage.
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+
+
+def is_local_uri(uri: str) -> bool:
+    """True for an embedded store (sqlite/file): the experiment's artifact root is ours to choose."""
+    return not uri.startswith(("http://", "https://", "databricks"))
+
+
+def _artifact_location(settings: Settings) -> str:
+    uri = settings.mlflow_artifact_uri
+    if "://" in uri:
+        return uri
+    path = Path(uri).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path.as_uri()
+
+
+def _ensure_experiment(client: MlflowClient, settings: Settings) -> str:
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        location = _artifact_location(settings) if is_local_uri(settings.mlflow_tracking_uri) else None
+        return client.create_experiment(EXPERIMENT, artifact_location=location)
+    if exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+def configure_mlflow(settings: Settings, attempts: int = 4, backoff: float = 1.0) -> MlflowClient:
+    """Point MLflow at the settings' tracking/registry URIs and make sure experiment ``harmwatch`` exists.
+
+    With a local sqlite store the experiment's artifacts go to ``settings.mlflow_artifact_uri``; with an
+    HTTP server the server's default artifact root is used. Connection problems are retried with
+    exponential backoff, then reported as one line (:class:`ServiceUnavailable`).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    # MLflow's own HTTP retries default to minutes of backoff; keep them short, we back off here.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
+    for uri in {tracking, registry}:
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+    client = MlflowClient(tracking_uri=tracking, registry_uri=registry)
+    for attempt in range(1, attempts + 1):
+        try:
+            experiment_id = _ensure_experiment(client, settings)
+            client.search_registered_models(max_results=1)  # the registry answers too
+            break
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            if attempt == attempts:
+                raise ServiceUnavailable(f"MLflow at {tracking} unreachable: {first}") from None
+            log.warning("MLflow at %s not answering (attempt %d/%d): %s", tracking, attempt, attempts, first)
+            time.sleep(backoff * 2 ** (attempt - 1))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return client
+
+
+def get_alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The model version carrying ``alias``, or None when the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        raise
+
+
+def require_alias_version(client: MlflowClient, settings: Settings, alias: str) -> ModelVersion:
+    """Like :func:`get_alias_version` but a missing alias is a one-line, actionable error."""
+    version = get_alias_version(client, settings.model_name, alias)
+    if version is None:
+        raise HarmwatchError(
+            f"no version of model {settings.model_name!r} has alias {alias!r} at "
+            f"{settings.mlflow_registry_uri}; run `harmwatch train` (challenger) or `harmwatch promote` first"
+        )
+    return version
+
+
+def version_uri(name: str, version: str | int) -> str:
+    return f"models:/{name}/{version}"
+
+
+def load_model_version(settings: Settings, alias: str = "champion") -> tuple[Any, ModelVersion]:
+    """Resolve ``alias`` once and load exactly that version, so the caller can report what it used."""
+    client = configure_mlflow(settings)
+    version = require_alias_version(client, settings, alias)
+    return load_pyfunc(version_uri(settings.model_name, version.version)), version
+
+
+def load_pyfunc(uri: str) -> Any:
+    """Load a pyfunc model; the pip-requirements check is skipped (seconds, and the image is pinned)."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(uri, suppress_warnings=True)
+
+
+def load_model_by_alias(settings: Settings, alias: str = "champion") -> Any:
+    """The pyfunc model behind ``models:/<model_name>@<alias>`` (DataFrame with ``text`` in, contract out)."""
+    return load_model_version(settings, alias)[0]
+
+
+def champion_run_id(settings: Settings) -> str | None:
+    """Run id of the current champion (where its training artifacts, e.g. the drift reference, live)."""
+    version = get_alias_version(configure_mlflow(settings), settings.model_name, "champion")
+    return version.run_id if version is not None else None
+
+
+def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, Any]) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, str(value))

@@ -1,0 +1,216 @@
+"""The harmful-content classifier: a scikit-learn pipeline from a ``text`` column to the pyfunc contract.
+
+Why this shape: on this data nearly all errors are ``other_cyberbullying`` vs ``not_cyberbullying``,
+two classes that differ less in wording than in *how* a post is written (mentions, links, length,
+retweet form). Word and character TF-IDF carry the wording; a handful of surface features carry the
+form. Linear models are fast and strong on the sparse part; a small gradient-boosted stacker learns the
+interactions between their out-of-fold scores and the surface features and returns probabilities
+(fit on log-loss, so they are close to calibrated). Everything here is plain scikit-learn plus two
+small classes, so the fitted object serialises with skops (no pickle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
+
+from harmwatch.config import BENIGN_CLASS, CLASSES
+
+# Generic stylistic cues used in the cyberbullying literature (e.g. Chatzakou et al. 2017). Deliberately
+# no collection artefacts (URL shortener format, client suffixes): they add nothing here and would not
+# carry over to production posts.
+META_FEATURES: tuple[str, ...] = (
+    "chars", "words", "mentions", "hashtags", "urls", "retweet", "starts_mention", "non_ascii", "upper",
+    "exclaim",
+)
+
+# Types skops must be told to trust when loading the fitted pipeline (checked by a test).
+SKOPS_TRUSTED_TYPES: list[str] = [
+    "harmwatch.textmodel.CompactTfidfVectorizer",
+    "harmwatch.textmodel.HarmfulContentPipeline",
+    "harmwatch.textmodel.StackedTextClassifier",
+    "harmwatch.textmodel.meta_features",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
+
+
+def meta_features(texts: Any) -> np.ndarray:
+    """Surface form of each post (length, mentions, links, retweet form, shouting ...) as a dense matrix.
+
+    On this data these cues separate ``other_cyberbullying`` from ``not_cyberbullying`` better than
+    wording does; the stacker combines them with the text scores.
+    """
+    s = pd.Series(np.asarray(texts, dtype=object).ravel()).fillna("").astype(str)
+    cols = [
+        s.str.len(), s.str.split().str.len(), s.str.count("@"), s.str.count("#"), s.str.count("http"),
+        s.str.startswith("RT "), s.str.startswith("@"), s.str.count(r"[^\x00-\x7f]"), s.str.count(r"[A-Z]"),
+        s.str.count(r"[!?]"),
+    ]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+
+
+class CompactTfidfVectorizer(TfidfVectorizer):
+    """TfidfVectorizer whose vocabulary is stored as one string.
+
+    skops writes a dict as one JSON node per entry: a 200k-term vocabulary becomes ~200 MB of schema and
+    seconds of loading. Packing the terms (ordered by column index) into a single string keeps the
+    model file small; ``__setstate__`` rebuilds the dict on load.
+    """
+
+    _SEP = "\x00"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        vocab = state.get("vocabulary_")
+        if isinstance(vocab, dict) and not any(self._SEP in t for t in vocab):
+            terms = sorted(vocab, key=vocab.__getitem__)
+            state.pop("vocabulary_")
+            state["vocabulary_terms_"] = self._SEP.join(terms)
+        state.pop("stop_words_", None)  # introspection only, can be huge
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        terms = state.pop("vocabulary_terms_", None)
+        if terms is not None:
+            state["vocabulary_"] = {t: i for i, t in enumerate(terms.split(self._SEP))} if terms else {}
+        super().__setstate__(state)
+
+
+def _base_learners(seed: int) -> list[tuple[str, BaseEstimator, str]]:
+    """(name, estimator, scoring method): two cheap, complementary views of the sparse features."""
+    return [
+        ("sgd", SGDClassifier(loss="modified_huber", alpha=1e-4, random_state=seed), "decision_function"),
+        ("cnb", ComplementNB(alpha=0.3), "predict_log_proba"),
+    ]
+
+
+def _fit_one(learner: BaseEstimator, X, y, rows):
+    return clone(learner).fit(X[rows], y[rows]) if rows is not None else clone(learner).fit(X, y)
+
+
+class StackedTextClassifier(ClassifierMixin, BaseEstimator):
+    """Linear learners on the sparse TF-IDF columns, stacked by gradient boosting together with the
+    last ``n_meta`` (surface-feature) columns.
+
+    The stacker is trained on out-of-fold scores (``n_folds`` splits) so it learns how far to trust each
+    learner on posts it has not seen; the base learners are then refit on all rows, as in scikit-learn's
+    ``StackingClassifier``. Written out because the stacker also needs the surface features, and the
+    folds reuse one feature matrix instead of re-vectorising text per fold.
+    """
+
+    def __init__(self, n_meta: int = len(META_FEATURES), n_folds: int = 3, max_iter: int = 200,
+                 learning_rate: float = 0.08, n_jobs: int | None = None, random_state: int = 42) -> None:
+        self.n_meta = n_meta
+        self.n_folds = n_folds
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _split(self, X):
+        X = X.tocsr()
+        return X[:, : X.shape[1] - self.n_meta], X[:, X.shape[1] - self.n_meta :].toarray()
+
+    def _scores(self, sparse, models) -> np.ndarray:
+        methods = [m for _n, _e, m in _base_learners(self.random_state)]
+        return np.hstack([getattr(m, method)(sparse) for m, method in zip(models, methods, strict=True)])
+
+    def fit(self, X, y) -> StackedTextClassifier:
+        from joblib import Parallel, delayed
+
+        sparse, meta = self._split(X)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        learners = _base_learners(self.random_state)
+        splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        folds = list(splitter.split(sparse, y))
+        jobs = [(est, rows) for _n, est, _m in learners for rows in [*(tr for tr, _te in folds), None]]
+        # liblinear/SGD/NumPy release the GIL: threads parallelise without copying the matrix.
+        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fit_one)(est, sparse, y, rows) for est, rows in jobs
+        )
+        per = self.n_folds + 1
+        oof = np.zeros((sparse.shape[0], len(learners) * len(self.classes_)))
+        for i, (_n, _e, method) in enumerate(learners):
+            cols = slice(i * len(self.classes_), (i + 1) * len(self.classes_))
+            for model, (_tr, te) in zip(fitted[i * per : i * per + self.n_folds], folds, strict=True):
+                oof[te, cols] = getattr(model, method)(sparse[te])
+        self.base_models_ = [fitted[i * per + self.n_folds] for i in range(len(learners))]
+        # Early stopping on a held-out tenth also for small data: without it the stacker overfits and its
+        # probabilities turn overconfident (ECE ~0.10 on a 4k-row sample instead of ~0.01).
+        stacker = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, early_stopping=True,
+            random_state=self.random_state,
+        )
+        # OpenMP spin-waiting on an oversubscribed node can make this 20x slower; the stacker is small.
+        with threadpool_limits(limits=self.n_jobs or 1, user_api="openmp"):
+            self.stacker_ = stacker.fit(np.hstack([oof, meta]), y)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        sparse, meta = self._split(X)
+        return self.stacker_.predict_proba(np.hstack([self._scores(sparse, self.base_models_), meta]))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class HarmfulContentPipeline(Pipeline):
+    """The registered model: ``predict`` returns the pyfunc contract of DESIGN.md
+    (``label``, ``harmful_score``, ``score_<class>``) for a DataFrame with a ``text`` column.
+    Use :meth:`predict_label` for plain labels."""
+
+    def predict_label(self, X) -> np.ndarray:
+        return super().predict(X)
+
+    def predict(self, X, **params) -> pd.DataFrame:
+        return contract_frame(self.predict_proba(X), self.classes_)
+
+
+def contract_frame(proba: np.ndarray, classes: Any) -> pd.DataFrame:
+    """Class probabilities -> the output contract, columns in the fixed order of ``CLASSES``."""
+    classes = [str(c) for c in classes]
+    frame = pd.DataFrame(proba, columns=classes).reindex(columns=list(CLASSES), fill_value=0.0)
+    out = pd.DataFrame({"label": frame.idxmax(axis=1).astype(str)})
+    out["harmful_score"] = (1.0 - frame[BENIGN_CLASS]).clip(0.0, 1.0).astype(float)
+    for c in CLASSES:
+        out[f"score_{c}"] = frame[c].astype(float)
+    return out
+
+
+def build_pipeline(seed: int = 42, n_jobs: int | None = None) -> HarmfulContentPipeline:
+    """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
+
+    ``n_jobs`` parallelises fitting; call :func:`for_serving` before saving so scoring stays in-process.
+    """
+    features = ColumnTransformer(
+        [
+            ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
+            ("char", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), min_df=2,
+                                            sublinear_tf=True), "text"),
+            ("meta", FunctionTransformer(meta_features), "text"),
+        ],
+        sparse_threshold=1.0,
+        n_jobs=n_jobs,  # word and char vectorising are pure Python: processes, not threads
+    )
+    return HarmfulContentPipeline(
+        [("features", features), ("clf", StackedTextClassifier(n_jobs=n_jobs, random_state=seed))]
+    )
+
+
+def for_serving(pipeline: HarmfulContentPipeline) -> HarmfulContentPipeline:
+    """Drop fit-time parallelism: a served model must not spawn worker processes per request."""
+    return pipeline.set_params(features__n_jobs=None, clf__n_jobs=None)

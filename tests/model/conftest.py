@@ -1,0 +1,183 @@
+"""Fixtures for the model tests: validated lake tables built from the real CSV, a real MLflow server, and
+one full-data training shared by the session.
+
+Until ingest/validate land, :func:`write_validated_lake` writes ``validated/labelled`` and
+``validated/reports`` exactly as docs/lake.md describes (committed with ``store.commit``), from the real
+dataset: a bulk day plus daily batches, user reports from honest, careless and brigade reporters, and a
+share of reported posts labelled by moderators (which is what reporter reliability is learnt from).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harmwatch.config import BENIGN_CLASS, HARMFUL_CLASSES
+from harmwatch.parsing import normalise_text
+from harmwatch.storage import open_store
+from tests.conftest import run_cli
+
+LABELLED_COLS = ["post_id", "text", "text_raw", "label", "labelled_at", "labeller_id", "batch_dt",
+                 "source_file", "source_line", "ingest_run", "extra"]
+REPORT_COLS = ["report_id", "post_id", "text", "text_raw", "reporter_id", "reason", "reported_at", "batch_dt",
+               "source_file", "source_line", "ingest_run", "extra"]
+
+
+def lake_text(raw: str) -> str:
+    """What ingest stores in ``text``: entities unescaped, mojibake fixed, whitespace collapsed."""
+    return normalise_text(raw)
+
+
+def labelled_rows(posts: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
+    """``validated/labelled`` rows for ``posts`` (post_id, text_raw, label[, text])."""
+    texts = posts["text"] if "text" in posts else posts["text_raw"].map(lake_text)
+    return pd.DataFrame({
+        "post_id": posts["post_id"].to_numpy(), "text": texts.to_numpy(),
+        "text_raw": posts["text_raw"].to_numpy(), "label": posts["label"].to_numpy(),
+        "labelled_at": f"{day}T12:00:00Z", "labeller_id": "mod-01", "batch_dt": day,
+        "source_file": source_file, "source_line": np.arange(2, len(posts) + 2, dtype="int64"),
+        "ingest_run": run, "extra": "{}",
+    })[LABELLED_COLS]
+
+
+def report_rows(reports: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
+    """``validated/reports`` rows for reports (post_id, text_raw, reporter_id, reason[, report_id])."""
+    n = len(reports)
+    return pd.DataFrame({
+        "report_id": reports["report_id"].to_numpy() if "report_id" in reports
+        else [f"{run}-{i}" for i in range(n)],
+        "post_id": reports["post_id"].to_numpy(), "text": reports["text_raw"].map(lake_text).to_numpy(),
+        "text_raw": reports["text_raw"].to_numpy(), "reporter_id": reports["reporter_id"].to_numpy(),
+        "reason": reports["reason"].to_numpy(), "reported_at": f"{day}T08:00:00Z", "batch_dt": day,
+        "source_file": source_file, "source_line": np.arange(1, n + 1, dtype="int64"), "ingest_run": run,
+        "extra": "{}",
+    })[REPORT_COLS]
+
+
+def commit_table(lake_uri: str, kind: str, run: str, frame: pd.DataFrame) -> None:
+    store = open_store(lake_uri)
+    prefix = f"validated/{kind}/run={run}"
+    store.write_parquet(f"{prefix}/part-0000.parquet", frame)
+    store.commit(prefix, ["part-0000.parquet"], {"run": run, "rows": len(frame)})
+
+
+def simulate_reports(posts: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Honest reporters (90% right, 1-5 per reported harmful post), careless ones, and a brigade that
+    reports benign posts as ``religion`` (3-8 members per post)."""
+    rows: list[tuple[str, str, str, str]] = []
+    for post in posts[posts["label"] != BENIGN_CLASS].itertuples():
+        if rng.random() < 0.5:
+            for who in rng.choice(400, size=int(rng.integers(1, 6)), replace=False):
+                wrong = [c for c in HARMFUL_CLASSES if c != post.label]
+                reason = post.label if rng.random() < 0.9 else str(rng.choice(wrong))
+                rows.append((post.post_id, post.text_raw, f"honest-{who:03d}", reason))
+    for i in rng.integers(0, len(posts), size=len(rows) // 12):
+        post = posts.iloc[int(i)]
+        reason = str(rng.choice(HARMFUL_CLASSES))
+        rows.append((post.post_id, post.text_raw, f"careless-{rng.integers(60):02d}", reason))
+    benign = posts[posts["label"] == BENIGN_CLASS]
+    for i in rng.integers(0, len(benign), size=max(1, len(rows) // 50)):
+        post = benign.iloc[int(i)]
+        for who in rng.choice(25, size=int(rng.integers(3, 9)), replace=False):
+            rows.append((post.post_id, post.text_raw, f"brigade-{who:02d}", "religion"))
+    return pd.DataFrame(rows, columns=["post_id", "text_raw", "reporter_id", "reason"])
+
+
+def write_validated_lake(csv: Path, lake_uri: str, days: int = 3, seed: int = 0,
+                         limit: int | None = None) -> dict[str, Any]:
+    """Validated tables from the real CSV: 70% bulk on day 0, then ``days`` daily batches with reports."""
+    rng = np.random.default_rng(seed)
+    src = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    src = src.rename(columns={"tweet_text": "text_raw", "cyberbullying_type": "label"})
+    src = src.iloc[rng.permutation(len(src))].reset_index(drop=True)
+    if limit:
+        src = src.head(limit)
+    src["post_id"] = [f"p{i:06d}" for i in range(len(src))]
+    src["text"] = src["text_raw"].map(lake_text)
+    n_bulk = int(len(src) * 0.7)
+    commit_table(lake_uri, "labelled", "bulk", labelled_rows(src.iloc[:n_bulk], "2026-01-01",
+                                                             "labelled/dt=2026-01-01/bulk.csv", "bulk"))
+    summary = {"labelled": n_bulk, "reports": 0, "reported_only_posts": 0}
+    for d, idx in enumerate(np.array_split(np.arange(n_bulk, len(src)), days), start=1):
+        day, posts = f"2026-01-0{d + 1}", src.iloc[idx]
+        reports = simulate_reports(posts, rng)
+        reported = posts["post_id"].isin(set(reports["post_id"])).to_numpy()
+        keep = rng.random(len(posts)) < 0.5
+        labelled = posts[keep]
+        commit_table(lake_uri, "labelled", f"day{d}",
+                     labelled_rows(labelled, day, f"labelled/dt={day}/batch.csv", f"day{d}"))
+        commit_table(lake_uri, "reports", f"day{d}",
+                     report_rows(reports, day, f"reports/dt={day}/reports.jsonl", f"day{d}"))
+        summary["labelled"] += len(labelled)
+        summary["reports"] += len(reports)
+        summary["reported_only_posts"] += int((reported & ~keep).sum())
+    return summary
+
+
+def cli_env(home: Path, tracking_uri: str, model_name: str) -> dict[str, str]:
+    """Environment for `harmwatch ...` subprocesses: isolated home, real MLflow server, own model name."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARMWATCH_")}
+    env.update({"HARMWATCH_HOME": str(home), "HARMWATCH_MLFLOW_TRACKING_URI": tracking_uri,
+                "HARMWATCH_MODEL_NAME": model_name, "HARMWATCH_LOG_LEVEL": "WARNING"})
+    return env
+
+
+def hw(*args: str, env: dict[str, str], ok: bool = True) -> dict[str, Any]:
+    """Run a harmwatch command; return its JSON summary (asserting the exit code matches ``ok``)."""
+    proc = run_cli(*args, env={**env, "PATH": os.environ.get("PATH", "")})
+    if ok:
+        assert proc.returncode == 0, f"harmwatch {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode != 0, f"harmwatch {' '.join(args)} should have failed:\n{proc.stdout[-2000:]}"
+    return {"stderr": proc.stderr}
+
+
+@pytest.fixture(scope="session")
+def csv_home(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Path:
+    """A HARMWATCH_HOME whose lake holds validated tables built from the full real dataset."""
+    home = tmp_path_factory.mktemp("csvhome")
+    write_validated_lake(source_csv, str(home / "lake"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def lifecycle(csv_home: Path, mlflow_server: Any) -> Iterator[dict[str, Any]]:
+    """Registry history shared by the model tests (model ``harmful-content-lifecycle``):
+
+    1. build-dataset on the full lake;
+    2. model A, trained on a 4,000-row sample, evaluated (first model: floors only, relaxed for a
+       sample this small) and promoted;
+    3. model B, trained on the full training snapshot, evaluated against A with default gates, promoted.
+    """
+    env = cli_env(csv_home, mlflow_server.uri, "harmful-content-lifecycle")
+    out: dict[str, Any] = {"env": env, "build": hw("build-dataset", env=env)}
+    out["train_a"] = hw("train", "--sample-rows", "4000", env=env)
+    out["eval_a"] = hw("evaluate", "--min-macro-f1", "0.6", "--min-class-f1", "0.4",
+                       "--min-golden-pass", "0.5", "--min-golden-kind-pass", "0.3", env=env)
+    out["promote_a"] = hw("promote", env=env)
+    out["train_b"] = hw("train", env=env)
+    out["eval_b"] = hw("evaluate", env=env)
+    out["promote_b"] = hw("promote", env=env)
+    yield out
+
+
+@pytest.fixture(scope="session")
+def full_model(lifecycle: dict[str, Any]) -> Any:
+    """Model B (full training data) loaded in-process by its version URI, as a pyfunc."""
+    import mlflow.pyfunc
+
+    from harmwatch.config import load_settings
+    from harmwatch.registry import configure_mlflow
+
+    env = lifecycle["env"]
+    settings = load_settings(home=Path(env["HARMWATCH_HOME"]), model_name=env["HARMWATCH_MODEL_NAME"],
+                             mlflow_tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"])
+    configure_mlflow(settings)
+    return mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{lifecycle['train_b']['model_version']}")

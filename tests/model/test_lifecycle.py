@@ -1,0 +1,149 @@
+"""Champion/challenger lifecycle against a real MLflow tracking server (SQLite backend) on 127.0.0.1.
+
+The session fixture ``lifecycle`` (conftest.py) trains model A on a sample and model B on the full
+training snapshot and promotes both through `harmwatch evaluate` / `harmwatch promote`. Tests here run in
+file order: the last one demotes the champion (rollback), so earlier ones only read the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harmwatch.config import load_settings
+from harmwatch.errors import ServiceUnavailable
+from tests.conftest import free_port
+from tests.model.conftest import cli_env, hw
+
+
+def client_for(env: dict[str, str]):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"])
+
+
+def aliases(env: dict[str, str]) -> dict[str, str]:
+    model = client_for(env).get_registered_model(env["HARMWATCH_MODEL_NAME"])
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def read_artifact(env: dict[str, str], run_id: str, path: str) -> str:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(client_for(env).download_artifacts(run_id, path, dst_path=tmp)).read_text()
+
+
+def version_tags(env: dict[str, str], version: str) -> dict[str, str]:
+    return client_for(env).get_model_version(env["HARMWATCH_MODEL_NAME"], version).tags
+
+
+def test_first_model_clears_floors_only(lifecycle: dict[str, Any]):
+    ev = lifecycle["eval_a"]
+    assert ev["decision"] == "promote", ev["failed_gates"]
+    assert ev["champion_version"] is None and ev["delta_ci"] is None
+    assert lifecycle["promote_a"]["promoted"] is True
+    tags = version_tags(lifecycle["env"], lifecycle["train_a"]["model_version"])
+    assert tags["harmwatch.evaluated_against"] == "none" and tags["harmwatch.decision"] == "promote"
+
+
+def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
+    env, a, b = lifecycle["env"], lifecycle["train_a"]["model_version"], lifecycle["train_b"]["model_version"]
+    ev = lifecycle["eval_b"]
+    assert ev["decision"] == "promote", ev["failed_gates"]
+    assert ev["champion_version"] == a and ev["challenger_version"] == b
+    assert ev["challenger_macro_f1"] > ev["champion_macro_f1"]
+    assert ev["delta_ci"][0] > 0, "the full-data model should be better than the 4k-sample model with 95% CI"
+    assert lifecycle["promote_b"]["promoted"] is True
+    assert aliases(env)["champion"] == b and aliases(env)["previous-champion"] == a
+    tags = version_tags(env, b)
+    assert tags["harmwatch.decision"] == "promote" and tags["harmwatch.evaluated_against"] == a
+    assert float(tags["harmwatch.macro_f1"]) == pytest.approx(ev["challenger_macro_f1"], abs=1e-4)
+    assert tags["harmwatch.promoted_from"] == a and tags["harmwatch.forced"] == "false"
+    decision = json.loads(read_artifact(env, lifecycle["train_b"]["run_id"], "evaluation/decision.json"))
+    assert decision["decision"] == "promote" and decision["champion"]["version"] == a
+    assert set(decision["gates"]) >= {"macro_f1_floor", "class_f1_floor", "calibration", "golden", "smoke",
+                                      "class_regression", "macro_f1_delta_ci"}
+    assert decision["smoke"]["ok"] is True
+
+
+def test_promote_twice_changes_nothing(lifecycle: dict[str, Any]):
+    env = lifecycle["env"]
+    before = aliases(env)
+    again = hw("promote", env=env)
+    assert again["promoted"] is False and "already champion" in again["reason"]
+    assert aliases(env) == before
+
+
+def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dict[str, Any]):
+    env, a, b = lifecycle["env"], lifecycle["train_a"]["model_version"], lifecycle["train_b"]["model_version"]
+    worse = hw("train", "--sample-rows", "600", "--n-jobs", "1", env=env)
+    ev = hw("evaluate", env=env)
+    assert ev["decision"] == "reject" and ev["challenger_version"] == worse["model_version"]
+    assert "macro_f1_floor" in ev["failed_gates"] and "macro_f1_delta_ci" in ev["failed_gates"]
+    assert ev["delta_ci"][1] < 0
+    for _ in range(2):
+        out = hw("promote", env=env)
+        assert out["promoted"] is False and out["decision"] == "reject"
+    assert aliases(env)["champion"] == b
+    forced_without_reason = hw("promote", "--force", env=env, ok=False)["stderr"].strip()
+    assert forced_without_reason.count("\n") == 0 and "--reason" in forced_without_reason
+    assert aliases(env)["champion"] == b
+
+    back = hw("rollback", "--reason", "drill", env=env)
+    assert back == {**back, "rolled_back": True, "champion_version": a, "demoted_version": b}
+    assert aliases(env)["champion"] == a
+    assert hw("rollback", env=env)["rolled_back"] is False
+    assert aliases(env)["champion"] == a
+    assert version_tags(env, b)["harmwatch.decision"] == "rolled_back"
+    assert hw("promote", env=env)["promoted"] is False  # the rejected challenger stays out
+    assert aliases(env)["champion"] == a
+
+
+def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server, lifecycle):
+    env = cli_env(csv_home, mlflow_server.uri, "harmful-content-approval")
+    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--min-golden-pass", "0.4",
+               "--min-golden-kind-pass", "0.2", "--max-ece", "0.2"]
+    first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
+    assert hw("evaluate", *relaxed, "--approval", env=env)["decision"] == "pending_approval"
+    pending = hw("promote", env=env)
+    assert pending["promoted"] is False and pending["decision"] == "pending_approval"
+    assert "champion" not in aliases(env)
+    forced = hw("promote", "--force", "--reason", "approved by on-call", "--date", "2026-01-05", env=env)
+    assert forced["promoted"] is True and forced["forced"] is True
+    tags = version_tags(env, first["model_version"])
+    assert tags["harmwatch.force_reason"] == "approved by on-call" and tags["harmwatch.forced"] == "true"
+    assert tags["harmwatch.promoted_on"] == "2026-01-05" and tags["harmwatch.promoted_by"]
+
+    # A decision taken against a champion that has since changed (here: alias removed by hand) is stale.
+    hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
+    assert hw("evaluate", *relaxed, env=env)["decision"] == "promote"
+    client_for(env).delete_registered_model_alias(env["HARMWATCH_MODEL_NAME"], "champion")
+    stale = hw("promote", env=env)
+    assert stale["promoted"] is False and "evaluate again" in stale["reason"]
+    assert "champion" not in aliases(env)
+
+
+def test_unreachable_mlflow_is_one_line_service_unavailable(hw_env, monkeypatch):
+    from harmwatch.registry import configure_mlflow
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(ServiceUnavailable) as err:
+        configure_mlflow(load_settings(mlflow_tracking_uri=uri), attempts=2, backoff=0.05)
+    assert str(err.value).startswith(f"MLflow at {uri} unreachable:") and "\n" not in str(err.value)
+
+
+def test_missing_alias_is_none_and_a_clear_error(mlflow_server, hw_env):
+    from harmwatch.errors import HarmwatchError
+    from harmwatch.registry import configure_mlflow, get_alias_version, require_alias_version
+
+    settings = load_settings(mlflow_tracking_uri=mlflow_server.uri, model_name="harmful-content-nothing")
+    client = configure_mlflow(settings)
+    assert get_alias_version(client, settings.model_name, "champion") is None
+    with pytest.raises(HarmwatchError, match="no version of model 'harmful-content-nothing' has alias"):
+        require_alias_version(client, settings, "champion")
+    assert client.get_experiment_by_name("harmwatch") is not None
