@@ -77,12 +77,19 @@ def reporter_reliability(reports: pd.DataFrame, moderated: pd.DataFrame, policy:
     return stats.reset_index()[cols]
 
 
+def no_weak_labels() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (accepted, review) pair when no report is pending, with the columns callers select."""
+    columns = ["key", "text", "label", "post_id", "n_reporters", "votes", "mean_reliability"]
+    accepted = pd.DataFrame(columns=columns)
+    return accepted, pd.DataFrame(columns=["key", "review_reason"])
+
+
 def weak_labels(reports: pd.DataFrame, decided_keys: set[str], reliability: pd.DataFrame,
                 policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted weak labels, posts for review) from reports of posts no moderator has decided."""
     pending = reports[~reports["key"].isin(decided_keys)]
     if pending.empty:
-        return pd.DataFrame(columns=["key", "text", "label"]), pd.DataFrame(columns=["key", "review_reason"])
+        return no_weak_labels()
     prior = policy.prior_agree / (policy.prior_agree + policy.prior_disagree)
     rel = reliability.set_index("reporter_id")["reliability"]
     votes = pending.drop_duplicates(["key", "reporter_id", "reason"])
@@ -193,7 +200,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     reliability = reporter_reliability(reports, moderated, policy)
     decided_keys = set(moderated["key"]) | set(conflicts["key"])
     accepted, report_review = weak_labels(reports, decided_keys, reliability, policy) if not reports.empty \
-        else (pd.DataFrame(columns=["key", "text", "label"]), pd.DataFrame(columns=["key", "review_reason"]))
+        else no_weak_labels()
 
     frozen = frozen_eval(store)
     if frozen is None:

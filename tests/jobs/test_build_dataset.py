@@ -221,3 +221,13 @@ def test_cli_prints_summary_json(hw_env):
     assert summary["date"] == "2026-01-05" and summary["weak_labels_accepted"] == 0
     expected = {"train_version", "eval_version", "rows_train", "rows_eval", "rows_review", "landing_files"}
     assert expected <= set(summary)
+
+
+def test_first_day_without_any_reports(hw_env):
+    """The bulk day has moderator labels only: no reports table at all is a normal first run."""
+    settings = load_settings()
+    classes = ["age", "ethnicity", "gender", "religion", "other_cyberbullying", "not_cyberbullying"]
+    rows = [(f"p{i}", f"Post number {i} about {classes[i % 6]}", classes[i % 6]) for i in range(60)]
+    _commit(settings.lake_uri, "labelled", "bulk", labelled(rows))
+    out = bd.run(settings, _args())
+    assert out["weak_labels_accepted"] == 0 and out["rows_train"] + out["rows_eval"] == 60
