@@ -39,10 +39,10 @@ class Thresholds:
     max_regression: float = 0.02  # macro-F1: lower end of the 95% CI of (challenger - champion)
     max_class_regression: float = 0.02  # per-class F1 drop vs champion (seed-to-seed spread ~0.01)
     max_ece: float = 0.05
-    # The golden set is a minimum-functionality floor on this data (README: full-data models pass
-    # 68-80% of it); these reject degenerate models (flag all: 40%, flag none: 0% of must-flag).
-    min_golden_pass: float = 0.60
-    min_golden_kind_pass: float = 0.50
+    # Per kind of golden post. A minimum-functionality floor on this data, not a quality bar: full-data
+    # models get 62-80% of the set right, the weakest kind near 50% (README). It rejects degenerate
+    # models: flagging everything gets 0% of benign posts right, flagging nothing 0% of must-flag.
+    min_golden_pass: float = 0.40
     n_boot: int = 1000
 
 
@@ -112,10 +112,8 @@ def decide(ch: dict[str, float], champ: dict[str, float] | None, delta: dict[str
         "class_f1_floor": {"passed": not weak, "value": weak, "threshold": t.min_class_f1},
         "calibration": {"passed": max(ch["ece"], ch["harmful_ece"]) <= t.max_ece, "threshold": t.max_ece,
                         "value": {"top_label": ch["ece"], "harmful_score": ch["harmful_ece"]}},
-        "golden": {"passed": golden_ch["passed"].mean() >= t.min_golden_pass
-                   and min(by_kind.values()) >= t.min_golden_kind_pass,
-                   "value": {"overall": float(golden_ch["passed"].mean()), **by_kind},
-                   "threshold": {"overall": t.min_golden_pass, "each_kind": t.min_golden_kind_pass}},
+        "golden": {"passed": min(by_kind.values()) >= t.min_golden_pass, "threshold": t.min_golden_pass,
+                   "value": {"overall": float(golden_ch["passed"].mean()), **by_kind}},
         "smoke": {"passed": bool(smoke["ok"]), "value": smoke["detail"], "threshold": "loads and scores"},
     }
     if champ is not None and delta is not None:
@@ -177,9 +175,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded with the decision")
     parser.add_argument("--max-ece", type=float, default=d.max_ece)
     parser.add_argument("--min-golden-pass", type=float, default=d.min_golden_pass,
-                        help="share of the golden set the challenger must get right")
-    parser.add_argument("--min-golden-kind-pass", type=float, default=d.min_golden_kind_pass,
-                        help="share of each kind (must_flag, identity_counterfactual, benign) to get right")
+                        help="share of each kind of golden post (must_flag, identity_counterfactual, "
+                        "benign) the challenger must get right")
     parser.add_argument("--n-boot", type=int, default=d.n_boot)
     parser.add_argument("--golden", type=Path, help="golden set CSV (text, expect, kind)")
     parser.add_argument("--approval", action="store_true",
@@ -204,7 +201,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
     class_tolerance = args.max_regression if args.max_class_regression is None else args.max_class_regression
     t = Thresholds(args.min_macro_f1, args.min_class_f1, args.max_regression, class_tolerance,
-                   args.max_ece, args.min_golden_pass, args.min_golden_kind_pass, args.n_boot)
+                   args.max_ece, args.min_golden_pass, args.n_boot)
     golden_file = Path(args.golden or golden_path())
     if not golden_file.is_file():
         raise HarmwatchError(f"golden set not found at {golden_file}")

@@ -105,10 +105,11 @@ def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dic
 
 def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server, lifecycle):
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-approval")
-    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--min-golden-pass", "0.4",
-               "--min-golden-kind-pass", "0.2", "--max-ece", "0.2"]
+    # floors relaxed for a 1,500-row model: this test is about the approval flow, not quality
+    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--min-golden-pass", "0", "--max-ece", "0.2"]
     first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
-    assert hw("evaluate", *relaxed, "--approval", env=env)["decision"] == "pending_approval"
+    ev = hw("evaluate", *relaxed, "--approval", env=env)
+    assert ev["decision"] == "pending_approval", ev["failed_gates"]
     pending = hw("promote", env=env)
     assert pending["promoted"] is False and pending["decision"] == "pending_approval"
     assert "champion" not in aliases(env)
@@ -120,7 +121,8 @@ def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server
 
     # A decision taken against a champion that has since changed (here: alias removed by hand) is stale.
     hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
-    assert hw("evaluate", *relaxed, env=env)["decision"] == "promote"
+    ev = hw("evaluate", *relaxed, env=env)
+    assert ev["decision"] == "promote", ev["failed_gates"]
     client_for(env).delete_registered_model_alias(env["HARMWATCH_MODEL_NAME"], "champion")
     stale = hw("promote", env=env)
     assert stale["promoted"] is False and "evaluate again" in stale["reason"]

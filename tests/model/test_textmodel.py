@@ -1,0 +1,115 @@
+"""The pipeline itself, without MLflow: the output contract, DataFrame input, skops round trip."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harmwatch.config import CLASSES
+from harmwatch.errors import DataError
+from harmwatch.textmodel import (
+    META_FEATURES,
+    SKOPS_TRUSTED_TYPES,
+    build_pipeline,
+    clean_frame,
+    contract_frame,
+    for_serving,
+    meta_features,
+)
+from harmwatch.train import fit_model, stratified_sample
+from tests.model.conftest import lake_text
+
+CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
+
+
+@pytest.fixture(scope="module")
+def sample(source_csv: Path) -> pd.DataFrame:
+    src = pd.read_csv(source_csv, dtype=str, keep_default_na=False)
+    src = src.rename(columns={"tweet_text": "text", "cyberbullying_type": "label"})
+    src = src.sample(n=3000, random_state=3)
+    return src.assign(text=src["text"].map(lake_text)).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def small_model(sample: pd.DataFrame):
+    return fit_model(sample, seed=1, n_jobs=1)[0]
+
+
+def test_predict_returns_the_pyfunc_contract(small_model, sample):
+    out = small_model.predict(sample[["text"]].head(200))
+    assert list(out.columns) == CONTRACT and len(out) == 200
+    scores = out[[f"score_{c}" for c in CLASSES]].to_numpy()
+    assert np.allclose(scores.sum(axis=1), 1.0) and (scores >= 0).all()
+    assert np.allclose(out["harmful_score"], 1 - out["score_not_cyberbullying"])
+    assert (out["label"].to_numpy() == np.array(CLASSES)[scores.argmax(axis=1)]).all()
+    assert (small_model.predict_label(sample[["text"]].head(200)) == out["label"]).all()
+
+
+def test_dataframe_input_ignores_other_columns_and_order(small_model):
+    frame = pd.DataFrame({"id": [1, 2], "text": ["you are a worthless loser", "lovely walk in the park"]})
+    a = small_model.predict(frame)
+    b = small_model.predict(frame[["text"]])
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_missing_class_in_training_still_yields_every_score_column(sample):
+    five = sample[sample["label"] != "age"]
+    model = fit_model(five, seed=1, n_jobs=1)[0]
+    out = model.predict(five[["text"]].head(20))
+    assert list(out.columns) == CONTRACT and (out["score_age"] == 0).all()
+
+
+def test_too_few_rows_per_class_is_a_data_error(sample):
+    tiny = pd.concat([sample[sample["label"] == "age"].head(10), sample[sample["label"] == "gender"].head(2)])
+    with pytest.raises(DataError, match=">= 3 texts each"):
+        fit_model(tiny, seed=1, n_jobs=1)
+
+
+def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, sample, tmp_path):
+    import skops.io as sio
+
+    path = tmp_path / "model.skops"
+    sio.dump(small_model, path)
+    assert sorted(sio.get_untrusted_types(file=path)) == sorted(SKOPS_TRUSTED_TYPES)
+    with pytest.raises(Exception, match=r"[Uu]ntrusted"):
+        sio.load(path)
+    loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    texts = sample[["text"]].head(300)
+    pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
+    # vocabularies are packed into one string each instead of one JSON node per term
+    with zipfile.ZipFile(path) as zf:
+        schema = zf.read("schema.json").decode()
+    assert schema.count('"vocabulary_terms_"') == 3 and '"vocabulary_"' not in schema
+
+
+def test_fitted_model_serves_in_process(small_model):
+    params = small_model.get_params()
+    assert params["features__n_jobs"] is None and params["clf__n_jobs"] is None
+    assert for_serving(build_pipeline(n_jobs=2)).get_params()["features__n_jobs"] is None
+
+
+def test_links_are_removed_and_structure_is_counted():
+    posts = ["RT @a: HELLO  #x http://t.co/abc!! ", "see www.x.org now"]
+    cleaned = clean_frame(pd.DataFrame({"text": posts}))
+    assert cleaned["text"].tolist() == ["RT @a: HELLO #x", "see now"]
+    feats = meta_features(cleaned["text"])
+    assert feats.shape == (2, len(META_FEATURES))
+    assert dict(zip(META_FEATURES, feats[0], strict=True)) == {
+        "words": 4, "mentions": 1, "hashtags": 1, "retweet": 1, "starts_mention": 0}
+
+
+def test_contract_frame_orders_columns_and_fills_absent_classes():
+    out = contract_frame(np.array([[0.7, 0.3]]), ["religion", "not_cyberbullying"])
+    assert list(out.columns) == CONTRACT
+    assert out.loc[0, "label"] == "religion" and out.loc[0, "harmful_score"] == pytest.approx(0.7)
+
+
+def test_stratified_sample_keeps_label_mix_and_is_deterministic(sample):
+    a = stratified_sample(sample, 600, seed=5)
+    assert len(a) <= 600 and a.equals(stratified_sample(sample, 600, seed=5))
+    share = a["label"].value_counts(normalize=True) - sample["label"].value_counts(normalize=True)
+    assert share.abs().max() < 0.01
