@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shlex
-import sqlite3
 import subprocess
 import sys
 import time
@@ -181,58 +180,66 @@ class DagRun:
 
 
 def _ts(value: Any) -> datetime | None:
-    if not value:
-        return None
+    if not value or isinstance(value, datetime):
+        return value or None
     return datetime.fromisoformat(str(value).replace(" ", "T"))
 
 
 def _xcom(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
+    if isinstance(value, bytes | bytearray | memoryview):
+        value = bytes(value).decode("utf-8")
+    if not isinstance(value, str):
+        return value  # PostgreSQL's JSON column comes back decoded
     try:
         return json.loads(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return value
 
 
 def dag_run(env: dict[str, str], dag_id: str, run_id: str | None = None) -> DagRun:
-    """A DAG run (the newest when ``run_id`` is None) with its tasks' states, durations and XComs."""
-    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    """A DAG run (the newest when ``run_id`` is None) with its tasks' states, durations and XComs.
+
+    Read from the metadata DB named by ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (SQLite or PostgreSQL).
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     try:
-        if run_id is None:
-            row = con.execute(
-                "SELECT run_id, state FROM dag_run WHERE dag_id=? ORDER BY id DESC LIMIT 1", (dag_id,)
-            ).fetchone()
-        else:
-            row = con.execute(
-                "SELECT run_id, state FROM dag_run WHERE dag_id=? AND run_id=?", (dag_id, run_id)
-            ).fetchone()
-        if row is None:
-            raise LookupError(f"no run of {dag_id} in {db}")
-        run = DagRun(dag_id, row[0], row[1])
-        for task_id, state, duration, start, end in con.execute(
-            "SELECT task_id, state, duration, start_date, end_date FROM task_instance "
-            "WHERE dag_id=? AND run_id=? AND map_index=-1",
-            (dag_id, run.run_id),
-        ):
-            run.tasks[task_id] = TaskRun(task_id, state, duration, _ts(start), _ts(end))
-        for task_id, key, value in con.execute(
-            "SELECT task_id, key, value FROM xcom WHERE dag_id=? AND run_id=? AND map_index=-1 "
-            "AND key IN ('return_value', 'step_seconds')",
-            (dag_id, run.run_id),
-        ):
-            if task_id not in run.tasks:
-                continue
-            if key == "return_value":
-                run.tasks[task_id].xcom = _xcom(value)
+        with engine.connect() as con:
+            if run_id is None:
+                sql = "SELECT run_id, state FROM dag_run WHERE dag_id=:d ORDER BY id DESC LIMIT 1"
+                row = con.execute(sa.text(sql), {"d": dag_id}).first()
             else:
-                run.tasks[task_id].step_seconds = float(_xcom(value))
+                sql = "SELECT run_id, state FROM dag_run WHERE dag_id=:d AND run_id=:r"
+                row = con.execute(sa.text(sql), {"d": dag_id, "r": run_id}).first()
+            if row is None:
+                raise LookupError(f"no run of {dag_id} in the Airflow metadata DB")
+            run = DagRun(dag_id, row[0], row[1])
+            keys = {"d": dag_id, "r": run.run_id}
+            for task_id, state, duration, start, end in con.execute(
+                sa.text(
+                    "SELECT task_id, state, duration, start_date, end_date FROM task_instance "
+                    "WHERE dag_id=:d AND run_id=:r AND map_index=-1"
+                ),
+                keys,
+            ):
+                run.tasks[task_id] = TaskRun(task_id, state, duration, _ts(start), _ts(end))
+            for task_id, key, value in con.execute(
+                sa.text(
+                    "SELECT task_id, key, value FROM xcom WHERE dag_id=:d AND run_id=:r AND map_index=-1 "
+                    "AND key IN ('return_value', 'step_seconds')"
+                ),
+                keys,
+            ):
+                if task_id not in run.tasks:
+                    continue
+                if key == "return_value":
+                    run.tasks[task_id].xcom = _xcom(value)
+                else:
+                    run.tasks[task_id].step_seconds = float(_xcom(value))
         return run
     finally:
-        con.close()
+        engine.dispose()
 
 
 def dags_test(

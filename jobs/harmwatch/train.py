@@ -90,6 +90,13 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("scikit-learn", "skops", "scipy", "numpy", "pandas")]
 
 
+def card_excerpt(card: str, run_id: str, limit: int = 4000) -> str:
+    """The model card as a registry description, cut to fit the registry's column with a pointer."""
+    if len(card) <= limit:
+        return card
+    return card[:limit].rsplit("\n", 1)[0] + f"\n\n... (full card: artifact model_card.md of run {run_id})\n"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD (default: the snapshot's), recorded as a tag")
     parser.add_argument("--train-version", help="training snapshot (default: the last one built)")
@@ -161,7 +168,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         )
         mlflow.log_text(card, "model_card.md")
         mlflow.log_table(golden_result, "golden/train_time.json")
-    client.update_model_version(name, version, description=card)
+    # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
+    client.update_model_version(name, version, description=card_excerpt(card, run_id))
     set_version_tags(client, name, version, {**tags, "harmwatch.run_id": run_id,
                                              "harmwatch.macro_f1_at_train": round(metrics["macro_f1"], 4)})
     client.set_registered_model_alias(name, "challenger", version)
