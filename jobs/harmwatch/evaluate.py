@@ -18,15 +18,14 @@ import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from harmwatch.config import CLASSES, Settings
 from harmwatch.errors import HarmwatchError
+from harmwatch.modelcard import golden_check, golden_path, paired_bootstrap_delta
 
 DECISION_ARTIFACT = "evaluation/decision.json"
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
@@ -44,56 +43,6 @@ class Thresholds:
     # models: flagging everything gets 0% of benign posts right, flagging nothing 0% of must-flag.
     min_golden_pass: float = 0.40
     n_boot: int = 1000
-
-
-def golden_path() -> Path:
-    return Path(str(resources.files("harmwatch") / "resources" / "golden.csv"))
-
-
-FLAG_THRESHOLD = 0.5
-
-
-def golden_check(golden: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
-    """Golden posts with the model's output and whether it met the expectation.
-
-    A post counts as flagged when ``harmful_score >= 0.5``: the six-way argmax can say
-    ``not_cyberbullying`` at 40% while 60% of the mass is spread over harmful classes.
-    """
-    flagged = scored["harmful_score"].to_numpy() >= FLAG_THRESHOLD
-    out = golden[["text", "expect", "kind"]].reset_index(drop=True).copy()
-    out["pred"] = scored["label"].to_numpy()
-    out["harmful_score"] = scored["harmful_score"].round(4).to_numpy()
-    out["passed"] = flagged == (out["expect"] == "flag").to_numpy()
-    return out
-
-
-def paired_bootstrap_delta(y: Any, pred_a: Any, pred_b: Any, n_boot: int = 1000, seed: int = 42,
-                           alpha: float = 0.05) -> dict[str, float]:
-    """Macro-F1(a) - macro-F1(b) on the same posts, with a percentile CI from resampling posts (paired)."""
-    index = {c: i for i, c in enumerate(CLASSES)}
-    k = len(CLASSES)
-    y_i = np.array([index[v] for v in y])
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(y_i), size=(n_boot, len(y_i)))
-
-    def macro_f1(pred: Any) -> tuple[float, np.ndarray]:
-        codes = y_i * k + np.array([index[v] for v in pred])
-        cm_full = np.bincount(codes, minlength=k * k).reshape(k, k)
-        flat = (np.arange(n_boot)[:, None] * k * k + codes[draws]).ravel()
-        cms = np.bincount(flat, minlength=n_boot * k * k).reshape(n_boot, k, k)
-        return _macro_from_cm(cm_full[None])[0], _macro_from_cm(cms)
-
-    point_a, boot_a = macro_f1(pred_a)
-    point_b, boot_b = macro_f1(pred_b)
-    diffs = boot_a - boot_b
-    lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return {"delta": float(point_a - point_b), "lo": float(lo), "hi": float(hi), "n_boot": n_boot}
-
-
-def _macro_from_cm(cms: np.ndarray) -> np.ndarray:
-    tp = np.diagonal(cms, axis1=1, axis2=2).astype(float)
-    denom = cms.sum(axis=1) + cms.sum(axis=2)  # support + predicted = 2TP + FP + FN
-    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0).mean(axis=1)
 
 
 def decide(ch: dict[str, float], champ: dict[str, float] | None, delta: dict[str, float] | None,
@@ -187,6 +136,41 @@ def _score(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return model.predict(frame[["text"]]).reset_index(drop=True)
 
 
+def _scores_artifact(eval_version: str) -> str:
+    return f"evaluation/scores-{eval_version}.parquet"
+
+
+def _log_scores(client: Any, run_id: str, eval_version: str, ev: pd.DataFrame, golden: pd.DataFrame,
+                scored: pd.DataFrame, golden_scored: pd.DataFrame) -> None:
+    """Keep this version's scores on the snapshot: when it is champion, the next evaluation reuses them."""
+    import tempfile
+
+    rows = pd.concat([ev[["text"]].assign(part="eval"), golden[["text"]].assign(part="golden")],
+                     ignore_index=True)
+    frame = pd.concat([rows, pd.concat([scored, golden_scored], ignore_index=True)], axis=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(_scores_artifact(eval_version)).name
+        frame.to_parquet(path, index=False)
+        client.log_artifact(run_id, str(path), "evaluation")
+
+
+def _cached_scores(client: Any, run_id: str, eval_version: str, ev: pd.DataFrame,
+                   golden: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The champion's own scores on this snapshot and golden set, if its evaluation stored them."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            frame = pd.read_parquet(client.download_artifacts(run_id, _scores_artifact(eval_version), tmp))
+    except Exception:
+        return None
+    parts = {p: frame[frame["part"] == p].reset_index(drop=True) for p in ("eval", "golden")}
+    if not (parts["eval"]["text"].equals(ev["text"].reset_index(drop=True))
+            and parts["golden"]["text"].equals(golden["text"].reset_index(drop=True))):
+        return None
+    return parts["eval"][CONTRACT], parts["golden"][CONTRACT]
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from harmwatch.modelcard import classification_metrics
     from harmwatch.registry import (
@@ -225,11 +209,15 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     ch_metrics = classification_metrics(ev["label"], ch_scored)
     golden_ch = golden_check(golden, ch_golden)
     champ_metrics = delta = golden_champ = None
+    _log_scores(client, challenger.run_id, eval_version, ev, golden, ch_scored, ch_golden)
     if champion is not None:
-        champ_model = load_pyfunc(version_uri(name, champion.version))
-        champ_scored = _score(champ_model, ev)
+        cached = _cached_scores(client, champion.run_id, eval_version, ev, golden)
+        if cached is None:
+            champ_model = load_pyfunc(version_uri(name, champion.version))
+            cached = _score(champ_model, ev), _score(champ_model, golden)
+        champ_scored = cached[0]
         champ_metrics = classification_metrics(ev["label"], champ_scored)
-        golden_champ = golden_check(golden, _score(champ_model, golden))
+        golden_champ = golden_check(golden, cached[1])
         delta = paired_bootstrap_delta(ev["label"], ch_scored["label"], champ_scored["label"],
                                        n_boot=t.n_boot, seed=settings.seed)
     smoke = finish_smoke(smoke_proc, ch_golden)

@@ -1,5 +1,5 @@
-"""Evidence about a model: metrics on an evaluation snapshot, the plots a reviewer looks at, and the
-model card logged with every trained version.
+"""Evidence about a model: metrics on an evaluation snapshot, the golden-set check, the paired bootstrap
+of a macro-F1 difference, the plots a reviewer looks at, and the model card logged with every version.
 
 Everything works on the pyfunc contract (``label``, ``harmful_score``, ``score_<class>``), so train (the
 fresh pipeline) and evaluate (champion and challenger loaded from the registry) measure the same way.
@@ -7,6 +7,7 @@ fresh pipeline) and evaluate (champion and challenger loaded from the registry) 
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 from harmwatch.config import BENIGN_CLASS, CLASSES
 
 N_BINS = 15
+FLAG_THRESHOLD = 0.5
 
 CLASS_NOTES = {
     "age": "bullying tied to age, in this data almost always school / teenage bullying",
@@ -88,6 +90,53 @@ def harmful_calibration_error(is_harmful: Any, harmful_score: Any, n_bins: int =
     frame = pd.DataFrame({"bin": bins, "score": score, "harmful": np.asarray(is_harmful, dtype=float)})
     table = frame.groupby("bin").agg(n=("score", "size"), score=("score", "mean"), rate=("harmful", "mean"))
     return float((table["n"] * (table["score"] - table["rate"]).abs()).sum() / table["n"].sum())
+
+
+def golden_path() -> Path:
+    return Path(str(resources.files("harmwatch") / "resources" / "golden.csv"))
+
+
+def golden_check(golden: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """Golden posts with the model's output and whether it met the expectation.
+
+    A post counts as flagged when ``harmful_score >= 0.5``: the six-way argmax can say
+    ``not_cyberbullying`` at 40% while 60% of the mass is spread over harmful classes.
+    """
+    flagged = scored["harmful_score"].to_numpy() >= FLAG_THRESHOLD
+    out = golden[["text", "expect", "kind"]].reset_index(drop=True).copy()
+    out["pred"] = scored["label"].to_numpy()
+    out["harmful_score"] = scored["harmful_score"].round(4).to_numpy()
+    out["passed"] = flagged == (out["expect"] == "flag").to_numpy()
+    return out
+
+
+def paired_bootstrap_delta(y: Any, pred_a: Any, pred_b: Any, n_boot: int = 1000, seed: int = 42,
+                           alpha: float = 0.05) -> dict[str, float]:
+    """Macro-F1(a) - macro-F1(b) on the same posts, with a percentile CI from resampling posts (paired)."""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    k = len(CLASSES)
+    y_i = np.array([index[v] for v in y])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(y_i), size=(n_boot, len(y_i)))
+
+    def macro_f1(pred: Any) -> tuple[float, np.ndarray]:
+        codes = y_i * k + np.array([index[v] for v in pred])
+        cm_full = np.bincount(codes, minlength=k * k).reshape(k, k)
+        flat = (np.arange(n_boot)[:, None] * k * k + codes[draws]).ravel()
+        cms = np.bincount(flat, minlength=n_boot * k * k).reshape(n_boot, k, k)
+        return _macro_from_cm(cm_full[None])[0], _macro_from_cm(cms)
+
+    point_a, boot_a = macro_f1(pred_a)
+    point_b, boot_b = macro_f1(pred_b)
+    diffs = boot_a - boot_b
+    lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+    return {"delta": float(point_a - point_b), "lo": float(lo), "hi": float(hi), "n_boot": n_boot}
+
+
+def _macro_from_cm(cms: np.ndarray) -> np.ndarray:
+    tp = np.diagonal(cms, axis1=1, axis2=2).astype(float)
+    denom = cms.sum(axis=1) + cms.sum(axis=2)  # support + predicted = 2TP + FP + FN
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0).mean(axis=1)
 
 
 def save_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> list[Path]:

@@ -14,6 +14,7 @@ import argparse
 import logging
 import math
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,40 @@ def drift_reference(train: pd.DataFrame, pipeline: Any, features: Any, max_rows:
                          "harmful_score": scored["harmful_score"].to_numpy()})
 
 
+class _Background(threading.Thread):
+    """Import MLflow, skops and matplotlib and connect to MLflow while the model fits.
+
+    The fit runs in worker processes and GIL-free threads, so these ~3 s overlap with it instead of
+    following it; a connection error is kept and raised once the fit is done.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="mlflow-setup", daemon=True)
+        self.settings, self.client, self.error = settings, None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot
+            import mlflow.sklearn  # noqa: F401
+            import skops.io  # noqa: F401
+
+            from harmwatch.registry import configure_mlflow
+
+            self.client = configure_mlflow(self.settings)
+        except BaseException as exc:  # re-raised in the main thread
+            self.error = exc
+
+    def result(self) -> Any:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.client
+
+
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -106,22 +141,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    import mlflow
-    from mlflow.models import infer_signature
 
-    from harmwatch.evaluate import golden_check, golden_path
-    from harmwatch.modelcard import classification_metrics, render_model_card, save_plots
-    from harmwatch.registry import configure_mlflow, set_version_tags
+    from harmwatch.modelcard import (
+        classification_metrics,
+        golden_check,
+        golden_path,
+        render_model_card,
+        save_plots,
+    )
+    from harmwatch.registry import set_version_tags
     from harmwatch.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
 
     store = open_store(settings.lake_uri)
     train_all, tm, ev, em = resolve_snapshots(store, args.train_version)
     train = stratified_sample(train_all, args.sample_rows, settings.seed)
-    client = configure_mlflow(settings)  # fail fast, before the expensive part
-
+    setup = _Background(settings)
     started = time.perf_counter()
     pipeline, features = fit_model(train, settings.seed, args.n_jobs)
     fit_seconds = time.perf_counter() - started
+    client = setup.result()
+    import mlflow
+    from mlflow.models import infer_signature
+
     scored = pipeline.predict(ev[["text"]])
     metrics = classification_metrics(ev["label"], scored)
     golden = pd.read_csv(golden_path())
@@ -140,10 +181,6 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                            "sample_rows": args.sample_rows, "seed": settings.seed, "weak_labels":
                            tm.get("weak_labels_accepted", 0), "meta_features": ",".join(META_FEATURES),
                            **{k: v for k, v in pipeline.named_steps["clf"].get_params().items()}})
-        for frame, m, context in ((train, tm, "training"), (ev, em, "evaluation")):
-            mlflow.log_input(mlflow.data.from_pandas(frame[["text", "label"]], targets="label",
-                                                     name=f"{context}@{m['version']}",
-                                                     digest=m["files"][0]["sha256"][:16]), context=context)
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
         mlflow.log_metrics(finite | {"fit_seconds": fit_seconds})
         with tempfile.TemporaryDirectory() as tmp:
