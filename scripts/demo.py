@@ -1,46 +1,155 @@
-"""`make demo`: seed a landing zone from the real dataset and run the pipeline on it.
+"""`make demo`: run DAG harmful_content_retrain through Airflow for two simulated days, from scratch.
 
-Runs each step as the `harmwatch` command (as the DAG's local runner does), day by day, and prints
-a short summary. State lives under HARMWATCH_HOME (default .harmwatch/); the demo starts from a
-clean slate each time so its figures are reproducible.
+1. Clean slate under ``HARMWATCH_HOME`` (default ``.harmwatch/``): landing zone, lake, reports, MLflow
+   and the Airflow metadata DB are removed, then ``harmwatch simulate`` seeds the landing zone from
+   the real dataset (``../shared/data/cyberbullying_tweets.csv`` or ``HARMWATCH_SOURCE_CSV``).
+2. Day 1 (2026-01-01, the bulk of moderator labels): ingest, validate, build the datasets, train and
+   promote the first champion. Day 2 (2026-01-02): new labelled posts and user reports, a challenger,
+   and a recorded champion-vs-challenger decision.
+3. A short summary from the runs' XComs: rows in, quarantined, sent to review, champion vs challenger
+   macro-F1, the decision, and where the reports are.
+
+How the DAG runs: ``airflow dags test harmful_content_retrain <day>`` on the embedded default (SQLite
+metadata DB under ``$HARMWATCH_HOME/airflow``, ``HARMWATCH_RUNNER=local``). That is real Airflow: it
+parses the DAG from ``dags/``, records the run and its task instances in the metadata DB, renders the
+templates (``{{ ds }}``, params), applies trigger rules and retries and stores every step's summary as
+XCom. It runs the tasks one after another in its own process instead of through the scheduler and an
+executor, which keeps the demo one foreground command with no servers to clean up. The scheduler and
+LocalExecutor path is what ``make up`` runs (and what tests/browser/test_ui.py drives through the UI);
+``make up`` after ``make demo`` shows these two runs in the Airflow UI and the models in the MLflow UI.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import airflow_env as af
+
+DAG_ID = "harmful_content_retrain"
 START, DAYS = "2026-01-01", ["2026-01-01", "2026-01-02"]
+STATE = ("landing", "lake", "reports", "mlflow", "airflow")
 
 
-def step(*args: str) -> dict:
-    print(f"$ harmwatch {' '.join(args)}", flush=True)
-    proc = subprocess.run([str(BIN / "harmwatch"), *args], stdout=subprocess.PIPE, text=True)
+def fail(message: str) -> None:
+    sys.exit(f"demo: {message}")
+
+
+def running_servers(home: Path) -> list[str]:
+    """PID files of `make up` whose process is still alive."""
+    alive = []
+    for pid_file in sorted((home / "run").glob("*.pid")):
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), 0)
+            alive.append(pid_file.stem)
+        except (OSError, ValueError, IndexError):
+            continue
+    return alive
+
+
+def clean_slate(home: Path) -> None:
+    servers = running_servers(home)
+    if servers:
+        fail(f"`make up` is running on {home} ({', '.join(servers)}); run `make down` first")
+    for sub in STATE:
+        shutil.rmtree(home / sub, ignore_errors=True)
+
+
+def simulate(env: dict[str, str]) -> dict[str, Any]:
+    proc = subprocess.run(
+        [env["HARMWATCH_BIN"], "simulate", "--start", START, "--days", "7"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if proc.returncode != 0:
-        sys.exit(f"demo: `harmwatch {' '.join(args)}` failed (exit {proc.returncode}); see the line above")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        fail(f"harmwatch simulate failed (exit {proc.returncode}); see the line above")
+    return af.parse_summary(proc.stdout)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
+
+
+def run_day(env: dict[str, str], day: str, log_dir: Path) -> af.DagRun:
+    log = log_dir / f"dags-test-{DAG_ID}-{day}.log"
+    print(f"$ airflow dags test {DAG_ID} {day}    (log: {log})", flush=True)
+    run = af.dags_test(env, DAG_ID, day, log=log)
+    for task in run.tasks.values():
+        seconds = f"{task.duration:6.1f}s" if task.duration is not None else "      -"
+        print(f"    {task.task_id:<14} {task.state or 'none':<16} {seconds}")
+    print(f"  run {run.run_id}: {run.state} in {run.wall_seconds:.0f}s", flush=True)
+    if run.state != "success":
+        failed = [t.task_id for t in run.tasks.values() if t.state == "failed"]
+        fail(f"{DAG_ID} for {day} ended {run.state} (failed: {', '.join(failed) or 'none'}); see {log}")
+    return run
+
+
+def report(day: str, run: af.DagRun) -> list[str]:
+    """Lines of the summary for one day, from the steps' summaries (XCom)."""
+    x = {task: r.xcom if isinstance(r.xcom, dict) else {} for task, r in run.tasks.items()}
+    tasks = ("validate", "build_dataset", "evaluate", "promote", "drift_report")
+    val, build, ev, pro, drift = (x.get(t, {}) for t in tasks)
+    champion = (
+        f"champion v{ev['champion_version']} {fmt(ev.get('champion_macro_f1'))}"
+        if ev.get("champion_version")
+        else "no champion yet"
+    )
+    failed = ", ".join(ev.get("failed_gates") or []) or "none"
+    lines = [
+        f"{day}: {val.get('rows_in')} rows in, {val.get('rows_valid')} valid, "
+        f"{val.get('rows_quarantined')} quarantined; {build.get('rows_review')} sent to review; "
+        f"train snapshot {build.get('train_version')} ({build.get('rows_train')} rows)",
+        f"  macro-F1: challenger v{ev.get('challenger_version')} {fmt(ev.get('challenger_macro_f1'))} "
+        f"vs {champion} (frozen eval snapshot {ev.get('eval_version')})",
+        f"  decision: {ev.get('decision')} (failed gates: {failed}); "
+        + (
+            f"promoted: champion is now v{pro.get('champion_version')}"
+            if pro.get("promoted")
+            else f"not promoted: {pro.get('reason') or 'see the promote task'}"
+        ),
+    ]
+    if drift.get("skipped"):
+        lines.append(f"  drift: skipped ({drift['skipped']})")
+    elif drift:
+        lines.append(
+            f"  drift: detected={drift.get('drift_detected')} score={fmt(drift.get('drift_score'))} "
+            f"report {drift.get('report_html')}"
+        )
+    return lines
 
 
 def main() -> None:
-    home = Path(os.environ.setdefault("HARMWATCH_HOME", ".harmwatch")).resolve()
-    for sub in ("landing", "lake", "reports"):
-        shutil.rmtree(home / sub, ignore_errors=True)
-    sim = step("simulate", "--start", START, "--days", "7")
-    print(f"  landing zone: {sim['files']} files, {sim['labelled_rows']} labelled rows, "
-          f"{sim['report_rows']} reports")
-    for day in DAYS:
-        ing = step("ingest", "--date", day)
-        val = step("validate", "--date", day)
-        print(f"  {day}: ingested {ing['files']} files, {val['rows_in']} rows in, {val['rows_valid']} valid, "
-              f"{val['rows_quarantined']} quarantined, {val['conflicting_label_rows']} rows with "
-              f"conflicting labels")
-        for page in val["report_html"]:
-            print(f"    validation report: {page}")
+    env = af.airflow_env()
+    home = Path(env["HARMWATCH_HOME"])
+    clean_slate(home)
+    env = af.airflow_env()  # regenerate the Airflow secrets the clean slate removed
+    print(f"demo: state in {home} (clean slate)", flush=True)
+    sim = simulate(env)
+    print(
+        f"  landing zone: {sim['files']} files, {sim['labelled_rows']} labelled rows, "
+        f"{sim['report_rows']} reports, days {sim['dates'][0]}..{sim['dates'][-1]}",
+        flush=True,
+    )
+    log_dir = home / "run" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    af.migrate(env, log=log_dir / "airflow-db-migrate.log")
+    runs = {day: run_day(env, day, log_dir) for day in DAYS}
+
+    print("\nsummary")
+    for day, run in runs.items():
+        for line in report(day, run):
+            print(f"  {line}")
+    reports = Path(af.settings(env)["reports_uri"])
+    print(f"  reports: validation pages under {reports / 'validation'}, drift under {reports / 'drift'}")
+    print(f"  review queue: {af.settings(env)['lake_uri']}/review/")
+    print(f"  Airflow runs and logs: {env['AIRFLOW_HOME']} (make up, then http://127.0.0.1:8080)")
+    print(f"  MLflow: {af.settings(env)['mlflow_tracking_uri']} (make up, then http://127.0.0.1:5000)")
     print("demo: done")
 
 
