@@ -74,6 +74,9 @@ def should_retrain(summary: dict[str, Any] | None) -> bool:
     if not summary:
         log.info("no drift summary: nothing to decide")
         return False
+    if summary.get("skipped"):  # e.g. no champion yet, or too few posts in the batch
+        log.info("drift check skipped (%s): not retraining", summary["skipped"])
+        return False
     fired = sorted(k for k, v in (summary.get("signals") or {}).items() if v.get("drift_detected"))
     verdict = "drift detected" if summary.get("drift_detected") else "no drift"
     log.info(

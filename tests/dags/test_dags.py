@@ -153,6 +153,7 @@ def test_drift_dag_decides_from_the_drift_xcom_and_triggers_retrain(dagbag) -> N
     assert should_retrain({"drift_detected": True, "drift_score": 0.4, "day": "2026-01-02", "signals": {}})
     assert not should_retrain({"drift_detected": False, "volume_anomaly": True, "signals": {}})
     assert not should_retrain(None)
+    assert not should_retrain({"drift_detected": None, "skipped": "no champion in the registry"})
 
 
 def render_arguments(task, dag, **params) -> list[str]:
