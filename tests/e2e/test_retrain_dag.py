@@ -80,7 +80,9 @@ def test_the_registry_has_a_champion_and_the_decision_is_recorded(day_one) -> No
     assert decision, run.tasks["evaluate"].xcom
     assert run.tasks["promote"].xcom.get("promoted") is True, run.tasks["promote"].xcom
 
-    client = MlflowClient(tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"])
+    uri = env["HARMWATCH_MLFLOW_TRACKING_URI"]
+    # Explicit registry: an earlier in-process test may have set MLflow's global registry URI.
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     champion = client.get_model_version_by_alias(env["HARMWATCH_MODEL_NAME"], "champion")
     assert champion.version == str(run.tasks["evaluate"].xcom["challenger_version"])
     # The decision and its evidence live on the model version (DESIGN.md, "Model promotion").

@@ -191,7 +191,7 @@ def test_metrics_with_champion_log_an_idempotent_mlflow_time_series(hw_env, sour
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert run_step(metrics, "--date", days[-1])["mlflow_run_id"] == s["mlflow_run_id"]  # a rerun
     assert s["champion_version"] == version and 0.0 <= s["proactive_rate"] <= 1.0
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
     [run] = client.search_runs(
         [client.get_experiment_by_name(EXPERIMENT).experiment_id], f"tags.mlflow.runName = '{RUN_NAME}'"
     )

@@ -21,7 +21,8 @@ from tests.model.conftest import cli_env, hw
 def client_for(env: dict[str, str]):
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"])
+    uri = env["HARMWATCH_MLFLOW_TRACKING_URI"]
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)  # not the process-global registry URI
 
 
 def aliases(env: dict[str, str]) -> dict[str, str]:
