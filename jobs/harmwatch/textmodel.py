@@ -201,20 +201,19 @@ def contract_frame(proba: np.ndarray, classes: Any) -> pd.DataFrame:
 def build_pipeline(seed: int = 42, n_jobs: int | None = None) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
-    ``n_jobs`` parallelises fitting; call :func:`for_serving` before saving so scoring stays in-process.
+    ``n_jobs`` threads fit the stacker's base learners; call :func:`for_serving` before saving.
     """
     features = ColumnTransformer(
         [
             ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
-            # char 2-5-grams as two blocks so fitting splits evenly over two processes
-            ("char_short", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2,
-                                                  sublinear_tf=True), "text"),
-            ("char_long", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), min_df=2,
-                                                 sublinear_tf=True), "text"),
+            ("char", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(5, 5), min_df=2,
+                                            sublinear_tf=True), "text"),
             ("meta", FunctionTransformer(meta_features), "text"),
         ],
+        # One process: vectorising is pure Python, and shipping ~100 MB of sparse blocks back from
+        # worker processes cost more than it saved whenever the node was busy. Character 5-grams alone
+        # scored as well as 4-5-grams (and 2-5-grams only +0.002 macro-F1) at half the fitting time.
         sparse_threshold=1.0,
-        n_jobs=n_jobs,  # word and char vectorising are pure Python: processes, not threads
     )
     return HarmfulContentPipeline([
         ("clean", FunctionTransformer(clean_frame)),
@@ -225,4 +224,4 @@ def build_pipeline(seed: int = 42, n_jobs: int | None = None) -> HarmfulContentP
 
 def for_serving(pipeline: HarmfulContentPipeline) -> HarmfulContentPipeline:
     """Drop fit-time parallelism: a served model must not spawn worker processes per request."""
-    return pipeline.set_params(features__n_jobs=None, clf__n_jobs=None)
+    return pipeline.set_params(clf__n_jobs=None)

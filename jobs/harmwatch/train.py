@@ -14,7 +14,6 @@ import argparse
 import logging
 import math
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ from harmwatch.errors import DataError
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
-METHOD = ("Word 1-2-gram and character 4-5-gram TF-IDF; SGD (modified Huber) and Complement Naive Bayes "
-          "on them, stacked with five structural counts by a gradient-boosted classifier trained on 2-fold "
-          "out-of-fold scores (probabilities from log-loss).")
+METHOD = ("Links removed; word 1-2-gram and character 5-gram TF-IDF; SGD (modified Huber) and "
+          "Complement Naive Bayes on them, stacked with five structural counts by a gradient-boosted "
+          "classifier trained on 2-fold out-of-fold scores (probabilities from log-loss).")
 
 
 def resolve_snapshots(store: Store, version: str | None) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
@@ -83,40 +82,6 @@ def drift_reference(train: pd.DataFrame, pipeline: Any, features: Any, max_rows:
                          "harmful_score": scored["harmful_score"].to_numpy()})
 
 
-class _Background(threading.Thread):
-    """Import MLflow, skops and matplotlib and connect to MLflow while the model fits.
-
-    The fit runs in worker processes and GIL-free threads, so these ~3 s overlap with it instead of
-    following it; a connection error is kept and raised once the fit is done.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(name="mlflow-setup", daemon=True)
-        self.settings, self.client, self.error = settings, None, None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot
-            import mlflow.sklearn  # noqa: F401
-            import skops.io  # noqa: F401
-
-            from harmwatch.registry import configure_mlflow
-
-            self.client = configure_mlflow(self.settings)
-        except BaseException as exc:  # re-raised in the main thread
-            self.error = exc
-
-    def result(self) -> Any:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return self.client
-
-
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -136,11 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD (default: the snapshot's), recorded as a tag")
     parser.add_argument("--train-version", help="training snapshot (default: the last one built)")
     parser.add_argument("--sample-rows", type=int, help="train on a stratified sample of this many rows")
-    parser.add_argument("--n-jobs", type=int, default=2, help="parallel workers while fitting (default 2)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    import mlflow
+    from mlflow.models import infer_signature
 
     from harmwatch.modelcard import (
         classification_metrics,
@@ -149,20 +116,17 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         render_model_card,
         save_plots,
     )
-    from harmwatch.registry import set_version_tags
+    from harmwatch.registry import configure_mlflow, set_version_tags
     from harmwatch.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
 
     store = open_store(settings.lake_uri)
     train_all, tm, ev, em = resolve_snapshots(store, args.train_version)
     train = stratified_sample(train_all, args.sample_rows, settings.seed)
-    setup = _Background(settings)
+    client = configure_mlflow(settings)  # fail fast, before the expensive part
+
     started = time.perf_counter()
     pipeline, features = fit_model(train, settings.seed, args.n_jobs)
     fit_seconds = time.perf_counter() - started
-    client = setup.result()
-    import mlflow
-    from mlflow.models import infer_signature
-
     scored = pipeline.predict(ev[["text"]])
     metrics = classification_metrics(ev["label"], scored)
     golden = pd.read_csv(golden_path())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,23 +24,29 @@ from pathlib import Path
 BIN = Path(sys.executable).parent / "harmwatch"
 
 
-def harmwatch(*args: str, env: dict[str, str]) -> tuple[float, dict]:
+def harmwatch(*args: str, env: dict[str, str]) -> tuple[float, dict, float]:
+    """(wall seconds, JSON summary, CPU seconds of the command and its children)."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"harmwatch {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
-    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])
+    return seconds, json.loads(proc.stdout.strip().splitlines()[-1]), cpu
 
 
 def timed(label: str, runs: int, args: list[str], env: dict[str, str]) -> dict:
     rows = []
     for i in range(runs):
         load = os.getloadavg()[0]
-        seconds, summary = harmwatch(*args, env=env)
-        rows.append({"seconds": round(seconds, 2), "load1": round(load, 2), "summary": summary})
-        print(f"{label} run {i + 1}: {seconds:.2f} s (load {load:.2f})", flush=True)
-    return {"median_seconds": round(statistics.median(r["seconds"] for r in rows), 2), "runs": rows}
+        seconds, summary, cpu = harmwatch(*args, env=env)
+        rows.append({"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "load1": round(load, 2),
+                     "summary": summary})
+        print(f"{label} run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU (load {load:.2f})", flush=True)
+    return {"median_seconds": round(statistics.median(r["seconds"] for r in rows), 2),
+            "median_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in rows), 2), "runs": rows}
 
 
 def main() -> None:
@@ -56,7 +63,7 @@ def main() -> None:
             harmwatch(step, env=env)
         result = {"cpus": os.cpu_count(), "first_model": {}}
         # first model: train, evaluate (floors only), promote -> a champion for the steady state
-        _, first = harmwatch("train", env=env)
+        _, first, _ = harmwatch("train", env=env)
         result["first_model"]["evaluate_seconds"] = round(harmwatch("evaluate", env=env)[0], 2)
         harmwatch("promote", env=env)
         result["train"] = timed("train", args.runs, ["train"], env)

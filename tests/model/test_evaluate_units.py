@@ -160,6 +160,7 @@ def test_smoke_fails_on_crash_wrong_columns_or_different_labels():
     [
         (("5", "promote", "4", "4", False), True),
         (("5", "promote", "4", "5", False), False),  # already champion: idempotent
+        (("5", "promote", "4", "5", True), False),  # ... even when forced
         (("5", "reject", "4", "4", False), False),
         (("5", "pending_approval", "4", "4", False), False),
         (("5", "reject", "4", "4", True), True),  # forced
@@ -169,7 +170,10 @@ def test_smoke_fails_on_crash_wrong_columns_or_different_labels():
     ],
 )
 def test_promotion_policy(state, move):
-    assert promote.plan(*state)[0] is move
+    moved, why = promote.plan(*state)
+    assert moved is move
+    if state[0] == state[3]:
+        assert why == "version 5 is already champion"
 
 
 def test_golden_csv_path_is_packaged():

@@ -83,13 +83,13 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     # vocabularies are packed into one string each instead of one JSON node per term
     with zipfile.ZipFile(path) as zf:
         schema = zf.read("schema.json").decode()
-    assert schema.count('"vocabulary_terms_"') == 3 and '"vocabulary_"' not in schema
+    assert schema.count('"vocabulary_terms_"') == 2 and '"vocabulary_"' not in schema
 
 
 def test_fitted_model_serves_in_process(small_model):
     params = small_model.get_params()
     assert params["features__n_jobs"] is None and params["clf__n_jobs"] is None
-    assert for_serving(build_pipeline(n_jobs=2)).get_params()["features__n_jobs"] is None
+    assert for_serving(build_pipeline(n_jobs=2)).get_params()["clf__n_jobs"] is None
 
 
 def test_links_are_removed_and_structure_is_counted():
