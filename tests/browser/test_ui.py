@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -144,3 +145,24 @@ def test_trigger_retrain_from_the_airflow_ui_then_find_the_champion_in_mlflow(st
         assert version["version"] == "1" and "champion" in version["aliases"], version
     finally:
         context.close()
+
+
+def _status(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_airflow_refuses_requests_without_login(stack: Stack) -> None:
+    """No token, a forged token or a wrong password: the API answers 401/403, never data."""
+    for path in ("/api/v2/dags", f"/api/v2/dags/{DAG_ID}/dagRuns", "/api/v2/connections"):
+        assert _status(stack.airflow + path) in (401, 403), path
+        forged = {"Authorization": "Bearer not-a-real-token"}
+        assert _status(stack.airflow + path, headers=forged) in (401, 403), path
+    wrong = json.dumps({"username": "admin", "password": "wrong-" + stack.password}).encode()
+    assert _status(stack.airflow + "/auth/token", wrong, {"Content-Type": "application/json"}) in (401, 403)
+    right = json.dumps({"username": "admin", "password": stack.password}).encode()
+    assert _status(stack.airflow + "/auth/token", right, {"Content-Type": "application/json"}) in (200, 201)
