@@ -1,7 +1,7 @@
 """Train a challenger from a training snapshot and register it in MLflow with alias ``challenger``.
 
 The model is the scikit-learn pipeline of :mod:`harmwatch.textmodel` (word + character TF-IDF with linear
-learners, stacked with surface features by gradient boosting), saved with skops, never pickle. The run
+learners, stacked with structural counts by gradient boosting), saved with skops, never pickle. The run
 records what a reviewer needs to trust or reject it: parameters, dataset versions and fingerprints,
 metrics on the frozen evaluation snapshot, plots, a model card, the signature and an input example, and a
 stratified sample of the training data scored by the model (``drift_reference/reference.parquet``) that
@@ -71,7 +71,11 @@ def fit_model(train: pd.DataFrame, seed: int, n_jobs: int | None) -> tuple[Any, 
 
 def drift_reference(train: pd.DataFrame, pipeline: Any, features: Any, max_rows: int,
                     seed: int) -> pd.DataFrame:
-    """Stratified sample of the training snapshot with the model's label and harmful score."""
+    """Stratified sample of the training snapshot with the model's label and harmful score.
+
+    In-sample scores (the model saw these rows): the reference describes the training distribution, and
+    reusing the fitted feature matrix costs no second pass over the text.
+    """
     from harmwatch.textmodel import contract_frame
 
     sample = stratified_sample(train.reset_index(drop=True), max_rows, seed)

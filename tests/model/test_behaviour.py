@@ -14,9 +14,10 @@ import pytest
 
 from harmwatch.build_dataset import text_key
 from harmwatch.config import CLASSES
-from harmwatch.evaluate import golden_check, golden_path
-from harmwatch.modelcard import classification_metrics
+from harmwatch.modelcard import classification_metrics, golden_check, golden_path
 from harmwatch.storage import open_store
+from harmwatch.textmodel import SKOPS_TRUSTED_TYPES
+from tests.model.conftest import mlflow_globals_restored
 from tests.model.test_lifecycle import client_for, read_artifact
 
 INSULT = " You are a worthless idiot and everyone hates you."
@@ -114,9 +115,18 @@ def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots)
     card = read_artifact(env, b["run_id"], "model_card.md")
     assert "## Known failure modes" in card and "## Intended use" in card
     assert "| `not_cyberbullying` |" in card
-    mlmodel = read_artifact(env, b["run_id"], "model/MLmodel")
-    assert "serialization_format: skops" in mlmodel and "harmwatch.textmodel.StackedTextClassifier" in mlmodel
-    assert "signature" in mlmodel and "input_example" in mlmodel
+    with mlflow_globals_restored():
+        import mlflow
+
+        mlflow.set_tracking_uri(env["HARMWATCH_MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(env["HARMWATCH_MLFLOW_TRACKING_URI"])
+        info = mlflow.models.get_model_info(f"models:/{env['HARMWATCH_MODEL_NAME']}/{b['model_version']}")
+    assert info.flavors["sklearn"]["serialization_format"] == "skops"
+    assert info.flavors["sklearn"]["skops_trusted_types"] == SKOPS_TRUSTED_TYPES
+    assert info.signature.inputs.input_names() == ["text"]
+    contract = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
+    assert info.signature.outputs.input_names() == contract
+    assert info.saved_input_example_info["type"] == "dataframe"
 
     import tempfile
 

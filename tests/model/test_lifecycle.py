@@ -15,7 +15,7 @@ import pytest
 from harmwatch.config import load_settings
 from harmwatch.errors import ServiceUnavailable
 from tests.conftest import free_port
-from tests.model.conftest import cli_env, hw
+from tests.model.conftest import cli_env, hw, mlflow_globals_restored
 
 
 def client_for(env: dict[str, str]):
@@ -135,7 +135,7 @@ def test_unreachable_mlflow_is_one_line_service_unavailable(hw_env, monkeypatch)
 
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    with pytest.raises(ServiceUnavailable) as err:
+    with mlflow_globals_restored(), pytest.raises(ServiceUnavailable) as err:
         configure_mlflow(load_settings(mlflow_tracking_uri=uri), attempts=2, backoff=0.05)
     assert str(err.value).startswith(f"MLflow at {uri} unreachable:") and "\n" not in str(err.value)
 
@@ -145,7 +145,8 @@ def test_missing_alias_is_none_and_a_clear_error(mlflow_server, hw_env):
     from harmwatch.registry import configure_mlflow, get_alias_version, require_alias_version
 
     settings = load_settings(mlflow_tracking_uri=mlflow_server.uri, model_name="harmful-content-nothing")
-    client = configure_mlflow(settings)
+    with mlflow_globals_restored():
+        client = configure_mlflow(settings)
     assert get_alias_version(client, settings.model_name, "champion") is None
     with pytest.raises(HarmwatchError, match="no version of model 'harmful-content-nothing' has alias"):
         require_alias_version(client, settings, "champion")
