@@ -117,7 +117,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, n_meta: int = len(META_FEATURES), n_folds: int = 2, max_iter: int = 200,
-                 learning_rate: float = 0.08, n_jobs: int | None = None, random_state: int = 42) -> None:
+                 learning_rate: float = 0.15, n_jobs: int | None = None, random_state: int = 42) -> None:
         self.n_meta = n_meta
         self.n_folds = n_folds
         self.max_iter = max_iter
