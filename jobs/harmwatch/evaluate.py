@@ -25,7 +25,8 @@ import pandas as pd
 
 from harmwatch.config import CLASSES, Settings
 from harmwatch.errors import HarmwatchError
-from harmwatch.modelcard import golden_check, golden_path, paired_bootstrap_delta
+from harmwatch.golden import golden_frame
+from harmwatch.modelcard import golden_check, paired_bootstrap_delta
 
 DECISION_ARTIFACT = "evaluation/decision.json"
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
@@ -78,9 +79,13 @@ def decide(ch: dict[str, float], champ: dict[str, float] | None, delta: dict[str
     return ("pending_approval" if approval else "promote"), gates
 
 
-def start_smoke(model_uri: str, golden: Path) -> subprocess.Popen:
-    """Load ``model_uri`` and score the golden set in a fresh interpreter (runs while we work)."""
-    return subprocess.Popen([sys.executable, "-m", "harmwatch.evaluate", model_uri, str(golden)],
+def start_smoke(model_uri: str, golden: Path | None = None) -> subprocess.Popen:
+    """Load ``model_uri`` and score the golden set in a fresh interpreter (runs while we work).
+
+    ``golden`` is a CSV replacing the built-in set, as with ``--golden``.
+    """
+    extra = [str(golden)] if golden is not None else []
+    return subprocess.Popen([sys.executable, "-m", "harmwatch.evaluate", model_uri, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
 
 
@@ -106,7 +111,8 @@ def _smoke_main(argv: list[str]) -> int:
     from harmwatch.registry import configure_mlflow, load_pyfunc
 
     configure_mlflow(load_settings())
-    out = load_pyfunc(argv[0]).predict(pd.read_csv(argv[1])[["text"]])
+    golden = golden_frame(Path(argv[1]) if len(argv) > 1 else None)
+    out = load_pyfunc(argv[0]).predict(golden[["text"]])
     ok_scores = bool(out["harmful_score"].between(0, 1).all())
     print(json.dumps({"columns": list(out.columns), "labels": out["label"].tolist(), "scores_ok": ok_scores}))
     return 0 if ok_scores else 1
@@ -127,7 +133,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of each kind of golden post (must_flag, identity_counterfactual, "
                         "benign) the challenger must get right")
     parser.add_argument("--n-boot", type=int, default=d.n_boot)
-    parser.add_argument("--golden", type=Path, help="golden set CSV (text, expect, kind)")
+    parser.add_argument("--golden", type=Path,
+                        help="CSV (text, expect, kind, note) replacing the built-in golden set")
     parser.add_argument("--approval", action="store_true",
                         help="never promote automatically: a passing challenger becomes pending_approval")
 
@@ -186,10 +193,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     class_tolerance = args.max_regression if args.max_class_regression is None else args.max_class_regression
     t = Thresholds(args.min_macro_f1, args.min_class_f1, args.max_regression, class_tolerance,
                    args.max_ece, args.min_golden_pass, args.n_boot)
-    golden_file = Path(args.golden or golden_path())
-    if not golden_file.is_file():
+    golden_file = Path(args.golden) if args.golden else None
+    if golden_file is not None and not golden_file.is_file():
         raise HarmwatchError(f"golden set not found at {golden_file}")
-    golden = pd.read_csv(golden_file)
+    golden = golden_frame(golden_file)
     client = configure_mlflow(settings)
     name = settings.model_name
     challenger = require_alias_version(client, settings, "challenger")
@@ -231,8 +238,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "champion": None if champion is None else
         {"version": champion.version, "run_id": champion.run_id, "metrics": champ_metrics},
         "delta_ci": delta, "smoke": smoke,
-        "golden": {"file": str(golden_file), "passed": int(golden_ch["passed"].sum()),
-                   "total": len(golden_ch), "failures": golden_ch[~golden_ch["passed"]].to_dict("records"),
+        "golden": {"file": str(golden_file or "built-in (harmwatch.golden)"),
+                   "passed": int(golden_ch["passed"].sum()), "total": len(golden_ch),
+                   "failures": golden_ch[~golden_ch["passed"]].to_dict("records"),
                    "champion_passed": None if golden_champ is None else int(golden_champ["passed"].sum())},
     }
     client.log_text(challenger.run_id, json.dumps(evidence, indent=2, default=str), DECISION_ARTIFACT)

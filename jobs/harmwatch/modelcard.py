@@ -7,7 +7,6 @@ fresh pipeline) and evaluate (champion and challenger loaded from the registry) 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +89,6 @@ def harmful_calibration_error(is_harmful: Any, harmful_score: Any, n_bins: int =
     frame = pd.DataFrame({"bin": bins, "score": score, "harmful": np.asarray(is_harmful, dtype=float)})
     table = frame.groupby("bin").agg(n=("score", "size"), score=("score", "mean"), rate=("harmful", "mean"))
     return float((table["n"] * (table["score"] - table["rate"]).abs()).sum() / table["n"].sum())
-
-
-def golden_path() -> Path:
-    return Path(str(resources.files("harmwatch") / "resources" / "golden.csv"))
 
 
 def golden_check(golden: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:

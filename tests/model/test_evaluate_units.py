@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from harmwatch.evaluate import (
     decide,
     finish_smoke,
     golden_check,
-    golden_path,
+    golden_frame,
     paired_bootstrap_delta,
 )
 from harmwatch.modelcard import classification_metrics, expected_calibration_error, harmful_calibration_error
@@ -31,7 +30,7 @@ SMOKE_OK = {"ok": True, "detail": "ok"}
 
 
 def golden_result(n_fail: dict[str, int] | None = None) -> pd.DataFrame:
-    g = pd.read_csv(golden_path())
+    g = golden_frame()
     passed = np.ones(len(g), dtype=bool)
     for kind, n in (n_fail or {}).items():
         passed[np.where(g["kind"] == kind)[0][:n]] = False
@@ -39,7 +38,7 @@ def golden_result(n_fail: dict[str, int] | None = None) -> pd.DataFrame:
 
 
 def test_golden_set_is_hand_written_and_covers_identity_counterfactuals(source_csv):
-    g = pd.read_csv(golden_path())
+    g = golden_frame()
     assert 40 <= len(g) <= 60 and g["text"].is_unique
     assert set(g["expect"]) == {"flag", "no_flag"}
     assert set(g["kind"]) == {"must_flag", "identity_counterfactual", "benign"}
@@ -175,6 +174,3 @@ def test_promotion_policy(state, move):
     if state[0] == state[3]:
         assert why == "version 5 is already champion"
 
-
-def test_golden_csv_path_is_packaged():
-    assert Path(golden_path()).is_file()
