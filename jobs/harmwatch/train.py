@@ -113,10 +113,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow.models import infer_signature
 
+    from harmwatch.golden import golden_frame
     from harmwatch.modelcard import (
         classification_metrics,
         golden_check,
-        golden_path,
         render_model_card,
         save_plots,
     )
@@ -133,7 +133,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     scored = pipeline.predict(ev[["text"]])
     metrics = classification_metrics(ev["label"], scored)
-    golden = pd.read_csv(golden_path())
+    golden = golden_frame()
     golden_result = golden_check(golden, pipeline.predict(golden[["text"]]))
     reference = drift_reference(train, pipeline, features, args.reference_rows, settings.seed)
 
