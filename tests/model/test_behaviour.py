@@ -14,7 +14,8 @@ import pytest
 
 from harmwatch.build_dataset import text_key
 from harmwatch.config import CLASSES
-from harmwatch.modelcard import classification_metrics, golden_check, golden_path
+from harmwatch.golden import golden_frame
+from harmwatch.modelcard import classification_metrics, golden_check
 from harmwatch.storage import open_store
 from harmwatch.textmodel import SKOPS_TRUSTED_TYPES
 from tests.model.conftest import mlflow_globals_restored
@@ -85,7 +86,7 @@ def test_swapping_the_targeted_religion_keeps_hate_flagged(full_model):
 
 
 def test_adding_an_insult_raises_the_harmful_score(full_model, probe):
-    benign = pd.concat([pd.read_csv(golden_path()).query("expect == 'no_flag'")[["text"]],
+    benign = pd.concat([golden_frame().query("expect == 'no_flag'")[["text"]],
                         probe.loc[probe["label"] == "not_cyberbullying", ["text"]]], ignore_index=True)
     before = full_model.predict(benign)["harmful_score"].to_numpy()
     after = full_model.predict(pd.DataFrame({"text": benign["text"] + INSULT}))["harmful_score"].to_numpy()
@@ -93,7 +94,7 @@ def test_adding_an_insult_raises_the_harmful_score(full_model, probe):
 
 
 def test_minimum_functionality_on_the_golden_set(full_model):
-    golden = pd.read_csv(golden_path())
+    golden = golden_frame()
     result = golden_check(golden, full_model.predict(golden[["text"]]))
     by_kind = result.groupby("kind")["passed"].mean()
     print("\ngolden set:", int(result["passed"].sum()), "/", len(result), by_kind.round(2).to_dict())
