@@ -8,6 +8,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 export HARMWATCH_HOME ?= $(CURDIR)/.harmwatch
+# MLflow >= 3.2 sends usage telemetry by default; nothing here may call out.
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DO_NOT_TRACK ?= true
 PYTEST_ARGS ?=
 
 .PHONY: help venv tools demo test lint bench up down clean lock

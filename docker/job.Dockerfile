@@ -60,6 +60,8 @@ ENV VIRTUAL_ENV=/opt/venv \
     HOME=/var/lib/harmwatch \
     HARMWATCH_HOME=/var/lib/harmwatch \
     MPLCONFIGDIR=/tmp/matplotlib \
+    MLFLOW_DISABLE_TELEMETRY=true \
+    DO_NOT_TRACK=true \
     HARMWATCH_RUNNER=kubernetes
 
 RUN groupadd --system --gid 10001 harmwatch \

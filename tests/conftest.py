@@ -21,6 +21,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
+# No outbound calls from the tests: MLflow (>= 3.2) sends usage telemetry unless told not to, and every
+# process the tests start (servers, steps, Airflow tasks) inherits this environment.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
 
 def shared_dir() -> Path:
     return Path(os.environ.get("HARMWATCH_SHARED_DIR", REPO.parent / "shared")).resolve()
