@@ -122,6 +122,22 @@ def settings(env: dict[str, str]) -> dict[str, Any]:
     return parse_summary(proc.stdout)
 
 
+def simulate(env: dict[str, str], start: str, days: int = 1, timeout: float = 600) -> dict[str, Any]:
+    """Seed ``env``'s landing zone with ``harmwatch simulate``; its JSON summary, or RuntimeError."""
+    harmwatch = env.get("HARMWATCH_BIN") or str(BIN / "harmwatch")
+    proc = subprocess.run(
+        [harmwatch, "simulate", "--start", start, "--days", str(days)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"harmwatch simulate exited {proc.returncode}: {last}")
+    return parse_summary(proc.stdout)
+
+
 def airflow(env: dict[str, str], *args: str, log: Path | None = None, check: bool = True) -> int:
     """Run ``airflow ARGS`` with ``env``; output to ``log`` (appended) or inherited."""
     out = open(log, "ab") if log else None  # noqa: SIM115 - closed below

@@ -9,7 +9,6 @@ password) and searches every log and output for them: none may leak.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -58,14 +57,7 @@ def production(tmp_path_factory, source_csv, postgres_server):
     logs = root / "hw" / "run" / "logs"
     logs.mkdir(parents=True)
     try:
-        sim = subprocess.run(
-            [env["HARMWATCH_BIN"], "simulate", "--start", DAY, "--days", "1"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert sim.returncode == 0, sim.stderr[-2000:]
+        af.simulate(env, DAY)
         af.migrate(env, log=logs / "migrate.log")
         run = af.dags_test(env, "harmful_content_retrain", DAY, log=logs / "dags-test.log")
         yield env, run, root, mlflow

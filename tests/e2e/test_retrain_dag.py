@@ -8,7 +8,6 @@ registry is checked from the outside: the first model is champion and its decisi
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -45,14 +44,7 @@ def day_one(
         HARMWATCH_MODEL_NAME=f"harmful-content-e2e-{uuid.uuid4().hex[:8]}",
     )
     env = af.airflow_env(base)
-    sim = subprocess.run(
-        [env["HARMWATCH_BIN"], "simulate", "--start", DAY, "--days", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert sim.returncode == 0, sim.stderr[-2000:]
+    af.simulate(env, DAY)
     logs = home / "run" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     af.migrate(env, log=logs / "migrate.log")
