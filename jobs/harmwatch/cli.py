@@ -53,6 +53,17 @@ def _emit_summary(summary: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _mlflow_outage(exc: BaseException) -> Any:
+    """The one-line ServiceUnavailable for an unreachable MLflow server, or None for any other error."""
+    try:
+        from harmwatch.config import load_settings
+        from harmwatch.registry import is_outage, unavailable
+
+        return unavailable(load_settings(), exc) if is_outage(exc, mlflow_only=True) else None
+    except Exception:  # mapping an error must never raise one
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -88,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: still one line, traceback only on request
         if os.environ.get("HARMWATCH_DEBUG"):
             traceback.print_exc()
+        outage = _mlflow_outage(exc)
+        if outage is not None:  # an MLflow call outside a step's own error mapping
+            print(f"harmwatch {command}: error: {outage}", file=sys.stderr)
+            return outage.exit_code
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         loc = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
         msg = str(exc).splitlines()[0] if str(exc) else ""

@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import CLASSES, Settings
-from harmwatch.errors import HarmwatchError
+from harmwatch.errors import HarmwatchError, ServiceUnavailable
+from harmwatch.faults import checkpoint
 from harmwatch.golden import golden_frame
 from harmwatch.modelcard import golden_check, paired_bootstrap_delta
 
@@ -97,7 +98,10 @@ def finish_smoke(proc: subprocess.Popen, expected: pd.DataFrame, timeout: float 
         proc.kill()
         return {"ok": False, "detail": f"no answer within {timeout:.0f}s"}
     if proc.returncode != 0:
-        return {"ok": False, "detail": (err.strip().splitlines() or ["failed"])[-1][:300]}
+        last = (err.strip().splitlines() or ["failed"])[-1][:300]
+        if "ServiceUnavailable" in last and "unreachable" in last:  # an outage, not a broken model
+            raise ServiceUnavailable(last.split(": ", 1)[-1])
+        return {"ok": False, "detail": last}
     got = json.loads(out.strip().splitlines()[-1])
     if got["columns"] != CONTRACT:
         return {"ok": False, "detail": f"output columns {got['columns']} != contract"}
@@ -179,16 +183,7 @@ def _cached_scores(client: Any, run_id: str, eval_version: str, ev: pd.DataFrame
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from harmwatch.modelcard import classification_metrics
-    from harmwatch.registry import (
-        configure_mlflow,
-        get_alias_version,
-        load_pyfunc,
-        require_alias_version,
-        set_version_tags,
-        version_uri,
-    )
-    from harmwatch.storage import open_store
+    from harmwatch.registry import configure_mlflow, mlflow_calls, require_alias_version, version_uri
 
     class_tolerance = args.max_regression if args.max_class_regression is None else args.max_class_regression
     t = Thresholds(args.min_macro_f1, args.min_class_f1, args.max_regression, class_tolerance,
@@ -197,16 +192,31 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if golden_file is not None and not golden_file.is_file():
         raise HarmwatchError(f"golden set not found at {golden_file}")
     golden = golden_frame(golden_file)
-    client = configure_mlflow(settings)
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)
+        challenger = require_alias_version(client, settings, "challenger")
+        smoke_proc = start_smoke(version_uri(settings.model_name, challenger.version), golden_file)
+        try:
+            return _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+        finally:
+            if smoke_proc.poll() is None:  # failed before its answer was read
+                smoke_proc.kill()
+                smoke_proc.wait()
+
+
+def _evaluate(settings: Settings, client: Any, challenger: Any, smoke_proc: subprocess.Popen,
+              golden: pd.DataFrame, golden_file: Path | None, t: Thresholds,
+              args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.modelcard import classification_metrics
+    from harmwatch.registry import get_alias_version, load_pyfunc, set_version_tags, version_uri
+    from harmwatch.storage import open_store
+
     name = settings.model_name
-    challenger = require_alias_version(client, settings, "challenger")
-    smoke_proc = start_smoke(version_uri(name, challenger.version), golden_file)
     champion = get_alias_version(client, name, "champion")
     eval_version = challenger.tags.get("harmwatch.eval_version")
     store = open_store(settings.lake_uri)
     eval_key = f"datasets/eval/v={eval_version}/eval.parquet"
     if not eval_version or not store.exists(eval_key):
-        smoke_proc.kill()
         raise HarmwatchError(f"evaluation snapshot {eval_version!r} of challenger version "
                              f"{challenger.version} not found at {store.url(eval_key)}")
     ev = store.read_parquet(eval_key)
@@ -217,6 +227,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     golden_ch = golden_check(golden, ch_golden)
     champ_metrics = delta = golden_champ = None
     _log_scores(client, challenger.run_id, eval_version, ev, golden, ch_scored, ch_golden)
+    checkpoint("scores")
     if champion is not None:
         cached = _cached_scores(client, champion.run_id, eval_version, ev, golden)
         if cached is None:
@@ -243,7 +254,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                    "failures": golden_ch[~golden_ch["passed"]].to_dict("records"),
                    "champion_passed": None if golden_champ is None else int(golden_champ["passed"].sum())},
     }
+    # The evidence goes first, the tags promote acts on last (decision first among them): a kill in between
+    # leaves this version without a decision, or with its previous one and the champion it was taken against
+    # (promote refuses a stale one), and a rerun writes both again.
     client.log_text(challenger.run_id, json.dumps(evidence, indent=2, default=str), DECISION_ARTIFACT)
+    checkpoint("decision")
     set_version_tags(client, name, challenger.version, {
         "harmwatch.decision": decision, "harmwatch.macro_f1": round(ch_metrics["macro_f1"], 4),
         "harmwatch.evaluated_against": str(champion.version) if champion is not None else "none",
@@ -251,6 +266,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "harmwatch.delta_ci": "n/a" if delta is None else f"[{delta['lo']:.4f}, {delta['hi']:.4f}]",
         "harmwatch.golden_passed": f"{int(golden_ch['passed'].sum())}/{len(golden_ch)}",
     })
+    checkpoint("decided")
     return {
         "decision": decision, "failed_gates": failed, "challenger_version": str(challenger.version),
         "champion_version": str(champion.version) if champion is not None else None,

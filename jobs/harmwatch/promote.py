@@ -18,6 +18,7 @@ from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.errors import HarmwatchError
+from harmwatch.faults import checkpoint
 
 
 def plan(challenger_version: str, decision: str | None, evaluated_against: str | None,
@@ -55,16 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from harmwatch.registry import (
-        configure_mlflow,
-        get_alias_version,
-        require_alias_version,
-        set_version_tags,
-    )
+    from harmwatch.registry import configure_mlflow, mlflow_calls
 
     if args.force and not (args.reason or "").strip():
         raise HarmwatchError("--force needs --reason TEXT: say why the gates are overridden")
-    client = configure_mlflow(settings)
+    with mlflow_calls(settings):
+        return _promote(settings, args, configure_mlflow(settings))
+
+
+def _promote(settings: Settings, args: argparse.Namespace, client: Any) -> dict[str, Any]:
+    from harmwatch.registry import get_alias_version, require_alias_version, set_version_tags
+
     name = settings.model_name
     challenger = require_alias_version(client, settings, "challenger")
     champion = get_alias_version(client, name, "champion")
@@ -80,14 +82,20 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         raise HarmwatchError(why)
     if not move:
         return summary
-    if champion is not None:
-        client.set_registered_model_alias(name, "previous-champion", champion_version)
-    client.set_registered_model_alias(name, "champion", challenger_version)
+    # Crash safety: the audit trail goes first, then previous-champion, then champion. A kill anywhere
+    # before the champion move leaves champion where it was, and a rerun repeats the same writes; once
+    # champion has moved, a rerun finds "already champion" and changes nothing.
     audit = {"harmwatch.promoted_by": actor(), "harmwatch.promoted_from": champion_version or "none",
              "harmwatch.promoted_on": args.date or "unspecified",
              "harmwatch.forced": str(bool(args.force)).lower()}
     if args.force:
         audit["harmwatch.force_reason"] = args.reason.strip()
     set_version_tags(client, name, challenger_version, audit)
+    checkpoint("audit")
+    if champion is not None:
+        client.set_registered_model_alias(name, "previous-champion", champion_version)
+        checkpoint("alias")
+    client.set_registered_model_alias(name, "champion", challenger_version)
+    checkpoint("alias")
     return {**summary, "champion_version": challenger_version, "previous_champion_version": champion_version,
             "forced": bool(args.force)}

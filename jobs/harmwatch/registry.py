@@ -8,9 +8,12 @@ module (e.g. from a DAG file or ``harmwatch info``) stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,19 +55,110 @@ def _ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     return exp.experiment_id
 
 
-def configure_mlflow(settings: Settings, attempts: int = 4, backoff: float = 1.0) -> MlflowClient:
+def retry_policy(attempts: int | None = None, backoff: float | None = None) -> tuple[int, float, float]:
+    """(attempts, first pause in seconds, total budget in seconds) for reaching MLflow.
+
+    ``HARMWATCH_MLFLOW_ATTEMPTS`` (4), ``HARMWATCH_MLFLOW_BACKOFF`` (1 s, doubled after each failure) and
+    ``HARMWATCH_MLFLOW_RETRY_SECONDS`` (45 s: no new attempt starts after that) bound how long a step waits
+    for an MLflow server that does not answer. Each attempt is itself a few HTTP requests that MLflow's
+    client retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, default here 2, backoff factor 1 s).
+    """
+    env = os.environ.get
+    return (attempts if attempts is not None else int(env("HARMWATCH_MLFLOW_ATTEMPTS", "4")),
+            backoff if backoff is not None else float(env("HARMWATCH_MLFLOW_BACKOFF", "1.0")),
+            float(env("HARMWATCH_MLFLOW_RETRY_SECONDS", "45")))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+_OUTAGE_MARKERS = ("Max retries exceeded", "Connection refused", "Connection aborted", "Connection reset",
+                   "RemoteDisconnected", "Failed to establish a new connection", "timed out",
+                   "failed with timeout exception")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_outage(exc: BaseException, mlflow_only: bool = False) -> bool:
+    """True when ``exc`` (or what caused it) means the server could not be reached or stopped answering.
+
+    MLflow wraps connection failures in ``MlflowException("API request to ... failed with exception ...")``
+    raised while handling the ``requests`` error, so both the chain and the message are checked. With
+    ``mlflow_only`` the failure must have come through MLflow's client (an ``MlflowException`` in the chain).
+    """
+    import requests
+
+    chain = list(_chain(exc))
+    mlflow_errors = getattr(sys.modules.get("mlflow.exceptions"), "MlflowException", ())
+    if mlflow_only and not any(isinstance(e, mlflow_errors) or "API request to" in str(e) for e in chain):
+        return False
+    for current in chain:
+        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                                ConnectionError, TimeoutError)):
+            return True
+        text = str(current)
+        if "API request to" in text and any(m in text for m in _OUTAGE_MARKERS):
+            return True
+    return False
+
+
+def unavailable(settings: Settings, exc: BaseException) -> ServiceUnavailable:
+    """The one-line error for an MLflow server that cannot be reached (names the server URL)."""
+    import re
+
+    text = " ".join(str(e) for e in (exc, exc.__cause__, exc.__context__) if e is not None)
+    if "Connection refused" in text or "Failed to establish" in text:
+        what = "connection refused"
+    elif "timed out" in text or "timeout" in text.lower():
+        what = "no answer within the timeout"
+    elif is_outage(exc):
+        what = "connection dropped"
+    else:
+        what = _first_line(exc)
+    call = re.search(r"API request to https?://[^/\s]+(/\S*?)/? failed", text)
+    where = f" ({call.group(1)})" if call else ""
+    return ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} unreachable: {what}{where}; "
+                              "the step can be rerun once it answers")
+
+
+@contextlib.contextmanager
+def mlflow_calls(settings: Settings) -> Iterator[None]:
+    """Turn an MLflow outage in the middle of a step into :class:`ServiceUnavailable` (one line, exit 4)."""
+    try:
+        yield
+    except HarmwatchError:
+        raise
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(settings, exc) from None
+        raise
+
+
+def configure_mlflow(settings: Settings, attempts: int | None = None,
+                     backoff: float | None = None) -> MlflowClient:
     """Point MLflow at the settings' tracking/registry URIs and make sure experiment ``harmwatch`` exists.
 
     With a local sqlite store the experiment's artifacts go to ``settings.mlflow_artifact_uri``; with an
     HTTP server the server's default artifact root is used. Connection problems are retried with
-    exponential backoff, then reported as one line (:class:`ServiceUnavailable`).
+    exponential backoff within :func:`retry_policy`, then reported as one line (:class:`ServiceUnavailable`).
     """
     import mlflow
     from mlflow import MlflowClient
 
-    # MLflow's own HTTP retries default to minutes of backoff; keep them short, we back off here.
+    # MLflow's own HTTP retries default to minutes of backoff and a 120 s read timeout; keep each request
+    # short (about 3 s of retries against a refused connection), we back off around them here.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    attempts, backoff, budget = retry_policy(attempts, backoff)
     tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
     for uri in {tracking, registry}:
         if uri.startswith("sqlite:///"):
@@ -72,17 +166,19 @@ def configure_mlflow(settings: Settings, attempts: int = 4, backoff: float = 1.0
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
     client = MlflowClient(tracking_uri=tracking, registry_uri=registry)
-    for attempt in range(1, attempts + 1):
+    deadline = time.monotonic() + budget
+    for attempt in range(1, max(attempts, 1) + 1):
         try:
             experiment_id = _ensure_experiment(client, settings)
             client.search_registered_models(max_results=1)  # the registry answers too
             break
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            if attempt == attempts:
-                raise ServiceUnavailable(f"MLflow at {tracking} unreachable: {first}") from None
-            log.warning("MLflow at %s not answering (attempt %d/%d): %s", tracking, attempt, attempts, first)
-            time.sleep(backoff * 2 ** (attempt - 1))
+            pause = backoff * 2 ** (attempt - 1)
+            if attempt >= attempts or time.monotonic() + pause > deadline:
+                raise unavailable(settings, exc) from None
+            log.warning("MLflow at %s not answering (attempt %d/%d, next in %.1fs): %s", tracking, attempt,
+                        attempts, pause, _first_line(exc))
+            time.sleep(pause)
     mlflow.set_experiment(experiment_id=experiment_id)
     return client
 

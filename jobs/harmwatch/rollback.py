@@ -13,6 +13,7 @@ from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.errors import HarmwatchError
+from harmwatch.faults import checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,15 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from harmwatch.promote import actor
-    from harmwatch.registry import (
-        configure_mlflow,
-        get_alias_version,
-        require_alias_version,
-        set_version_tags,
-    )
+    from harmwatch.registry import configure_mlflow, mlflow_calls
 
-    client = configure_mlflow(settings)
+    with mlflow_calls(settings):
+        return _rollback(settings, args, configure_mlflow(settings))
+
+
+def _rollback(settings: Settings, args: argparse.Namespace, client: Any) -> dict[str, Any]:
+    from harmwatch.promote import actor
+    from harmwatch.registry import get_alias_version, require_alias_version, set_version_tags
+
     name = settings.model_name
     champion = require_alias_version(client, settings, "champion")
     previous = get_alias_version(client, name, "previous-champion")
@@ -39,13 +41,19 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if previous_version == champion_version:
         return {"rolled_back": False, "champion_version": champion_version,
                 "reason": f"champion is already the previous champion (version {champion_version})"}
-    client.set_registered_model_alias(name, "champion", previous_version)
+    # Tags before the alias: once champion has moved a rerun changes nothing, so the demoted version must
+    # already say rolled_back (or a later promote could bring it back on its old decision).
+    before = champion.tags.get("harmwatch.decision", "none")
+    if before == "rolled_back":  # a rerun after a kill between these tags and the alias move
+        before = champion.tags.get("harmwatch.decision_before_rollback", "none")
     set_version_tags(client, name, champion_version, {
-        "harmwatch.decision": "rolled_back",
-        "harmwatch.decision_before_rollback": champion.tags.get("harmwatch.decision", "none"),
+        "harmwatch.decision": "rolled_back", "harmwatch.decision_before_rollback": before,
         "harmwatch.rolled_back_by": actor(), "harmwatch.rolled_back_on": args.date or "unspecified",
         "harmwatch.rollback_reason": (args.reason or "").strip() or "none given",
     })
     set_version_tags(client, name, previous_version, {"harmwatch.restored_from": champion_version})
+    checkpoint("audit")
+    client.set_registered_model_alias(name, "champion", previous_version)
+    checkpoint("alias")
     return {"rolled_back": True, "champion_version": previous_version, "demoted_version": champion_version,
             "reason": (args.reason or "").strip() or "none given"}

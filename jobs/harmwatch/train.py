@@ -11,6 +11,8 @@ the drift step compares production batches against.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import math
 import tempfile
@@ -22,12 +24,16 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.errors import DataError
+from harmwatch.faults import checkpoint
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
 METHOD = ("Links removed; word 1-2-gram and character 5-gram TF-IDF; SGD (modified Huber) and "
           "Complement Naive Bayes on them, stacked with five structural counts by a gradient-boosted "
           "classifier trained on 2-fold out-of-fold scores (probabilities from log-loss).")
+KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start) and on the version (at creation)
+COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
+RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
 
 
 def resolve_snapshots(store: Store, version: str | None) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
@@ -109,46 +115,174 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
 
 
+def train_key(name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None) -> str:
+    """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
+
+    A rerun with the same key (e.g. after the step was killed) reuses the version registered under it
+    instead of registering a second one.
+    """
+    from importlib.util import find_spec
+
+    code = hashlib.sha256()
+    for module in ("harmwatch.textmodel", "harmwatch.train"):
+        origin = find_spec(module).origin  # type: ignore[union-attr]
+        code.update(Path(origin).read_bytes() if origin else module.encode())
+    payload = {"model": name, "train_version": tm["version"], "train_sha256": tm["files"][0]["sha256"],
+               "eval_version": em["version"], "eval_sha256": em["files"][0]["sha256"],
+               "sample_rows": args.sample_rows, "reference_rows": args.reference_rows, "seed": seed,
+               "date": date, "code": code.hexdigest()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def previous_training(client: Any, name: str, key: str) -> tuple[Any, Any] | None:
+    """An earlier training with ``key`` that can be reused: (run, model version), or (run, None) for a run
+    that logged its complete model and record but was killed (or lost MLflow) before registering it.
+
+    Runs with this key whose model was never completely logged were killed (or failed) part-way: a run
+    left RUNNING is marked FAILED with a tag saying why, and none of them is reused.
+    """
+    from harmwatch.registry import EXPERIMENT
+
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'",
+                              order_by=["attributes.start_time ASC"])
+    found = None
+    for previous in runs:
+        run_id = previous.info.run_id
+        versions = [v for v in client.search_model_versions(f"run_id = '{run_id}'")
+                    if v.name == name and v.status == "READY"]
+        complete = previous.info.status in ("RUNNING", "FAILED") and found is None and not versions and \
+            RECORD in {a.path for a in client.list_artifacts(run_id)}
+        if versions:
+            found = found or (previous, min(versions, key=lambda v: int(v.version)))
+        elif complete:
+            found = (previous, None)  # the record is logged after the model: both are complete
+        elif previous.info.status == "RUNNING":
+            client.set_tag(run_id, "harmwatch.abandoned", "killed before its model was completely logged")
+            client.set_terminated(run_id, "FAILED")
+            log.warning("run %s (same training key) was killed before its model was logged: marked FAILED",
+                        run_id)
+    return found
+
+
+def register(client: Any, name: str, run_id: str, tags: dict[str, str], key: str) -> str:
+    """Register the run's model; one request creates the version with its key, so a rerun finds it."""
+    import mlflow
+
+    registered = mlflow.register_model(f"runs:/{run_id}/model", name,
+                                       tags={**tags, KEY_TAG: key, "harmwatch.run_id": run_id})
+    return str(registered.version)
+
+
+def finish_version(client: Any, name: str, version: str, run: Any, record: dict[str, Any]) -> None:
+    """Model card, registry description, tags and the ``complete`` marker; ends the run. Idempotent: a rerun
+    repeats it for a version whose training was killed after registration."""
+    from harmwatch.modelcard import render_model_card
+    from harmwatch.registry import set_version_tags
+
+    run_id = run.info.run_id
+    card = render_model_card(name=name, version=version, run_id=run_id, method=METHOD, **record["card"])
+    client.log_text(run_id, card, "model_card.md")
+    # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
+    client.update_model_version(name, version, description=card_excerpt(card, run_id))
+    set_version_tags(client, name, version, {**record["tags"], "harmwatch.run_id": run_id,
+                                             "harmwatch.macro_f1_at_train": record["summary"]["macro_f1"],
+                                             COMPLETE_TAG: "true"})
+    if run.info.status != "FINISHED":
+        client.set_terminated(run_id, "FINISHED")
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.registry import configure_mlflow, get_alias_version, mlflow_calls
+
+    store = open_store(settings.lake_uri)
+    train_all, tm, ev, em = resolve_snapshots(store, args.train_version)
+    name, date = settings.model_name, args.date or tm.get("date")
+    key = train_key(name, tm, em, args, settings.seed, date)
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)  # fail fast, before the expensive part
+        previous = previous_training(client, name, key)
+        if previous is None:
+            run_info, version, record = _train_and_register(settings, args, client, train_all, tm, ev, em,
+                                                            key, date)
+        else:
+            run_info, mv = previous
+            run_id = run_info.info.run_id
+            with tempfile.TemporaryDirectory() as tmp:
+                record = json.loads(Path(client.download_artifacts(run_id, RECORD, tmp)).read_text())
+            if mv is None:
+                log.warning("run %s logged its model but was killed before registering it: registering "
+                            "it instead of training again", run_id)
+                version = register(client, name, run_id, record["tags"], key)
+                checkpoint("registered")
+            else:
+                version = str(mv.version)
+            if mv is None or mv.tags.get(COMPLETE_TAG) != "true" or run_info.info.status != "FINISHED":
+                log.warning("completing version %s of %s (run %s), whose training did not finish", version,
+                            name, run_id)
+                finish_version(client, name, version, run_info, record)
+            else:
+                log.info("version %s of %s was already trained with these inputs: reused", version, name)
+            run_info = client.get_run(run_id)
+        current = get_alias_version(client, name, "challenger")
+        if current is None or str(current.version) != version:
+            client.set_registered_model_alias(name, "challenger", version)
+            checkpoint("alias")
+    log.info("%s %s version %s as challenger (macro-F1 %.4f)", "registered" if previous is None else "kept",
+             name, version, record["summary"]["macro_f1"])
+    return {"run_id": run_info.info.run_id, "model_version": version, **record["summary"],
+            "reused": previous is not None}
+
+
+def _train_and_register(settings: Settings, args: argparse.Namespace, client: Any, train_all: pd.DataFrame,
+                        tm: dict, ev: pd.DataFrame, em: dict, key: str,
+                        date: str | None) -> tuple[Any, str, dict[str, Any]]:
+    """Open the run (tagged with ``key``), fit, log the evidence and the model, register, finish."""
     import mlflow
     from mlflow.models import infer_signature
 
     from harmwatch.golden import golden_frame
-    from harmwatch.modelcard import (
-        classification_metrics,
-        golden_check,
-        render_model_card,
-        save_plots,
-    )
-    from harmwatch.registry import configure_mlflow, set_version_tags
+    from harmwatch.modelcard import classification_metrics, golden_check, save_plots
     from harmwatch.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
 
-    store = open_store(settings.lake_uri)
-    train_all, tm, ev, em = resolve_snapshots(store, args.train_version)
     train = stratified_sample(train_all, args.sample_rows, settings.seed)
-    client = configure_mlflow(settings)  # fail fast, before the expensive part
-
-    started = time.perf_counter()
-    pipeline, features = fit_model(train, settings.seed, args.n_jobs)
-    fit_seconds = time.perf_counter() - started
-    scored = pipeline.predict(ev[["text"]])
-    metrics = classification_metrics(ev["label"], scored)
-    golden = golden_frame()
-    golden_result = golden_check(golden, pipeline.predict(golden[["text"]]))
-    reference = drift_reference(train, pipeline, features, args.reference_rows, settings.seed)
-
     versions = {"train_version": tm["version"], "eval_version": em["version"]}
     fingerprints = {f"{k}_sha256": m["files"][0]["sha256"] for k, m in (("train", tm), ("eval", em))}
-    described = {**versions, **fingerprints, "date": args.date or tm.get("date")}
-    tags = {f"harmwatch.{k}": v for k, v in described.items()}
+    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, "date": date}.items()}
     name = settings.model_name
-    logging_started = time.perf_counter()
-    with mlflow.start_run(run_name=f"train-{tm['version']}-{em['version']}", tags=tags) as active:
+    with mlflow.start_run(run_name=f"train-{tm['version']}-{em['version']}",
+                          tags={**tags, KEY_TAG: key}) as active:
         run_id = active.info.run_id
         mlflow.log_params({**versions, **fingerprints, "rows_train": len(train), "rows_eval": len(ev),
                            "sample_rows": args.sample_rows, "seed": settings.seed, "weak_labels":
-                           tm.get("weak_labels_accepted", 0), "meta_features": ",".join(META_FEATURES),
-                           **{k: v for k, v in pipeline.named_steps["clf"].get_params().items()}})
+                           tm.get("weak_labels_accepted", 0), "meta_features": ",".join(META_FEATURES)})
+        checkpoint("run")  # a run exists, its model does not: a rerun marks it FAILED and trains again
+        started = time.perf_counter()
+        pipeline, features = fit_model(train, settings.seed, args.n_jobs)
+        fit_seconds = time.perf_counter() - started
+        scored = pipeline.predict(ev[["text"]])
+        metrics = classification_metrics(ev["label"], scored)
+        golden = golden_frame()
+        golden_result = golden_check(golden, pipeline.predict(golden[["text"]]))
+        reference = drift_reference(train, pipeline, features, args.reference_rows, settings.seed)
+        misses = golden_result[~golden_result["passed"]]
+        record = json.loads(json.dumps({  # exactly what a rerun reads back
+            "tags": tags,
+            "card": {"metrics": metrics,
+                     "data": {**versions, "rows_train": len(train), "rows_eval": len(ev),
+                              "weak_labels": tm.get("weak_labels_accepted", 0),
+                              "landing_files": len(tm.get("landing_files", []))},
+                     "golden_failures": [f'{r.kind}: "{r.text}" -> {r.pred}' for r in misses.itertuples()]},
+            "summary": {"macro_f1": round(metrics["macro_f1"], 4), **versions, "rows_train": len(train),
+                        "rows_eval": len(ev), "fit_seconds": round(fit_seconds, 2),
+                        "f1": {c.removeprefix("f1_"): round(v, 4) for c, v in metrics.items()
+                               if c.startswith("f1_")},
+                        "ece": round(metrics["ece"], 4),
+                        "harmful_pr_auc": round(metrics["harmful_pr_auc"], 4),
+                        "golden_passed": int(golden_result["passed"].sum())},
+        }, default=str))
+        logging_started = time.perf_counter()
+        mlflow.log_params(dict(pipeline.named_steps["clf"].get_params().items()))
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
         mlflow.log_metrics(finite | {"fit_seconds": fit_seconds})
         with tempfile.TemporaryDirectory() as tmp:
@@ -156,33 +290,19 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             mlflow.log_artifacts(str(Path(tmp) / "plots"), "plots")
             reference.to_parquet(Path(tmp) / "reference.parquet", index=False)
             mlflow.log_artifact(str(Path(tmp) / "reference.parquet"), "drift_reference")
+        mlflow.log_table(golden_result, "golden/train_time.json")
         example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
-        info = mlflow.sklearn.log_model(
+        mlflow.sklearn.log_model(
             pipeline, name="model", serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED_TYPES,
             signature=infer_signature(example, pipeline.predict(example)), input_example=example,
-            registered_model_name=name, pip_requirements=_requirements(),
+            pip_requirements=_requirements(),
         )
-        version = str(info.registered_model_version)
-        misses = golden_result[~golden_result["passed"]]
-        card = render_model_card(
-            name=name, version=version, run_id=run_id, metrics=metrics, method=METHOD,
-            data={**versions, "rows_train": len(train), "rows_eval": len(ev),
-                  "weak_labels": tm.get("weak_labels_accepted", 0),
-                  "landing_files": len(tm.get("landing_files", []))},
-            golden_failures=[f'{r.kind}: "{r.text}" -> {r.pred}' for r in misses.itertuples()],
-        )
-        mlflow.log_text(card, "model_card.md")
-        mlflow.log_table(golden_result, "golden/train_time.json")
-    # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
-    client.update_model_version(name, version, description=card_excerpt(card, run_id))
-    set_version_tags(client, name, version, {**tags, "harmwatch.run_id": run_id,
-                                             "harmwatch.macro_f1_at_train": round(metrics["macro_f1"], 4)})
-    client.set_registered_model_alias(name, "challenger", version)
+        mlflow.log_text(json.dumps(record, indent=1), RECORD)  # last: marks the logged model complete
+        checkpoint("logged")
+        version = register(client, name, run_id, tags, key)
+        checkpoint("registered")
+        finish_version(client, name, version, client.get_run(run_id), record)
+        checkpoint("finished")
     log.info("fit %.1fs, evaluation + golden + reference %.1fs, MLflow logging %.1fs", fit_seconds,
              logging_started - started - fit_seconds, time.perf_counter() - logging_started)
-    log.info("registered %s version %s as challenger (macro-F1 %.4f)", name, version, metrics["macro_f1"])
-    return {"run_id": run_id, "model_version": version, "macro_f1": round(metrics["macro_f1"], 4),
-            **versions, "rows_train": len(train), "rows_eval": len(ev), "fit_seconds": round(fit_seconds, 2),
-            "f1": {c.removeprefix("f1_"): round(v, 4) for c, v in metrics.items() if c.startswith("f1_")},
-            "ece": round(metrics["ece"], 4), "harmful_pr_auc": round(metrics["harmful_pr_auc"], 4),
-            "golden_passed": int(golden_result["passed"].sum())}
+    return client.get_run(run_id), version, record
