@@ -4,10 +4,12 @@ Moderator labels win over user reports. A post known only from reports gets a *w
 explicit policy: at least ``min_reporters`` distinct reporters agree on the reason and their mean
 reliability (how often their past reports matched moderator labels, Beta-prior smoothed) reaches
 ``min_reliability``. Everything else, and every text seen under conflicting moderator labels, goes to the
-review queue with a ``review_reason``. Texts are deduplicated by a normalised key. The evaluation
-snapshot is drawn once from moderator labels and then frozen, so champion and challenger are always
-compared on the same posts, and its texts never enter training. Versions are content hashes: the same
-inputs give the same versions, so a rerun is a no-op.
+review queue with a ``review_reason``. The reporter-reliability table behind those decisions is kept as
+``reporters/v=<version>/reliability.parquet`` (pseudonymised reporter ids only), so a moderator can see
+who is trusted and why, and a brigade's falling reliability is visible. Texts are deduplicated by a
+normalised key. The evaluation snapshot is drawn once from moderator labels and then frozen, so champion
+and challenger are always compared on the same posts, and its texts never enter training. Versions are
+content hashes: the same inputs give the same versions, so a rerun is a no-op.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from harmwatch.errors import DataError
 from harmwatch.storage import Store, open_store
 
 LABELLED, REPORTS = "validated/labelled", "validated/reports"
-TRAIN, EVAL, REVIEW = "datasets/train", "datasets/eval", "review"
+TRAIN, EVAL, REVIEW, REPORTERS = "datasets/train", "datasets/eval", "review", "reporters"
 LATEST = f"{TRAIN}/LATEST.json"  # pointer to the last committed training snapshot
 
 
@@ -225,12 +227,20 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     review = review.sort_values("key").reset_index(drop=True)
     train_version = content_version(train, ["key", "label", "label_source"])
     review_version = content_version(review, ["key", "review_reason"]) if len(review) else "empty"
+    trusted = reliability["reliability"].astype(float) >= policy.min_reliability
+    reliability = reliability.assign(trusted=trusted)
+    reporters_version = content_version(reliability, list(reliability.columns)) if len(reliability) \
+        else "empty"
     train_files = sorted(set(labelled.loc[text_key(labelled["text"]).isin(mod_train["key"]), "source_file"])
                          | {f for s in weak_train.get("source_files", []) for f in str(s).split("|") if f})
     meta = {"version": train_version, "date": date, "eval_version": eval_version, "rows": len(train),
             "label_counts": train["label"].value_counts().sort_index().to_dict(),
             "weak_labels_accepted": len(weak_train), "landing_files": train_files, "policy": asdict(policy),
-            "validated_runs": labelled_runs + report_runs, "review_version": review_version}
+            "validated_runs": labelled_runs + report_runs, "review_version": review_version,
+            "reporters_version": reporters_version}
+    _write(store, f"{REPORTERS}/v={reporters_version}", {"reliability.parquet": reliability},
+           {"version": reporters_version, "date": date, "rows": len(reliability), "policy": asdict(policy),
+            "trusted": int(reliability["trusted"].sum())})
     _write(store, f"{TRAIN}/v={train_version}", {"train.parquet": train}, meta)
     _write(store, f"{REVIEW}/v={review_version}", {"queue.parquet": review, "queue.csv": review},
            {"version": review_version, "date": date, "rows": len(review)})
@@ -238,5 +248,6 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return {"train_version": train_version, "eval_version": eval_version, "review_version": review_version,
             "rows_train": len(train), "rows_eval": len(ev), "rows_review": len(review),
             "weak_labels_accepted": len(weak_train), "reporters_scored": len(reliability),
+            "reporters_version": reporters_version,
             "eval_reused": frozen is not None, "date": date,
             "landing_files": sorted(set(train_files) | set(eval_files))}

@@ -118,13 +118,28 @@ def simulate_reports(
     return out
 
 
+def _shuffle(source: pd.DataFrame, rng: np.random.Generator, seed: int) -> pd.DataFrame:
+    """The source in simulation order, with the post ids the landing zone will carry."""
+    df = source.iloc[rng.permutation(len(source))].reset_index(drop=True)
+    df.insert(0, "post_id", _post_ids(len(df), seed))
+    return df
+
+
+def ground_truth(source: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Every simulated post's id, text and true label (``plan_landing`` with the same source and seed).
+
+    The landing zone only shows the labels of posts moderators labelled; audits of report-derived labels
+    (tests of the weak-label policy) need the truth of the others too. Steps never read it.
+    """
+    return _shuffle(source, np.random.default_rng(seed), seed)
+
+
 def plan_landing(
     source: pd.DataFrame, start: date, days: int, bulk_fraction: float, seed: int, pop: Population
 ) -> dict[str, pd.DataFrame]:
     """Landing files (key -> frame) for the bulk day and ``days`` daily batches."""
     rng = np.random.default_rng(seed)
-    df = source.iloc[rng.permutation(len(source))].reset_index(drop=True)
-    df.insert(0, "post_id", _post_ids(len(df), seed))
+    df = _shuffle(source, rng, seed)
     n_bulk = int(len(df) * bulk_fraction)
     files: dict[str, pd.DataFrame] = {}
     bulk = df.iloc[:n_bulk]
