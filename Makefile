@@ -11,6 +11,8 @@ export HARMWATCH_HOME ?= $(CURDIR)/.harmwatch
 # MLflow >= 3.2 sends usage telemetry by default; nothing here may call out.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
+# The MLflow server's job runner (huey workers) serves GenAI features harmwatch does not use.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 
 .PHONY: help venv tools demo test lint bench up down clean lock

@@ -62,6 +62,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     MPLCONFIGDIR=/tmp/matplotlib \
     MLFLOW_DISABLE_TELEMETRY=true \
     DO_NOT_TRACK=true \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     HARMWATCH_RUNNER=kubernetes
 
 RUN groupadd --system --gid 10001 harmwatch \

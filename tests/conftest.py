@@ -25,6 +25,8 @@ VENV_BIN = Path(sys.executable).parent
 # process the tests start (servers, steps, Airflow tasks) inherits this environment.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# MLflow servers would otherwise start a huey job runner (for GenAI jobs harmwatch never uses) per server.
+os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
 
 
 def shared_dir() -> Path:
