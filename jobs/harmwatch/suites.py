@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,9 +63,13 @@ def text_key(text: pd.Series) -> pd.Series:
 
 
 def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Add the derived columns the row-level suite checks (prefixed ``_``)."""
+    """The columns the row-level suite checks: the required ones plus derived ones (prefixed ``_``).
+
+    Only those columns go to GX (not the raw text and lineage columns): GX hashes and copies the
+    whole frame it validates, so a slim frame is what keeps the suite fast on large batches.
+    """
     spec = KIND_SPEC[kind]
-    out = frame.copy()
+    out = frame.loc[:, [c for c in spec["required"] if c in frame.columns]].copy()
     out["_row"] = range(len(out))
     out["_text_len"] = out["text"].str.len()
     ts = pd.to_datetime(out[spec["ts"]], utc=True, errors="coerce", format="ISO8601")
@@ -78,9 +83,32 @@ def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 _names = itertools.count()
 
 
+# Optional GX dependencies for SQL data sources. The suites run on GX's pandas engine only, so
+# great_expectations is imported as if these were not installed (GX's compatibility layer handles
+# that); importing them is a sizeable share of GX's import time. Other code imports them normally.
+SQL_ONLY_MODULES = ("sqlalchemy", "psycopg2")
+
+
+@functools.cache
+def import_gx() -> None:
+    """Import great_expectations once, without the SQL-only optional dependencies (see above)."""
+    if "great_expectations" in sys.modules:
+        return
+    blocked = [m for m in SQL_ONLY_MODULES if m not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
+    try:
+        import great_expectations  # noqa: F401
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+
+
 @functools.cache
 def context():
     """One ephemeral GX context per process (GX needs it before suites are built); no progress bars."""
+    import_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -32,6 +35,7 @@ from harmwatch.suites import (
     batch_suite,
     batch_summary,
     derive,
+    import_gx,
     row_suite,
     run_suite,
     unexpected_values,
@@ -46,9 +50,15 @@ def pending_runs(lake: Store, kind: str) -> list[dict]:
     return [m for m in lake.committed(f"ingest/{kind}") if m["run_id"] not in done]
 
 
-def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.Series, list[dict]]:
-    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report."""
-    derived = derive(frame, kind)
+def check_rows(
+    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
+) -> tuple[pd.Series, list[dict]]:
+    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report.
+
+    ``derived`` is ``derive(frame, kind)`` when the caller computed it already (see :func:`prepare`).
+    """
+    if derived is None:
+        derived = derive(frame, kind)
     suite, reasons = row_suite(kind, bounds, as_of)
     result = run_suite(derived, suite, f"{kind}_rows", "_row")
     row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
@@ -97,10 +107,47 @@ def check_batches(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bo
     return {k: "; ".join(v) for k, v in rejected.items()}, rows.to_dict(orient="records")
 
 
-def validate_run(lake: Store, reports: Store, manifest: dict, bounds: Bounds, as_of: float) -> dict:
+def read_run(lake: Store, manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An ingest run's rows and the derived frame its row-level suite checks."""
     kind, run_id = manifest["kind"], manifest["run_id"]
     frame = lake.read_parquet(f"ingest/{kind}/run={run_id}/part-0000.parquet")
-    reasons, expectations = check_rows(frame, kind, bounds, as_of)
+    return frame, derive(frame, kind)
+
+
+def _read_runs(lake_uri: str, manifests: list[dict]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    lake = open_store(lake_uri)  # the worker's own store (no connection shared with the parent)
+    return [read_run(lake, m) for m in manifests]
+
+
+def prepare(lake: Store, manifests: list[dict]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Read and derive the pending runs while this process imports Great Expectations.
+
+    Importing great_expectations takes seconds of CPU and does not need the data, so on a machine
+    with a second core the runs are read and derived in a forked worker meanwhile (the GX suites still
+    run here, on the derived frames). Without ``fork`` or a second core, it all happens in order.
+    """
+    if not manifests:
+        return []
+    if "fork" not in mp.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        import_gx()
+        return [read_run(lake, m) for m in manifests]
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+        future = pool.submit(_read_runs, lake.uri, manifests)
+        import_gx()
+        return future.result()
+
+
+def validate_run(
+    lake: Store,
+    reports: Store,
+    manifest: dict,
+    bounds: Bounds,
+    as_of: float,
+    prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> dict:
+    kind, run_id = manifest["kind"], manifest["run_id"]
+    frame, derived = prepared or read_run(lake, manifest)
+    reasons, expectations = check_rows(frame, kind, bounds, as_of, derived)
     rejected, batch_rows = check_batches(frame, reasons != "", kind, bounds)
     batch_reason = frame["source_file"].map(
         lambda s: f"batch rejected: {rejected[s]}" if s in rejected else ""
@@ -192,8 +239,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     )
     lake = open_store(args.lake or settings.lake_uri)
     reports = open_store(args.reports or settings.reports_uri)
+    pending = [m for kind in KIND_SPEC for m in pending_runs(lake, kind)]
     runs = [
-        validate_run(lake, reports, m, bounds, as_of) for kind in KIND_SPEC for m in pending_runs(lake, kind)
+        validate_run(lake, reports, m, bounds, as_of, data)
+        for m, data in zip(pending, prepare(lake, pending), strict=True)
     ]
     total = {
         k: sum(r[k] for r in runs)
