@@ -5,7 +5,7 @@ and aliases that end where an uninterrupted promote/rollback puts them, each mov
 
 One real MLflow server (SQLite backend, 127.0.0.1) and one small lake (6,000 real posts) serve the module;
 the tests run in file order and build on each other's registry state (model ``crash``), so the whole file
-trains three small models (1,500-row samples) and evaluates three times.
+fits three small models (1,500-row samples) and evaluates twice.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def server(tmp_path_factory):
     try:
         yield srv
     finally:
-        stop_process(srv.proc)
+        stop_process(srv.proc, timeout=5)  # SIGTERM, then SIGKILL: its state is not needed afterwards
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +114,9 @@ def artifact_text(server, run_id: str, path: str) -> str:
 
 # -- build-dataset -----------------------------------------------------------------------------------------
 # Writes of a first build: eval.parquet, its manifest, reporters, manifest, train.parquet, manifest,
-# queue.parquet, queue.csv, manifest, LATEST. Kill after 1 (nothing committed), 5 (eval and reporters
-# committed, training data half-written), 9 (all committed but the LATEST pointer).
-@pytest.mark.parametrize("nth", [1, 5, 9])
+# queue.parquet, queue.csv, manifest, LATEST. Kill after 5 (eval and reporters committed, training data
+# written but not committed) and 9 (all committed but the LATEST pointer the next step starts from).
+@pytest.mark.parametrize("nth", [5, 9])
 def test_build_dataset_killed_then_rerun(nth, tmp_path, validated, server, built):
     lake = lake_copy(validated, tmp_path)
     env = env_for(tmp_path, server, lake)
@@ -200,30 +200,30 @@ def test_train_killed_after_registration_then_rerun(model_env, server, trained):
 
 
 def test_train_killed_after_alias_then_rerun(model_env, server, trained):
-    """Killed after moving challenger (to version 2 again, its inputs' version): the rerun moves nothing."""
+    """Killed right after moving challenger (to version 2, the version of its inputs): the rerun finds the
+    alias in place and moves nothing (with the same fault armed, it exits 0: no alias checkpoint passed)."""
     killed(run("train", *TRAIN, "--date", "2026-02-02", env=model_env, kill_at="alias"))
     assert aliases(server)["challenger"] == "2"
-    summary = ok(run("train", *TRAIN, "--date", "2026-02-02", env=model_env, kill_at="alias"))  # no move
-    assert summary["model_version"] == "2" and len(versions(server)) == 3
-    # Back to version 3 for the tests below (its key's version: reused, one alias move).
-    assert ok(run("train", *TRAIN, "--date", "2026-02-03", env=model_env))["model_version"] == "3"
+    summary = ok(run("train", *TRAIN, "--date", "2026-02-02", env=model_env, kill_at="alias"))
+    assert summary["model_version"] == "2" and summary["reused"] is True and len(versions(server)) == 3
 
 
 # -- evaluate ------------------------------------------------------------------------------------------------
 def test_evaluate_killed_then_rerun(model_env, server, trained):
     """Killed after writing its evidence but before the decision tags: promote refuses to act; the rerun
-    records the same decision the interrupted attempt had computed."""
+    records the decision the interrupted attempt had computed."""
     killed(run("evaluate", *EVALUATE, env=model_env, kill_at="decision"))
-    assert "harmwatch.decision" not in versions(server)[-1].tags
-    interrupted = json.loads(artifact_text(server, versions(server)[-1].run_id, "evaluation/decision.json"))
+    challenger = client_for(server).get_model_version(MODEL, "2")
+    assert "harmwatch.decision" not in challenger.tags
+    interrupted = json.loads(artifact_text(server, challenger.run_id, "evaluation/decision.json"))
     refused = run("promote", env=model_env)
     assert refused.returncode == 2 and "no evaluation decision" in refused.stderr
     assert "champion" not in aliases(server)
     summary = ok(run("evaluate", *EVALUATE, env=model_env))
-    tags = versions(server)[-1].tags
+    tags = client_for(server).get_model_version(MODEL, "2").tags
     assert summary["decision"] == tags["harmwatch.decision"] == interrupted["decision"] == "promote"
     assert tags["harmwatch.evaluated_against"] == "none"
-    final = json.loads(artifact_text(server, versions(server)[-1].run_id, "evaluation/decision.json"))
+    final = json.loads(artifact_text(server, challenger.run_id, "evaluation/decision.json"))
     assert final["gates"] == interrupted["gates"]
     assert final["challenger"]["metrics"] == interrupted["challenger"]["metrics"]
 
@@ -232,41 +232,45 @@ def test_evaluate_killed_then_rerun(model_env, server, trained):
 def test_first_promote_killed_after_audit_then_rerun(model_env, server):
     killed(run("promote", env=model_env, kill_at="audit"))
     assert "champion" not in aliases(server)
-    assert versions(server)[-1].tags["harmwatch.promoted_from"] == "none"
+    assert client_for(server).get_model_version(MODEL, "2").tags["harmwatch.promoted_from"] == "none"
     out = ok(run("promote", env=model_env))
-    assert out["promoted"] is True and aliases(server)["champion"] == "3"
-    assert "previous-champion" not in aliases(server)
+    assert out["promoted"] is True and aliases(server) == {"challenger": "2", "champion": "2"}
 
 
 def test_promote_killed_between_alias_moves_then_rerun(model_env, server):
-    """Version 2 evaluated against champion 3 (same inputs, so an equal model: promote). Promote is killed
-    after moving previous-champion, before champion: champion is unchanged; the rerun finishes the move;
-    a third run changes nothing."""
-    assert ok(run("train", *TRAIN, "--date", "2026-02-02", env=model_env))["model_version"] == "2"
-    decision = ok(run("evaluate", *EVALUATE, env=model_env))
-    assert decision["decision"] == "promote" and decision["champion_version"] == "3"
-    killed(run("promote", "--date", "2026-02-02", env=model_env, kill_at="alias#1"))
-    assert aliases(server) == {"challenger": "2", "champion": "3", "previous-champion": "3"}
-    out = ok(run("promote", "--date", "2026-02-02", env=model_env))
-    assert out["promoted"] is True and out["previous_champion_version"] == "3"
-    assert aliases(server) == {"challenger": "2", "champion": "2", "previous-champion": "3"}
-    tags = client_for(server).get_model_version(MODEL, "2").tags
-    assert tags["harmwatch.promoted_from"] == "3" and tags["harmwatch.promoted_on"] == "2026-02-02"
-    again = ok(run("promote", "--date", "2026-02-02", env=model_env))
+    """Version 3 becomes challenger again (its inputs' version, reused) with a promote decision against
+    champion 2. The decision tags are written here as evaluate writes them (an evaluate run costs a minute
+    on this machine, and evaluate's own crash test is above). Promote is killed after moving
+    previous-champion, before champion: champion is unchanged; the rerun finishes the move; a third run
+    changes nothing."""
+    assert ok(run("train", *TRAIN, "--date", "2026-02-03", env=model_env))["model_version"] == "3"
+    for key, value in {"harmwatch.decision": "promote", "harmwatch.evaluated_against": "2"}.items():
+        client_for(server).set_model_version_tag(MODEL, "3", key, value)
+    killed(run("promote", "--date", "2026-02-03", env=model_env, kill_at="alias#1"))
+    assert aliases(server) == {"challenger": "3", "champion": "2", "previous-champion": "2"}
+    out = ok(run("promote", "--date", "2026-02-03", env=model_env))
+    assert out["promoted"] is True and out["previous_champion_version"] == "2"
+    assert aliases(server) == {"challenger": "3", "champion": "3", "previous-champion": "2"}
+    tags = client_for(server).get_model_version(MODEL, "3").tags
+    assert tags["harmwatch.promoted_from"] == "2" and tags["harmwatch.promoted_on"] == "2026-02-03"
+    again = ok(run("promote", "--date", "2026-02-03", env=model_env))
     assert again["promoted"] is False and "already champion" in again["reason"]
-    assert aliases(server) == {"challenger": "2", "champion": "2", "previous-champion": "3"}
+    assert aliases(server) == {"challenger": "3", "champion": "3", "previous-champion": "2"}
     assert len(versions(server)) == 3
 
 
 def test_rollback_killed_before_alias_then_rerun(model_env, server):
+    """Killed after tagging the demoted version, before moving champion back: the rerun moves it once."""
+    from harmwatch.promote import plan
+
     killed(run("rollback", "--reason", "crash test", env=model_env, kill_at="audit"))
-    assert aliases(server)["champion"] == "2"
-    demoted = client_for(server).get_model_version(MODEL, "2").tags
-    assert demoted["harmwatch.decision"] == "rolled_back"
+    assert aliases(server)["champion"] == "3"
+    assert client_for(server).get_model_version(MODEL, "3").tags["harmwatch.decision"] == "rolled_back"
     out = ok(run("rollback", "--reason", "crash test", env=model_env))
-    assert out["rolled_back"] is True and aliases(server)["champion"] == "3"
-    tags = client_for(server).get_model_version(MODEL, "2").tags
+    assert out["rolled_back"] is True and aliases(server)["champion"] == "2"
+    tags = client_for(server).get_model_version(MODEL, "3").tags
     assert tags["harmwatch.decision_before_rollback"] == "promote"
     assert ok(run("rollback", env=model_env))["rolled_back"] is False
-    assert ok(run("promote", env=model_env))["promoted"] is False  # the demoted version stays demoted
-    assert aliases(server)["champion"] == "3"
+    assert aliases(server) == {"challenger": "3", "champion": "2", "previous-champion": "2"}
+    # The demoted version's tags keep promote from bringing it back on its old decision.
+    assert plan("3", tags["harmwatch.decision"], tags["harmwatch.evaluated_against"], "2", False)[0] is False
