@@ -319,6 +319,8 @@ def bench_served(env: dict[str, str], n: int) -> dict[str, Any]:
         **env,
         "MLFLOW_TRACKING_URI": settings["mlflow_tracking_uri"],
         "MLFLOW_REGISTRY_URI": settings["mlflow_registry_uri"],
+        # mlflow starts `uvicorn` by name: the virtual environment's bin must be on PATH
+        "PATH": os.pathsep.join([str(BIN), env.get("PATH", "")]),
     }
     log = Path(env["HARMWATCH_HOME"]) / "serve.log"
     started = time.perf_counter()
