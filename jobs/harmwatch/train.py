@@ -6,6 +6,12 @@ records what a reviewer needs to trust or reject it: parameters, dataset version
 metrics on the frozen evaluation snapshot, plots, a model card, the signature and an input example, and a
 stratified sample of the training data scored by the model (``drift_reference/reference.parquet``) that
 the drift step compares production batches against.
+
+Idempotent: the run and the version carry a key (model name, snapshots and their hashes, parameters, the
+model code, the logical date). A rerun with the same key registers nothing new: it completes a version
+whose training was killed after registering it, registers a model that was completely logged but not yet
+registered, marks runs killed before that FAILED and trains again, and otherwise reuses the version,
+pointing ``challenger`` at it (``--retrain`` forces a new version).
 """
 
 from __future__ import annotations
@@ -113,6 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-rows", type=int, help="train on a stratified sample of this many rows")
     parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
+    parser.add_argument("--retrain", action="store_true",
+                        help="fit and register a new version even if these inputs (snapshots, parameters, "
+                        "code, date) were trained before; by default that version is reused")
 
 
 def train_key(name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None) -> str:
@@ -201,7 +210,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     key = train_key(name, tm, em, args, settings.seed, date)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
-        previous = previous_training(client, name, key)
+        previous = None if args.retrain else previous_training(client, name, key)
         if previous is None:
             run_info, version, record = _train_and_register(settings, args, client, train_all, tm, ev, em,
                                                             key, date)
