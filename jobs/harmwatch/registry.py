@@ -110,8 +110,9 @@ def is_outage(exc: BaseException, mlflow_only: bool = False) -> bool:
     return False
 
 
-def unavailable(settings: Settings, exc: BaseException) -> ServiceUnavailable:
-    """The one-line error for an MLflow server that cannot be reached (names the server URL)."""
+def describe_failure(exc: BaseException) -> str:
+    """Short text for a failed MLflow call: what happened and which endpoint, e.g.
+    ``connection refused (/api/2.0/mlflow/experiments/get-by-name)``."""
     import re
 
     text = " ".join(str(e) for e in (exc, exc.__cause__, exc.__context__) if e is not None)
@@ -124,8 +125,13 @@ def unavailable(settings: Settings, exc: BaseException) -> ServiceUnavailable:
     else:
         what = _first_line(exc)
     call = re.search(r"API request to https?://[^/\s]+(/\S*?)/? failed", text)
-    where = f" ({call.group(1)})" if call else ""
-    return ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} unreachable: {what}{where}; "
+    return what + (f" ({call.group(1)})" if call else "")
+
+
+def unavailable(settings: Settings, exc: BaseException) -> ServiceUnavailable:
+    """The one-line error for an MLflow server that cannot be reached (names the server URL)."""
+    what = describe_failure(exc)
+    return ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} unreachable: {what}; "
                               "the step can be rerun once it answers")
 
 
@@ -158,6 +164,7 @@ def configure_mlflow(settings: Settings, attempts: int | None = None,
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # our retry warning says it once
     attempts, backoff, budget = retry_policy(attempts, backoff)
     tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
     for uri in {tracking, registry}:
@@ -177,7 +184,7 @@ def configure_mlflow(settings: Settings, attempts: int | None = None,
             if attempt >= attempts or time.monotonic() + pause > deadline:
                 raise unavailable(settings, exc) from None
             log.warning("MLflow at %s not answering (attempt %d/%d, next in %.1fs): %s", tracking, attempt,
-                        attempts, pause, _first_line(exc))
+                        attempts, pause, describe_failure(exc))
             time.sleep(pause)
     mlflow.set_experiment(experiment_id=experiment_id)
     return client
