@@ -4,6 +4,17 @@
 ``checkpoint(<checkpoint>)`` (n defaults to 1). Steps call checkpoints right after they made durable
 progress (a storage write, a registered model version, an alias move), which are exactly the points
 where a crash leaves partial work behind and a rerun must still converge to the same result.
+
+Checkpoints (tests/reliability/test_crash_rerun*.py kill at each of them):
+
+- ``write``: after every durable storage write (ingest, validate, build-dataset, ...; storage.py).
+- train: ``run`` (run opened, nothing fitted), ``logged`` (model and record logged, not registered),
+  ``registered`` (version created, card/description/complete marker missing), ``finished`` (version
+  complete, run still open), ``alias`` (challenger moved).
+- evaluate: ``scores`` (challenger scores stored), ``decision`` (evidence artifact written, tags not),
+  ``decided`` (decision tags written).
+- promote: ``audit`` (audit tags written, no alias moved), ``alias`` (#1 previous-champion, #2 champion;
+  #1 is champion when there was none). rollback: ``audit`` (demotion tags written), ``alias`` (champion).
 """
 
 from __future__ import annotations
