@@ -114,8 +114,14 @@ def champion(settings: Settings) -> tuple[Any, str | None, str | None]:
 
 
 def predict(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``pred_label`` and ``harmful_score`` from a pyfunc model (contract in DESIGN.md)."""
-    out = model.predict(pd.DataFrame({"text": frame["text"].tolist()}))
+    """Add ``pred_label`` and ``harmful_score`` from a pyfunc model (contract in DESIGN.md).
+
+    Scored by one forked worker per CPU (``harmwatch.score.score_frame``): the text vectorisers are
+    single-threaded, and scoring both sides is most of this step's work.
+    """
+    from harmwatch.score import available_cpus, score_frame
+
+    out = score_frame(model, pd.DataFrame({"text": frame["text"].tolist()}), 10_000, available_cpus())
     return frame.assign(pred_label=list(out["label"].astype(str)), harmful_score=list(out["harmful_score"]))
 
 
@@ -141,8 +147,15 @@ def add_predictions(
         model, source = mlflow.pyfunc.load_model(args.model_uri), args.model_uri
     else:
         model, source = registry.load_model_by_alias(settings, alias="champion"), "champion"
-    ref = ref if have[0] and not args.model_uri else predict(model, ref)
-    cur = cur if have[1] and not args.model_uri else predict(model, cur)
+    redo = [not h or bool(args.model_uri) for h in have]
+    if all(redo):  # one scoring pass over both sides keeps the workers busy
+        both = predict(model, pd.concat([ref[["text"]], cur[["text"]]], ignore_index=True))
+        cols = ["pred_label", "harmful_score"]
+        ref = ref.assign(**{c: both[c].iloc[: len(ref)].to_list() for c in cols})
+        cur = cur.assign(**{c: both[c].iloc[len(ref) :].to_list() for c in cols})
+    else:
+        ref = predict(model, ref) if redo[0] else ref
+        cur = predict(model, cur) if redo[1] else cur
     return ref, cur, {"prediction_source": source}
 
 

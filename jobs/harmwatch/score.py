@@ -44,6 +44,18 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 quota (a pod's CPU limit)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
 _MODEL: Any = None  # the model a forked scoring worker inherits (see score_frame)
 
 
@@ -84,8 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="scoring processes (default: one per CPU; 1 scores in this process)",
+        default=available_cpus(),
+        help="scoring processes (default: one per available CPU; 1 scores in this process)",
     )
 
 
