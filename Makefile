@@ -50,8 +50,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/hadolint docker/*.Dockerfile
 
+# BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see bench/run.py -h)
+BENCH_ARGS ?=
 bench: venv
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 up: venv
 	scripts/up.sh
