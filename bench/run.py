@@ -107,6 +107,10 @@ def machine() -> dict[str, Any]:
     }
 
 
+class StepFailed(RuntimeError):
+    """A step exited non-zero (recorded in the results; the rest of that chain is skipped)."""
+
+
 def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -124,7 +128,7 @@ def run_step(step: str, args: list[str], env: dict[str, str], phase: str = "") -
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"bench: `harmwatch {step} {' '.join(args)}` failed: {stderr.strip()[-800:]}")
+        raise StepFailed(f"`harmwatch {step} {' '.join(args)}` failed: {stderr.strip()[-600:]}")
     return {
         "step": step,
         "phase": phase,
@@ -169,14 +173,18 @@ def chain_once(source: Path, full: bool = True) -> list[dict[str, Any]]:
     try:
         plan = CHAIN + (DAY2_CHAIN if full else AFTER)
         records = []
-        for step, phase, args in plan:
-            records.append(run_step(step, args, env, phase))
-            print(
-                f"  {step:<14} {phase:<13} {records[-1]['wall_s']:7.2f} s "
-                f"{records[-1]['peak_rss_mib']:7.0f} MiB  load {records[-1]['load1']}",
-                flush=True,
-            )
-        records.append(score(env, home))
+        try:
+            for step, phase, args in plan:
+                records.append(run_step(step, args, env, phase))
+                print(
+                    f"  {step:<14} {phase:<13} {records[-1]['wall_s']:7.2f} s "
+                    f"{records[-1]['peak_rss_mib']:7.0f} MiB  load {records[-1]['load1']}",
+                    flush=True,
+                )
+            records.append(score(env, home))
+        except StepFailed as exc:  # recorded; the steps after it in this chain cannot run
+            print(f"  FAILED: {exc}", flush=True)
+            records.append({"step": "FAILED", "phase": "", "error": str(exc), "load1": load1()})
         return records
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -187,6 +195,7 @@ def label(rec: dict[str, Any]) -> str:
 
 
 def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [r for r in rows if "error" not in r]
     out = []
     for key in dict.fromkeys(label(r) for r in rows):
         mine = [r for r in rows if label(r) == key]
@@ -234,11 +243,14 @@ def bench_steps(runs: int, source: Path) -> dict[str, Any]:
         print(f"steps: run {i + 1}/{runs}", flush=True)
         last = chain_once(source)
         rows += last
-    summaries = {label(r): r["summary"] for r in last}
+    summaries = {label(r): r["summary"] for r in last if "summary" in r}
     scored = [r["summary"] for r in rows if r["step"] == "score"]
     return {
-        "score_posts_per_s": round(statistics.median(s.get("posts_per_second", 0) for s in scored)),
-        "score_workers": scored[-1].get("workers"),
+        "errors": [r["error"] for r in rows if "error" in r],
+        "score_posts_per_s": round(statistics.median(s.get("posts_per_second", 0) for s in scored))
+        if scored
+        else None,
+        "score_workers": scored[-1].get("workers") if scored else None,
         "steps": medians(rows),
         "quality": quality(summaries),
         "runs": [{k: v for k, v in r.items() if k != "summary"} for r in rows],
@@ -428,8 +440,9 @@ def bench_scaling(source: Path, factors: list[int], runs: int) -> dict[str, Any]
             for i in range(runs):
                 print(f"scaling: {factor}x run {i + 1}/{runs}", flush=True)
                 for rec in chain_once(grown, full=False):
+                    summary = rec.get("summary", {})
                     rows.append({**{k: v for k, v in rec.items() if k != "summary"}, "factor": factor,
-                                 "rows": rec["summary"].get("rows_in") or rec["summary"].get("rows")})
+                                 "rows": summary.get("rows_in") or summary.get("rows")})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     table = []
@@ -445,6 +458,7 @@ def bench_scaling(source: Path, factors: list[int], runs: int) -> dict[str, Any]
     }
     plot_scaling(table, RESULTS / "scaling.png")
     return {
+        "errors": [f"{r['factor']}x: {r['error']}" for r in rows if "error" in r],
         "factors": factors,
         "runs_per_factor": runs,
         "table": table,
@@ -576,6 +590,7 @@ def write_report(results: dict[str, Any]) -> str:
         "| target | measured | limit | met | load |",
         "|---|---:|---:|:---:|---:|",
     ]
+    errors = [e for sec in SECTIONS for e in results.get(sec, {}).get("errors", []) or []]
     for v in verdicts(results):
         sign = ">=" if TARGETS[v["key"]][3] else "<="
         met = {True: "yes", False: "**no**", None: "n/a"}[v["met"]]
@@ -584,6 +599,8 @@ def write_report(results: dict[str, Any]) -> str:
             f"| {v['what']} | {_fmt(v['value'])} {v['unit']} | {limit} | {met} | {_fmt(v['load1'])} |"
         )
     lines.append("")
+    if errors:
+        lines += ["## Failed steps", ""] + [f"- {e.splitlines()[0][:400]}" for e in errors] + [""]
     if "steps" in results:
         s = results["steps"]
         lines += [
