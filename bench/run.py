@@ -111,6 +111,22 @@ class StepFailed(RuntimeError):
     """A step exited non-zero (recorded in the results; the rest of that chain is skipped)."""
 
 
+def code_version() -> str:
+    """The commit measured: ``git rev-parse HEAD`` (+ "-dirty" with local changes to tracked files),
+    or ``HARMWATCH_BENCH_COMMIT`` when run from an exported tree (``git archive``)."""
+    if os.environ.get("HARMWATCH_BENCH_COMMIT"):
+        return os.environ["HARMWATCH_BENCH_COMMIT"]
+    try:
+        git = ["git", "-C", str(ROOT)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "jobs", "dags"]).returncode
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -577,7 +593,8 @@ def write_report(results: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, Python {m['python']}, "
-        f"{m['os']}. Written by `make bench` (bench/run.py) on {results['date']}.",
+        f"{m['os']}. Written by `make bench` (bench/run.py) on {results['date']}; the code measured is "
+        "given per section (commit).",
         "",
         "The machine is shared: every figure carries the 1-minute load average seen when it was taken "
         "(2 cores, so a load above 2 means the steps waited for a CPU). Figures are medians; wall time "
@@ -604,7 +621,7 @@ def write_report(results: dict[str, Any]) -> str:
     if "steps" in results:
         s = results["steps"]
         lines += [
-            f"## Steps on the full dataset ({s.get('date', results['date'])})",
+            f"## Steps on the full dataset ({s.get('date', results['date'])}, commit {s.get('commit')})",
             "",
             "| step | runs | median wall (s) | median CPU (s) | median peak RSS (MiB) | all wall (s) "
             "| load |",
@@ -641,7 +658,7 @@ def write_report(results: dict[str, Any]) -> str:
         med = d["median"]
         lines += [
             f"## Retrain DAG through Airflow ({d['mode']}, local runner; {d['runs']} runs, "
-            f"{d.get('date', '')})",
+            f"{d.get('date', '')}, commit {d.get('commit')})",
             "",
             f"End to end {med['end_to_end_s']} s; sum of the steps' own times {med['steps_s']} s; "
             f"orchestration overhead {med['overhead_s']} s = {med['overhead_pct']} % (load {med['load1']}).",
@@ -656,7 +673,7 @@ def write_report(results: dict[str, Any]) -> str:
     if "serving" in results:
         s = results["serving"]
         lines += [
-            f"## Serving the champion ({s.get('date', '')})",
+            f"## Serving the champion ({s.get('date', '')}, commit {s.get('commit')})",
             "",
             "| measure | value | load |",
             "|---|---:|---:|",
@@ -676,7 +693,8 @@ def write_report(results: dict[str, Any]) -> str:
         factors = sc["factors"]
         head = " | ".join(f"{f}x s | {f}x MiB" for f in factors)
         lines += [
-            f"## Scaling ({sc['runs_per_factor']} run(s) per size, {sc.get('date', '')})",
+            f"## Scaling ({sc['runs_per_factor']} run(s) per size, {sc.get('date', '')}, "
+            f"commit {sc.get('commit')})",
             "",
             f"| step | {head} | time growth {factors[0]}x to {factors[-1]}x |",
             "|---|" + "---:|" * (2 * len(factors) + 1),
@@ -745,7 +763,7 @@ def main(argv: list[str] | None = None) -> None:
             value = bench_serving(args.source, args.requests, args.repeats)
         else:
             value = bench_scaling(args.source, args.factors, args.scaling_repeats)
-        value.update(date=today, quick=args.quick, load1_start=load, load1_end=load1(),
+        value.update(date=today, commit=code_version(), quick=args.quick, load1_start=load, load1_end=load1(),
                      section_seconds=round(time.perf_counter() - started, 1))
         results[section] = value
         (RESULTS / f"{section}.json").write_text(
