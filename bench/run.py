@@ -275,35 +275,49 @@ def bench_steps(runs: int, source: Path) -> dict[str, Any]:
 
 
 # -- DAG -------------------------------------------------------------------------------------------
-def bench_dag(runs: int, source: Path) -> dict[str, Any]:
+def bench_dag(runs: int, source: Path, modes: list[str]) -> dict[str, Any]:
+    """``runs`` DAG runs per mode; the first mode is the headline (see scripts/bench_dag.py)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import bench_dag
 
     os.environ.setdefault("HARMWATCH_SOURCE_CSV", str(source))
-    results = []
-    for i in range(runs):
-        load = load1()
-        r = bench_dag.bench("dags-test", BULK)
-        r["load1"] = load
-        results.append(r)
-        print(
-            f"dag: run {i + 1}/{runs} {r['state']} end-to-end {r['end_to_end_s']} s, steps {r['steps_s']} s, "
-            f"overhead {r['overhead_pct']} % (load {load})",
-            flush=True,
-        )
-    ok = [r for r in results if r["state"] == "success"] or results
-    med = {
-        k: round(statistics.median(r[k] for r in ok), 2)
-        for k in ("end_to_end_s", "tasks_s", "steps_s", "overhead_s", "overhead_pct", "load1")
-    }
-    per_task = {
-        task: {
-            "median_task_s": round(statistics.median(r["per_task"][task]["task_s"] or 0 for r in ok), 2),
-            "median_step_s": round(statistics.median(r["per_task"][task]["step_s"] or 0 for r in ok), 2),
+    out: dict[str, Any] = {}
+    for mode in modes:
+        results = []
+        for i in range(runs):
+            load = load1()
+            try:
+                r = bench_dag.bench(mode, BULK)
+            except Exception as exc:  # recorded, the other runs go on
+                print(f"dag: {mode} run {i + 1}/{runs} failed: {exc}", flush=True)
+                results.append({"state": "error", "error": str(exc)[:500], "load1": load})
+                continue
+            r["load1"] = load
+            results.append(r)
+            print(
+                f"dag: {mode} run {i + 1}/{runs} {r['state']} end-to-end {r['end_to_end_s']} s, "
+                f"steps {r['steps_s']} s, overhead {r['overhead_pct']} % (load {load})",
+                flush=True,
+            )
+        ok = [r for r in results if r["state"] == "success"]
+        if not ok:
+            out[mode] = {"mode": mode, "runs": len(results), "all": results, "median": {}, "per_task": {}}
+            continue
+        med = {
+            k: round(statistics.median(r[k] for r in ok), 2)
+            for k in ("end_to_end_s", "tasks_s", "steps_s", "overhead_s", "overhead_pct", "load1")
         }
-        for task in ok[0]["per_task"]
-    }
-    return {"mode": "dags-test", "runs": len(results), "median": med, "per_task": per_task, "all": results}
+        per_task = {
+            task: {
+                "median_task_s": round(statistics.median(r["per_task"][task]["task_s"] or 0 for r in ok), 2),
+                "median_step_s": round(statistics.median(r["per_task"][task]["step_s"] or 0 for r in ok), 2),
+            }
+            for task in ok[0]["per_task"]
+        }
+        out[mode] = {"mode": mode, "runs": len(ok), "median": med, "per_task": per_task, "all": results}
+    head = out[modes[0]]
+    return {**head, "errors": [r["error"] for m in out.values() for r in m["all"] if "error" in r],
+            "modes": {m: v for m, v in out.items() if m != modes[0]}}
 
 
 # -- serving ---------------------------------------------------------------------------------------
@@ -653,7 +667,7 @@ def write_report(results: dict[str, Any]) -> str:
                 f"| harmful PR-AUC | {_fmt(q.get('harmful_pr_auc'), 4)} |",
             ]
             lines.append("")
-    if "dag" in results:
+    if results.get("dag", {}).get("median"):
         d = results["dag"]
         med = d["median"]
         lines += [
@@ -670,6 +684,15 @@ def write_report(results: dict[str, Any]) -> str:
             f"| {t} | {f['median_task_s']} | {f['median_step_s']} |" for t, f in d["per_task"].items()
         ]
         lines.append("")
+        for mode, other in (d.get("modes") or {}).items():
+            om = other.get("median") or {}
+            if om:
+                lines += [
+                    f"Mode {mode} ({other['runs']} runs): end to end {om['end_to_end_s']} s, steps "
+                    f"{om['steps_s']} s, overhead {om['overhead_s']} s = {om['overhead_pct']} % "
+                    f"(load {om['load1']}).",
+                    "",
+                ]
     if "serving" in results:
         s = results["serving"]
         lines += [
@@ -724,6 +747,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sections", "--only", nargs="*", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--repeats", "--runs", type=int, default=3, help="repetitions for medians (steps)")
     parser.add_argument("--dag-repeats", type=int, help="repetitions of the DAG run (default --repeats)")
+    parser.add_argument(
+        "--dag-modes",
+        nargs="+",
+        default=["dags-test"],
+        choices=["dags-test", "scheduler"],
+        help="dags-test: `airflow dags test` (make demo); scheduler: make up's scheduler, run via the API",
+    )
     parser.add_argument("--scaling-repeats", type=int, default=1, help="repetitions per scaling size")
     parser.add_argument("--factors", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=1000, help="single-post requests per latency figure")
@@ -758,7 +788,7 @@ def main(argv: list[str] | None = None) -> None:
         if section == "steps":
             value = bench_steps(args.repeats, args.source)
         elif section == "dag":
-            value = bench_dag(args.dag_repeats or args.repeats, args.source)
+            value = bench_dag(args.dag_repeats or args.repeats, args.source, args.dag_modes)
         elif section == "serving":
             value = bench_serving(args.source, args.requests, args.repeats)
         else:
