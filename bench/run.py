@@ -342,14 +342,23 @@ def bench_serving(source: Path, n_single: int, runs: int) -> dict[str, Any]:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         result["load1"] = load
         print(f"serving: in-process {json.dumps(result)[:300]}", flush=True)
-        result["served"] = bench_served(env, n_single)
+        result["served"] = bench_served(env, n_single, sample_texts(source, n_single + 20))
         print(f"serving: served {result['served']}", flush=True)
         return result
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def bench_served(env: dict[str, str], n: int) -> dict[str, Any]:
+def sample_texts(source: Path, n: int) -> list[str]:
+    """``n`` posts of the dataset drawn at random (seed 0), as the in-process probe draws them."""
+    import numpy as np
+    import pandas as pd
+
+    texts = pd.read_csv(source, dtype=str, keep_default_na=False)["tweet_text"].tolist()
+    return [texts[i] for i in np.random.default_rng(0).integers(0, len(texts), size=n)]
+
+
+def bench_served(env: dict[str, str], n: int, texts: list[str]) -> dict[str, Any]:
     """`mlflow models serve` of the champion on 127.0.0.1; latency of single-post requests."""
     import urllib.request
 
@@ -406,7 +415,6 @@ def bench_served(env: dict[str, str], n: int) -> dict[str, Any]:
                     ) from None
                 time.sleep(0.5)
         ready_s = time.perf_counter() - started
-        texts = ["you are so old lol", "go back to your country", "love this song so much #mkr"]
         load = load1()
         lat = []
         for i in range(n + 20):
