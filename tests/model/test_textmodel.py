@@ -12,8 +12,11 @@ import pytest
 from harmwatch.config import CLASSES
 from harmwatch.errors import DataError
 from harmwatch.textmodel import (
+    CHAR_HASH_FEATURES,
     META_FEATURES,
     SKOPS_TRUSTED_TYPES,
+    LogCountRatioClassifier,
+    _base_learners,
     build_pipeline,
     clean_frame,
     contract_frame,
@@ -80,16 +83,38 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
     texts = sample[["text"]].head(300)
     pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
-    # vocabularies are packed into one string each instead of one JSON node per term
+    # the word vocabulary is packed into one string instead of one JSON node per term; characters are hashed
     with zipfile.ZipFile(path) as zf:
         schema = zf.read("schema.json").decode()
-    assert schema.count('"vocabulary_terms_"') == 2 and '"vocabulary_"' not in schema
+    assert schema.count('"vocabulary_terms_"') == 1 and '"vocabulary_"' not in schema
 
 
 def test_fitted_model_serves_in_process(small_model):
     params = small_model.get_params()
     assert params["features__n_jobs"] is None and params["clf__n_jobs"] is None
     assert for_serving(build_pipeline(n_jobs=2)).get_params()["clf__n_jobs"] is None
+
+
+def test_feature_layout_is_word_then_hashed_char_then_meta(small_model, sample):
+    features = small_model[:-1].transform(sample[["text"]].head(50))
+    n_word = len(small_model.named_steps["features"].named_transformers_["word"].vocabulary_)
+    assert features.shape[1] == n_word + CHAR_HASH_FEATURES + len(META_FEATURES)
+    clf = small_model.named_steps["clf"]
+    nbsvm = clf.base_models_[[name for name, *_ in _base_learners(0)].index("nbsvm")]
+    assert nbsvm.ratios_.shape == (len(clf.classes_), n_word)  # the NB-SVM sees the word block only
+    with pytest.raises(ValueError, match="feature columns"):
+        clf.predict_proba(features[:, :100])
+
+
+def test_log_count_ratio_classifier_separates_distinct_vocabularies():
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1]] * 5, dtype=float))
+    y = np.array(["a", "a", "b", "b"] * 5)
+    model = LogCountRatioClassifier(random_state=0).fit(X, y)
+    assert (model.predict(X) == y).all()
+    assert model.decision_function(X).shape == (20, 2)
+    assert model.ratios_[0, 0] > 0 > model.ratios_[0, 3]  # word 0 marks class a, word 3 class b
 
 
 def test_links_are_removed_and_structure_is_counted():
