@@ -727,8 +727,8 @@ def write_report(results: dict[str, Any]) -> str:
             f"## Scaling ({sc['runs_per_factor']} run(s) per size, {sc.get('date', '')}, "
             f"commit {sc.get('commit')})",
             "",
-            f"| step | {head} | time growth {factors[0]}x to {factors[-1]}x |",
-            "|---|" + "---:|" * (2 * len(factors) + 1),
+            f"| step | {head} | time growth {factors[0]}x to {factors[-1]}x | CPU time growth |",
+            "|---|" + "---:|" * (2 * len(factors) + 2),
         ]
         for step in dict.fromkeys(t["step"] for t in sc["table"]):
             cells = []
@@ -736,11 +736,22 @@ def write_report(results: dict[str, Any]) -> str:
                 t = next((t for t in sc["table"] if t["step"] == step and t["factor"] == f), None)
                 cells += [f"{t['median_wall_s']:.1f}", str(t["median_peak_rss_mib"])] if t else ["", ""]
             growth = sc["time_growth_at_largest"].get(step)
-            lines.append(f"| {step} | " + " | ".join(cells) + f" | {_fmt(growth)}x |")
+            ends = [
+                next((t for t in sc["table"] if t["step"] == step and t["factor"] == f), None)
+                for f in (factors[0], factors[-1])
+            ]
+            cpu = (
+                ends[1]["median_cpu_s"] / ends[0]["median_cpu_s"]
+                if all(ends) and ends[0]["median_cpu_s"]
+                else None
+            )
+            lines.append(f"| {step} | " + " | ".join(cells) + f" | {_fmt(growth)}x | {_fmt(cpu)}x |")
         loads = sorted({r["load1"] for r in sc["rows"]})
         lines += [
             "",
-            f"Load average during the scaling runs: {min(loads)} to {max(loads)}.",
+            f"Load average during the scaling runs: {min(loads)} to {max(loads)}. The sizes ran one "
+            "after the other under whatever load the machine had then, so a time ratio between sizes "
+            "mixes data growth with load changes; the CPU time ratio is less affected.",
             "",
             "![cost against size](scaling.png)",
             "",
