@@ -525,7 +525,7 @@ def plot_scaling(table: list[dict[str, Any]], out: Path) -> None:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(factors, [f"{f}x" for f in factors])
-        ax.set_xlabel("data size (x the 47,692-post dataset)")
+        ax.set_xlabel("data size (x the 47,692-row source CSV)")
         ax.set_ylabel(what)
         ax.grid(True, which="both", alpha=0.3)
     ax_m.axhline(4096, color="red", linestyle="--", linewidth=1, label="4 GiB target")
