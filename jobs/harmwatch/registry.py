@@ -61,7 +61,9 @@ def retry_policy(attempts: int | None = None, backoff: float | None = None) -> t
     ``HARMWATCH_MLFLOW_ATTEMPTS`` (4), ``HARMWATCH_MLFLOW_BACKOFF`` (1 s, doubled after each failure) and
     ``HARMWATCH_MLFLOW_RETRY_SECONDS`` (45 s: no new attempt starts after that) bound how long a step waits
     for an MLflow server that does not answer. Each attempt is itself a few HTTP requests that MLflow's
-    client retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, default here 2, backoff factor 1 s).
+    client retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, default here 2, backoff factor 1 s): a refused
+    connection fails a step in about 20 s. A server that accepts but never answers is bounded by
+    ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (60 s here) per request instead.
     """
     env = os.environ.get
     return (attempts if attempts is not None else int(env("HARMWATCH_MLFLOW_ATTEMPTS", "4")),
@@ -163,7 +165,9 @@ def configure_mlflow(settings: Settings, attempts: int | None = None,
     # short (about 3 s of retries against a refused connection), we back off around them here.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # A minute per request (MLflow: 120 s): a loaded server writing a model can be slow, a hung one is not
+    # waited on for the default's retries x 2 minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # our retry warning says it once
     attempts, backoff, budget = retry_policy(attempts, backoff)
     tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
