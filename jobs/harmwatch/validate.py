@@ -93,17 +93,26 @@ def check_batches(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bo
         summary.reset_index(names="_batch"), batch_suite(kind, bounds), f"{kind}_batches", "_batch"
     )
     rejected: dict[str, list[str]] = {}
+    warned: dict[str, list[str]] = {}
     for res in result.results:
         kw = res.expectation_config.kwargs
+        warn_only = bool((res.expectation_config.meta or {}).get("warn_only"))
         for idx in unexpected_values(res, "_batch"):
             source = summary.loc[int(idx), "source_file"]
             value = summary.loc[int(idx), kw["column"]]
-            rejected.setdefault(source, []).append(
+            (warned if warn_only else rejected).setdefault(source, []).append(
                 f"{kw['column']}={value:.4g} outside [{kw.get('min_value')}, {kw.get('max_value')}]"
             )
-    rows = summary.assign(
-        verdict=summary["source_file"].map(lambda s: "; ".join(rejected.get(s, [])) or "ok")
-    )
+    for source, reasons in warned.items():
+        log.warning("%s: %s (warning only: the weak-label policy weighs these reports)", source,
+                    "; ".join(reasons))
+
+    def verdict(source: str) -> str:
+        if source in rejected:
+            return "; ".join(rejected[source])
+        return f"ok (warning: {'; '.join(warned[source])})" if source in warned else "ok"
+
+    rows = summary.assign(verdict=summary["source_file"].map(verdict))
     return {k: "; ".join(v) for k, v in rejected.items()}, rows.to_dict(orient="records")
 
 
