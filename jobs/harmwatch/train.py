@@ -34,9 +34,10 @@ from harmwatch.faults import checkpoint
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
-METHOD = ("Links removed; word 1-2-gram and character 5-gram TF-IDF; SGD (modified Huber) and "
-          "Complement Naive Bayes on them, stacked with five structural counts by a gradient-boosted "
-          "classifier trained on 2-fold out-of-fold scores (probabilities from log-loss).")
+METHOD = ("Links removed; word 1-2-gram TF-IDF and hashed character 5-gram TF-IDF (2^17 buckets); "
+          "SGD (modified Huber) and Complement Naive Bayes on both, and an NB-SVM (log-count-ratio "
+          "SGD) on the words, stacked with five structural counts by a gradient-boosted classifier "
+          "trained on 2-fold out-of-fold scores (probabilities from log-loss).")
 KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start) and on the version (at creation)
 COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
 RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
