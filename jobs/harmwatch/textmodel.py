@@ -33,7 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from harmwatch.config import BENIGN_CLASS, CLASSES
 
@@ -151,6 +151,30 @@ def _base_learners(seed: int) -> list[tuple[str, BaseEstimator, str, str]]:
     ]
 
 
+# Learner layout of models fitted before the NB-SVM learner existed (harmwatch <= 3501de2): SGD and
+# Complement NB, both on all sparse columns. Loaded champions of that age must keep scoring.
+_LEGACY_SPECS: list[tuple[str, str]] = [("decision_function", "all"), ("predict_log_proba", "all")]
+_threadpools: ThreadpoolController | None = None
+
+
+def _one_openmp_thread() -> Any:
+    """Context limiting OpenMP to one thread. The controller is built once: ``threadpool_limits`` rescans
+    every loaded library on each call, a large share of a single post's latency."""
+    global _threadpools
+    if _threadpools is None:
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1, user_api="openmp")
+
+
+def _weights_for_scoring(models: list[Any]) -> None:
+    """Linear weights in Fortran order: scoring computes ``X @ W.T``, and a C-ordered ``W`` made scipy copy
+    the transposed matrix on every call (a few ms per post)."""
+    for model in models:
+        for attr in ("coef_", "feature_log_prob_"):
+            if isinstance(getattr(model, attr, None), np.ndarray):
+                setattr(model, attr, np.asfortranarray(getattr(model, attr)))
+
+
 def _fit_one(learner: BaseEstimator, X, y, rows):
     return clone(learner).fit(X[rows], y[rows]) if rows is not None else clone(learner).fit(X, y)
 
@@ -186,10 +210,19 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         blocks = {"all": X[:, :n_sparse], "word": X[:, : n_sparse - self.n_char]}
         return blocks, X[:, n_sparse:].toarray()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "stacker_" in state and "learner_specs_" not in state:  # fitted before the layout was recorded
+            if "n_char" in state:  # with the NB-SVM learner (1b34388 up to this field)
+                state["learner_specs_"] = [(m, b) for _n, _e, m, b in _base_learners(42)]
+            else:  # before it: two learners on all columns
+                state["learner_specs_"], state["n_char"] = list(_LEGACY_SPECS), 0
+        super().__setstate__(state)
+        _weights_for_scoring(getattr(self, "base_models_", []))
+
     def _scores(self, blocks, models) -> np.ndarray:
-        learners = _base_learners(self.random_state)
         return np.hstack([getattr(m, method)(blocks[block])
-                          for m, (_n, _e, method, block) in zip(models, learners, strict=True)])
+                          for m, (method, block) in zip(models, self.learner_specs_, strict=True)])
 
     def fit(self, X, y) -> StackedTextClassifier:
         from joblib import Parallel, delayed
@@ -213,6 +246,8 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
             for model, (_tr, te) in zip(fitted[i * per : i * per + self.n_folds], folds, strict=True):
                 oof[te, cols] = getattr(model, method)(blocks[block][te])
         self.base_models_ = [fitted[i * per + self.n_folds] for i in range(len(learners))]
+        self.learner_specs_ = [(method, block) for _n, _e, method, block in learners]
+        _weights_for_scoring(self.base_models_)
         # Early stopping on a held-out tenth also for small data: without it the stacker overfits and its
         # probabilities turn overconfident (ECE ~0.10 on a 4k-row sample instead of ~0.01).
         stacker = HistGradientBoostingClassifier(
@@ -221,13 +256,13 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         )
         # One OpenMP thread: the stacker is small, and OpenMP spin-waiting on a busy node (or a pod whose
         # CPU limit is below the node's core count) made this step 10-20x slower.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with _one_openmp_thread():
             self.stacker_ = stacker.fit(np.hstack([oof, meta]), y)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         blocks, meta = self._split(X)
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with _one_openmp_thread():
             return self.stacker_.predict_proba(np.hstack([self._scores(blocks, self.base_models_), meta]))
 
     def predict(self, X) -> np.ndarray:
@@ -248,13 +283,17 @@ class HarmfulContentPipeline(Pipeline):
 
 def contract_frame(proba: np.ndarray, classes: Any) -> pd.DataFrame:
     """Class probabilities -> the output contract, columns in the fixed order of ``CLASSES``."""
-    classes = [str(c) for c in classes]
-    frame = pd.DataFrame(proba, columns=classes).reindex(columns=list(CLASSES), fill_value=0.0)
-    out = pd.DataFrame({"label": frame.idxmax(axis=1).astype(str)})
-    out["harmful_score"] = (1.0 - frame[BENIGN_CLASS]).clip(0.0, 1.0).astype(float)
-    for c in CLASSES:
-        out[f"score_{c}"] = frame[c].astype(float)
-    return out
+    # Built from NumPy columns in one go: a few DataFrame operations per call dominated single-post latency.
+    index = {str(c): i for i, c in enumerate(classes)}
+    proba = np.asarray(proba, dtype=np.float64)
+    zeros = np.zeros(len(proba))
+    cols = {c: proba[:, index[c]] if c in index else zeros for c in CLASSES}
+    scores = np.column_stack([cols[c] for c in CLASSES])
+    return pd.DataFrame({
+        "label": np.asarray(CLASSES, dtype=object)[np.argmax(scores, axis=1)],
+        "harmful_score": np.clip(1.0 - cols[BENIGN_CLASS], 0.0, 1.0),
+        **{f"score_{c}": cols[c] for c in CLASSES},
+    })
 
 
 def build_pipeline(seed: int = 42, n_jobs: int | None = None) -> HarmfulContentPipeline:

@@ -89,6 +89,26 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     assert schema.count('"vocabulary_terms_"') == 1 and '"vocabulary_"' not in schema
 
 
+def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_model, sample, tmp_path):
+    """Champions in the registry outlive code changes: a model whose stacker lacks ``learner_specs_``
+    (fitted before it existed) loads with the layout of its time and scores as before."""
+    import copy
+
+    import skops.io as sio
+
+    old = copy.deepcopy(small_model)
+    del old.named_steps["clf"].learner_specs_
+    path = tmp_path / "old.skops"
+    sio.dump(old, path)
+    loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    clf = loaded.named_steps["clf"]
+    assert clf.learner_specs_ == [(method, block) for _n, _e, method, block in _base_learners(1)]
+    texts = sample[["text"]].head(300)
+    pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
+    # weights are kept in the order scoring wants (X @ W.T without a copy per call)
+    assert all(m.coef_.flags.f_contiguous for m in clf.base_models_ if hasattr(m, "coef_"))
+
+
 def test_fitted_model_serves_in_process(small_model):
     params = small_model.get_params()
     assert params["features__n_jobs"] is None and params["clf__n_jobs"] is None
