@@ -172,6 +172,28 @@ def save_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
+def start_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> Any:
+    """:func:`save_plots` in a forked process, so rendering (about 2.5 s with matplotlib's import) runs
+    on the other core while the caller logs the model; collect with :func:`finish_plots`."""
+    import multiprocessing
+
+    proc = multiprocessing.get_context("fork").Process(target=save_plots, args=(y_true, scored, out_dir),
+                                                         name="harmwatch-plots", daemon=True)
+    proc.start()
+    return proc
+
+
+def finish_plots(proc: Any, out_dir: Path, timeout: float = 300) -> list[Path]:
+    """Wait for :func:`start_plots`; the PNGs it wrote, or RuntimeError naming what went wrong."""
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        raise RuntimeError(f"plotting did not finish within {timeout:.0f}s")
+    if proc.exitcode != 0:
+        raise RuntimeError(f"plotting failed (exit {proc.exitcode}); see the log above")
+    return sorted(out_dir.glob("*.png"))
+
+
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -252,7 +253,7 @@ def _train_and_register(settings: Settings, args: argparse.Namespace, client: An
     from mlflow.models import infer_signature
 
     from harmwatch.golden import golden_frame
-    from harmwatch.modelcard import classification_metrics, golden_check, save_plots
+    from harmwatch.modelcard import classification_metrics, finish_plots, golden_check, start_plots
     from harmwatch.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
 
     train = stratified_sample(train_all, args.sample_rows, settings.seed)
@@ -295,18 +296,25 @@ def _train_and_register(settings: Settings, args: argparse.Namespace, client: An
         mlflow.log_params(dict(pipeline.named_steps["clf"].get_params().items()))
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
         mlflow.log_metrics(finite | {"fit_seconds": fit_seconds})
-        with tempfile.TemporaryDirectory() as tmp:
-            save_plots(ev["label"], scored, Path(tmp) / "plots")
-            mlflow.log_artifacts(str(Path(tmp) / "plots"), "plots")
-            reference.to_parquet(Path(tmp) / "reference.parquet", index=False)
-            mlflow.log_artifact(str(Path(tmp) / "reference.parquet"), "drift_reference")
-        mlflow.log_table(golden_result, "golden/train_time.json")
-        example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
-        mlflow.sklearn.log_model(
-            pipeline, name="model", serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            signature=infer_signature(example, pipeline.predict(example)), input_example=example,
-            pip_requirements=_requirements(),
-        )
+        tmp = Path(tempfile.mkdtemp(prefix="harmwatch-train-"))
+        plotter = start_plots(ev["label"], scored, tmp / "plots")  # renders while the model is logged
+        try:
+            reference.to_parquet(tmp / "reference.parquet", index=False)
+            mlflow.log_artifact(str(tmp / "reference.parquet"), "drift_reference")
+            mlflow.log_table(golden_result, "golden/train_time.json")
+            example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
+            mlflow.sklearn.log_model(
+                pipeline, name="model", serialization_format="skops",
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                signature=infer_signature(example, pipeline.predict(example)), input_example=example,
+                pip_requirements=_requirements(),
+            )
+            finish_plots(plotter, tmp / "plots")
+            mlflow.log_artifacts(str(tmp / "plots"), "plots")
+        finally:
+            if plotter.is_alive():
+                plotter.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
         mlflow.log_text(json.dumps(record, indent=1), RECORD)  # last: marks the logged model complete
         checkpoint("logged")
         version = register(client, name, run_id, tags, key)
