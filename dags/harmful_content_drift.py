@@ -34,20 +34,10 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from harmwatch_tasks import log_failure, option, step_task
+from harmwatch_tasks import DEFAULT_ARGS, option, step_task
 
 RETRAIN_DAG = "harmful_content_retrain"
 DRIFT = "ti.xcom_pull(task_ids='drift')"
-
-default_args = {
-    "owner": "harmwatch",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-    "on_failure_callback": log_failure,
-    "execution_timeout": timedelta(minutes=5),  # steps get their own (harmwatch_tasks.STEPS)
-}
 
 params = {
     "day": Param(
@@ -99,7 +89,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=1),
-    default_args=default_args,
+    default_args=DEFAULT_ARGS,
     params=params,
     tags=["harmwatch", "monitoring", "drift"],
     doc_md=__doc__,

@@ -39,19 +39,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from harmwatch_tasks import flag, log_failure, option, step_task
+from harmwatch_tasks import DEFAULT_ARGS, flag, option, step_task
 
 DATE = "--date={{ ds }}"
-
-default_args = {
-    "owner": "harmwatch",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-    "on_failure_callback": log_failure,
-    "execution_timeout": timedelta(minutes=5),  # steps get their own (harmwatch_tasks.STEPS)
-}
 
 params = {
     "min_macro_f1": Param(
@@ -148,7 +138,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,  # steps share the lake and move registry aliases: one run at a time
     dagrun_timeout=timedelta(hours=4),
-    default_args=default_args,
+    default_args=DEFAULT_ARGS,
     params=params,
     tags=["harmwatch", "retrain", "mlops"],
     doc_md=__doc__,

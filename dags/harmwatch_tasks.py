@@ -377,3 +377,16 @@ def log_failure(context: Any) -> None:
         getattr(ti, "try_number", "?"),
         first,
     )
+
+
+# Task defaults both DAGs share: transient failures retry with exponential backoff (a failing step's
+# exit code 2 or 3 fails at once, see NO_RETRY_EXIT_CODES), and failures are logged in one line.
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "harmwatch",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+    "on_failure_callback": log_failure,
+    "execution_timeout": timedelta(minutes=5),  # steps get their own (STEPS)
+}
