@@ -89,6 +89,13 @@ def tweeteval_dir() -> Path:
     return path
 
 
+def outside_env() -> dict[str, str]:
+    """This process's environment without its harmwatch and Airflow settings (``HARMWATCH_BIN`` kept), as
+    the base of a stack a test starts on its own home."""
+    return {k: v for k, v in os.environ.items()
+            if k == "HARMWATCH_BIN" or not k.startswith(("HARMWATCH_", "AIRFLOW"))}
+
+
 @pytest.fixture
 def hw_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated HARMWATCH_HOME for one test; returns it. Clears inherited HARMWATCH_* settings."""

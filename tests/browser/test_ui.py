@@ -8,7 +8,6 @@ scripts/down.sh stops it by PID afterwards. Screenshots go to ``test-artifacts/b
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, outside_env
 
 sys.path.insert(0, str(REPO / "scripts"))
 import airflow_env as af
@@ -44,11 +43,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("ui") / "hw"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k == "HARMWATCH_BIN" or not k.startswith(("HARMWATCH_", "AIRFLOW"))
-    }
+    env = outside_env()
     env.update(
         HARMWATCH_HOME=str(home),
         HARMWATCH_SOURCE_CSV=str(source_csv),

@@ -7,14 +7,13 @@ registry is checked from the outside: the first model is champion and its decisi
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, MlflowServer
+from tests.conftest import REPO, MlflowServer, outside_env
 
 sys.path.insert(0, str(REPO / "scripts"))
 import airflow_env as af
@@ -31,11 +30,7 @@ def day_one(
     tmp_path_factory: pytest.TempPathFactory, source_csv: Path, mlflow_server: MlflowServer
 ) -> tuple[dict[str, str], af.DagRun]:
     home = tmp_path_factory.mktemp("e2e") / "hw"
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k == "HARMWATCH_BIN" or not k.startswith(("HARMWATCH_", "AIRFLOW"))
-    }
+    base = outside_env()
     base.update(
         HARMWATCH_HOME=str(home),
         HARMWATCH_SOURCE_CSV=str(source_csv),
