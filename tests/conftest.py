@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from harmwatch.config import configure_libraries, load_settings
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
-# No outbound calls from the tests: MLflow (>= 3.2) sends usage telemetry unless told not to, and every
-# process the tests start (servers, steps, Airflow tasks) inherits this environment.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
+# No outbound calls from the tests: the library defaults every harmwatch command sets at start-up (no MLflow
+# telemetry, no GX analytics, short MLflow HTTP timeouts) hold in this process too, and every process the
+# tests start (servers, steps, Airflow tasks) inherits this environment.
+configure_libraries(load_settings())
 # MLflow servers would otherwise start a huey job runner (for GenAI jobs harmwatch never uses) per server.
 os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
 
@@ -92,8 +94,11 @@ def tweeteval_dir() -> Path:
 def outside_env() -> dict[str, str]:
     """This process's environment without its harmwatch and Airflow settings (``HARMWATCH_BIN`` kept), as
     the base of a stack a test starts on its own home."""
-    return {k: v for k, v in os.environ.items()
-            if k == "HARMWATCH_BIN" or not k.startswith(("HARMWATCH_", "AIRFLOW"))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k == "HARMWATCH_BIN" or not k.startswith(("HARMWATCH_", "AIRFLOW"))
+    }
 
 
 @pytest.fixture
@@ -258,10 +263,35 @@ def start_postgres(databases: tuple[str, ...] = ("airflow", "mlflow")) -> Postgr
     (root / "pw").write_text("postgres-superuser-unused\n")
     if os.geteuid() == 0:
         shutil.chown(root / "pw", "postgres", "postgres")
-    _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                  "--auth-host=scram-sha-256", f"--pwfile={root / 'pw'}", "-E", "UTF8"])
-    _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60",
-                  "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"])
+    _as_postgres(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={root / 'pw'}",
+            "-E",
+            "UTF8",
+        ]
+    )
+    _as_postgres(
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {root}",
+            "start",
+        ]
+    )
     server = PostgresServer(bindir, data, port, password)
     psql = [str(bindir / "psql"), "-h", str(root), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
     _as_postgres([*psql, "-c", f"CREATE ROLE harmwatch LOGIN PASSWORD '{password}'"])

@@ -1,10 +1,10 @@
-"""The ``harmwatch`` command: one sub-command per pipeline step.
+"""The ``harmwatch`` command: one sub-command per pipeline step (:mod:`harmwatch.steps`).
 
-Each step lives in its own module exposing ``add_arguments(parser)`` and
-``run(settings, args) -> dict``. The module is imported only when its command runs, so
-``harmwatch info`` stays fast. Contract (DESIGN.md): the step's JSON summary is the last line of
-stdout and the exit code is 0; on failure one clear line goes to stderr and the exit code is non-zero.
-Anything the libraries print while a step runs is sent to stderr so stdout stays machine-readable.
+The entry point reads the settings once, sets the third-party defaults, arms fault injection, and runs
+the step's module, which is imported only when its command runs so ``harmwatch info`` stays fast.
+Contract (DESIGN.md): the step's JSON summary is the last line of stdout and the exit code is 0; on
+failure one clear line goes to stderr and the exit code is non-zero. Anything the libraries print while a
+step runs is sent to stderr so stdout stays machine-readable.
 """
 
 from __future__ import annotations
@@ -18,23 +18,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# command -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "info": ("harmwatch.info", "print the resolved settings"),
-    "simulate": ("harmwatch.simulate", "turn the source CSV into a landing zone of daily batches"),
-    "ingest": ("harmwatch.ingest", "parse new landing files into the lake"),
-    "validate": ("harmwatch.validate", "run Great Expectations suites; quarantine failing rows"),
-    "build-dataset": ("harmwatch.build_dataset", "build training/eval snapshots and the review queue"),
-    "train": ("harmwatch.train", "train a challenger and register it in MLflow"),
-    "evaluate": ("harmwatch.evaluate", "compare challenger with champion; record a decision"),
-    "promote": ("harmwatch.promote", "move alias champion to the challenger if the decision allows"),
-    "rollback": ("harmwatch.rollback", "move alias champion back to previous-champion"),
-    "drift": ("harmwatch.drift", "Evidently drift report: reference vs current batches"),
-    "metrics": ("harmwatch.metrics", "moderation metrics per batch (MLflow + Prometheus text)"),
-    "score": ("harmwatch.score", "batch-score a file with the champion"),
-}
+from harmwatch.steps import COMMANDS
+
+if TYPE_CHECKING:
+    from harmwatch.config import Settings
 
 XCOM_DIR = Path("/airflow/xcom")
 
@@ -53,13 +42,30 @@ def _emit_summary(summary: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _mlflow_outage(exc: BaseException) -> Any:
+def parse_summary(stdout: str) -> dict[str, Any]:
+    """A step's JSON summary from its stdout: the last non-empty line, a JSON object (ValueError if not).
+
+    The one reader of the contract :func:`_emit_summary` writes; the DAG's local runner, the development
+    stack and the benchmarks use it.
+    """
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("the step printed no JSON summary on stdout")
+    try:
+        summary = json.loads(lines[-1])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the step's last stdout line is not JSON ({exc}): {lines[-1][:200]}") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"the step's summary is not a JSON object: {lines[-1][:200]}")
+    return summary
+
+
+def _mlflow_outage(settings: Settings, exc: BaseException) -> Any:
     """The one-line ServiceUnavailable for an unreachable MLflow server, or None for any other error."""
     try:
-        from harmwatch.config import load_settings
         from harmwatch.registry import is_outage, unavailable
 
-        return unavailable(load_settings(), exc) if is_outage(exc, mlflow_only=True) else None
+        return unavailable(settings, exc) if is_outage(exc, mlflow_only=True) else None
     except Exception:  # mapping an error must never raise one
         return None
 
@@ -70,24 +76,35 @@ def main(argv: list[str] | None = None) -> int:
         print(_top_help(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
+    from pydantic import ValidationError
+
+    from harmwatch import faults
+    from harmwatch.config import configure_libraries, load_settings
+    from harmwatch.errors import HarmwatchError
+    from harmwatch.storage import StorageError
+
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"]) or "settings"
+        print(f"harmwatch {command}: error: HARMWATCH_{field.upper()}: {problem['msg']}", file=sys.stderr)
+        return 2
+    configure_libraries(settings)
+    faults.arm(settings.fault_kill_at)
     logging.basicConfig(
-        level=os.environ.get("HARMWATCH_LOG_LEVEL", "INFO"),
+        level=settings.log_level,
         format=f"%(asctime)s harmwatch.{command} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from harmwatch.config import load_settings
-    from harmwatch.errors import HarmwatchError
-    from harmwatch.storage import StorageError
-
     module = importlib.import_module(COMMANDS[command][0])
     parser = argparse.ArgumentParser(prog=f"harmwatch {command}", description=module.__doc__)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     try:
-        settings = load_settings()
         with contextlib.redirect_stdout(sys.stderr):
             summary = module.run(settings, args)
     except (HarmwatchError, StorageError) as exc:
@@ -97,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harmwatch {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: still one line, traceback only on request
-        if os.environ.get("HARMWATCH_DEBUG"):
+        if settings.debug:
             traceback.print_exc()
-        outage = _mlflow_outage(exc)
+        outage = _mlflow_outage(settings, exc)
         if outage is not None:  # an MLflow call outside a step's own error mapping
             print(f"harmwatch {command}: error: {outage}", file=sys.stderr)
             return outage.exit_code

@@ -1,18 +1,24 @@
 """Typed settings, read once from ``HARMWATCH_*`` environment variables inside the entry point.
 
-Nothing here runs at import time: call :func:`load_settings` from a command. Local defaults live under
-``HARMWATCH_HOME`` (default ``.harmwatch/`` in the working directory) so ``make demo`` and the tests
-need no configuration at all; production sets the URIs (``s3://...``, ``http://mlflow:5000``) through a
+This is the only module that reads the environment. :func:`load_settings` is called once per command
+(``harmwatch.cli``); everything else gets the :class:`Settings` object passed in. Local defaults live under
+``HARMWATCH_HOME`` (default ``.harmwatch/`` in the working directory) so ``make demo`` and the tests need
+no configuration at all; production sets the URIs (``s3://...``, ``http://mlflow:5000``) through a
 ConfigMap and secrets through Kubernetes Secrets.
+
+:func:`configure_libraries` sets the third-party defaults harmwatch relies on (no telemetry, no analytics,
+short MLflow HTTP timeouts), also once, at start-up, before any of those libraries is imported.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CLASSES: tuple[str, ...] = (
@@ -26,38 +32,50 @@ CLASSES: tuple[str, ...] = (
 HARMFUL_CLASSES: tuple[str, ...] = tuple(c for c in CLASSES if c != "not_cyberbullying")
 BENIGN_CLASS = "not_cyberbullying"
 MODEL_NAME = "harmful-content"
-ALIASES = ("champion", "challenger", "previous-champion")
 
 
 class Settings(BaseSettings):
     """Resolved harmwatch settings. Every field maps to ``HARMWATCH_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="HARMWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HARMWATCH_", extra="ignore", populate_by_name=True)
 
+    # -- where things are ---------------------------------------------------------------------------
     home: Path = Field(default=Path(".harmwatch"), description="Root of all local state.")
     landing_uri: str = Field(default="", description="Landing zone: labelled/ and reports/ batches.")
     lake_uri: str = Field(default="", description="Lake: ingested, validated, quarantined data, datasets.")
     reports_uri: str = Field(default="", description="Where HTML/JSON reports (validation, drift) go.")
     mlflow_tracking_uri: str = Field(default="", description="MLflow tracking server or sqlite URI.")
     mlflow_registry_uri: str = Field(default="", description="MLflow registry URI (defaults to tracking).")
-    mlflow_artifact_uri: str = Field(default="", description="Artifact root for a local MLflow server.")
+    mlflow_artifact_uri: str = Field(default="", description="Artifact root for a local MLflow store.")
     airflow_home: str = Field(default="", description="AIRFLOW_HOME used by make demo / make up.")
     source_csv: Path = Field(
         default=Path("../shared/data/cyberbullying_tweets.csv"),
         description="Source dataset that `harmwatch simulate` turns into a landing zone.",
     )
+    # -- what the pipeline does ---------------------------------------------------------------------
     model_name: str = Field(default=MODEL_NAME, description="Registered model name.")
-    runner: Literal["local", "kubernetes"] = Field(default="local", description="How DAG tasks run.")
-    image: str = Field(default="registry.example.com/harmwatch/job:0.1.0", description="Job image.")
-    namespace: str = Field(default="harmwatch", description="Namespace of step pods.")
-    service_account: str = Field(default="harmwatch-job", description="Service account of step pods.")
-    configmap: str = Field(default="harmwatch-config", description="ConfigMap holding HARMWATCH_*.")
-    secret_name: str = Field(default="harmwatch-secrets", description="Secret with credentials.")
+    seed: int = Field(default=42, description="Seed for simulation, splits and bootstrap.")
     pseudonym_key: SecretStr = Field(
         default=SecretStr("harmwatch-local-dev-key"),
         description="Key of the keyed hash that pseudonymises reporter ids (a Secret in production).",
     )
-    seed: int = Field(default=42, description="Seed for simulation, splits and bootstrap.")
+    actor: str = Field(
+        default="",
+        # Inside an Airflow task the DAG owner stands in when nothing more specific is set.
+        validation_alias=AliasChoices("HARMWATCH_ACTOR", "AIRFLOW_CTX_DAG_OWNER"),
+        description="Who is acting, recorded on every alias move (default: the Unix user).",
+    )
+    # -- how steps behave ---------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    debug: bool = Field(default=False, description="Print a traceback with an unexpected error.")
+    mlflow_attempts: int = Field(default=4, ge=1, description="Attempts to reach MLflow before giving up.")
+    mlflow_backoff: float = Field(default=1.0, ge=0, description="First pause between attempts, doubled.")
+    mlflow_retry_seconds: float = Field(default=45.0, ge=0, description="No new attempt starts after this.")
+    mlflow_request_timeout: int = Field(default=60, ge=1, description="Seconds one MLflow request may take.")
+    s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 request (botocore retries).")
+    fault_kill_at: str = Field(
+        default="", description="Crash tests only: SIGKILL at this checkpoint (``name#n``, faults.py)."
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -73,6 +91,17 @@ class Settings(BaseSettings):
         self.mlflow_registry_uri = self.mlflow_registry_uri or self.mlflow_tracking_uri
         self.airflow_home = self.airflow_home or str(home / "airflow")
         return self
+
+    def acting_user(self) -> str:
+        """Who is acting, for audit tags: ``actor``, else the Unix user of the process."""
+        if self.actor:
+            return self.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # no passwd entry for the UID (a container's arbitrary user)
+            return "unknown"
 
     def public_dict(self) -> dict[str, Any]:
         """Settings as JSON-friendly values, secrets masked."""
@@ -94,3 +123,47 @@ def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; keyword overrides (e.g. CLI options) win."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)
+
+
+class _GivenSettings(Settings):
+    """Settings from given values only (no environment): what :func:`settings_for` builds."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, **_sources: Any) -> tuple:
+        return (init_settings,)
+
+
+def settings_for(environ: Mapping[str, str]) -> Settings:
+    """The settings a harmwatch command started with ``environ`` would read (for tools that start steps
+    with an environment of their own, such as the development stack); this process's environment is not
+    consulted."""
+    names = {f"HARMWATCH_{name.upper()}": name for name in Settings.model_fields}
+    values = {names[k]: v for k, v in environ.items() if k in names}
+    if "actor" not in values and environ.get("AIRFLOW_CTX_DAG_OWNER"):
+        values["actor"] = environ["AIRFLOW_CTX_DAG_OWNER"]
+    return _GivenSettings(**values)
+
+
+def configure_libraries(settings: Settings) -> None:
+    """Third-party defaults, set once at start-up and inherited by every process a step starts.
+
+    - No usage data leaves the machine: MLflow's telemetry (on by default since 3.2) and Great
+      Expectations' analytics are off.
+    - MLflow's own HTTP retries default to minutes of backoff and a 120 s read timeout. Each request is kept
+      short instead (2 retries, backoff factor 1 s, about 3 s against a refused connection), and
+      :func:`harmwatch.registry.configure_mlflow` backs off around whole calls within the settings' budget.
+      A request may take ``mlflow_request_timeout`` seconds: a loaded server writing a model can be slow,
+      but a hung one is not waited on for the default's retries x 2 minutes.
+
+    A value already in the environment wins, so an operator can still override any of them.
+    """
+    defaults = {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "GX_ANALYTICS_ENABLED": "False",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.mlflow_request_timeout),
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

@@ -24,10 +24,18 @@ import signal
 from collections import Counter
 
 _passed: Counter[str] = Counter()
+_target = ""
+
+
+def arm(target: str) -> None:
+    """Set the checkpoint to die at (``settings.fault_kill_at``; the CLI calls this at start-up)."""
+    global _target
+    _target = target
+    _passed.clear()
 
 
 def checkpoint(name: str) -> None:
-    target = os.environ.get("HARMWATCH_FAULT_KILL_AT")
+    target = _target
     if not target:
         return
     label, _, nth = target.partition("#")

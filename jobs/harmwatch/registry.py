@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -55,29 +54,33 @@ def _ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     return exp.experiment_id
 
 
-def retry_policy(attempts: int | None = None, backoff: float | None = None) -> tuple[int, float, float]:
+def retry_policy(settings: Settings) -> tuple[int, float, float]:
     """(attempts, first pause in seconds, total budget in seconds) for reaching MLflow.
 
-    ``HARMWATCH_MLFLOW_ATTEMPTS`` (4), ``HARMWATCH_MLFLOW_BACKOFF`` (1 s, doubled after each failure) and
-    ``HARMWATCH_MLFLOW_RETRY_SECONDS`` (45 s: no new attempt starts after that) bound how long a step waits
-    for an MLflow server that does not answer. Each attempt is itself a few HTTP requests that MLflow's
-    client retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, default here 2, backoff factor 1 s): a refused
-    connection fails a step in about 20 s. A server that accepts but never answers is bounded by
-    ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (60 s here) per request instead.
+    ``mlflow_attempts`` (4), ``mlflow_backoff`` (1 s, doubled after each failure) and
+    ``mlflow_retry_seconds`` (45 s: no new attempt starts after that) bound how long a step waits for an
+    MLflow server that does not answer. Each attempt is itself a few HTTP requests that MLflow's client
+    retries (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, 2 here, backoff factor 1 s; see
+    :func:`harmwatch.config.configure_libraries`): a refused connection fails a step in about 20 s. A
+    server that accepts but never answers is bounded by ``mlflow_request_timeout`` (60 s) per request.
     """
-    env = os.environ.get
-    return (attempts if attempts is not None else int(env("HARMWATCH_MLFLOW_ATTEMPTS", "4")),
-            backoff if backoff is not None else float(env("HARMWATCH_MLFLOW_BACKOFF", "1.0")),
-            float(env("HARMWATCH_MLFLOW_RETRY_SECONDS", "45")))
+    return settings.mlflow_attempts, settings.mlflow_backoff, settings.mlflow_retry_seconds
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-_OUTAGE_MARKERS = ("Max retries exceeded", "Connection refused", "Connection aborted", "Connection reset",
-                   "RemoteDisconnected", "Failed to establish a new connection", "timed out",
-                   "failed with timeout exception")
+_OUTAGE_MARKERS = (
+    "Max retries exceeded",
+    "Connection refused",
+    "Connection aborted",
+    "Connection reset",
+    "RemoteDisconnected",
+    "Failed to establish a new connection",
+    "timed out",
+    "failed with timeout exception",
+)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -103,8 +106,10 @@ def is_outage(exc: BaseException, mlflow_only: bool = False) -> bool:
     if mlflow_only and not any(isinstance(e, mlflow_errors) or "API request to" in str(e) for e in chain):
         return False
     for current in chain:
-        if isinstance(current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                                ConnectionError, TimeoutError)):
+        if isinstance(
+            current,
+            (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError),
+        ):
             return True
         text = str(current)
         if "API request to" in text and any(m in text for m in _OUTAGE_MARKERS):
@@ -133,8 +138,9 @@ def describe_failure(exc: BaseException) -> str:
 def unavailable(settings: Settings, exc: BaseException) -> ServiceUnavailable:
     """The one-line error for an MLflow server that cannot be reached (names the server URL)."""
     what = describe_failure(exc)
-    return ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} unreachable: {what}; "
-                              "the step can be rerun once it answers")
+    return ServiceUnavailable(
+        f"MLflow at {settings.mlflow_tracking_uri} unreachable: {what}; the step can be rerun once it answers"
+    )
 
 
 @contextlib.contextmanager
@@ -150,8 +156,7 @@ def mlflow_calls(settings: Settings) -> Iterator[None]:
         raise
 
 
-def configure_mlflow(settings: Settings, attempts: int | None = None,
-                     backoff: float | None = None) -> MlflowClient:
+def configure_mlflow(settings: Settings) -> MlflowClient:
     """Point MLflow at the settings' tracking/registry URIs and make sure experiment ``harmwatch`` exists.
 
     With a local sqlite store the experiment's artifacts go to ``settings.mlflow_artifact_uri``; with an
@@ -161,15 +166,8 @@ def configure_mlflow(settings: Settings, attempts: int | None = None,
     import mlflow
     from mlflow import MlflowClient
 
-    # MLflow's own HTTP retries default to minutes of backoff and a 120 s read timeout; keep each request
-    # short (about 3 s of retries against a refused connection), we back off around them here.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    # A minute per request (MLflow: 120 s): a loaded server writing a model can be slow, a hung one is not
-    # waited on for the default's retries x 2 minutes.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # our retry warning says it once
-    attempts, backoff, budget = retry_policy(attempts, backoff)
+    attempts, backoff, budget = retry_policy(settings)
     tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
     for uri in {tracking, registry}:
         if uri.startswith("sqlite:///"):
@@ -187,8 +185,14 @@ def configure_mlflow(settings: Settings, attempts: int | None = None,
             pause = backoff * 2 ** (attempt - 1)
             if attempt >= attempts or time.monotonic() + pause > deadline:
                 raise unavailable(settings, exc) from None
-            log.warning("MLflow at %s not answering (attempt %d/%d, next in %.1fs): %s", tracking, attempt,
-                        attempts, pause, describe_failure(exc))
+            log.warning(
+                "MLflow at %s not answering (attempt %d/%d, next in %.1fs): %s",
+                tracking,
+                attempt,
+                attempts,
+                pause,
+                describe_failure(exc),
+            )
             time.sleep(pause)
     mlflow.set_experiment(experiment_id=experiment_id)
     return client
@@ -235,15 +239,18 @@ def load_pyfunc(uri: str) -> Any:
     return mlflow.pyfunc.load_model(uri, suppress_warnings=True)
 
 
-def load_model_by_alias(settings: Settings, alias: str = "champion") -> Any:
-    """The pyfunc model behind ``models:/<model_name>@<alias>`` (DataFrame with ``text`` in, contract out)."""
-    return load_model_version(settings, alias)[0]
+def champion(settings: Settings) -> tuple[MlflowClient | None, ModelVersion | None]:
+    """The registry client and the version holding alias ``champion`` (None when there is none).
 
-
-def champion_run_id(settings: Settings) -> str | None:
-    """Run id of the current champion (where its training artifacts, e.g. the drift reference, live)."""
-    version = get_alias_version(configure_mlflow(settings), settings.model_name, "champion")
-    return version.run_id if version is not None else None
+    A local SQLite registry that does not exist yet means "no champion" and is not created (the client is
+    None then). An outage is one line (:class:`ServiceUnavailable`).
+    """
+    uri = settings.mlflow_registry_uri
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        return None, None
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)
+        return client, get_alias_version(client, settings.model_name, "champion")
 
 
 def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, Any]) -> None:

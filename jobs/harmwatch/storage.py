@@ -17,9 +17,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harmwatch.faults import checkpoint
+
+if TYPE_CHECKING:
+    from harmwatch.config import Settings
 
 MANIFEST = "_MANIFEST.json"
 
@@ -162,7 +165,7 @@ class LocalStore(Store):
 class S3Store(Store):
     """S3 or any S3-compatible server (``AWS_ENDPOINT_URL`` is honoured by boto3 itself)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, max_attempts: int = 4) -> None:
         import boto3
         from botocore.config import Config
 
@@ -174,10 +177,7 @@ class S3Store(Store):
         self.uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
         # Standard retry mode backs off exponentially on throttling and connection errors.
         cfg = Config(
-            retries={
-                "max_attempts": int(os.environ.get("HARMWATCH_S3_MAX_ATTEMPTS", "4")),
-                "mode": "standard",
-            },
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=5,
             read_timeout=30,
         )
@@ -237,10 +237,13 @@ class S3Store(Store):
             raise self._fail(key, "stat", exc) from None
 
 
-def open_store(uri: str) -> Store:
-    """A store for ``s3://bucket/prefix`` or a local path (``file://`` accepted)."""
+def open_store(uri: str, settings: Settings | None = None) -> Store:
+    """A store for ``s3://bucket/prefix`` or a local path (``file://`` accepted).
+
+    ``settings`` gives the S3 retry budget (``s3_max_attempts``); without it botocore's standard 4.
+    """
     if uri.startswith("s3://"):
-        return S3Store(uri)
+        return S3Store(uri, settings.s3_max_attempts if settings is not None else 4)
     if uri.startswith("file://"):
         uri = uri[len("file://") :]
     return LocalStore(uri)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harmwatch.cli import main
-from harmwatch.parsing import parse_csv, parse_jsonl
+from harmwatch.data.parsing import parse_csv, parse_jsonl
 
 HEADER = b"post_id,text,label,labelled_at,labeller_id"
 LABELS = ["age", "gender", "religion", "ethnicity", "other_cyberbullying", "not_cyberbullying", "spam", ""]

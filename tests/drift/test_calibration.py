@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmwatch.drift import MIN_ROWS, evaluate, exclude_current, prepare, with_descriptors
-from harmwatch.drift_report import compare
+from harmwatch.htmlreport import render_drift_html
+from harmwatch.monitoring.drift_decision import MIN_ROWS, assess, compare, results, with_descriptors
+from harmwatch.monitoring.drift_inputs import exclude_current, prepare
 
 N_REF, N_CUR, RUNS = 4000, 1000, 20
 
@@ -28,7 +29,7 @@ def verdict(ref: pd.DataFrame, cur: pd.DataFrame) -> dict:
     ref, cur = prepare(ref), prepare(cur)
     ref = exclude_current(ref, cur)
     if len(cur) < MIN_ROWS:
-        return evaluate(ref, cur, {})[0]  # raises the step's own error
+        assess(ref, cur)  # raises the step's own error
     decision, _snapshot = compare(*with_descriptors(ref, cur))
     return {
         "drift_detected": decision.drift_detected,
@@ -72,12 +73,13 @@ def test_ten_thousand_posts_against_the_rest_do_not_alarm(posts):
     """Large samples make p-value tests reject on noise; the effect-size thresholds must not."""
     cyber = posts["cyber"]
     ref, cur = same_distribution(cyber, 7, len(cyber) - 10_000, 10_000)
-    results, html, _ = evaluate(prepare(ref), prepare(cur), {"case": "10k vs rest"})
-    assert "no drift" in html
-    assert results["drift_detected"] is False, results["signals"]
-    assert results["drift_score"] == 0.0
+    decision, snapshot = assess(prepare(ref), prepare(cur))
+    record = results(decision, snapshot, {"case": "10k vs rest"})
+    assert "no drift" in render_drift_html(snapshot, decision, {"case": "10k vs rest"})
+    assert record["drift_detected"] is False, record["signals"]
+    assert record["drift_score"] == 0.0
     # Far from the thresholds, not just under them.
-    for col in results["columns"].values():
+    for col in record["columns"].values():
         margin = col["score"] - 0.5 if col["method"] == "abs_text_content_drift" else col["score"]
         assert margin < col["threshold"] / 2, col
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmwatch import drift
 from harmwatch.config import load_settings
+from harmwatch.steps import drift
 from harmwatch.storage import open_store
 from tests.conftest import VENV_BIN, run_cli
 from tests.drift.helpers import labelled_rows, register_champion, run_step, write_validated
@@ -82,7 +82,9 @@ def test_runs_without_any_network(tmp_path, hw_env, posts):
     """No NLTK corpus, CDN or telemetry fetch at run time: the step runs in an empty network namespace."""
     unshare = shutil.which("unshare")
     if unshare is None or subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
-        pytest.skip("network namespaces unavailable here (unshare -n needs CAP_SYS_ADMIN)")
+        pytest.fail(
+            "network namespaces unavailable (unshare -n needs CAP_SYS_ADMIN): the no-network check cannot run"
+        )
     posts["cyber"].iloc[:600][["text", "label"]].to_csv(tmp_path / "ref.csv", index=False)
     posts["tweeteval"].iloc[:200][["text"]].to_csv(tmp_path / "cur.csv", index=False)
     harmwatch = str(VENV_BIN / "harmwatch")
@@ -155,9 +157,6 @@ def build_lake(settings, cyber: pd.DataFrame, reference: pd.DataFrame) -> None:
 
 
 def test_pipeline_mode_champion_reference_newest_batch_and_mlflow_lineage(hw_env, posts):
-    pytest.importorskip(
-        "harmwatch.registry", reason="harmwatch.registry (train/registry step) not merged yet"
-    )
     from mlflow import MlflowClient
 
     settings = load_settings()

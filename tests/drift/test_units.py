@@ -8,9 +8,10 @@ import math
 import pandas as pd
 import pytest
 
-from harmwatch import drift_inputs as inputs
-from harmwatch.descriptors import DESCRIPTOR_COLUMNS, describe_pair, surface_descriptors, words
-from harmwatch.drift_report import (
+from harmwatch.htmlreport import UnsafeReport, safe_evidently_html
+from harmwatch.monitoring import drift_inputs as inputs
+from harmwatch.monitoring.descriptors import DESCRIPTOR_COLUMNS, describe_pair, surface_descriptors, words
+from harmwatch.monitoring.drift_decision import (
     ColumnCheck,
     auc_threshold,
     cat_threshold,
@@ -18,7 +19,6 @@ from harmwatch.drift_report import (
     num_threshold,
     plan_checks,
 )
-from harmwatch.report_html import UnsafeReport, safe_evidently_html
 
 
 def test_surface_descriptors_count_what_they_say():

@@ -9,67 +9,99 @@ import json
 import pandas as pd
 import pytest
 
-from harmwatch import build_dataset as bd
 from harmwatch.config import load_settings
+from harmwatch.data import catalog, weak_labels
+from harmwatch.data import dataset as ds
+from harmwatch.data.tables import read_committed
 from harmwatch.errors import DataError
+from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 
-POLICY = bd.Policy(min_reporters=3, min_reliability=0.8)
+POLICY = weak_labels.Policy(min_reporters=3, min_reliability=0.8)
 
 
-def labelled(rows: list[tuple[str, str, str]], day: str = "2026-01-01",
-             file: str = "bulk.csv") -> pd.DataFrame:
+def labelled(
+    rows: list[tuple[str, str, str]], day: str = "2026-01-01", file: str = "bulk.csv"
+) -> pd.DataFrame:
     """(post_id, text, label) -> validated/labelled rows."""
-    return pd.DataFrame({
-        "post_id": [r[0] for r in rows], "text": [r[1] for r in rows], "text_raw": [r[1] for r in rows],
-        "label": [r[2] for r in rows],
-        "labelled_at": [f"{day}T10:00:{i % 60:02d}Z" for i in range(len(rows))],
-        "labeller_id": "m1", "batch_dt": day, "source_file": f"labelled/dt={day}/{file}",
-        "source_line": range(2, len(rows) + 2), "ingest_run": "r", "extra": "{}",
-    })
+    return pd.DataFrame(
+        {
+            "post_id": [r[0] for r in rows],
+            "text": [r[1] for r in rows],
+            "text_raw": [r[1] for r in rows],
+            "label": [r[2] for r in rows],
+            "labelled_at": [f"{day}T10:00:{i % 60:02d}Z" for i in range(len(rows))],
+            "labeller_id": "m1",
+            "batch_dt": day,
+            "source_file": f"labelled/dt={day}/{file}",
+            "source_line": range(2, len(rows) + 2),
+            "ingest_run": "r",
+            "extra": "{}",
+        }
+    )
 
 
 def reports(rows: list[tuple[str, str, str, str]], day: str = "2026-01-02") -> pd.DataFrame:
     """(post_id, text, reporter_id, reason) -> validated/reports rows."""
-    return pd.DataFrame({
-        "report_id": [f"rep{i}" for i in range(len(rows))], "post_id": [r[0] for r in rows],
-        "text": [r[1] for r in rows], "text_raw": [r[1] for r in rows], "reporter_id": [r[2] for r in rows],
-        "reason": [r[3] for r in rows], "reported_at": f"{day}T09:00:00Z", "batch_dt": day,
-        "source_file": f"reports/dt={day}/r.jsonl", "source_line": range(1, len(rows) + 1),
-        "ingest_run": "r", "extra": "{}",
-    })
+    return pd.DataFrame(
+        {
+            "report_id": [f"rep{i}" for i in range(len(rows))],
+            "post_id": [r[0] for r in rows],
+            "text": [r[1] for r in rows],
+            "text_raw": [r[1] for r in rows],
+            "reporter_id": [r[2] for r in rows],
+            "reason": [r[3] for r in rows],
+            "reported_at": f"{day}T09:00:00Z",
+            "batch_dt": day,
+            "source_file": f"reports/dt={day}/r.jsonl",
+            "source_line": range(1, len(rows) + 1),
+            "ingest_run": "r",
+            "extra": "{}",
+        }
+    )
 
 
 def keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(key=bd.text_key(frame["text"]))
+    return frame.assign(key=ds.text_key(frame["text"]))
 
 
 def test_text_key_lowercases_collapses_whitespace_and_strips():
-    keys = bd.text_key(pd.Series(["  Hello\t  World ", "hello world", "Hello World!"]))
+    keys = ds.text_key(pd.Series(["  Hello\t  World ", "hello world", "Hello World!"]))
     assert keys.tolist() == ["hello world", "hello world", "hello world!"]
 
 
 def test_duplicates_collapse_and_conflicting_moderator_labels_go_to_review():
-    lab = labelled([("1", "You are MEAN", "other_cyberbullying"),
-                    ("2", "you are  mean", "other_cyberbullying"), ("3", "same text", "age"),
-                    ("4", "Same   text", "gender"), ("5", "fine day", "not_cyberbullying")])
-    clean, conflicts = bd.resolve_moderator_labels(lab)
+    lab = labelled(
+        [
+            ("1", "You are MEAN", "other_cyberbullying"),
+            ("2", "you are  mean", "other_cyberbullying"),
+            ("3", "same text", "age"),
+            ("4", "Same   text", "gender"),
+            ("5", "fine day", "not_cyberbullying"),
+        ]
+    )
+    clean, conflicts = ds.resolve_moderator_labels(lab)
     assert sorted(clean["key"]) == ["fine day", "you are mean"]
     assert set(conflicts["post_id"]) == {"3", "4"}
-    review = bd.conflict_review(conflicts)
+    review = ds.conflict_review(conflicts)
     assert len(review) == 1 and review.loc[0, "review_reason"] == "conflicting moderator labels: age|gender"
 
 
 def test_reliability_counts_only_moderated_posts_and_a_benign_post_is_a_disagreement():
     moderated = keyed(labelled([("a", "post a", "religion"), ("b", "post b", "not_cyberbullying")]))
-    reps = keyed(reports([
-        ("a", "post a", "good", "religion"), ("b", "post b", "good", "religion"),  # 1 of 2 agree
-        ("a", "post a", "good", "religion"),  # the same reporter twice on a post counts once
-        ("x", "unlabelled post", "good", "age"),  # not moderated: ignored
-        ("a", "post a", "wrong", "age"),
-    ]))
-    rel = bd.reporter_reliability(reps, moderated, POLICY).set_index("reporter_id")
+    reps = keyed(
+        reports(
+            [
+                ("a", "post a", "good", "religion"),
+                ("b", "post b", "good", "religion"),  # 1 of 2 agree
+                ("a", "post a", "good", "religion"),  # the same reporter twice on a post counts once
+                ("x", "unlabelled post", "good", "age"),  # not moderated: ignored
+                ("a", "post a", "wrong", "age"),
+            ]
+        )
+    )
+    rel = weak_labels.reporter_reliability(reps, moderated, POLICY).set_index("reporter_id")
     assert rel.loc["good", "reports_on_labelled"] == 2 and rel.loc["good", "agreements"] == 1
     assert rel.loc["good", "reliability"] == pytest.approx((1 + 1) / (2 + 2))
     assert rel.loc["wrong", "reliability"] == pytest.approx(1 / 3)
@@ -99,8 +131,8 @@ def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
     reps += [("new", "Reported only post", who, v) for who, v in zip(reporters, votes, strict=True)]
     moderated = keyed(labelled(lab))
     rep_frame = keyed(reports(reps))
-    rel = bd.reporter_reliability(rep_frame, moderated, POLICY)
-    ok, review = bd.weak_labels(rep_frame, set(moderated["key"]), rel, POLICY)
+    rel = weak_labels.reporter_reliability(rep_frame, moderated, POLICY)
+    ok, review = weak_labels.weak_labels(rep_frame, set(moderated["key"]), rel, POLICY)
     assert (len(ok) == 1) is accepted
     if accepted:
         assert ok.loc[0, "label"] == "religion" and ok.loc[0, "n_reporters"] == 3
@@ -110,19 +142,19 @@ def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
 
 def test_unknown_reporters_are_not_trusted_however_many():
     reps = keyed(reports([("p", "brigaded post", f"new{i}", "religion") for i in range(8)]))
-    rel = bd.reporter_reliability(reps, keyed(labelled([])), POLICY)
-    ok, review = bd.weak_labels(reps, set(), rel, POLICY)
+    rel = weak_labels.reporter_reliability(reps, keyed(labelled([])), POLICY)
+    ok, review = weak_labels.weak_labels(reps, set(), rel, POLICY)
     assert ok.empty and "reliability 0.50" in review.loc[0, "review_reason"]
 
 
 def test_split_eval_is_stratified_and_independent_of_row_order():
     rows = [(str(i), f"text {i}", "age" if i % 3 else "religion") for i in range(300)]
     frame = keyed(labelled(rows))
-    a = bd.split_eval(frame, 0.2, seed=7)
-    b = bd.split_eval(frame.sample(frac=1, random_state=1), 0.2, seed=7)
+    a = ds.split_eval(frame, 0.2, seed=7)
+    b = ds.split_eval(frame.sample(frac=1, random_state=1), 0.2, seed=7)
     assert a["key"].tolist() == b["key"].tolist()
     assert a["label"].value_counts().to_dict() == {"age": 40, "religion": 20}
-    assert bd.split_eval(frame, 0.2, seed=8)["key"].tolist() != a["key"].tolist()
+    assert ds.split_eval(frame, 0.2, seed=8)["key"].tolist() != a["key"].tolist()
 
 
 def _commit(lake, kind: str, run: str, frame: pd.DataFrame) -> None:
@@ -139,11 +171,17 @@ def _args(**kw) -> argparse.Namespace:
 def _tiny_lake(lake) -> None:
     classes = ["age", "ethnicity", "gender", "religion", "other_cyberbullying", "not_cyberbullying"]
     rows = [(f"p{i}", f"Post number {i} about {classes[i % 6]}", classes[i % 6]) for i in range(120)]
-    rows += [("d1", "post number 0 ABOUT age", "age"),
-             ("c1", "contested post", "age"), ("c2", "Contested  post", "gender")]
+    rows += [
+        ("d1", "post number 0 ABOUT age", "age"),
+        ("c1", "contested post", "age"),
+        ("c2", "Contested  post", "gender"),
+    ]
     _commit(lake, "labelled", "bulk", labelled(rows))
-    hist = [(f"p{i}", f"Post number {i} about {classes[i % 6]}", who, classes[i % 6])
-            for i in range(0, 120, 6) for who in ("t1", "t2", "t3")]  # trusted reporters, all on age posts
+    hist = [
+        (f"p{i}", f"Post number {i} about {classes[i % 6]}", who, classes[i % 6])
+        for i in range(0, 120, 6)
+        for who in ("t1", "t2", "t3")
+    ]  # trusted reporters, all on age posts
     new = [("w1", "weakly labelled post", who, "gender") for who in ("t1", "t2", "t3")]
     brigade = [("b1", "benign post the brigade hates", f"b{i}", "religion") for i in range(6)]
     _commit(lake, "reports", "day1", reports(hist + new + brigade))
@@ -169,8 +207,9 @@ def test_run_builds_disjoint_snapshots_review_queue_and_is_idempotent(hw_env):
     assert manifest["eval_version"] == first["eval_version"] and manifest["landing_files"]
 
     again = bd.run(settings, _args())
-    assert {k: again[k] for k in ("train_version", "eval_version", "review_version")} == \
-        {k: first[k] for k in ("train_version", "eval_version", "review_version")}
+    assert {k: again[k] for k in ("train_version", "eval_version", "review_version")} == {
+        k: first[k] for k in ("train_version", "eval_version", "review_version")
+    }
     assert again["eval_reused"] is True
 
 
@@ -178,8 +217,11 @@ def test_eval_snapshot_stays_frozen_when_new_labels_arrive(hw_env):
     settings = load_settings()
     _tiny_lake(settings.lake_uri)
     first = bd.run(settings, _args())
-    ev_keys = set(open_store(settings.lake_uri).read_parquet(
-        f"datasets/eval/v={first['eval_version']}/eval.parquet")["key"])
+    ev_keys = set(
+        open_store(settings.lake_uri).read_parquet(f"datasets/eval/v={first['eval_version']}/eval.parquet")[
+            "key"
+        ]
+    )
     # a new batch relabels nothing but repeats one eval text and adds new posts
     repeat = next(iter(ev_keys))
     rows = [(f"n{i}", f"brand new post {i}", "religion") for i in range(30)] + [("r", repeat, "religion")]
@@ -203,7 +245,7 @@ def test_no_reported_post_is_silently_dropped(hw_env):
     train = store.read_parquet(f"datasets/train/v={out['train_version']}/train.parquet")
     ev = store.read_parquet(f"datasets/eval/v={out['eval_version']}/eval.parquet")
     review = store.read_parquet(f"review/v={out['review_version']}/queue.parquet")
-    reported = set(bd.text_key(bd.read_table(store, "validated/reports")[0]["text"]))
+    reported = set(ds.text_key(read_committed(store, catalog.validated_runs("reports"))[0]["text"]))
     assert reported <= set(train["key"]) | set(ev["key"]) | set(review["key"])
 
 

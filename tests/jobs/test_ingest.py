@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harmwatch.ingest import pseudonymise
-from harmwatch.parsing import normalise_text
+from harmwatch.data.landing import pseudonymise
+from harmwatch.data.parsing import normalise_text
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 

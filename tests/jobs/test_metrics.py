@@ -9,16 +9,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from harmwatch import metrics
 from harmwatch.config import load_settings
-from harmwatch.metrics import (
-    EXPERIMENT,
-    RUN_NAME,
-    batch_metrics,
-    prometheus_text,
-    reporter_reliability,
-    wilson,
-)
+from harmwatch.data.dataset import reliability_of
+from harmwatch.monitoring.moderation import batch_metrics, prometheus_text, wilson
+from harmwatch.steps import metrics
+from harmwatch.steps.metrics import EXPERIMENT, RUN_NAME
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.drift.helpers import labelled_rows, register_champion, run_step, stand_in_model, write_validated
@@ -31,7 +26,7 @@ def _labelled() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "post_id": [p for p, _ in rows],
-            "text": "t",
+            "text": [f"text of {p}" for p, _ in rows],
             "label": [lab for _, lab in rows],
             "labelled_at": f"{D}T12:00:00Z",
             "batch_dt": D,
@@ -40,14 +35,17 @@ def _labelled() -> pd.DataFrame:
 
 
 def _reports() -> pd.DataFrame:
-    rows = [  # report_id, post_id, reporter, reported_at, batch_dt
-        ("1", "a", "r1", f"{D}T09:00:00Z", D),  # before a was labelled: a was found reactively
-        ("2", "b", "r2", f"{D}T13:00:00Z", D),  # after b was labelled: does not make b reactive
-        ("3", "c", "r3", f"{D}T10:00:00Z", D),  # a benign post reported: a valid appeal
-        ("4", "e", "r1", f"{D}T10:00:00Z", D),  # never labelled: not judged
-        ("5", "f", "r2", f"{PREV}T10:00:00Z", PREV),  # f reported the day before it was labelled
+    rows = [  # report_id, post_id, reporter, reason, reported_at, batch_dt
+        ("1", "a", "r1", "age", f"{D}T09:00:00Z", D),  # before a was labelled: a was found reactively
+        ("2", "b", "r2", "gender", f"{D}T13:00:00Z", D),  # after b was labelled: does not make b reactive
+        ("3", "c", "r3", "religion", f"{D}T10:00:00Z", D),  # a benign post reported: a valid appeal
+        ("4", "e", "r1", "age", f"{D}T10:00:00Z", D),  # never labelled: not judged
+        ("5", "f", "r2", "age", f"{PREV}T10:00:00Z", PREV),  # f reported the day before it was labelled
     ]
-    return pd.DataFrame(rows, columns=["report_id", "post_id", "reporter_id", "reported_at", "batch_dt"])
+    frame = pd.DataFrame(
+        rows, columns=["report_id", "post_id", "reporter_id", "reason", "reported_at", "batch_dt"]
+    )
+    return frame.assign(text=[f"text of {p}" for p in frame["post_id"]])
 
 
 def test_batch_metrics_follow_the_documented_definitions():
@@ -64,22 +62,22 @@ def test_batch_metrics_follow_the_documented_definitions():
     # r3's only judged report was on a benign post: (0+1)/(1+2) < 0.5; one of D's 4 reports is r3's.
     assert m["unreliable_report_share"] == pytest.approx(1 / 4)
     assert m["reporters_active"] == 3 and m["reporters_judged"] == 3
-    hist = m["reliability_hist"]  # r3: 1/3, r1: 2/3, r2: 3/4
-    assert (hist["0.3"], hist["0.4"], hist["0.7"], hist["0.8"], hist["1.0"]) == (0, 1, 2, 3, 3)
+    hist = m["reliability_hist"]  # r3: 1/3, r2: 1/2 (f was ethnicity, not age), r1: 2/3
+    assert (hist["0.3"], hist["0.4"], hist["0.5"], hist["0.7"], hist["1.0"]) == (0, 1, 2, 3, 3)
     assert batch_metrics(D, _labelled(), _reports(), None, 1)["proactive_rate"] is None
 
 
-def test_reporter_reliability_is_smoothed_and_counts_a_post_once_per_reporter():
-    labels = _labelled().set_index("post_id")["label"]
+def test_metrics_rate_reporters_with_the_weak_label_policys_reliability():
+    """One definition (harmwatch.data.weak_labels): the reason must match the moderator's class, a report on
+    a benign post disagrees, one vote per reporter and text, smoothed (agree + 1) / (judged + 2)."""
     reports = pd.concat([_reports(), _reports().iloc[[0]].assign(report_id="dup")])
-    rel = reporter_reliability(labels, reports).set_index("reporter_id")
+    rel = reliability_of(_labelled(), reports).set_index("reporter_id")
     assert rel.loc["r1"].to_dict() == {
-        "reports": 2,
-        "judged": 1,
-        "agree": 1,
+        "reports_on_labelled": 1,
+        "agreements": 1,
         "reliability": pytest.approx(2 / 3),
     }
-    assert rel.loc["r2", "reliability"] == pytest.approx(3 / 4)  # b and f, both harmful
+    assert rel.loc["r2", "reliability"] == pytest.approx(2 / 4)  # b right, f under the wrong reason
     assert rel.loc["r3", "reliability"] == pytest.approx(1 / 3)
 
 
@@ -175,9 +173,6 @@ def test_metrics_command_writes_prometheus_and_json_and_backfill_keeps_newest(hw
 
 
 def test_metrics_with_champion_log_an_idempotent_mlflow_time_series(hw_env, source):
-    pytest.importorskip(
-        "harmwatch.registry", reason="harmwatch.registry (train/registry step) not merged yet"
-    )
     from mlflow import MlflowClient
 
     settings = load_settings()

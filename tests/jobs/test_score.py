@@ -10,8 +10,9 @@ import pytest
 
 from harmwatch.config import CLASSES, load_settings
 from harmwatch.errors import DataError
-from harmwatch.score import read_table, score_frame
-from harmwatch.textmodel import contract_frame
+from harmwatch.model.scoring import score_frame
+from harmwatch.model.textmodel import contract_frame
+from harmwatch.steps.score import read_table
 from tests.conftest import run_cli
 from tests.model.conftest import write_validated_lake
 
@@ -32,8 +33,9 @@ class StandIn:
 
 
 def test_score_frame_keeps_input_columns_in_order_and_batches():
-    frame = pd.DataFrame({"id": range(5), "text": ["idiot", "hello", "you idiot", "nice", "ok"]},
-                         index=[10, 11, 12, 13, 14])
+    frame = pd.DataFrame(
+        {"id": range(5), "text": ["idiot", "hello", "you idiot", "nice", "ok"]}, index=[10, 11, 12, 13, 14]
+    )
     model = StandIn()
     out = score_frame(model, frame, batch_size=2)
     assert list(out.columns) == ["id", "text", *CONTRACT] and model.batches == [2, 2, 1]
@@ -58,8 +60,15 @@ def test_score_command_with_a_registered_model(hw_env, source_csv, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
     texts = pd.DataFrame({"post": [1, 2, 3], "text": ["what a lovely morning", "you stupid idiot", "NA"]})
     texts.to_parquet(tmp_path / "in.parquet")
-    proc = run_cli("score", "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.csv"),
-                   "--alias", "challenger")
+    proc = run_cli(
+        "score",
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.csv"),
+        "--alias",
+        "challenger",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["rows"] == 3 and summary["model_version"] == "1" and summary["alias"] == "challenger"

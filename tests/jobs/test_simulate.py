@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmwatch.simulate import Population, load_source, plan_landing, simulate_reports
+from harmwatch.data.simulation import Population, load_source, plan_landing, simulate_reports
 from tests.conftest import run_cli
 
 

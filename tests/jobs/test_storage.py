@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from harmwatch.config import load_settings
 from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, open_store
 from tests.conftest import start_moto, stop_process
 
@@ -85,9 +86,8 @@ def test_s3_unreachable_endpoint_is_one_line_error(monkeypatch):
     stop_process(server.proc)  # a server that was there and is gone
     for k, v in server.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("HARMWATCH_S3_MAX_ATTEMPTS", "2")
     with pytest.raises(StorageError) as err:
-        open_store("s3://bucket/x").list()
+        open_store("s3://bucket/x", load_settings(s3_max_attempts=2)).list()
     msg = str(err.value)
     assert msg.startswith("s3://bucket/x") and "cannot list" in msg and "\n" not in msg
 

@@ -21,14 +21,37 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import BENIGN_CLASS, HARMFUL_CLASSES
-from harmwatch.parsing import normalise_text
+from harmwatch.data.parsing import normalise_text
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 
-LABELLED_COLS = ["post_id", "text", "text_raw", "label", "labelled_at", "labeller_id", "batch_dt",
-                 "source_file", "source_line", "ingest_run", "extra"]
-REPORT_COLS = ["report_id", "post_id", "text", "text_raw", "reporter_id", "reason", "reported_at", "batch_dt",
-               "source_file", "source_line", "ingest_run", "extra"]
+LABELLED_COLS = [
+    "post_id",
+    "text",
+    "text_raw",
+    "label",
+    "labelled_at",
+    "labeller_id",
+    "batch_dt",
+    "source_file",
+    "source_line",
+    "ingest_run",
+    "extra",
+]
+REPORT_COLS = [
+    "report_id",
+    "post_id",
+    "text",
+    "text_raw",
+    "reporter_id",
+    "reason",
+    "reported_at",
+    "batch_dt",
+    "source_file",
+    "source_line",
+    "ingest_run",
+    "extra",
+]
 
 
 def lake_text(raw: str) -> str:
@@ -39,27 +62,44 @@ def lake_text(raw: str) -> str:
 def labelled_rows(posts: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
     """``validated/labelled`` rows for ``posts`` (post_id, text_raw, label[, text])."""
     texts = posts["text"] if "text" in posts else posts["text_raw"].map(lake_text)
-    return pd.DataFrame({
-        "post_id": posts["post_id"].to_numpy(), "text": texts.to_numpy(),
-        "text_raw": posts["text_raw"].to_numpy(), "label": posts["label"].to_numpy(),
-        "labelled_at": f"{day}T12:00:00Z", "labeller_id": "mod-01", "batch_dt": day,
-        "source_file": source_file, "source_line": np.arange(2, len(posts) + 2, dtype="int64"),
-        "ingest_run": run, "extra": "{}",
-    })[LABELLED_COLS]
+    return pd.DataFrame(
+        {
+            "post_id": posts["post_id"].to_numpy(),
+            "text": texts.to_numpy(),
+            "text_raw": posts["text_raw"].to_numpy(),
+            "label": posts["label"].to_numpy(),
+            "labelled_at": f"{day}T12:00:00Z",
+            "labeller_id": "mod-01",
+            "batch_dt": day,
+            "source_file": source_file,
+            "source_line": np.arange(2, len(posts) + 2, dtype="int64"),
+            "ingest_run": run,
+            "extra": "{}",
+        }
+    )[LABELLED_COLS]
 
 
 def report_rows(reports: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
     """``validated/reports`` rows for reports (post_id, text_raw, reporter_id, reason[, report_id])."""
     n = len(reports)
-    return pd.DataFrame({
-        "report_id": reports["report_id"].to_numpy() if "report_id" in reports
-        else [f"{run}-{i}" for i in range(n)],
-        "post_id": reports["post_id"].to_numpy(), "text": reports["text_raw"].map(lake_text).to_numpy(),
-        "text_raw": reports["text_raw"].to_numpy(), "reporter_id": reports["reporter_id"].to_numpy(),
-        "reason": reports["reason"].to_numpy(), "reported_at": f"{day}T08:00:00Z", "batch_dt": day,
-        "source_file": source_file, "source_line": np.arange(1, n + 1, dtype="int64"), "ingest_run": run,
-        "extra": "{}",
-    })[REPORT_COLS]
+    return pd.DataFrame(
+        {
+            "report_id": reports["report_id"].to_numpy()
+            if "report_id" in reports
+            else [f"{run}-{i}" for i in range(n)],
+            "post_id": reports["post_id"].to_numpy(),
+            "text": reports["text_raw"].map(lake_text).to_numpy(),
+            "text_raw": reports["text_raw"].to_numpy(),
+            "reporter_id": reports["reporter_id"].to_numpy(),
+            "reason": reports["reason"].to_numpy(),
+            "reported_at": f"{day}T08:00:00Z",
+            "batch_dt": day,
+            "source_file": source_file,
+            "source_line": np.arange(1, n + 1, dtype="int64"),
+            "ingest_run": run,
+            "extra": "{}",
+        }
+    )[REPORT_COLS]
 
 
 def commit_table(lake_uri: str, kind: str, run: str, frame: pd.DataFrame) -> None:
@@ -91,8 +131,9 @@ def simulate_reports(posts: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     return pd.DataFrame(rows, columns=["post_id", "text_raw", "reporter_id", "reason"])
 
 
-def write_validated_lake(csv: Path, lake_uri: str, days: int = 3, seed: int = 0,
-                         limit: int | None = None) -> dict[str, Any]:
+def write_validated_lake(
+    csv: Path, lake_uri: str, days: int = 3, seed: int = 0, limit: int | None = None
+) -> dict[str, Any]:
     """Validated tables from the real CSV: 70% bulk on day 0, then ``days`` daily batches with reports."""
     rng = np.random.default_rng(seed)
     src = pd.read_csv(csv, dtype=str, keep_default_na=False)
@@ -103,8 +144,12 @@ def write_validated_lake(csv: Path, lake_uri: str, days: int = 3, seed: int = 0,
     src["post_id"] = [f"p{i:06d}" for i in range(len(src))]
     src["text"] = src["text_raw"].map(lake_text)
     n_bulk = int(len(src) * 0.7)
-    commit_table(lake_uri, "labelled", "bulk", labelled_rows(src.iloc[:n_bulk], "2026-01-01",
-                                                             "labelled/dt=2026-01-01/bulk.csv", "bulk"))
+    commit_table(
+        lake_uri,
+        "labelled",
+        "bulk",
+        labelled_rows(src.iloc[:n_bulk], "2026-01-01", "labelled/dt=2026-01-01/bulk.csv", "bulk"),
+    )
     summary = {"labelled": n_bulk, "reports": 0, "reported_only_posts": 0}
     for d, idx in enumerate(np.array_split(np.arange(n_bulk, len(src)), days), start=1):
         day, posts = f"2026-01-0{d + 1}", src.iloc[idx]
@@ -112,10 +157,18 @@ def write_validated_lake(csv: Path, lake_uri: str, days: int = 3, seed: int = 0,
         reported = posts["post_id"].isin(set(reports["post_id"])).to_numpy()
         keep = rng.random(len(posts)) < 0.5
         labelled = posts[keep]
-        commit_table(lake_uri, "labelled", f"day{d}",
-                     labelled_rows(labelled, day, f"labelled/dt={day}/batch.csv", f"day{d}"))
-        commit_table(lake_uri, "reports", f"day{d}",
-                     report_rows(reports, day, f"reports/dt={day}/reports.jsonl", f"day{d}"))
+        commit_table(
+            lake_uri,
+            "labelled",
+            f"day{d}",
+            labelled_rows(labelled, day, f"labelled/dt={day}/batch.csv", f"day{d}"),
+        )
+        commit_table(
+            lake_uri,
+            "reports",
+            f"day{d}",
+            report_rows(reports, day, f"reports/dt={day}/reports.jsonl", f"day{d}"),
+        )
         summary["labelled"] += len(labelled)
         summary["reports"] += len(reports)
         summary["reported_only_posts"] += int((reported & ~keep).sum())
@@ -125,8 +178,14 @@ def write_validated_lake(csv: Path, lake_uri: str, days: int = 3, seed: int = 0,
 def cli_env(home: Path, tracking_uri: str, model_name: str) -> dict[str, str]:
     """Environment for `harmwatch ...` subprocesses: isolated home, real MLflow server, own model name."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMWATCH_")}
-    env.update({"HARMWATCH_HOME": str(home), "HARMWATCH_MLFLOW_TRACKING_URI": tracking_uri,
-                "HARMWATCH_MODEL_NAME": model_name, "HARMWATCH_LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "HARMWATCH_HOME": str(home),
+            "HARMWATCH_MLFLOW_TRACKING_URI": tracking_uri,
+            "HARMWATCH_MODEL_NAME": model_name,
+            "HARMWATCH_LOG_LEVEL": "WARNING",
+        }
+    )
     return env
 
 
@@ -160,8 +219,18 @@ def lifecycle(csv_home: Path, mlflow_server: Any) -> Iterator[dict[str, Any]]:
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-lifecycle")
     out: dict[str, Any] = {"env": env, "build": hw("build-dataset", env=env)}
     out["train_a"] = hw("train", "--sample-rows", "4000", env=env)
-    out["eval_a"] = hw("evaluate", "--min-macro-f1", "0.6", "--min-class-f1", "0.4",
-                       "--min-golden-pass", "0.3", "--max-ece", "0.1", env=env)
+    out["eval_a"] = hw(
+        "evaluate",
+        "--min-macro-f1",
+        "0.6",
+        "--min-class-f1",
+        "0.4",
+        "--min-golden-pass",
+        "0.3",
+        "--max-ece",
+        "0.1",
+        env=env,
+    )
     out["promote_a"] = hw("promote", env=env)
     out["train_b"] = hw("train", env=env)
     out["eval_b"] = hw("evaluate", env=env)
@@ -177,10 +246,18 @@ def mlflow_globals_restored() -> Iterator[None]:
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
-             {k: os.environ.get(k) for k in keys})
+    keys = (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    )
+    saved = (
+        tracking_utils._tracking_uri,
+        registry_utils._registry_uri,
+        fluent._active_experiment_id,
+        {k: os.environ.get(k) for k in keys},
+    )
     try:
         yield
     finally:
@@ -199,8 +276,11 @@ def full_model(lifecycle: dict[str, Any]) -> Any:
     from harmwatch.registry import configure_mlflow, load_pyfunc
 
     env = lifecycle["env"]
-    settings = load_settings(home=Path(env["HARMWATCH_HOME"]), model_name=env["HARMWATCH_MODEL_NAME"],
-                             mlflow_tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"])
+    settings = load_settings(
+        home=Path(env["HARMWATCH_HOME"]),
+        model_name=env["HARMWATCH_MODEL_NAME"],
+        mlflow_tracking_uri=env["HARMWATCH_MLFLOW_TRACKING_URI"],
+    )
     with mlflow_globals_restored():
         configure_mlflow(settings)
         return load_pyfunc(f"models:/{settings.model_name}/{lifecycle['train_b']['model_version']}")

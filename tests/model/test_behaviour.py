@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmwatch.build_dataset import text_key
 from harmwatch.config import CLASSES
-from harmwatch.golden import golden_frame
-from harmwatch.modelcard import classification_metrics, golden_check
+from harmwatch.data.dataset import text_key
+from harmwatch.model.golden import golden_frame
+from harmwatch.model.modelcard import classification_metrics, golden_check
+from harmwatch.model.textmodel import SKOPS_TRUSTED_TYPES
 from harmwatch.storage import open_store
-from harmwatch.textmodel import SKOPS_TRUSTED_TYPES
 from tests.model.conftest import mlflow_globals_restored
 from tests.model.test_lifecycle import client_for, read_artifact
 
@@ -28,8 +28,10 @@ INSULT = " You are a worthless idiot and everyone hates you."
 def snapshots(lifecycle: dict[str, Any]) -> dict[str, pd.DataFrame]:
     store = open_store(str(Path(lifecycle["env"]["HARMWATCH_HOME"]) / "lake"))
     b = lifecycle["train_b"]
-    return {"train": store.read_parquet(f"datasets/train/v={b['train_version']}/train.parquet"),
-            "eval": store.read_parquet(f"datasets/eval/v={b['eval_version']}/eval.parquet")}
+    return {
+        "train": store.read_parquet(f"datasets/train/v={b['train_version']}/train.parquet"),
+        "eval": store.read_parquet(f"datasets/eval/v={b['eval_version']}/eval.parquet"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,13 @@ def test_swapping_the_targeted_religion_keeps_hate_flagged(full_model):
 
 
 def test_adding_an_insult_raises_the_harmful_score(full_model, probe):
-    benign = pd.concat([golden_frame().query("expect == 'no_flag'")[["text"]],
-                        probe.loc[probe["label"] == "not_cyberbullying", ["text"]]], ignore_index=True)
+    benign = pd.concat(
+        [
+            golden_frame().query("expect == 'no_flag'")[["text"]],
+            probe.loc[probe["label"] == "not_cyberbullying", ["text"]],
+        ],
+        ignore_index=True,
+    )
     before = full_model.predict(benign)["harmful_score"].to_numpy()
     after = full_model.predict(pd.DataFrame({"text": benign["text"] + INSULT}))["harmful_score"].to_numpy()
     assert (after > before).mean() >= 0.9 and np.median(after - before) > 0.1
@@ -109,8 +116,14 @@ def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots)
     assert run.data.params["train_version"] == b["train_version"]
     assert run.data.tags["harmwatch.train_sha256"]
     assert run.data.tags["harmwatch.eval_version"] == b["eval_version"]
-    assert {"macro_f1", "f1_not_cyberbullying", "precision_age", "recall_gender", "harmful_pr_auc",
-            "ece"} <= set(run.data.metrics)
+    assert {
+        "macro_f1",
+        "f1_not_cyberbullying",
+        "precision_age",
+        "recall_gender",
+        "harmful_pr_auc",
+        "ece",
+    } <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(b["run_id"], "plots")}
     assert artifacts == {"plots/confusion_matrix.png", "plots/pr_curves.png", "plots/reliability_diagram.png"}
     card = read_artifact(env, b["run_id"], "model_card.md")

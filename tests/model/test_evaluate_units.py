@@ -10,19 +10,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from harmwatch import promote
 from harmwatch.config import CLASSES
-from harmwatch.evaluate import (
-    CONTRACT,
-    Thresholds,
-    decide,
-    finish_smoke,
+from harmwatch.model.decision import Thresholds, decide
+from harmwatch.model.golden import golden_frame
+from harmwatch.model.modelcard import (
+    classification_metrics,
+    expected_calibration_error,
     golden_check,
-    golden_frame,
+    harmful_calibration_error,
     paired_bootstrap_delta,
 )
-from harmwatch.modelcard import classification_metrics, expected_calibration_error, harmful_calibration_error
-from harmwatch.textmodel import contract_frame
+from harmwatch.model.promotion import plan_promotion
+from harmwatch.model.textmodel import contract_frame
+from harmwatch.steps.evaluate import CONTRACT, finish_smoke
 from tests.model.conftest import lake_text
 
 GOOD = {f"f1_{c}": 0.9 for c in CLASSES} | {"macro_f1": 0.9, "ece": 0.02, "harmful_ece": 0.02}
@@ -137,21 +137,28 @@ def test_golden_check_flags_by_harmful_score():
 def _printer(payload: object) -> subprocess.Popen:
     """A fresh process that prints ``payload`` as JSON, like the smoke entry point does."""
     code = f"import json; print(json.dumps({payload!r}))"
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_smoke_fails_on_crash_wrong_columns_or_different_labels():
     expected = pd.DataFrame({"label": ["age", "gender"]})
-    crash = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit('cannot load model')"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    crash = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.exit('cannot load model')"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert finish_smoke(crash, expected) == {"ok": False, "detail": "cannot load model"}
     cols = finish_smoke(_printer({"columns": ["label"], "labels": ["age", "gender"]}), expected)
     assert cols["ok"] is False and "contract" in cols["detail"]
     differs = finish_smoke(_printer({"columns": CONTRACT, "labels": ["age", "religion"]}), expected)
     assert differs == {"ok": False, "detail": "labels differ from the in-process model"}
     assert finish_smoke(_printer({"columns": CONTRACT, "labels": ["age", "gender"]}), expected) == {
-        "ok": True, "detail": "scored 2 golden posts in a fresh process"}
+        "ok": True,
+        "detail": "scored 2 golden posts in a fresh process",
+    }
 
 
 @pytest.mark.parametrize(
@@ -169,8 +176,7 @@ def test_smoke_fails_on_crash_wrong_columns_or_different_labels():
     ],
 )
 def test_promotion_policy(state, move):
-    moved, why = promote.plan(*state)
+    moved, why = plan_promotion(*state)
     assert moved is move
     if state[0] == state[3]:
         assert why == "version 5 is already champion"
-

@@ -66,8 +66,15 @@ def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
     assert tags["harmwatch.promoted_from"] == a and tags["harmwatch.forced"] == "false"
     decision = json.loads(read_artifact(env, lifecycle["train_b"]["run_id"], "evaluation/decision.json"))
     assert decision["decision"] == "promote" and decision["champion"]["version"] == a
-    assert set(decision["gates"]) >= {"macro_f1_floor", "class_f1_floor", "calibration", "golden", "smoke",
-                                      "class_regression", "macro_f1_delta_ci"}
+    assert set(decision["gates"]) >= {
+        "macro_f1_floor",
+        "class_f1_floor",
+        "calibration",
+        "golden",
+        "smoke",
+        "class_regression",
+        "macro_f1_delta_ci",
+    }
     assert decision["smoke"]["ok"] is True
 
 
@@ -136,7 +143,7 @@ def test_unreachable_mlflow_is_one_line_service_unavailable(hw_env, monkeypatch)
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with mlflow_globals_restored(), pytest.raises(ServiceUnavailable) as err:
-        configure_mlflow(load_settings(mlflow_tracking_uri=uri), attempts=2, backoff=0.05)
+        configure_mlflow(load_settings(mlflow_tracking_uri=uri, mlflow_attempts=2, mlflow_backoff=0.05))
     assert str(err.value).startswith(f"MLflow at {uri} unreachable:") and "\n" not in str(err.value)
 
 

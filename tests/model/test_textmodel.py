@@ -11,7 +11,8 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.errors import DataError
-from harmwatch.textmodel import (
+from harmwatch.model.fitting import fit_model, stratified_sample
+from harmwatch.model.textmodel import (
     CHAR_HASH_FEATURES,
     META_FEATURES,
     SKOPS_TRUSTED_TYPES,
@@ -23,7 +24,6 @@ from harmwatch.textmodel import (
     for_serving,
     meta_features,
 )
-from harmwatch.train import fit_model, stratified_sample
 from tests.model.conftest import lake_text
 
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
@@ -97,12 +97,13 @@ def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_m
     import skops.io as sio
 
     old = copy.deepcopy(small_model)
-    del old.named_steps["clf"].learner_specs_
+    del old.named_steps["clf"].learner_specs_, old.named_steps["clf"].format_version_  # format 2
     path = tmp_path / "old.skops"
     sio.dump(old, path)
     loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
     clf = loaded.named_steps["clf"]
     assert clf.learner_specs_ == [(method, block) for _n, _e, method, block in _base_learners(1)]
+    assert clf.format_version_ == 2
     texts = sample[["text"]].head(300)
     pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
     # weights are kept in the order scoring wants (X @ W.T without a copy per call)
@@ -144,7 +145,12 @@ def test_links_are_removed_and_structure_is_counted():
     feats = meta_features(cleaned["text"])
     assert feats.shape == (2, len(META_FEATURES))
     assert dict(zip(META_FEATURES, feats[0], strict=True)) == {
-        "words": 4, "mentions": 1, "hashtags": 1, "retweet": 1, "starts_mention": 0}
+        "words": 4,
+        "mentions": 1,
+        "hashtags": 1,
+        "retweet": 1,
+        "starts_mention": 0,
+    }
 
 
 def test_contract_frame_orders_columns_and_fills_absent_classes():
@@ -158,3 +164,54 @@ def test_stratified_sample_keeps_label_mix_and_is_deterministic(sample):
     assert len(a) <= 600 and a.equals(stratified_sample(sample, 600, seed=5))
     share = a["label"].value_counts(normalize=True) - sample["label"].value_counts(normalize=True)
     assert share.abs().max() < 0.01
+
+
+def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(sample):
+    """train's pure core: a stratified sample is fitted, the evaluation snapshot, the golden set and the
+    drift reference are scored, and the record a rerun reads back is plain JSON."""
+    import json
+
+    from harmwatch.model.fitting import fit_and_measure, training_record
+    from harmwatch.model.textmodel import MODEL_FORMAT
+
+    train, ev = sample.iloc[:2400], sample.iloc[2400:]
+    fitted = fit_and_measure(train, ev, sample_rows=1200, seed=1, n_jobs=1, reference_rows=300)
+    assert (
+        1100 <= fitted.train_rows <= 1200
+        and fitted.pipeline.named_steps["clf"].format_version_ == MODEL_FORMAT
+    )
+    assert list(fitted.scored.columns) == CONTRACT and len(fitted.scored) == len(ev)
+    assert 0.5 < fitted.metrics["macro_f1"] <= 1.0
+    assert len(fitted.golden_result) == len(fitted.golden) and fitted.golden_result["passed"].dtype == bool
+    assert list(fitted.reference.columns) == ["text", "label", "pred_label", "harmful_score"]
+    assert len(fitted.reference) == 300
+    record = training_record(fitted, {"harmwatch.date": "2026-01-02"}, {"train_version": "t"}, len(ev), 0, 1)
+    assert json.loads(json.dumps(record)) == record
+    assert record["summary"]["macro_f1"] == round(fitted.metrics["macro_f1"], 4)
+    assert record["summary"]["rows_train"] == fitted.train_rows
+
+
+def test_model_saved_under_the_old_module_path_still_loads(small_model, sample, tmp_path, monkeypatch):
+    """Versions registered before format 4 name ``harmwatch.textmodel`` in their skops file (and in the
+    trusted types MLflow stored with them); that path still resolves to the classifier."""
+    import skops.io as sio
+
+    from harmwatch.model import textmodel
+
+    for name in (
+        "CompactTfidfVectorizer",
+        "HarmfulContentPipeline",
+        "LogCountRatioClassifier",
+        "StackedTextClassifier",
+        "clean_frame",
+        "meta_features",
+    ):
+        monkeypatch.setattr(getattr(textmodel, name), "__module__", "harmwatch.textmodel")
+    path = tmp_path / "format3.skops"
+    sio.dump(small_model, path)
+    monkeypatch.undo()
+    old_types = [t.replace("harmwatch.model.textmodel.", "harmwatch.textmodel.") for t in SKOPS_TRUSTED_TYPES]
+    assert sorted(sio.get_untrusted_types(file=path)) == sorted(old_types)
+    loaded = sio.load(path, trusted=old_types)
+    texts = sample[["text"]].head(300)
+    pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))

@@ -12,7 +12,7 @@ brigade pushes one reason past the 0.60 class-mix ceiling, which for report file
 the brigade cannot get the honest reports of the same file quarantined.
 
 Reporter ids are pseudonymised at ingest, so the brigade's ids in the lake are computed with
-``harmwatch.ingest.pseudonymise`` and the key this test configures.
+``harmwatch.data.landing.pseudonymise`` and the key this test configures.
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from harmwatch import build_dataset as bd
 from harmwatch import cli
 from harmwatch.config import BENIGN_CLASS
-from harmwatch.ingest import pseudonymise
-from harmwatch.simulate import Population, ground_truth, load_source, plan_landing, to_bytes
+from harmwatch.data import catalog
+from harmwatch.data.dataset import text_key
+from harmwatch.data.landing import pseudonymise
+from harmwatch.data.simulation import Population, ground_truth, load_source, plan_landing, to_bytes
+from harmwatch.data.tables import read_committed
+from harmwatch.data.weak_labels import Policy
 from harmwatch.storage import Store, open_store
 
 KEY = "brigade-test-pseudonym-key"
 START, DAYS, SEED, POSTS = date(2026, 1, 1), 3, 42, 4000
-POLICY = bd.Policy()  # the CLI defaults: 3 distinct reporters, mean reliability >= 0.8
+POLICY = Policy()  # the CLI defaults: 3 distinct reporters, mean reliability >= 0.8
 PRIOR = POLICY.prior_agree / (POLICY.prior_agree + POLICY.prior_disagree)  # an unknown reporter
 MIN_WEAK_LABELS = 60  # below this a 95% precision bar means little (one error costs < 1.7 points)
 
@@ -136,8 +139,8 @@ def outcome(request, sample, tmp_path_factory) -> Outcome:
 def brigaded_keys(o: Outcome) -> set[str]:
     """Lake keys of the posts the brigade reported (the lake's text, normalised by ingest)."""
     posts = set(o.landed_reports.loc[o.landed_reports["reporter_id"].str.startswith("brigade-"), "post_id"])
-    reports, _ = bd.read_table(o.lake, bd.REPORTS)
-    return set(bd.text_key(reports.loc[reports["post_id"].isin(posts), "text"]))
+    reports, _ = read_committed(o.lake, catalog.validated_runs("reports"))
+    return set(text_key(reports.loc[reports["post_id"].isin(posts), "text"]))
 
 
 def test_the_simulated_brigade_has_its_share_of_reports(outcome):
@@ -203,7 +206,7 @@ def test_brigade_reliability_falls_below_the_bar_and_below_honest_reporters(outc
 
 
 def test_brigade_ids_are_pseudonymised_in_the_lake(outcome):
-    reports, _ = bd.read_table(outcome.lake, bd.REPORTS)
+    reports, _ = read_committed(outcome.lake, catalog.validated_runs("reports"))
     assert not reports["reporter_id"].str.match(r"(honest|careless|brigade)-").any()
     assert set(outcome.pseudonyms("brigade", outcome.pop.brigade)) & set(reports["reporter_id"])
 
@@ -212,15 +215,17 @@ def test_every_report_is_accounted_for(outcome):
     for summary in outcome.validate_summaries:
         assert summary["rows_in"] == summary["rows_valid"] + summary["rows_quarantined"]
         assert summary["rejected_batches"] == {}, "a brigade must not get a report file rejected"
-    valid, _ = bd.read_table(outcome.lake, bd.REPORTS)
-    parts = [bd.read_table(outcome.lake, f"quarantine/{s}/reports")[0] for s in ("ingest", "validate")]
+    valid, _ = read_committed(outcome.lake, catalog.validated_runs("reports"))
+    parts = [
+        read_committed(outcome.lake, catalog.quarantine_runs(s, "reports"))[0] for s in ("ingest", "validate")
+    ]
     quarantined = pd.concat([pd.DataFrame(columns=["report_id"]), *[q for q in parts if len(q)]])
     landed = outcome.landed_reports["report_id"]
     assert len(valid) + len(quarantined) == len(landed)
     assert set(valid["report_id"]) | set(quarantined["report_id"]) == set(landed)
     assert not set(valid["report_id"]) & set(quarantined["report_id"])
     # Every validated report's post is moderated (train or eval), weakly labelled, or in the review queue.
-    keys = set(bd.text_key(valid["text"]))
+    keys = set(text_key(valid["text"]))
     placed = set(outcome.train["key"]) | set(outcome.eval["key"]) | set(outcome.review["key"])
     assert keys <= placed
     assert not set(outcome.train["key"]) & set(outcome.review["key"])

@@ -26,10 +26,29 @@ from tests.model.conftest import cli_env, write_validated_lake
 MODEL = "crash"
 TRAIN = ["--sample-rows", "1500", "--reference-rows", "300"]
 # A 1,500-row model is far below the production floors; the gates under test here are the crash points.
-EVALUATE = ["--min-macro-f1", "0.3", "--min-class-f1", "0.05", "--min-golden-pass", "0", "--max-ece", "1",
-            "--n-boot", "200"]
-SUMMARY_KEYS = ["macro_f1", "f1", "ece", "harmful_pr_auc", "golden_passed", "train_version", "eval_version",
-                "rows_train", "rows_eval"]
+EVALUATE = [
+    "--min-macro-f1",
+    "0.3",
+    "--min-class-f1",
+    "0.05",
+    "--min-golden-pass",
+    "0",
+    "--max-ece",
+    "1",
+    "--n-boot",
+    "200",
+]
+SUMMARY_KEYS = [
+    "macro_f1",
+    "f1",
+    "ece",
+    "harmful_pr_auc",
+    "golden_passed",
+    "train_version",
+    "eval_version",
+    "rows_train",
+    "rows_eval",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +98,9 @@ def dataset_state(lake: Path) -> dict[str, Any]:
     state: dict[str, Any] = {"files": sorted(o.key for o in store.list("datasets") + store.list("review"))}
     for prefix in ("datasets", "review"):
         state[prefix] = {m["prefix"]: m for m in store.committed(prefix)}
-    state["latest"] = store.read_json("datasets/train/LATEST.json") if store.exists(
-        "datasets/train/LATEST.json") else None
+    state["latest"] = (
+        store.read_json("datasets/train/LATEST.json") if store.exists("datasets/train/LATEST.json") else None
+    )
     return state
 
 
@@ -261,7 +281,7 @@ def test_promote_killed_between_alias_moves_then_rerun(model_env, server):
 
 def test_rollback_killed_before_alias_then_rerun(model_env, server):
     """Killed after tagging the demoted version, before moving champion back: the rerun moves it once."""
-    from harmwatch.promote import plan
+    from harmwatch.model.promotion import plan_promotion as plan
 
     killed(run("rollback", "--reason", "crash test", env=model_env, kill_at="audit"))
     assert aliases(server)["champion"] == "3"

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import sys
 from dataclasses import dataclass
 
 import pandas as pd
 
 from harmwatch.config import CLASSES, HARMFUL_CLASSES
-
-# Set before great_expectations is imported anywhere: no usage statistics leave this machine.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+from harmwatch.data.dataset import text_key
 
 
 @dataclass(frozen=True)
@@ -55,11 +52,6 @@ KIND_SPEC = {
 # Expectations that describe the batch but must not quarantine rows: conflicting labels are real
 # moderator disagreement, and build-dataset sends those texts to the review queue.
 WARN_ONLY = {"label_variants"}
-
-
-def text_key(text: pd.Series) -> pd.Series:
-    """Normalised-text key used for duplicate and conflict detection (lowercase, single spaces)."""
-    return text.fillna("").str.lower().str.split().str.join(" ")
 
 
 def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -209,7 +201,9 @@ def batch_suite(kind: str, bounds: Bounds):
     for cls in spec["classes"]:
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeBetween(
-                column=f"share_{cls}", min_value=lo, max_value=bounds.max_class_share,
+                column=f"share_{cls}",
+                min_value=lo,
+                max_value=bounds.max_class_share,
                 meta={"warn_only": kind == "reports"},
             )
         )

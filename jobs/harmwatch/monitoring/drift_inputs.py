@@ -6,7 +6,6 @@ readers that touch storage last. Nothing here calls the clock: dates come from t
 
 from __future__ import annotations
 
-import argparse
 import io
 import math
 from datetime import date, timedelta
@@ -15,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from harmwatch.config import Settings
+from harmwatch.data.tables import read_validated
 from harmwatch.errors import DataError
 from harmwatch.storage import StorageError, Store, open_store
 
-KINDS = ("labelled", "reports")
 MAD_SCALE = 1.4826  # MAD of a normal distribution -> its standard deviation
 VOLUME_Z = 3.5  # Iglewicz-Hoaglin cut-off for a robust z-score outlier
 MIN_HISTORY = 5  # fewer previous days than this: no verdict on volume
@@ -44,6 +44,26 @@ def current_frame(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame
     out = pd.concat([lab, rep], ignore_index=True)
     out["label"] = out["label"].astype("object").where(out["label"].notna(), None)
     return out
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep posts with text; labels and predicted labels as strings, scores as floats."""
+    out = frame[frame["text"].notna()].copy()
+    out["text"] = out["text"].astype(str)
+    for col in ("label", "pred_label", "post_id"):
+        if col in out:
+            out[col] = out[col].astype("object").where(out[col].notna(), None)
+            out[col] = out[col].map(lambda v: None if v is None else str(v))
+    if "harmful_score" in out:
+        out["harmful_score"] = pd.to_numeric(out["harmful_score"], errors="coerce")
+    return out.reset_index(drop=True)
+
+
+def exclude_current(ref: pd.DataFrame, cur: pd.DataFrame) -> pd.DataFrame:
+    """The reference never contains the posts being judged (a model may have trained on them)."""
+    if "post_id" in ref and "post_id" in cur:
+        return ref[~ref["post_id"].isin(set(cur["post_id"].dropna()))].reset_index(drop=True)
+    return ref
 
 
 def volume_anomaly(counts: dict[str, int], day: str, history_days: int) -> dict[str, Any]:
@@ -92,13 +112,13 @@ def volume_line(volume: dict[str, Any] | None) -> str:
 # -- storage ------------------------------------------------------------------------------------------
 
 
-def read_table(uri: str) -> pd.DataFrame:
+def read_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
     """A CSV or Parquet file from a local path or ``s3://`` URI; a ``text`` column is required."""
     parent, name = str(PurePosixPath(uri).parent), PurePosixPath(uri).name
     if uri.startswith("s3://"):
         parent = uri.rsplit("/", 1)[0]
     try:
-        data = open_store(parent).read_bytes(name)
+        data = open_store(parent, settings).read_bytes(name)
     except StorageError as exc:
         raise DataError(f"cannot read {uri}: {exc}") from None
     try:
@@ -111,41 +131,6 @@ def read_table(uri: str) -> pd.DataFrame:
     if "text" not in frame.columns:
         raise DataError(f"{uri}: no 'text' column (columns: {', '.join(map(str, frame.columns[:10]))})")
     return frame
-
-
-def _committed_runs(lake: Store, kind: str) -> list[dict]:
-    return [m for m in lake.committed(f"validated/{kind}") if m.get("files")]
-
-
-def _read_runs(lake: Store, manifests: list[dict], days: set[str] | None) -> pd.DataFrame:
-    frames = []
-    for m in manifests:
-        if days is not None and "batch_dts" in m and not days & set(m["batch_dts"]):
-            continue  # the manifest says this run holds none of the wanted days: skip the read
-        for f in m["files"]:
-            if f["name"].endswith(".parquet"):
-                frames.append(lake.read_parquet(f"{m['prefix']}/{f['name']}"))
-    if not frames:
-        return pd.DataFrame(columns=["post_id", "text", "batch_dt"])
-    out = pd.concat(frames, ignore_index=True)
-    return out[out["batch_dt"].isin(days)] if days is not None else out
-
-
-def newest_day(lake: Store) -> str | None:
-    """The newest ``batch_dt`` among committed validated runs (from manifests, else from the rows)."""
-    best: str | None = None
-    for kind in KINDS:
-        for m in _committed_runs(lake, kind):
-            dts = m.get("batch_dts")
-            if dts is None:
-                dts = _read_runs(lake, [m], None)["batch_dt"].dropna().tolist()
-            best = max([best, *dts], key=lambda d: d or "")
-    return best
-
-
-def read_validated(lake: Store, kind: str, days: list[str] | None = None) -> pd.DataFrame:
-    """Validated rows of ``kind`` (``labelled`` or ``reports``) of committed runs, optionally some days."""
-    return _read_runs(lake, _committed_runs(lake, kind), None if days is None else set(days))
 
 
 def load_lake(lake: Store, days: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,18 +148,26 @@ def report_counts(lake: Store, until: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows.drop_duplicates(key).groupby("batch_dt").size().items()}
 
 
-def load_current(args: argparse.Namespace, lake: Store, day: str | None, facts: dict) -> pd.DataFrame | None:
-    """``--current``, else the validated posts of the window ending at ``day`` (None: empty lake).
+def load_current(
+    settings: Settings,
+    current_file: str | None,
+    lake: Store,
+    day: str | None,
+    window_days: int,
+    history_days: int,
+    facts: dict,
+) -> pd.DataFrame | None:
+    """``current_file``, else the validated posts of the window ending at ``day`` (None: empty lake).
 
     In pipeline mode ``facts`` also receives the report-volume check of ``day``."""
-    if args.current:
-        facts["current"] = args.current
-        return read_table(args.current)
+    if current_file:
+        facts["current"] = current_file
+        return read_table(current_file, settings)
     if day is None:
         return None
-    days = window(day, args.window_days)
+    days = window(day, window_days)
     current = current_frame(*load_lake(lake, days))
-    volume = volume_anomaly(report_counts(lake, day), day, args.history_days)
+    volume = volume_anomaly(report_counts(lake, day), day, history_days)
     facts.update(
         current=f"{lake.uri} validated batch_dt {days[0]}..{days[-1]}",
         current_sources=current["source"].value_counts().to_dict(),

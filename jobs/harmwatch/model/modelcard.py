@@ -55,8 +55,11 @@ def classification_metrics(y_true: pd.Series, scored: pd.DataFrame) -> dict[str,
         out[f"f1_{c}"], out[f"precision_{c}"] = float(f1[i]), float(prec[i])
         out[f"recall_{c}"] = float(rec[i])
     harmful = y != BENIGN_CLASS
-    out["harmful_pr_auc"] = float(average_precision_score(harmful, scored["harmful_score"])) \
-        if 0 < harmful.sum() < len(y) else float("nan")
+    out["harmful_pr_auc"] = (
+        float(average_precision_score(harmful, scored["harmful_score"]))
+        if 0 < harmful.sum() < len(y)
+        else float("nan")
+    )
     out["ece"] = expected_calibration_error(y, scored)
     out["harmful_ece"] = harmful_calibration_error(harmful, scored["harmful_score"].to_numpy())
     return out
@@ -72,8 +75,9 @@ def reliability_table(y_true: Any, scored: pd.DataFrame, n_bins: int = N_BINS) -
     correct = np.asarray(y_true, dtype=object) == scored["label"].to_numpy(dtype=object)
     bins = np.clip((conf * n_bins).astype(int), 0, n_bins - 1)
     frame = pd.DataFrame({"bin": bins, "conf": conf, "correct": correct})
-    return frame.groupby("bin").agg(n=("conf", "size"), confidence=("conf", "mean"),
-                                    accuracy=("correct", "mean"))
+    return frame.groupby("bin").agg(
+        n=("conf", "size"), confidence=("conf", "mean"), accuracy=("correct", "mean")
+    )
 
 
 def expected_calibration_error(y_true: Any, scored: pd.DataFrame, n_bins: int = N_BINS) -> float:
@@ -105,8 +109,9 @@ def golden_check(golden: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def paired_bootstrap_delta(y: Any, pred_a: Any, pred_b: Any, n_boot: int = 1000, seed: int = 42,
-                           alpha: float = 0.05) -> dict[str, float]:
+def paired_bootstrap_delta(
+    y: Any, pred_a: Any, pred_b: Any, n_boot: int = 1000, seed: int = 42, alpha: float = 0.05
+) -> dict[str, float]:
     """Macro-F1(a) - macro-F1(b) on the same posts, with a percentile CI from resampling posts (paired)."""
     index = {c: i for i, c in enumerate(CLASSES)}
     k = len(CLASSES)
@@ -146,8 +151,16 @@ def save_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> list[Path]:
     y = np.asarray(y_true, dtype=object)
     paths = []
     fig, ax = plt.subplots(figsize=(7, 6))
-    ConfusionMatrixDisplay.from_predictions(y, scored["label"], labels=list(CLASSES), normalize="true",
-                                            values_format=".2f", ax=ax, colorbar=False, xticks_rotation=45)
+    ConfusionMatrixDisplay.from_predictions(
+        y,
+        scored["label"],
+        labels=list(CLASSES),
+        normalize="true",
+        values_format=".2f",
+        ax=ax,
+        colorbar=False,
+        xticks_rotation=45,
+    )
     ax.set_title("Confusion matrix (rows: true class, normalised)")
     paths.append(_save(fig, out_dir / "confusion_matrix.png"))
 
@@ -165,8 +178,13 @@ def save_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.plot(table["confidence"], table["accuracy"], marker="o", label="model")
-    ax.set(xlabel="confidence of predicted label", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability diagram (ECE {expected_calibration_error(y, scored):.3f})")
+    ax.set(
+        xlabel="confidence of predicted label",
+        ylabel="accuracy",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"Reliability diagram (ECE {expected_calibration_error(y, scored):.3f})",
+    )
     ax.legend(loc="upper left")
     paths.append(_save(fig, out_dir / "reliability_diagram.png"))
     return paths
@@ -177,8 +195,9 @@ def start_plots(y_true: Any, scored: pd.DataFrame, out_dir: Path) -> Any:
     on the other core while the caller logs the model; collect with :func:`finish_plots`."""
     import multiprocessing
 
-    proc = multiprocessing.get_context("fork").Process(target=save_plots, args=(y_true, scored, out_dir),
-                                                         name="harmwatch-plots", daemon=True)
+    proc = multiprocessing.get_context("fork").Process(
+        target=save_plots, args=(y_true, scored, out_dir), name="harmwatch-plots", daemon=True
+    )
     proc.start()
     return proc
 
@@ -203,8 +222,16 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def render_model_card(*, name: str, version: str | None, run_id: str, metrics: dict[str, float],
-                      data: dict[str, Any], method: str, golden_failures: list[str]) -> str:
+def render_model_card(
+    *,
+    name: str,
+    version: str | None,
+    run_id: str,
+    metrics: dict[str, float],
+    data: dict[str, Any],
+    method: str,
+    golden_failures: list[str],
+) -> str:
     """Markdown model card: intended use, classes, data, per-class metrics, known failure modes."""
     kinds = ("precision", "recall", "f1")
     cells = {c: " | ".join(f"{metrics[f'{m}_{c}']:.3f}" for m in kinds) for c in CLASSES}
@@ -248,3 +275,10 @@ harmful-vs-not PR-AUC {metrics["harmful_pr_auc"]:.3f}, expected calibration erro
 - Golden-set posts this version gets wrong:
 {golden}
 """
+
+
+def card_excerpt(card: str, run_id: str, limit: int = 4000) -> str:
+    """The model card as a registry description, cut to fit the registry's column with a pointer."""
+    if len(card) <= limit:
+        return card
+    return card[:limit].rsplit("\n", 1)[0] + f"\n\n... (full card: artifact model_card.md of run {run_id})\n"

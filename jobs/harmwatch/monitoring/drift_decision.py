@@ -42,14 +42,12 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from harmwatch.descriptors import DESCRIPTOR_COLUMNS
-from harmwatch.report_html import insert_after_body, safe_evidently_html
-from harmwatch.reporting import esc, table
+from harmwatch.errors import DataError
+from harmwatch.monitoring.descriptors import DESCRIPTOR_COLUMNS, describe_pair
 
 NUM_FLOOR, CAT_FLOOR, AUC_FLOOR = 0.1, 0.1, 0.55
 NUM_NOISE = 4.0
 Z999 = 3.090232306167813
-PREDICTION_COLUMNS = ("pred_label", "harmful_score")
 
 
 @dataclass(frozen=True)
@@ -192,32 +190,31 @@ def compare(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[Verdict, Any]:
     return decide(checks, scores_from_snapshot(snapshot, checks)), snapshot
 
 
-def summary_fragment(verdict: Verdict, facts: dict[str, Any]) -> str:
-    """The harmwatch verdict shown above Evidently's widgets; every value escaped."""
-    cls, word = ("hw-alarm", "DRIFT DETECTED") if verdict.drift_detected else ("hw-ok", "no drift")
-    fact_rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts.items())
-    sig_rows = [
-        {
-            "signal": k,
-            "drift": v["drift_detected"],
-            "drifted columns": f"{v['drifted_columns']}/{v['columns']}",
-        }
-        for k, v in verdict.signals.items()
-    ]
-    col_rows = [
-        {"column": k, **{f: v[f] for f in ("signal", "method", "score", "threshold", "drifted")}}
-        for k, v in verdict.columns.items()
-    ]
-    return (
-        f"<div class='hw-summary'><h2>harmwatch drift: <span class='{cls}'>{word}</span> "
-        f"(drift score {esc(f'{verdict.drift_score:.2f}')})</h2><table>{fact_rows}</table>"
-        + table(sig_rows, ["signal", "drift", "drifted columns"])
-        + table(col_rows, ["column", "signal", "method", "score", "threshold", "drifted"])
-        + "</div>"
-    )
+MIN_ROWS = 20  # fewer posts on either side: no verdict
 
 
-def render_html(snapshot, verdict: Verdict, facts: dict[str, Any]) -> str:
-    """Evidently's standalone page, data made inert, with the harmwatch verdict on top."""
-    page = safe_evidently_html(snapshot.get_html_str(as_iframe=False))
-    return insert_after_body(page, summary_fragment(verdict, facts))
+def with_descriptors(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames with the text descriptor columns added (OOV measured against the reference)."""
+    rd, cd = describe_pair(ref["text"], cur["text"])
+    return pd.concat([ref, rd], axis=1), pd.concat([cur, cd], axis=1)
+
+
+def assess(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[Verdict, Any]:
+    """Descriptors, Evidently and the verdict for two prepared frames: (verdict, Evidently snapshot)."""
+    if len(ref) < MIN_ROWS or len(cur) < MIN_ROWS:
+        raise DataError(
+            f"too few posts to compare: reference {len(ref)}, current {len(cur)} (need {MIN_ROWS})"
+        )
+    return compare(*with_descriptors(ref, cur))
+
+
+def results(verdict: Verdict, snapshot: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    """The JSON record of a drift check (``drift.json``)."""
+    return {
+        "drift_detected": verdict.drift_detected,
+        "drift_score": verdict.drift_score,
+        "signals": verdict.signals,
+        "columns": verdict.columns,
+        **facts,
+        "evidently": snapshot.dict(),
+    }

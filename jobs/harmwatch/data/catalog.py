@@ -1,0 +1,129 @@
+"""The lake catalog: every path harmwatch reads or writes in the lake and in the reports store.
+
+Steps ask this module for locations instead of spelling them, so the layout lives in one place (and in
+``docs/lake.md``, which describes the tables). Paths are keys relative to a store's root
+(:func:`harmwatch.storage.open_store`); a *run* or *version* folder is committed by the
+``_MANIFEST.json`` its writer puts there last.
+
+Lake (``settings.lake_uri``)::
+
+    ingest/<kind>/run=<id>/part-0000.parquet             ingest: parsed landing rows
+    quarantine/<stage>/<kind>/run=<id>/rows.parquet      ingest, validate: rejected rows with a reason
+    validated/<kind>/run=<id>/part-0000.parquet          validate: rows that passed every expectation
+    datasets/train/v=<version>/train.parquet             build-dataset: training snapshot
+    datasets/train/LATEST.json                           build-dataset: pointer to the newest snapshot
+    datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot
+    review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
+    reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
+
+Reports (``settings.reports_uri``)::
+
+    validation/<kind>/run=<id>/report.html, result.json  validate
+    drift/dt=<day>/drift.html, drift.json                drift (pipeline mode)
+    drift/files/<hash>/drift.html, drift.json            drift (two files compared)
+    metrics/harmwatch_moderation.prom                    metrics: newest batch, for node-exporter
+    metrics/dt=<day>/                                    metrics: moderation.json, reporter_reliability.csv
+
+``<kind>`` is ``labelled`` or ``reports`` (:data:`KINDS`); ``<stage>`` is ``ingest`` or ``validate``.
+"""
+
+from __future__ import annotations
+
+KINDS: tuple[str, ...] = ("labelled", "reports")
+STAGES: tuple[str, ...] = ("ingest", "validate")
+
+PART = "part-0000.parquet"  # the rows of an ingest or validated run
+QUARANTINE_ROWS = "rows.parquet"
+TRAIN_FILE, EVAL_FILE = "train.parquet", "eval.parquet"
+REVIEW_FILE, REVIEW_CSV = "queue.parquet", "queue.csv"
+RELIABILITY_FILE = "reliability.parquet"
+
+TRAIN_SNAPSHOTS = "datasets/train"
+EVAL_SNAPSHOTS = "datasets/eval"
+TRAIN_LATEST = f"{TRAIN_SNAPSHOTS}/LATEST.json"
+REVIEW_QUEUES = "review"
+REPORTER_TABLES = "reporters"
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown landing kind {kind!r}; expected one of {KINDS}")
+    return kind
+
+
+# -- lake: one folder per run --------------------------------------------------------------------------
+
+
+def ingest_runs(kind: str) -> str:
+    """Folder of all committed ingest runs of ``kind``."""
+    return f"ingest/{_kind(kind)}"
+
+
+def ingest_run(kind: str, run_id: str) -> str:
+    return f"{ingest_runs(kind)}/run={run_id}"
+
+
+def quarantine_runs(stage: str, kind: str) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"unknown quarantine stage {stage!r}; expected one of {STAGES}")
+    return f"quarantine/{stage}/{_kind(kind)}"
+
+
+def quarantine_run(stage: str, kind: str, run_id: str) -> str:
+    return f"{quarantine_runs(stage, kind)}/run={run_id}"
+
+
+def validated_runs(kind: str) -> str:
+    return f"validated/{_kind(kind)}"
+
+
+def validated_run(kind: str, run_id: str) -> str:
+    """``run_id`` is the ingest run it validated."""
+    return f"{validated_runs(kind)}/run={run_id}"
+
+
+# -- lake: versioned tables --------------------------------------------------------------------------
+
+
+def train_snapshot(version: str) -> str:
+    return f"{TRAIN_SNAPSHOTS}/v={version}"
+
+
+def eval_snapshot(version: str) -> str:
+    return f"{EVAL_SNAPSHOTS}/v={version}"
+
+
+def review_queue(version: str) -> str:
+    return f"{REVIEW_QUEUES}/v={version}"
+
+
+def reporter_table(version: str) -> str:
+    return f"{REPORTER_TABLES}/v={version}"
+
+
+# -- reports store --------------------------------------------------------------------------------
+
+
+def validation_report(kind: str, run_id: str) -> str:
+    """Folder of one validate run's ``report.html`` and ``result.json``."""
+    return f"validation/{_kind(kind)}/run={run_id}"
+
+
+VALIDATION_REPORTS = "validation"
+
+
+def drift_report(day: str) -> str:
+    """Folder of the pipeline-mode drift report of batch ``day``."""
+    return f"drift/dt={day}"
+
+
+def drift_files_report(digest: str) -> str:
+    """Folder of a drift report comparing two given files (``digest`` names the pair)."""
+    return f"drift/files/{digest}"
+
+
+METRICS_LATEST_PROM = "metrics/harmwatch_moderation.prom"
+
+
+def metrics_day(day: str) -> str:
+    return f"metrics/dt={day}"

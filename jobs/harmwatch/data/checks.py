@@ -1,0 +1,126 @@
+"""Validate's pure core: run the Great Expectations suites on one ingest run and say what fails.
+
+:func:`judge` takes the rows of a run (and the derived frame the row suite checks) and returns a
+:class:`Judgement`: a quarantine reason per row ('' when valid), the per-expectation records and the
+per-landing-file verdicts for the report, and the landing files a batch-level check rejected (all their
+rows are quarantined). No storage is touched here: the step reads the run and writes the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harmwatch.data.suites import (
+    WARN_ONLY,
+    Bounds,
+    batch_suite,
+    batch_summary,
+    derive,
+    row_suite,
+    run_suite,
+    unexpected_values,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Judgement:
+    """What the suites found in one run."""
+
+    reasons: pd.Series  # per row, '' when valid
+    expectations: list[dict]  # per row-level expectation, for the report
+    batches: list[dict]  # per landing file: volume, shares, verdict
+    rejected: dict[str, str]  # landing file -> why its batch failed
+
+    @property
+    def invalid(self) -> pd.Series:
+        return self.reasons != ""
+
+    @property
+    def conflicting_label_rows(self) -> int:
+        return next((e["unexpected"] for e in self.expectations if e["name"] == "label_variants"), 0)
+
+
+def check_rows(
+    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
+) -> tuple[pd.Series, list[dict]]:
+    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report.
+
+    ``derived`` is ``derive(frame, kind)`` when the caller computed it already.
+    """
+    if derived is None:
+        derived = derive(frame, kind)
+    suite, reasons = row_suite(kind, bounds, as_of)
+    result = run_suite(derived, suite, f"{kind}_rows", "_row")
+    row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
+    records = []
+    for res in result.results:
+        name = res.expectation_config.meta["check"]
+        flagged = unexpected_values(res, "_row")
+        records.append(
+            {
+                "name": name,
+                "type": res.expectation_config.type,
+                "success": bool(res.success),
+                "unexpected": len(flagged),
+                "warn_only": name in WARN_ONLY,
+                "kwargs": {k: v for k, v in res.expectation_config.kwargs.items() if k != "batch_id"},
+            }
+        )
+        if name in WARN_ONLY:
+            continue
+        for row in flagged:
+            row_reasons[int(row)].append(reasons[name])
+    return pd.Series(["; ".join(r) for r in row_reasons], index=frame.index, dtype="string"), records
+
+
+def check_batches(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds) -> tuple[dict, list]:
+    """Reasons keyed by rejected landing file, and the per-file summary rows for the report."""
+    summary = batch_summary(frame, invalid, kind, bounds)
+    if summary.empty:
+        return {}, []
+    result = run_suite(
+        summary.reset_index(names="_batch"), batch_suite(kind, bounds), f"{kind}_batches", "_batch"
+    )
+    rejected: dict[str, list[str]] = {}
+    warned: dict[str, list[str]] = {}
+    for res in result.results:
+        kw = res.expectation_config.kwargs
+        warn_only = bool((res.expectation_config.meta or {}).get("warn_only"))
+        for idx in unexpected_values(res, "_batch"):
+            source = summary.loc[int(idx), "source_file"]
+            value = summary.loc[int(idx), kw["column"]]
+            (warned if warn_only else rejected).setdefault(source, []).append(
+                f"{kw['column']}={value:.4g} outside [{kw.get('min_value')}, {kw.get('max_value')}]"
+            )
+    for source, reasons in warned.items():
+        log.warning(
+            "%s: %s (warning only: the weak-label policy weighs these reports)", source, "; ".join(reasons)
+        )
+
+    def verdict(source: str) -> str:
+        if source in rejected:
+            return "; ".join(rejected[source])
+        return f"ok (warning: {'; '.join(warned[source])})" if source in warned else "ok"
+
+    rows = summary.assign(verdict=summary["source_file"].map(verdict))
+    return {k: "; ".join(v) for k, v in rejected.items()}, rows.to_dict(orient="records")
+
+
+def judge(
+    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
+) -> Judgement:
+    """Row checks, then batch checks; a rejected batch's rows carry its reason before their own."""
+    reasons, expectations = check_rows(frame, kind, bounds, as_of, derived)
+    rejected, batches = check_batches(frame, reasons != "", kind, bounds)
+    batch_reason = frame["source_file"].map(
+        lambda s: f"batch rejected: {rejected[s]}" if s in rejected else ""
+    )
+    reasons = reasons.where(batch_reason == "", batch_reason.astype("string") + "; " + reasons).str.strip(
+        "; "
+    )
+    return Judgement(reasons, expectations, batches, rejected)

@@ -1,0 +1,171 @@
+"""Dataset assembly, build-dataset's pure core: from validated rows to training, evaluation and review.
+
+Moderator labels win over user reports. Texts are deduplicated by a normalised key (:func:`text_key`);
+texts seen under conflicting moderator labels go to the review queue. The evaluation snapshot is drawn
+once from moderator labels (:func:`split_eval`) and then frozen, so champion and challenger are always
+compared on the same posts, and its texts never enter training. Posts known only from reports get a weak
+label under the policy of :mod:`harmwatch.data.weak_labels`, or wait in the review queue. Versions are
+content hashes (:func:`content_version`): the same inputs give the same versions.
+
+:func:`assemble` takes plain frames and returns plain frames; the step reads the lake and writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harmwatch.data.weak_labels import (
+    Policy,
+    join_values,
+    no_weak_labels,
+    reporter_reliability,
+    weak_labels,
+)
+
+SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id"]
+EVAL_COLUMNS = ["key", "text", "label", "post_id"]
+
+
+def text_key(texts: pd.Series) -> pd.Series:
+    """Dedup key: lowercase, whitespace collapsed, stripped (lake text is already entity/mojibake-fixed)."""
+    return texts.fillna("").astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
+    """Deterministic id of a table's content (row order does not matter)."""
+    lines = sorted(frame[columns].astype(str).agg("\t".join, axis=1))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
+def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per text with a single moderator label, rows of texts with conflicting labels)."""
+    df = labelled.assign(key=text_key(labelled["text"]))
+    df = df[df["key"] != ""]
+    n_labels = df.groupby("key")["label"].nunique()
+    conflicted = df["key"].isin(n_labels[n_labels > 1].index)
+    clean = df[~conflicted].sort_values(["key", "labelled_at", "post_id"]).drop_duplicates("key")
+    return clean.reset_index(drop=True), df[conflicted].reset_index(drop=True)
+
+
+def conflict_review(conflicts: pd.DataFrame) -> pd.DataFrame:
+    """One review row per text that moderators labelled differently."""
+    if conflicts.empty:
+        return pd.DataFrame(columns=["key", "review_reason"])
+    grp = conflicts.sort_values("labelled_at").groupby("key")
+    out = grp.agg(
+        text=("text", "first"),
+        post_id=("post_id", join_values),
+        labels_seen=("label", join_values),
+        source_files=("source_file", join_values),
+    ).reset_index()
+    out["review_reason"] = "conflicting moderator labels: " + out["labels_seen"]
+    return out.assign(source="moderators")
+
+
+def split_eval(moderated: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Stratified, order-independent sample: per label, the posts whose seeded hash ranks lowest."""
+    rank = moderated["key"].map(lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    ranked = moderated.assign(_rank=rank).sort_values(["label", "_rank"])
+    take = (ranked.groupby("label")["key"].transform("size") * fraction).round().astype(int)
+    picked = ranked[ranked.groupby("label").cumcount() < take]
+    return picked.drop(columns="_rank").sort_values("key").reset_index(drop=True)
+
+
+@dataclass
+class Assembly:
+    """Everything one build-dataset run produces, before it is written."""
+
+    train: pd.DataFrame  # SNAPSHOT_COLUMNS, one row per text
+    eval: pd.DataFrame  # EVAL_COLUMNS: the frozen snapshot (new when ``eval_is_new``)
+    eval_version: str
+    eval_is_new: bool
+    review: pd.DataFrame  # key, text, review_reason, source, ... (docs/lake.md)
+    reliability: pd.DataFrame  # one row per reporter, with ``trusted``
+    weak_labels: int  # report-derived labels in ``train``
+    train_files: list[str]  # landing files that fed ``train``
+    eval_files: list[str]  # landing files that fed ``eval`` (only known when it is new)
+
+    @property
+    def train_version(self) -> str:
+        return content_version(self.train, ["key", "label", "label_source"])
+
+    @property
+    def review_version(self) -> str:
+        return content_version(self.review, ["key", "review_reason"]) if len(self.review) else "empty"
+
+    @property
+    def reporters_version(self) -> str:
+        rel = self.reliability
+        return content_version(rel, list(rel.columns)) if len(rel) else "empty"
+
+
+def keyed_reports(reports: pd.DataFrame) -> pd.DataFrame:
+    """Report rows with their text ``key``; reports of blank texts are left out (validate rejects them)."""
+    if reports.empty:
+        return reports
+    reports = reports.assign(key=text_key(reports["text"]))
+    return reports[reports["key"] != ""]
+
+
+def assemble(
+    labelled: pd.DataFrame,
+    reports: pd.DataFrame,
+    frozen_eval: tuple[pd.DataFrame, str] | None,
+    policy: Policy,
+    eval_fraction: float,
+    seed: int,
+) -> Assembly:
+    """Training snapshot, evaluation snapshot, review queue and reporter reliability from validated rows.
+
+    ``labelled``: validated labelled rows (``post_id``, ``text``, ``label``, ``labelled_at``,
+    ``source_file``); ``reports``: validated report rows (``report_id``, ``post_id``, ``text``,
+    ``reporter_id``, ``reason``, ``reported_at``, ``source_file``); ``frozen_eval``: the evaluation snapshot
+    built by an earlier run and its version (None on the first run, when one is drawn here).
+    """
+    reports = keyed_reports(reports)
+    moderated, conflicts = resolve_moderator_labels(labelled)
+    reliability = reporter_reliability(reports, moderated, policy)
+    decided_keys = set(moderated["key"]) | set(conflicts["key"])
+    accepted, report_review = (
+        weak_labels(reports, decided_keys, reliability, policy) if not reports.empty else no_weak_labels()
+    )
+    labelled_keys = text_key(labelled["text"])
+    if frozen_eval is None:
+        ev = split_eval(moderated, eval_fraction, seed)[EVAL_COLUMNS]
+        eval_version = content_version(ev, ["key", "label"])
+        eval_files = sorted(set(labelled.loc[labelled_keys.isin(ev["key"]), "source_file"]))
+    else:
+        (ev, eval_version), eval_files = frozen_eval, []
+    eval_keys = set(ev["key"])
+    mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
+    weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
+    train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
+    review = pd.concat([conflict_review(conflicts), report_review], ignore_index=True)
+    train_files = sorted(
+        set(labelled.loc[labelled_keys.isin(mod_train["key"]), "source_file"])
+        | {f for s in weak_train.get("source_files", []) for f in str(s).split("|") if f}
+    )
+    return Assembly(
+        train=train.sort_values("key").reset_index(drop=True),
+        eval=ev,
+        eval_version=eval_version,
+        eval_is_new=frozen_eval is None,
+        review=review.sort_values("key").reset_index(drop=True),
+        reliability=reliability.assign(
+            trusted=reliability["reliability"].astype(float) >= policy.min_reliability
+        ),
+        weak_labels=len(weak_train),
+        train_files=train_files,
+        eval_files=eval_files,
+    )
+
+
+def reliability_of(
+    labelled: pd.DataFrame, reports: pd.DataFrame, policy: Policy | None = None
+) -> pd.DataFrame:
+    """Reporter reliability from validated rows, exactly as :func:`assemble` computes it (metrics uses it)."""
+    moderated, _conflicts = resolve_moderator_labels(labelled)
+    return reporter_reliability(keyed_reports(reports), moderated, policy or Policy())

@@ -1,0 +1,92 @@
+"""The landing zone's files and what ingest makes of them: pure functions, no storage calls.
+
+A landing file is ``labelled/dt=YYYY-MM-DD/<name>.csv`` or ``reports/dt=YYYY-MM-DD/<name>.jsonl``
+(DESIGN.md, "Landing zone format"). Ingest keys a file by its identity (key, size, and the S3 ETag or local
+mtime), so a file rewritten with new content is a new file and an untouched one is never taken twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from harmwatch.data.parsing import LABELLED_COLUMNS, REPORT_COLUMNS, Parsed, normalise_text
+from harmwatch.storage import ObjectInfo
+
+SUFFIXES = {"labelled": (".csv",), "reports": (".jsonl", ".json")}
+QUARANTINE_COLUMNS = ["source_file", "source_line", "stage", "reason", "raw", "batch_dt", "ingest_run"]
+_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
+
+
+def identity(obj: ObjectInfo) -> str:
+    return f"{obj.key}|{obj.size}|{obj.version}"
+
+
+def batch_date(key: str) -> str:
+    """The ``dt=`` partition of a landing key, '' when it has none."""
+    m = _DT.search(key)
+    return m.group(1) if m else ""
+
+
+def run_id(files: Iterable[ObjectInfo]) -> str:
+    """An ingest run's id: a hash of the identities it takes, so a rerun lands in the same folder."""
+    return hashlib.sha256("\n".join(sorted(map(identity, files))).encode()).hexdigest()[:16]
+
+
+def pseudonymise(reporter_id: str | None, key: bytes) -> str | None:
+    """Keyed hash of a reporter id: stable across runs, not reversible without the key."""
+    if reporter_id is None or reporter_id == "":
+        return reporter_id
+    return (
+        "r_" + hmac.new(key, reporter_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:16]
+    )
+
+
+def to_frames(
+    kind: str, key: str, parsed: Parsed, run: str, pseudonym_key: bytes
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lake rows and quarantine rows from one parsed landing file.
+
+    Lake rows keep the raw text (``text_raw``) beside the normalised one, lineage (file and line) and
+    extra columns as JSON; reporter ids are pseudonymised here, before anything is written.
+    """
+    batch_dt = batch_date(key)
+    columns = LABELLED_COLUMNS if kind == "labelled" else REPORT_COLUMNS
+    good = []
+    for row in parsed.rows:
+        raw_text = row.get("text")
+        rec = {c: row.get(c) for c in columns}
+        rec["text_raw"] = raw_text
+        rec["text"] = normalise_text(raw_text) if isinstance(raw_text, str) else raw_text
+        if kind == "reports":
+            rec["reporter_id"] = pseudonymise(rec["reporter_id"], pseudonym_key)
+        extra = {k: v for k, v in row.items() if k not in columns and k != "_line"}
+        rec.update(
+            batch_dt=batch_dt,
+            source_file=key,
+            source_line=row["_line"],
+            ingest_run=run,
+            extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else "",
+        )
+        good.append(rec)
+    bad = [
+        {
+            "source_file": key,
+            "source_line": r["_line"],
+            "stage": "ingest",
+            "reason": r["reason"],
+            "raw": r["raw"],
+            "batch_dt": batch_dt,
+            "ingest_run": run,
+        }
+        for r in parsed.rejects
+    ]
+    str_cols = [*columns, "text_raw", "batch_dt", "source_file", "ingest_run", "extra"]
+    good_df = pd.DataFrame(good, columns=[*str_cols, "source_line"]).astype({c: "string" for c in str_cols})
+    good_df["source_line"] = good_df["source_line"].astype("int64")
+    return good_df, pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)

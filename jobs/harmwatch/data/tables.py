@@ -1,0 +1,54 @@
+"""Reading committed tables from the lake: the rows of every committed run under a catalog folder.
+
+A folder is trusted only through its ``_MANIFEST.json`` (:meth:`harmwatch.storage.Store.committed`), so a
+run killed before its commit is never read. Validated manifests list the ``batch_dts`` their rows hold,
+which lets a reader that wants a few days skip the runs that hold none of them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harmwatch.data import catalog
+from harmwatch.storage import Store
+
+
+def read_runs(store: Store, manifests: list[dict], days: set[str] | None = None) -> pd.DataFrame:
+    """The Parquet rows of the given committed runs; with ``days``, only rows of those ``batch_dt``."""
+    frames = []
+    for m in manifests:
+        if days is not None and "batch_dts" in m and not days & set(m["batch_dts"]):
+            continue  # the manifest says this run holds none of the wanted days: skip the read
+        frames += [
+            store.read_parquet(f"{m['prefix']}/{f['name']}")
+            for f in m.get("files", [])
+            if f["name"].endswith(".parquet")
+        ]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["batch_dt"].isin(days)].reset_index(drop=True) if days is not None else out
+
+
+def read_committed(store: Store, prefix: str) -> tuple[pd.DataFrame, list[str]]:
+    """All committed rows under ``prefix`` and the run folders they came from."""
+    manifests = store.committed(prefix)
+    return read_runs(store, manifests), [m["prefix"] for m in manifests]
+
+
+def read_validated(lake: Store, kind: str, days: list[str] | None = None) -> pd.DataFrame:
+    """Validated rows of ``kind`` (``labelled`` or ``reports``), optionally of some days only."""
+    frame = read_runs(lake, lake.committed(catalog.validated_runs(kind)), None if days is None else set(days))
+    return frame if len(frame.columns) else pd.DataFrame(columns=["post_id", "text", "batch_dt"])
+
+
+def newest_day(lake: Store) -> str | None:
+    """The newest ``batch_dt`` among committed validated runs (from manifests, else from the rows)."""
+    best: str | None = None
+    for kind in catalog.KINDS:
+        for m in lake.committed(catalog.validated_runs(kind)):
+            dts = m.get("batch_dts")
+            if dts is None:
+                dts = read_runs(lake, [m]).get("batch_dt", pd.Series(dtype=str)).dropna().tolist()
+            best = max([best, *dts], key=lambda d: d or "")
+    return best

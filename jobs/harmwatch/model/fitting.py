@@ -1,0 +1,151 @@
+"""Fitting and scoring, train's pure core: sample the snapshot, fit the classifier, score the reference.
+
+No MLflow and no storage here: frames in, a fitted pipeline and frames out. The step (``harmwatch train``)
+reads the snapshot, calls these, and logs and registers the result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.errors import DataError
+
+
+def stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """At most ``n`` rows keeping the label mix (fixed seed); the whole frame when it is small enough."""
+    if n is None or len(frame) <= n:
+        return frame
+    sample = frame.groupby("label", group_keys=False).sample(frac=n / len(frame), random_state=seed)
+    return sample.sort_index().head(n)
+
+
+def fit_model(train: pd.DataFrame, seed: int, n_jobs: int | None) -> tuple[Any, Any]:
+    """Fit the pipeline; returns it (ready to serve) and the training feature matrix for reuse."""
+    from harmwatch.model.textmodel import build_pipeline, for_serving
+
+    counts = train["label"].value_counts()
+    if len(counts) < 2 or counts.min() < 3:
+        raise DataError(f"training data needs >= 2 classes with >= 3 texts each; got {counts.to_dict()}")
+    pipeline = build_pipeline(seed=seed, n_jobs=n_jobs)
+    features = pipeline[:-1].fit_transform(train[["text"]])  # the slice shares (and fits) the steps
+    pipeline.named_steps["clf"].fit(features, train["label"].to_numpy())
+    return for_serving(pipeline), features
+
+
+def drift_reference(
+    train: pd.DataFrame, pipeline: Any, features: Any, max_rows: int, seed: int
+) -> pd.DataFrame:
+    """Stratified sample of the training snapshot with the model's label and harmful score.
+
+    In-sample scores (the model saw these rows): the reference describes the training distribution, and
+    reusing the fitted feature matrix costs no second pass over the text.
+    """
+    from harmwatch.model.textmodel import contract_frame
+
+    sample = stratified_sample(train.reset_index(drop=True), max_rows, seed)
+    clf = pipeline.named_steps["clf"]
+    scored = contract_frame(clf.predict_proba(features[sample.index.to_numpy()]), clf.classes_)
+    return pd.DataFrame(
+        {
+            "text": sample["text"].to_numpy(),
+            "label": sample["label"].to_numpy(),
+            "pred_label": scored["label"].to_numpy(),
+            "harmful_score": scored["harmful_score"].to_numpy(),
+        }
+    )
+
+
+@dataclass
+class Fitted:
+    """A trained pipeline and the evidence about it, measured in this process."""
+
+    pipeline: Any
+    train_rows: int
+    fit_seconds: float
+    scored: pd.DataFrame  # the pyfunc contract on the evaluation snapshot
+    metrics: dict[str, float]
+    golden: pd.DataFrame  # the golden set
+    golden_result: pd.DataFrame  # golden_check of the pipeline on it
+    reference: pd.DataFrame  # drift reference sample (text, label, pred_label, harmful_score)
+
+
+def fit_and_measure(
+    train_all: pd.DataFrame,
+    ev: pd.DataFrame,
+    *,
+    sample_rows: int | None,
+    seed: int,
+    n_jobs: int | None,
+    reference_rows: int,
+) -> Fitted:
+    """Fit on (a stratified sample of) the training snapshot; score the evaluation snapshot, the golden set
+    and the drift reference."""
+    from harmwatch.model.golden import golden_frame
+    from harmwatch.model.modelcard import classification_metrics, golden_check
+
+    train = stratified_sample(train_all, sample_rows, seed)
+    started = time.perf_counter()
+    pipeline, features = fit_model(train, seed, n_jobs)
+    fit_seconds = time.perf_counter() - started
+    scored = pipeline.predict(ev[["text"]])
+    golden = golden_frame()
+    return Fitted(
+        pipeline=pipeline,
+        train_rows=len(train),
+        fit_seconds=fit_seconds,
+        scored=scored,
+        metrics=classification_metrics(ev["label"], scored),
+        golden=golden,
+        golden_result=golden_check(golden, pipeline.predict(golden[["text"]])),
+        reference=drift_reference(train, pipeline, features, reference_rows, seed),
+    )
+
+
+def training_record(
+    fitted: Fitted,
+    tags: dict[str, str],
+    versions: dict[str, str],
+    rows_eval: int,
+    weak_labels: int,
+    landing_files: int,
+) -> dict[str, Any]:
+    """What a rerun needs to finish or report a version without training again (plain JSON values)."""
+    metrics = fitted.metrics
+    misses = fitted.golden_result[~fitted.golden_result["passed"]]
+    return json.loads(
+        json.dumps(
+            {
+                "tags": tags,
+                "card": {
+                    "metrics": metrics,
+                    "data": {
+                        **versions,
+                        "rows_train": fitted.train_rows,
+                        "rows_eval": rows_eval,
+                        "weak_labels": weak_labels,
+                        "landing_files": landing_files,
+                    },
+                    "golden_failures": [f'{r.kind}: "{r.text}" -> {r.pred}' for r in misses.itertuples()],
+                },
+                "summary": {
+                    "macro_f1": round(metrics["macro_f1"], 4),
+                    **versions,
+                    "rows_train": fitted.train_rows,
+                    "rows_eval": rows_eval,
+                    "fit_seconds": round(fitted.fit_seconds, 2),
+                    "f1": {
+                        c.removeprefix("f1_"): round(v, 4) for c, v in metrics.items() if c.startswith("f1_")
+                    },
+                    "ece": round(metrics["ece"], 4),
+                    "harmful_pr_auc": round(metrics["harmful_pr_auc"], 4),
+                    "golden_passed": int(fitted.golden_result["passed"].sum()),
+                },
+            },
+            default=str,
+        )
+    )

@@ -1,0 +1,156 @@
+"""Moderation metrics, metrics' pure core: per-batch definitions and the Prometheus text format.
+
+Definitions, for the batch of day D (labels and reports are the validated rows of the lake):
+
+``prevalence``
+    Share of the posts moderators labelled in batch D that are harmful (label other than
+    ``not_cyberbullying``), with a 95 % Wilson interval. It estimates prevalence among *reviewed*
+    posts; it equals platform prevalence only as far as review picks posts at random.
+``proactive_rate``
+    Of the harmful posts moderators found in batch D, the share found *proactively*: the champion
+    flags the post (its predicted ``label`` is harmful) and no user report of that post has a
+    ``reported_at`` at or before the post's ``labelled_at``. A harmful post users reported first was
+    found reactively, whatever the model says. (The model is today's champion, the best available
+    stand-in for the model that scored the post when it arrived.) Needs a champion; else ``null``.
+``valid_appeal_proxy``
+    Of the distinct posts reported in batch D that a moderator has labelled (by D), the share labelled
+    ``not_cyberbullying``: had the platform acted on the report alone, the author's appeal would win.
+``unreliable_report_share``
+    Share of batch D's reports that come from reporters whose reliability (the one build-dataset's
+    weak-label policy uses, :mod:`harmwatch.data.weak_labels`, over everything up to D) is below 0.5, among
+    reporters with at least ``min_judged`` reports on moderator-labelled posts. Prometheus gets the
+    reliability distribution as a histogram, never one series per reporter (cardinality).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import BENIGN_CLASS
+from harmwatch.data.dataset import reliability_of
+
+BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+HELP = {
+    "prevalence": "Share of moderator-labelled posts of the batch that are harmful.",
+    "prevalence_ci_low": "Lower bound of the 95% Wilson interval of prevalence.",
+    "prevalence_ci_high": "Upper bound of the 95% Wilson interval of prevalence.",
+    "proactive_rate": "Harmful posts found that the champion flagged and no user reported before labelling.",
+    "valid_appeal_proxy": "Reported posts of the batch that moderators labelled not_cyberbullying.",
+    "unreliable_report_share": "Reports of the batch from reporters with reliability below 0.5.",
+    "posts_labelled": "Posts labelled by moderators in the batch.",
+    "harmful_found": "Harmful posts found by moderators in the batch.",
+    "reported_posts": "Distinct posts reported by users in the batch.",
+    "reporters_active": "Distinct reporters in the batch.",
+}
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
+
+
+def _ts(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+
+
+def latest_labels(labelled: pd.DataFrame) -> pd.DataFrame:
+    """One row per post: its newest moderator label (runs are read in folder order, not time order)."""
+    ordered = labelled.sort_values(["batch_dt", "labelled_at"], kind="stable")
+    return ordered.drop_duplicates("post_id", keep="last")
+
+
+def batch_metrics(
+    day: str, labelled: pd.DataFrame, reports: pd.DataFrame, flagged: pd.Series | None, min_judged: int
+) -> dict[str, Any]:
+    """Metrics of batch ``day`` from all validated rows up to ``day`` (see the module docstring).
+
+    ``labelled``: post_id, text, label, labelled_at, batch_dt (latest label per post wins); ``reports``:
+    report_id, post_id, text, reporter_id, reason, reported_at, batch_dt; ``flagged``: post_id -> champion
+    flags it. Reporter reliability is :func:`harmwatch.data.dataset.reliability_of`, the table build-dataset
+    keeps, over the rows up to ``day``.
+    """
+    lab = latest_labels(labelled[labelled["batch_dt"] <= day])
+    rep = reports[reports["batch_dt"] <= day]
+    batch = lab[lab["batch_dt"] == day]
+    harmful = batch[batch["label"] != BENIGN_CLASS]
+    low, high = wilson(len(harmful), len(batch))
+    out: dict[str, Any] = {
+        "batch_dt": day,
+        "posts_labelled": len(batch),
+        "harmful_found": len(harmful),
+        "prevalence": len(harmful) / len(batch) if len(batch) else None,
+        "prevalence_ci_low": low,
+        "prevalence_ci_high": high,
+    }
+    if flagged is None or harmful.empty:
+        out["proactive_rate"] = None
+    else:
+        first = _ts(rep["reported_at"]).groupby(rep["post_id"]).min()
+        reported_first = (
+            first.reindex(harmful["post_id"]).to_numpy() <= _ts(harmful["labelled_at"]).to_numpy()
+        )
+        model_flag = harmful["post_id"].isin(flagged.index[flagged.astype(bool)]).to_numpy()
+        out["proactive_rate"] = float((model_flag & ~reported_first).mean())
+    labels = lab.set_index("post_id")["label"]
+    today = rep[rep["batch_dt"] == day]
+    judged = labels.reindex(today["post_id"].drop_duplicates()).dropna()
+    out.update(
+        reported_posts=int(today["post_id"].nunique()),
+        reported_posts_judged=len(judged),
+        valid_appeal_proxy=float((judged == BENIGN_CLASS).mean()) if len(judged) else None,
+        reporters_active=int(today["reporter_id"].nunique()),
+    )
+    rel = reliability_of(labelled[labelled["batch_dt"] <= day], rep)
+    known = rel[rel["reports_on_labelled"] >= min_judged]
+    unreliable = set(known.loc[known["reliability"] < 0.5, "reporter_id"])
+    out["unreliable_report_share"] = (
+        float(today["reporter_id"].isin(unreliable).mean()) if len(today) else None
+    )
+    out["reporters_judged"] = len(known)
+    out["reliability_hist"] = {str(b): int((known["reliability"] <= b).sum()) for b in BUCKETS}
+    out["reliability_sum"] = float(known["reliability"].sum())
+    return out
+
+
+def _label_value(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def prometheus_text(m: dict[str, Any], labels: dict[str, Any]) -> str:
+    """Prometheus text format: HELP/TYPE, escaped labels, no timestamps (node-exporter refuses them)."""
+    lab = ",".join(f'{k}="{_label_value(v)}"' for k, v in {"batch_dt": m["batch_dt"], **labels}.items())
+    lines: list[str] = []
+    for key, help_text in HELP.items():
+        if m.get(key) is None or (isinstance(m[key], float) and math.isnan(m[key])):
+            continue
+        name = f"harmwatch_{key}"
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} gauge",
+            f"{name}{{{lab}}} {float(m[key]):.6g}",
+        ]
+    name = "harmwatch_reporter_reliability"
+    lines += [
+        f"# HELP {name} Smoothed share of a reporter's judged reports on harmful posts.",
+        f"# TYPE {name} histogram",
+    ]
+    lines += [f'{name}_bucket{{{lab},le="{b}"}} {n}' for b, n in m["reliability_hist"].items()]
+    lines += [
+        f'{name}_bucket{{{lab},le="+Inf"}} {m["reporters_judged"]}',
+        f"{name}_sum{{{lab}}} {m['reliability_sum']:.6g}",
+        f"{name}_count{{{lab}}} {m['reporters_judged']}",
+    ]
+    name = "harmwatch_moderation_batch_timestamp_seconds"
+    ts = int(pd.Timestamp(m["batch_dt"], tz="UTC").timestamp())
+    lines += [
+        f"# HELP {name} Start of the batch day (UTC) these metrics describe.",
+        f"# TYPE {name} gauge",
+        f"{name}{{{lab}}} {ts}",
+    ]
+    return "\n".join(lines) + "\n"

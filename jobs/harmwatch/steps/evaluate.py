@@ -1,0 +1,260 @@
+"""Decide whether the challenger may replace the champion, and record the decision and its evidence.
+
+Both versions are loaded from the registry by alias and scored on the same frozen evaluation snapshot and
+the golden set; :func:`harmwatch.model.decision.judge` applies the gates. Meanwhile a fresh interpreter
+loads the challenger by its ``models:/`` URI and scores the golden set (the smoke test). The decision
+(``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
+artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
+evaluation against it (as champion) need not score it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import CLASSES, Settings
+from harmwatch.data import catalog
+from harmwatch.errors import HarmwatchError, ServiceUnavailable
+from harmwatch.faults import checkpoint
+from harmwatch.model.decision import Thresholds, judge
+from harmwatch.model.golden import golden_frame
+from harmwatch.storage import open_store
+
+DECISION_ARTIFACT = "evaluation/decision.json"
+CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
+
+
+def start_smoke(model_uri: str, golden: Path | None = None) -> subprocess.Popen:
+    """Load ``model_uri`` and score the golden set in a fresh interpreter (runs while we work).
+
+    ``golden`` is a CSV replacing the built-in set, as with ``--golden``.
+    """
+    extra = [str(golden)] if golden is not None else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "harmwatch.steps.evaluate", model_uri, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_smoke(proc: subprocess.Popen, expected: pd.DataFrame, timeout: float = 300) -> dict[str, Any]:
+    """The fresh process must return the contract and the same labels as this process."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {"ok": False, "detail": f"no answer within {timeout:.0f}s"}
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or ["failed"])[-1][:300]
+        if "ServiceUnavailable" in last and "unreachable" in last:  # an outage, not a broken model
+            raise ServiceUnavailable(last.split(": ", 1)[-1])
+        return {"ok": False, "detail": last}
+    got = json.loads(out.strip().splitlines()[-1])
+    if got["columns"] != CONTRACT:
+        return {"ok": False, "detail": f"output columns {got['columns']} != contract"}
+    if got["labels"] != expected["label"].tolist():
+        return {"ok": False, "detail": "labels differ from the in-process model"}
+    return {"ok": True, "detail": f"scored {len(got['labels'])} golden posts in a fresh process"}
+
+
+def _smoke_main(argv: list[str]) -> int:
+    from harmwatch.config import configure_libraries, load_settings
+    from harmwatch.registry import configure_mlflow, load_pyfunc
+
+    settings = load_settings()
+    configure_libraries(settings)
+    configure_mlflow(settings)
+    golden = golden_frame(Path(argv[1]) if len(argv) > 1 else None)
+    out = load_pyfunc(argv[0]).predict(golden[["text"]])
+    ok_scores = bool(out["harmful_score"].between(0, 1).all())
+    print(json.dumps({"columns": list(out.columns), "labels": out["label"].tolist(), "scores_ok": ok_scores}))
+    return 0 if ok_scores else 1
+
+
+def _score(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    return model.predict(frame[["text"]]).reset_index(drop=True)
+
+
+def _scores_artifact(eval_version: str) -> str:
+    return f"evaluation/scores-{eval_version}.parquet"
+
+
+def log_scores(
+    client: Any,
+    run_id: str,
+    eval_version: str,
+    ev: pd.DataFrame,
+    golden: pd.DataFrame,
+    scored: pd.DataFrame,
+    golden_scored: pd.DataFrame,
+) -> None:
+    """Keep this version's scores on the snapshot: when it is champion, the next evaluation reuses them."""
+    rows = pd.concat(
+        [ev[["text"]].assign(part="eval"), golden[["text"]].assign(part="golden")], ignore_index=True
+    )
+    frame = pd.concat([rows, pd.concat([scored, golden_scored], ignore_index=True)], axis=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(_scores_artifact(eval_version)).name
+        frame.to_parquet(path, index=False)
+        client.log_artifact(run_id, str(path), "evaluation")
+
+
+def cached_scores(
+    client: Any, run_id: str, eval_version: str, ev: pd.DataFrame, golden: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The champion's own scores on this snapshot and golden set, if its evaluation stored them."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            frame = pd.read_parquet(client.download_artifacts(run_id, _scores_artifact(eval_version), tmp))
+    except Exception:
+        return None
+    parts = {p: frame[frame["part"] == p].reset_index(drop=True) for p in ("eval", "golden")}
+    if not (
+        parts["eval"]["text"].equals(ev["text"].reset_index(drop=True))
+        and parts["golden"]["text"].equals(golden["text"].reset_index(drop=True))
+    ):
+        return None
+    return parts["eval"][CONTRACT], parts["golden"][CONTRACT]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = Thresholds()
+    parser.add_argument("--min-macro-f1", type=float, default=d.min_macro_f1)
+    parser.add_argument("--min-class-f1", type=float, default=d.min_class_f1)
+    parser.add_argument(
+        "--max-regression",
+        type=float,
+        default=d.max_regression,
+        help="largest drop vs the champion allowed in macro-F1 (lower end of the paired "
+        "bootstrap 95%% CI) and in any class's F1",
+    )
+    parser.add_argument(
+        "--max-class-regression",
+        type=float,
+        help="per-class F1 tolerance if it should differ from --max-regression",
+    )
+    parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded with the decision")
+    parser.add_argument("--max-ece", type=float, default=d.max_ece)
+    parser.add_argument(
+        "--min-golden-pass",
+        type=float,
+        default=d.min_golden_pass,
+        help="share of each kind of golden post (must_flag, identity_counterfactual, "
+        "benign) the challenger must get right",
+    )
+    parser.add_argument("--n-boot", type=int, default=d.n_boot)
+    parser.add_argument(
+        "--golden", type=Path, help="CSV (text, expect, kind, note) replacing the built-in golden set"
+    )
+    parser.add_argument(
+        "--approval",
+        action="store_true",
+        help="never promote automatically: a passing challenger becomes pending_approval",
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.registry import configure_mlflow, mlflow_calls, require_alias_version, version_uri
+
+    class_tolerance = args.max_regression if args.max_class_regression is None else args.max_class_regression
+    t = Thresholds(
+        args.min_macro_f1,
+        args.min_class_f1,
+        args.max_regression,
+        class_tolerance,
+        args.max_ece,
+        args.min_golden_pass,
+        args.n_boot,
+    )
+    golden_file = Path(args.golden) if args.golden else None
+    if golden_file is not None and not golden_file.is_file():
+        raise HarmwatchError(f"golden set not found at {golden_file}")
+    golden = golden_frame(golden_file)
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)
+        challenger = require_alias_version(client, settings, "challenger")
+        smoke_proc = start_smoke(version_uri(settings.model_name, challenger.version), golden_file)
+        try:
+            return _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+        finally:
+            if smoke_proc.poll() is None:  # failed before its answer was read
+                smoke_proc.kill()
+                smoke_proc.wait()
+
+
+def _evaluate(
+    settings: Settings,
+    client: Any,
+    challenger: Any,
+    smoke_proc: subprocess.Popen,
+    golden: pd.DataFrame,
+    golden_file: Path | None,
+    t: Thresholds,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Read the snapshot, score both models, judge, then write the evidence and (last) the tags."""
+    from harmwatch.registry import get_alias_version, load_pyfunc, set_version_tags, version_uri
+
+    name = settings.model_name
+    champion = get_alias_version(client, name, "champion")
+    eval_version = challenger.tags.get("harmwatch.eval_version")
+    store = open_store(settings.lake_uri, settings)
+    eval_key = f"{catalog.eval_snapshot(str(eval_version))}/{catalog.EVAL_FILE}"
+    if not eval_version or not store.exists(eval_key):
+        raise HarmwatchError(
+            f"evaluation snapshot {eval_version!r} of challenger version "
+            f"{challenger.version} not found at {store.url(eval_key)}"
+        )
+    ev = store.read_parquet(eval_key)
+
+    ch_model = load_pyfunc(version_uri(name, challenger.version))
+    ch_scored, ch_golden = _score(ch_model, ev), _score(ch_model, golden)
+    log_scores(client, challenger.run_id, eval_version, ev, golden, ch_scored, ch_golden)
+    checkpoint("scores")
+    champ = None
+    if champion is not None:
+        cached = cached_scores(client, champion.run_id, eval_version, ev, golden)
+        if cached is None:
+            champ_model = load_pyfunc(version_uri(name, champion.version))
+            cached = _score(champ_model, ev), _score(champ_model, golden)
+        champ = {
+            "version": champion.version,
+            "run_id": champion.run_id,
+            "eval": cached[0],
+            "golden": cached[1],
+        }
+    smoke = finish_smoke(smoke_proc, ch_golden)
+    result = judge(
+        ev,
+        golden,
+        {"version": challenger.version, "run_id": challenger.run_id, "eval": ch_scored, "golden": ch_golden},
+        champ,
+        smoke,
+        t,
+        args.approval,
+        settings.seed,
+        eval_version,
+        args.date,
+        str(golden_file or "built-in (harmwatch.model.golden)"),
+    )
+    # The evidence goes first, the tags promote acts on last (decision first among them): a kill in between
+    # leaves this version without a decision, or with its previous one and the champion it was taken against
+    # (promote refuses a stale one), and a rerun writes both again.
+    client.log_text(challenger.run_id, json.dumps(result.evidence, indent=2, default=str), DECISION_ARTIFACT)
+    checkpoint("decision")
+    set_version_tags(client, name, challenger.version, result.tags)
+    checkpoint("decided")
+    return result.summary
+
+
+if __name__ == "__main__":
+    sys.exit(_smoke_main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""Move alias ``champion`` back to the version that holds ``previous-champion``.
+
+Use it when a promoted model misbehaves in production. The demoted version's decision becomes
+``rolled_back`` (the old one is kept in ``harmwatch.decision_before_rollback``), so a later
+``harmwatch promote`` does not promote it again without ``--force``; the plan is
+:func:`harmwatch.model.promotion.plan_rollback`. Idempotent: once ``champion`` and ``previous-champion``
+name the same version, running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from harmwatch.config import Settings
+from harmwatch.errors import HarmwatchError
+from harmwatch.faults import checkpoint
+from harmwatch.model.promotion import plan_rollback
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded on the demoted version")
+    parser.add_argument("--reason", help="why the champion is rolled back; recorded on the demoted version")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.registry import (
+        configure_mlflow,
+        get_alias_version,
+        mlflow_calls,
+        require_alias_version,
+        set_version_tags,
+    )
+
+    name = settings.model_name
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)
+        champion = require_alias_version(client, settings, "champion")
+        previous = get_alias_version(client, name, "previous-champion")
+        if previous is None:
+            raise HarmwatchError(f"model {name!r} has no 'previous-champion' version to roll back to")
+        champion_version, previous_version = str(champion.version), str(previous.version)
+        plan = plan_rollback(
+            champion_version,
+            dict(champion.tags),
+            previous_version,
+            settings.acting_user(),
+            args.date,
+            args.reason,
+        )
+        if not plan.move:
+            return {"rolled_back": False, "champion_version": champion_version, "reason": plan.why}
+        # Tags before the alias: once champion has moved a rerun changes nothing, so the demoted version
+        # must already say rolled_back (or a later promote could bring it back on its old decision).
+        set_version_tags(client, name, champion_version, plan.demoted_tags)
+        set_version_tags(client, name, previous_version, plan.restored_tags)
+        checkpoint("audit")
+        client.set_registered_model_alias(name, "champion", previous_version)
+        checkpoint("alias")
+    return {
+        "rolled_back": True,
+        "champion_version": previous_version,
+        "demoted_version": champion_version,
+        "reason": plan.why,
+    }

@@ -1,0 +1,350 @@
+"""Train a challenger from a training snapshot and register it in MLflow with alias ``challenger``.
+
+The model is the scikit-learn pipeline of :mod:`harmwatch.model.textmodel`, saved with skops, never pickle;
+:func:`harmwatch.model.fitting.fit_and_measure` fits it and measures it. The run records what a reviewer
+needs to trust or reject it: parameters, dataset versions and fingerprints, metrics on the frozen
+evaluation snapshot, plots, a model card, the signature and an input example, and a stratified sample of
+the training data scored by the model (``drift_reference/reference.parquet``) that the drift step compares
+production batches against.
+
+Idempotent: the run and the version carry a key (model name, snapshots and their hashes, parameters, the
+model code, the logical date). A rerun with the same key registers nothing new: it completes a version
+whose training was killed after registering it, registers a model that was completely logged but not yet
+registered, marks runs killed before that FAILED and trains again, and otherwise reuses the version,
+pointing ``challenger`` at it (``--retrain`` forces a new version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog
+from harmwatch.errors import DataError
+from harmwatch.faults import checkpoint
+from harmwatch.storage import Store, open_store
+
+log = logging.getLogger(__name__)
+KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start) and on the version (at creation)
+COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
+RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
+CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
+
+
+def resolve_snapshots(store: Store, version: str | None) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
+    """(train frame, manifest, eval frame, manifest); default: the last committed training snapshot."""
+    if version is None:
+        if not store.exists(catalog.TRAIN_LATEST):
+            raise DataError(
+                f"no training snapshot at {store.url(catalog.TRAIN_SNAPSHOTS)}; "
+                "run harmwatch build-dataset first"
+            )
+        version = store.read_json(catalog.TRAIN_LATEST)["version"]
+    manifest = store.manifest(catalog.train_snapshot(version))
+    if manifest is None:
+        raise DataError(
+            f"training snapshot {version!r} is not committed at {store.url(catalog.TRAIN_SNAPSHOTS)}"
+        )
+    eval_manifest = store.manifest(catalog.eval_snapshot(manifest["eval_version"]))
+    if eval_manifest is None:
+        raise DataError(
+            f"evaluation snapshot {manifest['eval_version']!r} missing at {store.url(catalog.EVAL_SNAPSHOTS)}"
+        )
+    return (
+        store.read_parquet(f"{manifest['prefix']}/{catalog.TRAIN_FILE}"),
+        manifest,
+        store.read_parquet(f"{eval_manifest['prefix']}/{catalog.EVAL_FILE}"),
+        eval_manifest,
+    )
+
+
+def train_key(name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None) -> str:
+    """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
+
+    A rerun with the same key (e.g. after the step was killed) reuses the version registered under it
+    instead of registering a second one.
+    """
+    from importlib.util import find_spec
+
+    code = hashlib.sha256()
+    for module in CODE_MODULES:
+        origin = find_spec(module).origin  # type: ignore[union-attr]
+        code.update(Path(origin).read_bytes() if origin else module.encode())
+    payload = {
+        "model": name,
+        "train_version": tm["version"],
+        "train_sha256": tm["files"][0]["sha256"],
+        "eval_version": em["version"],
+        "eval_sha256": em["files"][0]["sha256"],
+        "sample_rows": args.sample_rows,
+        "reference_rows": args.reference_rows,
+        "seed": seed,
+        "date": date,
+        "code": code.hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def previous_training(client: Any, name: str, key: str) -> tuple[Any, Any] | None:
+    """An earlier training with ``key`` that can be reused: (run, model version), or (run, None) for a run
+    that logged its complete model and record but was killed (or lost MLflow) before registering it.
+
+    Runs with this key whose model was never completely logged were killed (or failed) part-way: a run
+    left RUNNING is marked FAILED with a tag saying why, and none of them is reused.
+    """
+    from harmwatch.registry import EXPERIMENT
+
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{KEY_TAG}` = '{key}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    found = None
+    for previous in runs:
+        run_id = previous.info.run_id
+        versions = [
+            v
+            for v in client.search_model_versions(f"run_id = '{run_id}'")
+            if v.name == name and v.status == "READY"
+        ]
+        complete = (
+            previous.info.status in ("RUNNING", "FAILED")
+            and found is None
+            and not versions
+            and RECORD in {a.path for a in client.list_artifacts(run_id)}
+        )
+        if versions:
+            found = found or (previous, min(versions, key=lambda v: int(v.version)))
+        elif complete:
+            found = (previous, None)  # the record is logged after the model: both are complete
+        elif previous.info.status == "RUNNING":
+            client.set_tag(run_id, "harmwatch.abandoned", "killed before its model was completely logged")
+            client.set_terminated(run_id, "FAILED")
+            log.warning(
+                "run %s (same training key) was killed before its model was logged: marked FAILED", run_id
+            )
+    return found
+
+
+def register(client: Any, name: str, run_id: str, tags: dict[str, str], key: str) -> str:
+    """Register the run's model; one request creates the version with its key, so a rerun finds it."""
+    import mlflow
+
+    registered = mlflow.register_model(
+        f"runs:/{run_id}/model", name, tags={**tags, KEY_TAG: key, "harmwatch.run_id": run_id}
+    )
+    return str(registered.version)
+
+
+def finish_version(client: Any, name: str, version: str, run: Any, record: dict[str, Any]) -> None:
+    """Model card, registry description, tags and the ``complete`` marker; ends the run. Idempotent: a rerun
+    repeats it for a version whose training was killed after registration."""
+    from harmwatch.model.modelcard import card_excerpt, render_model_card
+    from harmwatch.model.textmodel import METHOD
+    from harmwatch.registry import set_version_tags
+
+    run_id = run.info.run_id
+    card = render_model_card(name=name, version=version, run_id=run_id, method=METHOD, **record["card"])
+    client.log_text(run_id, card, "model_card.md")
+    # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
+    client.update_model_version(name, version, description=card_excerpt(card, run_id))
+    set_version_tags(
+        client,
+        name,
+        version,
+        {
+            **record["tags"],
+            "harmwatch.run_id": run_id,
+            "harmwatch.macro_f1_at_train": record["summary"]["macro_f1"],
+            COMPLETE_TAG: "true",
+        },
+    )
+    if run.info.status != "FINISHED":
+        client.set_terminated(run_id, "FINISHED")
+
+
+def resume(client: Any, name: str, key: str, previous: tuple[Any, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """Finish or reuse an earlier training with the same key: (run, version, record)."""
+    run_info, mv = previous
+    run_id = run_info.info.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        record = json.loads(Path(client.download_artifacts(run_id, RECORD, tmp)).read_text())
+    if mv is None:
+        log.warning(
+            "run %s logged its model but was killed before registering it: registering it instead "
+            "of training again",
+            run_id,
+        )
+        version = register(client, name, run_id, record["tags"], key)
+        checkpoint("registered")
+    else:
+        version = str(mv.version)
+    if mv is None or mv.tags.get(COMPLETE_TAG) != "true" or run_info.info.status != "FINISHED":
+        log.warning(
+            "completing version %s of %s (run %s), whose training did not finish", version, name, run_id
+        )
+        finish_version(client, name, version, run_info, record)
+    else:
+        log.info("version %s of %s was already trained with these inputs: reused", version, name)
+    return client.get_run(run_id), version, record
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    # Listed, not inferred: inference would load the model in a subprocess. The pipeline's own classes
+    # live in the harmwatch package, which the job image provides.
+    return [f"{p}=={version(p)}" for p in ("scikit-learn", "skops", "scipy", "numpy", "pandas")]
+
+
+def train_and_register(
+    settings: Settings,
+    args: argparse.Namespace,
+    client: Any,
+    train_all: pd.DataFrame,
+    tm: dict,
+    ev: pd.DataFrame,
+    em: dict,
+    key: str,
+    date: str | None,
+) -> tuple[Any, str, dict[str, Any]]:
+    """Open the run (tagged with ``key``), fit, log the evidence and the model, register, finish."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from harmwatch.model.fitting import fit_and_measure, training_record
+    from harmwatch.model.modelcard import finish_plots, start_plots
+    from harmwatch.model.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
+
+    versions = {"train_version": tm["version"], "eval_version": em["version"]}
+    fingerprints = {f"{k}_sha256": m["files"][0]["sha256"] for k, m in (("train", tm), ("eval", em))}
+    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, "date": date}.items()}
+    weak = tm.get("weak_labels_accepted", 0)
+    with mlflow.start_run(
+        run_name=f"train-{tm['version']}-{em['version']}", tags={**tags, KEY_TAG: key}
+    ) as active:
+        run_id = active.info.run_id
+        mlflow.log_params(
+            {
+                **versions,
+                **fingerprints,
+                "rows_eval": len(ev),
+                "sample_rows": args.sample_rows,
+                "seed": settings.seed,
+                "weak_labels": weak,
+                "meta_features": ",".join(META_FEATURES),
+            }
+        )
+        checkpoint("run")  # a run exists, its model does not: a rerun marks it FAILED and trains again
+        started = time.perf_counter()
+        fitted = fit_and_measure(
+            train_all,
+            ev,
+            sample_rows=args.sample_rows,
+            seed=settings.seed,
+            n_jobs=args.n_jobs,
+            reference_rows=args.reference_rows,
+        )
+        record = training_record(fitted, tags, versions, len(ev), weak, len(tm.get("landing_files", [])))
+        logging_started = time.perf_counter()
+        mlflow.log_params(
+            {"rows_train": fitted.train_rows, **dict(fitted.pipeline.named_steps["clf"].get_params().items())}
+        )
+        finite = {k: v for k, v in fitted.metrics.items() if math.isfinite(v)}
+        mlflow.log_metrics(finite | {"fit_seconds": fitted.fit_seconds})
+        tmp = Path(tempfile.mkdtemp(prefix="harmwatch-train-"))
+        plotter = start_plots(ev["label"], fitted.scored, tmp / "plots")  # renders while the model is logged
+        try:
+            fitted.reference.to_parquet(tmp / "reference.parquet", index=False)
+            mlflow.log_artifact(str(tmp / "reference.parquet"), "drift_reference")
+            mlflow.log_table(fitted.golden_result, "golden/train_time.json")
+            golden = fitted.golden
+            example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
+            mlflow.sklearn.log_model(
+                fitted.pipeline,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                signature=infer_signature(example, fitted.pipeline.predict(example)),
+                input_example=example,
+                pip_requirements=_requirements(),
+            )
+            finish_plots(plotter, tmp / "plots")
+            mlflow.log_artifacts(str(tmp / "plots"), "plots")
+        finally:
+            if plotter.is_alive():
+                plotter.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+        mlflow.log_text(json.dumps(record, indent=1), RECORD)  # last: marks the logged model complete
+        checkpoint("logged")
+        version = register(client, settings.model_name, run_id, tags, key)
+        checkpoint("registered")
+        finish_version(client, settings.model_name, version, client.get_run(run_id), record)
+        checkpoint("finished")
+    log.info(
+        "fit %.1fs, evaluation + golden + reference %.1fs, MLflow logging %.1fs",
+        fitted.fit_seconds,
+        logging_started - started - fitted.fit_seconds,
+        time.perf_counter() - logging_started,
+    )
+    return client.get_run(run_id), version, record
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="logical date YYYY-MM-DD (default: the snapshot's), recorded as a tag")
+    parser.add_argument("--train-version", help="training snapshot (default: the last one built)")
+    parser.add_argument("--sample-rows", type=int, help="train on a stratified sample of this many rows")
+    parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
+    parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="fit and register a new version even if these inputs (snapshots, parameters, "
+        "code, date) were trained before; by default that version is reused",
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from harmwatch.registry import configure_mlflow, get_alias_version, mlflow_calls
+
+    train_all, tm, ev, em = resolve_snapshots(open_store(settings.lake_uri, settings), args.train_version)
+    name, date = settings.model_name, args.date or tm.get("date")
+    key = train_key(name, tm, em, args, settings.seed, date)
+    with mlflow_calls(settings):
+        client = configure_mlflow(settings)  # fail fast, before the expensive part
+        previous = None if args.retrain else previous_training(client, name, key)
+        if previous is None:
+            run_info, version, record = train_and_register(
+                settings, args, client, train_all, tm, ev, em, key, date
+            )
+        else:
+            run_info, version, record = resume(client, name, key, previous)
+        current = get_alias_version(client, name, "challenger")
+        if current is None or str(current.version) != version:
+            client.set_registered_model_alias(name, "challenger", version)
+            checkpoint("alias")
+    log.info(
+        "%s %s version %s as challenger (macro-F1 %.4f)",
+        "registered" if previous is None else "kept",
+        name,
+        version,
+        record["summary"]["macro_f1"],
+    )
+    return {
+        "run_id": run_info.info.run_id,
+        "model_version": version,
+        **record["summary"],
+        "reused": previous is not None,
+    }

@@ -1,0 +1,199 @@
+"""Validate: Great Expectations suites over every ingest run not validated yet.
+
+Rows that fail a row-level expectation go to the validate quarantine with their reasons; the rest go to
+the validated run (:mod:`harmwatch.data.catalog`). A landing file that fails a batch-level expectation
+(volume, class mix, share of invalid rows) has all its rows quarantined and makes the command exit
+non-zero with one line, after committing, so nothing is lost and a rerun does not loop. With ``--date``,
+a batch of that date rejected earlier keeps failing the command, so an Airflow retry cannot turn a
+rejected batch into a green task. Each run writes an HTML page and the GX result JSON to the reports
+store. The checks themselves are :func:`harmwatch.data.checks.judge`.
+
+Accounting: ``rows_in`` counts every record that landed in the runs validated now (including the
+ones ingest already quarantined), and ``rows_in == rows_valid + rows_quarantined``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog
+from harmwatch.data.checks import judge
+from harmwatch.data.suites import Bounds, derive, import_gx
+from harmwatch.errors import DataError, HarmwatchError
+from harmwatch.htmlreport import render_validation_html
+from harmwatch.storage import Store, open_store
+
+TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
+
+
+def pending_runs(lake: Store, kind: str) -> list[dict]:
+    """Committed ingest manifests of ``kind`` whose run has no validated manifest yet."""
+    done = {m["run_id"] for m in lake.committed(catalog.validated_runs(kind))}
+    return [m for m in lake.committed(catalog.ingest_runs(kind)) if m["run_id"] not in done]
+
+
+def read_run(lake: Store, manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An ingest run's rows and the derived frame its row-level suite checks."""
+    kind = manifest["kind"]
+    frame = lake.read_parquet(f"{catalog.ingest_run(kind, manifest['run_id'])}/{catalog.PART}")
+    return frame, derive(frame, kind)
+
+
+def _read_runs(lake_uri: str, settings: Settings, manifests: list[dict]) -> list[tuple[pd.DataFrame, Any]]:
+    lake = open_store(lake_uri, settings)  # the worker's own store (no connection shared with the parent)
+    return [read_run(lake, m) for m in manifests]
+
+
+def prepare(lake: Store, settings: Settings, manifests: list[dict]) -> list[tuple[pd.DataFrame, Any]]:
+    """Read and derive the pending runs while this process imports Great Expectations.
+
+    Importing great_expectations takes seconds of CPU and does not need the data, so on a machine
+    with a second core the runs are read and derived in a forked worker meanwhile (the GX suites still
+    run here, on the derived frames). Without ``fork`` or a second core, it all happens in order.
+    """
+    if not manifests:
+        return []
+    if "fork" not in mp.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        import_gx()
+        return [read_run(lake, m) for m in manifests]
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+        future = pool.submit(_read_runs, lake.uri, settings, manifests)
+        import_gx()
+        return future.result()
+
+
+def validate_run(
+    lake: Store,
+    reports: Store,
+    manifest: dict,
+    bounds: Bounds,
+    as_of: float,
+    prepared: tuple[pd.DataFrame, pd.DataFrame],
+) -> dict:
+    """Judge one ingest run; write its quarantine, report and validated rows (committed last)."""
+    kind, run_id = manifest["kind"], manifest["run_id"]
+    frame, derived = prepared
+    result = judge(frame, kind, bounds, as_of, derived)
+    bad = result.invalid
+    quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
+    valid = frame[~bad]
+    qprefix = catalog.quarantine_run("validate", kind, run_id)
+    lake.write_parquet(f"{qprefix}/{catalog.QUARANTINE_ROWS}", quarantine)
+    lake.commit(qprefix, [catalog.QUARANTINE_ROWS], {"run_id": run_id, "rows": int(bad.sum())})
+    at_ingest = int(manifest.get("rows_quarantined", 0))
+    summary = {
+        "kind": kind,
+        "run_id": run_id,
+        "rows_in": len(frame) + at_ingest,
+        "rows_valid": len(valid),
+        "rows_quarantined": int(bad.sum()) + at_ingest,
+        "quarantined_at_ingest": at_ingest,
+        "quarantined_at_validate": int(bad.sum()),
+        "conflicting_label_rows": result.conflicting_label_rows,
+        "rejected_batches": result.rejected,
+    }
+    rdir = catalog.validation_report(kind, run_id)
+    sample = quarantine.head(200)[["source_file", "source_line", "reason", "text"]].to_dict(orient="records")
+    reports.write_text(
+        f"{rdir}/report.html", render_validation_html(summary, result.expectations, result.batches, sample)
+    )
+    reports.write_json(
+        f"{rdir}/result.json", {**summary, "expectations": result.expectations, "batches": result.batches}
+    )
+    summary["report_html"] = reports.url(f"{rdir}/report.html")
+    prefix = catalog.validated_run(kind, run_id)
+    lake.write_parquet(f"{prefix}/{catalog.PART}", valid)
+    batch_dts = sorted({s for s in frame["batch_dt"].dropna() if s})
+    lake.commit(
+        prefix,
+        [catalog.PART],
+        {**summary, "batch_dts": batch_dts, "status": "rejected" if result.rejected else "ok"},
+    )
+    return summary
+
+
+def earlier_rejections(lake: Store, day: str) -> dict[str, str]:
+    """Batches of ``day`` that an earlier validate run rejected (they keep failing the task)."""
+    return {
+        src: why
+        for kind in catalog.KINDS
+        for m in lake.committed(catalog.validated_runs(kind))
+        if m.get("status") == "rejected" and day in m.get("batch_dts", [])
+        for src, why in m["rejected_batches"].items()
+    }
+
+
+def _as_of(args: argparse.Namespace) -> float:
+    """Timestamps after this instant are 'in the future': end of the logical date, else now."""
+    if args.as_of:
+        ts = pd.Timestamp(args.as_of)
+        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).timestamp()
+    if args.date:
+        return datetime.combine(date.fromisoformat(args.date), time.max, tzinfo=UTC).timestamp()
+    return datetime.now(UTC).timestamp()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    b = Bounds()
+    parser.add_argument("--date", help="logical date YYYY-MM-DD (timestamps after its end are 'future')")
+    parser.add_argument("--as-of", help="explicit instant for the future-timestamp check (ISO 8601)")
+    parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
+    parser.add_argument("--reports", help="reports URI (default: settings.reports_uri)")
+    parser.add_argument("--max-text-len", type=int, default=b.max_text_len, help="longest allowed post")
+    parser.add_argument("--min-rows", type=int, default=b.min_rows, help="fewest rows per landing file")
+    parser.add_argument("--max-rows", type=int, default=b.max_rows, help="most rows per landing file")
+    parser.add_argument("--min-class-share", type=float, default=b.min_class_share, help="class mix floor")
+    parser.add_argument("--max-class-share", type=float, default=b.max_class_share, help="class mix ceiling")
+    parser.add_argument(
+        "--max-invalid-share",
+        type=float,
+        default=b.max_invalid_share,
+        help="largest share of invalid rows a landing file may have",
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        as_of = _as_of(args)
+    except ValueError:
+        raise HarmwatchError(f"--date/--as-of not a valid date: {args.date or args.as_of!r}") from None
+    bounds = Bounds(
+        max_text_len=args.max_text_len,
+        min_rows=args.min_rows,
+        max_rows=args.max_rows,
+        min_class_share=args.min_class_share,
+        max_class_share=args.max_class_share,
+        max_invalid_share=args.max_invalid_share,
+    )
+    lake = open_store(args.lake or settings.lake_uri, settings)
+    reports = open_store(args.reports or settings.reports_uri, settings)
+    pending = [m for kind in catalog.KINDS for m in pending_runs(lake, kind)]
+    runs = [
+        validate_run(lake, reports, m, bounds, as_of, data)
+        for m, data in zip(pending, prepare(lake, settings, pending), strict=True)
+    ]
+    rejected = {src: why for r in runs for src, why in r["rejected_batches"].items()}
+    if args.date:  # a batch of this logical date rejected by an earlier attempt still fails the task
+        rejected.update(earlier_rejections(lake, args.date))
+    summary = {
+        **{k: sum(r[k] for r in runs) for k in TOTALS},
+        "runs": len(runs),
+        "lake_uri": lake.uri,
+        "report_html": [r["report_html"] for r in runs],
+        "conflicting_label_rows": sum(r["conflicting_label_rows"] for r in runs),
+        "rejected_batches": rejected,
+    }
+    if rejected:
+        first = next(iter(rejected))
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        where = summary["report_html"][0] if runs else reports.url(catalog.VALIDATION_REPORTS + "/")
+        raise DataError(f"batch {first} rejected: {rejected[first]}{more}; rows quarantined, see {where}")
+    return summary

@@ -1,0 +1,230 @@
+"""The steps' pure cores on frames of a few rows: no storage, no MLflow, no Great Expectations context of
+their own making. Each core is the decision a step takes; these tests pin the decision down."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harmwatch.config import CLASSES
+from harmwatch.data.dataset import assemble, reliability_of
+from harmwatch.data.landing import batch_date, pseudonymise, run_id, to_frames
+from harmwatch.data.parsing import parse_csv, parse_jsonl
+from harmwatch.data.weak_labels import Policy
+from harmwatch.model.decision import Thresholds, judge
+from harmwatch.model.golden import golden_frame
+from harmwatch.model.promotion import plan_rollback, promotion_audit
+from harmwatch.model.textmodel import contract_frame
+from harmwatch.storage import ObjectInfo
+
+KEY = b"test-key"
+
+
+def labelled(rows: list[tuple[str, str, str]], day: str = "2026-01-01") -> pd.DataFrame:
+    """Validated labelled rows: (post_id, text, label)."""
+    return pd.DataFrame(
+        {
+            "post_id": [p for p, _, _ in rows],
+            "text": [t for _, t, _ in rows],
+            "label": [lab for _, _, lab in rows],
+            "labelled_at": f"{day}T12:00:00Z",
+            "batch_dt": day,
+            "source_file": f"labelled/dt={day}/batch.csv",
+        }
+    )
+
+
+def reports(rows: list[tuple[str, str, str, str]], day: str = "2026-01-02") -> pd.DataFrame:
+    """Validated report rows: (post_id, text, reporter_id, reason)."""
+    return pd.DataFrame(
+        {
+            "report_id": [f"r{i}" for i in range(len(rows))],
+            "post_id": [p for p, _, _, _ in rows],
+            "text": [t for _, t, _, _ in rows],
+            "reporter_id": [r for _, _, r, _ in rows],
+            "reason": [why for _, _, _, why in rows],
+            "reported_at": f"{day}T08:00:00Z",
+            "batch_dt": day,
+            "source_file": f"reports/dt={day}/reports.jsonl",
+        }
+    )
+
+
+# -- ingest ------------------------------------------------------------------------------------------
+
+
+def test_to_frames_keeps_lineage_pseudonymises_reporters_and_quarantines_what_did_not_parse():
+    record = {
+        "report_id": "1",
+        "post_id": "p",
+        "text": "a &amp; b",
+        "reporter_id": "alice",
+        "reason": "age",
+        "reported_at": "2026-01-02T00:00:00Z",
+        "x": 1,
+    }
+    data = (json.dumps(record) + "\nnot json\n").encode()
+    good, bad = to_frames("reports", "reports/dt=2026-01-02/r.jsonl", parse_jsonl(data), "run1", KEY)
+    assert good.loc[0, "text"] == "a & b" and good.loc[0, "text_raw"] == "a &amp; b"
+    assert good.loc[0, "reporter_id"] == pseudonymise("alice", KEY) != "alice"
+    assert (good.loc[0, "batch_dt"], good.loc[0, "source_line"], good.loc[0, "extra"]) == (
+        "2026-01-02",
+        1,
+        '{"x": "1"}',
+    )
+    assert bad[["source_line", "stage", "batch_dt"]].values.tolist() == [[2, "ingest", "2026-01-02"]]
+    assert bad.loc[0, "reason"].startswith("invalid JSON")
+
+
+def test_run_ids_follow_the_files_taken_not_their_order():
+    a, b = (
+        ObjectInfo("labelled/dt=2026-01-01/a.csv", 10, "1"),
+        ObjectInfo("labelled/dt=2026-01-01/b.csv", 5, "2"),
+    )
+    assert run_id([a, b]) == run_id([b, a]) != run_id([a])
+    assert batch_date(a.key) == "2026-01-01" and batch_date("labelled/a.csv") == ""
+    rows, _ = to_frames(
+        "labelled", a.key, parse_csv(b"post_id,text,label,labelled_at\n1,t,age,x\n"), "r", KEY
+    )
+    assert rows.loc[0, "label"] == "age" and rows.loc[0, "ingest_run"] == "r"
+
+
+# -- validate ----------------------------------------------------------------------------------------
+
+
+def test_validate_checks_give_a_reason_per_row_and_reject_a_skewed_labelled_batch():
+    from harmwatch.data.checks import judge as check
+    from harmwatch.data.suites import Bounds
+
+    frame = labelled([(f"p{i}", f"post {i}", CLASSES[i % 6]) for i in range(12)]).astype("string")
+    frame.loc[3, "label"] = "spam"
+    frame.loc[4, "text"] = "   "
+    frame.loc[5, "post_id"] = "p0"
+    as_of = pd.Timestamp("2026-01-02", tz="UTC").timestamp()
+    result = check(frame, "labelled", Bounds(), as_of)
+    reasons = result.reasons.tolist()
+    assert reasons[3] == "label not one of the allowed classes" and reasons[4] == "text blank"
+    assert "post_id duplicated within the batch" in reasons[0] and "post_id duplicated" in reasons[5]
+    assert sum(r == "" for r in reasons) == 8 and result.rejected == {}
+    # Big enough to judge its mix (Bounds.judge_min_rows), one class above the ceiling: the whole file goes.
+    skewed = labelled([(f"q{i}", f"text {i}", "age" if i % 5 else "gender") for i in range(200)]).astype(
+        "string"
+    )
+    result = check(skewed, "labelled", Bounds(), as_of)
+    assert list(result.rejected) == ["labelled/dt=2026-01-01/batch.csv"]
+    assert result.invalid.all() and result.reasons.str.startswith("batch rejected: share_age=").all()
+
+
+# -- build-dataset -------------------------------------------------------------------------------------
+
+
+def test_assemble_moderators_win_conflicts_go_to_review_and_eval_never_trains():
+    lab = labelled(
+        [
+            ("m1", "Go away  grandpa", "age"),
+            ("m2", "go away grandpa", "age"),
+            ("m3", "nice day", "not_cyberbullying"),
+        ]
+        + [("c1", "ambiguous", "other_cyberbullying"), ("c2", "Ambiguous", "not_cyberbullying")]
+        + [(f"e{i}", f"held out {i}", CLASSES[i % 6]) for i in range(12)]
+    )
+    # Three reporters who were right before (m1 is age) agree on a post no moderator labelled ...
+    reps = reports(
+        [("m1", "go away grandpa", f"u{i}", "age") for i in range(3)]
+        + [("w1", "you old fool", f"u{i}", "age") for i in range(3)]
+        # ... and one newcomer alone on another post: not enough reporters.
+        + [("w2", "lonely report", "new", "religion")]
+        # Reports never override a moderator: m3 stays not_cyberbullying.
+        + [("m3", "nice day", f"u{i}", "religion") for i in range(3)]
+    )
+    frozen = labelled([(f"e{i}", f"held out {i}", CLASSES[i % 6]) for i in range(12)])
+    frozen = frozen.assign(key=frozen["text"].str.lower())[["key", "text", "label", "post_id"]]
+    a = assemble(lab, reps, (frozen, "v-eval"), Policy(min_reporters=3, min_reliability=0.5), 0.15, seed=1)
+    train = a.train.set_index("key")
+    assert (
+        train.loc["go away grandpa", "label"] == "age"
+        and train.loc["nice day", "label"] == "not_cyberbullying"
+    )
+    assert train.loc["you old fool", ["label", "label_source"]].tolist() == ["age", "reports"]
+    assert not set(frozen["key"]) & set(train.index), "evaluation texts never enter training"
+    assert a.eval_version == "v-eval" and not a.eval_is_new and a.weak_labels == 1
+    review = a.review.set_index("key")
+    assert review.loc["ambiguous", "source"] == "moderators"
+    assert review.loc["lonely report", "review_reason"].startswith("1 distinct reporter(s) agree")
+    # u0..u2 were right on m1 (age) and wrong on m3 (benign): (1 + 1) / (2 + 2)
+    rel = a.reliability.set_index("reporter_id")
+    assert rel.loc["u0", "reliability"] == pytest.approx(0.5) and bool(rel.loc["u0", "trusted"])
+    # The same numbers the moderation metrics use.
+    pd.testing.assert_frame_equal(
+        reliability_of(lab, reps, Policy(min_reliability=0.5)).reset_index(drop=True),
+        a.reliability.drop(columns="trusted").reset_index(drop=True),
+        check_dtype=False,
+    )
+    # Same inputs, same versions; a first run draws a new evaluation snapshot from moderator labels only.
+    again = assemble(
+        lab, reps, (frozen, "v-eval"), Policy(min_reporters=3, min_reliability=0.5), 0.15, seed=1
+    )
+    assert (again.train_version, again.review_version) == (a.train_version, a.review_version)
+    first = assemble(lab, reps, None, Policy(), 0.5, seed=1)
+    assert first.eval_is_new and set(first.eval["post_id"]) <= set(lab["post_id"])
+
+
+# -- evaluate, promote, rollback ---------------------------------------------------------------------
+
+
+def scores(labels: list[str]) -> pd.DataFrame:
+    proba = np.array([[0.9 if c == lab else 0.02 for c in CLASSES] for lab in labels])
+    return contract_frame(proba, CLASSES)
+
+
+def test_judge_records_decision_evidence_tags_and_summary_consistently():
+    ev = pd.DataFrame({"text": [f"t{i}" for i in range(60)], "label": [CLASSES[i % 6] for i in range(60)]})
+    golden = golden_frame()
+    truth = golden["expect"].map({"flag": "age", "no_flag": "not_cyberbullying"}).tolist()
+    perfect = {"version": "2", "run_id": "r2", "eval": scores(ev["label"].tolist()), "golden": scores(truth)}
+    worse = ev["label"].where(ev.index % 3 != 0, "not_cyberbullying").tolist()
+    champion = {"version": "1", "run_id": "r1", "eval": scores(worse), "golden": scores(truth)}
+    smoke = {"ok": True, "detail": "ok"}
+    t = Thresholds(max_ece=1.0, n_boot=200)
+    result = judge(ev, golden, perfect, champion, smoke, t, False, 7, "v-eval", "2026-01-02", "built-in")
+    assert result.decision == "promote" and result.failed == []
+    assert (
+        result.tags["harmwatch.evaluated_against"] == "1" and result.tags["harmwatch.decision"] == "promote"
+    )
+    assert result.summary["challenger_macro_f1"] == 1.0 and result.summary["champion_version"] == "1"
+    assert result.evidence["delta_ci"]["lo"] > 0 and result.evidence["golden"]["passed"] == len(golden)
+    # Roles swapped: the worse model regresses against the better one and is rejected, with its gates named.
+    back = judge(ev, golden, champion, perfect, smoke, t, False, 7, "v-eval", None, "built-in")
+    assert back.decision == "reject" and "class_regression" in back.failed
+    assert back.tags["harmwatch.failed_gates"] == ",".join(back.failed)
+    # The first model has no champion: floors only; approval mode holds a passing challenger.
+    first = judge(ev, golden, perfect, None, smoke, t, True, 7, "v-eval", None, "built-in")
+    assert first.decision == "pending_approval" and first.summary["champion_macro_f1"] is None
+
+
+def test_rollback_plan_tags_the_demoted_version_and_survives_a_rerun():
+    plan = plan_rollback("3", {"harmwatch.decision": "promote"}, "2", "alice", "2026-01-05", " bad model ")
+    assert plan.move and plan.why == "bad model"
+    assert plan.demoted_tags["harmwatch.decision"] == "rolled_back"
+    assert plan.demoted_tags["harmwatch.decision_before_rollback"] == "promote"
+    assert plan.demoted_tags["harmwatch.rolled_back_by"] == "alice" and plan.restored_tags == {
+        "harmwatch.restored_from": "3"
+    }
+    # A rerun after a kill between the tags and the alias move keeps the original decision.
+    rerun = plan_rollback("3", plan.demoted_tags, "2", "alice", "2026-01-05", None)
+    assert rerun.demoted_tags["harmwatch.decision_before_rollback"] == "promote" and rerun.why == "none given"
+    assert not plan_rollback("2", {}, "2", "alice", None, None).move
+
+
+def test_promotion_audit_names_who_from_what_and_why_forced():
+    assert promotion_audit("bob", None, None, False, None) == {
+        "harmwatch.promoted_by": "bob",
+        "harmwatch.promoted_from": "none",
+        "harmwatch.promoted_on": "unspecified",
+        "harmwatch.forced": "false",
+    }
+    forced = promotion_audit("bob", "4", "2026-01-03", True, "  hotfix  ")
+    assert forced["harmwatch.forced"] == "true" and forced["harmwatch.force_reason"] == "hotfix"
