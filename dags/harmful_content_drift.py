@@ -34,10 +34,12 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from harmwatch_tasks import DEFAULT_ARGS, option, step_task
+from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, option
 
 RETRAIN_DAG = "harmful_content_retrain"
 DRIFT = "ti.xcom_pull(task_ids='drift')"
+
+runner = RunnerConfig.from_env()  # how tasks run: local processes or pods (read once per parse)
 
 params = {
     "day": Param(
@@ -94,7 +96,7 @@ with DAG(
     tags=["harmwatch", "monitoring", "drift"],
     doc_md=__doc__,
 ) as dag:
-    drift = step_task("drift", [option("--date", "params.day"), "--window-days={{ params.window_days }}"])
+    drift = runner.task("drift", [option("--date", "params.day"), "--window-days={{ params.window_days }}"])
     drift_detected = ShortCircuitOperator(
         task_id="drift_detected",
         python_callable=should_retrain,
@@ -109,7 +111,7 @@ with DAG(
         conf={
             "trigger_reason": (
                 "harmful_content_drift run {{ run_id }}: "
-                f"drift detected on batch {{{{ {DRIFT}['day'] }}}} {{{{ {DRIFT}['drift_score'] }}}})"
+                f"drift detected on batch {{{{ {DRIFT}['day'] }}}} (score {{{{ {DRIFT}['drift_score'] }}}})"
             ),
             "drift": {
                 "day": f"{{{{ {DRIFT}['day'] }}}}",

@@ -39,9 +39,11 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from harmwatch_tasks import DEFAULT_ARGS, flag, option, step_task
+from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
 DATE = "--date={{ ds }}"
+
+runner = RunnerConfig.from_env()  # how tasks run: local processes or pods (read once per parse)
 
 params = {
     "min_macro_f1": Param(
@@ -143,14 +145,14 @@ with DAG(
     tags=["harmwatch", "retrain", "mlops"],
     doc_md=__doc__,
 ) as dag:
-    ingest = step_task("ingest", [DATE, option("--landing", "params.landing_uri")])
-    validate = step_task("validate", [DATE])
-    build_dataset = step_task("build-dataset", [DATE])
+    ingest = runner.task("ingest", [DATE, option("--landing", "params.landing_uri")])
+    validate = runner.task("validate", [DATE])
+    build_dataset = runner.task("build-dataset", [DATE])
     # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
-    train = step_task(
+    train = runner.task(
         "train", ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"]
     )
-    evaluate = step_task(
+    evaluate = runner.task(
         "evaluate",
         [
             "--min-macro-f1={{ params.min_macro_f1 }}",
@@ -161,7 +163,7 @@ with DAG(
             flag("--approval", "params.approval_required"),
         ],
     )
-    promote = step_task(
+    promote = runner.task(
         "promote",
         [
             DATE,
@@ -170,6 +172,6 @@ with DAG(
         ],
         skip_unless="promoted",
     )
-    drift_report = step_task("drift", [DATE], task_id="drift_report", trigger_rule="none_failed")
+    drift_report = runner.task("drift", [DATE], task_id="drift_report", trigger_rule="none_failed")
 
     ingest >> validate >> build_dataset >> train >> evaluate >> promote >> drift_report

@@ -1,15 +1,15 @@
 """Turn a harmwatch step into an Airflow task: a Kubernetes pod or a local process, nothing else differs.
 
-DAG files call :func:`step_task` only. The runner comes from ``HARMWATCH_RUNNER`` (read from
-``os.environ`` when the DAG file is parsed, so parsing imports neither harmwatch nor the Kubernetes
-provider nor anything heavy):
+A DAG file reads the runner configuration once (``runner = RunnerConfig.from_env()``, the
+``HARMWATCH_*`` variables of :class:`RunnerConfig`; the chart's ConfigMap in production) and builds every
+task with ``runner.task(step, arguments)``. Parsing imports neither harmwatch nor the Kubernetes provider
+nor anything heavy. The runner is one of:
 
 - ``kubernetes`` (the Airflow image and Helm chart): a ``KubernetesPodOperator`` running the job image
-  ``HARMWATCH_IMAGE`` with ``harmwatch <step> <args>``, per-step resource requests and limits, service
-  account ``HARMWATCH_SERVICE_ACCOUNT``, environment from ConfigMap ``HARMWATCH_CONFIGMAP`` and Secret
-  ``HARMWATCH_SECRET_NAME``, a hardened non-root security context, the pod labels the chart's
-  NetworkPolicies select on, and the step's JSON summary read back from ``/airflow/xcom/return.json``.
-  The pod is deleted when it finishes.
+  with ``harmwatch <step> <args>``, per-step resource requests and limits, the job service account,
+  environment from the job ConfigMap and Secret, a hardened non-root security context, the pod labels the
+  chart's NetworkPolicies select on, and the step's JSON summary read back from
+  ``/airflow/xcom/return.json``. The pod is deleted when it finishes.
 - ``local`` (``make demo``, the tests): the same command as a subprocess of the task; stderr goes to
   the task log line by line, the last stdout line (the JSON summary) becomes the XCom value, and a
   failure fails the task with the step's one-line error.
@@ -32,8 +32,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,79 @@ STEPS: dict[str, StepSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class RunnerConfig:
+    """How DAG tasks run harmwatch steps. Each field is the variable ``HARMWATCH_<FIELD>``.
+
+    ``bin`` (``HARMWATCH_BIN``) is the local runner's executable (default: ``harmwatch`` beside the running
+    Python, else on PATH); ``image_pull_secrets`` is comma-separated; the other fields describe the step
+    pods of the Kubernetes runner.
+    """
+
+    runner: str = "local"
+    bin: str = ""
+    image: str = "registry.example.com/harmwatch/job:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = field(default=())
+    namespace: str = "harmwatch"
+    service_account: str = "harmwatch-job"
+    configmap: str = "harmwatch-config"
+    secret_name: str = "harmwatch-secrets"
+    xcom_sidecar_image: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RunnerConfig:
+        """Read every ``HARMWATCH_<FIELD>`` once (unset or empty keeps the default); keywords win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"HARMWATCH_{f.name.upper()}", "")
+            if raw:
+                values[f.name] = (
+                    tuple(s.strip() for s in raw.split(",") if s.strip())
+                    if f.name == "image_pull_secrets"
+                    else raw
+                )
+        config = cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
+        if config.runner not in ("local", "kubernetes"):
+            raise ValueError(f"HARMWATCH_RUNNER={config.runner!r}: expected 'local' or 'kubernetes'")
+        return config
+
+    def task(
+        self,
+        step: str,
+        arguments: Sequence[str] = (),
+        *,
+        task_id: str | None = None,
+        skip_unless: str | None = None,
+        **kwargs: Any,
+    ) -> BaseOperator:
+        """A task that runs ``harmwatch <step> <arguments>`` on this runner.
+
+        :param step: harmwatch command; its :data:`STEPS` entry gives resources and the timeout.
+        :param arguments: templated arguments (use :func:`flag` / :func:`option` for optional ones).
+        :param task_id: defaults to the step name with ``-`` replaced by ``_``.
+        :param skip_unless: summary key that must be truthy, else the task ends as skipped.
+        :param kwargs: passed to the operator (``trigger_rule``, ``doc_md``, ``retries``...).
+        :returns: the operator; its XCom ``return_value`` is the step's JSON summary.
+        """
+        if step not in STEPS:
+            raise ValueError(f"unknown harmwatch step {step!r}; known: {', '.join(STEPS)}")
+        spec = STEPS[step]
+        task_id = task_id or step.replace("-", "_")
+        kwargs.setdefault("execution_timeout", spec.timeout)
+        if self.runner == "kubernetes":
+            return _pod_task(self, task_id, step, list(arguments), spec, skip_unless=skip_unless, **kwargs)
+        return HarmwatchStepOperator(
+            task_id=task_id,
+            step=step,
+            arguments=arguments,
+            skip_unless=skip_unless,
+            executable=self.bin,
+            **kwargs,
+        )
+
+
 # -- argument templates ---------------------------------------------------------------------------
 
 
@@ -90,21 +163,6 @@ def drop_empty(arguments: Sequence[Any]) -> list[str]:
     return [str(a) for a in arguments if a is not None and str(a).strip() != ""]
 
 
-def parse_summary(stdout: str) -> dict[str, Any]:
-    """The step's JSON summary: the last non-empty line of its stdout."""
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if not lines:
-        raise AirflowException("the step printed no JSON summary on stdout")
-    try:
-        summary = json.loads(lines[-1])
-    except json.JSONDecodeError as exc:
-        last = lines[-1][:200]
-        raise AirflowException(f"the step's last stdout line is not JSON ({exc}): {last}") from None
-    if not isinstance(summary, dict):
-        raise AirflowException(f"the step's summary is not a JSON object: {lines[-1][:200]}")
-    return summary
-
-
 def _skip_if_not(task: BaseOperator, summary: Any, key: str | None, context: Any) -> None:
     """Mark the task skipped (keeping its summary as XCom) when ``summary[key]`` is falsy."""
     if not key or not isinstance(summary, dict) or summary.get(key):
@@ -114,9 +172,8 @@ def _skip_if_not(task: BaseOperator, summary: Any, key: str | None, context: Any
     raise AirflowSkipException(f"harmwatch {task.step}: {key} is false ({reason})")
 
 
-def harmwatch_executable() -> str:
-    """``HARMWATCH_BIN``, else ``harmwatch`` beside the running Python, else on PATH."""
-    explicit = os.environ.get("HARMWATCH_BIN")
+def harmwatch_executable(explicit: str = "") -> str:
+    """``explicit`` (``HARMWATCH_BIN``), else ``harmwatch`` beside the running Python, else on PATH."""
     if explicit:
         return explicit
     sibling = Path(sys.executable).parent / "harmwatch"
@@ -146,22 +203,30 @@ class HarmwatchStepOperator(BaseOperator):
     :param step: the harmwatch command (``ingest``, ``train``, ...).
     :param arguments: its arguments, templated; empty ones are dropped after rendering.
     :param skip_unless: a summary key; when its value is falsy the task ends as skipped.
+    :param executable: the ``harmwatch`` to run (default: see :func:`harmwatch_executable`).
     """
 
     template_fields: Sequence[str] = ("arguments",)
     ui_color = "#e8f4ea"
 
     def __init__(
-        self, *, step: str, arguments: Sequence[str] = (), skip_unless: str | None = None, **kwargs: Any
+        self,
+        *,
+        step: str,
+        arguments: Sequence[str] = (),
+        skip_unless: str | None = None,
+        executable: str = "",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.step = step
         self.arguments = list(arguments)
         self.skip_unless = skip_unless
+        self.executable = executable
         self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Any) -> dict[str, Any]:
-        cmd = [harmwatch_executable(), self.step, *drop_empty(self.arguments)]
+        cmd = [harmwatch_executable(self.executable), self.step, *drop_empty(self.arguments)]
         self.log.info("running: %s", shlex.join(["harmwatch", *cmd[1:]]))
         started = time.monotonic()
         self._proc = proc = subprocess.Popen(
@@ -189,7 +254,12 @@ class HarmwatchStepOperator(BaseOperator):
         if code != 0:
             message = f"harmwatch {self.step} exited {code}: {last_error or 'no error message'}"
             raise (AirflowFailException if code in NO_RETRY_EXIT_CODES else AirflowException)(message)
-        summary = parse_summary("".join(out))
+        from harmwatch.cli import parse_summary  # the local runner runs where harmwatch is installed
+
+        try:
+            summary = parse_summary("".join(out))
+        except ValueError as exc:
+            raise AirflowException(str(exc)) from None
         self.log.info("summary: %s", json.dumps(summary, sort_keys=True, default=str)[:2000])
         _skip_if_not(self, summary, self.skip_unless, context)
         return summary
@@ -203,7 +273,7 @@ class HarmwatchStepOperator(BaseOperator):
 
 
 @functools.cache
-def _pod_operator_class() -> type[BaseOperator]:
+def _pod_operator_class(sidecar_image: str = "") -> type[BaseOperator]:
     """The KubernetesPodOperator subclass, defined on first use so parsing never imports the provider."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
@@ -224,7 +294,7 @@ def _pod_operator_class() -> type[BaseOperator]:
                     container.resources = k8s.V1ResourceRequirements(
                         requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
                     )
-                    container.image = os.environ.get("HARMWATCH_XCOM_SIDECAR_IMAGE") or container.image
+                    container.image = sidecar_image or container.image
             return pod
 
         def execute(self, context: Any) -> Any:
@@ -276,30 +346,28 @@ def _security() -> tuple[Any, Any]:
     return pod, container
 
 
-def _pod_task(task_id: str, step: str, arguments: list[str], spec: StepSpec, **kwargs: Any) -> BaseOperator:
+def _pod_task(
+    config: RunnerConfig, task_id: str, step: str, arguments: list[str], spec: StepSpec, **kwargs: Any
+) -> BaseOperator:
     from kubernetes.client import models as k8s
 
-    env = os.environ
-    configmap = env.get("HARMWATCH_CONFIGMAP", "harmwatch-config")
-    secret = env.get("HARMWATCH_SECRET_NAME", "harmwatch-secrets")
     pod_security, container_security = _security()
-    pull_secrets = [s.strip() for s in env.get("HARMWATCH_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
-    return _pod_operator_class()(
+    return _pod_operator_class(config.xcom_sidecar_image)(
         task_id=task_id,
         step=step,
         name=f"harmwatch-{step}",
-        namespace=env.get("HARMWATCH_NAMESPACE", "harmwatch"),
-        image=env.get("HARMWATCH_IMAGE", "registry.example.com/harmwatch/job:0.1.0"),
-        image_pull_policy=env.get("HARMWATCH_IMAGE_PULL_POLICY", "IfNotPresent"),
-        image_pull_secrets=[k8s.V1LocalObjectReference(name=s) for s in pull_secrets] or None,
+        namespace=config.namespace,
+        image=config.image,
+        image_pull_policy=config.image_pull_policy,
+        image_pull_secrets=[k8s.V1LocalObjectReference(name=s) for s in config.image_pull_secrets] or None,
         cmds=["harmwatch"],
         arguments=[step, *arguments],
         labels={**POD_LABELS, "harmwatch/step": step},
-        service_account_name=env.get("HARMWATCH_SERVICE_ACCOUNT", "harmwatch-job"),
+        service_account_name=config.service_account,
         automount_service_account_token=False,
         env_from=[
-            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=configmap)),
-            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret)),
+            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=config.configmap)),
+            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=config.secret_name)),
         ],
         container_resources=k8s.V1ResourceRequirements(
             requests={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": "256Mi"},
@@ -325,41 +393,7 @@ def _pod_task(task_id: str, step: str, arguments: list[str], spec: StepSpec, **k
     )
 
 
-# -- the one entry point DAG files use ------------------------------------------------------------
-
-
-def step_task(
-    step: str,
-    arguments: Sequence[str] = (),
-    *,
-    task_id: str | None = None,
-    skip_unless: str | None = None,
-    runner: str | None = None,
-    **kwargs: Any,
-) -> BaseOperator:
-    """A task that runs ``harmwatch <step> <arguments>`` on the configured runner.
-
-    :param step: harmwatch command; its :data:`STEPS` entry gives resources and the timeout.
-    :param arguments: templated arguments (use :func:`flag` / :func:`option` for optional ones).
-    :param task_id: defaults to the step name with ``-`` replaced by ``_``.
-    :param skip_unless: summary key that must be truthy, else the task ends as skipped.
-    :param runner: ``local`` or ``kubernetes``; defaults to ``HARMWATCH_RUNNER`` (then ``local``).
-    :param kwargs: passed to the operator (``trigger_rule``, ``doc_md``, ``retries``...).
-    :returns: the operator; its XCom ``return_value`` is the step's JSON summary.
-    """
-    if step not in STEPS:
-        raise ValueError(f"unknown harmwatch step {step!r}; known: {', '.join(STEPS)}")
-    spec = STEPS[step]
-    runner = runner or os.environ.get("HARMWATCH_RUNNER", "local")
-    task_id = task_id or step.replace("-", "_")
-    kwargs.setdefault("execution_timeout", spec.timeout)
-    if runner == "kubernetes":
-        return _pod_task(task_id, step, list(arguments), spec, skip_unless=skip_unless, **kwargs)
-    if runner != "local":
-        raise ValueError(f"HARMWATCH_RUNNER={runner!r}: expected 'local' or 'kubernetes'")
-    return HarmwatchStepOperator(
-        task_id=task_id, step=step, arguments=arguments, skip_unless=skip_unless, **kwargs
-    )
+# -- task defaults --------------------------------------------------------------------------------
 
 
 def log_failure(context: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +17,8 @@ DAG_IDS = ("harmful_content_retrain", "harmful_content_drift")
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="harmwatch-dag-tests-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
-if str(DAGS) not in sys.path:  # what Airflow's dags-folder bundle does for the helper module
-    sys.path.insert(0, str(DAGS))
+# The DAG helper module (dags/harmwatch_tasks.py) is importable through pytest's ``pythonpath`` setting,
+# as Airflow's dags-folder bundle makes it importable for the DAG files.
 
 
 @pytest.fixture

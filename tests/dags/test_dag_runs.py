@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "scripts"))
-import airflow_env as af
+from devstack import airflow as af
 
 FAKE = r"""#!{python}
 import json, os, sys

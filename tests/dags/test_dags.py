@@ -45,7 +45,6 @@ def test_parsing_a_dag_file_imports_nothing_heavy(runner: str, tmp_path) -> None
     code = textwrap.dedent(
         f"""
         import json, os, sys
-        sys.path.insert(0, {str(DAGS)!r})
         from airflow.dag_processing.dagbag import DagBag
         bag = DagBag(dag_folder={str(DAGS)!r}, safe_mode=False)
         print(json.dumps({{"errors": list(bag.import_errors), "dags": sorted(bag.dag_ids),
@@ -58,6 +57,7 @@ def test_parsing_a_dag_file_imports_nothing_heavy(runner: str, tmp_path) -> None
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "HARMWATCH_RUNNER": runner,
+        "PYTHONPATH": str(DAGS),  # what Airflow's dags-folder bundle does for the helper module
     }
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -130,7 +130,8 @@ def test_threshold_defaults_are_the_evaluate_steps_own(dagbag) -> None:
     """The trigger form shows the thresholds evaluate would use anyway: one source of truth."""
     from dataclasses import asdict
 
-    thresholds = pytest.importorskip("harmwatch.evaluate").Thresholds
+    from harmwatch.model.decision import Thresholds as thresholds
+
     resolved = dagbag("local").dags["harmful_content_retrain"].params.validate()
     own = asdict(thresholds())
     for key in ("min_macro_f1", "min_class_f1", "max_regression", "max_class_regression", "max_ece"):
@@ -147,7 +148,6 @@ def test_drift_dag_decides_from_the_drift_xcom_and_triggers_retrain(dagbag) -> N
     assert "drift" in trigger.conf and "trigger_reason" in trigger.conf
     assert "xcom_pull(task_ids='drift')" in trigger.conf["trigger_reason"]
 
-    sys.path.insert(0, str(DAGS))
     from harmful_content_drift import should_retrain
 
     assert should_retrain({"drift_detected": True, "drift_score": 0.4, "day": "2026-01-02", "signals": {}})

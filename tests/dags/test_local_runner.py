@@ -46,9 +46,10 @@ def fake_harmwatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def operator(step: str, arguments: list[str], **kwargs: Any):
-    from harmwatch_tasks import step_task
+    """The task a DAG file builds, with the runner configuration read from the environment."""
+    from harmwatch_tasks import RunnerConfig
 
-    return step_task(step, arguments, runner="local", **kwargs)
+    return RunnerConfig.from_env(runner="local").task(step, arguments, **kwargs)
 
 
 def test_summary_becomes_the_return_value_and_empty_arguments_are_dropped(fake_harmwatch) -> None:
@@ -119,10 +120,10 @@ def test_optional_arguments_render_to_a_flag_or_nothing(params: dict, expected: 
 def test_unknown_steps_and_runners_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown harmwatch step"):
         operator("tran", [])
-    from harmwatch_tasks import step_task
+    from harmwatch_tasks import RunnerConfig
 
     with pytest.raises(ValueError, match="HARMWATCH_RUNNER"):
-        step_task("train", [], runner="docker")
+        RunnerConfig.from_env({"HARMWATCH_RUNNER": "docker"})
 
 
 def test_failure_callback_logs_one_line(caplog: pytest.LogCaptureFixture) -> None:
