@@ -41,19 +41,20 @@ tools: venv
 	scripts/install-gitlab-ci-local.sh
 
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m devstack.demo
 
 test: venv tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/hadolint docker/*.Dockerfile
 
-# BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see bench/run.py -h)
+# BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see python -m bench -h)
 BENCH_ARGS ?=
 bench: venv
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 up: venv
 	scripts/up.sh

@@ -3,8 +3,7 @@
 # MLflow UI on the demo's state under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
 #
 #   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
-#   HARMWATCH_AIRFLOW_PORT  Airflow UI/API port (default 8080)
-#   HARMWATCH_MLFLOW_PORT   MLflow UI port (default 5000)
+#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
 #
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
 # output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
@@ -15,9 +14,11 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$REPO/.venv/bin"
-export HARMWATCH_HOME="$(mkdir -p "${HARMWATCH_HOME:-$REPO/.harmwatch}" && cd "${HARMWATCH_HOME:-$REPO/.harmwatch}" && pwd)"
-AIRFLOW_PORT="${HARMWATCH_AIRFLOW_PORT:-8080}"
-MLFLOW_PORT="${HARMWATCH_MLFLOW_PORT:-5000}"
+cd "$REPO"
+# The embedded Airflow's environment and the stack's settings (ports, schedules), resolved once in Python.
+eval "$("$BIN/python" -m devstack.airflow env)"
+AIRFLOW_PORT="$HARMWATCH_AIRFLOW_PORT"
+MLFLOW_PORT="$HARMWATCH_MLFLOW_PORT"
 RUN="$HARMWATCH_HOME/run"
 LOGS="$RUN/logs"
 mkdir -p "$LOGS"
@@ -46,11 +47,10 @@ done
 port_busy "$AIRFLOW_PORT" && die "port $AIRFLOW_PORT is in use; set HARMWATCH_AIRFLOW_PORT"
 port_busy "$MLFLOW_PORT" && die "port $MLFLOW_PORT is in use; set HARMWATCH_MLFLOW_PORT"
 
-eval "$("$BIN/python" "$REPO/scripts/airflow_env.py" env --api-port "$AIRFLOW_PORT")"
 # On a laptop the schedules would start runs for today's date on the demo's simulated days; runs
 # start when you trigger them (the scheduler and executor still run them). HARMWATCH_AIRFLOW_SCHEDULES=True
 # turns the daily schedules on.
-export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="${HARMWATCH_AIRFLOW_SCHEDULES:-False}"
+export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="$HARMWATCH_AIRFLOW_SCHEDULES"
 SETTINGS="$("$BIN/harmwatch" info --json 2>/dev/null | tail -n1)"
 setting() { "$BIN/python" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$SETTINGS" "$1"; }
 LANDING="$(setting landing_uri)"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack import airflow as af
 from tests.conftest import REPO, free_port, outside_env
-
-sys.path.insert(0, str(REPO / "scripts"))
-import airflow_env as af
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

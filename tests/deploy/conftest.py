@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from deploy_support import RENDER_CASES, Manifest, helm_path, render
+from tests.deploy.deploy_support import RENDER_CASES, Manifest, helm_path, render
 
 
 @pytest.fixture(scope="session")

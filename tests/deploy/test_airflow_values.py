@@ -8,7 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from deploy_support import AIRFLOW_VALUES, one, render, shared_schema
+
+from tests.deploy.deploy_support import AIRFLOW_VALUES, one, render, shared_schema
 
 
 @pytest.fixture(scope="module")

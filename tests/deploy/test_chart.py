@@ -10,7 +10,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_support import (
+
+from tests.deploy.deploy_support import (
     CHART,
     KUBERNETES_VERSIONS,
     NAMESPACE,

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_support import REPO, run, venv_tool
+
+from tests.deploy.deploy_support import REPO, run, venv_tool
 
 JOB = REPO / "docker" / "job.Dockerfile"
 AIRFLOW = REPO / "docker" / "airflow.Dockerfile"

@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from deploy_support import REPO, run, shared_schema
+
+from tests.deploy.deploy_support import REPO, run, shared_schema
 
 CI_FILE = REPO / ".gitlab-ci.yml"
 STAGES = ["lint", "test", "build", "chart", "deploy"]

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import Manifest, one, render, venv_tool
+
+from tests.deploy.deploy_support import Manifest, one, render, venv_tool
 
 ADMIN, ADMIN_PASSWORD = "admin", "Adm1n-pass-for-tests-only"
 

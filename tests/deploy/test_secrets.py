@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import (
+
+from tests.deploy.deploy_support import (
     AIRFLOW_VALUES,
     PRODUCTION_VALUES,
     Manifest,

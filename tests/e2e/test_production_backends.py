@@ -9,16 +9,13 @@ password) and searches every log and output for them: none may leak.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from devstack import airflow as af
 from harmwatch.storage import open_store
-from tests.conftest import REPO, start_mlflow, start_moto, stop_process
-
-sys.path.insert(0, str(REPO / "scripts"))
-import airflow_env as af
+from tests.conftest import start_mlflow, start_moto, stop_process
 
 pytestmark = pytest.mark.slow
 DAY = "2026-01-01"

@@ -7,16 +7,13 @@ registry is checked from the outside: the first model is champion and its decisi
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, MlflowServer, outside_env
-
-sys.path.insert(0, str(REPO / "scripts"))
-import airflow_env as af
+from devstack import airflow as af
+from tests.conftest import MlflowServer, outside_env
 
 pytestmark = pytest.mark.slow
 

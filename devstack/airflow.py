@@ -8,8 +8,8 @@ One place decides how Airflow runs on a laptop: ``AIRFLOW_HOME`` is the settings
 must share are generated once and kept in ``$AIRFLOW_HOME/harmwatch-secrets.json`` (mode 0600).
 
 As a library: :func:`airflow_env`, :func:`migrate`, :func:`dags_test` and :func:`dag_run`.
-As a command: ``python scripts/airflow_env.py env [--api-port N]`` prints ``export`` lines for shells
-(``scripts/up.sh`` evals them).
+As a command: ``python -m devstack.airflow env`` prints ``export`` lines for shells (``scripts/up.sh``
+evals them), the ports of :class:`devstack.config.StackConfig` included.
 """
 
 from __future__ import annotations
@@ -27,16 +27,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devstack.config import StackConfig
+from harmwatch.cli import parse_summary
+from harmwatch.config import settings_for
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DAGS = REPO / "dags"
 SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-
-
-def harmwatch_home(env: dict[str, str] | None = None) -> Path:
-    """Absolute ``HARMWATCH_HOME`` (default ``.harmwatch`` in the working directory)."""
-    env = dict(os.environ if env is None else env)
-    return Path(env.get("HARMWATCH_HOME") or ".harmwatch").expanduser().resolve()
 
 
 def _secret_file(path: Path, make: Any) -> str:
@@ -50,15 +48,21 @@ def _secret_file(path: Path, make: Any) -> str:
 
 
 def airflow_env(
-    base: dict[str, str] | None = None, *, api_port: int = 8080, parallelism: int = 4
+    base: dict[str, str] | None = None, *, api_port: int | None = None, parallelism: int = 4
 ) -> dict[str, str]:
-    """The environment for every Airflow process (and the step processes it starts)."""
+    """The environment for every Airflow process (and the step processes it starts).
+
+    ``base`` (default: this process's environment) gives the harmwatch settings; ``api_port`` defaults
+    to the stack's Airflow port.
+    """
     env = dict(os.environ if base is None else base)
-    home = harmwatch_home(env)
-    env["HARMWATCH_HOME"] = str(home)
+    api_port = api_port or StackConfig.from_env(env).airflow_port
     env.setdefault("HARMWATCH_RUNNER", "local")
     env["HARMWATCH_BIN"] = env.get("HARMWATCH_BIN") or str(BIN / "harmwatch")
-    airflow_home = Path(env.get("HARMWATCH_AIRFLOW_HOME") or home / "airflow").resolve()
+    resolved = settings_for(env)
+    home = resolved.home
+    env["HARMWATCH_HOME"] = str(home)
+    airflow_home = Path(resolved.airflow_home).resolve()
     run_dir = home / "run"
     keys = json.loads(
         _secret_file(
@@ -102,24 +106,10 @@ def airflow_env(
     return env
 
 
-def parse_summary(stdout: str) -> dict[str, Any]:
-    """A harmwatch command's JSON summary: the last non-empty line of its stdout."""
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if not lines:
-        raise ValueError("no JSON summary on stdout")
-    return json.loads(lines[-1])
-
-
 def settings(env: dict[str, str]) -> dict[str, Any]:
-    """The resolved harmwatch settings for ``env`` (``harmwatch info --json``)."""
-    proc = subprocess.run(
-        [env.get("HARMWATCH_BIN") or str(BIN / "harmwatch"), "info", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return parse_summary(proc.stdout)
+    """The harmwatch settings ``env`` resolves to, as ``harmwatch info --json`` prints them (the settings
+    module decides; nothing here repeats its defaults)."""
+    return settings_for(env).public_dict()
 
 
 def simulate(env: dict[str, str], start: str, days: int = 1, timeout: float = 600) -> dict[str, Any]:
@@ -334,10 +324,11 @@ class AirflowAPI:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_env = sub.add_parser("env", help="print export lines for the embedded Airflow")
-    p_env.add_argument("--api-port", type=int, default=int(os.environ.get("HARMWATCH_AIRFLOW_PORT", "8080")))
-    args = parser.parse_args(argv)
-    env = airflow_env(api_port=args.api_port)
+    sub.add_parser("env", help="print export lines for the embedded Airflow and the stack's ports")
+    parser.parse_args(argv)
+    stack = StackConfig.from_env()
+    env = airflow_env(api_port=stack.airflow_port)
+    env.update(stack.as_env())
     for key in sorted(env):
         if key.startswith(("AIRFLOW", "HARMWATCH_")) or key == "PYTHONPATH":
             print(f"export {key}={shlex.quote(env[key])}")

@@ -28,8 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import airflow_env as af
+from devstack import airflow as af
+from harmwatch.cli import parse_summary
 
 DAG_ID = "harmful_content_retrain"
 START, DAYS = "2026-01-01", ["2026-01-01", "2026-01-02"]
@@ -69,7 +69,7 @@ def simulate(env: dict[str, str]) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         fail(f"harmwatch simulate failed (exit {proc.returncode}); see the line above")
-    return af.parse_summary(proc.stdout)
+    return parse_summary(proc.stdout)
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -1,0 +1,46 @@
+"""The development stack's own settings: ports and switches of `make up`, where the shared data lives.
+
+These ``HARMWATCH_*`` variables configure only the local stack (never a step); the steps' settings are
+:class:`harmwatch.config.Settings`. Read once, where a stack is started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Each field is the variable ``HARMWATCH_<FIELD>``."""
+
+    airflow_port: int = 8080  # Airflow UI and API of make up
+    mlflow_port: int = 5000  # MLflow UI of make up
+    airflow_schedules: bool = False  # make up: run the DAGs' daily schedules (off: runs start when triggered)
+    shared_dir: Path = REPO.parent / "shared"  # the real data beside the checkout (data/, schemas/)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StackConfig:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"HARMWATCH_{f.name.upper()}", "")
+            if not raw:
+                continue
+            kind = type(getattr(cls, f.name))
+            values[f.name] = (
+                raw.strip().lower() in ("1", "true", "yes")
+                if kind is bool
+                else Path(raw).expanduser().resolve()
+                if issubclass(kind, Path)
+                else kind(raw)
+            )
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The same settings as variables, for the shells and processes a stack starts."""
+        return {f"HARMWATCH_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
