@@ -25,10 +25,24 @@ from tests.reliability.proxy import TcpProxy
 MODEL = "outage"
 # Fail fast in tests: one immediate per-request retry inside MLflow's client (a pooled keep-alive connection
 # the server has closed needs it), two connection attempts 0.2 s apart.
-FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
-             "HARMWATCH_MLFLOW_ATTEMPTS": "2", "HARMWATCH_MLFLOW_BACKOFF": "0.2"}
-EVALUATE = ["--min-macro-f1", "0.1", "--min-class-f1", "0", "--min-golden-pass", "0", "--max-ece", "1",
-            "--n-boot", "100"]
+FAST_FAIL = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+    "HARMWATCH_MLFLOW_ATTEMPTS": "2",
+    "HARMWATCH_MLFLOW_BACKOFF": "0.2",
+}
+EVALUATE = [
+    "--min-macro-f1",
+    "0.1",
+    "--min-class-f1",
+    "0",
+    "--min-golden-pass",
+    "0",
+    "--max-ece",
+    "1",
+    "--n-boot",
+    "100",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,13 @@ def stack(tmp_path_factory, source_csv) -> Any:
         v1 = client.get_model_version(MODEL, "1")
         audit = ("harmwatch.promoted", "harmwatch.force")
         tags = {k: v for k, v in v1.tags.items() if not k.startswith(audit)}
-        client.create_model_version(MODEL, v1.source, run_id=v1.run_id, tags=tags,
-                                    model_id=v1.model_id or v1.source.rsplit("/", 1)[-1])
+        client.create_model_version(
+            MODEL,
+            v1.source,
+            run_id=v1.run_id,
+            tags=tags,
+            model_id=v1.model_id or v1.source.rsplit("/", 1)[-1],
+        )
         client.set_registered_model_alias(MODEL, "challenger", "2")
         yield state
     finally:
@@ -115,8 +134,11 @@ def test_promote_with_mlflow_stopped_then_restarted(stack):
     stack["server"] = start_mlflow(stack["root"], port=server.port)
     assert aliases(proxy) == {"champion": "1", "challenger": "2"}
     out = ok(run_cli("promote", env=env))
-    assert out["promoted"] is True and aliases(proxy) == {"champion": "2", "challenger": "2",
-                                                          "previous-champion": "1"}
+    assert out["promoted"] is True and aliases(proxy) == {
+        "champion": "2",
+        "challenger": "2",
+        "previous-champion": "1",
+    }
 
 
 def test_promote_loses_mlflow_between_writes_then_reruns(stack):
@@ -140,8 +162,13 @@ def test_short_outage_is_waited_out(stack):
     proxy, env = stack["proxy"], stack["env"]
     proxy.cut()
     patient = {**os.environ, **env, "HARMWATCH_MLFLOW_ATTEMPTS": "6", "HARMWATCH_MLFLOW_BACKOFF": "2"}
-    proc = subprocess.Popen([str(VENV_BIN / "harmwatch"), "rollback", "--reason", "outage test"], env=patient,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "harmwatch"), "rollback", "--reason", "outage test"],
+        env=patient,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     try:
         for line in proc.stderr:  # wait for the first failed attempt, then bring MLflow back
