@@ -20,10 +20,11 @@ Pure functions: frames in, frames out.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 
-from harmwatch.data.dataset import EVAL_COLUMNS, split_eval, text_key
+from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, split_eval, text_key
 
 RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
 
@@ -66,3 +67,41 @@ def renewed_anchor(anchor: pd.DataFrame, recent: pd.DataFrame, keep_share: float
     kept = split_eval(anchor, keep_share, seed) if keep_share > 0 else anchor.iloc[0:0]
     new = pd.concat([kept[EVAL_COLUMNS], recent[EVAL_COLUMNS]], ignore_index=True)
     return new.drop_duplicates("key").sort_values("key").reset_index(drop=True)
+
+
+def renew_anchor(
+    train: pd.DataFrame,
+    recent: pd.DataFrame,
+    frozen: tuple[pd.DataFrame, dict[str, Any]],
+    review_keys: set[str],
+    args: Any,
+    seed: int,
+    day: str,
+    actor: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any]]:
+    """(training snapshot, new anchor, its version, its manifest) for ``--renew-anchor``.
+
+    ``train`` is the snapshot without the recent slice; the old anchor's dropped posts join it (unless a
+    moderator has since labelled the text differently: then it waits in review). ``args`` carries
+    ``keep_share`` and ``reason``.
+    """
+    old, old_meta = frozen
+    anchor = renewed_anchor(old, recent, args.keep_share, seed)
+    back = old[~old["key"].isin(anchor["key"]) & ~old["key"].isin(review_keys)]
+    train = pd.concat([train, back.assign(label_source="moderator")[SNAPSHOT_COLUMNS]], ignore_index=True)
+    version = content_version(anchor, ["key", "label"])
+    meta = {
+        "version": version,
+        "date": day,
+        "rows": len(anchor),
+        "label_counts": anchor["label"].value_counts().sort_index().to_dict(),
+        "generation": int(old_meta.get("generation", 0)) + 1,
+        "renewed_from": old_meta["version"],
+        "reason": args.reason.strip(),
+        "actor": actor,
+        "kept_from_previous": len(anchor) - len(recent),
+        "added_recent": len(recent),
+        "returned_to_training": len(back),
+        "seed": seed,
+    }
+    return train, anchor, version, meta

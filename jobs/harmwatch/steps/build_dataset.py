@@ -24,8 +24,8 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import SNAPSHOT_COLUMNS, Assembly, assemble, content_version
-from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renewed_anchor
+from harmwatch.data.dataset import Assembly, assemble, content_version
+from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import DataError, HarmwatchError
@@ -236,28 +236,14 @@ def hold_out(
     if args.renew_anchor:
         if recent.empty:
             raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
-        old, old_meta = frozen  # type: ignore[misc]
-        anchor = renewed_anchor(old, recent, args.keep_share, settings.seed)
-        back = old[~old["key"].isin(anchor["key"]) & ~old["key"].isin(a.review["key"])]
-        train = pd.concat([train, back.assign(label_source="moderator")[SNAPSHOT_COLUMNS]], ignore_index=True)
-        a.eval, a.eval_version, a.eval_is_new = anchor, content_version(anchor, ["key", "label"]), True
-        facts["eval_meta"] = {
-            "version": a.eval_version,
-            "date": date,
-            "rows": len(anchor),
-            "label_counts": anchor["label"].value_counts().sort_index().to_dict(),
-            "generation": int(old_meta.get("generation", 0)) + 1,
-            "renewed_from": old_meta["version"],
-            "reason": args.reason.strip(),
-            "actor": settings.acting_user(),
-            "kept_from_previous": len(anchor) - len(recent),
-            "added_recent": len(recent),
-            "returned_to_training": len(back),
-            "landing_files": sorted(
-                set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
-            ),
-            "seed": settings.seed,
-        }
+        renewal = renew_anchor(
+            train, recent, frozen, set(a.review["key"]), args, settings.seed, date, settings.acting_user()
+        )
+        train, a.eval, a.eval_version, facts["eval_meta"] = renewal
+        a.eval_is_new = True
+        facts["eval_meta"]["landing_files"] = sorted(
+            set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
+        )
         recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
     a.train = train.sort_values("key").reset_index(drop=True)
     facts["new_rows"], facts["previous_train_version"] = new_rows(store, a.train)
