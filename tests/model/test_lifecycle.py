@@ -125,7 +125,8 @@ def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dic
 def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server, lifecycle):
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-approval")
     # floors relaxed for a 1,500-row model: this test is about the approval flow, not quality
-    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", *SMALL_MODEL_FLOORS, "--max-ece", "0.2"]
+    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--max-ece", "0.2", *SMALL_MODEL_FLOORS]
+    relaxed += ["--min-golden-pass=0", "--min-golden-must-flag=0", "--min-golden-benign=0"]
     first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
     ev = hw("evaluate", *relaxed, "--approval", env=env)
     assert ev["decision"] == "pending_approval", ev["failed_gates"]
