@@ -15,8 +15,12 @@ version, decision).
   run's `build_dataset` returned, and `evaluate` judges the `challenger` that `train` registered. The
   schedule is daily with data intervals: the run for day *D* starts once *D* is over and processes the
   landing partitions `dt <= D` it has not taken yet, so a rerun of *D* does the same work.
+- **Nothing new.** `build_dataset` holds the logical date's new moderator-labelled posts out of
+  training (the recent slice) and reports `new_rows`; `train` ends **skipped** when the champion was
+  trained on this very snapshot (its XCom says why), and so do `evaluate` and `promote`.
 - **Promotion.** `evaluate` compares the challenger with the champion on the frozen evaluation
-  snapshot and records a decision on the model version. `promote` moves the `champion` alias only
+  snapshot (the anchor), on the recent slice, on the golden set and on paired identity templates, and
+  records a decision on the model version. `promote` moves the `champion` alias only
   when the decision allows it; otherwise (decision `reject`, or `pending_approval` in approval mode)
   the `promote` task ends **skipped**, its XCom still holding the decision. To promote a pending or
   rejected challenger, trigger the DAG again with `force_promote` and a `force_reason`, or run
@@ -89,6 +93,79 @@ params = {
         title="Ceiling: calibration error (ECE)",
         description="Largest expected calibration error of the challenger that is allowed.",
     ),
+    "min_golden_pass": Param(
+        0.45,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Floor: golden set, every kind",
+        description="Share of each kind of golden post (must-flag, identity, benign) to get right.",
+    ),
+    "min_golden_must_flag": Param(
+        0.6,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Floor: golden must-flag posts",
+        description="Stricter floor for the golden posts that must be flagged.",
+    ),
+    "min_golden_benign": Param(
+        0.6,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Floor: golden benign posts",
+        description="Stricter floor for the benign golden posts.",
+    ),
+    "max_identity_fpr": Param(
+        0.6,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Ceiling: flagged neutral identity posts",
+        description="Share of the neutral paired identity templates the challenger may flag.",
+    ),
+    "min_bias_score": Param(
+        0.45,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Floor: bias score",
+        description="Jigsaw bias score (subgroup, BPSN and BNSP AUCs) on the paired identity templates.",
+    ),
+    "max_group_fpr_increase": Param(
+        0.17,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Tolerance: worst group's false-positive rate against the champion",
+        description="Largest rise of the worst identity group's template false-positive rate.",
+    ),
+    "max_bias_score_drop": Param(
+        0.15,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Tolerance: bias score against the champion",
+        description="Largest drop of the bias score against the champion.",
+    ),
+    "max_recent_regression": Param(
+        0.03,
+        type="number",
+        minimum=0,
+        maximum=1,
+        title="Tolerance: macro-F1 regression on the recent slice",
+        description=(
+            "Non-inferiority margin on the newest moderator-labelled posts, which neither model trained on."
+        ),
+    ),
+    "min_recent_rows": Param(
+        200,
+        type="integer",
+        minimum=1,
+        title="Smallest recent slice that is judged",
+        description="A smaller recent slice is recorded as too small and its gate is not applied.",
+    ),
     "approval_required": Param(
         False,
         type="boolean",
@@ -149,8 +226,12 @@ with DAG(
     validate = runner.task("validate", [DATE])
     build_dataset = runner.task("build-dataset", [DATE])
     # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
+    # Nothing new since the champion's snapshot (e.g. a drift-triggered run on a day already trained on):
+    # train says so and ends skipped, and evaluate and promote are skipped with it.
     train = runner.task(
-        "train", ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"]
+        "train",
+        ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}", "--only-if-new"],
+        skip_unless="trained",
     )
     evaluate = runner.task(
         "evaluate",
@@ -160,6 +241,15 @@ with DAG(
             "--max-regression={{ params.max_regression }}",
             "--max-class-regression={{ params.max_class_regression }}",
             "--max-ece={{ params.max_ece }}",
+            "--min-golden-pass={{ params.min_golden_pass }}",
+            "--min-golden-must-flag={{ params.min_golden_must_flag }}",
+            "--min-golden-benign={{ params.min_golden_benign }}",
+            "--max-identity-fpr={{ params.max_identity_fpr }}",
+            "--min-bias-score={{ params.min_bias_score }}",
+            "--max-group-fpr-increase={{ params.max_group_fpr_increase }}",
+            "--max-bias-score-drop={{ params.max_bias_score_drop }}",
+            "--max-recent-regression={{ params.max_recent_regression }}",
+            "--min-recent-rows={{ params.min_recent_rows }}",
             flag("--approval", "params.approval_required"),
         ],
     )

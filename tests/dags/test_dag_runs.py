@@ -26,6 +26,9 @@ print(f"harmwatch.{{step}} INFO pretending", file=sys.stderr)
 summary = {{"step": step}}
 if step == "build-dataset":
     summary["train_version"] = "v-" + args[0].split("=")[1]
+elif step == "train":
+    summary["trained"] = os.environ.get("FAKE_NOTHING_NEW") != "1"
+    summary["reason"] = "nothing new to learn" if not summary["trained"] else None
 elif step == "evaluate":
     summary["decision"] = os.environ.get("FAKE_DECISION", "promote")
 elif step == "promote":
@@ -60,6 +63,22 @@ def calls(env: dict[str, str]) -> list[list[str]]:
     return [json.loads(line) for line in lines]
 
 
+def test_retrain_with_nothing_new_skips_train_evaluate_and_promote(airflow_home) -> None:
+    env = {**airflow_home, "FAKE_NOTHING_NEW": "1"}
+    log = Path(env["AIRFLOW_HOME"]) / "nothing-new.log"
+    run = af.dags_test(env, "harmful_content_retrain", "2026-01-03", log=log)
+    states = {t: r.state for t, r in run.tasks.items()}
+    assert run.state == "success", (states, log.read_text()[-3000:])
+    assert [states[t] for t in ("train", "evaluate", "promote", "drift_report")] == [
+        "skipped",
+        "skipped",
+        "skipped",
+        "success",
+    ], states
+    assert run.tasks["train"].xcom["reason"] == "nothing new to learn"
+    assert [c[0] for c in calls(env)] == ["ingest", "validate", "build-dataset", "train", "drift"]
+
+
 def test_retrain_rejected_challenger_skips_promote_and_still_reports_drift(airflow_home) -> None:
     env = {**airflow_home, "FAKE_DECISION": "reject"}
     log = Path(env["AIRFLOW_HOME"]) / "retrain.log"
@@ -75,7 +94,7 @@ def test_retrain_rejected_challenger_skips_promote_and_still_reports_drift(airfl
     assert list(made) == ["ingest", "validate", "build-dataset", "train", "evaluate", "promote", "drift"]
     dated = ("ingest", "validate", "build-dataset", "promote", "drift")
     assert all("--date=2026-01-02" in made[step] for step in dated)
-    assert made["train"] == ["--train-version=v-2026-01-02"]  # the handle build_dataset returned
+    assert made["train"] == ["--train-version=v-2026-01-02", "--only-if-new"]  # build_dataset's handle
     assert made["ingest"] == ["--date=2026-01-02", "--landing=/data/landing"]
     assert "--min-macro-f1=0.8" in made["evaluate"] and "--approval" in made["evaluate"]
     assert "--force" not in made["promote"]

@@ -121,10 +121,11 @@ def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
     retrain = {t: a for (d, t), a in args.items() if d == "harmful_content_retrain"}
     for task_id in ("ingest", "validate", "build_dataset", "promote", "drift_report"):
         assert f"--date={DAY}" in retrain[task_id], task_id
-    assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34"]
+    assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34", "--only-if-new"]
     assert retrain["ingest"] == ["ingest", f"--date={DAY}"]  # no landing override by default
     evaluate = retrain["evaluate"]
     assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.02" in evaluate
+    assert "--max-identity-fpr=0.6" in evaluate and "--min-recent-rows=200" in evaluate
     assert "--approval" not in evaluate
     assert retrain["promote"] == ["promote", f"--date={DAY}"]  # not forced by default
     assert args[("harmful_content_drift", "drift")] == ["drift", "--window-days=1"]

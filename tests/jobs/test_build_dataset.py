@@ -164,7 +164,16 @@ def _commit(lake, kind: str, run: str, frame: pd.DataFrame) -> None:
 
 
 def _args(**kw) -> argparse.Namespace:
-    defaults = {"date": None, "eval_fraction": 0.2, "min_reporters": 3, "min_reliability": 0.8}
+    defaults = {
+        "date": None,
+        "eval_fraction": 0.2,
+        "min_reporters": 3,
+        "min_reliability": 0.8,
+        "recent_days": 1,
+        "renew_anchor": False,
+        "reason": None,
+        "keep_share": 0.5,
+    }
     return argparse.Namespace(**{**defaults, **kw})
 
 
@@ -227,7 +236,7 @@ def test_eval_snapshot_stays_frozen_when_new_labels_arrive(hw_env):
     rows = [(f"n{i}", f"brand new post {i}", "religion") for i in range(30)] + [("r", repeat, "religion")]
     new = labelled(rows, day="2026-01-03", file="batch.csv")
     _commit(settings.lake_uri, "labelled", "day3", new)
-    second = bd.run(settings, _args(eval_fraction=0.5))
+    second = bd.run(settings, _args(eval_fraction=0.5, recent_days=0))  # no recent slice held out
     store = open_store(settings.lake_uri)
     train = store.read_parquet(f"datasets/train/v={second['train_version']}/train.parquet")
     assert second["eval_version"] == first["eval_version"] and second["eval_reused"]

@@ -15,7 +15,7 @@ import pytest
 from harmwatch.config import load_settings
 from harmwatch.errors import ServiceUnavailable
 from tests.conftest import free_port
-from tests.model.conftest import cli_env, hw, mlflow_globals_restored
+from tests.model.conftest import SMALL_MODEL_FLOORS, cli_env, hw, mlflow_globals_restored
 
 
 def client_for(env: dict[str, str]):
@@ -74,8 +74,19 @@ def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
         "smoke",
         "class_regression",
         "macro_f1_delta_ci",
+        "identity_fpr",
+        "bias_auc",
+        "fairness_regression",
+        "recent_slice",
     }
     assert decision["smoke"]["ok"] is True
+    # The recent slice (the newest batch, held out of both models' training) was judged, or said why not.
+    recent = decision["gates"]["recent_slice"]
+    assert recent["applied"] is (decision["recent"]["rows"] >= 200), recent
+    assert (
+        decision["fairness"]["challenger"]["templates"] == 216
+        and len(decision["fairness"]["champion"]["groups"]) == 18
+    )
 
 
 def test_promote_twice_changes_nothing(lifecycle: dict[str, Any]):
@@ -114,7 +125,8 @@ def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dic
 def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server, lifecycle):
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-approval")
     # floors relaxed for a 1,500-row model: this test is about the approval flow, not quality
-    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--min-golden-pass", "0", "--max-ece", "0.2"]
+    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--max-ece", "0.2", *SMALL_MODEL_FLOORS]
+    relaxed += ["--min-golden-pass=0", "--min-golden-must-flag=0", "--min-golden-benign=0"]
     first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
     ev = hw("evaluate", *relaxed, "--approval", env=env)
     assert ev["decision"] == "pending_approval", ev["failed_gates"]

@@ -12,7 +12,8 @@ Lake (``settings.lake_uri``)::
     validated/<kind>/run=<id>/part-0000.parquet          validate: rows that passed every expectation
     datasets/train/v=<version>/train.parquet             build-dataset: training snapshot
     datasets/train/LATEST.json                           build-dataset: pointer to the newest snapshot
-    datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot
+    datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot (anchor)
+    datasets/recent/v=<version>/recent.parquet           build-dataset: newest labelled posts held out
     review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
     reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
 
@@ -34,12 +35,13 @@ STAGES: tuple[str, ...] = ("ingest", "validate")
 
 PART = "part-0000.parquet"  # the rows of an ingest or validated run
 QUARANTINE_ROWS = "rows.parquet"
-TRAIN_FILE, EVAL_FILE = "train.parquet", "eval.parquet"
+TRAIN_FILE, EVAL_FILE, RECENT_FILE = "train.parquet", "eval.parquet", "recent.parquet"
 REVIEW_FILE, REVIEW_CSV = "queue.parquet", "queue.csv"
 RELIABILITY_FILE = "reliability.parquet"
 
 TRAIN_SNAPSHOTS = "datasets/train"
 EVAL_SNAPSHOTS = "datasets/eval"
+RECENT_SLICES = "datasets/recent"
 TRAIN_LATEST = f"{TRAIN_SNAPSHOTS}/LATEST.json"
 REVIEW_QUEUES = "review"
 REPORTER_TABLES = "reporters"
@@ -91,6 +93,10 @@ def train_snapshot(version: str) -> str:
 
 def eval_snapshot(version: str) -> str:
     return f"{EVAL_SNAPSHOTS}/v={version}"
+
+
+def recent_slice(version: str) -> str:
+    return f"{RECENT_SLICES}/v={version}"
 
 
 def review_queue(version: str) -> str:

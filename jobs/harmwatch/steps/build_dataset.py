@@ -6,6 +6,12 @@ rest to review). Writes, each committed by its manifest: the reporter-reliabilit
 only, so a moderator can see who is trusted and why), the training snapshot, the review queue, the
 evaluation snapshot on the first run, and last the ``LATEST`` pointer train reads. Versions are content
 hashes, so a rerun on the same lake rewrites nothing new.
+
+Beside the frozen anchor it holds out the *recent slice* (:mod:`harmwatch.data.holdout`): the newest
+moderator-labelled posts (``--recent-days`` batches ending at ``--date``), which evaluate compares both
+models on too. ``--renew-anchor --reason TEXT`` replaces the anchor explicitly (a new generation, with who
+and why in its manifest); nothing else ever changes it. The summary says how many training rows are new
+since the previous snapshot (``new_rows``).
 """
 
 from __future__ import annotations
@@ -18,19 +24,20 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import Assembly, assemble
+from harmwatch.data.dataset import Assembly, assemble, content_version
+from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
-from harmwatch.errors import DataError
+from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.storage import Store, open_store
 
 
 def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
-    """The evaluation snapshot built by the first run, if any (earliest logical date wins)."""
+    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot."""
     manifests = store.committed(catalog.EVAL_SNAPSHOTS)
     if not manifests:
         return None
-    m = min(manifests, key=lambda m: (m.get("date", ""), m.get("version", "")))
+    m = min(manifests, key=lambda m: (-int(m.get("generation", 0)), m.get("date", ""), m.get("version", "")))
     return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}"), m
 
 
@@ -44,7 +51,13 @@ def _write(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict
 
 
 def write_assembly(
-    store: Store, a: Assembly, date: str, policy: Policy, runs: list[str], eval_meta: dict[str, Any]
+    store: Store,
+    a: Assembly,
+    date: str,
+    policy: Policy,
+    runs: list[str],
+    eval_meta: dict[str, Any],
+    train_meta: dict[str, Any] | None = None,
 ) -> None:
     """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``."""
     if a.eval_is_new:
@@ -77,6 +90,7 @@ def write_assembly(
             "validated_runs": runs,
             "review_version": a.review_version,
             "reporters_version": a.reporters_version,
+            **(train_meta or {}),
         },
     )
     _write(
@@ -90,6 +104,25 @@ def write_assembly(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD (default: newest batch_dt in the lake)")
+    parser.add_argument(
+        "--recent-days",
+        type=int,
+        default=1,
+        help="batches ending at --date whose new moderator-labelled posts are held out of training as "
+        "the recent evaluation slice (default 1; 0: none)",
+    )
+    parser.add_argument(
+        "--renew-anchor",
+        action="store_true",
+        help="replace the frozen evaluation anchor: keep --keep-share of it and add the recent slice",
+    )
+    parser.add_argument("--reason", help="why the anchor is renewed (required with --renew-anchor)")
+    parser.add_argument(
+        "--keep-share",
+        type=float,
+        default=0.5,
+        help="share of the old anchor the renewed one keeps, stratified per label (default 0.5)",
+    )
     parser.add_argument(
         "--eval-fraction",
         type=float,
@@ -143,8 +176,13 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             "seed": settings.seed,
         }
     )
-    write_assembly(store, a, date, policy, labelled_runs + report_runs, eval_meta)
+    held = hold_out(store, settings, args, labelled, a, frozen, date)
+    eval_meta = held.pop("eval_meta", eval_meta)
+    write_assembly(store, a, date, policy, labelled_runs + report_runs, eval_meta, held)
     return {
+        **held,
+        "anchor_generation": int(eval_meta.get("generation", 0)),
+        "anchor_renewed": bool(args.renew_anchor),
         "train_version": a.train_version,
         "eval_version": a.eval_version,
         "review_version": a.review_version,
@@ -154,7 +192,78 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "weak_labels_accepted": a.weak_labels,
         "reporters_scored": len(a.reliability),
         "reporters_version": a.reporters_version,
-        "eval_reused": frozen is not None,
+        "eval_reused": frozen is not None and not args.renew_anchor,
         "date": date,
-        "landing_files": sorted(set(a.train_files) | set(eval_meta.get("landing_files", []))),
+        "landing_files": sorted(
+            set(a.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
+        ),
     }
+
+
+def new_rows(store: Store, train: pd.DataFrame) -> tuple[int, str | None]:
+    """Training texts not in the previous snapshot (the one ``LATEST`` pointed to), and its version."""
+    if not store.exists(catalog.TRAIN_LATEST):
+        return len(train), None
+    previous = store.read_json(catalog.TRAIN_LATEST)["version"]
+    key = f"{catalog.train_snapshot(previous)}/{catalog.TRAIN_FILE}"
+    if not store.exists(key):
+        return len(train), previous
+    old = store.read_parquet(key)
+    return int((~train["key"].isin(set(old["key"]))).sum()), previous
+
+
+def hold_out(
+    store: Store,
+    settings: Settings,
+    args: argparse.Namespace,
+    labelled: pd.DataFrame,
+    a: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+) -> dict[str, Any]:
+    """Take the recent slice out of ``a.train`` and write it; with ``--renew-anchor`` it becomes the new
+    anchor's fresh part instead. Updates ``a``; returns the facts for the training manifest (and, on a
+    renewal, the new anchor's manifest under ``eval_meta``)."""
+    if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
+        raise HarmwatchError(
+            "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
+        )
+    if args.recent_days > 0:
+        train, recent, note = recent_slice(labelled, a.train, date, args.recent_days)
+    else:
+        train, recent, note = a.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
+    facts: dict[str, Any] = {}
+    if args.renew_anchor:
+        if recent.empty:
+            raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
+        renewal = renew_anchor(
+            train, recent, frozen, set(a.review["key"]), args, settings.seed, date, settings.acting_user()
+        )
+        train, a.eval, a.eval_version, facts["eval_meta"] = renewal
+        a.eval_is_new = True
+        facts["eval_meta"]["landing_files"] = sorted(
+            set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
+        )
+        recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
+    a.train = train.sort_values("key").reset_index(drop=True)
+    facts["new_rows"], facts["previous_train_version"] = new_rows(store, a.train)
+    facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
+    if not recent.empty:
+        version = content_version(recent, ["key", "label"])
+        files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
+        _write(
+            store,
+            catalog.recent_slice(version),
+            {catalog.RECENT_FILE: recent},
+            {
+                "version": version,
+                "date": date,
+                "days": args.recent_days,
+                "rows": len(recent),
+                "label_counts": recent["label"].value_counts().sort_index().to_dict(),
+                "batch_dts": sorted(recent["batch_dt"].astype(str).unique().tolist()),
+                "landing_files": files,
+            },
+        )
+        facts.update(recent_version=version, recent_files=files)
+    return facts

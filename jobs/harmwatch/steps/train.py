@@ -12,6 +12,10 @@ model code, the logical date). A rerun with the same key registers nothing new: 
 whose training was killed after registering it, registers a model that was completely logged but not yet
 registered, marks runs killed before that FAILED and trains again, and otherwise reuses the version,
 pointing ``challenger`` at it (``--retrain`` forces a new version); see :mod:`harmwatch.model.registration`.
+
+``--only-if-new`` (the DAG passes it) trains nothing when the champion was trained on this very training
+snapshot: a drift-triggered run on a day whose labels are already in the champion has nothing new to learn.
+The summary then says so (``trained: false`` and the reason), and the DAG skips evaluate and promote.
 """
 
 from __future__ import annotations
@@ -181,6 +185,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
     parser.add_argument(
+        "--only-if-new",
+        action="store_true",
+        help="train nothing (summary trained=false, with the reason) when the champion was trained on "
+        "this same training snapshot",
+    )
+    parser.add_argument(
         "--retrain",
         action="store_true",
         help="fit and register a new version even if these inputs (snapshots, parameters, "
@@ -196,6 +206,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     key = train_key(name, tm, em, args, settings.seed, date)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
+        if args.only_if_new:
+            unchanged = nothing_new(get_alias_version(client, name, "champion"), tm)
+            if unchanged is not None:
+                log.info("%s", unchanged["reason"])
+                return unchanged
         previous = None if args.retrain else previous_training(client, name, key)
         if previous is None:
             run_info, version, record = train_and_register(
@@ -219,4 +234,20 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "model_version": version,
         **record["summary"],
         "reused": previous is not None,
+        "trained": True,
+    }
+
+
+def nothing_new(champion: Any, tm: dict) -> dict[str, Any] | None:
+    """The summary of a training that is not needed (the champion has this snapshot), else None."""
+    if champion is None or champion.tags.get("harmwatch.train_version") != tm["version"]:
+        return None
+    return {
+        "trained": False,
+        "reason": f"nothing new to learn: champion version {champion.version} was trained on training "
+        f"snapshot {tm['version']} (built {tm.get('date')})",
+        "new_rows": 0,
+        "train_version": tm["version"],
+        "champion_version": str(champion.version),
+        "model_version": None,
     }
