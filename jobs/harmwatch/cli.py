@@ -87,8 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as exc:
         problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"]) or "settings"
-        print(f"harmwatch {command}: error: HARMWATCH_{field.upper()}: {problem['msg']}", file=sys.stderr)
+        field = (".".join(str(p) for p in problem["loc"]) or "settings").upper()
+        variable = field if field.startswith("MLFLOW_TRACKING_") else f"HARMWATCH_{field}"
+        print(f"harmwatch {command}: error: {variable}: {problem['msg']}", file=sys.stderr)
+        return 2
+    refusals = settings.refusals() if command != "info" else []  # info shows what is set, nothing more
+    if refusals:
+        print(f"harmwatch {command}: error: {refusals[0]}", file=sys.stderr)
         return 2
     configure_libraries(settings)
     faults.arm(settings.fault_kill_at)
