@@ -11,7 +11,7 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.data.dataset import assemble, reliability_of
-from harmwatch.data.landing import batch_date, pseudonymise, run_id, to_frames
+from harmwatch.data.landing import batch_date, pseudonymise, pseudonymise_raw, run_id, to_frames
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.data.weak_labels import Policy
 from harmwatch.model.decision import Thresholds, judge
@@ -77,6 +77,54 @@ def test_to_frames_keeps_lineage_pseudonymises_reporters_and_quarantines_what_di
     )
     assert bad[["source_line", "stage", "batch_dt"]].values.tolist() == [[2, "ingest", "2026-01-02"]]
     assert bad.loc[0, "reason"].startswith("invalid JSON")
+
+
+# -- quarantine privacy --------------------------------------------------------------------------------
+
+# Report lines that do not parse, each holding a reporter id that must not reach the lake: (line, the id).
+HOSTILE_REPORT_LINES = [
+    ('{"report_id": "r1", "reporter_id": "alice@example.com", "text": "cut off', "alice@example.com"),
+    ('{"report_id": "r2", "post_id": "p2", "reporter_id": "bob-7781-secret', "bob-7781-secret"),
+    ('{"reporter_id": 4815162342, "text": }', "4815162342"),
+    ("{'reporter_id': 'carol.k@example.org', 'text': 'single quotes'}", "carol.k@example.org"),
+    ('[{"report_id": "r5", "reporter_id": "dave_the_reporter"}]', "dave_the_reporter"),
+    ('"{\\"report_id\\": \\"r6\\", \\"reporter_id\\": \\"erin-escaped\\"}"', "erin-escaped"),
+    ('{"Reporter_ID": "frank-upper", "text": "x",}', "frank-upper"),
+    ('{"reporter_id": "gina\\u002dunicode", "text": "trailing comma",}', "gina-unicode"),
+    ('{"reporter_id":"hank-no-space","note":"reported by hank-no-space"', "hank-no-space"),
+    ('{"reporter_id": "ivy\x00-nul-byte", "text": "a"}', "-nul-byte"),
+    (b'{"reporter_id": "jo\xff\xfe-bad-utf8", "text": "x"}', "-bad-utf8"),
+]
+
+
+@pytest.mark.parametrize(("line", "rid"), HOSTILE_REPORT_LINES, ids=[r for _, r in HOSTILE_REPORT_LINES])
+def test_a_report_line_that_does_not_parse_is_quarantined_with_its_reporter_id_pseudonymised(line, rid):
+    data = line if isinstance(line, bytes) else line.encode()
+    _, bad = to_frames("reports", "reports/dt=2026-01-02/r.jsonl", parse_jsonl(data), "run1", KEY)
+    assert len(bad) == 1 and bad.loc[0, "reason"]
+    raw = bad.loc[0, "raw"]
+    assert rid not in raw and rid.split("@")[0] not in raw, raw
+    assert "r_" in raw and len(raw) >= len(line) - len(rid), "the rest of the line is kept for diagnosis"
+
+
+def test_a_well_formed_id_in_a_broken_line_gets_the_hash_the_lake_uses():
+    line = '{"report_id": "r1", "reporter_id": "alice", "reason": "age", "text": "cut'
+    assert pseudonymise_raw(line, KEY) == line.replace('"alice"', f'"{pseudonymise("alice", KEY)}"')
+    # Labelled posts carry no reporter ids: their quarantine keeps the raw record as it was.
+    _, bad = to_frames("labelled", "labelled/dt=2026-01-01/a.csv", parse_csv(b"post_id,text\n"), "r", KEY)
+    assert bad.empty or "r_" not in "".join(bad["raw"])
+
+
+def test_a_reporter_id_nested_in_an_extra_field_is_pseudonymised_too():
+    record = {"report_id": "1", "post_id": "p", "text": "t", "reporter_id": "alice", "reason": "age"}
+    record["context"] = {"reporter_id": "mallory-nested"}
+    good, _ = to_frames(
+        "reports", "reports/dt=2026-01-02/r.jsonl", parse_jsonl(json.dumps(record).encode()), "r", KEY
+    )
+    assert (
+        "mallory-nested" not in good.loc[0, "extra"]
+        and pseudonymise("mallory-nested", KEY) in good.loc[0, "extra"]
+    )
 
 
 def test_run_ids_follow_the_files_taken_not_their_order():
