@@ -256,3 +256,61 @@ def champion(settings: Settings) -> tuple[MlflowClient | None, ModelVersion | No
 def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, Any]) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, str(value))
+
+
+def champion_record(client: MlflowClient, name: str) -> dict[str, Any] | None:
+    """The champion's record (:mod:`harmwatch.model.audit`), None when the model or the record is missing."""
+    from mlflow.exceptions import MlflowException
+
+    from harmwatch.model import audit
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        raise
+    return audit.load(model.tags.get(audit.RECORD_TAG))
+
+
+def write_champion_record(client: MlflowClient, name: str, rec: dict[str, Any]) -> None:
+    from harmwatch.model import audit
+
+    client.set_registered_model_tag(name, audit.RECORD_TAG, audit.dump(rec))
+
+
+def reconcile_champion(
+    client: MlflowClient, settings: Settings, noticed_by: str, date: str | None
+) -> dict[str, Any] | None:
+    """Notice a champion set outside harmwatch and record it (:func:`harmwatch.model.audit.plan_reconcile`):
+    tags on the new champion, ``previous-champion`` on the one harmwatch knew, the record updated. Returns
+    what was recorded (None when the champion is where harmwatch left it)."""
+    from harmwatch.model.audit import OUTSIDE, plan_reconcile
+
+    name = settings.model_name
+    champion = get_alias_version(client, name, "champion")
+    if champion is None:
+        return None
+    previous = get_alias_version(client, name, "previous-champion")
+    plan = plan_reconcile(
+        str(champion.version),
+        champion.tags.get("harmwatch.promoted_by"),
+        champion_record(client, name),
+        str(previous.version) if previous is not None else None,
+        noticed_by,
+        date,
+    )
+    if plan is None:
+        return None
+    if plan.champion_tags:
+        log.warning("%s", plan.why)
+        set_version_tags(client, name, str(champion.version), plan.champion_tags)
+    if plan.previous_champion:
+        client.set_registered_model_alias(name, "previous-champion", plan.previous_champion)
+    write_champion_record(client, name, plan.record)
+    return {
+        "champion_version": str(champion.version),
+        "set_outside_harmwatch": plan.record.get("by") == OUTSIDE and bool(plan.champion_tags),
+        "previous_champion_version": plan.previous_champion,
+        "why": plan.why,
+    }
