@@ -89,7 +89,8 @@ def promote_arguments(approval_task_id: str = "approve") -> list[str]:
         "--via=Airflow {{ dag.dag_id }} run {{ run_id }}",
         answer + "{% if r %}--review={{ 'approved' if r['chosen_options'][0] == 'Approve' else 'rejected' }}"
         "{% endif %}",
-        answer + "{% if r %}--reviewer={{ (r['responded_by_user'] or {}).get('name') or '"
+        answer
+        + "{% if r %}--reviewer={{ (r['responded_by_user'] or {}).get('name') or '"
         + NOBODY
         + "' }}{% endif %}",
         answer + "{% if r and (r['params_input'] or {}).get('note') %}"
