@@ -303,8 +303,12 @@ def reconcile_champion(
     if plan is None:
         return None
     if plan.champion_tags:
+        from harmwatch.model.review import with_status
+
         log.warning("%s", plan.why)
         set_version_tags(client, name, str(champion.version), plan.champion_tags)
+        status = f"**Champion set outside harmwatch**: {plan.why}"
+        client.update_model_version(name, str(champion.version), with_status(champion.description, status))
     if plan.previous_champion:
         client.set_registered_model_alias(name, "previous-champion", plan.previous_champion)
     write_champion_record(client, name, plan.record)

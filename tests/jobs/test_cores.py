@@ -403,3 +403,12 @@ def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_ea
     assert review.version_description(text, described) == described, "a rerun writes the same text"
     long = review.version_description(text, "# Model card: big\n" + "y\n" * 5000)
     assert len(long) <= 5000 and long.startswith("## Decision:") and "cut to fit" in long
+
+
+def test_what_happened_to_a_version_is_quoted_above_its_summary_once():
+    page = "## Decision: promote\n\nnumbers"
+    once = review.with_status(page, "**Champion** from 2026-01-02, moved by bob")
+    assert once.startswith("> **Champion** from 2026-01-02, moved by bob\n\n## Decision: promote")
+    assert review.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, "a rerun adds nothing"
+    twice = review.with_status(once, "**Rolled back** on 2026-01-03 by carol: drill")
+    assert twice.split("\n")[:2] == ["> **Rolled back** on 2026-01-03 by carol: drill", once.split("\n")[0]]

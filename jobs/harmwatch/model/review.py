@@ -136,3 +136,22 @@ def version_description(summary: str, current: str | None, limit: int = DESCRIPT
         return text
     cut = text[:limit].rsplit("\n", 1)[0]
     return cut + "\n\n... (cut to fit the registry; full model card: artifact model_card.md of the run)\n"
+
+
+def with_status(description: str | None, line: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """The description with ``line`` (what just happened to this version: promoted, rejected, set by hand,
+    rolled back; who and why) quoted at the top, above earlier such lines. A rerun adds nothing."""
+    lines = (description or "").split("\n")
+    head = []
+    while lines and lines[0].startswith("> "):
+        head.append(lines.pop(0))
+    quoted = "> " + " ".join(line.split())
+    if quoted in head:
+        return description or ""
+    rest = "\n".join(lines).lstrip("\n")
+    text = "\n".join([quoted, *head]) + ("\n\n" + rest if rest else "")
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit].rsplit("\n", 1)[0] + "\n\n... (cut to fit the registry)\n"
+    )

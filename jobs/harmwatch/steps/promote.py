@@ -25,6 +25,7 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.faults import checkpoint
 from harmwatch.model.audit import record
 from harmwatch.model.promotion import Review, plan_promotion, promotion_audit, rejection_tags
+from harmwatch.model.review import with_status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +122,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         client.set_registered_model_alias(name, "champion", challenger_version)
         checkpoint("alias")
         write_champion_record(client, name, {**intent, "done": True})
+        status = (
+            f"**Champion** from {args.date or 'an unspecified date'}, after v{champion_version or 'none'}: "
+            f"moved by {by} ({audit['harmwatch.promotion_reason']}; {args.via})"
+        )
+        client.update_model_version(name, challenger_version, with_status(challenger.description, status))
     return {
         **summary,
         "champion_version": challenger_version,

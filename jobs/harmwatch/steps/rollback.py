@@ -20,6 +20,7 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.faults import checkpoint
 from harmwatch.model.audit import record
 from harmwatch.model.promotion import plan_rollback
+from harmwatch.model.review import with_status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +70,12 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         client.set_registered_model_alias(name, "champion", previous_version)
         checkpoint("alias")
         write_champion_record(client, name, {**intent, "done": True})
+        when = args.date or "an unspecified date"
+        for version, desc, status in (
+            (champion_version, champion.description, f"**Rolled back** on {when} by {actor}: {plan.why}"),
+            (previous_version, previous.description, f"**Champion again** on {when} (rollback by {actor})"),
+        ):
+            client.update_model_version(name, version, with_status(desc, status))
     return {
         "champion_set_outside_harmwatch": noticed,
         "rolled_back": True,
