@@ -61,11 +61,14 @@ def parse_summary(stdout: str) -> dict[str, Any]:
 
 
 def _mlflow_outage(settings: Settings, exc: BaseException) -> Any:
-    """The one-line ServiceUnavailable for an unreachable MLflow server, or None for any other error."""
+    """The one-line error for an unreachable MLflow server or one that refuses the step's credentials, or
+    None for any other error."""
     try:
-        from harmwatch.registry import is_outage, unavailable
+        from harmwatch.registry import access_refused, is_outage, unavailable
 
-        return unavailable(settings, exc) if is_outage(exc, mlflow_only=True) else None
+        return (
+            unavailable(settings, exc) if is_outage(exc, mlflow_only=True) else access_refused(settings, exc)
+        )
     except Exception:  # mapping an error must never raise one
         return None
 

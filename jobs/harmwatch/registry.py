@@ -28,6 +28,24 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "harmwatch"
 # Registry lookups that mean "no such alias/model", as opposed to an outage.
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+_DENIED = {"PERMISSION_DENIED", "UNAUTHENTICATED"}
+
+
+def access_refused(settings: Settings, exc: BaseException) -> HarmwatchError | None:
+    """The one-line error for credentials the MLflow server refuses (401) or a permission it denies (403)."""
+    code = getattr(exc, "error_code", "")
+    if code not in _DENIED and not any(f"error code {n} " in str(exc) for n in (401, 403)):
+        return None
+    user = settings.mlflow_tracking_username or "(none: MLFLOW_TRACKING_USERNAME is not set)"
+    if code == "UNAUTHENTICATED" or "error code 401 " in str(exc):
+        return HarmwatchError(
+            f"MLflow at {settings.mlflow_tracking_uri} refused the credentials of user {user} "
+            "(MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD)"
+        )
+    return HarmwatchError(
+        f"MLflow at {settings.mlflow_tracking_uri} denied user {user} ({describe_failure(exc)}); an admin "
+        "grants the pipeline's access with `harmwatch mlflow-access`"
+    )
 
 
 def is_local_uri(uri: str) -> bool:
@@ -153,6 +171,9 @@ def mlflow_calls(settings: Settings) -> Iterator[None]:
     except Exception as exc:
         if is_outage(exc):
             raise unavailable(settings, exc) from None
+        refused = access_refused(settings, exc)
+        if refused is not None:
+            raise refused from None
         raise
 
 
@@ -182,6 +203,9 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
             client.search_registered_models(max_results=1)  # the registry answers too
             break
         except Exception as exc:
+            refused = access_refused(settings, exc)
+            if refused is not None:  # waiting does not help
+                raise refused from None
             pause = backoff * 2 ** (attempt - 1)
             if attempt >= attempts or time.monotonic() + pause > deadline:
                 raise unavailable(settings, exc) from None
@@ -207,7 +231,15 @@ def get_alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersi
     except MlflowException as exc:
         if exc.error_code in _NOT_FOUND:
             return None
+        # With the basic-auth app a model that does not exist is "permission denied" (no grant names it).
+        if exc.error_code == "PERMISSION_DENIED" and not _model_exists(client, name):
+            return None
         raise
+
+
+def _model_exists(client: MlflowClient, name: str) -> bool:
+    quoted = name.replace("'", "\\'")
+    return bool(client.search_registered_models(filter_string=f"name = '{quoted}'", max_results=1))
 
 
 def require_alias_version(client: MlflowClient, settings: Settings, alias: str) -> ModelVersion:
@@ -268,6 +300,8 @@ def champion_record(client: MlflowClient, name: str) -> dict[str, Any] | None:
         model = client.get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code in _NOT_FOUND:
+            return None
+        if exc.error_code == "PERMISSION_DENIED" and not _model_exists(client, name):
             return None
         raise
     return audit.load(model.tags.get(audit.RECORD_TAG))

@@ -409,6 +409,8 @@ def test_what_happened_to_a_version_is_quoted_above_its_summary_once():
     page = "## Decision: promote\n\nnumbers"
     once = review.with_status(page, "**Champion** from 2026-01-02, moved by bob")
     assert once.startswith("> **Champion** from 2026-01-02, moved by bob\n\n## Decision: promote")
-    assert review.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, "a rerun adds nothing"
+    assert review.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, (
+        "a rerun adds nothing"
+    )
     twice = review.with_status(once, "**Rolled back** on 2026-01-03 by carol: drill")
     assert twice.split("\n")[:2] == ["> **Rolled back** on 2026-01-03 by carol: drill", once.split("\n")[0]]

@@ -117,3 +117,12 @@ def test_grants_are_exactly_the_least_the_steps_need_and_rerunning_is_harmless(m
     )
     assert proc.returncode == 2 and "must be an MLflow admin" in proc.stderr, proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def test_refused_credentials_are_one_line_at_once(mlflow_server, hw_env):
+    """A wrong password is not an outage: no retries, one line naming the variables to fix."""
+    env = {"HARMWATCH_MLFLOW_TRACKING_URI": mlflow_server.uri, "MLFLOW_TRACKING_PASSWORD": "wrong"}
+    proc = run_cli("promote", env=env, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "refused the credentials of user harmwatch-pipeline" in proc.stderr
+    assert "MLFLOW_TRACKING_PASSWORD" in proc.stderr and "wrong" not in proc.stderr
