@@ -54,9 +54,10 @@ def test_the_pipeline_user_can_do_what_the_steps_do(mlflow_server):
     version = client.create_model_version(MODEL_NAME, f"runs:/{run.info.run_id}/model", run.info.run_id)
     client.set_model_version_tag(MODEL_NAME, version.version, "harmwatch.decision", "promote")
     client.update_model_version(MODEL_NAME, version.version, description="## decision: promote")
-    client.set_registered_model_alias(MODEL_NAME, "challenger", version.version)
-    client.set_registered_model_tag(MODEL_NAME, "harmwatch.champion_record", "{}")
-    assert client.get_model_version_by_alias(MODEL_NAME, "challenger").version == version.version
+    # Aliases and model tags as promote sets them (own names: other tests share this server's model).
+    client.set_registered_model_alias(MODEL_NAME, "access-test", version.version)
+    client.set_registered_model_tag(MODEL_NAME, "harmwatch.access_test", "{}")
+    assert client.get_model_version_by_alias(MODEL_NAME, "access-test").version == version.version
 
 
 @pytest.mark.parametrize(
