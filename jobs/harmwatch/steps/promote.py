@@ -122,8 +122,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         client.set_registered_model_alias(name, "champion", challenger_version)
         checkpoint("alias")
         write_champion_record(client, name, {**intent, "done": True})
+        after = f"after v{champion_version}" if champion_version else "the first champion"
         status = (
-            f"**Champion** from {args.date or 'an unspecified date'}, after v{champion_version or 'none'}: "
+            f"**Champion** from {args.date or 'an unspecified date'}, {after}: "
             f"moved by {by} ({audit['harmwatch.promotion_reason']}; {args.via})"
         )
         client.update_model_version(name, challenger_version, with_status(challenger.description, status))
