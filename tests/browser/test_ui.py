@@ -243,7 +243,11 @@ def answer_in_the_ui(stack: Stack, browser, run_id: str, option: str, note: str,
 def test_a_reviewer_answers_the_approval_in_the_airflow_ui(stack: Stack, browser, day, option, note) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     before = aliases(stack)
-    run_id = stack.api.trigger(DAG_ID, day, {"approval_required": True})
+    # Regression tolerances widened so that both days' challengers reach the reviewer: day 3's full-data
+    # retrain can drop a class's F1 by more than the default 0.02 against day 2's, and this test is about
+    # the approval, not that gate.
+    conf = {"approval_required": True, "max_regression": 0.1, "max_class_regression": 0.1}
+    run_id = stack.api.trigger(DAG_ID, day, conf)
     wait_for_approval(stack, run_id)
     body = answer_in_the_ui(stack, browser, run_id, option, note, f"05-{option.lower()}")
     # The reviewer saw the evidence: both models' macro-F1, the bootstrap interval, gates, classes, links.
