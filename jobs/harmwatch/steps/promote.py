@@ -101,6 +101,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             set_version_tags(
                 client, name, challenger_version, rejection_tags(review, challenger.tags, args.date)
             )
+            status = f"**Rejected** by {review.reviewer} on {args.date or 'an unspecified date'}: {why}"
+            client.update_model_version(name, challenger_version, with_status(challenger.description, status))
             return {**summary, "decision": "reject", "rejected_by": review.reviewer}
         if not move:
             return summary
