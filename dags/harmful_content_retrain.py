@@ -3,7 +3,7 @@
 
 Keeps the harmful-content classifier fresh, one logical day at a time:
 
-`ingest` ► `validate` ► `build_dataset` ► `train` ► `evaluate` ► `promote` ► `drift_report`
+`ingest` ► `validate` ► `build_dataset` ► `train` ► `evaluate` ► `approve` ► `promote` ► `drift_report`
 
 Each task is one `harmwatch <step>` command (a Kubernetes pod, or a local process with
 `HARMWATCH_RUNNER=local`); the DAG only wires them. Data moves through the lake and MLflow, never
@@ -20,11 +20,19 @@ version, decision).
   trained on this very snapshot (its XCom says why), and so do `evaluate` and `promote`.
 - **Promotion.** `evaluate` compares the challenger with the champion on the frozen evaluation
   snapshot (the anchor), on the recent slice, on the golden set and on paired identity templates, and
-  records a decision on the model version. `promote` moves the `champion` alias only
-  when the decision allows it; otherwise (decision `reject`, or `pending_approval` in approval mode)
-  the `promote` task ends **skipped**, its XCom still holding the decision. To promote a pending or
-  rejected challenger, trigger the DAG again with `force_promote` and a `force_reason`, or run
-  `harmwatch promote --force --reason ...`.
+  records a decision on the model version, with a readable summary as the version's description in
+  MLflow. `promote` moves the `champion` alias only when the decision allows it; otherwise (decision
+  `reject`) the `promote` task ends **skipped**, its XCom still holding the decision. Every alias move
+  records who made it and why: the Airflow user who triggered the run (or forced it), or the reviewer
+  who approved it.
+- **Approval.** With `approval_required`, a passing challenger is `pending_approval` and the run
+  **waits** at `approve` (Airflow's human-in-the-loop approval; the run's *Required Actions*). The
+  reviewer sees the evaluation summary (macro-F1 of both models with the bootstrap interval, failed
+  gates, per-class F1, links to MLflow and the reports) and answers Approve or Reject with a note.
+  Approve promotes; Reject is recorded on the model version (decision `reject`, who and why). No
+  answer within 3 days counts as Reject. For any other decision `approve` is skipped.
+- **Forcing.** To promote a rejected challenger, trigger the DAG again with `force_promote` and a
+  `force_reason`, or run `harmwatch promote --force --reason ...`.
 - **Drift.** `drift_report` writes the Evidently drift report of the day's batch against the
   champion's reference sample (`reports/drift/dt=<day>/drift.html`), whether or not a new champion was
   promoted; it fails only if a step before it failed.
@@ -43,6 +51,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
+from harmwatch_review import ChallengerApproval, promote_arguments
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
 DATE = "--date={{ ds }}"
@@ -171,8 +180,8 @@ params = {
         type="boolean",
         title="Approval mode",
         description=(
-            "Record the decision as pending_approval instead of promoting: promote is then skipped "
-            "and a human promotes later with force_promote and a reason."
+            "Never promote automatically: a challenger that passes every gate waits for a reviewer's "
+            "Approve or Reject in this run's Required Actions."
         ),
     ),
     "force_promote": Param(
@@ -236,6 +245,7 @@ with DAG(
     evaluate = runner.task(
         "evaluate",
         [
+            DATE,
             "--min-macro-f1={{ params.min_macro_f1 }}",
             "--min-class-f1={{ params.min_class_f1 }}",
             "--max-regression={{ params.max_regression }}",
@@ -253,15 +263,18 @@ with DAG(
             flag("--approval", "params.approval_required"),
         ],
     )
+    approve = ChallengerApproval(task_id="approve", evaluate_task_id="evaluate")
     promote = runner.task(
         "promote",
         [
             DATE,
             flag("--force", "params.force_promote"),
             option("--reason", "params.force_reason if params.force_promote else none"),
+            *promote_arguments("approve"),
         ],
         skip_unless="promoted",
+        trigger_rule="none_failed",  # runs after approve was skipped (no approval needed) too
     )
     drift_report = runner.task("drift", [DATE], task_id="drift_report", trigger_rule="none_failed")
 
-    ingest >> validate >> build_dataset >> train >> evaluate >> promote >> drift_report
+    ingest >> validate >> build_dataset >> train >> evaluate >> approve >> promote >> drift_report

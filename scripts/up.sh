@@ -8,8 +8,11 @@
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
 # output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
 # Airflow asks for a login: user admin, password generated once into
-# $HARMWATCH_HOME/run/airflow-admin-password.txt. Runs start when triggered (schedules off unless
-# HARMWATCH_AIRFLOW_SCHEDULES=True). If the landing zone is empty it is seeded with `harmwatch simulate`.
+# $HARMWATCH_HOME/run/airflow-admin-password.txt (and user reviewer, role User, for approvals). MLflow runs the basic-auth app on the demo's store
+# (devstack/mlflow.py): user admin, password in $HARMWATCH_HOME/run/mlflow-admin-password.txt; the steps
+# Airflow runs authenticate as the non-admin user harmwatch-pipeline. Runs start when triggered (schedules
+# off unless HARMWATCH_AIRFLOW_SCHEDULES=True). If the landing zone is empty it is seeded with
+# `harmwatch simulate`.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,12 +78,6 @@ start() {
   echo "$pid $(ps -o pgid= -p "$pid" | tr -d ' ')" >"$RUN/$name.pid"
 }
 
-start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
-start airflow-scheduler "$BIN/airflow" scheduler
-start airflow-dag-processor "$BIN/airflow" dag-processor
-start mlflow "$BIN/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-  --backend-store-uri "$TRACKING" --default-artifact-root "$ARTIFACTS"
-
 wait_http() {  # wait_http NAME URL: until it answers, or the process died, or 180 s passed
   local name="$1" url="$2" deadline=$((SECONDS + 180))
   until curl -fsS -o /dev/null "$url" 2>/dev/null; do
@@ -89,15 +86,28 @@ wait_http() {  # wait_http NAME URL: until it answers, or the process died, or 1
     sleep 1
   done
 }
-wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
+# MLflow first (basic-auth on the demo's store; its secrets reach it through its environment, never a
+# command line), then the pipeline user and its permissions, then Airflow, whose steps use that user.
+start mlflow "$BIN/python" -m devstack.mlflow serve --tracking-uri "$TRACKING" --artifacts "$ARTIFACTS"
 wait_http mlflow "http://127.0.0.1:$MLFLOW_PORT/health"
+"$BIN/python" -m devstack.mlflow grant >"$LOGS/mlflow-access.log" 2>&1 \
+  || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "granting the pipeline's MLflow access failed; see $LOGS/mlflow-access.log"; }
+eval "$("$BIN/python" -m devstack.mlflow env)"
+
+start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
+start airflow-scheduler "$BIN/airflow" scheduler
+start airflow-dag-processor "$BIN/airflow" dag-processor
+wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
 
 cat <<EOF
 harmwatch is up (state: $HARMWATCH_HOME)
   Airflow  http://127.0.0.1:$AIRFLOW_PORT   user admin, password: $(cat "$RUN/airflow-admin-password.txt")
            (kept in $RUN/airflow-admin-password.txt); trigger harmful_content_retrain from the UI
+           user reviewer (answers approvals, no admin rights): $RUN/airflow-reviewer-password.txt
            (schedules are off: HARMWATCH_AIRFLOW_SCHEDULES=True turns them on)
-  MLflow   http://127.0.0.1:$MLFLOW_PORT   registered model harmful-content (aliases champion, challenger)
+  MLflow   http://127.0.0.1:$MLFLOW_PORT   user admin, password: $(cat "$RUN/mlflow-admin-password.txt")
+           (kept in $RUN/mlflow-admin-password.txt); registered model harmful-content
+           (aliases champion, challenger); the steps sign in as harmwatch-pipeline (non-admin)
   logs     $LOGS/
 stop with: make down
 EOF

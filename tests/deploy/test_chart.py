@@ -22,6 +22,7 @@ from tests.deploy.deploy_support import (
     containers,
     helm_template,
     one,
+    parse_manifests,
     pod_specs,
     render,
     run,
@@ -58,6 +59,7 @@ def test_renders_the_expected_objects(manifests: list[Manifest]) -> None:
         ("NetworkPolicy", "harmwatch-mlflow"),
         ("NetworkPolicy", "harmwatch-jobs"),
         ("Pod", "harmwatch-test-mlflow-health"),
+        ("Job", "harmwatch-mlflow-access"),
     }
     assert expected <= kinds, f"missing: {expected - kinds}"
     assert not by_kind(manifests, "Secret"), "the chart must reference existing Secrets, never create them"
@@ -126,8 +128,12 @@ def test_writable_paths_are_emptydirs(manifests: list[Manifest]) -> None:
             assert "/tmp" in mounts, f"{name}/{c['name']} has no writable /tmp"
             assert "emptyDir" in volumes[mounts["/tmp"]["name"]], name
         for v in volumes.values():
-            assert set(v) & {"emptyDir", "configMap"}, f"{name}: unexpected volume {v}"
+            assert set(v) & {"emptyDir", "configMap", "secret"}, f"{name}: unexpected volume {v}"
             assert "hostPath" not in v, name
+            if "secret" in v:  # a Secret as files: only the keys needed, private, read-only
+                assert v["secret"]["items"] and v["secret"]["defaultMode"] == 0o400, name
+                mounts = [m for c in spec["containers"] for m in c["volumeMounts"] if m["name"] == v["name"]]
+                assert mounts and all(m.get("readOnly") for m in mounts), name
 
 
 def test_every_container_has_requests_and_limits(manifests: list[Manifest]) -> None:
@@ -440,3 +446,37 @@ def test_every_value_is_in_the_schema_and_documented() -> None:
 
 def parse(text: str) -> list[Manifest]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+# ------------------------------------------------------------------ the pipeline's MLflow user
+
+
+def test_mlflow_access_hook_takes_every_credential_from_the_secrets(manifests: list[Manifest]) -> None:
+    job = one(manifests, "Job", "harmwatch-mlflow-access")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    pod = job["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    assert container["command"] == ["harmwatch"] and container["args"][0] == "mlflow-access"
+    assert "--password-file=/var/run/harmwatch-pipeline/password" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert all("valueFrom" in e and "value" not in e for e in env.values()), "credentials only from Secrets"
+    refs = {
+        n: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for n, e in env.items()
+    }
+    assert refs == {
+        "PIPELINE_MLFLOW_USER": ("harmwatch-secrets", "MLFLOW_TRACKING_USERNAME"),
+        "MLFLOW_TRACKING_USERNAME": ("harmwatch-mlflow", "admin-username"),
+        "MLFLOW_TRACKING_PASSWORD": ("harmwatch-mlflow", "admin-password"),
+    }
+    [secret_volume] = [v for v in pod["spec"]["volumes"] if "secret" in v]
+    assert secret_volume["secret"]["items"] == [{"key": "MLFLOW_TRACKING_PASSWORD", "path": "password"}]
+    # It reaches MLflow as a job pod does (the network policy admits these labels).
+    assert {"app.kubernetes.io/component": "job", "app.kubernetes.io/name": "harmwatch"}.items() <= pod[
+        "metadata"
+    ]["labels"].items()
+
+
+def test_mlflow_access_hook_can_be_turned_off() -> None:
+    manifests = parse_manifests(helm_template(sets=["mlflow.access.enabled=false"]).stdout)
+    assert not by_kind(manifests, "Job")

@@ -7,7 +7,11 @@ posts); :func:`harmwatch.model.decision.judge` applies the gates. Meanwhile a fr
 loads the challenger by its ``models:/`` URI and scores the golden set (the smoke test). The decision
 (``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
 artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
-evaluation against it (as champion) need not score it again.
+evaluation against it (as champion) need not score it again. A readable summary of the decision
+(:mod:`harmwatch.model.review`: both models' numbers, the failed gates, the per-class table, links) becomes
+the version's description above its model card, and the ``review`` of the step's summary, which the
+retrain DAG's approval task shows the reviewer. A champion set by hand since the last move is noticed and
+recorded first (:func:`harmwatch.registry.reconcile_champion`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from harmwatch.faults import checkpoint
 from harmwatch.model.decision import Thresholds, judge
 from harmwatch.model.fairness import templates
 from harmwatch.model.golden import golden_frame
+from harmwatch.model.review import decision_markdown, registry_links, version_description
 from harmwatch.storage import open_store
 
 DECISION_ARTIFACT = "evaluation/decision.json"
@@ -176,7 +181,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from harmwatch.registry import configure_mlflow, mlflow_calls, require_alias_version, version_uri
+    from harmwatch.registry import (
+        configure_mlflow,
+        mlflow_calls,
+        reconcile_champion,
+        require_alias_version,
+        version_uri,
+    )
 
     values = {f.name: getattr(args, f.name) for f in fields(Thresholds)}
     if values["max_class_regression"] is None:
@@ -188,10 +199,12 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     golden = golden_frame(golden_file)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)
+        noticed = reconcile_champion(client, settings, "evaluate", args.date)
         challenger = require_alias_version(client, settings, "challenger")
         smoke_proc = start_smoke(version_uri(settings.model_name, challenger.version), golden_file)
         try:
-            return _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+            summary = _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+            return {**summary, "champion_set_outside_harmwatch": noticed}
         finally:
             if smoke_proc.poll() is None:  # failed before its answer was read
                 smoke_proc.kill()
@@ -259,10 +272,31 @@ def _evaluate(
     # leaves this version without a decision, or with its previous one and the champion it was taken against
     # (promote refuses a stale one), and a rerun writes both again.
     client.log_text(challenger.run_id, json.dumps(result.evidence, indent=2, default=str), DECISION_ARTIFACT)
+    text = decision_markdown(result.evidence, name, _links(settings, client, challenger, champion, args))
+    client.update_model_version(name, challenger.version, version_description(text, challenger.description))
     checkpoint("decision")
     set_version_tags(client, name, challenger.version, result.tags)
     checkpoint("decided")
-    return result.summary
+    return {**result.summary, "review": text}
+
+
+def _links(settings: Settings, client: Any, challenger: Any, champion: Any, args: Any) -> dict:
+    """Where a person finds the versions, the evaluation run and the reports (see the review module)."""
+    run = client.get_run(challenger.run_id)
+    champion_version = str(champion.version) if champion is not None else None
+    links = registry_links(
+        settings.mlflow_ui_url,
+        settings.model_name,
+        str(challenger.version),
+        champion_version,
+        run.info.experiment_id,
+        challenger.run_id,
+    )
+    reports = open_store(settings.reports_uri, settings)
+    links["validation"] = reports.url(catalog.VALIDATION_REPORTS)
+    if args.date:
+        links["drift"] = reports.url(catalog.drift_report(args.date))
+    return links
 
 
 if __name__ == "__main__":
