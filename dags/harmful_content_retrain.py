@@ -50,8 +50,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from harmwatch_approval import ChallengerApproval, promote_arguments
 
-from harmwatch_review import ChallengerApproval, promote_arguments
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
 DATE = "--date={{ ds }}"

@@ -337,7 +337,7 @@ def reconcile_champion(
     if plan is None:
         return None
     if plan.champion_tags:
-        from harmwatch.model.review import with_status
+        from harmwatch.model.summary import with_status
 
         log.warning("%s", plan.why)
         set_version_tags(client, name, str(champion.version), plan.champion_tags)

@@ -212,7 +212,7 @@ def test_forced_promotion_passes_the_reason_and_only_when_forced(dagbag) -> None
 
 
 def test_promote_gets_the_reviewer_s_answer_and_who_gave_it(dagbag) -> None:
-    from harmwatch_review import NOBODY
+    from harmwatch_approval import NOBODY
 
     def answer(option, user, note=""):
         return {"chosen_options": [option], "params_input": {"note": note}, "responded_by_user": user}

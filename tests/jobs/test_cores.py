@@ -14,7 +14,7 @@ from harmwatch.data.dataset import assemble, reliability_of
 from harmwatch.data.landing import batch_date, pseudonymise, pseudonymise_raw, run_id, to_frames
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.data.weak_labels import Policy
-from harmwatch.model import audit, review
+from harmwatch.model import audit, summary
 from harmwatch.model.decision import Thresholds, judge
 from harmwatch.model.golden import golden_frame
 from harmwatch.model.promotion import Review, plan_promotion, plan_rollback, promotion_audit, rejection_tags
@@ -387,7 +387,7 @@ def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_ea
         "run": "http://mlflow.example/#/experiments/1/runs/r3",
         "validation": "s3://reports/validation",
     }
-    text = review.decision_markdown(result.evidence, "harmful-content", links)
+    text = summary.decision_markdown(result.evidence, "harmful-content", links)
     assert text.startswith("## Decision: reject")
     assert "challenger v3 | champion v2" in text and "| macro-F1 | " in text
     delta = result.evidence["delta_ci"]
@@ -398,19 +398,19 @@ def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_ea
     assert "validation reports: `s3://reports/validation`" in text
     # In the registry it goes above the model card, replaces an older summary, and fits the column.
     card = "# Model card: harmful-content version 3\n\n" + "x" * 200
-    described = review.version_description(text, card)
+    described = summary.version_description(text, card)
     assert described.startswith("## Decision: reject") and described.endswith("x" * 200)
-    assert review.version_description(text, described) == described, "a rerun writes the same text"
-    long = review.version_description(text, "# Model card: big\n" + "y\n" * 5000)
+    assert summary.version_description(text, described) == described, "a rerun writes the same text"
+    long = summary.version_description(text, "# Model card: big\n" + "y\n" * 5000)
     assert len(long) <= 5000 and long.startswith("## Decision:") and "cut to fit" in long
 
 
 def test_what_happened_to_a_version_is_quoted_above_its_summary_once():
     page = "## Decision: promote\n\nnumbers"
-    once = review.with_status(page, "**Champion** from 2026-01-02, moved by bob")
+    once = summary.with_status(page, "**Champion** from 2026-01-02, moved by bob")
     assert once.startswith("> **Champion** from 2026-01-02, moved by bob\n\n## Decision: promote")
-    assert review.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, (
+    assert summary.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, (
         "a rerun adds nothing"
     )
-    twice = review.with_status(once, "**Rolled back** on 2026-01-03 by carol: drill")
+    twice = summary.with_status(once, "**Rolled back** on 2026-01-03 by carol: drill")
     assert twice.split("\n")[:2] == ["> **Rolled back** on 2026-01-03 by carol: drill", once.split("\n")[0]]

@@ -8,7 +8,7 @@ loads the challenger by its ``models:/`` URI and scores the golden set (the smok
 (``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
 artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
 evaluation against it (as champion) need not score it again. A readable summary of the decision
-(:mod:`harmwatch.model.review`: both models' numbers, the failed gates, the per-class table, links) becomes
+(:mod:`harmwatch.model.summary`: both models' numbers, the failed gates, the per-class table, links) becomes
 the version's description above its model card, and the ``review`` of the step's summary, which the
 retrain DAG's approval task shows the reviewer. A champion set by hand since the last move is noticed and
 recorded first (:func:`harmwatch.registry.reconcile_champion`).
@@ -34,7 +34,7 @@ from harmwatch.faults import checkpoint
 from harmwatch.model.decision import Thresholds, judge
 from harmwatch.model.fairness import templates
 from harmwatch.model.golden import golden_frame
-from harmwatch.model.review import decision_markdown, registry_links, version_description
+from harmwatch.model.summary import decision_markdown, registry_links, version_description
 from harmwatch.storage import open_store
 
 DECISION_ARTIFACT = "evaluation/decision.json"

@@ -25,7 +25,7 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.faults import checkpoint
 from harmwatch.model.audit import record
 from harmwatch.model.promotion import Review, plan_promotion, promotion_audit, rejection_tags
-from harmwatch.model.review import with_status
+from harmwatch.model.summary import with_status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

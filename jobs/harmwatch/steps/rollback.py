@@ -20,7 +20,7 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.faults import checkpoint
 from harmwatch.model.audit import record
 from harmwatch.model.promotion import plan_rollback
-from harmwatch.model.review import with_status
+from harmwatch.model.summary import with_status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
