@@ -245,3 +245,32 @@ def plot_scaling(table: list[dict[str, Any]], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def plot_review(curves: dict[str, list[dict[str, Any]]], out: Path) -> None:
+    """Macro-F1 and the two weakest classes' F1 against moderator labels added, one line per order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = {"value": "ordered by expected value", "fifo": "first in, first out"}
+    panels = (
+        ("macro_f1", "macro-F1"),
+        ("f1_not_cyberbullying", "F1 not_cyberbullying"),
+        ("f1_other_cyberbullying", "F1 other_cyberbullying"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        for order, curve in curves.items():
+            xs = [p["labels_added"] for p in curve]
+            ax.plot(xs, [p[key] for p in curve], marker="o", label=names.get(order, order))
+        ax.set_title(title)
+        ax.set_xlabel("moderator labels added from the review queue")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("frozen evaluation snapshot")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("harmwatch: the review loop, simulated moderators in Label Studio (one point per day)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)

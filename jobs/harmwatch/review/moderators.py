@@ -26,6 +26,7 @@ import pandas as pd
 
 from harmwatch.config import CLASSES
 from harmwatch.data.dataset import text_key
+from harmwatch.data.parsing import normalise_text
 
 
 def _tie_rank(seed: int, key: str, label: str) -> str:
@@ -37,7 +38,9 @@ def truth_by_text(truth: pd.DataFrame, seed: int) -> dict[str, str]:
 
     ``truth``: ``ground_truth`` rows (``text``, ``label``), one per simulated post.
     """
-    counts = truth.assign(key=text_key(truth["text"])).groupby(["key", "label"]).size().rename("n")
+    # Keyed like the lake's texts: ingest normalises (entities, mojibake) before build-dataset keys them.
+    keys = text_key(truth["text"].map(normalise_text))
+    counts = truth.assign(key=keys).groupby(["key", "label"]).size().rename("n")
     counts = counts.reset_index()
     counts["tie"] = [_tie_rank(seed, k, lab) for k, lab in zip(counts["key"], counts["label"], strict=True)]
     best = counts.sort_values(["key", "n", "tie"], ascending=[True, False, True]).drop_duplicates("key")

@@ -31,6 +31,7 @@ import pandas as pd
 from harmwatch.config import CLASSES
 
 COMPONENTS = ("uncertainty", "disagreement", "volume")
+_HUMAN = ("source", "suggested_label", "labels_seen")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Weights:
 
 
 def _split(value: object) -> list[str]:
-    return [v for v in str(value or "").split("|") if v and v != "nan"]
+    return [v for v in str(value).split("|") if v and v not in ("nan", "<NA>", "None")]
 
 
 def model_components(queue: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFrame:
@@ -68,14 +69,8 @@ def model_components(queue: pd.DataFrame, scores: pd.DataFrame | None) -> pd.Dat
     out["uncertainty"] = 1.0 - (top2[:, 0] - top2[:, 1])
     index = {c: i for i, c in enumerate(CLASSES)}
     human = []
-    for row, (source, suggested, seen) in enumerate(
-        zip(
-            queue.get("source", pd.Series("", index=queue.index)),
-            queue.get("suggested_label", pd.Series("", index=queue.index)),
-            queue.get("labels_seen", pd.Series("", index=queue.index)),
-            strict=True,
-        )
-    ):
+    column = {c: queue.get(c, pd.Series("", index=queue.index)).fillna("").astype(str) for c in _HUMAN}
+    for row, (source, suggested, seen) in enumerate(zip(*(column[c] for c in _HUMAN), strict=True)):
         labels = _split(suggested) if source == "reports" else _split(seen)
         known = [probs[row, index[label]] for label in labels if label in index]
         human.append(1.0 - max(known) if known else np.nan)

@@ -50,6 +50,12 @@ def item_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def _s(row: pd.Series, column: str) -> str:
+    """A queue cell as text ('' when missing: the queue mixes conflict and report rows)."""
+    value = row.get(column)
+    return "" if value is None or pd.isna(value) else str(value)
+
+
 def _num(value: Any) -> float | None:
     try:
         out = float(value)
@@ -63,18 +69,18 @@ def reports_evidence(row: pd.Series) -> str:
     if not n_reports:
         return "no user reports"
     parts = [f"{int(n_reports)} report(s) by {int(_num(row.get('n_reporters')) or 0)} agreeing reporter(s)"]
-    if row.get("votes"):
-        parts.append(f"votes: {row['votes']}")
+    if _s(row, "votes"):
+        parts.append(f"votes: {_s(row, 'votes')}")
     reliability = _num(row.get("mean_reliability"))
     if reliability is not None:
         parts.append(f"their mean reliability {reliability:.2f}")
-    if row.get("suggested_label"):
-        parts.append(f"reporters suggest {row['suggested_label']}")
+    if _s(row, "suggested_label"):
+        parts.append(f"reporters suggest {_s(row, 'suggested_label')}")
     return "; ".join(parts)
 
 
 def model_evidence(row: pd.Series, champion: str | None) -> str:
-    if not champion or not row.get("model_label"):
+    if not champion or not _s(row, "model_label"):
         return "no champion model yet"
     scores = sorted(((c, _num(row.get(f"score_{c}")) or 0.0) for c in CLASSES), key=lambda cs: -cs[1])
     top = ", ".join(f"{c} {s:.2f}" for c, s in scores[:3])
@@ -86,20 +92,20 @@ def model_evidence(row: pd.Series, champion: str | None) -> str:
 
 def task_data(row: pd.Series, day: str, queue_version: str, champion: str | None) -> dict[str, str]:
     """The ``data`` of one Label Studio task (every value a string, as Label Studio shows them)."""
-    seen = str(row.get("labels_seen") or "")
+    seen = _s(row, "labels_seen")
     return {
         "item": item_id(str(row["key"])),
         "text": str(row["text"]),
-        "why": str(row.get("review_reason") or "queued for review"),
+        "why": _s(row, "review_reason") or "queued for review",
         "reports": reports_evidence(row),
         "model": model_evidence(row, champion),
         "labels_seen": ", ".join(seen.split("|")) if seen else "no moderator label yet",
         "post_ids": str(row["post_id"]),
-        "source": str(row.get("source") or ""),
+        "source": _s(row, "source"),
         "queued_on": day,
         "queue_version": queue_version,
         "expected_value": f"{float(row.get('expected_value', 0.0)):.4f}",
-        "first_seen": str(row.get("first_seen") or ""),
+        "first_seen": _s(row, "first_seen"),
     }
 
 

@@ -54,6 +54,11 @@ def champion_scores(settings: Settings, texts: pd.Series) -> tuple[pd.DataFrame 
     return scores.reset_index(drop=True), str(champion.version)
 
 
+def _mean(values: pd.Series) -> float | None:
+    mean = values.astype(float).mean()
+    return None if pd.isna(mean) else round(float(mean), 4)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD of the push (default: today, UTC)")
     parser.add_argument(
@@ -110,9 +115,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "order": args.order,
         "weights": Weights().as_dict(),
         "champion_version": champion,
-        "mean_components": {c: round(float(top[c].astype(float).mean()), 4) for c in COMPONENTS}
-        if len(top)
-        else {},
+        "mean_components": {c: _mean(top[c]) for c in COMPONENTS},
         "project_id": projects.review,
         "label_studio_url": settings.label_studio_url,
     }
