@@ -66,8 +66,12 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         client.create_tasks(projects.client, projects.adjudication, data)
     exported = exported_items(lake)
     new = decisions[decisions["status"].isin(FINAL) & ~decisions["item"].isin(exported)]
-    signature = "\n".join(sorted(day + ":" + decisions["item"] + ":" + decisions["status"]))
-    run_id = hashlib.sha256(signature.encode()).hexdigest()[:16]
+    # The run's id comes from the day, every item's state and what it exports: a rerun on the same state
+    # lands in the same folder (and the same landing file); a later run, with nothing new, in another.
+    signature = sorted(day + ":" + decisions["item"] + ":" + decisions["status"]) + sorted(
+        "new:" + new["item"]
+    )
+    run_id = hashlib.sha256("\n".join(signature).encode()).hexdigest()[:16]
     rows = landing_rows(new[new["status"] == "labelled"], day)
     landing_key = catalog.review_landing(day, run_id) if len(rows) else None
     if landing_key:
