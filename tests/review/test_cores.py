@@ -192,3 +192,36 @@ def test_review_landing_files_are_recognised_by_name() -> None:
     assert key == "labelled/dt=2026-01-05/review-abc123.csv" and catalog.is_review_landing(key)
     assert not catalog.is_review_landing("labelled/dt=2026-01-05/batch.csv")
     assert text_key(pd.Series(["A  b"])).iloc[0] == "a b"
+
+
+def test_queue_metrics_age_throughput_and_agreement() -> None:
+    from harmwatch.monitoring.moderation import cohen_kappa, queue_metrics, queue_prometheus_text
+
+    status = pd.DataFrame(
+        {
+            "status": ["pending", "adjudication", "labelled", "labelled", "skipped"],
+            "queued_on": ["2026-01-01", "2026-01-04", "2026-01-02", "2026-01-03", "2026-01-03"],
+            "pair": ["", "age|gender", "age|age", "religion|religion", ""],
+        }
+    )
+    decisions = pd.DataFrame(
+        {
+            "status": ["labelled", "labelled", "skipped"],
+            "batch_dt": ["2026-01-05", "2025-12-01", "2026-01-05"],
+        }
+    )
+    q = queue_metrics(status, decisions, "2026-01-05")
+    assert (q["review_open"], q["review_queue_age_days_max"], q["review_queue_age_days_median"]) == (
+        2,
+        4.0,
+        2.5,
+    )
+    assert q["review_labelled_today"] == 1 and q["review_labelled_per_day_7d"] == pytest.approx(1 / 7)
+    assert q["review_agreement"] == pytest.approx(2 / 3) and q["review_double_labelled"] == 3
+    assert cohen_kappa([("a", "a"), ("b", "b")]) == 1.0 and cohen_kappa([("a", "a")]) is None
+    assert cohen_kappa([("a", "b"), ("b", "a")]) == pytest.approx(-1.0)
+    text = queue_prometheus_text(q, "2026-01-05")
+    assert (
+        'harmwatch_review_open{batch_dt="2026-01-05"} 2' in text
+        and "# TYPE harmwatch_review_kappa gauge" in text
+    )

@@ -107,6 +107,11 @@ def test_queue_to_label_studio_and_back_into_training(label_studio, hw_env: Path
     assert settled["labelled_new"] == 1 and settled["status_counts"]["adjudication"] == 0
     assert set(pd.read_csv(settled["landing_file"], dtype=str)["review_outcome"]) == {"adjudicated"}
 
+    metrics = step(env, "metrics", f"--date={DAY}", "--no-mlflow")["review_queue"]
+    assert (metrics["review_items"], metrics["review_open"], metrics["review_skipped"]) == (4, 1, 1)
+    assert metrics["review_labelled_today"] == 2 and metrics["review_queue_age_days_max"] == 0
+    assert metrics["review_double_labelled"] == 2 and metrics["review_agreement"] == 0.5
+
     after = build(env)
     train = snapshot(hw_env).set_index("key")
     for text in TEXTS[:2]:
