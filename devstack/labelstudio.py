@@ -117,10 +117,11 @@ def bootstrap(home: Path, env: dict[str, str], moderators: int) -> tuple[Account
         {"email": e, "password": saved.get(e, {}).get("password") or secrets.token_urlsafe(12)}
         for e in emails
     ]
+    package = next(VENV.glob("lib/python3*/site-packages/label_studio"))  # its modules import each other
     proc = subprocess.run(
         [str(VENV / "bin" / "python"), str(BOOTSTRAP)],
         input=json.dumps({"organization": ORGANIZATION, "accounts": accounts}),
-        env=env,
+        env={**env, "PYTHONPATH": str(package)},
         capture_output=True,
         text=True,
         timeout=300,

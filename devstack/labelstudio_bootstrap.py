@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import sys
 
 
 def main() -> None:
     spec = json.load(sys.stdin)
-    import label_studio
-
-    sys.path.insert(0, str(pathlib.Path(label_studio.__file__).parent))  # Label Studio's own imports
+    # Label Studio's modules import each other as top-level packages (``organizations``, ``users``):
+    # the caller puts its package folder on PYTHONPATH, as Label Studio's own start-up does.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "label_studio.core.settings.label_studio")
     import django
     from django.core.management import call_command
