@@ -180,6 +180,31 @@ def drift_section(d: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def review_section(r: dict[str, Any]) -> list[str]:
+    seeds = r.get("seeds") or [42]
+    lines = [
+        f"## The review loop: ordered queue against first-in-first-out ({r.get('date', '')}, "
+        f"commit {r.get('commit')}, load {r.get('load1_start')} to {r.get('load1_end')})",
+        "",
+        f"{r['per_day']} review answers a day from simulated moderators in Label Studio, {r['days']} days, "
+        "then ingest, validate and build-dataset; the classifier refitted on each day's training snapshot "
+        f"(seed(s) {', '.join(map(str, seeds))}, median) and scored on the frozen evaluation snapshot.",
+        "",
+        "| order | labels added | macro-F1 | F1 not_cyberbullying | F1 other_cyberbullying "
+        "| macro-F1 gain per 100 labels |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for order, curve in r["curves"].items():
+        first, last = curve[0], curve[-1]
+        lines.append(
+            f"| {order} | {last['labels_added']} | {first['macro_f1']} -> {last['macro_f1']} | "
+            f"{first['f1_not_cyberbullying']} -> {last['f1_not_cyberbullying']} | "
+            f"{first['f1_other_cyberbullying']} -> {last['f1_other_cyberbullying']} | "
+            f"{r['macro_f1_gain_per_100_labels'][order]:+.4f} |"
+        )
+    return [*lines, "", "![review loop](review.png)", ""]
+
+
 def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
     """The README: machine, targets, then each section that has a record, in the CLI's order."""
     m = machine
@@ -206,6 +231,8 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         lines += scaling_section(results["scaling"])
     if "drift" in results:
         lines += drift_section(results["drift"])
+    if "review" in results:
+        lines += review_section(results["review"])
     return "\n".join(lines) + "\n"
 
 
