@@ -317,10 +317,11 @@ def postgres_server() -> Iterator[PostgresServer]:
         stop_postgres(server)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A real Label Studio 1.23.2 (``.venv-labelstudio``, SQLite) on 127.0.0.1 with an admin and two
-    moderator accounts, each with a personal access token; stopped by PID afterwards."""
+    moderator accounts, each with a personal access token; stopped by PID afterwards. Shared by the
+    session (it takes 30 s or more to start): each test works in a project of its own title."""
     from devstack import labelstudio
 
     home = tmp_path_factory.mktemp("labelstudio")
