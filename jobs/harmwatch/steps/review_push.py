@@ -78,6 +78,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     queue, version = newest_queue(lake)
     if queue is None:
         return {"date": day, "pushed": 0, "skipped": "no training snapshot yet (run build-dataset first)"}
+    if queue.empty:
+        return {"date": day, "pushed": 0, "queue_version": version, "skipped": "the review queue is empty"}
     with client.calls(settings):
         projects = client.projects(settings, args.overlap_percent)
         existing = client.tasks(projects.client, projects.review)
