@@ -22,7 +22,6 @@ order the benchmark compares against.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -114,7 +113,3 @@ def prioritise(
         first = out.get("first_seen", pd.Series("", index=out.index)).fillna("").astype(str)
         out = out.assign(_first=first).sort_values(["_first", "key"], kind="stable").drop(columns="_first")
     return out.reset_index(drop=True)
-
-
-def fmt_share(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"

@@ -171,11 +171,3 @@ def landing_rows(labelled: pd.DataFrame, day: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=LANDING_COLUMNS)
-
-
-def exchange_id(decisions: pd.DataFrame) -> str:
-    """A pull run's id: a hash of the final decisions it exports, so a rerun lands in the same place."""
-    import hashlib
-
-    lines = sorted(decisions["item"] + ":" + decisions["status"] + ":" + decisions["annotation_ids"])
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
