@@ -69,6 +69,9 @@ STEPS: dict[str, StepSpec] = {
     "rollback": StepSpec("100m", "512Mi", "500m", "1Gi", timedelta(minutes=10)),
     "drift": StepSpec("500m", "1536Mi", "1", "3Gi", timedelta(minutes=30)),
     "metrics": StepSpec("250m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
+    # review-push scores the queue with the champion; review-pull only talks to Label Studio.
+    "review-push": StepSpec("500m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
+    "review-pull": StepSpec("250m", "512Mi", "500m", "1Gi", timedelta(minutes=20)),
 }
 
 

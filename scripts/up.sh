@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite) and the
-# MLflow UI on the demo's state under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
+# make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite), the
+# MLflow UI and Label Studio (the moderators' review tool, devstack/labelstudio.py) on the demo's state
+# under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
 #
 #   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
-#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
+#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_LABEL_STUDIO_PORT,
+#   HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
 #
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
 # output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
@@ -22,6 +24,7 @@ cd "$REPO"
 eval "$("$BIN/python" -m devstack.airflow env)"
 AIRFLOW_PORT="$HARMWATCH_AIRFLOW_PORT"
 MLFLOW_PORT="$HARMWATCH_MLFLOW_PORT"
+LABEL_STUDIO_PORT="$HARMWATCH_LABEL_STUDIO_PORT"
 RUN="$HARMWATCH_HOME/run"
 LOGS="$RUN/logs"
 mkdir -p "$LOGS"
@@ -49,6 +52,7 @@ for f in "$RUN"/*.pid; do
 done
 port_busy "$AIRFLOW_PORT" && die "port $AIRFLOW_PORT is in use; set HARMWATCH_AIRFLOW_PORT"
 port_busy "$MLFLOW_PORT" && die "port $MLFLOW_PORT is in use; set HARMWATCH_MLFLOW_PORT"
+port_busy "$LABEL_STUDIO_PORT" && die "port $LABEL_STUDIO_PORT is in use; set HARMWATCH_LABEL_STUDIO_PORT"
 
 # On a laptop the schedules would start runs for today's date on the demo's simulated days; runs
 # start when you trigger them (the scheduler and executor still run them). HARMWATCH_AIRFLOW_SCHEDULES=True
@@ -94,6 +98,11 @@ wait_http mlflow "http://127.0.0.1:$MLFLOW_PORT/health"
   || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "granting the pipeline's MLflow access failed; see $LOGS/mlflow-access.log"; }
 eval "$("$BIN/python" -m devstack.mlflow env)"
 
+# Label Studio records its own PID (run/labelstudio.pid) and, once it answers, the accounts and their
+# personal access tokens (run/labelstudio.json, mode 0600; the steps' settings fall back to it).
+"$BIN/python" -m devstack.labelstudio start >"$LOGS/labelstudio-start.log" 2>&1 \
+  || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "Label Studio did not start; see $LOGS/labelstudio-start.log and $LOGS/labelstudio.log"; }
+
 start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
 start airflow-scheduler "$BIN/airflow" scheduler
 start airflow-dag-processor "$BIN/airflow" dag-processor
@@ -108,6 +117,8 @@ harmwatch is up (state: $HARMWATCH_HOME)
   MLflow   http://127.0.0.1:$MLFLOW_PORT   user admin, password: $(cat "$RUN/mlflow-admin-password.txt")
            (kept in $RUN/mlflow-admin-password.txt); registered model harmful-content
            (aliases champion, challenger); the steps sign in as harmwatch-pipeline (non-admin)
+  Label Studio http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
+           $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)
   logs     $LOGS/
 stop with: make down
 EOF

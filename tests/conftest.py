@@ -380,3 +380,18 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         stop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real Label Studio 1.23.2 (``.venv-labelstudio``, SQLite) on 127.0.0.1 with an admin and two
+    moderator accounts, each with a personal access token; stopped by PID afterwards. Shared by the
+    session (it takes 30 s or more to start): each test works in a project of its own title."""
+    from devstack import labelstudio
+
+    home = tmp_path_factory.mktemp("labelstudio")
+    server = labelstudio.start(home, free_port(), moderators=2)
+    try:
+        yield server
+    finally:
+        labelstudio.stop(home)

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s harmwatch.{command} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently"):
+    for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     module = importlib.import_module(COMMANDS[command][0])

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     mlflow_retry_seconds: float = Field(default=45.0, ge=0, description="No new attempt starts after this.")
     mlflow_request_timeout: int = Field(default=60, ge=1, description="Seconds one MLflow request may take.")
     s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 request (botocore retries).")
+    label_studio_url: str = Field(
+        default="", description="Label Studio, the moderators' review tool (default: the local stack's)."
+    )
+    label_studio_token: SecretStr = Field(
+        default=SecretStr(""), description="Personal access token of the Label Studio account the steps use."
+    )
+    label_studio_project: str = Field(
+        default="harmwatch review", description="Title of the Label Studio project of the review queue."
+    )
     fault_kill_at: str = Field(
         default="", description="Crash tests only: SIGKILL at this checkpoint (``name#n``, faults.py)."
     )
@@ -122,7 +131,20 @@ class Settings(BaseSettings):
         if not self.mlflow_ui_url and self.mlflow_tracking_uri.startswith(("http://", "https://")):
             self.mlflow_ui_url = self.mlflow_tracking_uri
         self.mlflow_ui_url = self.mlflow_ui_url.rstrip("/")
+        if not self.label_studio_url:
+            self._local_label_studio(home / "run" / "labelstudio.json")
         return self
+
+    def _local_label_studio(self, record: Path) -> None:
+        """The local stack's Label Studio (``devstack/labelstudio.py`` records its URL and the admin's
+        token there, mode 0600) when no server is configured."""
+        try:
+            found = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return
+        self.label_studio_url = str(found.get("url", ""))
+        if not self.label_studio_token.get_secret_value():
+            self.label_studio_token = SecretStr(str(found.get("token", "")))
 
     @property
     def embedded(self) -> bool:

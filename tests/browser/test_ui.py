@@ -63,9 +63,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Iterato
         HARMWATCH_SOURCE_CSV=str(source_csv),
         HARMWATCH_AIRFLOW_PORT=str(free_port()),
         HARMWATCH_MLFLOW_PORT=str(free_port()),
+        HARMWATCH_LABEL_STUDIO_PORT=str(free_port()),
     )
     up = subprocess.run(
-        [str(REPO / "scripts" / "up.sh")], env=env, capture_output=True, text=True, timeout=300
+        [str(REPO / "scripts" / "up.sh")], env=env, capture_output=True, text=True, timeout=600
     )
     try:
         assert up.returncode == 0, f"make up failed:\n{up.stdout}\n{up.stderr}"

@@ -1,4 +1,4 @@
-"""DAG import and policy tests: both DAGs load, stay light at parse time, and follow the house rules."""
+"""DAG import and policy tests: every DAG loads, stay light at parse time, and follow the house rules."""
 
 from __future__ import annotations
 
@@ -25,9 +25,19 @@ STEP_TASKS = {
         "drift_report": "drift",
     },
     "harmful_content_drift": {"drift": "drift"},
+    "harmful_content_review": {"review_pull": "review-pull", "review_push": "review-push"},
 }
 # Steps that take the logical date (train takes the snapshot build_dataset returned; see the DAG's doc).
-DATED = {"ingest", "validate", "build_dataset", "evaluate", "promote", "drift_report"}
+DATED = {
+    "ingest",
+    "validate",
+    "build_dataset",
+    "evaluate",
+    "promote",
+    "drift_report",
+    "review_pull",
+    "review_push",
+}
 # The only tasks that are not a harmwatch step: the retrain DAG's approval, the drift DAG's decision and
 # its trigger.
 CONTROL_TASKS = {
@@ -273,3 +283,13 @@ class FakeEvaluate:
     def xcom_pull(self, task_ids: str) -> dict:
         assert task_ids == "evaluate"
         return self.summary
+
+
+def test_review_pulls_before_it_pushes_and_runs_before_the_retrain_day_ends(dagbag) -> None:
+    dag = dagbag("local").dags["harmful_content_review"]
+    assert dag.get_task("review_push").upstream_task_ids == {"review_pull"}
+    assert dag.timetable.expression == "30 23 * * *"  # the day's decisions land before midnight's retrain
+    for task in dag.tasks:
+        assert "--date={{ ds }}" in task.arguments, task.task_id
+    resolved = dag.params.validate()
+    assert resolved == {"max_open": 500, "order": "value", "overlap_percent": 10}

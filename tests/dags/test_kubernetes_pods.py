@@ -141,6 +141,14 @@ def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
         "--via=Airflow harmful_content_retrain run test",
     ]
     assert args[("harmful_content_drift", "drift")] == ["drift", "--window-days=1"]
+    assert args[("harmful_content_review", "review_pull")] == ["review-pull", f"--date={DAY}"]
+    assert args[("harmful_content_review", "review_push")] == [
+        "review-push",
+        f"--date={DAY}",
+        "--max-open=500",
+        "--order=value",
+        "--overlap-percent=10",
+    ]
 
 
 def test_pods_are_hardened_bounded_and_cleaned_up(pods, dagbag) -> None:

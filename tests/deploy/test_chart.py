@@ -60,6 +60,11 @@ def test_renders_the_expected_objects(manifests: list[Manifest]) -> None:
         ("NetworkPolicy", "harmwatch-jobs"),
         ("Pod", "harmwatch-test-mlflow-health"),
         ("Job", "harmwatch-mlflow-access"),
+        ("Deployment", "harmwatch-labelstudio"),
+        ("Service", "harmwatch-labelstudio"),
+        ("ServiceAccount", "harmwatch-labelstudio"),
+        ("NetworkPolicy", "harmwatch-labelstudio"),
+        ("ConfigMap", "harmwatch-labelstudio"),
     }
     assert expected <= kinds, f"missing: {expected - kinds}"
     assert not by_kind(manifests, "Secret"), "the chart must reference existing Secrets, never create them"
@@ -99,7 +104,11 @@ def test_kubernetes_validate_catches_a_broken_manifest() -> None:
 
 def test_every_pod_is_hardened(manifests: list[Manifest]) -> None:
     specs = pod_specs(manifests)
-    assert {name for name, _ in specs} >= {"Deployment/harmwatch-mlflow", "Pod/harmwatch-test-mlflow-health"}
+    assert {name for name, _ in specs} >= {
+        "Deployment/harmwatch-mlflow",
+        "Deployment/harmwatch-labelstudio",
+        "Pod/harmwatch-test-mlflow-health",
+    }
     for name, spec in specs:
         psc = spec["securityContext"]
         assert psc["runAsNonRoot"] is True, name
@@ -368,6 +377,64 @@ def test_job_pods_accept_nothing_and_reach_mlflow(manifests: list[Manifest]) -> 
         "app.kubernetes.io/instance": RELEASE,
         "app.kubernetes.io/component": "mlflow",
     } in targets
+
+
+def test_label_studio_uses_postgres_from_a_secret_and_calls_nobody(manifests: list[Manifest]) -> None:
+    deployment = one(manifests, "Deployment", "harmwatch-labelstudio")
+    spec = deployment["spec"]["template"]["spec"]
+    [c] = spec["containers"]
+    assert c["image"] == "heartexlabs/label-studio:1.23.2"
+    assert c["command"] == ["label-studio"] and "start" in c["args"]
+    env = _env(c)
+    for name, key in [
+        ("POSTGRE_USER", "postgres-user"),
+        ("POSTGRE_PASSWORD", "postgres-password"),
+        ("SECRET_KEY", "django-secret-key"),
+    ]:
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "harmwatch-labelstudio", "key": key}, name
+        assert "value" not in env[name], name
+    assert env["DJANGO_DB"]["value"] == "default" and env["POSTGRE_HOST"]["value"]  # PostgreSQL, not SQLite
+    [source] = c["envFrom"]
+    quiet = one(manifests, "ConfigMap", source["configMapRef"]["name"])["data"]
+    assert quiet["COLLECT_ANALYTICS"] == "false" and quiet["LATEST_VERSION_CHECK"] == "false"
+    assert quiet["SENTRY_DSN"] == "" and quiet["FRONTEND_SENTRY_DSN"] == ""  # the defaults are live DSNs
+    assert spec["securityContext"]["runAsUser"] == 1001 and c["securityContext"]["runAsUser"] == 1001
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["path"] == "/health"
+    config = one(manifests, "ConfigMap", "harmwatch-config")["data"]
+    assert config["HARMWATCH_LABEL_STUDIO_URL"] == f"http://harmwatch-labelstudio.{NAMESPACE}.svc:8080"
+    assert "HARMWATCH_LABEL_STUDIO_TOKEN" not in config  # a secret: in jobs.existingSecret
+
+
+def test_label_studio_is_reached_by_jobs_and_reaches_only_dns_and_postgres(manifests: list[Manifest]) -> None:
+    np = one(manifests, "NetworkPolicy", "harmwatch-labelstudio")
+    [rule] = np["spec"]["ingress"]
+    peers = [p["podSelector"]["matchLabels"] for p in rule["from"]]
+    assert peers[0] == {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "job"}
+    assert all(peers), "an empty podSelector would admit every pod"
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert {p["port"] for r in np["spec"]["egress"] for p in r["ports"]} == {53, 5432}
+    jobs = one(manifests, "NetworkPolicy", "harmwatch-jobs")
+    targets = [peer["podSelector"]["matchLabels"] for r in jobs["spec"]["egress"] for peer in r.get("to", [])]
+    assert {**targets[-1]} == {
+        "app.kubernetes.io/name": "harmwatch",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": "labelstudio",
+    }
+
+
+def test_label_studio_can_be_left_out() -> None:
+    kinds = {
+        (m["kind"], m["metadata"]["name"])
+        for m in parse_manifests(helm_template(sets=["labelStudio.enabled=false"]).stdout)
+    }
+    assert not {k for k in kinds if "labelstudio" in k[1]}
+    config = next(
+        m
+        for m in parse_manifests(helm_template(sets=["labelStudio.enabled=false"]).stdout)
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "harmwatch-config"
+    )
+    assert "HARMWATCH_LABEL_STUDIO_URL" not in config["data"]
 
 
 # ------------------------------------------------------------------ helm test hook

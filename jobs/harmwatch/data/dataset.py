@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harmwatch.data.catalog import is_review_landing
 from harmwatch.data.weak_labels import (
     Policy,
     join_values,
@@ -41,12 +42,27 @@ def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per text with a single moderator label, rows of texts with conflicting labels)."""
+    """(one row per text with a single moderator label, rows of texts with conflicting labels).
+
+    A label that came back from the review loop (a landing file of review-pull,
+    :func:`harmwatch.data.catalog.is_review_landing`) settles its text: the newest reviewed label wins
+    over every other label of the text, because the reviewer decided with the conflicting labels and
+    the evidence in front of them. Ordinary labels that disagree, with no review decision, leave the
+    text conflicted: a later ordinary label is one more opinion, not a decision, so it goes to review.
+    """
     df = labelled.assign(key=text_key(labelled["text"]))
     df = df[df["key"] != ""]
+    reviewed = df["source_file"].map(is_review_landing).astype(bool) if "source_file" in df else None
+    if reviewed is not None and reviewed.any():
+        order = ["key", "labelled_at", "source_file", "post_id"]
+        decided = df[reviewed].sort_values(order).drop_duplicates("key", keep="last")
+        df = df[~df["key"].isin(decided["key"])]
+    else:
+        decided = df.iloc[0:0]
     n_labels = df.groupby("key")["label"].nunique()
     conflicted = df["key"].isin(n_labels[n_labels > 1].index)
     clean = df[~conflicted].sort_values(["key", "labelled_at", "post_id"]).drop_duplicates("key")
+    clean = pd.concat([clean, decided]).sort_values("key", kind="stable")
     return clean.reset_index(drop=True), df[conflicted].reset_index(drop=True)
 
 
@@ -60,6 +76,7 @@ def conflict_review(conflicts: pd.DataFrame) -> pd.DataFrame:
         post_id=("post_id", join_values),
         labels_seen=("label", join_values),
         source_files=("source_file", join_values),
+        first_seen=("labelled_at", "min"),
     ).reset_index()
     out["review_reason"] = "conflicting moderator labels: " + out["labels_seen"]
     return out.assign(source="moderators")

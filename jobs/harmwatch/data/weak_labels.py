@@ -108,6 +108,7 @@ def weak_labels(
         post_id=("post_id", join_values),
         n_reports=("report_id", "nunique"),
         source_files=("source_file", join_values),
+        first_seen=("reported_at", "min"),
     )
     decided = decided.merge(first[["key", "text"]], on="key").merge(info, on="key")
     accepted = decided[decided["review_reason"] == ""].drop(columns="review_reason")

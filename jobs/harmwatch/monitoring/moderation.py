@@ -154,3 +154,72 @@ def prometheus_text(m: dict[str, Any], labels: dict[str, Any]) -> str:
         f"{name}{{{lab}}} {ts}",
     ]
     return "\n".join(lines) + "\n"
+
+
+# -- the review queue ---------------------------------------------------------------------------------
+
+QUEUE_HELP = {
+    "review_open": "Review items in Label Studio still waiting (pending or in adjudication).",
+    "review_queue_age_days_median": "Median days an open review item has waited since it was queued.",
+    "review_queue_age_days_max": "Days the oldest open review item has waited since it was queued.",
+    "review_labelled_today": "Review items whose label came back on the batch day.",
+    "review_labelled_per_day_7d": "Mean review labels per day over the last 7 days.",
+    "review_agreement": "Share of double-labelled review items on which both moderators agreed.",
+    "review_kappa": "Cohen's kappa of the two moderators on double-labelled review items.",
+}
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Cohen's kappa of two raters from their (first, second) answers; None without pairs or variety."""
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    first = pd.Series([a for a, _ in pairs]).value_counts(normalize=True)
+    second = pd.Series([b for _, b in pairs]).value_counts(normalize=True)
+    expected = float((first * second.reindex(first.index).fillna(0)).sum())
+    return None if expected >= 1 else (observed - expected) / (1 - expected)
+
+
+def queue_metrics(status: pd.DataFrame, decisions: pd.DataFrame, day: str) -> dict[str, Any]:
+    """Queue age, throughput and agreement of the review loop on ``day``.
+
+    ``status``: the newest review-pull state of every item in Label Studio (``status``, ``queued_on``,
+    ``pair``); ``decisions``: every exported decision (``status``, ``batch_dt`` = the pull's day).
+    Ages are in logical days (``day`` minus the day the item was queued), so a backfill measures the
+    queue as it was.
+    """
+    open_items = status[status["status"].isin(["pending", "adjudication"])]
+    queued = pd.to_datetime(open_items["queued_on"], errors="coerce")
+    ages = (pd.Timestamp(day) - queued).dt.days.dropna()
+    labelled = decisions[decisions["status"] == "labelled"]
+    days = pd.date_range(end=pd.Timestamp(day), periods=7).strftime("%Y-%m-%d")
+    pairs = [tuple(p.split("|", 1)) for p in status["pair"].fillna("") if "|" in p]
+    return {
+        "review_items": len(status),
+        "review_open": len(open_items),
+        "review_in_adjudication": int((status["status"] == "adjudication").sum()),
+        "review_skipped": int((status["status"] == "skipped").sum()),
+        "review_queue_age_days_median": float(ages.median()) if len(ages) else None,
+        "review_queue_age_days_max": float(ages.max()) if len(ages) else None,
+        "review_labelled_today": int((labelled["batch_dt"] == day).sum()),
+        "review_labelled_per_day_7d": float(labelled["batch_dt"].isin(days).sum() / 7),
+        "review_double_labelled": len(pairs),
+        "review_agreement": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
+        "review_kappa": cohen_kappa(pairs),
+    }
+
+
+def queue_prometheus_text(q: dict[str, Any], day: str) -> str:
+    """The queue metrics as Prometheus gauges (same format rules as :func:`prometheus_text`)."""
+    lines: list[str] = []
+    for key, help_text in QUEUE_HELP.items():
+        if q.get(key) is None:
+            continue
+        name = f"harmwatch_{key}"
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} gauge",
+            f'{name}{{batch_dt="{day}"}} {q[key]:.6g}',
+        ]
+    return "\n".join(lines) + "\n" if lines else ""

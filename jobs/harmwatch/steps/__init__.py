@@ -19,6 +19,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("harmwatch.steps.rollback", "move alias champion back to previous-champion"),
     "drift": ("harmwatch.steps.drift", "Evidently drift report: reference vs current batches"),
     "metrics": ("harmwatch.steps.metrics", "moderation metrics per batch (MLflow + Prometheus text)"),
+    "review-push": (
+        "harmwatch.steps.review_push",
+        "send the review queue to Label Studio, most valuable first",
+    ),
+    "review-pull": (
+        "harmwatch.steps.review_pull",
+        "bring finished moderator decisions back as landing labels",
+    ),
     "score": ("harmwatch.steps.score", "batch-score a file with the champion"),
     "mlflow-access": (
         "harmwatch.steps.mlflow_access",

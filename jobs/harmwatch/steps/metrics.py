@@ -25,7 +25,15 @@ from harmwatch.data import catalog
 from harmwatch.data.dataset import reliability_of
 from harmwatch.data.tables import read_validated
 from harmwatch.errors import HarmwatchError
-from harmwatch.monitoring.moderation import HELP, batch_metrics, latest_labels, prometheus_text
+from harmwatch.monitoring.moderation import (
+    HELP,
+    QUEUE_HELP,
+    batch_metrics,
+    latest_labels,
+    prometheus_text,
+    queue_metrics,
+    queue_prometheus_text,
+)
 from harmwatch.storage import Store, open_store
 
 EXPERIMENT, RUN_NAME = "harmwatch-monitoring", "moderation-metrics"
@@ -50,7 +58,7 @@ def log_series(settings: Settings, rows: list[dict[str, Any]]) -> str:
         step = (date.fromisoformat(m["batch_dt"]) - date(1970, 1, 1)).days
         batch += [
             Metric(k, float(m[k]), ts, step)
-            for k in HELP
+            for k in (*HELP, *QUEUE_HELP)
             if m.get(k) is not None and not (isinstance(m[k], float) and math.isnan(m[k]))
         ]
     for i in range(0, len(batch), 900):  # MLflow caps a batch at 1000 metrics
@@ -73,6 +81,22 @@ def champion_flags(settings: Settings, labelled: pd.DataFrame) -> tuple[pd.Serie
     model = registry.load_pyfunc(registry.version_uri(settings.model_name, version))
     pred = model.predict(posts[["text"]].reset_index(drop=True))
     return pd.Series((pred["label"] != BENIGN_CLASS).to_numpy(), index=posts["post_id"].to_numpy()), version
+
+
+def review_state(lake: Store, day: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(the newest state of every review item up to ``day``, every decision exported up to it)."""
+    runs = [m for m in lake.committed(catalog.REVIEW_PULLS) if m.get("date", "") <= day]
+    if not runs:
+        return None
+
+    def progress(m: dict) -> tuple[str, int]:  # final decisions only grow, so they order a day's runs
+        counts = m.get("status_counts", {})
+        return m["date"], counts.get("labelled", 0) + counts.get("skipped", 0)
+
+    newest = max(runs, key=progress)
+    status = lake.read_parquet(f"{newest['prefix']}/{catalog.STATUS_FILE}")
+    decisions = pd.concat([lake.read_parquet(f"{m['prefix']}/{catalog.DECISIONS_FILE}") for m in runs])
+    return status, decisions
 
 
 def newer_than_published(out: Store, day: str) -> bool:
@@ -111,7 +135,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     flagged, version = champion_flags(settings, labelled[labelled["batch_dt"] <= until])
     rows = [batch_metrics(d, labelled, reports, flagged, args.min_judged) for d in days]
     latest = rows[-1]
+    review = review_state(lake, until)
+    queue = queue_metrics(*review, until) if review else None
+    latest.update(queue or {})
     prom = prometheus_text(latest, {"model_version": version or "none"})
+    prom += queue_prometheus_text(queue, until) if queue else ""
     rel = reliability_of(labelled[labelled["batch_dt"] <= until], reports[reports["batch_dt"] <= until])
     prefix = catalog.metrics_day(until)
     out.write_text(f"{prefix}/harmwatch_moderation.prom", prom)
@@ -130,4 +158,5 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "metrics_json": out.url(f"{prefix}/moderation.json"),
         "mlflow_run_id": run_id,
         "proactive_skipped": None if flagged is not None else "no champion in the registry",
+        "review_queue": queue,
     }
