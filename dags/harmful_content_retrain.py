@@ -273,8 +273,11 @@ with DAG(
             *promote_arguments("approve"),
         ],
         skip_unless="promoted",
-        trigger_rule="none_failed",  # runs after approve was skipped (no approval needed) too
+        # Runs once evaluate decided, whether approve asked a person or was skipped (no approval needed);
+        # skipped with evaluate when there was nothing new to train on.
+        trigger_rule="none_failed_min_one_success",
     )
     drift_report = runner.task("drift", [DATE], task_id="drift_report", trigger_rule="none_failed")
 
     ingest >> validate >> build_dataset >> train >> evaluate >> approve >> promote >> drift_report
+    evaluate >> promote
