@@ -25,11 +25,15 @@ STEP_TASKS = {
         "drift_report": "drift",
     },
     "harmful_content_drift": {"drift": "drift"},
+    "harmful_content_moderation": {"metrics": "metrics"},
 }
 # Steps that take the logical date (train and evaluate take no --date; see the DAG's doc).
 DATED = {"ingest", "validate", "build_dataset", "promote", "drift_report"}
 # The only tasks that are not a harmwatch step: the drift DAG's decision and its trigger.
-CONTROL_TASKS = {"harmful_content_drift": {"drift_detected", "trigger_retrain"}}
+CONTROL_TASKS = {
+    "harmful_content_drift": {"drift_detected", "trigger_retrain"},
+    "harmful_content_moderation": {"brigade_alarm"},
+}
 
 
 @pytest.mark.parametrize("runner", ["local", "kubernetes"])
@@ -172,3 +176,20 @@ def test_forced_promotion_passes_the_reason_and_only_when_forced(dagbag) -> None
     dag = dagbag("local").dags["harmful_content_retrain"]
     unforced = render_arguments(dag.get_task("promote"), dag, force_promote=False, force_reason=reason)
     assert unforced == ["--date=2026-01-03"]
+
+
+def test_moderation_dag_runs_metrics_daily_and_fails_the_alarm_task_on_an_alarm(dagbag) -> None:
+    dag = dagbag("local").dags["harmful_content_moderation"]
+    assert dag.get_task("brigade_alarm").upstream_task_ids == {"metrics"}
+    args = render_arguments(dag.get_task("metrics"), dag)
+    assert args == ["--date=2026-01-03", "--history-days=14", "--max-coordinated-share=0.02"]
+
+    from airflow.sdk.exceptions import AirflowFailException
+    from harmful_content_moderation import raise_alarm
+
+    calm = {"batch_dt": "2026-01-03", "alarms": [], "report_volume_robust_z": 0.4}
+    assert raise_alarm(calm).startswith("no brigade alarm for 2026-01-03")
+    assert raise_alarm({"skipped": "no validated batches"}).startswith("not checked")
+    line = "reporter_cohort: 9.0% of the reports on 2026-01-03 come from 1 co-reporting cohort(s)"
+    with pytest.raises(AirflowFailException, match=r"brigade alarm for 2026-01-03: reporter_cohort: 9\.0%"):
+        raise_alarm({"batch_dt": "2026-01-03", "alarms": [line], "metrics_json": "/r/moderation.json"})

@@ -16,8 +16,9 @@ audit, reading the landing zone and :func:`harmwatch.data.simulation.ground_trut
   report in three), from the first day.
 
 ``strength`` is the adversary's share of all reports of a day (the brigade's ``brigade_share`` means the
-same). The adversary draws from its own random generator, so the honest crowd's reports are identical with
-and without it, and the same seed gives the same reports.
+same). The adversary draws from its own random generator, so the crowd's reports of the first day are
+identical with and without it (later days differ as moderators label other posts), and the same seed
+gives the same reports.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class Population:
     brigade_share: float = 0.10
     brigade_reason: str = "religion"
     labelled_share_of_reported: float = 0.5  # reported posts that moderators also label
+    review_lag_days: int = 0  # days before moderators label a reported post (0: the day it is reported)
     adversary: Adversary | None = None  # an adaptive adversary beside the brigade (none by default)
 
 
@@ -171,7 +172,8 @@ def plan_landing(
     files[f"labelled/dt={start}/bulk.csv"] = _labelled(bulk, start, rng)
     daily = np.array_split(np.arange(n_bulk, len(df)), days) if days else []
     next_report = 0
-    adversary_rng = np.random.default_rng([seed, 15])  # its own stream: the crowd is unchanged by it
+    adversary_rng = np.random.default_rng([seed, 15])  # its own stream, so it leaves the crowd's alone
+    backlog: list[pd.DataFrame] = []  # per day: reported posts moderators will label review_lag_days later
     for d, idx in enumerate(daily, start=1):
         day = start + timedelta(days=d)
         posts = df.iloc[idx]
@@ -183,7 +185,14 @@ def plan_landing(
         keep = np.where(
             is_reported, rng.random(len(posts)) < pop.labelled_share_of_reported, rng.random(len(posts)) < 0.5
         )
-        files[f"labelled/dt={day}/batch.csv"] = _labelled(posts[keep], day, rng, after=reports)
+        if pop.review_lag_days <= 0:
+            files[f"labelled/dt={day}/batch.csv"] = _labelled(posts[keep], day, rng, after=reports)
+        else:  # reported posts wait in the moderators' queue; the last days' stay unlabelled
+            backlog.append(posts[keep & is_reported])
+            due = backlog[d - 1 - pop.review_lag_days] if d > pop.review_lag_days else posts.iloc[:0]
+            files[f"labelled/dt={day}/batch.csv"] = _labelled(
+                pd.concat([posts[keep & ~is_reported], due]), day, rng
+            )
         files[f"reports/dt={day}/reports.jsonl"] = reports
     return files
 

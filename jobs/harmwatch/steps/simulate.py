@@ -43,20 +43,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--adversary-strength", type=float, default=0.10, help="the adversary's share of all reports"
     )
+    parser.add_argument(
+        "--review-lag-days",
+        type=int,
+        default=0,
+        help="days before moderators label a reported post (default 0: the same day)",
+    )
 
 
 def population(args: argparse.Namespace) -> Population:
     """The reporter population the options describe; an adversary other than the brigade replaces it."""
+    lag = args.review_lag_days
+    if lag < 0:
+        raise HarmwatchError(f"--review-lag-days {lag} must be >= 0")
     if args.adversary is None:
-        return Population(brigade_share=args.brigade_share)
+        return Population(brigade_share=args.brigade_share, review_lag_days=lag)
     if args.adversary == "brigade":
-        return Population(brigade_share=args.adversary_strength)
+        return Population(brigade_share=args.adversary_strength, review_lag_days=lag)
     adversary = Adversary(args.adversary, args.adversary_strength)
     try:
         validate(adversary)
     except ValueError as exc:
         raise HarmwatchError(f"--adversary: {exc}") from None
-    return Population(brigade_share=0.0, adversary=adversary)
+    return Population(brigade_share=0.0, review_lag_days=lag, adversary=adversary)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
