@@ -49,12 +49,23 @@ class Policy:
     min_reliability: float = 0.8
     prior_agree: float = 1.0  # Beta prior: an unknown reporter starts at 1 / (1 + 1) = 0.5
     prior_disagree: float = 1.0
-    before_report: bool = True
-    per_reason: bool = True
+    before_report: bool = False  # off by default: costs most honest labels (README, "Adversaries")
+    per_reason: bool = False  # off by default: as costly
     cohorts: bool = True
     trusted_dissent: bool = True
     champion_floor: float = 0.02  # used only when the champion's scores are given
     spot_check_rate: float = 0.05
+
+    def with_(self, *defences: str) -> Policy:
+        """This policy with the named switches of :data:`DEFENCES` turned on (champion, spot checks: defaults)."""
+        from dataclasses import replace
+
+        on = {d: True for d in defences if d not in ("champion", "spot_checks")}
+        if "champion" in defences:
+            on["champion_floor"] = Policy.champion_floor
+        if "spot_checks" in defences:
+            on["spot_check_rate"] = Policy.spot_check_rate
+        return replace(self, **on)
 
     def without(self, *defences: str) -> Policy:
         """This policy with the named defences (:data:`DEFENCES`) switched off, to measure what each does."""
