@@ -13,7 +13,7 @@ from typing import Any
 import bench
 from bench import report
 from bench.core import RESULTS, Options, code_version, load1, machine
-from bench.sections import dag, drift, scaling, serving, steps
+from bench.sections import adversaries, dag, drift, scaling, serving, steps
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "steps": steps.run,
@@ -21,6 +21,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "serving": serving.run,
     "scaling": scaling.run,
     "drift": drift.run,
+    "adversaries": adversaries.run,
 }
 
 

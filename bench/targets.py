@@ -91,6 +91,8 @@ TARGETS: list[Target] = [
            step("train (day 2)", "median_wall_s"), step("train (day 2)", "median_load1")),
     Target("validate_s", "validate (bulk)", 5.0, "s", "steps",
            step("validate (bulk)", "median_wall_s"), step("validate (bulk)", "median_load1")),
+    Target("build_dataset_s", "build-dataset with the defences (day 2, whole dataset)", 10.0, "s", "steps",
+           step("build-dataset (day 2)", "median_wall_s"), step("build-dataset (day 2)", "median_load1")),
     Target("drift_s", "drift (day 2)", 15.0, "s", "steps",
            step("drift (day 2)", "median_wall_s"), step("drift (day 2)", "median_load1")),
     Target("batch_posts_per_s", "batch scoring, in-process (one process)", 10_000.0, "posts/s", "serving",

@@ -15,6 +15,9 @@ version, decision).
   run's `build_dataset` returned, and `evaluate` judges the `challenger` that `train` registered. The
   schedule is daily with data intervals: the run for day *D* starts once *D* is over and processes the
   landing partitions `dt <= D` it has not taken yet, so a rerun of *D* does the same work.
+- **Weak labels.** `build_dataset` runs with `--champion-check`: the champion scores the posts known
+  only from user reports, and a report-derived label it strongly disagrees with waits in the review
+  queue (no champion yet: no check). The other defences are the step's defaults.
 - **Promotion.** `evaluate` compares the challenger with the champion on the frozen evaluation
   snapshot and records a decision on the model version. `promote` moves the `champion` alias only
   when the decision allows it; otherwise (decision `reject`, or `pending_approval` in approval mode)
@@ -147,7 +150,8 @@ with DAG(
 ) as dag:
     ingest = runner.task("ingest", [DATE, option("--landing", "params.landing_uri")])
     validate = runner.task("validate", [DATE])
-    build_dataset = runner.task("build-dataset", [DATE])
+    # The champion's strong disagreement holds a weak label back for a moderator (a no-op without one).
+    build_dataset = runner.task("build-dataset", [DATE, "--champion-check"])
     # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
     train = runner.task(
         "train", ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"]

@@ -3,7 +3,7 @@
 Per adversary and strength, a fresh landing zone from the full dataset (``harmwatch simulate --adversary
 NAME --adversary-strength X``, 7 daily batches) goes through the real ``ingest`` and ``validate``; then
 :mod:`harmwatch.data.adversary_audit` takes the weak-label decision once per day, as the daily DAG does,
-under every policy of :func:`policies` (all defences, none of them, all but one), and measures precision of
+under every policy of :func:`policies`, and measures precision of
 the weak labels that entered training, recall of the honest ones and the review queue, against the
 simulator's truth. A population without any adversary (``none``, brigade off) gives each defence's cost
 in honest weak labels lost. The champion is the pipeline fitted once on the bulk day's moderator labels.
@@ -41,10 +41,14 @@ STRENGTHS: dict[str, list[float]] = {
 
 
 def policies() -> dict[str, Policy]:
-    """All defences, none (the policy before them), and all but each one."""
-    full = Policy()
-    out = {"all": full, "none": full.without(*DEFENCES)}
-    out.update({f"all but {d}": full.without(d) for d in DEFENCES})
+    """The default policy, none of the defences (the policy before them), the default with each optional
+    defence added, and the default without each of its own."""
+    default = Policy()
+    out = {"none": default.without(*DEFENCES), "default": default}
+    out.update({f"+{d}": default.with_(d) for d in ("before_report", "per_reason")})
+    out.update(
+        {f"-{d}": default.without(d) for d in ("cohorts", "trusted_dissent", "champion", "spot_checks")}
+    )
     return out
 
 
@@ -98,7 +102,10 @@ def run(opts: Options) -> dict[str, Any]:
                 scorer = fitted_scorer(s.labelled[s.labelled["batch_dt"] == BULK], seed=42)
             result = audit(s, policies(), scorer)
             took = round(time.perf_counter() - started, 1)
-            print(f"adversaries: {adversary} {strength}: {result['all']} ({took} s, load {load})", flush=True)
+            print(
+                f"adversaries: {adversary} {strength}: {result['default']} ({took} s, load {load})",
+                flush=True,
+            )
             rows += [
                 {"adversary": adversary, "strength": strength, "policy": name, **figures, "load1": load}
                 for name, figures in result.items()
