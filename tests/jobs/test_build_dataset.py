@@ -281,3 +281,16 @@ def test_first_day_without_any_reports(hw_env):
     _commit(settings.lake_uri, "labelled", "bulk", labelled(rows))
     out = bd.run(settings, _args())
     assert out["weak_labels_accepted"] == 0 and out["rows_train"] + out["rows_eval"] == 60
+
+
+def test_cli_defence_options(hw_env):
+    _tiny_lake(load_settings().lake_uri)
+    proc = run_cli("build-dataset", "--champion-check", "--defences-off", "cohorts", "spot_checks")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["champion_checked"] is None  # no champion in the registry: nothing to check against
+    assert summary["review_from_reports"] == {"low_reliability": 1}  # the brigade's post
+    bad = run_cli("build-dataset", "--spot-check-rate", "1.5")
+    assert bad.returncode == 2 and "--spot-check-rate" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = run_cli("build-dataset", "--defences-off", "moats")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
