@@ -206,6 +206,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         lines += scaling_section(results["scaling"])
     if "drift" in results:
         lines += drift_section(results["drift"])
+    if "adversaries" in results:
+        from bench.sections.adversaries import report_lines
+
+        lines += report_lines(results["adversaries"])
     return "\n".join(lines) + "\n"
 
 

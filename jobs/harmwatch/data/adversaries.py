@@ -5,8 +5,8 @@ construction. The adversaries here adapt (:data:`ADVERSARIES`); each one control
 (``farming-0003``, ``swarm-2-0017``...), which ingest pseudonymises like every reporter id, so only the
 audit, reading the landing zone and :func:`harmwatch.data.simulation.ground_truth`, can tell who is who.
 
-- ``farming``: a crew of accounts builds a record with correct reports on harmful posts during the first
-  half of the days, then reports benign posts together (3-4 members a post) under one reason.
+- ``farming``: a crew of accounts builds a record with correct reports on obviously harmful posts during
+  the first half of the days, then reports benign posts together (3-4 members a post) under one reason.
 - ``swarm``: fresh accounts every day, each used on one or two benign posts, 3-6 accounts a post.
 - ``tie``: on harmful posts that honest users reported, as many accounts as the leading honest reason
   has, naming another harmful reason, so the vote is tied and the honest label blocked.
@@ -32,6 +32,7 @@ import pandas as pd
 from harmwatch.config import BENIGN_CLASS, HARMFUL_CLASSES
 
 ADVERSARIES: tuple[str, ...] = ("farming", "swarm", "tie", "slow", "mixed")
+OBVIOUS = [c for c in HARMFUL_CLASSES if c != "other_cyberbullying"]
 FALSE_SHARE = {"slow": 0.1, "mixed": 1 / 3}  # of the crew's reports (farming: all, on attack days)
 
 
@@ -55,7 +56,10 @@ def _row(post: Any, reporter: str, reason: str) -> dict[str, Any]:
 
 
 def _correct(harmful: pd.DataFrame, n: int, members: list[str], rng: np.random.Generator) -> list[dict]:
-    """``n`` honest-looking reports: distinct harmful posts, a random member each, the right reason."""
+    """``n`` honest-looking reports: distinct *obviously* harmful posts (an identity-based class, never the
+    ambiguous ``other_cyberbullying``, whose texts moderators often label benign), a random member each,
+    the right reason: the cheapest way to earn a record."""
+    harmful = harmful[harmful["label"].isin(OBVIOUS)]
     if harmful.empty or n <= 0:
         return []
     picks = rng.choice(len(harmful), size=min(n, len(harmful)), replace=False)

@@ -57,7 +57,7 @@ class Policy:
     spot_check_rate: float = 0.05
 
     def with_(self, *defences: str) -> Policy:
-        """This policy with the named switches of :data:`DEFENCES` turned on (champion, spot checks: defaults)."""
+        """This policy with the named :data:`DEFENCES` on (champion and spot checks at their defaults)."""
         from dataclasses import replace
 
         on = {d: True for d in defences if d not in ("champion", "spot_checks")}
