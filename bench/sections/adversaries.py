@@ -25,6 +25,7 @@ from harmwatch.data import catalog
 from harmwatch.data.adversary_audit import Scenario, audit, fitted_scorer, reporter_kind
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import DEFENCES, Policy
+from harmwatch.steps.simulate import TRUTH
 from harmwatch.storage import open_store
 
 DAYS = 7
@@ -66,7 +67,7 @@ def scenario(source: Path, adversary: str, strength: float) -> Scenario:
         run_step("ingest", [], env)
         run_step("validate", [], env)
         landing, lake = open_store(str(home / "landing")), open_store(str(home / "lake"))
-        truth = json.loads(landing.read_bytes("_simulation/truth.json"))
+        truth = json.loads(landing.read_bytes(TRUTH))
         landed = pd.concat(
             [
                 pd.read_json(landing.url(k), lines=True, dtype=str)

@@ -5,8 +5,8 @@ in test_brigade.py, moderators labelling reported posts two days late, six daily
 zone goes through the real ``ingest`` and ``validate`` and :mod:`harmwatch.data.adversary_audit` takes the
 weak-label decision once per day, as the daily DAG does, with the champion a real model fitted on the bulk
 day. The default policy keeps the weak labels that entered training at least 95 % precise against every
-adversary; without its defences the farming and slow-poisoning crews get false labels in, and vote tying
-blocks honest labels. The full-size measurements (three strengths each) are ``make bench``'s adversaries
+adversary; without its defences the farming crew gets its false labels in (precision 0.90 here) and
+vote tying blocks honest labels. The full-size measurements (three strengths each) are ``make bench``'s adversaries
 section and the README's tables.
 """
 
@@ -106,7 +106,8 @@ def test_weak_labels_that_enter_training_stay_precise(outcome):
 def test_the_defences_are_what_keeps_them_precise(outcome):
     name, result = outcome
     default, none = result["default"], result["none"]
-    if name in ("farming", "slow", "mixed"):  # crews that earn trust first get false labels in without them
-        assert none["false_entered"] > default["false_entered"], (name, none, default)
+    assert default["false_entered"] <= none["false_entered"], (name, none, default)
+    if name == "farming":  # the attack of the issue: a crew that earned its record gets its false labels in
+        assert none["precision"] < 0.95 and none["false_entered"] >= 10, none
     if name == "tie":  # tied votes block honest labels without trusted dissent
         assert default["honest_labelled"] > none["honest_labelled"], (default, none)
