@@ -6,8 +6,8 @@ zone goes through the real ``ingest`` and ``validate`` and :mod:`harmwatch.data.
 weak-label decision once per day, as the daily DAG does, with the champion a real model fitted on the bulk
 day. The default policy keeps the weak labels that entered training at least 95 % precise against every
 adversary; without its defences the farming crew gets its false labels in (precision 0.90 here) and
-vote tying blocks honest labels. The full-size measurements (three strengths each) are ``make bench``'s adversaries
-section and the README's tables.
+vote tying blocks honest labels. The full-size measurements (three strengths each) are ``make bench``'s
+adversaries section and the README's tables.
 """
 
 from __future__ import annotations
