@@ -132,7 +132,7 @@ def test_adversary_plans(source):
     late = farm_late[farm_late["reporter_id"].str.startswith("farming-")]
     assert (early["reason"] == early["truth"]).all()  # building a record: correct reports only
     assert (late["truth"] == "not_cyberbullying").all() and (late["reason"] == "religion").all()
-    assert late.groupby("post_id")["reporter_id"].nunique().between(3, 4).all()
+    assert late.groupby("post_id")["reporter_id"].nunique().ge(3).all()  # enough to pass the count rule
     swarm = _day_reports(source, "swarm", 0.2, 3)
     swarm = swarm[swarm["reporter_id"].str.startswith("swarm-")]
     assert swarm["reporter_id"].str.startswith("swarm-3-").all()  # new accounts every day
