@@ -76,13 +76,20 @@ def _poison(
     per_post: tuple[int, int],
     reason: str,
     rng: np.random.Generator,
+    rotate: bool = False,
 ) -> list[dict]:
-    """About ``n`` false reports: benign posts, ``per_post`` (low, high) distinct members each, one reason."""
+    """About ``n`` false reports: benign posts, ``per_post`` (low, high) distinct members each, one reason.
+
+    With ``rotate`` the members take turns (a shuffled round robin), so each is used as rarely as possible.
+    """
     rows: list[dict] = []
+    rounds = n // max(len(members), 1) + 2 if rotate else 0
+    turn = iter([int(j) for _ in range(rounds) for j in rng.permutation(len(members))])
     while n > 0 and len(benign) and members:
         post = benign.iloc[int(rng.integers(len(benign)))]
         k = min(int(rng.integers(per_post[0], per_post[1] + 1)), len(members))
-        rows += [_row(post, members[int(j)], reason) for j in rng.choice(len(members), size=k, replace=False)]
+        picks = [next(turn) for _ in range(k)] if rotate else rng.choice(len(members), size=k, replace=False)
+        rows += [_row(post, members[int(j)], reason) for j in dict.fromkeys(int(j) for j in picks)]
         n -= k
     return rows
 
@@ -132,7 +139,7 @@ def adversary_reports(
         return _poison(benign, n, crew, (3, 4), adv.reason, rng)
     if adv.name == "swarm":
         fresh = [f"swarm-{day}-{i:04d}" for i in range(max(n // 2 + 6, 6))]  # one or two posts each
-        return _poison(benign, n, fresh, (3, 6), adv.reason, rng)
+        return _poison(benign, n, fresh, (3, 6), adv.reason, rng, rotate=True)
     if adv.name == "tie":
         honest = [r for r in others if r["reporter"].startswith("honest-")]
         return _ties(honest, n, [f"tie-{i:04d}" for i in range(3 * adv.crew)], rng)
