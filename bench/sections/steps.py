@@ -31,7 +31,7 @@ DAY2_CHAIN: Plan = [
     # What the weak-label defences cost: the same build without them, then with the champion's check
     # (the DAG's build); the last build is the snapshot train reads.
     ("build-dataset", "day 2, defences off", ["--date", DAY2, "--defences-off", *DEFENCES]),
-    ("build-dataset", "day 2", ["--date", DAY2, "--champion-check"]),
+    ("build-dataset", "day 2, defences", ["--date", DAY2, "--champion-check"]),
     ("train", "day 2", []),
     ("evaluate", "day 2, vs champion", []),
     ("promote", "day 2", ["--date", DAY2]),
