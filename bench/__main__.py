@@ -13,7 +13,7 @@ from typing import Any
 import bench
 from bench import report
 from bench.core import RESULTS, Options, code_version, load1, machine
-from bench.sections import dag, drift, drift_power, gates, review, scaling, serving, steps
+from bench.sections import adversaries, dag, drift, drift_power, gates, review, scaling, serving, steps
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "steps": steps.run,
@@ -24,6 +24,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "drift_power": drift_power.run,
     "gates": gates.run,
     "review": review.run,
+    "adversaries": adversaries.run,
 }
 
 

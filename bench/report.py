@@ -233,6 +233,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         lines += drift_section(results["drift"])
     if "review" in results:
         lines += review_section(results["review"])
+    if "adversaries" in results:
+        from bench.sections.adversaries import report_lines
+
+        lines += report_lines(results["adversaries"])
     return "\n".join(lines) + "\n"
 
 

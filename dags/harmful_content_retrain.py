@@ -18,6 +18,9 @@ version, decision).
 - **Nothing new.** `build_dataset` holds the logical date's new moderator-labelled posts out of
   training (the recent slice) and reports `new_rows`; `train` ends **skipped** when the champion was
   trained on this very snapshot (its XCom says why), and so do `evaluate` and `promote`.
+- **Weak labels.** `build_dataset` runs with `--champion-check`: the champion scores the posts known
+  only from user reports, and a report-derived label it strongly disagrees with waits in the review
+  queue (no champion yet: no check). The other defences are the step's defaults.
 - **Promotion.** `evaluate` compares the challenger with the champion on the frozen evaluation
   snapshot (the anchor), on the recent slice, on the golden set and on paired identity templates, and
   records a decision on the model version, with a readable summary as the version's description in
@@ -233,7 +236,8 @@ with DAG(
 ) as dag:
     ingest = runner.task("ingest", [DATE, option("--landing", "params.landing_uri")])
     validate = runner.task("validate", [DATE])
-    build_dataset = runner.task("build-dataset", [DATE])
+    # The champion's strong disagreement holds a weak label back for a moderator (a no-op without one).
+    build_dataset = runner.task("build-dataset", [DATE, "--champion-check"])
     # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
     # Nothing new since the champion's snapshot (e.g. a drift-triggered run on a day already trained on):
     # train says so and ends skipped, and evaluate and promote are skipped with it.

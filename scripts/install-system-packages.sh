@@ -3,8 +3,9 @@
 #   rsync          gitlab-ci-local (tests/deploy)
 #   chromium       browser tests (Airflow/MLflow UIs, HTML reports escaping)
 #   postgresql     production-backend integration test
+#   prometheus     promtool: checks and unit-tests the chart's alert rules (tests/deploy/test_alert_rules.py)
 set -euo pipefail
-want=(rsync chromium postgresql)
+want=(rsync chromium postgresql prometheus)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -26,6 +26,7 @@ STEP_TASKS = {
     },
     "harmful_content_drift": {"drift": "drift"},
     "harmful_content_review": {"review_pull": "review-pull", "review_push": "review-push"},
+    "harmful_content_moderation": {"metrics": "metrics"},
 }
 # Steps that take the logical date (train takes the snapshot build_dataset returned; see the DAG's doc).
 DATED = {
@@ -39,10 +40,11 @@ DATED = {
     "review_push",
 }
 # The only tasks that are not a harmwatch step: the retrain DAG's approval, the drift DAG's decision and
-# its trigger.
+# its trigger, the moderation DAG's alarm.
 CONTROL_TASKS = {
     "harmful_content_retrain": {"approve"},
     "harmful_content_drift": {"drift_detected", "trigger_retrain"},
+    "harmful_content_moderation": {"brigade_alarm"},
 }
 
 
@@ -297,3 +299,20 @@ def test_review_pulls_before_it_pushes_and_runs_before_the_retrain_day_ends(dagb
         assert "--date={{ ds }}" in task.arguments, task.task_id
     resolved = dag.params.validate()
     assert resolved == {"max_open": 500, "order": "value", "overlap_percent": 10}
+
+
+def test_moderation_dag_runs_metrics_daily_and_fails_the_alarm_task_on_an_alarm(dagbag) -> None:
+    dag = dagbag("local").dags["harmful_content_moderation"]
+    assert dag.get_task("brigade_alarm").upstream_task_ids == {"metrics"}
+    args = render_arguments(dag.get_task("metrics"), dag)
+    assert args == ["--date=2026-01-03", "--history-days=14", "--max-coordinated-share=0.02"]
+
+    from airflow.sdk.exceptions import AirflowFailException
+    from harmful_content_moderation import raise_alarm
+
+    calm = {"batch_dt": "2026-01-03", "alarms": [], "report_volume_robust_z": 0.4}
+    assert raise_alarm(calm).startswith("no brigade alarm for 2026-01-03")
+    assert raise_alarm({"skipped": "no validated batches"}).startswith("not checked")
+    line = "reporter_cohort: 9.0% of the reports on 2026-01-03 come from 1 co-reporting cohort(s)"
+    with pytest.raises(AirflowFailException, match=r"brigade alarm for 2026-01-03: reporter_cohort: 9\.0%"):
+        raise_alarm({"batch_dt": "2026-01-03", "alarms": [line], "metrics_json": "/r/moderation.json"})

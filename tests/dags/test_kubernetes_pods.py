@@ -149,6 +149,8 @@ def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
         "--order=value",
         "--overlap-percent=10",
     ]
+    moderation = args[("harmful_content_moderation", "metrics")]
+    assert moderation == ["metrics", f"--date={DAY}", "--history-days=14", "--max-coordinated-share=0.02"]
 
 
 def test_pods_are_hardened_bounded_and_cleaned_up(pods, dagbag) -> None:

@@ -162,20 +162,33 @@ def test_weak_labels_entering_training_are_precise(outcome):
     precision = sum(correct) / len(correct)
     print(f"brigade {outcome.share:.0%}: {len(weak)} weak labels accepted, precision {precision:.3f}")
     assert precision >= 0.95
-    truly_benign = [any(outcome.truth[p] == BENIGN_CLASS for p in ids.split("|")) for ids in weak["post_id"]]
-    assert not any(truly_benign), "a benign post entered training with a harmful weak label"
+    # No benign text enters training as harmful. A text the source carries both as a benign post (which
+    # the brigade reported) and as a harmful one (which honest reporters reported under its true class)
+    # may enter with that class: it counts as an error in the precision above, but it is not the
+    # brigade's doing.
+    benign = [all(outcome.truth[p] == BENIGN_CLASS for p in ids.split("|")) for ids in weak["post_id"]]
+    assert not any(benign), "a benign text entered training with a harmful weak label"
+    mixed = weak[[not ok for ok in correct]]
+    for label, ids in zip(mixed["label"], mixed["post_id"], strict=True):
+        print(f"  text of posts with truths {[outcome.truth[p] for p in ids.split('|')]} labelled {label}")
+        assert label in {outcome.truth[p] for p in ids.split("|")}
 
 
 def test_brigaded_posts_wait_for_review_instead_of_entering_training(outcome):
     keys = brigaded_keys(outcome)
     train, review = outcome.train, outcome.review
     assert len(keys) > 20
-    assert not keys & set(train.loc[train["label_source"] == "reports", "key"])
+    weak = train[train["label_source"] == "reports"]
+    entered = weak[weak["key"].isin(keys)]
+    # Only texts the source also carries as a harmful post honest users reported may enter, under its class.
+    for label, ids in zip(entered["label"], entered["post_id"], strict=True):
+        assert label in {outcome.truth[p] for p in ids.split("|")} - {BENIGN_CLASS}, (label, ids)
+    assert len(entered) <= 0.05 * len(keys)
     moderated = set(train.loc[train["label_source"] == "moderator", "key"]) | set(outcome.eval["key"])
     pending = keys - moderated
     assert pending, "every brigaded post was moderated: the policy was not exercised"
     queued = review[review["key"].isin(pending)]
-    assert set(queued["key"]) == pending
+    assert set(queued["key"]) == pending - set(entered["key"])
     from_reports = queued[queued["source"] == "reports"]
     # Where the brigade's reason won the vote, its reporters' mean reliability is what held it back.
     brigade_won = from_reports[from_reports["suggested_label"] == outcome.pop.brigade_reason]

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harmwatch.data.catalog import is_review_landing
+from harmwatch.data.cohorts import reporter_cohorts
 from harmwatch.data.weak_labels import (
     Policy,
     join_values,
     no_weak_labels,
     reporter_reliability,
+    review_kind,
     weak_labels,
 )
 
@@ -110,6 +112,14 @@ class Assembly:
         return content_version(self.train, ["key", "label", "label_source"])
 
     @property
+    def review_counts(self) -> dict[str, int]:
+        """Review rows from reports by why they wait (:data:`harmwatch.data.weak_labels.REVIEW_KINDS`)."""
+        rows = self.review[self.review.get("source", pd.Series(dtype=str)) == "reports"]
+        return {
+            str(k): int(v) for k, v in review_kind(rows["review_reason"]).value_counts().sort_index().items()
+        }
+
+    @property
     def review_version(self) -> str:
         return content_version(self.review, ["key", "review_reason"]) if len(self.review) else "empty"
 
@@ -134,20 +144,25 @@ def assemble(
     policy: Policy,
     eval_fraction: float,
     seed: int,
+    champion: pd.DataFrame | None = None,
 ) -> Assembly:
     """Training snapshot, evaluation snapshot, review queue and reporter reliability from validated rows.
 
     ``labelled``: validated labelled rows (``post_id``, ``text``, ``label``, ``labelled_at``,
     ``source_file``); ``reports``: validated report rows (``report_id``, ``post_id``, ``text``,
     ``reporter_id``, ``reason``, ``reported_at``, ``source_file``); ``frozen_eval``: the evaluation snapshot
-    built by an earlier run and its version (None on the first run, when one is drawn here).
+    built by an earlier run and its version (None on the first run, when one is drawn here);
+    ``champion``: the champion's ``score_<class>`` of the posts known only from reports (``key``), or None.
     """
     reports = keyed_reports(reports)
     moderated, conflicts = resolve_moderator_labels(labelled)
     reliability = reporter_reliability(reports, moderated, policy)
     decided_keys = set(moderated["key"]) | set(conflicts["key"])
+    cohorts = reporter_cohorts(reports) if policy.cohorts and not reports.empty else None
     accepted, report_review = (
-        weak_labels(reports, decided_keys, reliability, policy) if not reports.empty else no_weak_labels()
+        weak_labels(reports, moderated, decided_keys, policy, cohorts=cohorts, champion=champion, seed=seed)
+        if not reports.empty
+        else no_weak_labels()
     )
     labelled_keys = text_key(labelled["text"])
     if frozen_eval is None:
@@ -178,6 +193,16 @@ def assemble(
         train_files=train_files,
         eval_files=eval_files,
     )
+
+
+def pending_texts(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """``key`` and ``text`` of the posts known only from reports: what the champion is asked about."""
+    reports = keyed_reports(reports)
+    if reports.empty:
+        return pd.DataFrame(columns=["key", "text"])
+    decided = set(text_key(labelled["text"]))
+    pending = reports[~reports["key"].isin(decided)].sort_values(["key", "reported_at"])
+    return pending.drop_duplicates("key")[["key", "text"]].reset_index(drop=True)
 
 
 def reliability_of(

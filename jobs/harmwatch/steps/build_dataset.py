@@ -2,9 +2,11 @@
 
 Reads every committed validated run; :func:`harmwatch.data.dataset.assemble` decides what goes where
 (moderator labels first, weak labels from reports under :class:`harmwatch.data.weak_labels.Policy`, the
-rest to review). Writes, each committed by its manifest: the reporter-reliability table (pseudonymised ids
-only, so a moderator can see who is trusted and why), the training snapshot, the review queue, the
-evaluation snapshot on the first run, and last the ``LATEST`` pointer train reads. Versions are content
+rest to review). With ``--champion-check`` the champion scores the posts known only from reports first, so
+that a weak label the champion strongly disagrees with waits for a moderator (no champion: no check).
+Writes, each committed by its manifest: the reporter-reliability table (pseudonymised ids only, so a
+moderator can see who is trusted and why), the training snapshot, the review queue, the evaluation
+snapshot on the first run, and last the ``LATEST`` pointer train reads. Versions are content
 hashes, so a rerun on the same lake rewrites nothing new.
 
 Beside the frozen anchor it holds out the *recent slice* (:mod:`harmwatch.data.holdout`): the newest
@@ -24,10 +26,10 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import Assembly, assemble, content_version
+from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts
 from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
-from harmwatch.data.weak_labels import Policy
+from harmwatch.data.weak_labels import DEFENCES, Policy
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.storage import Store, open_store
 
@@ -142,10 +144,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mean reliability those reporters must reach (default 0.8)",
     )
 
+    parser.add_argument(
+        "--spot-check-rate",
+        type=float,
+        default=Policy.spot_check_rate,
+        help="share of accepted weak labels sent to moderators at random (default 0.05)",
+    )
+    parser.add_argument(
+        "--champion-check",
+        action="store_true",
+        help="score report-only posts with the champion; a weak label it strongly disagrees with waits",
+    )
+    parser.add_argument(
+        "--defences-off",
+        nargs="+",
+        default=[],
+        choices=DEFENCES,
+        metavar="DEFENCE",
+        help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCES)})",
+    )
+
+
+def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The champion's ``score_<class>`` of ``texts`` (``key``, ``text``); (None, None) without a champion."""
+    from harmwatch import registry
+
+    _client, version = registry.champion(settings)
+    if version is None:
+        return None, None
+    if texts.empty:
+        return pd.DataFrame(columns=["key"]), str(version.version)
+    with registry.mlflow_calls(settings):
+        model = registry.load_pyfunc(registry.version_uri(settings.model_name, version.version))
+    scored = model.predict(texts[["text"]].reset_index(drop=True))
+    columns = [c for c in scored.columns if c.startswith("score_")]
+    return scored[columns].assign(key=texts["key"].to_numpy()), str(version.version)
+
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings.lake_uri, settings)
-    policy = Policy(min_reporters=args.min_reporters, min_reliability=args.min_reliability)
+    if not 0 <= args.spot_check_rate < 1:
+        raise HarmwatchError(f"--spot-check-rate {args.spot_check_rate} must be in [0, 1)")
+    policy = Policy(
+        min_reporters=args.min_reporters,
+        min_reliability=args.min_reliability,
+        spot_check_rate=args.spot_check_rate,
+    ).without(*args.defences_off)
     labelled, labelled_runs = read_committed(store, catalog.validated_runs("labelled"))
     if labelled.empty:
         raise DataError(
@@ -155,6 +199,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     reports, report_runs = read_committed(store, catalog.validated_runs("reports"))
     date = args.date or str(labelled["batch_dt"].max())
     frozen = frozen_eval(store)
+    scores, champion_version = (None, None)
+    if args.champion_check and policy.champion_floor > 0:
+        scores, champion_version = champion_scores(settings, pending_texts(labelled, reports))
     a = assemble(
         labelled,
         reports,
@@ -162,6 +209,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         policy,
         args.eval_fraction,
         settings.seed,
+        champion=scores,
     )
     eval_meta = (
         frozen[1]
@@ -192,6 +240,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "weak_labels_accepted": a.weak_labels,
         "reporters_scored": len(a.reliability),
         "reporters_version": a.reporters_version,
+        "review_from_reports": a.review_counts,
+        "champion_checked": champion_version,
         "eval_reused": frozen is not None and not args.renew_anchor,
         "date": date,
         "landing_files": sorted(

@@ -1,8 +1,10 @@
 """Moderation metrics per batch (``batch_dt``), as an MLflow time series and a Prometheus text file.
 
 Reads every validated labelled and report row; :mod:`harmwatch.monitoring.moderation` defines the metrics
-(prevalence, proactive rate, valid-appeal proxy, unreliable-report share). The proactive rate needs the
-champion's flags on the harmful posts, scored here.
+(prevalence, proactive rate, valid-appeal proxy, unreliable-report share, report volume, coordinated
+reports) and the brigade alarm. The proactive rate needs the champion's flags on the harmful posts, scored
+here. An alarm is part of the summary (``alarms``) and of the Prometheus file; the step itself succeeds,
+so the numbers are always published (the moderation DAG fails its ``brigade_alarm`` task instead).
 
 Outputs (:mod:`harmwatch.data.catalog`): the newest batch's Prometheus file for node-exporter's textfile
 collector, and per day ``moderation.json``, ``reporter_reliability.csv`` (pseudonymised ids) and the
@@ -28,7 +30,9 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.monitoring.moderation import (
     HELP,
     QUEUE_HELP,
+    alarms,
     batch_metrics,
+    brigade_signals,
     latest_labels,
     prometheus_text,
     queue_metrics,
@@ -115,6 +119,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
     parser.add_argument("--reports", help="reports URI (default: settings.reports_uri)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the time series to MLflow")
+    parser.add_argument(
+        "--history-days", type=int, default=14, help="previous days for the report-volume check (default 14)"
+    )
+    parser.add_argument(
+        "--max-coordinated-share",
+        type=float,
+        default=0.02,
+        help="share of a batch's reports from co-reporting cohorts that raises the alarm (default 0.02)",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -133,7 +146,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         return {"batch_dt": None, "days": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
     until = days[-1]
     flagged, version = champion_flags(settings, labelled[labelled["batch_dt"] <= until])
-    rows = [batch_metrics(d, labelled, reports, flagged, args.min_judged) for d in days]
+    rows = []
+    for d in days:
+        m = batch_metrics(d, labelled, reports, flagged, args.min_judged)
+        m.update(brigade_signals(d, reports[reports["batch_dt"] <= d], args.history_days))
+        rows.append({**m, "alarms": alarms(m, args.max_coordinated_share)})
     latest = rows[-1]
     review = review_state(lake, until)
     queue = queue_metrics(*review, until) if review else None
@@ -148,7 +165,17 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if newer_than_published(out, until):  # a backfill must not replace newer numbers
         out.write_text(catalog.METRICS_LATEST_PROM, prom)
     run_id = None if args.no_mlflow else log_series(settings, rows)
-    keep = ("prevalence", "proactive_rate", "valid_appeal_proxy", "unreliable_report_share", "posts_labelled")
+    keep = (
+        "prevalence",
+        "proactive_rate",
+        "valid_appeal_proxy",
+        "unreliable_report_share",
+        "posts_labelled",
+        "report_volume_robust_z",
+        "coordinated_report_share",
+        "reporter_cohorts",
+        "alarms",
+    )
     return {
         "batch_dt": until,
         "days": len(rows),
