@@ -68,7 +68,8 @@ RUN groupadd --system --gid 10001 harmwatch \
 # 1. Dependencies only, pinned by the lock, into the virtualenv /opt/venv: this layer is rebuilt when
 #    the dependency list or requirements.lock change, not when the source does. uv installs them
 #    (parallel downloads and unpacking; pip took about 10 minutes for this layer on a 2-core builder)
-#    and is removed again; UV_SYSTEM_CERTS makes it trust the system's CA store, as pip does.
+#    and is removed again. Bytecode is compiled here because the root filesystem is read-only when a
+#    step runs. UV_SYSTEM_CERTS: uv trusts the system's CA store (e.g. an organisation's own CA).
 WORKDIR /opt/harmwatch
 COPY requirements.lock ./
 COPY --from=wheel /src/job-requirements.txt ./

@@ -329,6 +329,10 @@ def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Pa
             "--force-shell-executor",
             "--home",
             str(tmp_path / "gitlab-ci-local-home"),
+            # A runner's shell executor sets CI_PROJECT_DIR to the checkout; gitlab-ci-local's keeps the
+            # Docker executor's /builds/<group>/<project>, a folder outside this test.
+            "--variable",
+            f"CI_PROJECT_DIR={clone}",
             "--variable",
             f"HARMWATCH_DATA_URL={url}/{archive.name}",
             "--variable",
@@ -341,6 +345,7 @@ def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Pa
     assert proc.returncode == 0, out[-6000:]
     assert "fetch-data: data and schemas unpacked" in out
     assert re.search(r"\b2 passed\b", out), out[-3000:]
+    assert f"fetch-data: data and schemas unpacked into {clone}/.harmwatch/shared" in out
     assert (clone / ".harmwatch" / "shared" / "data" / "cyberbullying_tweets.csv").is_file()
     assert not (clone.parent / "shared").exists()
 
