@@ -144,7 +144,7 @@ def test_job_image_installs_dependencies_before_source_from_the_lock() -> None:
     # pyproject.toml or the source), then the wheel alone.
     copy_lock = next(i for i, s in enumerate(runtime) if s.startswith("COPY requirements.lock"))
     copy_list = next(i for i, s in enumerate(runtime) if "--from=wheel /src/job-requirements.txt" in s)
-    install_deps = next(i for i, s in enumerate(runtime) if "install --no-cache -c requirements.lock" in s)
+    install_deps = next(i for i, s in enumerate(runtime) if "-c requirements.lock -r job-requirements" in s)
     copy_wheel = next(i for i, s in enumerate(runtime) if "--from=wheel /wheels" in s)
     install_pkg = next(i for i, s in enumerate(runtime) if "--no-deps --no-index wheels/" in s)
     assert max(copy_lock, copy_list) < install_deps < copy_wheel < install_pkg
