@@ -20,13 +20,14 @@ export DO_NOT_TRACK ?= true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help venv labelstudio tools demo test lint bench up down clean lock
+.PHONY: help venv labelstudio tools demo test lint bench up down clean lock images
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
 	@echo "make test   run the test suite (installs everything it needs first)"
 	@echo "make lint   ruff, hadolint, helm lint"
 	@echo "make bench  benchmarks; results in bench/results/"
+	@echo "make images build the job and Airflow images with Podman (tag: the commit SHA)"
 	@echo "make up     Airflow UI on http://127.0.0.1:8080, MLflow UI on :5000, Label Studio on :8090"
 	@echo "make down   stop what make up started"
 
@@ -60,10 +61,15 @@ demo: venv labelstudio
 test: venv tools labelstudio
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
+images: venv
+	scripts/install-system-packages.sh
+	$(BIN)/python -m devstack.images
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/hadolint docker/*.Dockerfile
+	$(BIN)/hadolint docker/*.Dockerfile docker/local/*.Dockerfile
 
 # BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see python -m bench -h)
 BENCH_ARGS ?=
