@@ -87,9 +87,9 @@ def chart_configmap(job_image: str, sidecar_image: str, s3_endpoint: str, mlflow
 
 
 def mlflow_login(server: Any) -> dict[str, str]:
-    """The steps' MLflow login for the Secret: empty while the test server runs without auth."""
-    user, password = getattr(server, "username", None), getattr(server, "password", None)
-    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password} if user else {}
+    """The steps' MLflow login for the Secret: the test server's non-admin pipeline user (basic-auth)."""
+    user, password = server.pipeline
+    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
 
 
 @pytest.fixture(scope="module")
