@@ -87,6 +87,10 @@ def _runs(trigger_rule: str, upstream: list[str]) -> str | None:
         return "skipped" if any(s == "skipped" for s in upstream) else None
     if trigger_rule == "none_failed":
         return "upstream_failed" if any(s in FAILED for s in upstream) else None
+    if trigger_rule == "none_failed_min_one_success":
+        if any(s in FAILED for s in upstream):
+            return "upstream_failed"
+        return None if any(s == "success" for s in upstream) else "skipped"
     raise NotImplementedError(f"trigger rule {trigger_rule!r} is not played here")
 
 
@@ -96,6 +100,23 @@ def build_pod(dag: Any, task: Any, context: dict[str, Any]) -> dict[str, Any]:
 
     task.render_template_fields(context, jinja_env=dag.get_template_env())
     return ApiClient().sanitize_for_serialization(task.build_pod_request_obj(context, dry_run=True))
+
+
+def run_in_worker(task: Any, context: dict[str, Any]) -> TaskResult:
+    """A task that is not a pod (the retrain DAG's approval) runs its own ``execute`` as the worker would.
+
+    Only the outcomes that need no scheduler are played: a return value or a skip. An approval that would
+    wait for a person (a deferral) is not: there is no API server to answer it here.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+
+    try:
+        value = task.execute(context)
+    except AirflowSkipException as skip:
+        return TaskResult(task.task_id, "skipped", None, None, str(skip))
+    except TaskDeferred as deferred:
+        raise NotImplementedError(f"{task.task_id} waits for a person; not played here") from deferred
+    return TaskResult(task.task_id, "success", value)
 
 
 def run_dag(
@@ -124,6 +145,9 @@ def run_dag(
             continue
         ti = TaskInstance(dag_id, task.task_id, results)
         context = {"ds": ds, "params": params, "run_id": run_id, "dag": dag, "task": task, "ti": ti}
+        if not hasattr(task, "build_pod_request_obj"):  # a control task (the approval): runs in the worker
+            results[task.task_id] = run_in_worker(task, context)
+            continue
         pod = runner.run(build_pod(dag, task, context))
         if pod.exit_code != 0:
             error = (pod.stderr or pod.stdout).strip().splitlines()[-1:] or ["no error message"]

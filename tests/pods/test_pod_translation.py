@@ -67,6 +67,9 @@ def test_secret_is_the_kubectl_shape() -> None:
         ("none_failed", ["skipped"], None),
         ("none_failed", ["success"], None),
         ("none_failed", ["failed"], "upstream_failed"),
+        ("none_failed_min_one_success", ["success", "skipped"], None),
+        ("none_failed_min_one_success", ["skipped", "skipped"], "skipped"),
+        ("none_failed_min_one_success", ["success", "failed"], "upstream_failed"),
     ],
 )
 def test_trigger_rules(rule: str, upstream: list[str], expected: str | None) -> None:
