@@ -53,6 +53,16 @@ class TaskInstance:
         self.pushed[key] = value
 
 
+@dataclass
+class DagRun:
+    """The slice of a DAG run the templates read: who triggered it and with what conf."""
+
+    run_id: str
+    conf: dict[str, Any]
+    run_type: str = "manual"
+    triggering_user_name: str | None = None
+
+
 @contextlib.contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     """``values`` in ``os.environ`` for the duration (the DAG files read their runner config from it)."""
@@ -125,8 +135,9 @@ def run_dag(
     worker_env: Mapping[str, str],
     runner: PodRunner,
     conf: Mapping[str, Any] | None = None,
+    user: str | None = None,
 ) -> dict[str, TaskResult]:
-    """One DAG run for logical date ``ds`` (params from ``conf``, as a trigger would pass them)."""
+    """One DAG run for logical date ``ds`` (params from ``conf``, as ``user`` triggering it would pass them)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     from harmwatch_tasks import _skip_if_not  # the operator's own skip rule
@@ -136,6 +147,7 @@ def run_dag(
     params.update(dict(conf or {}))
     params = params.validate()
     run_id = f"manual__{ds}T00:00:00+00:00"
+    dag_run = DagRun(run_id, dict(conf or {}), triggering_user_name=user)
     results: dict[str, TaskResult] = {}
     for task in dag.topological_sort():
         rule = getattr(task.trigger_rule, "value", task.trigger_rule)
@@ -144,7 +156,15 @@ def run_dag(
             results[task.task_id] = TaskResult(task.task_id, ends)
             continue
         ti = TaskInstance(dag_id, task.task_id, results)
-        context = {"ds": ds, "params": params, "run_id": run_id, "dag": dag, "task": task, "ti": ti}
+        context = {
+            "ds": ds,
+            "params": params,
+            "run_id": run_id,
+            "dag": dag,
+            "dag_run": dag_run,
+            "task": task,
+            "ti": ti,
+        }
         if not hasattr(task, "build_pod_request_obj"):  # a control task (the approval): runs in the worker
             results[task.task_id] = run_in_worker(task, context)
             continue
