@@ -68,6 +68,14 @@ class Outcome:
         return self.lake.read_parquet(f"datasets/eval/v={self.summary['eval_version']}/eval.parquet")
 
     @property
+    def recent(self) -> pd.DataFrame:
+        """The recent evaluation slice: the newest moderator-labelled posts, held out of training."""
+        version = self.summary["recent_version"]
+        if version is None:
+            return pd.DataFrame(columns=["key"])
+        return self.lake.read_parquet(f"{catalog.recent_slice(version)}/{catalog.RECENT_FILE}")
+
+    @property
     def review(self) -> pd.DataFrame:
         return self.lake.read_parquet(f"review/v={self.summary['review_version']}/queue.parquet")
 
@@ -184,7 +192,11 @@ def test_brigaded_posts_wait_for_review_instead_of_entering_training(outcome):
     for label, ids in zip(entered["label"], entered["post_id"], strict=True):
         assert label in {outcome.truth[p] for p in ids.split("|")} - {BENIGN_CLASS}, (label, ids)
     assert len(entered) <= 0.05 * len(keys)
-    moderated = set(train.loc[train["label_source"] == "moderator", "key"]) | set(outcome.eval["key"])
+    moderated = (
+        set(train.loc[train["label_source"] == "moderator", "key"])
+        | set(outcome.eval["key"])
+        | set(outcome.recent["key"])  # moderated too, held out of training for evaluation
+    )
     pending = keys - moderated
     assert pending, "every brigaded post was moderated: the policy was not exercised"
     queued = review[review["key"].isin(pending)]
@@ -237,8 +249,14 @@ def test_every_report_is_accounted_for(outcome):
     assert len(valid) + len(quarantined) == len(landed)
     assert set(valid["report_id"]) | set(quarantined["report_id"]) == set(landed)
     assert not set(valid["report_id"]) & set(quarantined["report_id"])
-    # Every validated report's post is moderated (train or eval), weakly labelled, or in the review queue.
+    # Every validated report's post is moderated (train, eval or the recent slice), weakly labelled, or in
+    # the review queue.
     keys = set(text_key(valid["text"]))
-    placed = set(outcome.train["key"]) | set(outcome.eval["key"]) | set(outcome.review["key"])
+    placed = (
+        set(outcome.train["key"])
+        | set(outcome.eval["key"])
+        | set(outcome.recent["key"])
+        | set(outcome.review["key"])
+    )
     assert keys <= placed
     assert not set(outcome.train["key"]) & set(outcome.review["key"])
