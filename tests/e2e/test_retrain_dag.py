@@ -50,7 +50,8 @@ def test_the_run_succeeds_through_airflow_with_every_step(day_one) -> None:
     states = {t: r.state for t, r in run.tasks.items()}
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
     assert run.state == "success", f"{states}\n{tail}"
-    assert states == dict.fromkeys(STEPS, "success")
+    # The approval is skipped: approval mode is off by default, so nothing waits for a person.
+    assert states == {**dict.fromkeys(STEPS, "success"), "approve": "skipped"}
     for task in STEPS:  # every step's JSON summary went through XCom
         assert isinstance(run.tasks[task].xcom, dict), task
     assert run.tasks["validate"].xcom["rows_in"] > 10_000
@@ -99,6 +100,7 @@ def test_a_drift_triggered_run_with_nothing_new_records_it_and_trains_nothing(da
         "build_dataset": "success",
         "train": "skipped",
         "evaluate": "skipped",
+        "approve": "skipped",
         "promote": "skipped",
         "drift_report": "success",
     }
