@@ -196,15 +196,28 @@ def aliases(stack: Stack) -> dict[str, str]:
 
 
 def wait_for_approval(stack: Stack, run_id: str, timeout: float = RUN_TIMEOUT) -> None:
-    """Until the run's approve task waits for a person (or the run ended, which fails the test)."""
+    """Until the run's approve task waits for a person and the scheduler has taken note of it.
+
+    The scheduler must have processed the executor's event for the pause first (its log says "TaskInstance
+    Finished ... state=awaiting_input"): Airflow 3.3 counts an answer given within those few seconds as a
+    task killed externally and retries the task, which asks again. A person is never that fast; a test is.
+    """
     deadline = time.monotonic() + timeout
+    scheduler_log = stack.home / "run" / "logs" / "airflow-scheduler.log"
+    paused = f"task_id=approve, run_id={run_id},"
     while time.monotonic() < deadline:
         states = stack.api.task_states(DAG_ID, run_id)
         if states.get("approve") == "awaiting_input":
-            return
+            noted = [
+                line
+                for line in scheduler_log.read_text(errors="replace").splitlines()
+                if "TaskInstance Finished" in line and paused in line and "state=awaiting_input" in line
+            ]
+            if noted:
+                return
         run = stack.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
         assert run["state"] not in ("success", "failed"), failure_report(stack, run_id)
-        time.sleep(5)
+        time.sleep(2)
     raise TimeoutError(f"{run_id}: approve never waited for input")
 
 
