@@ -15,7 +15,7 @@ export DO_NOT_TRACK ?= true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools demo test lint bench up down clean lock
+.PHONY: help venv tools java demo test lint bench up down clean lock
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
@@ -40,7 +40,11 @@ tools: venv
 	scripts/install-helm.sh
 	scripts/install-gitlab-ci-local.sh
 
-demo: venv
+# The Java runtime of the Spark engine (Debian's openjdk-17-jre-headless), for the demo and the bench.
+java:
+	scripts/install-system-packages.sh openjdk-17-jre-headless
+
+demo: venv java
 	$(BIN)/python -m devstack.demo
 
 test: venv tools
@@ -53,7 +57,7 @@ lint: venv
 
 # BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see python -m bench -h)
 BENCH_ARGS ?=
-bench: venv
+bench: venv java
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 up: venv
