@@ -3,7 +3,6 @@ read in batches keeping only the chosen rows (train's memory follows the budget,
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
