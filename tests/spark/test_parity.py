@@ -25,6 +25,7 @@ FOLDERS = [
     *(catalog.quarantine_runs(s, k) for s in catalog.STAGES for k in catalog.KINDS),
     *(catalog.validated_runs(k) for k in catalog.KINDS),
 ]
+DATASETS = [catalog.TRAIN_SNAPSHOTS, catalog.EVAL_SNAPSHOTS, catalog.REVIEW_QUEUES, catalog.REPORTER_TABLES]
 
 
 def run_both(tmp: Path, landing: Path, commands: list[list[str]]) -> dict[str, dict]:
@@ -62,7 +63,7 @@ def broken(tmp_path_factory, java) -> dict[str, dict]:
     landing = tmp / "landing"
     for case in CASES:
         write_case(landing, case)
-    return run_both(tmp, landing, [["ingest"], ["validate", "--date", "2026-01-01"]])
+    return run_both(tmp, landing, [["ingest"], ["validate", "--date", "2026-01-01"], ["build-dataset"]])
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +72,20 @@ def real(tmp_path_factory, source_csv, java) -> dict[str, dict]:
     sim = tmp / "sim"
     proc = run_cli("simulate", env={"HARMWATCH_HOME": str(sim), "HARMWATCH_SOURCE_CSV": str(source_csv)})
     assert proc.returncode == 0, proc.stderr
-    return run_both(tmp, sim / "landing", [["ingest"], ["validate"]])
+    return run_both(tmp, sim / "landing", [["ingest"], ["validate"], ["build-dataset"]])
 
 
-def test_broken_corpus_same_lake_quarantine_and_summaries(broken):
-    assert_same_lake(broken, FOLDERS)
+def test_broken_corpus_same_lake_quarantine_datasets_and_summaries(broken):
+    assert_same_lake(broken, FOLDERS + DATASETS)
     assert_same_summaries(broken)
     quarantined = folder_rows(broken["spark"]["lake"], "quarantine")
     assert len(quarantined) and quarantined["reason"].str.len().min() > 0  # every row keeps its reason
 
 
-def test_real_dataset_same_lake_quarantine_and_summaries(real):
-    assert_same_lake(real, FOLDERS)
+def test_real_dataset_same_lake_quarantine_datasets_and_summaries(real):
+    assert_same_lake(real, FOLDERS + DATASETS)
     assert_same_summaries(real)
-    (_, ingested), (_, validated) = real["spark"]["results"]
-    assert ingested["engine"] == "spark" and validated["engine"] == "spark"
+    (_, ingested), (_, validated), (_, built) = real["spark"]["results"]
+    assert ingested["engine"] == validated["engine"] == built["engine"] == "spark"
+    assert built["weak_labels_accepted"] > 0 and built["rows_review"] > 0  # the policy had work to do
     assert validated["rows_in"] == validated["rows_valid"] + validated["rows_quarantined"]

@@ -13,6 +13,7 @@ content hashes (:func:`content_version`): the same inputs give the same versions
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,7 +26,8 @@ from harmwatch.data.weak_labels import (
     weak_labels,
 )
 
-SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id"]
+# batch_dt: the day the label arrived (a weak label: its newest report), for train's recency-aware budget.
+SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id", "batch_dt"]
 EVAL_COLUMNS = ["key", "text", "label", "post_id"]
 
 
@@ -34,10 +36,23 @@ def text_key(texts: pd.Series) -> pd.Series:
     return texts.fillna("").astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
 
 
+def version_lines(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The lines :func:`content_version` hashes, one per row (the Spark engine sorts them distributed)."""
+    return frame[columns].astype(str).agg("\t".join, axis=1)
+
+
+def version_of_sorted_lines(lines: Iterable[str]) -> str:
+    """Hash of already sorted lines, consumed one at a time (bounded memory for a streamed table)."""
+    digest, first = hashlib.sha256(), True
+    for line in lines:
+        digest.update((line if first else "\n" + line).encode("utf-8"))
+        first = False
+    return digest.hexdigest()[:16]
+
+
 def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
     """Deterministic id of a table's content (row order does not matter)."""
-    lines = sorted(frame[columns].astype(str).agg("\t".join, axis=1))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+    return version_of_sorted_lines(sorted(version_lines(frame, columns)))
 
 
 def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,6 +125,13 @@ def keyed_reports(reports: pd.DataFrame) -> pd.DataFrame:
     return reports[reports["key"] != ""]
 
 
+def newest_report_day(reports: pd.DataFrame) -> pd.Series:
+    """key -> the newest ``batch_dt`` of its reports (when a weak label's evidence last grew)."""
+    if reports.empty or "batch_dt" not in reports:
+        return pd.Series(dtype=object)
+    return reports.groupby("key")["batch_dt"].max()
+
+
 def assemble(
     labelled: pd.DataFrame,
     reports: pd.DataFrame,
@@ -142,6 +164,7 @@ def assemble(
     eval_keys = set(ev["key"])
     mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
     weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
+    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(newest_report_day(reports)))
     train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
     review = pd.concat([conflict_review(conflicts), report_review], ignore_index=True)
     train_files = sorted(

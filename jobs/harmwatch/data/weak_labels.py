@@ -49,10 +49,17 @@ def reporter_reliability(reports: pd.DataFrame, moderated: pd.DataFrame, policy:
     votes = reports.merge(moderated[["key", "label"]], on="key").drop_duplicates(["reporter_id", "key"])
     votes = votes.assign(agree=(votes["reason"] == votes["label"]) & (votes["label"] != BENIGN_CLASS))
     stats = votes.groupby("reporter_id")["agree"].agg(reports_on_labelled="size", agreements="sum")
-    stats["reliability"] = (stats["agreements"] + policy.prior_agree) / (
-        stats["reports_on_labelled"] + policy.prior_agree + policy.prior_disagree
+    return with_reliability(stats.reset_index(), policy)
+
+
+def with_reliability(counts: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Counts per reporter (``reporter_id``, ``reports_on_labelled``, ``agreements``) with the smoothed
+    reliability; the Spark engine sums the counts over the whole history and calls this too."""
+    counts = counts.assign(
+        reliability=(counts["agreements"] + policy.prior_agree)
+        / (counts["reports_on_labelled"] + policy.prior_agree + policy.prior_disagree)
     )
-    return stats.reset_index()[RELIABILITY_COLUMNS]
+    return counts[RELIABILITY_COLUMNS]
 
 
 def no_weak_labels() -> tuple[pd.DataFrame, pd.DataFrame]:
