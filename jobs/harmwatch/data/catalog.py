@@ -15,6 +15,7 @@ Lake (``settings.lake_uri``)::
     datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot
     review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
     reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
+    predictions/dt=<day>/run=<id>/part-*.parquet         predict: champion and shadow challenger scores
 
 Reports (``settings.reports_uri``)::
 
@@ -43,6 +44,7 @@ EVAL_SNAPSHOTS = "datasets/eval"
 TRAIN_LATEST = f"{TRAIN_SNAPSHOTS}/LATEST.json"
 REVIEW_QUEUES = "review"
 REPORTER_TABLES = "reporters"
+PREDICTIONS = "predictions"
 
 
 def _kind(kind: str) -> str:
@@ -99,6 +101,15 @@ def review_queue(version: str) -> str:
 
 def reporter_table(version: str) -> str:
     return f"{REPORTER_TABLES}/v={version}"
+
+
+def predictions_day(day: str) -> str:
+    """Folder of every committed predict run of batch ``day``."""
+    return f"{PREDICTIONS}/dt={day}"
+
+
+def predictions_run(day: str, run_id: str) -> str:
+    return f"{predictions_day(day)}/run={run_id}"
 
 
 # -- reports store --------------------------------------------------------------------------------

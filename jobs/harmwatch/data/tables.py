@@ -78,3 +78,17 @@ def read_selected(
         offset += batch.num_rows
     table = pa.Table.from_batches(kept, schema=pf.schema_arrow) if kept else pf.schema_arrow.empty_table()
     return table.to_pandas().reset_index(drop=True)
+
+
+def read_predictions(lake: Store, days: set[str] | None, model_version: str) -> pd.DataFrame:
+    """Stored predictions (``harmwatch predict``) of ``model_version`` for posts of ``days`` (None: all):
+    ``post_id``, ``label``, ``harmful_score``, one row per post."""
+    manifests = [
+        m
+        for m in lake.committed(catalog.PREDICTIONS)
+        if str(m.get("model_version")) == str(model_version) and (days is None or m.get("batch_dt") in days)
+    ]
+    frame = read_runs(lake, manifests)
+    if frame.empty:
+        return pd.DataFrame(columns=["post_id", "label", "harmful_score"])
+    return frame[["post_id", "label", "harmful_score"]].drop_duplicates("post_id", keep="last")

@@ -20,5 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("harmwatch.steps.drift", "Evidently drift report: reference vs current batches"),
     "metrics": ("harmwatch.steps.metrics", "moderation metrics per batch (MLflow + Prometheus text)"),
     "score": ("harmwatch.steps.score", "batch-score a file with the champion"),
+    "predict": (
+        "harmwatch.steps.predict",
+        "score the lake's new posts on Spark: champion, challenger in shadow",
+    ),
     "info": ("harmwatch.steps.info", "print the resolved settings"),
 }
