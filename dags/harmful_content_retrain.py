@@ -41,6 +41,8 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
+TRAIN_VERSION = "(ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version')"
+
 DATE = "--date={{ ds }}"
 
 runner = RunnerConfig.from_env()  # how tasks run: local processes or pods (read once per parse)
@@ -148,10 +150,9 @@ with DAG(
     ingest = runner.task("ingest", [DATE, option("--landing", "params.landing_uri")])
     validate = runner.task("validate", [DATE])
     build_dataset = runner.task("build-dataset", [DATE])
-    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
-    train = runner.task(
-        "train", ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"]
-    )
+    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest". A Spark
+    # build_dataset (kubernetes runner) returns no XCom: train then takes the snapshot it committed last.
+    train = runner.task("train", [option("--train-version", TRAIN_VERSION)])
     evaluate = runner.task(
         "evaluate",
         [

@@ -69,7 +69,12 @@ STEPS: dict[str, StepSpec] = {
     "rollback": StepSpec("100m", "512Mi", "500m", "1Gi", timedelta(minutes=10)),
     "drift": StepSpec("500m", "1536Mi", "1", "3Gi", timedelta(minutes=30)),
     "metrics": StepSpec("250m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
+    # Spark in local[2] when it runs in a pod; on the cluster, dags/spark/predict.yaml sizes it.
+    "predict": StepSpec("1", "3Gi", "2", "4Gi", timedelta(minutes=60)),
 }
+# Steps the kubernetes runner submits as SparkApplications (dags/spark/<step>.yaml) by default.
+SPARK_STEPS: tuple[str, ...] = ("ingest", "validate", "build-dataset", "metrics", "predict")
+SPARK_TEMPLATES = Path(__file__).resolve().parent / "spark"
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class RunnerConfig:
     configmap: str = "harmwatch-config"
     secret_name: str = "harmwatch-secrets"
     xcom_sidecar_image: str = ""
+    spark_steps: tuple[str, ...] = field(default=SPARK_STEPS)
+    spark_service_account: str = "harmwatch-spark"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RunnerConfig:
@@ -102,7 +109,7 @@ class RunnerConfig:
             if raw:
                 values[f.name] = (
                     tuple(s.strip() for s in raw.split(",") if s.strip())
-                    if f.name == "image_pull_secrets"
+                    if f.name in ("image_pull_secrets", "spark_steps")
                     else raw
                 )
         config = cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
@@ -133,6 +140,8 @@ class RunnerConfig:
         spec = STEPS[step]
         task_id = task_id or step.replace("-", "_")
         kwargs.setdefault("execution_timeout", spec.timeout)
+        if self.runner == "kubernetes" and step in self.spark_steps:
+            return _spark_task(self, task_id, step, list(arguments), **kwargs)
         if self.runner == "kubernetes":
             return _pod_task(self, task_id, step, list(arguments), spec, skip_unless=skip_unless, **kwargs)
         return HarmwatchStepOperator(
@@ -389,6 +398,77 @@ def _pod_task(
         do_xcom_push=True,
         get_logs=True,
         startup_timeout_seconds=300,
+        **kwargs,
+    )
+
+
+# -- Kubernetes runner: Spark steps -----------------------------------------------------------------
+
+
+@functools.cache
+def spark_template(step: str) -> dict[str, Any]:
+    """The SparkApplication template of ``step`` (``dags/spark/<step>.yaml``), read once per parse."""
+    import yaml
+
+    return yaml.safe_load((SPARK_TEMPLATES / f"{step}.yaml").read_text())
+
+
+def spark_application(config: RunnerConfig, step: str, arguments: Sequence[str]) -> dict[str, Any]:
+    """The SparkApplication the runner submits for ``harmwatch <step> <arguments>``: the step's template
+    with this runner's image, namespace, service account, ConfigMap and Secret, and the task's arguments
+    (still Jinja templates; Airflow renders them, empty ones are dropped before submission)."""
+    import copy
+
+    body = copy.deepcopy(spark_template(step))
+    spec = body["spec"]
+    body["metadata"]["namespace"] = config.namespace
+    spec.update(image=config.image, imagePullPolicy=config.image_pull_policy)
+    if config.image_pull_secrets:
+        spec["imagePullSecrets"] = list(config.image_pull_secrets)
+    fixed = [a for a in spec["arguments"][1:] if a.startswith("--engine") or a == "spark"]
+    spec["arguments"] = [step, *fixed, *arguments]
+    env_from = [{"configMapRef": {"name": config.configmap}}, {"secretRef": {"name": config.secret_name}}]
+    for role in ("driver", "executor"):
+        spec[role]["envFrom"] = copy.deepcopy(env_from)
+    spec["driver"]["serviceAccount"] = config.spark_service_account
+    return body
+
+
+@functools.cache
+def _spark_operator_class() -> type[BaseOperator]:
+    """The SparkKubernetesOperator subclass, defined on first use (parsing never imports the provider)."""
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
+
+    class HarmwatchSparkOperator(SparkKubernetesOperator):
+        """``harmwatch <step>`` as a SparkApplication; optional arguments that rendered empty are dropped.
+
+        The driver prints the step's summary to its log (streamed into the task log); the Spark operator's
+        driver pod has no XCom sidecar, so downstream tasks read the lake (e.g. train takes the newest
+        snapshot when build_dataset left no XCom).
+        """
+
+        def manage_template_specs(self) -> dict[str, Any]:
+            body = super().manage_template_specs()
+            spec = body["spark"]["spec"] if "spark" in body else body["spec"]
+            spec["arguments"] = drop_empty(spec.get("arguments") or [])
+            return body
+
+    return HarmwatchSparkOperator
+
+
+def _spark_task(
+    config: RunnerConfig, task_id: str, step: str, arguments: list[str], **kwargs: Any
+) -> BaseOperator:
+    body = spark_application(config, step, arguments)
+    return _spark_operator_class()(
+        task_id=task_id,
+        name=body["metadata"]["name"],
+        namespace=config.namespace,
+        template_spec={"spark": body},
+        get_logs=True,
+        do_xcom_push=False,
+        delete_on_termination=True,
+        startup_timeout_seconds=600,
         **kwargs,
     )
 

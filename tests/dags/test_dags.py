@@ -25,6 +25,7 @@ STEP_TASKS = {
         "drift_report": "drift",
     },
     "harmful_content_drift": {"drift": "drift"},
+    "harmful_content_score": {"predict": "predict"},
 }
 # Steps that take the logical date (train and evaluate take no --date; see the DAG's doc).
 DATED = {"ingest", "validate", "build_dataset", "promote", "drift_report"}
@@ -97,7 +98,8 @@ def test_retrain_is_a_chain_and_passes_the_logical_date_to_every_step(dagbag) ->
         assert not any("now(" in str(a) for a in task.arguments), task.task_id
     # train gets the handle build_dataset returned in this run; evaluate judges train's challenger.
     assert dag.get_task("train").arguments == [
-        "--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}"
+        "{% if ((ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version')) not in (none, '') %}"
+        "--train-version={{ (ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version') }}{% endif %}"
     ]
     assert dag.get_task("promote").skip_unless == "promoted"
     assert dag.get_task("drift_report").trigger_rule == "none_failed"
