@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
-from harmwatch_tasks import JOB_UID, SPARK_STEPS, SPARK_TEMPLATES
+from harmwatch_spark import SPARK_TEMPLATES
+from harmwatch_tasks import JOB_UID, SPARK_STEPS
 from tests.conftest import shared_dir
 from tests.dags.test_kubernetes_pods import DAY, FakeTI
 
