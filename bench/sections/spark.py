@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,7 +31,7 @@ def run_tree(step: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     """One step in its own process; wall time, CPU of the tree, peak summed RSS of the tree."""
     import psutil
 
-    load, start, peak, before = load1(), time.perf_counter(), 0, os.times()
+    load, start, peak, cpu = load1(), time.perf_counter(), 0, {}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([str(BIN / "harmwatch"), step, *args], env=env, stdout=out, stderr=err)
         root = psutil.Process(proc.pid)
@@ -40,11 +39,13 @@ def run_tree(step: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
             try:
                 tree = [root, *root.children(recursive=True)]
                 peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                for p in tree:  # CPU of every process seen (a process's last sample counts)
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
             except psutil.Error:
                 pass
             time.sleep(0.2)
         wall = time.perf_counter() - start
-        usage = os.times()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -53,9 +54,7 @@ def run_tree(step: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {
         "step": step,
         "wall_s": round(wall, 2),
-        "cpu_s": round(
-            usage.children_user + usage.children_system - before.children_user - before.children_system, 2
-        ),
+        "cpu_s": round(sum(cpu.values()), 1),
         "peak_tree_rss_mib": round(peak / 2**20),
         "load1": load,
         "summary": parse_summary(stdout),
@@ -113,7 +112,13 @@ def data_steps(landing: Path, engine: str, home: Path, extra: dict[str, str]) ->
 
 
 def run(opts: Options) -> dict[str, Any]:
-    factors = getattr(opts, "spark_factors", None) or [1, 16, 64]
+    """Smallest size first on both engines (then the budget and scoring figures, on its home), then the
+    largest size on Spark, then the sizes between. Progress is saved after every record
+    (``spark.partial.json``), so a run cut short by its time limit still leaves its figures."""
+    import json
+
+    factors = sorted(opts.spark_factors)
+    order = [factors[0], *factors[:0:-1]] if len(factors) > 1 else factors
     pandas_upto = 16  # the pandas engine is measured up to here (at 64x it is what Spark replaces)
     tmp = Path(tempfile.mkdtemp(prefix="hw-bench-spark-"))
     results: dict[str, Any] = {
@@ -123,8 +128,12 @@ def run(opts: Options) -> dict[str, Any]:
         "train": [],
         "errors": [],
     }
+
+    def save() -> None:
+        (opts.results / "spark.partial.json").write_text(json.dumps(results, indent=1, default=str))
+
     try:
-        for factor in factors:
+        for factor in order:
             landing = landed(opts.source, factor, tmp)
             for engine in ("spark", "pandas"):
                 if engine == "pandas" and factor > pandas_upto:
@@ -134,18 +143,29 @@ def run(opts: Options) -> dict[str, Any]:
                 try:
                     for rec in data_steps(landing, engine, home, {}):
                         results["data"].append({**rec, "factor": factor, "engine": engine})
-                    if engine == "spark" and factor > 1:  # training within the row budget
-                        rec = run_tree("train", ["--n-jobs", "2"], step_env(home, landing))
+                        save()
+                    if engine == "spark" and factor > 1:  # training within the row budget, then scoring
+                        env = step_env(home, landing)
+                        rec = run_tree("train", ["--n-jobs", "2"], env)
                         results["train"].append({**rec, "factor": factor})
+                        save()
                         print(f"  train {rec['wall_s']:.1f} s {rec['peak_tree_rss_mib']} MiB", flush=True)
+                        results.setdefault("scoring_grown", []).append(
+                            {"factor": factor, **scoring(home, landing)}
+                        )
+                        save()
                 except StepFailed as exc:
                     results["errors"].append(f"{factor}x {engine}: {exc}")
                     print(f"  FAILED: {exc}", flush=True)
                 if not (engine == "spark" and factor == 1):
                     shutil.rmtree(home, ignore_errors=True)
-            shutil.rmtree(landing.parent, ignore_errors=True) if factor > 1 else None
-        results["budget"] = budget_quality(tmp / "spark-x1", opts.source)
-        results["scoring"] = scoring(tmp / "spark-x1", opts.source)
+            if factor == 1:  # the budget's quality cost and scoring are measured on the real dataset
+                results["budget"] = budget_quality(tmp / f"spark-x{factor}", opts.source)
+                save()
+                results["scoring"] = scoring(tmp / f"spark-x{factor}", opts.source)
+                save()
+            else:
+                shutil.rmtree(landing.parent, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return results

@@ -20,101 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harmwatch.data.dataset import (
-    EVAL_COLUMNS,
-    SNAPSHOT_COLUMNS,
-    conflict_review,
-    resolve_moderator_labels,
-    version_lines,
-    version_of_sorted_lines,
-)
-from harmwatch.data.weak_labels import (
-    RELIABILITY_COLUMNS,
-    Policy,
-    no_weak_labels,
-    reporter_reliability,
-    weak_labels,
-    with_reliability,
+from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, version_lines, version_of_sorted_lines
+from harmwatch.data.weak_labels import RELIABILITY_COLUMNS, Policy, no_weak_labels, with_reliability
+from harmwatch.spark.buckets import (
+    CONFLICT_COLUMNS,
+    DOUBLES,
+    LONGS,
+    PASS1,
+    PASS2,
+    REPORT_REVIEW_COLUMNS,
+    ddl,
+    moderation,
+    shaped,
+    weak,
 )
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-CONFLICT_COLUMNS = ["key", "text", "post_id", "labels_seen", "source_files", "review_reason", "source"]
-REPORT_REVIEW_COLUMNS = [
-    "key", "suggested_label", "n_reporters", "votes", "mean_reliability", "review_reason",
-    "text", "post_id", "n_reports", "source_files", "source",
-]  # fmt: skip
-ACCEPTED_COLUMNS = [
-    "key", "label", "n_reporters", "votes", "mean_reliability", "text", "post_id", "n_reports", "source_files"
-]  # fmt: skip
-LONGS = {"n_reporters", "n_reports", "reports_on_labelled", "agreements"}
-DOUBLES = {"mean_reliability", "reliability"}
-
-
-def _ddl(columns: list[str]) -> str:
-    kind = {**{c: "long" for c in LONGS}, **{c: "double" for c in DOUBLES}}
-    return ", ".join(f"`{c}` {kind.get(c, 'string')}" for c in columns)
-
-
-def _shaped(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    out = frame.reindex(columns=columns)
-    for c in columns:
-        if c in LONGS:  # whole numbers; rows of another part leave them missing (null in Spark)
-            out[c] = out[c].astype("float64" if out[c].isna().any() else "int64")
-        elif c in DOUBLES:
-            out[c] = out[c].astype("float64")
-        else:
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
-
-
-# -- per bucket: the pandas engine's functions -----------------------------------------------------
-
-MODERATED_COLUMNS = ["key", "text", "label", "post_id", "labelled_at", "batch_dt"]
-COUNT_COLUMNS = ["reporter_id", "reports_on_labelled", "agreements"]
-PASS1 = ["_part", *dict.fromkeys([*MODERATED_COLUMNS, *CONFLICT_COLUMNS, *COUNT_COLUMNS])]
-
-
-def _moderation(policy: Policy) -> Any:
-    """Bucket -> its moderated rows, its conflict-review rows and its reporters' vote counts."""
-
-    def apply(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
-        moderated, conflicts = resolve_moderator_labels(labelled)
-        parts = [_shaped(moderated.assign(_part="moderated"), PASS1)]
-        if len(conflicts):
-            parts.append(_shaped(conflict_review(conflicts).assign(_part="conflict"), PASS1))
-        if len(reports):
-            counts = reporter_reliability(reports, moderated, policy)
-            parts.append(_shaped(counts.assign(_part="counts"), PASS1))
-        return pd.concat(parts, ignore_index=True)
-
-    return apply
-
-
-PASS2 = ["_part", *dict.fromkeys([*ACCEPTED_COLUMNS, *REPORT_REVIEW_COLUMNS])]
-
-
-def _weak(policy: Policy) -> Any:
-    """Bucket -> its accepted weak labels and the posts it sends to review (reports of undecided keys)."""
-
-    def apply(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
-        if reports.empty:
-            return _shaped(pd.DataFrame(columns=PASS2), PASS2)
-        known = reports.dropna(subset=["reliability"]).drop_duplicates("reporter_id")
-        reliability = known[["reporter_id", "reliability"]]
-        decided = set(labelled["key"]) if len(labelled) else set()
-        accepted, review = weak_labels(reports.drop(columns="reliability"), decided, reliability, policy)
-        return pd.concat(
-            [
-                _shaped(accepted.assign(_part="accepted"), PASS2),
-                _shaped(review.assign(_part="review"), PASS2),
-            ],
-            ignore_index=True,
-        )
-
-    return apply
-
 
 # -- whole history ----------------------------------------------------------------------------------
 
@@ -184,7 +106,7 @@ def assemble(
         lab.drop("_bucket")
         .groupBy(F.pmod(F.xxhash64("key"), F.lit(buckets)))
         .cogroup(rep_cols.groupBy(F.pmod(F.xxhash64("key"), F.lit(buckets))))
-        .applyInPandas(_moderation(policy), _ddl(PASS1))
+        .applyInPandas(moderation(policy), ddl(PASS1))
         .persist(StorageLevel.DISK_ONLY)
     )
     moderated = pass1.where(F.col("_part") == "moderated").select(
@@ -198,7 +120,7 @@ def assemble(
         )
     )
     reliability = counts.mapInPandas(
-        lambda parts: (with_reliability(p, policy) for p in parts), _ddl(RELIABILITY_COLUMNS)
+        lambda parts: (with_reliability(p, policy) for p in parts), ddl(RELIABILITY_COLUMNS)
     ).withColumn("trusted", F.col("reliability") >= F.lit(policy.min_reliability))
     reliability = reliability.persist(StorageLevel.DISK_ONLY)
     if rep is not None:
@@ -209,13 +131,13 @@ def assemble(
             lab.select("key")
             .groupBy(F.pmod(F.xxhash64("key"), F.lit(buckets)))
             .cogroup(rated.groupBy(F.pmod(F.xxhash64("key"), F.lit(buckets))))
-            .applyInPandas(_weak(policy), _ddl(PASS2))
+            .applyInPandas(weak(policy), ddl(PASS2))
             .persist(StorageLevel.DISK_ONLY)
         )
         accepted = pass2.where(F.col("_part") == "accepted")
         report_review = pass2.where(F.col("_part") == "review").select(*REPORT_REVIEW_COLUMNS)
     else:
-        accepted = spark.createDataFrame(_shaped(no_weak_labels()[0], PASS2), _ddl(PASS2))
+        accepted = spark.createDataFrame(shaped(no_weak_labels()[0], PASS2), ddl(PASS2))
         report_review = None
     # -- the evaluation snapshot: drawn once, then frozen
     if frozen_eval is None:

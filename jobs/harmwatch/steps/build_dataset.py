@@ -153,7 +153,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings.lake_uri, settings)
     policy = Policy(min_reporters=args.min_reporters, min_reliability=args.min_reliability)
     validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
-    if choose(settings, args.engine, manifest_bytes(validated)) == "spark":
+    if choose(settings, getattr(args, "engine", None), manifest_bytes(validated)) == "spark":
         from harmwatch.spark.build import run_spark
 
         return run_spark(settings, args, store, policy)

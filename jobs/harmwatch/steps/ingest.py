@@ -139,7 +139,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     key = settings.pseudonym_key.get_secret_value().encode()
     pending = {kind: pending_files(landing_store, lake, kind, until) for kind in catalog.KINDS}
     size = sum(o.size for files, _ignored in pending.values() for o in files)
-    engine = choose(settings, args.engine, size)
+    engine = choose(settings, getattr(args, "engine", None), size)
     if engine == "spark":
         from harmwatch.spark import ingest as spark_ingest
         from harmwatch.spark.session import spark_session

@@ -186,7 +186,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     lake = open_store(args.lake or settings.lake_uri, settings)
     reports = open_store(args.reports or settings.reports_uri, settings)
     pending = [m for kind in catalog.KINDS for m in pending_runs(lake, kind)]
-    engine = choose(settings, args.engine, manifest_bytes(pending))
+    engine = choose(settings, getattr(args, "engine", None), manifest_bytes(pending))
     if engine == "spark" and pending:
         from harmwatch.spark import validate as spark_validate
         from harmwatch.spark.session import spark_session
