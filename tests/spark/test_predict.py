@@ -33,11 +33,11 @@ def scored(tmp_path_factory, source_csv, java):
     mp.setenv("HARMWATCH_SPARK_SHUFFLE_PARTITIONS", "4")
     try:
         settings = load_settings()
-        write_validated_lake(source_csv, settings.lake_uri, days=1, limit=2500)
+        write_validated_lake(source_csv, settings.lake_uri, days=1, limit=1500)
         ok("build-dataset")
         ok("train", "--n-jobs", "1")
         ok("promote", "--force", "--reason", "first champion for the predict test")
-        ok("train", "--n-jobs", "1", "--retrain", "--sample-rows", "1200")  # a different challenger
+        ok("train", "--n-jobs", "1", "--retrain", "--sample-rows", "700")  # a different challenger
         first = ok("predict", "--date", "2026-01-02")
         again = ok("predict", "--date", "2026-01-02")
         ok("predict", "--date", "2026-01-01", "--no-shadow")  # the bulk day too: metrics reads every day
