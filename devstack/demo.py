@@ -150,11 +150,15 @@ def main() -> None:
         for line in report(day, run):
             print(f"  {line}")
     p = scored.tasks["predict"].xcom if isinstance(scored.tasks["predict"].xcom, dict) else {}
+    shadow = (
+        f"challenger v{p['challenger_version']} {fmt(p.get('challenger_flag_rate'))} (shadow), "
+        f"label disagreement {fmt(p.get('label_disagreement'))}"
+        if p.get("challenger_version")
+        else "no shadow challenger (the challenger is the champion)"
+    )
     print(
         f"  {DAYS[-1]} scored on Spark: {p.get('rows')} new posts, flag rate champion "
-        f"v{p.get('model_version')} {fmt(p.get('flag_rate'))}, challenger v{p.get('challenger_version')} "
-        f"{fmt(p.get('challenger_flag_rate'))} (shadow), "
-        f"label disagreement {fmt(p.get('label_disagreement'))}"
+        f"v{p.get('model_version')} {fmt(p.get('flag_rate'))}; {shadow}"
     )
     reports = Path(af.settings(env)["reports_uri"])
     print(f"  reports: validation pages under {reports / 'validation'}, drift under {reports / 'drift'}")
