@@ -222,26 +222,17 @@ def assemble(
 
 def _review(conflicts: DataFrame, report_review: DataFrame | None, has_conflicts: bool) -> DataFrame:
     """The review queue with the columns and types ``pd.concat([conflict_review(..), report_review])`` gives:
-    the conflict frame's columns first (just ``key``, ``review_reason`` when there is no conflict), then the
-    report columns; counts become doubles when conflict rows (without counts) are present."""
+    the conflict frame's columns first (just ``key``, ``review_reason`` when there is no conflict), then
+    the report columns, whose counts pandas turns into doubles in that concat (conflict rows have none,
+    and an empty conflict frame lacks the columns). Without pending reports the report columns are
+    absent, as in :func:`harmwatch.data.weak_labels.no_weak_labels`."""
     from pyspark.sql import functions as F
 
     first = CONFLICT_COLUMNS if has_conflicts else ["key", "review_reason"]
-    if report_review is None:
+    if report_review is None or report_review.limit(1).count() == 0:
         return conflicts.select(*first)
     columns = [*first, *[c for c in REPORT_REVIEW_COLUMNS if c not in first]]
-    kinds = {
-        c: (
-            "double"
-            if c in LONGS | DOUBLES and has_conflicts
-            else "long"
-            if c in LONGS
-            else "double"
-            if c in DOUBLES
-            else "string"
-        )
-        for c in columns
-    }
+    kinds = {c: "double" if c in LONGS | DOUBLES else "string" for c in columns}
 
     def shaped(frame: DataFrame) -> DataFrame:
         present = set(frame.columns)
