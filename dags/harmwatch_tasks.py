@@ -71,6 +71,9 @@ STEPS: dict[str, StepSpec] = {
     "metrics": StepSpec("250m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
     # Spark in local[2] when it runs in a pod; on the cluster, dags/spark/predict.yaml sizes it.
     "predict": StepSpec("1", "3Gi", "2", "4Gi", timedelta(minutes=60)),
+    # review-push scores the queue with the champion; review-pull only talks to Label Studio.
+    "review-push": StepSpec("500m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
+    "review-pull": StepSpec("250m", "512Mi", "500m", "1Gi", timedelta(minutes=20)),
 }
 # Steps the kubernetes runner submits as SparkApplications (dags/spark/<step>.yaml) by default.
 # (dags/harmwatch_spark.py builds those tasks.)

@@ -3,8 +3,10 @@
 One place decides how Airflow runs on a laptop: ``AIRFLOW_HOME`` is the settings' ``airflow_home``
 (``$HARMWATCH_HOME/airflow``), the metadata DB is SQLite in it, the DAGs come from the repository's
 ``dags/``, examples are off, tasks run with ``HARMWATCH_RUNNER=local``, the API server binds to
-127.0.0.1 with SimpleAuthManager (user ``admin``, password generated once and kept in
-``$HARMWATCH_HOME/run/airflow-admin-password.txt``), and the JWT and API secrets every Airflow process
+127.0.0.1 with SimpleAuthManager (users ``admin`` with the Admin role and ``reviewer`` with the User
+role, who can trigger runs and answer approvals but not change connections, variables or the
+configuration; passwords generated once and kept in ``$HARMWATCH_HOME/run/airflow-<user>-password.txt``),
+and the JWT and API secrets every Airflow process
 must share are generated once and kept in ``$AIRFLOW_HOME/harmwatch-secrets.json`` (mode 0600).
 
 As a library: :func:`airflow_env`, :func:`migrate`, :func:`dags_test` and :func:`dag_run`.
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DAGS = REPO / "dags"
 SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+AIRFLOW_USERS = {"admin": "admin", "reviewer": "user"}  # user -> SimpleAuthManager role
 
 
 def _secret_file(path: Path, make: Any) -> str:
@@ -70,10 +73,14 @@ def airflow_env(
             lambda: json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)}),
         )
     )
-    password_file = run_dir / "airflow-admin-password.txt"
-    password = _secret_file(password_file, lambda: secrets.token_urlsafe(12))
+    passwords = {
+        user: _secret_file(run_dir / f"airflow-{user}-password.txt", lambda: secrets.token_urlsafe(12))
+        for user in AIRFLOW_USERS
+    }
     # SimpleAuthManager reads {"user": "password"} from this file (it would generate one otherwise).
-    _secret_file(airflow_home / "simple_auth_manager_passwords.json", lambda: json.dumps({"admin": password}))
+    passwords_file = airflow_home / "simple_auth_manager_passwords.json"
+    passwords_file.unlink(missing_ok=True)
+    _secret_file(passwords_file, lambda: json.dumps(passwords))
     env.update(
         {
             "AIRFLOW_HOME": str(airflow_home),
@@ -84,10 +91,10 @@ def airflow_env(
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
-                airflow_home / "simple_auth_manager_passwords.json"
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{u}:{r}" for u, r in AIRFLOW_USERS.items()
             ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",

@@ -6,8 +6,11 @@
 #
 # Build from the repository root:
 #   docker buildx build -f docker/airflow.Dockerfile -t harmwatch-airflow:dev .
+# or without a registry (`make images`, Podman): AIRFLOW_IMAGE is then a locally built stand-in of
+# the same shape (docker/local/airflow-base.Dockerfile).
 #
-# Versions follow requirements.lock (apache-airflow, apache-airflow-providers-cncf-kubernetes).
+# Versions follow requirements.lock (apache-airflow, apache-airflow-providers-cncf-kubernetes), which
+# also constrains everything the provider brings in.
 
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.12
 FROM ${AIRFLOW_IMAGE}
@@ -22,7 +25,8 @@ LABEL org.opencontainers.image.title="harmwatch-airflow" \
 # The base image's `airflow` user is UID 50000 (GID 0); pip installs into its environment.
 # Pinning apache-airflow to the image's own version keeps pip from up- or downgrading it.
 USER 50000
-RUN pip install --no-cache-dir \
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --no-cache-dir -c /tmp/requirements.lock \
         "apache-airflow==${AIRFLOW_VERSION}" \
         "apache-airflow-providers-cncf-kubernetes==${CNCF_KUBERNETES_PROVIDER_VERSION}"
 

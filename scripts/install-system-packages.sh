@@ -4,9 +4,13 @@
 #   chromium       browser tests (Airflow/MLflow UIs, HTML reports escaping)
 #   postgresql     production-backend integration test
 #   openjdk-17-jre-headless   the Spark engine (PySpark runs on a Java 17+ runtime)
+#   prometheus     promtool: checks and unit-tests the chart's alert rules (tests/deploy/test_alert_rules.py)
+#   podman runc catatonit debootstrap
+#                  make images and the step pods (tests/pods): Podman 4.3 with runc, catatonit for
+#                  the pods' infra container, debootstrap for the local base image
 set -euo pipefail
 # With arguments, only those packages (make demo asks for the Java runtime alone).
-want=(rsync chromium postgresql openjdk-17-jre-headless)
+want=(rsync chromium postgresql openjdk-17-jre-headless prometheus podman runc catatonit debootstrap)
 [ $# -gt 0 ] && want=("$@")
 missing=()
 for pkg in "${want[@]}"; do

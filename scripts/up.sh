@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite) and the
-# MLflow UI on the demo's state under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
+# make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite), the
+# MLflow UI and Label Studio (the moderators' review tool, devstack/labelstudio.py) on the demo's state
+# under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
 #
 #   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
-#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
+#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_LABEL_STUDIO_PORT,
+#   HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
 #
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
 # output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
 # Airflow asks for a login: user admin, password generated once into
-# $HARMWATCH_HOME/run/airflow-admin-password.txt. Runs start when triggered (schedules off unless
-# HARMWATCH_AIRFLOW_SCHEDULES=True). If the landing zone is empty it is seeded with `harmwatch simulate`.
+# $HARMWATCH_HOME/run/airflow-admin-password.txt (and user reviewer, role User, for approvals). MLflow runs the basic-auth app on the demo's store
+# (devstack/mlflow.py): user admin, password in $HARMWATCH_HOME/run/mlflow-admin-password.txt; the steps
+# Airflow runs authenticate as the non-admin user harmwatch-pipeline. Runs start when triggered (schedules
+# off unless HARMWATCH_AIRFLOW_SCHEDULES=True). If the landing zone is empty it is seeded with
+# `harmwatch simulate`.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +24,7 @@ cd "$REPO"
 eval "$("$BIN/python" -m devstack.airflow env)"
 AIRFLOW_PORT="$HARMWATCH_AIRFLOW_PORT"
 MLFLOW_PORT="$HARMWATCH_MLFLOW_PORT"
+LABEL_STUDIO_PORT="$HARMWATCH_LABEL_STUDIO_PORT"
 RUN="$HARMWATCH_HOME/run"
 LOGS="$RUN/logs"
 mkdir -p "$LOGS"
@@ -46,6 +52,7 @@ for f in "$RUN"/*.pid; do
 done
 port_busy "$AIRFLOW_PORT" && die "port $AIRFLOW_PORT is in use; set HARMWATCH_AIRFLOW_PORT"
 port_busy "$MLFLOW_PORT" && die "port $MLFLOW_PORT is in use; set HARMWATCH_MLFLOW_PORT"
+port_busy "$LABEL_STUDIO_PORT" && die "port $LABEL_STUDIO_PORT is in use; set HARMWATCH_LABEL_STUDIO_PORT"
 
 # On a laptop the schedules would start runs for today's date on the demo's simulated days; runs
 # start when you trigger them (the scheduler and executor still run them). HARMWATCH_AIRFLOW_SCHEDULES=True
@@ -75,12 +82,6 @@ start() {
   echo "$pid $(ps -o pgid= -p "$pid" | tr -d ' ')" >"$RUN/$name.pid"
 }
 
-start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
-start airflow-scheduler "$BIN/airflow" scheduler
-start airflow-dag-processor "$BIN/airflow" dag-processor
-start mlflow "$BIN/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-  --backend-store-uri "$TRACKING" --default-artifact-root "$ARTIFACTS"
-
 wait_http() {  # wait_http NAME URL: until it answers, or the process died, or 180 s passed
   local name="$1" url="$2" deadline=$((SECONDS + 180))
   until curl -fsS -o /dev/null "$url" 2>/dev/null; do
@@ -89,15 +90,35 @@ wait_http() {  # wait_http NAME URL: until it answers, or the process died, or 1
     sleep 1
   done
 }
-wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
+# MLflow first (basic-auth on the demo's store; its secrets reach it through its environment, never a
+# command line), then the pipeline user and its permissions, then Airflow, whose steps use that user.
+start mlflow "$BIN/python" -m devstack.mlflow serve --tracking-uri "$TRACKING" --artifacts "$ARTIFACTS"
 wait_http mlflow "http://127.0.0.1:$MLFLOW_PORT/health"
+"$BIN/python" -m devstack.mlflow grant >"$LOGS/mlflow-access.log" 2>&1 \
+  || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "granting the pipeline's MLflow access failed; see $LOGS/mlflow-access.log"; }
+eval "$("$BIN/python" -m devstack.mlflow env)"
+
+# Label Studio records its own PID (run/labelstudio.pid) and, once it answers, the accounts and their
+# personal access tokens (run/labelstudio.json, mode 0600; the steps' settings fall back to it).
+"$BIN/python" -m devstack.labelstudio start >"$LOGS/labelstudio-start.log" 2>&1 \
+  || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "Label Studio did not start; see $LOGS/labelstudio-start.log and $LOGS/labelstudio.log"; }
+
+start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
+start airflow-scheduler "$BIN/airflow" scheduler
+start airflow-dag-processor "$BIN/airflow" dag-processor
+wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
 
 cat <<EOF
 harmwatch is up (state: $HARMWATCH_HOME)
   Airflow  http://127.0.0.1:$AIRFLOW_PORT   user admin, password: $(cat "$RUN/airflow-admin-password.txt")
            (kept in $RUN/airflow-admin-password.txt); trigger harmful_content_retrain from the UI
+           user reviewer (answers approvals, no admin rights): $RUN/airflow-reviewer-password.txt
            (schedules are off: HARMWATCH_AIRFLOW_SCHEDULES=True turns them on)
-  MLflow   http://127.0.0.1:$MLFLOW_PORT   registered model harmful-content (aliases champion, challenger)
+  MLflow   http://127.0.0.1:$MLFLOW_PORT   user admin, password: $(cat "$RUN/mlflow-admin-password.txt")
+           (kept in $RUN/mlflow-admin-password.txt); registered model harmful-content
+           (aliases champion, challenger); the steps sign in as harmwatch-pipeline (non-admin)
+  Label Studio http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
+           $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)
   logs     $LOGS/
 stop with: make down
 EOF

@@ -2,11 +2,18 @@
 
 Servers started here (moto in server mode, MLflow tracking server) bind to 127.0.0.1 on a free port
 and are stopped by PID by the fixture that started them.
+
+Every MLflow server runs the ``basic-auth`` app, as in production: an admin sets it up
+(``harmwatch mlflow-access``) and the steps authenticate as the non-admin pipeline user, whose credentials
+are in this process's environment (``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``) and so in every process
+the tests start. Both passwords are generated once per test session.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,6 +36,10 @@ VENV_BIN = Path(sys.executable).parent
 configure_libraries(load_settings())
 # MLflow servers would otherwise start a huey job runner (for GenAI jobs harmwatch never uses) per server.
 os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+# The MLflow users of every server the tests start; the steps (and MLflow clients in tests) are the pipeline.
+MLFLOW_ADMIN = ("admin", secrets.token_urlsafe(18))
+MLFLOW_PIPELINE = ("harmwatch-pipeline", secrets.token_urlsafe(18))
+os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = MLFLOW_PIPELINE
 
 
 def shared_dir() -> Path:
@@ -166,6 +177,40 @@ class MlflowServer:
     def __init__(self, proc: subprocess.Popen, port: int, root: Path) -> None:
         self.proc, self.port, self.root = proc, port, root
         self.uri = f"http://127.0.0.1:{port}"
+        self.admin, self.pipeline = MLFLOW_ADMIN, MLFLOW_PIPELINE
+
+
+def mlflow_auth_files(root: Path, auth_db_uri: str | None = None) -> Path:
+    """basic_auth.ini (users in ``auth_db_uri``, default a SQLite file in ``root``) and the pipeline
+    user's password file, both mode 0600; returns the ini."""
+    ini = root / "basic_auth.ini"
+    for path, text in (
+        (
+            ini,
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = {(auth_db_uri or f'sqlite:///{root / "auth.db"}').replace('%', '%%')}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        ),
+        (root / "pipeline-password", MLFLOW_PIPELINE[1]),
+    ):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+    return ini
+
+
+def grant_pipeline_access(server: MlflowServer) -> dict:
+    """``harmwatch mlflow-access`` as the admin: the pipeline user and its grants (idempotent)."""
+    from harmwatch.steps import mlflow_access
+
+    settings = load_settings(
+        home=server.root / "hw",
+        mlflow_tracking_uri=server.uri,
+        mlflow_tracking_username=MLFLOW_ADMIN[0],
+        mlflow_tracking_password=MLFLOW_ADMIN[1],
+    )
+    args = argparse.Namespace(user=MLFLOW_PIPELINE[0], password_file=server.root / "pipeline-password")
+    return mlflow_access.run(settings, args)
 
 
 def start_mlflow(
@@ -174,16 +219,31 @@ def start_mlflow(
     backend_uri: str | None = None,
     artifacts: str | None = None,
     env: dict[str, str] | None = None,
+    auth_db_uri: str | None = None,
 ) -> MlflowServer:
+    """``mlflow server --app-name basic-auth`` on 127.0.0.1, with the pipeline user's access granted.
+
+    Started again on the same ``root`` (a restart), it finds its users and grants where it left them.
+    """
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     backend_uri = backend_uri or f"sqlite:///{root / 'mlflow.db'}"
     artifacts = artifacts or str(root / "artifacts")
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    server_env.update(
+        MLFLOW_AUTH_CONFIG_PATH=str(mlflow_auth_files(root, auth_db_uri)),
+        MLFLOW_AUTH_ADMIN_USERNAME=MLFLOW_ADMIN[0],
+        MLFLOW_AUTH_ADMIN_PASSWORD=MLFLOW_ADMIN[1],
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),
+        **(env or {}),
+    )
     log = open(root / f"mlflow-{port}.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "mlflow"),
             "server",
+            "--app-name",
+            "basic-auth",
             "--host",
             "127.0.0.1",
             "--port",
@@ -198,10 +258,15 @@ def start_mlflow(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env=server_env,
     )
     server = MlflowServer(proc, port, root)
     wait_http(f"{server.uri}/health", timeout=120, proc=proc)
+    try:
+        grant_pipeline_access(server)
+    except BaseException:
+        stop_process(proc)
+        raise
     return server
 
 
@@ -315,3 +380,18 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         stop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real Label Studio 1.23.2 (``.venv-labelstudio``, SQLite) on 127.0.0.1 with an admin and two
+    moderator accounts, each with a personal access token; stopped by PID afterwards. Shared by the
+    session (it takes 30 s or more to start): each test works in a project of its own title."""
+    from devstack import labelstudio
+
+    home = tmp_path_factory.mktemp("labelstudio")
+    server = labelstudio.start(home, free_port(), moderators=2)
+    try:
+        yield server
+    finally:
+        labelstudio.stop(home)

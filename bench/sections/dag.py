@@ -80,7 +80,11 @@ def dag_once(mode: str, source: Path, day: str = BULK) -> dict[str, Any]:
             af.migrate(env, log=tmp / "migrate.log")
             run = af.dags_test(env, DAG_ID, day, log=tmp / "dags-test.log")
             return figures(mode, run, run.wall_seconds or 0.0)
-        base.update(HARMWATCH_AIRFLOW_PORT=str(free_port()), HARMWATCH_MLFLOW_PORT=str(free_port()))
+        base.update(
+            HARMWATCH_AIRFLOW_PORT=str(free_port()),
+            HARMWATCH_MLFLOW_PORT=str(free_port()),
+            HARMWATCH_LABEL_STUDIO_PORT=str(free_port()),
+        )
         env = af.airflow_env(base)
         af.simulate(env, day)
         return _scheduler(base, env, home, day)

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import BULK, DAY2, Options, StepFailed, fresh_home, label, load1, medians, run_step
+from harmwatch.data.weak_labels import DEFENCES
 
 Plan = list[tuple[str, str, list[str]]]  # (step, phase, arguments as the DAG passes them)
 CHAIN: Plan = [
     ("ingest", "bulk", ["--date", BULK]),
     ("validate", "bulk", ["--date", BULK]),
-    ("build-dataset", "bulk", ["--date", BULK]),
+    ("build-dataset", "bulk", ["--date", BULK, "--champion-check"]),
     ("train", "first model", []),
     ("evaluate", "first model", []),
     ("promote", "", ["--date", BULK]),
@@ -27,7 +28,10 @@ CHAIN: Plan = [
 DAY2_CHAIN: Plan = [
     ("ingest", "day 2", ["--date", DAY2]),
     ("validate", "day 2", ["--date", DAY2]),
-    ("build-dataset", "day 2", ["--date", DAY2]),
+    # What the weak-label defences cost: the same build without them, then with the champion's check
+    # (the DAG's build); the last build is the snapshot train reads.
+    ("build-dataset", "day 2, defences off", ["--date", DAY2, "--defences-off", *DEFENCES]),
+    ("build-dataset", "day 2, defences", ["--date", DAY2, "--champion-check"]),
     ("train", "day 2", []),
     ("evaluate", "day 2, vs champion", []),
     ("promote", "day 2", ["--date", DAY2]),

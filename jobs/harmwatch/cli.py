@@ -61,11 +61,14 @@ def parse_summary(stdout: str) -> dict[str, Any]:
 
 
 def _mlflow_outage(settings: Settings, exc: BaseException) -> Any:
-    """The one-line ServiceUnavailable for an unreachable MLflow server, or None for any other error."""
+    """The one-line error for an unreachable MLflow server or one that refuses the step's credentials, or
+    None for any other error."""
     try:
-        from harmwatch.registry import is_outage, unavailable
+        from harmwatch.registry import access_refused, is_outage, unavailable
 
-        return unavailable(settings, exc) if is_outage(exc, mlflow_only=True) else None
+        return (
+            unavailable(settings, exc) if is_outage(exc, mlflow_only=True) else access_refused(settings, exc)
+        )
     except Exception:  # mapping an error must never raise one
         return None
 
@@ -87,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as exc:
         problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"]) or "settings"
-        print(f"harmwatch {command}: error: HARMWATCH_{field.upper()}: {problem['msg']}", file=sys.stderr)
+        field = (".".join(str(p) for p in problem["loc"]) or "settings").upper()
+        variable = field if field.startswith("MLFLOW_TRACKING_") else f"HARMWATCH_{field}"
+        print(f"harmwatch {command}: error: {variable}: {problem['msg']}", file=sys.stderr)
+        return 2
+    # info shows what is set; mlflow-access (the admin's) handles no data and checks its own credentials.
+    refusals = settings.refusals() if command not in ("info", "mlflow-access") else []
+    if refusals:
+        print(f"harmwatch {command}: error: {refusals[0]}", file=sys.stderr)
         return 2
     configure_libraries(settings)
     faults.arm(settings.fault_kill_at)
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s harmwatch.{command} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently"):
+    for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     module = importlib.import_module(COMMANDS[command][0])

@@ -6,6 +6,15 @@ This is the only module that reads the environment. :func:`load_settings` is cal
 no configuration at all; production sets the URIs (``s3://...``, ``http://mlflow:5000``) through a
 ConfigMap and secrets through Kubernetes Secrets.
 
+**Fail closed.** Development defaults (the pseudonym key) are allowed only in the embedded local mode:
+runner ``local`` with the lake on a local folder (``make demo``, ``make up``, the tests).
+:meth:`Settings.refusals` names every secret that is missing outside it (runner ``kubernetes``, which the
+job image and the chart set, or a lake on S3); the CLI refuses to run a step then, with one line.
+
+MLflow credentials are MLflow's own variables, ``MLFLOW_TRACKING_USERNAME`` and
+``MLFLOW_TRACKING_PASSWORD``, read here like the ``HARMWATCH_*`` ones (the Secret holds them under these
+names; MLflow's client reads the same variables).
+
 :func:`configure_libraries` sets the third-party defaults harmwatch relies on (no telemetry, no analytics,
 short MLflow HTTP timeouts), also once, at start-up, before any of those libraries is imported.
 """
@@ -33,6 +42,8 @@ CLASSES: tuple[str, ...] = (
 HARMFUL_CLASSES: tuple[str, ...] = tuple(c for c in CLASSES if c != "not_cyberbullying")
 BENIGN_CLASS = "not_cyberbullying"
 MODEL_NAME = "harmful-content"
+# The development key of the reporter-id hash: a default only the embedded local mode may use.
+DEV_PSEUDONYM_KEY = "harmwatch-local-dev-key"
 
 
 class Settings(BaseSettings):
@@ -48,23 +59,41 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field(default="", description="MLflow tracking server or sqlite URI.")
     mlflow_registry_uri: str = Field(default="", description="MLflow registry URI (defaults to tracking).")
     mlflow_artifact_uri: str = Field(default="", description="Artifact root for a local MLflow store.")
+    mlflow_ui_url: str = Field(
+        default="",
+        description="Address people open the MLflow UI at, for links in decisions (default: the tracking "
+        "server's URL; none for an embedded store).",
+    )
+    mlflow_tracking_username: str = Field(
+        default="",
+        validation_alias=AliasChoices("MLFLOW_TRACKING_USERNAME"),
+        description="MLflow user the steps authenticate as (a Secret in production).",
+    )
+    mlflow_tracking_password: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("MLFLOW_TRACKING_PASSWORD"),
+        description="Its password (MLFLOW_TRACKING_PASSWORD; a Secret in production).",
+    )
     airflow_home: str = Field(default="", description="AIRFLOW_HOME used by make demo / make up.")
     source_csv: Path = Field(
         default=Path("../shared/data/cyberbullying_tweets.csv"),
         description="Source dataset that `harmwatch simulate` turns into a landing zone.",
     )
+    runner: Literal["local", "kubernetes"] = Field(
+        default="local",
+        description="Where steps run: local (make demo, make up, tests) or kubernetes (job image, chart).",
+    )
     # -- what the pipeline does ---------------------------------------------------------------------
     model_name: str = Field(default=MODEL_NAME, description="Registered model name.")
     seed: int = Field(default=42, description="Seed for simulation, splits and bootstrap.")
     pseudonym_key: SecretStr = Field(
-        default=SecretStr("harmwatch-local-dev-key"),
+        default=SecretStr(DEV_PSEUDONYM_KEY),
         description="Key of the keyed hash that pseudonymises reporter ids (a Secret in production).",
     )
     actor: str = Field(
         default="",
-        # Inside an Airflow task the DAG owner stands in when nothing more specific is set.
-        validation_alias=AliasChoices("HARMWATCH_ACTOR", "AIRFLOW_CTX_DAG_OWNER"),
-        description="Who is acting, recorded on every alias move (default: the Unix user).",
+        description="Who is acting, recorded on every alias move (default: the MLflow user, else the Unix "
+        "user). The DAGs pass the Airflow user who triggered or approved a run instead.",
     )
     # -- how steps behave ---------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
@@ -106,6 +135,15 @@ class Settings(BaseSettings):
         description="Recency of the row budget: a post this many days older than the newest is half as "
         "likely to be kept.",
     )
+    label_studio_url: str = Field(
+        default="", description="Label Studio, the moderators' review tool (default: the local stack's)."
+    )
+    label_studio_token: SecretStr = Field(
+        default=SecretStr(""), description="Personal access token of the Label Studio account the steps use."
+    )
+    label_studio_project: str = Field(
+        default="harmwatch review", description="Title of the Label Studio project of the review queue."
+    )
     fault_kill_at: str = Field(
         default="", description="Crash tests only: SIGKILL at this checkpoint (``name#n``, faults.py)."
     )
@@ -124,12 +162,58 @@ class Settings(BaseSettings):
         self.mlflow_registry_uri = self.mlflow_registry_uri or self.mlflow_tracking_uri
         self.airflow_home = self.airflow_home or str(home / "airflow")
         self.spark_local_dir = self.spark_local_dir or str(home / "spark")
+        if not self.mlflow_ui_url and self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            self.mlflow_ui_url = self.mlflow_tracking_uri
+        self.mlflow_ui_url = self.mlflow_ui_url.rstrip("/")
+        if not self.label_studio_url:
+            self._local_label_studio(home / "run" / "labelstudio.json")
         return self
 
+    def _local_label_studio(self, record: Path) -> None:
+        """The local stack's Label Studio (``devstack/labelstudio.py`` records its URL and the admin's
+        token there, mode 0600) when no server is configured."""
+        try:
+            found = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return
+        self.label_studio_url = str(found.get("url", ""))
+        if not self.label_studio_token.get_secret_value():
+            self.label_studio_token = SecretStr(str(found.get("token", "")))
+
+    @property
+    def embedded(self) -> bool:
+        """The embedded local mode, the only one where development defaults are allowed."""
+        return self.runner == "local" and not self.lake_uri.startswith("s3://")
+
+    def refusals(self) -> list[str]:
+        """One line per secret that is missing outside the embedded local mode (empty: good to go)."""
+        if self.embedded:
+            return []
+        where = "runner kubernetes" if self.runner == "kubernetes" else f"lake on {self.lake_uri}"
+        out = []
+        key = self.pseudonym_key.get_secret_value()
+        if key in ("", DEV_PSEUDONYM_KEY):
+            out.append(
+                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): the development key is refused outside the "
+                "embedded local mode; set it from a Secret"
+            )
+        servers = [u for u in (self.mlflow_tracking_uri, self.mlflow_registry_uri) if "://" in u]
+        if any(u.startswith(("http://", "https://")) for u in servers) and not (
+            self.mlflow_tracking_username and self.mlflow_tracking_password.get_secret_value()
+        ):
+            out.append(
+                f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are not set ({where}): steps do not "
+                f"call {self.mlflow_tracking_uri} anonymously; set them from a Secret"
+            )
+        return out
+
     def acting_user(self) -> str:
-        """Who is acting, for audit tags: ``actor``, else the Unix user of the process."""
+        """Who is acting, for audit tags: ``actor``, else the MLflow user the steps authenticate as (when
+        the registry is a server), else the Unix user of the process."""
         if self.actor:
             return self.actor
+        if self.mlflow_tracking_username and not self.mlflow_registry_uri.startswith("sqlite"):
+            return self.mlflow_tracking_username
         import getpass
 
         try:
@@ -171,10 +255,11 @@ def settings_for(environ: Mapping[str, str]) -> Settings:
     """The settings a harmwatch command started with ``environ`` would read (for tools that start steps
     with an environment of their own, such as the development stack); this process's environment is not
     consulted."""
-    names = {f"HARMWATCH_{name.upper()}": name for name in Settings.model_fields}
+    names = {}
+    for name, field in Settings.model_fields.items():
+        aliases = getattr(field.validation_alias, "choices", None) or [f"HARMWATCH_{name.upper()}"]
+        names.update({str(alias): name for alias in aliases})
     values = {names[k]: v for k, v in environ.items() if k in names}
-    if "actor" not in values and environ.get("AIRFLOW_CTX_DAG_OWNER"):
-        values["actor"] = environ["AIRFLOW_CTX_DAG_OWNER"]
     return _GivenSettings(**values)
 
 
@@ -201,6 +286,11 @@ def configure_libraries(settings: Settings) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Settings given in code (not from the environment) still reach MLflow's client, which reads these.
+    if settings.mlflow_tracking_username:
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", settings.mlflow_tracking_username)
+        password = settings.mlflow_tracking_password.get_secret_value()
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", password)
 
 
 def configure_spark() -> None:

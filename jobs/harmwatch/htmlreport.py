@@ -158,6 +158,19 @@ def insert_after_body(page: str, fragment: str) -> str:
     return page[:at] + SECTION_STYLE + fragment + page[at:]
 
 
+def signal_evidence(signal: dict[str, Any]) -> str:
+    """One line for a partial-shift signal: its score against its threshold and what moved."""
+    if "threshold" not in signal:
+        return ""
+    (score,) = signal["scores"].values()
+    found = signal.get("evidence")
+    if isinstance(found, list):
+        what = ", ".join(f"{t['term']} ({t['posts']} posts, {t['reference_posts']} before)" for t in found)
+    else:
+        what = "; ".join(f"{k}: {v['moved']}" for k, v in (found or {}).items())
+    return f"{score:g} vs {signal['threshold']:g}: {what or 'nothing'}"
+
+
 def drift_summary(verdict: Any, facts: dict[str, Any]) -> str:
     """The harmwatch verdict shown above Evidently's widgets; every value escaped."""
     cls, word = ("hw-alarm", "DRIFT DETECTED") if verdict.drift_detected else ("hw-ok", "no drift")
@@ -167,6 +180,7 @@ def drift_summary(verdict: Any, facts: dict[str, Any]) -> str:
             "signal": k,
             "drift": v["drift_detected"],
             "drifted columns": f"{v['drifted_columns']}/{v['columns']}",
+            "evidence": signal_evidence(v),
         }
         for k, v in verdict.signals.items()
     ]
@@ -177,7 +191,7 @@ def drift_summary(verdict: Any, facts: dict[str, Any]) -> str:
     return (
         f"<div class='hw-summary'><h2>harmwatch drift: <span class='{cls}'>{word}</span> "
         f"(drift score {esc(f'{verdict.drift_score:.2f}')})</h2><table>{fact_rows}</table>"
-        + table(sig_rows, ["signal", "drift", "drifted columns"])
+        + table(sig_rows, ["signal", "drift", "drifted columns", "evidence"])
         + table(col_rows, ["column", "signal", "method", "score", "threshold", "drifted"])
         + "</div>"
     )

@@ -28,6 +28,24 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "harmwatch"
 # Registry lookups that mean "no such alias/model", as opposed to an outage.
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+_DENIED = {"PERMISSION_DENIED", "UNAUTHENTICATED"}
+
+
+def access_refused(settings: Settings, exc: BaseException) -> HarmwatchError | None:
+    """The one-line error for credentials the MLflow server refuses (401) or a permission it denies (403)."""
+    code = getattr(exc, "error_code", "")
+    if code not in _DENIED and not any(f"error code {n} " in str(exc) for n in (401, 403)):
+        return None
+    user = settings.mlflow_tracking_username or "(none: MLFLOW_TRACKING_USERNAME is not set)"
+    if code == "UNAUTHENTICATED" or "error code 401 " in str(exc):
+        return HarmwatchError(
+            f"MLflow at {settings.mlflow_tracking_uri} refused the credentials of user {user} "
+            "(MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD)"
+        )
+    return HarmwatchError(
+        f"MLflow at {settings.mlflow_tracking_uri} denied user {user} ({describe_failure(exc)}); an admin "
+        "grants the pipeline's access with `harmwatch mlflow-access`"
+    )
 
 
 def is_local_uri(uri: str) -> bool:
@@ -153,6 +171,9 @@ def mlflow_calls(settings: Settings) -> Iterator[None]:
     except Exception as exc:
         if is_outage(exc):
             raise unavailable(settings, exc) from None
+        refused = access_refused(settings, exc)
+        if refused is not None:
+            raise refused from None
         raise
 
 
@@ -182,6 +203,9 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
             client.search_registered_models(max_results=1)  # the registry answers too
             break
         except Exception as exc:
+            refused = access_refused(settings, exc)
+            if refused is not None:  # waiting does not help
+                raise refused from None
             pause = backoff * 2 ** (attempt - 1)
             if attempt >= attempts or time.monotonic() + pause > deadline:
                 raise unavailable(settings, exc) from None
@@ -207,7 +231,15 @@ def get_alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersi
     except MlflowException as exc:
         if exc.error_code in _NOT_FOUND:
             return None
+        # With the basic-auth app a model that does not exist is "permission denied" (no grant names it).
+        if exc.error_code == "PERMISSION_DENIED" and not _model_exists(client, name):
+            return None
         raise
+
+
+def _model_exists(client: MlflowClient, name: str) -> bool:
+    quoted = name.replace("'", "\\'")
+    return bool(client.search_registered_models(filter_string=f"name = '{quoted}'", max_results=1))
 
 
 def require_alias_version(client: MlflowClient, settings: Settings, alias: str) -> ModelVersion:
@@ -256,3 +288,67 @@ def champion(settings: Settings) -> tuple[MlflowClient | None, ModelVersion | No
 def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, Any]) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, str(value))
+
+
+def champion_record(client: MlflowClient, name: str) -> dict[str, Any] | None:
+    """The champion's record (:mod:`harmwatch.model.audit`), None when the model or the record is missing."""
+    from mlflow.exceptions import MlflowException
+
+    from harmwatch.model import audit
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        if exc.error_code == "PERMISSION_DENIED" and not _model_exists(client, name):
+            return None
+        raise
+    return audit.load(model.tags.get(audit.RECORD_TAG))
+
+
+def write_champion_record(client: MlflowClient, name: str, rec: dict[str, Any]) -> None:
+    from harmwatch.model import audit
+
+    client.set_registered_model_tag(name, audit.RECORD_TAG, audit.dump(rec))
+
+
+def reconcile_champion(
+    client: MlflowClient, settings: Settings, noticed_by: str, date: str | None
+) -> dict[str, Any] | None:
+    """Notice a champion set outside harmwatch and record it (:func:`harmwatch.model.audit.plan_reconcile`):
+    tags on the new champion, ``previous-champion`` on the one harmwatch knew, the record updated. Returns
+    what was recorded (None when the champion is where harmwatch left it)."""
+    from harmwatch.model.audit import OUTSIDE, plan_reconcile
+
+    name = settings.model_name
+    champion = get_alias_version(client, name, "champion")
+    if champion is None:
+        return None
+    previous = get_alias_version(client, name, "previous-champion")
+    plan = plan_reconcile(
+        str(champion.version),
+        champion.tags.get("harmwatch.promoted_by"),
+        champion_record(client, name),
+        str(previous.version) if previous is not None else None,
+        noticed_by,
+        date,
+    )
+    if plan is None:
+        return None
+    if plan.champion_tags:
+        from harmwatch.model.summary import with_status
+
+        log.warning("%s", plan.why)
+        set_version_tags(client, name, str(champion.version), plan.champion_tags)
+        status = f"**Champion set outside harmwatch**: {plan.why}"
+        client.update_model_version(name, str(champion.version), with_status(champion.description, status))
+    if plan.previous_champion:
+        client.set_registered_model_alias(name, "previous-champion", plan.previous_champion)
+    write_champion_record(client, name, plan.record)
+    return {
+        "champion_version": str(champion.version),
+        "set_outside_harmwatch": plan.record.get("by") == OUTSIDE and bool(plan.champion_tags),
+        "previous_champion_version": plan.previous_champion,
+        "why": plan.why,
+    }

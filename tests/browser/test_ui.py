@@ -1,16 +1,22 @@
 """`make up` in a browser: log in to Airflow, trigger the retrain DAG from the UI, see it succeed
-through the scheduler and the LocalExecutor, then find alias ``champion`` in the MLflow UI.
+through the scheduler and the LocalExecutor, sign in to the MLflow UI (basic-auth) and find alias
+``champion``; then, in approval mode, a reviewer approves one challenger and rejects another in the
+Airflow UI, and the registry records who did what and why.
 
 The stack is scripts/up.sh on its own HARMWATCH_HOME (seeded from the real dataset) and free ports;
-scripts/down.sh stops it by PID afterwards. Screenshots go to ``test-artifacts/browser/``.
+scripts/down.sh stops it by PID afterwards. Tests run in file order on the same stack (day 1, 2, 3).
+Screenshots go to ``test-artifacts/browser/``.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,17 @@ class Stack:
     password: str
     api: af.AirflowAPI
 
+    def secret(self, name: str) -> str:
+        return (self.home / "run" / f"{name}.txt").read_text().strip()
+
+    def mlflow_get(self, path: str, user: str = "admin", password: str | None = None) -> dict:
+        """GET an MLflow REST path as ``user`` (default: the admin, with the generated password)."""
+        password = self.secret("mlflow-admin-password") if password is None else password
+        token = b64encode(f"{user}:{password}".encode()).decode()
+        req = urllib.request.Request(self.mlflow + path, headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Iterator[Stack]:
@@ -46,13 +63,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Iterato
         HARMWATCH_SOURCE_CSV=str(source_csv),
         HARMWATCH_AIRFLOW_PORT=str(free_port()),
         HARMWATCH_MLFLOW_PORT=str(free_port()),
+        HARMWATCH_LABEL_STUDIO_PORT=str(free_port()),
     )
     up = subprocess.run(
-        [str(REPO / "scripts" / "up.sh")], env=env, capture_output=True, text=True, timeout=300
+        [str(REPO / "scripts" / "up.sh")], env=env, capture_output=True, text=True, timeout=600
     )
     try:
         assert up.returncode == 0, f"make up failed:\n{up.stdout}\n{up.stderr}"
         assert "user admin" in up.stdout and "password" in up.stdout, up.stdout
+        assert "harmwatch-pipeline" in up.stdout, "make up says how the steps sign in to MLflow"
+        for name in ("mlflow-admin-password", "mlflow-pipeline-password", "airflow-reviewer-password"):
+            assert (home / "run" / f"{name}.txt").stat().st_mode & 0o077 == 0, f"{name} is private"
         airflow = f"http://127.0.0.1:{env['HARMWATCH_AIRFLOW_PORT']}"
         password = (home / "run" / "airflow-admin-password.txt").read_text().strip()
         yield Stack(
@@ -127,16 +148,139 @@ def test_trigger_retrain_from_the_airflow_ui_then_find_the_champion_in_mlflow(st
         assert states["promote"] == "success" and states["train"] == "success", states
         assert all(t["pid"] for t in tis["task_instances"] if t["state"] == "success"), "ran by the executor"
 
-        # MLflow: the registered model carries alias champion (seen in the UI, confirmed by the API).
-        page.goto(f"{stack.mlflow}/#/models/harmful-content")
-        page.get_by_text("champion").first.wait_for(timeout=60_000)
-        page.screenshot(path=SHOTS / "04-mlflow-model.png", full_page=True)
-        url = f"{stack.mlflow}/api/2.0/mlflow/registered-models/alias?name=harmful-content&alias=champion"
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            version = json.loads(resp.read())["model_version"]
-        assert version["version"] == "1" and "champion" in version["aliases"], version
     finally:
         context.close()
+
+
+def test_mlflow_asks_for_a_login_and_a_person_signs_in(stack: Stack, browser) -> None:
+    """Anonymous and wrong credentials get 401; the admin signs in to the UI and sees the champion. The
+    pipeline user the steps use is no admin: it cannot list the users."""
+    api = "/api/2.0/mlflow/registered-models/alias?name=harmful-content&alias=champion"
+    assert _status(stack.mlflow + api) == 401
+    assert _status(stack.mlflow + "/") == 401, "the UI too"
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        stack.mlflow_get(api, password="wrong")
+    pipeline = ("harmwatch-pipeline", stack.secret("mlflow-pipeline-password"))
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        stack.mlflow_get("/api/2.0/mlflow/users/get?username=admin", *pipeline)
+    version = stack.mlflow_get(api)["model_version"]
+    assert version["version"] == "1" and "champion" in version["aliases"], version
+    assert version_tags(stack, "1")["harmwatch.promoted_by"] == "admin", "the Airflow user who triggered it"
+
+    anonymous = browser.new_context()
+    with pytest.raises(Exception, match="ERR_INVALID_AUTH_CREDENTIALS"):  # Chromium's answer to a 401
+        anonymous.new_page().goto(stack.mlflow + "/")
+    anonymous.close()
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000},
+        http_credentials={"username": "admin", "password": stack.secret("mlflow-admin-password")},
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.mlflow}/#/models/harmful-content/versions/1")
+        page.get_by_text("Decision: promote").first.wait_for(timeout=60_000)  # the readable summary
+        page.get_by_text("champion").first.wait_for()
+        page.screenshot(path=SHOTS / "04-mlflow-version.png", full_page=True)
+    finally:
+        context.close()
+
+
+def version_tags(stack: Stack, version: str) -> dict[str, str]:
+    mv = stack.mlflow_get(f"/api/2.0/mlflow/model-versions/get?name=harmful-content&version={version}")
+    return {t["key"]: t["value"] for t in mv["model_version"].get("tags", [])}
+
+
+def aliases(stack: Stack) -> dict[str, str]:
+    model = stack.mlflow_get("/api/2.0/mlflow/registered-models/get?name=harmful-content")["registered_model"]
+    return {a["alias"]: a["version"] for a in model.get("aliases", [])}
+
+
+def wait_for_approval(stack: Stack, run_id: str, timeout: float = RUN_TIMEOUT) -> None:
+    """Until the run's approve task waits for a person (or the run ended, which fails the test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = stack.api.task_states(DAG_ID, run_id)
+        if states.get("approve") == "awaiting_input":
+            return
+        run = stack.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
+        assert run["state"] not in ("success", "failed"), failure_report(stack, run_id)
+        time.sleep(5)
+    raise TimeoutError(f"{run_id}: approve never waited for input")
+
+
+def answer_in_the_ui(stack: Stack, browser, run_id: str, option: str, note: str, shot: str) -> str:
+    """Sign in as the reviewer, read the evidence on the run's Required Actions, answer; returns the body."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    try:
+        page = context.new_page()
+        page.goto(stack.airflow + "/")
+        page.wait_for_url("**/auth/login**")
+        page.get_by_label("Username").fill("reviewer")
+        page.get_by_label("Password").fill(stack.secret("airflow-reviewer-password"))
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        run = urllib.parse.quote(run_id, safe="")
+        page.goto(f"{stack.airflow}/dags/{DAG_ID}/runs/{run}/tasks/approve/required_actions")
+        page.get_by_text("Decision: pending_approval").first.wait_for(timeout=60_000)
+        body = page.locator("main").inner_text() if page.locator("main").count() else page.inner_text("body")
+        page.locator("#element_note").fill(note)  # the form field of the task's "note" param
+        page.screenshot(path=SHOTS / f"{shot}-question.png", full_page=True)
+        page.get_by_role("button", name=option, exact=True).click()
+        page.get_by_text("response successful").first.wait_for(timeout=60_000)
+        page.screenshot(path=SHOTS / f"{shot}-answered.png", full_page=True)
+        return body
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("day", "option", "note"),
+    [
+        ("2026-01-02", "Approve", "every gate passes; gains on both weak classes"),
+        ("2026-01-03", "Reject", "hold"),
+    ],
+    ids=["approve", "reject"],
+)
+def test_a_reviewer_answers_the_approval_in_the_airflow_ui(stack: Stack, browser, day, option, note) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    before = aliases(stack)
+    # Regression tolerances widened so that both days' challengers reach the reviewer: day 3's full-data
+    # retrain can drop a class's F1 by more than the default 0.02 against day 2's, and this test is about
+    # the approval, not that gate.
+    conf = {"approval_required": True, "max_regression": 0.1, "max_class_regression": 0.1}
+    run_id = stack.api.trigger(DAG_ID, day, conf)
+    wait_for_approval(stack, run_id)
+    body = answer_in_the_ui(stack, browser, run_id, option, note, f"05-{option.lower()}")
+    # The reviewer saw the evidence: both models' macro-F1, the bootstrap interval, gates, classes, links.
+    for needle in ("macro-F1", "paired bootstrap 95% interval", "Failed gates", "not_cyberbullying", "Links"):
+        assert needle in body, needle
+    run = stack.api.wait(DAG_ID, run_id, timeout=RUN_TIMEOUT, poll=5)
+    assert run["state"] == "success", failure_report(stack, run_id)
+    states = stack.api.task_states(DAG_ID, run_id)
+    challenger = aliases(stack)["challenger"]
+    tags = version_tags(stack, challenger)
+    assert (tags["harmwatch.reviewed_by"], tags["harmwatch.review_note"]) == ("reviewer", note)
+    if option == "Approve":
+        assert states["promote"] == "success"
+        assert aliases(stack) == {
+            **aliases(stack),
+            "champion": challenger,
+            "previous-champion": before["champion"],
+        }
+        assert tags["harmwatch.promoted_by"] == "reviewer" and tags["harmwatch.review"] == "approved"
+        assert tags["harmwatch.promoted_via"].startswith(f"Airflow {DAG_ID} run {run_id}")
+    else:
+        assert states["promote"] == "skipped", "rejected: nothing to promote"
+        assert aliases(stack)["champion"] == before["champion"]
+        assert (tags["harmwatch.decision"], tags["harmwatch.review"]) == ("reject", "rejected")
+        assert tags["harmwatch.decision_before_review"] == "pending_approval"
+    # The MLflow version page says what happened, above the decision summary.
+    mv = stack.mlflow_get(f"/api/2.0/mlflow/model-versions/get?name=harmful-content&version={challenger}")
+    description = mv["model_version"]["description"]
+    assert description.startswith("> **" + ("Champion" if option == "Approve" else "Rejected")), description[
+        :200
+    ]
+    assert "## Decision: pending_approval" in description
 
 
 def _status(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:

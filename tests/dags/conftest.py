@@ -11,7 +11,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
-DAG_IDS = ("harmful_content_retrain", "harmful_content_drift", "harmful_content_score")
+DAG_IDS = (
+    "harmful_content_retrain",
+    "harmful_content_drift",
+    "harmful_content_review",
+    "harmful_content_moderation",
+    "harmful_content_score",
+)
 
 # Airflow reads its configuration when first imported: point it at a scratch home, never ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="harmwatch-dag-tests-"))

@@ -28,8 +28,13 @@ DAY = "2026-01-02"
 class FakeTI:
     """Enough of a task instance for templates that read an upstream handle."""
 
-    def xcom_pull(self, task_ids: str) -> dict:
-        return {"build_dataset": {"train_version": "20260102-ab12cd34"}}[task_ids]
+    def xcom_pull(self, task_ids: str) -> dict | None:
+        answers = {"build_dataset": {"train_version": "20260102-ab12cd34"}, "approve": None}  # no approval
+        return answers[task_ids]
+
+
+class FakeRun:
+    triggering_user_name = "alice"
 
 
 def built_pods(dagbag) -> dict[tuple[str, str], dict]:
@@ -55,6 +60,7 @@ def built_pods(dagbag) -> dict[tuple[str, str], dict]:
                 "dag": dag,
                 "task": task,
                 "ti": FakeTI(),
+                "dag_run": FakeRun(),
             }
             task.render_template_fields(context, jinja_env=dag.get_template_env())
             pod = task.build_pod_request_obj(dry_run=True)
@@ -121,15 +127,32 @@ def test_pods_run_the_step_with_the_configured_image_identity_and_settings(pods)
 def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
     args = {key: pod["spec"]["containers"][0]["args"] for key, pod in pods.items()}
     retrain = {t: a for (d, t), a in args.items() if d == "harmful_content_retrain"}
-    for task_id in ("ingest", "validate", "build_dataset", "promote", "drift_report"):
+    for task_id in ("ingest", "validate", "build_dataset", "evaluate", "promote", "drift_report"):
         assert f"--date={DAY}" in retrain[task_id], task_id
-    assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34"]
+    assert retrain["train"] == ["train", "--train-version=20260102-ab12cd34", "--only-if-new"]
     assert retrain["ingest"] == ["ingest", f"--date={DAY}"]  # no landing override by default
     evaluate = retrain["evaluate"]
     assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.02" in evaluate
+    assert "--max-identity-fpr=0.6" in evaluate and "--min-recent-rows=200" in evaluate
     assert "--approval" not in evaluate
-    assert retrain["promote"] == ["promote", f"--date={DAY}"]  # not forced by default
+    # not forced by default; who triggered the run and which run it is are recorded
+    assert retrain["promote"] == [
+        "promote",
+        f"--date={DAY}",
+        "--actor=alice",
+        "--via=Airflow harmful_content_retrain run test",
+    ]
     assert args[("harmful_content_drift", "drift")] == ["drift", "--window-days=1"]
+    assert args[("harmful_content_review", "review_pull")] == ["review-pull", f"--date={DAY}"]
+    assert args[("harmful_content_review", "review_push")] == [
+        "review-push",
+        f"--date={DAY}",
+        "--max-open=500",
+        "--order=value",
+        "--overlap-percent=10",
+    ]
+    moderation = args[("harmful_content_moderation", "metrics")]
+    assert moderation == ["metrics", f"--date={DAY}", "--history-days=14", "--max-coordinated-share=0.02"]
 
 
 def test_pods_are_hardened_bounded_and_cleaned_up(pods, dagbag) -> None:

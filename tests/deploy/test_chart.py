@@ -22,6 +22,7 @@ from tests.deploy.deploy_support import (
     containers,
     helm_template,
     one,
+    parse_manifests,
     pod_specs,
     render,
     run,
@@ -58,6 +59,12 @@ def test_renders_the_expected_objects(manifests: list[Manifest]) -> None:
         ("NetworkPolicy", "harmwatch-mlflow"),
         ("NetworkPolicy", "harmwatch-jobs"),
         ("Pod", "harmwatch-test-mlflow-health"),
+        ("Job", "harmwatch-mlflow-access"),
+        ("Deployment", "harmwatch-labelstudio"),
+        ("Service", "harmwatch-labelstudio"),
+        ("ServiceAccount", "harmwatch-labelstudio"),
+        ("NetworkPolicy", "harmwatch-labelstudio"),
+        ("ConfigMap", "harmwatch-labelstudio"),
     }
     assert expected <= kinds, f"missing: {expected - kinds}"
     assert not by_kind(manifests, "Secret"), "the chart must reference existing Secrets, never create them"
@@ -97,7 +104,11 @@ def test_kubernetes_validate_catches_a_broken_manifest() -> None:
 
 def test_every_pod_is_hardened(manifests: list[Manifest]) -> None:
     specs = pod_specs(manifests)
-    assert {name for name, _ in specs} >= {"Deployment/harmwatch-mlflow", "Pod/harmwatch-test-mlflow-health"}
+    assert {name for name, _ in specs} >= {
+        "Deployment/harmwatch-mlflow",
+        "Deployment/harmwatch-labelstudio",
+        "Pod/harmwatch-test-mlflow-health",
+    }
     for name, spec in specs:
         psc = spec["securityContext"]
         assert psc["runAsNonRoot"] is True, name
@@ -126,8 +137,12 @@ def test_writable_paths_are_emptydirs(manifests: list[Manifest]) -> None:
             assert "/tmp" in mounts, f"{name}/{c['name']} has no writable /tmp"
             assert "emptyDir" in volumes[mounts["/tmp"]["name"]], name
         for v in volumes.values():
-            assert set(v) & {"emptyDir", "configMap"}, f"{name}: unexpected volume {v}"
+            assert set(v) & {"emptyDir", "configMap", "secret"}, f"{name}: unexpected volume {v}"
             assert "hostPath" not in v, name
+            if "secret" in v:  # a Secret as files: only the keys needed, private, read-only
+                assert v["secret"]["items"] and v["secret"]["defaultMode"] == 0o400, name
+                mounts = [m for c in spec["containers"] for m in c["volumeMounts"] if m["name"] == v["name"]]
+                assert mounts and all(m.get("readOnly") for m in mounts), name
 
 
 def test_every_container_has_requests_and_limits(manifests: list[Manifest]) -> None:
@@ -364,6 +379,64 @@ def test_job_pods_accept_nothing_and_reach_mlflow(manifests: list[Manifest]) -> 
     } in targets
 
 
+def test_label_studio_uses_postgres_from_a_secret_and_calls_nobody(manifests: list[Manifest]) -> None:
+    deployment = one(manifests, "Deployment", "harmwatch-labelstudio")
+    spec = deployment["spec"]["template"]["spec"]
+    [c] = spec["containers"]
+    assert c["image"] == "heartexlabs/label-studio:1.23.2"
+    assert c["command"] == ["label-studio"] and "start" in c["args"]
+    env = _env(c)
+    for name, key in [
+        ("POSTGRE_USER", "postgres-user"),
+        ("POSTGRE_PASSWORD", "postgres-password"),
+        ("SECRET_KEY", "django-secret-key"),
+    ]:
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "harmwatch-labelstudio", "key": key}, name
+        assert "value" not in env[name], name
+    assert env["DJANGO_DB"]["value"] == "default" and env["POSTGRE_HOST"]["value"]  # PostgreSQL, not SQLite
+    [source] = c["envFrom"]
+    quiet = one(manifests, "ConfigMap", source["configMapRef"]["name"])["data"]
+    assert quiet["COLLECT_ANALYTICS"] == "false" and quiet["LATEST_VERSION_CHECK"] == "false"
+    assert quiet["SENTRY_DSN"] == "" and quiet["FRONTEND_SENTRY_DSN"] == ""  # the defaults are live DSNs
+    assert spec["securityContext"]["runAsUser"] == 1001 and c["securityContext"]["runAsUser"] == 1001
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["path"] == "/health"
+    config = one(manifests, "ConfigMap", "harmwatch-config")["data"]
+    assert config["HARMWATCH_LABEL_STUDIO_URL"] == f"http://harmwatch-labelstudio.{NAMESPACE}.svc:8080"
+    assert "HARMWATCH_LABEL_STUDIO_TOKEN" not in config  # a secret: in jobs.existingSecret
+
+
+def test_label_studio_is_reached_by_jobs_and_reaches_only_dns_and_postgres(manifests: list[Manifest]) -> None:
+    np = one(manifests, "NetworkPolicy", "harmwatch-labelstudio")
+    [rule] = np["spec"]["ingress"]
+    peers = [p["podSelector"]["matchLabels"] for p in rule["from"]]
+    assert peers[0] == {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "job"}
+    assert all(peers), "an empty podSelector would admit every pod"
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert {p["port"] for r in np["spec"]["egress"] for p in r["ports"]} == {53, 5432}
+    jobs = one(manifests, "NetworkPolicy", "harmwatch-jobs")
+    targets = [peer["podSelector"]["matchLabels"] for r in jobs["spec"]["egress"] for peer in r.get("to", [])]
+    assert {**targets[-1]} == {
+        "app.kubernetes.io/name": "harmwatch",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": "labelstudio",
+    }
+
+
+def test_label_studio_can_be_left_out() -> None:
+    kinds = {
+        (m["kind"], m["metadata"]["name"])
+        for m in parse_manifests(helm_template(sets=["labelStudio.enabled=false"]).stdout)
+    }
+    assert not {k for k in kinds if "labelstudio" in k[1]}
+    config = next(
+        m
+        for m in parse_manifests(helm_template(sets=["labelStudio.enabled=false"]).stdout)
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "harmwatch-config"
+    )
+    assert "HARMWATCH_LABEL_STUDIO_URL" not in config["data"]
+
+
 # ------------------------------------------------------------------ helm test hook
 
 
@@ -440,3 +513,37 @@ def test_every_value_is_in_the_schema_and_documented() -> None:
 
 def parse(text: str) -> list[Manifest]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+# ------------------------------------------------------------------ the pipeline's MLflow user
+
+
+def test_mlflow_access_hook_takes_every_credential_from_the_secrets(manifests: list[Manifest]) -> None:
+    job = one(manifests, "Job", "harmwatch-mlflow-access")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    pod = job["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    assert container["command"] == ["harmwatch"] and container["args"][0] == "mlflow-access"
+    assert "--password-file=/var/run/harmwatch-pipeline/password" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert all("valueFrom" in e and "value" not in e for e in env.values()), "credentials only from Secrets"
+    refs = {
+        n: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for n, e in env.items()
+    }
+    assert refs == {
+        "PIPELINE_MLFLOW_USER": ("harmwatch-secrets", "MLFLOW_TRACKING_USERNAME"),
+        "MLFLOW_TRACKING_USERNAME": ("harmwatch-mlflow", "admin-username"),
+        "MLFLOW_TRACKING_PASSWORD": ("harmwatch-mlflow", "admin-password"),
+    }
+    [secret_volume] = [v for v in pod["spec"]["volumes"] if "secret" in v]
+    assert secret_volume["secret"]["items"] == [{"key": "MLFLOW_TRACKING_PASSWORD", "path": "password"}]
+    # It reaches MLflow as a job pod does (the network policy admits these labels).
+    assert {"app.kubernetes.io/component": "job", "app.kubernetes.io/name": "harmwatch"}.items() <= pod[
+        "metadata"
+    ]["labels"].items()
+
+
+def test_mlflow_access_hook_can_be_turned_off() -> None:
+    manifests = parse_manifests(helm_template(sets=["mlflow.access.enabled=false"]).stdout)
+    assert not by_kind(manifests, "Job")

@@ -1,4 +1,7 @@
-"""Dockerfiles: hadolint-clean, pinned, non-root, dependencies before source, no secrets, nothing missing."""
+"""Dockerfiles: hadolint-clean, pinned, non-root, dependencies before source, no secrets, nothing missing.
+
+The images are built and run under Podman by tests/pods/test_images.py; these checks read the files.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from tests.deploy.deploy_support import REPO, run, venv_tool
 
 JOB = REPO / "docker" / "job.Dockerfile"
 AIRFLOW = REPO / "docker" / "airflow.Dockerfile"
+AIRFLOW_BASE = REPO / "docker" / "local" / "airflow-base.Dockerfile"  # stand-in for the official base
+ALL = [JOB, AIRFLOW, AIRFLOW_BASE]
+IDS = ["job", "airflow", "airflow-base"]
 SECRET_WORD = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|ACCESS_KEY|PRIVATE_KEY", re.I)
 
 Instruction = tuple[str, str]
@@ -52,7 +58,7 @@ def lock_versions() -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("dockerfile", [JOB, AIRFLOW], ids=["job", "airflow"])
+@pytest.mark.parametrize("dockerfile", ALL, ids=IDS)
 def test_hadolint_clean(dockerfile: Path) -> None:
     hadolint = venv_tool("hadolint")
     # Default failure threshold is `info`: any finding, warning or style included, fails.
@@ -72,7 +78,7 @@ def test_hadolint_really_lints() -> None:
     assert proc.returncode != 0 and "DL3007" in proc.stdout
 
 
-@pytest.mark.parametrize("dockerfile", [JOB, AIRFLOW], ids=["job", "airflow"])
+@pytest.mark.parametrize("dockerfile", ALL, ids=IDS)
 def test_no_secrets_baked_in(dockerfile: Path) -> None:
     for keyword, args in instructions(dockerfile):
         if keyword in ("ENV", "ARG"):
@@ -83,7 +89,7 @@ def test_no_secrets_baked_in(dockerfile: Path) -> None:
     assert not any(k == "ADD" for k, _ in instructions(dockerfile)), "use COPY (no remote URLs or tar magic)"
 
 
-@pytest.mark.parametrize("dockerfile", [JOB, AIRFLOW], ids=["job", "airflow"])
+@pytest.mark.parametrize("dockerfile", ALL, ids=IDS)
 def test_copy_sources_exist_and_pass_dockerignore(dockerfile: Path) -> None:
     ignore = [
         line.strip()
@@ -116,15 +122,36 @@ def test_job_image_is_multistage_pinned_and_non_root() -> None:
     assert "HARMWATCH_HOME=/var/lib/harmwatch" in env and "HOME=/var/lib/harmwatch" in env
 
 
+def stages(instrs: list[Instruction]) -> dict[str, list[str]]:
+    """``FROM ... AS name`` -> that stage's instructions as ``KEYWORD args`` lines."""
+    out: dict[str, list[str]] = {}
+    current: list[str] = []
+    for keyword, args in instrs:
+        if keyword == "FROM":
+            current = out.setdefault(args.split()[-1], [])
+        current.append(f"{keyword} {args}")
+    return out
+
+
 def test_job_image_installs_dependencies_before_source_from_the_lock() -> None:
-    instrs = instructions(JOB)
-    steps = [f"{k} {a}" for k, a in instrs]
-    copy_lock = next(i for i, s in enumerate(steps) if s.startswith("COPY") and "requirements.lock" in s)
-    install_deps = next(i for i, s in enumerate(steps) if "pip install -c requirements.lock" in s)
-    copy_source = next(i for i, s in enumerate(steps) if s.startswith("COPY jobs/"))
-    install_pkg = next(i for i, s in enumerate(steps) if "pip install --no-deps ." in s)
-    assert copy_lock < install_deps < copy_source < install_pkg
-    assert "airflow" not in " ".join(steps[install_deps : install_pkg + 1]).lower()
+    by_stage = stages(instructions(JOB))
+    wheel, runtime = by_stage["wheel"], by_stage["runtime"]
+    # The wheel stage lists the dependencies before it sees the source, and builds only harmwatch.
+    requirements = next(i for i, s in enumerate(wheel) if "tomllib" in s)
+    copy_source = next(i for i, s in enumerate(wheel) if s.startswith("COPY jobs/"))
+    assert requirements < copy_source and "pip wheel --no-cache-dir --no-deps" in wheel[-1]
+    # The runtime stage installs the locked dependencies from the list and the lock (not from
+    # pyproject.toml or the source), then the wheel alone.
+    copy_lock = next(i for i, s in enumerate(runtime) if s.startswith("COPY requirements.lock"))
+    copy_list = next(i for i, s in enumerate(runtime) if "--from=wheel /src/job-requirements.txt" in s)
+    install_deps = next(i for i, s in enumerate(runtime) if "-c requirements.lock -r job-requirements" in s)
+    copy_wheel = next(i for i, s in enumerate(runtime) if "--from=wheel /wheels" in s)
+    install_pkg = next(i for i, s in enumerate(runtime) if "--no-deps --no-index wheels/" in s)
+    assert max(copy_lock, copy_list) < install_deps < copy_wheel < install_pkg
+    assert not [s for s in runtime[: copy_wheel + 1] if s.startswith("COPY") and "jobs/" in s]
+    assert "pyproject.toml" not in " ".join(runtime), "the dependency layer must not hang on pyproject.toml"
+    assert "airflow" not in " ".join(runtime[install_deps : install_pkg + 1]).lower()
+    assert "pip uninstall --yes uv" in runtime[install_deps], "the installer does not stay in the image"
 
 
 def test_job_image_requirement_list_is_the_jobs_plus_postgres_and_all_pinned() -> None:
@@ -158,3 +185,24 @@ def test_airflow_image_matches_the_lock_and_bakes_in_the_dags() -> None:
     users = [a for k, a in instrs if k == "USER"]
     assert users == ["50000"], "the official image's airflow user, numeric"
     assert not any("harmwatch" in s and "pip install" in s for s in steps), "steps run in pods, not here"
+    assert any("pip install --no-cache-dir -c /tmp/requirements.lock" in s for s in steps), "constrained"
+
+
+def test_installers_are_pinned() -> None:
+    for dockerfile in (JOB, AIRFLOW_BASE):
+        assert re.fullmatch(r"\d+\.\d+\.\d+", arg_defaults(instructions(dockerfile))["UV_VERSION"])
+
+
+def test_stand_in_airflow_base_has_the_official_shape() -> None:
+    """What docker/airflow.Dockerfile relies on: user 50000 (GID 0), pip into its venv, Airflow locked."""
+    instrs = instructions(AIRFLOW_BASE)
+    args = arg_defaults(instrs)
+    assert args["AIRFLOW_VERSION"] == lock_versions()["apache-airflow"]
+    assert args["PYTHON_IMAGE"] == arg_defaults(instructions(JOB))["PYTHON_IMAGE"], "same base as the job"
+    steps = [f"{k} {a}" for k, a in instrs]
+    assert any("useradd --uid 50000 --gid 0 --home-dir /home/airflow" in s for s in steps)
+    env = " ".join(a for k, a in instrs if k == "ENV")
+    assert "VIRTUAL_ENV=/home/airflow/.local" in env and "PATH=/home/airflow/.local/bin:$PATH" in env
+    assert "AIRFLOW_HOME=/opt/airflow" in env
+    assert [a for k, a in instrs if k == "USER"] == ["50000"]
+    assert any('"apache-airflow[postgres]==${AIRFLOW_VERSION}"' in s for s in steps)

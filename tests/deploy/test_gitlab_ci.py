@@ -1,11 +1,19 @@
-""".gitlab-ci.yml: GitLab's CI schema, and the jobs/stages gitlab-ci-local evaluates from it."""
+""".gitlab-ci.yml: GitLab's CI schema, the jobs/stages gitlab-ci-local evaluates from it, and the test job
+run by gitlab-ci-local the way a runner runs it (a clean clone, the data fetched over HTTP)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
+import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.deploy_support import REPO, run, shared_schema
+from tests.deploy.deploy_support import REPO, run, shared_dir, shared_schema
 
 CI_FILE = REPO / ".gitlab-ci.yml"
 STAGES = ["lint", "test", "build", "chart", "deploy"]
@@ -132,6 +140,10 @@ def test_lint_test_and_chart_jobs_run_the_real_tools(ci: dict[str, Any]) -> None
     test_job = _resolved(ci, "test")
     assert test_job["image"] == "$PYTHON_IMAGE" and ci["variables"]["PYTHON_IMAGE"].endswith("-slim-bookworm")
     assert any("apt-get install" in line and "make" in line for line in test_job["before_script"])
+    # A runner has no ../shared: the job fetches the data (checked against its sha256) before the tests.
+    assert test_job["before_script"][-1] == "scripts/fetch-data.sh"
+    assert test_job["variables"]["HARMWATCH_SHARED_DIR"] == "$CI_PROJECT_DIR/.harmwatch/shared"
+    assert test_job["variables"]["PYTEST_ARGS"] == '-m "not podman"'
     assert "helm lint --strict helm/harmwatch" in scripts["chart"] and "helm package" in scripts["chart"]
     assert ci["variables"]["HELM_IMAGE"].startswith("alpine/helm:")
 
@@ -263,3 +275,104 @@ def test_gitlab_ci_local_has_no_deploy_on_feature_branches(gitlab_ci_local: Path
     run(["git", "checkout", "-q", "-b", "feature/x"], cwd=ci_checkout)
     jobs = _list(gitlab_ci_local, ci_checkout)
     assert set(jobs) == {n for n in EXPECTED_JOBS if not n.startswith("deploy")}
+
+
+# ------------------------------------------------------------------ the test job, run as a runner would
+
+# A small part of the suite for the job's `make test` here: the whole suite inside the suite would double
+# `make test`. Both tests read the fetched archive: the dataset (data/) and the GitLab schema (schemas/).
+JOB_TESTS = (
+    "tests/data/test_real_dataset.py::test_nothing_lost "
+    "tests/deploy/test_gitlab_ci.py::test_gitlab_ci_validates_against_gitlab_schema"
+)
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """A static HTTP server for ``folder`` on 127.0.0.1 (free port), stopped on exit; yields its URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def shared_archive(out: Path) -> tuple[Path, str]:
+    """data/ and schemas/ of the shared folder as the .tar.gz HARMWATCH_DATA_URL names, and its sha256."""
+    archive = out / "harmwatch-shared.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for part in ("data", "schemas"):
+            tar.add(shared_dir() / part, arcname=part)
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "checkout"
+    run(["git", "clone", "--quiet", REPO, clone])
+    run(["git", "checkout", "--quiet", run(["git", "rev-parse", "HEAD"], cwd=REPO).stdout.strip()], cwd=clone)
+    assert not (clone.parent / "shared").exists() and not (clone / ".harmwatch").exists()
+    served = tmp_path / "served"
+    served.mkdir()
+    archive, sha256 = shared_archive(served)
+    # The job sees the machine, not this test session: no harmwatch, Airflow or virtualenv settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARMWATCH_", "AIRFLOW", "VIRTUAL_ENV"))}
+    with serve(served) as url:
+        cmd = [
+            str(gitlab_ci_local),
+            "test",
+            "--force-shell-executor",
+            "--home",
+            str(tmp_path / "gitlab-ci-local-home"),
+            # A runner's shell executor sets CI_PROJECT_DIR to the checkout; gitlab-ci-local's keeps the
+            # Docker executor's /builds/<group>/<project>, a folder outside this test.
+            "--variable",
+            f"CI_PROJECT_DIR={clone}",
+            "--variable",
+            f"HARMWATCH_DATA_URL={url}/{archive.name}",
+            "--variable",
+            f"HARMWATCH_DATA_SHA256={sha256}",
+            "--variable",
+            f"PYTEST_ARGS={JOB_TESTS}",
+        ]
+        proc = subprocess.run(cmd, cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
+    out = ANSI.sub("", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, out[-6000:]
+    assert "fetch-data: data and schemas unpacked" in out
+    assert re.search(r"\b2 passed\b", out), out[-3000:]
+    assert f"fetch-data: data and schemas unpacked into {clone}/.harmwatch/shared" in out
+    assert (clone / ".harmwatch" / "shared" / "data" / "cyberbullying_tweets.csv").is_file()
+    assert not (clone.parent / "shared").exists()
+
+
+def test_fetch_data_refuses_an_archive_with_the_wrong_sha256(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    archive, sha256 = shared_archive(served)
+    target = tmp_path / "shared"
+    env = {
+        **os.environ,
+        "HARMWATCH_SHARED_DIR": str(target),
+        "HARMWATCH_DATA_SHA256": "0" * 64,
+    }
+    with serve(served) as url:
+        env["HARMWATCH_DATA_URL"] = f"{url}/{archive.name}"
+        bad = subprocess.run(
+            ["bash", "scripts/fetch-data.sh"], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        assert bad.returncode == 1 and "expected " + "0" * 64 in bad.stderr, bad.stderr
+        assert not target.exists(), "nothing is unpacked from an archive that failed its check"
+        env["HARMWATCH_DATA_SHA256"] = sha256
+        good = subprocess.run(
+            ["bash", "scripts/fetch-data.sh"], cwd=REPO, env=env, capture_output=True, text=True
+        )
+    assert good.returncode == 0, good.stderr
+    assert (target / "data" / "cyberbullying_tweets.csv").read_bytes() == (
+        shared_dir() / "data" / "cyberbullying_tweets.csv"
+    ).read_bytes()
+    assert (target / "schemas" / "gitlab-ci.schema.json").is_file()

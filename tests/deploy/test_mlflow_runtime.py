@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import configparser
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -208,3 +209,41 @@ def test_rendered_mlflow_command_serves_with_auth_and_passes_the_helm_test(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "200 'OK'" in proc.stdout
+
+
+def test_rendered_access_hook_gives_the_pipeline_its_user_and_no_more(
+    chart: list[Manifest], auth_server: str, tmp_path: Path
+) -> None:
+    """The hook Job's command and environment, as rendered, against the rendered server: afterwards the
+    pipeline user (from the jobs Secret) signs in and may write to its experiment, and still is no admin."""
+    job = one(chart, "Job", "harmwatch-mlflow-access")
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    config = one(chart, "ConfigMap", "harmwatch-config")["data"]
+    pipeline, password = "harmwatch-pipeline", "Pipeline-pass-for-tests-only"
+    secrets = {
+        ("harmwatch-secrets", "MLFLOW_TRACKING_USERNAME"): pipeline,
+        ("harmwatch-mlflow", "admin-username"): ADMIN,
+        ("harmwatch-mlflow", "admin-password"): ADMIN_PASSWORD,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HARMWATCH_", "AWS_"))}
+    env.update(config)  # envFrom the ConfigMap: runner kubernetes, the in-cluster MLflow URL...
+    env.update(HARMWATCH_MLFLOW_TRACKING_URI=auth_server, HARMWATCH_HOME=str(tmp_path / "home"))
+    for e in container["env"]:
+        ref = e["valueFrom"]["secretKeyRef"]
+        env[e["name"]] = secrets[(ref["name"], ref["key"])]
+    password_file = tmp_path / "password"  # the Secret's item, mounted as a file
+    password_file.write_text(password)
+    args = [
+        a.replace("$(PIPELINE_MLFLOW_USER)", env["PIPELINE_MLFLOW_USER"]).replace(
+            "/var/run/harmwatch-pipeline/password", str(password_file)
+        )
+        for a in container["args"]
+    ]
+    proc = subprocess.run(
+        [str(venv_tool(container["command"][0])), *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["user"] == pipeline
+    search = f"{auth_server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=harmwatch"
+    assert _status(search, (pipeline, password)) == 200
+    assert _status(f"{auth_server}/api/2.0/mlflow/users/get?username=admin", (pipeline, password)) == 403

@@ -1,38 +1,33 @@
-"""Real posts for the drift tests: the cyberbullying CSV (with a stand-in model's predictions) and TweetEval.
+"""Real posts for the drift tests: the test half of the cyberbullying CSV (with a stand-in model's
+predictions) and TweetEval.
 
-The stand-in model (TF-IDF + logistic regression, trained on a fixed slice that the tests never use as
-reference or current) plays the champion, so prediction drift is exercised without an MLflow registry.
+The CSV is cut in two by a hash of each text (``tests/drift/scenarios.py``): the calibration half fixes the
+drift thresholds (``bench/sections/drift_power.py``) and no test reads it. The stand-in model (TF-IDF +
+logistic regression, trained on a fixed slice of the test half that the tests never use as reference or
+current) plays the champion, so prediction drift is exercised without an MLflow registry.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from tests.drift.helpers import stand_in_model, with_predictions
+from tests.drift.helpers import with_predictions
+from tests.drift.scenarios import Pools, load_pools, read_tweeteval
 
-MODEL_ROWS = 5000
-
-
-def read_tweeteval(folder: Path) -> pd.Series:
-    lines: list[str] = []
-    for split in ("train", "val", "test"):
-        lines += (folder / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
-    return pd.Series([t for t in lines if t.strip()], name="text")
+__all__ = ["read_tweeteval"]
 
 
 @pytest.fixture(scope="session")
-def posts(source_csv: Path, tweeteval_dir: Path) -> dict:
-    """``cyber``: the real CSV minus the model's slice, with post_id and predictions; ``tweeteval``: same.
+def pools(source_csv: Path, tweeteval_dir: Path) -> Pools:
+    return load_pools(source_csv, tweeteval_dir)
+
+
+@pytest.fixture(scope="session")
+def posts(pools: Pools) -> dict:
+    """``cyber``: the test half minus the model's slice, with post_id and predictions; ``tweeteval``: same.
     ``model``: the stand-in champion (a fitted scikit-learn pipeline)."""
-    raw = pd.read_csv(source_csv).rename(columns={"tweet_text": "text", "cyberbullying_type": "label"})
-    raw["post_id"] = [f"p{i}" for i in range(len(raw))]
-    order = np.random.default_rng(20260101).permutation(len(raw))
-    model = stand_in_model(raw.iloc[order[:MODEL_ROWS]])
-    cyber = with_predictions(model, raw.iloc[order[MODEL_ROWS:]].reset_index(drop=True))
-    tweets = read_tweeteval(tweeteval_dir)
-    frame = pd.DataFrame({"text": tweets, "post_id": [f"t{i}" for i in range(len(tweets))]})
-    return {"cyber": cyber, "tweeteval": with_predictions(model, frame), "model": model}
+    cyber = with_predictions(pools.model, pools.test[["text", "label", "post_id"]])
+    tweets = with_predictions(pools.model, pools.foreign[["text", "post_id"]])
+    return {"cyber": cyber, "tweeteval": tweets, "model": pools.model}

@@ -5,10 +5,11 @@
   alarm is a false alarm. Target: at most 5 % over 20 splits.
 * Detection: the current batch is drawn from TweetEval (another distribution of English tweets).
   Target: at least 95 % over 20 batches.
-* Scale: a 10,000-post batch against the 33,000-post rest of the CSV must not alarm on sampling noise.
+* Scale: a 10,000-post batch against the 6,600-post rest of the test half must not alarm on sampling noise.
 
-Every batch carries labels (where the source has them) and the stand-in champion's predictions, so all
-four signals take part in the verdict.
+All batches come from the test half of the CSV (``tests/drift/scenarios.py``); the thresholds were
+calibrated on the other half. Every batch carries labels (where the source has them) and the stand-in
+champion's predictions, so every signal takes part in the verdict.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ def summary_of(result) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+ALL_SIGNALS = {"text_descriptors", "text_content", "prediction", "label", "emerging_terms", "class_mix"}
+
+
 def test_file_mode_same_distribution_no_drift_with_file_predictions(tmp_path, hw_env, posts):
     cyber = posts["cyber"].sample(frac=1.0, random_state=11)
     cols = ["post_id", "text", "label", "pred_label", "harmful_score"]
@@ -45,7 +48,7 @@ def test_file_mode_same_distribution_no_drift_with_file_predictions(tmp_path, hw
     )
     assert s["drift_detected"] is False and s["drift_score"] == 0.0
     assert s["report_html"] == str(out / "drift.html") and (out / "drift.html").is_file()
-    assert set(s["signals"]) == {"text_descriptors", "text_content", "prediction", "label"}
+    assert set(s["signals"]) == ALL_SIGNALS
     assert s["prediction_source"] == "input files" and s["mlflow_run_id"] is None
     results = json.loads((out / "drift.json").read_text())
     assert results["drift_score"] == s["drift_score"] and results["evidently"]["metrics"]
@@ -170,7 +173,7 @@ def test_pipeline_mode_champion_reference_newest_batch_and_mlflow_lineage(hw_env
     assert s["report_html"] == f"{settings.reports_uri}/drift/dt={DAYS[-1]}/drift.html"
     assert s["rows_current"] == 200 and s["rows_reference"] == 2950  # the 50 relabelled posts left out
     assert s["prediction_source"] == "champion"
-    assert set(s["signals"]) == {"text_descriptors", "text_content", "prediction", "label"}
+    assert set(s["signals"]) == ALL_SIGNALS
     assert s["drift_detected"] is False, s["signals"]
     assert s["volume_anomaly"] is True and s["report_volume"]["reports"] == 400
     assert s["mlflow_run_id"] == run_id

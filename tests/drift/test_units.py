@@ -19,6 +19,7 @@ from harmwatch.monitoring.drift_decision import (
     num_threshold,
     plan_checks,
 )
+from harmwatch.monitoring.partial_shift import class_mix_test, partial_shift_signals, terms
 
 
 def test_surface_descriptors_count_what_they_say():
@@ -156,3 +157,45 @@ def test_safe_evidently_html_fails_closed_on_an_unknown_shape():
         safe_evidently_html("<html><script>alert(1)</script></html>")
     with pytest.raises(UnsafeReport):
         safe_evidently_html(_page("x").replace(";\n    var additional", "; var additional"))
+
+
+def test_terms_are_words_and_hashtags_without_handles_or_links():
+    assert terms("@Bob loves #NewTopic, see https://x.io now") == ["loves", "see", "now", "#newtopic"]
+
+
+def test_emerging_terms_need_a_share_a_ratio_and_surprise():
+    from harmwatch.monitoring.partial_shift import MIN_TERM_POSTS, emerging_terms_from_counts
+
+    names = ["old", "new", "rare"]
+    # "old": as common as in the reference; "new": never seen; "rare": new but in too few posts.
+    found = emerging_terms_from_counts([1000, 0, 0], [100, 50, MIN_TERM_POSTS - 1], 10_000, 1_000, names)
+    assert [t["term"] for t in found["terms"]] == ["new"] and found["score"] > 16.5
+    assert found["min_posts"] == MIN_TERM_POSTS
+    # A term whose share rose 1.5x is not emerging, however many posts carry it (ratio floor).
+    assert emerging_terms_from_counts([1000], [150], 10_000, 1_000, ["x"])["terms"] == []
+
+
+def test_class_mix_needs_an_effect_as_well_as_significance():
+    ref = ["a"] * 5000 + ["b"] * 5000
+    small = ["a"] * 5100 + ["b"] * 4900  # 1 % moved: significant at this size, but below the floor
+    out = class_mix_test(ref, small)
+    assert out["raw_score"] > 0 and out["score"] == 0.0 and out["tvd"] == pytest.approx(0.01)
+    big = ["a"] * 600 + ["b"] * 400  # 10 % moved
+    out = class_mix_test(ref, big)
+    assert out["score"] > 2 and out["moved"]["a"] == pytest.approx(0.1)
+    assert class_mix_test(ref, [None] * 10)["score"] == 0.0
+
+
+def test_report_only_posts_are_left_out_of_the_partial_shift_batch():
+    ref = pd.DataFrame({"text": ["the cat sat on the mat"] * 200, "pred_label": ["age"] * 200})
+    cur = pd.DataFrame(
+        {
+            "text": ["the cat sat on the mat"] * 100 + ["zorbcore zorbcore"] * 100,
+            "pred_label": ["age"] * 100 + ["religion"] * 100,
+            "source": ["labelled"] * 100 + ["reports"] * 100,
+        }
+    )
+    signals = partial_shift_signals(ref, cur)
+    assert not any(s["drift_detected"] for s in signals.values())
+    assert signals["emerging_terms"]["posts"] == 100
+    assert partial_shift_signals(ref, cur.assign(source="labelled"))["class_mix"]["drift_detected"]

@@ -1,24 +1,32 @@
-"""The retrain DAG on production backends, end to end: Airflow's metadata DB and MLflow's backend
-store on PostgreSQL (Debian's packages, a private cluster started and stopped by the test), MLflow's
-artifact store and the landing zone, lake and reports on the S3-compatible server (moto, 127.0.0.1).
+"""The retrain DAG on production backends, end to end, for two days: Airflow's metadata DB, MLflow's
+backend store and its basic-auth user store on PostgreSQL (Debian's packages, a private cluster started
+and stopped by the test), MLflow's artifact store and the landing zone, lake and reports on the
+S3-compatible server (moto, 127.0.0.1). MLflow runs the basic-auth app and the steps sign in as the
+non-admin pipeline user. Day 1 promotes the first champion; day 2 trains a challenger and takes a real
+champion-vs-challenger decision.
 
-It also plants known secret values (the pseudonymisation key, the S3 secret key, the PostgreSQL
-password) and searches every log and output for them: none may leak.
+It also plants known secret values (the pseudonymisation key, the S3 secret key, the PostgreSQL and
+MLflow passwords) and searches every log and output for them: none may leak; and no raw reporter id may
+be in the lake.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from devstack import airflow as af
 from harmwatch.storage import open_store
-from tests.conftest import start_mlflow, start_moto, stop_process
+from tests.conftest import MLFLOW_ADMIN, MLFLOW_PIPELINE, start_mlflow, start_moto, stop_process
 
 pytestmark = pytest.mark.slow
-DAY = "2026-01-01"
+DAY, DAY2 = "2026-01-01", "2026-01-02"
 PSEUDONYM_KEY = "planted-pseudonym-key-5f1c9e"
 S3_SECRET = "planted-s3-secret-8d2a47"
 
@@ -37,6 +45,7 @@ def production(tmp_path_factory, source_csv, postgres_server):
         backend_uri=postgres_server.url("mlflow"),
         artifacts="s3://hw-mlflow/artifacts",
         env=s3_env,
+        auth_db_uri=postgres_server.url("mlflow"),  # users beside the registry, as the chart allows
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HARMWATCH_", "AIRFLOW"))}
     base.update(
@@ -54,10 +63,11 @@ def production(tmp_path_factory, source_csv, postgres_server):
     logs = root / "hw" / "run" / "logs"
     logs.mkdir(parents=True)
     try:
-        af.simulate(env, DAY)
+        af.simulate(env, DAY, days=2)
         af.migrate(env, log=logs / "migrate.log")
         run = af.dags_test(env, "harmful_content_retrain", DAY, log=logs / "dags-test.log")
-        yield env, run, root, mlflow
+        run2 = af.dags_test(env, "harmful_content_retrain", DAY2, log=logs / "dags-test-2.log")
+        yield env, (run, run2), root, mlflow
     finally:
         stop_process(mlflow.proc)
         stop_process(moto.proc)
@@ -69,7 +79,7 @@ def production(tmp_path_factory, source_csv, postgres_server):
 
 
 def test_dag_succeeds_on_postgres_and_s3(production):
-    env, run, _root, _ = production
+    env, (run, _), _root, _ = production
     assert run.state == "success", {t: r.state for t, r in run.tasks.items()}
     assert run.tasks["promote"].xcom["promoted"] is True
     # The metadata really is in PostgreSQL: no SQLite file was created for Airflow.
@@ -79,25 +89,79 @@ def test_dag_succeeds_on_postgres_and_s3(production):
     assert open_store("s3://hw-mlflow/artifacts").list(), "MLflow artifacts are on S3"
 
 
-def test_registry_lives_in_postgres(production, postgres_server):
-    _env, _, _, _mlflow = production
+def test_day_two_takes_a_real_decision_recorded_with_who_and_why(production, postgres_server):
+    _env, (_, run), _, _mlflow = production
+    assert run.state == "success", {t: r.state for t, r in run.tasks.items()}
+    ev, promote = run.tasks["evaluate"].xcom, run.tasks["promote"].xcom
+    assert (ev["challenger_version"], ev["champion_version"]) == ("2", "1")
+    assert ev["decision"] in ("promote", "reject") and len(ev["delta_ci"]) == 2, ev
+    assert ev["review"].startswith(f"## Decision: {ev['decision']}")
+    assert run.tasks["approve"].state == "skipped", "no approval asked for outside approval mode"
+    assert promote["promoted"] is (ev["decision"] == "promote"), promote
     import sqlalchemy as sa
 
     engine = sa.create_engine(postgres_server.url("mlflow", "postgresql+psycopg2"))
     with engine.connect() as conn:
-        aliases = conn.execute(
-            sa.text("select alias, version from registered_model_aliases where name = :n"),
-            {"n": "harmful-content"},
-        ).all()
-    assert ("champion", 1) in [(a, int(v)) for a, v in aliases]
+        aliases = dict(
+            conn.execute(
+                sa.text("select alias, version from registered_model_aliases where name = :n"),
+                {"n": "harmful-content"},
+            ).all()
+        )
+        tags = dict(
+            conn.execute(
+                sa.text("select key, value from model_version_tags where name = :n and version = :v"),
+                {"n": "harmful-content", "v": int(aliases["champion"])},
+            ).all()
+        )
+        users = {u for (u,) in conn.execute(sa.text("select username from users")).all()}
+    expected = {"champion": 2, "previous-champion": 1} if promote["promoted"] else {"champion": 1}
+    assert {k: int(v) for k, v in aliases.items() if k != "challenger"} == expected
+    # `airflow dags test` records its own user as the run's trigger: that is who moved the alias.
+    assert tags["harmwatch.promoted_by"] == "dag_test" and tags["harmwatch.promoted_via"].startswith(
+        "Airflow "
+    )
+    assert users == {MLFLOW_ADMIN[0], MLFLOW_PIPELINE[0]}, "the users live in PostgreSQL too"
+
+
+def test_mlflow_refuses_anonymous_requests(production):
+    _env, _, _, mlflow = production
+    url = f"{mlflow.uri}/api/2.0/mlflow/registered-models/search"
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        urllib.request.urlopen(url, timeout=30)
+
+
+def test_no_raw_reporter_id_is_in_the_lake(production):
+    """The simulated reporters are honest-NNNN, careless-NNNN and brigade-NNNN in the landing zone; every
+    table in the lake (rows, quarantines, reporter reliability) holds their pseudonyms only."""
+    import pandas as pd
+
+    raw_id = re.compile(r"\b(?:honest|careless|brigade)-\d{4}\b")
+    landing = open_store("s3://hw-data/landing")
+    assert any(raw_id.search(landing.read_bytes(o.key).decode()) for o in landing.list("reports")), (
+        "ids landed"
+    )
+    lake = open_store("s3://hw-data/lake")
+    tables = [o.key for o in lake.list() if o.key.endswith(".parquet")]
+    reporter_columns = 0
+    for key in tables:
+        frame = pd.read_parquet(io.BytesIO(lake.read_bytes(key)))
+        reporter_columns += "reporter_id" in frame.columns
+        for column in frame.select_dtypes(include=["object", "string"]).columns:
+            hits = frame[column].dropna().astype(str).str.contains(raw_id)
+            assert not hits.any(), f"raw reporter id in {key}:{column}"
+    assert len(tables) > 10 and reporter_columns >= 2
 
 
 def test_planted_secrets_never_leak(production, postgres_server):
     _env, _, root, _ = production
-    secrets = [PSEUDONYM_KEY, S3_SECRET, postgres_server.password]
+    secrets = [PSEUDONYM_KEY, S3_SECRET, postgres_server.password, MLFLOW_ADMIN[1], MLFLOW_PIPELINE[1]]
     places: list[tuple[str, bytes]] = []
+    # Where the test keeps the MLflow server's secrets on purpose (a Secret's files in production): private.
+    kept = {root / "mlflow" / "pipeline-password", root / "mlflow" / "basic_auth.ini"}
+    assert all(path.stat().st_mode & 0o077 == 0 for path in kept)
     for path in root.rglob("*"):  # Airflow task logs, dags-test log, MLflow server log, local state
-        if path.is_file() and path.suffix not in (".db",):
+        if path.is_file() and path.suffix not in (".db",) and path not in kept:
             places.append((str(path), path.read_bytes()))
     for uri in ("s3://hw-data", "s3://hw-mlflow"):  # lake, reports, MLflow artifacts (models, cards)
         store = open_store(uri)

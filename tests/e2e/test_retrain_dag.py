@@ -72,3 +72,42 @@ def test_the_registry_has_a_champion_and_the_decision_is_recorded(day_one) -> No
     # The decision and its evidence live on the model version (DESIGN.md, "Model promotion").
     assert champion.tags.get("harmwatch.decision") == decision == "promote", champion.tags
     assert champion.tags.get("harmwatch.promoted_on") == DAY, champion.tags
+
+
+def test_a_drift_triggered_run_with_nothing_new_records_it_and_trains_nothing(day_one) -> None:
+    """What harmful_content_drift starts when the drifted day is already trained on: the real steps run
+    through Airflow, build_dataset reports no new rows, train ends skipped saying why, and evaluate and
+    promote are skipped with it; the drift report is still written."""
+    env, first = day_one
+    conf = {
+        "trigger_reason": f"harmful_content_drift run x: drift detected on batch {DAY} (score 0.3)",
+        "drift": {
+            "day": DAY,
+            "drift_score": "0.3",
+            "signals": "{}",
+            "report_html": "",
+            "champion_version": "1",
+        },
+    }
+    log = Path(env["HARMWATCH_HOME"]) / "run" / "logs" / "dags-test-drift.log"
+    run = af.dags_test(env, DAG_ID, f"{DAY}T06:00:00+00:00", conf=conf, log=log)
+    states = {t: r.state for t, r in run.tasks.items()}
+    assert run.run_id != first.run_id and run.state == "success", states
+    assert states == {
+        "ingest": "success",
+        "validate": "success",
+        "build_dataset": "success",
+        "train": "skipped",
+        "evaluate": "skipped",
+        "promote": "skipped",
+        "drift_report": "success",
+    }
+    built = run.tasks["build_dataset"].xcom
+    assert (
+        built["new_rows"] == 0
+        and built["train_version"] == first.tasks["build_dataset"].xcom["train_version"]
+    )
+    trained = run.tasks["train"].xcom
+    assert trained["trained"] is False and trained["model_version"] is None
+    assert "nothing new to learn" in trained["reason"] and trained["train_version"] in trained["reason"]
+    assert "nothing new to learn" in log.read_text(errors="replace")  # the skip says why in the task log

@@ -18,7 +18,7 @@ from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 
-POLICY = weak_labels.Policy(min_reporters=3, min_reliability=0.8)
+POLICY = weak_labels.Policy(min_reporters=3, min_reliability=0.8, spot_check_rate=0.0)
 
 
 def labelled(
@@ -108,12 +108,14 @@ def test_reliability_counts_only_moderated_posts_and_a_benign_post_is_a_disagree
 
 
 def _history(reporters: list[str], agree: int, disagree: int) -> tuple[list, list]:
-    """Moderated posts and each reporter's reports on them: ``agree`` right, ``disagree`` wrong."""
+    """Moderated posts and each reporter's reports on them: ``agree`` right, ``disagree`` wrong, half of
+    each under religion and half under age (so a per-reason record is there too)."""
     lab, reps = [], []
     for i in range(agree + disagree):
-        lab.append((f"h{i}", f"history post {i}", "age"))
+        named = ("religion", "age")[i % 2]
+        lab.append((f"h{i}", f"history post {i}", named if i < agree else "gender"))
         for who in reporters:
-            reps.append((f"h{i}", f"history post {i}", who, "age" if i < agree else "gender"))
+            reps.append((f"h{i}", f"history post {i}", who, named))
     return lab, reps
 
 
@@ -131,8 +133,7 @@ def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
     reps += [("new", "Reported only post", who, v) for who, v in zip(reporters, votes, strict=True)]
     moderated = keyed(labelled(lab))
     rep_frame = keyed(reports(reps))
-    rel = weak_labels.reporter_reliability(rep_frame, moderated, POLICY)
-    ok, review = weak_labels.weak_labels(rep_frame, set(moderated["key"]), rel, POLICY)
+    ok, review = weak_labels.weak_labels(rep_frame, moderated, set(moderated["key"]), POLICY)
     assert (len(ok) == 1) is accepted
     if accepted:
         assert ok.loc[0, "label"] == "religion" and ok.loc[0, "n_reporters"] == 3
@@ -142,8 +143,7 @@ def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
 
 def test_unknown_reporters_are_not_trusted_however_many():
     reps = keyed(reports([("p", "brigaded post", f"new{i}", "religion") for i in range(8)]))
-    rel = weak_labels.reporter_reliability(reps, keyed(labelled([])), POLICY)
-    ok, review = weak_labels.weak_labels(reps, set(), rel, POLICY)
+    ok, review = weak_labels.weak_labels(reps, keyed(labelled([])), set(), POLICY)
     assert ok.empty and "reliability 0.50" in review.loc[0, "review_reason"]
 
 
@@ -164,7 +164,19 @@ def _commit(lake, kind: str, run: str, frame: pd.DataFrame) -> None:
 
 
 def _args(**kw) -> argparse.Namespace:
-    defaults = {"date": None, "eval_fraction": 0.2, "min_reporters": 3, "min_reliability": 0.8}
+    defaults = {
+        "date": None,
+        "eval_fraction": 0.2,
+        "min_reporters": 3,
+        "min_reliability": 0.8,
+        "recent_days": 1,
+        "renew_anchor": False,
+        "reason": None,
+        "keep_share": 0.5,
+        "spot_check_rate": 0.0,
+        "champion_check": False,
+        "defences_off": [],
+    }
     return argparse.Namespace(**{**defaults, **kw})
 
 
@@ -182,7 +194,7 @@ def _tiny_lake(lake) -> None:
         for i in range(0, 120, 6)
         for who in ("t1", "t2", "t3")
     ]  # trusted reporters, all on age posts
-    new = [("w1", "weakly labelled post", who, "gender") for who in ("t1", "t2", "t3")]
+    new = [("w1", "weakly labelled post", who, "age") for who in ("t1", "t2", "t3")]
     brigade = [("b1", "benign post the brigade hates", f"b{i}", "religion") for i in range(6)]
     _commit(lake, "reports", "day1", reports(hist + new + brigade))
 
@@ -227,7 +239,7 @@ def test_eval_snapshot_stays_frozen_when_new_labels_arrive(hw_env):
     rows = [(f"n{i}", f"brand new post {i}", "religion") for i in range(30)] + [("r", repeat, "religion")]
     new = labelled(rows, day="2026-01-03", file="batch.csv")
     _commit(settings.lake_uri, "labelled", "day3", new)
-    second = bd.run(settings, _args(eval_fraction=0.5))
+    second = bd.run(settings, _args(eval_fraction=0.5, recent_days=0))  # no recent slice held out
     store = open_store(settings.lake_uri)
     train = store.read_parquet(f"datasets/train/v={second['train_version']}/train.parquet")
     assert second["eval_version"] == first["eval_version"] and second["eval_reused"]
@@ -273,3 +285,16 @@ def test_first_day_without_any_reports(hw_env):
     _commit(settings.lake_uri, "labelled", "bulk", labelled(rows))
     out = bd.run(settings, _args())
     assert out["weak_labels_accepted"] == 0 and out["rows_train"] + out["rows_eval"] == 60
+
+
+def test_cli_defence_options(hw_env):
+    _tiny_lake(load_settings().lake_uri)
+    proc = run_cli("build-dataset", "--champion-check", "--defences-off", "cohorts", "spot_checks")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["champion_checked"] is None  # no champion in the registry: nothing to check against
+    assert summary["review_from_reports"] == {"low_reliability": 1}  # the brigade's post
+    bad = run_cli("build-dataset", "--spot-check-rate", "1.5")
+    assert bad.returncode == 2 and "--spot-check-rate" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = run_cli("build-dataset", "--defences-off", "moats")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr

@@ -42,15 +42,66 @@ def test_environment_overrides(hw_env, monkeypatch):
     assert s.seed == 7 and s.mlflow_attempts == 2 and s.debug is True
 
 
-def test_the_actor_is_the_configured_one_then_the_dag_owner_then_the_unix_user(hw_env, monkeypatch):
+def test_the_actor_is_the_configured_one_then_the_mlflow_user_then_the_unix_user(hw_env, monkeypatch):
     import getpass
 
-    monkeypatch.delenv("AIRFLOW_CTX_DAG_OWNER", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     assert load_settings().acting_user() == getpass.getuser()
-    monkeypatch.setenv("AIRFLOW_CTX_DAG_OWNER", "harmwatch")
-    assert load_settings().acting_user() == "harmwatch"
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    assert load_settings().acting_user() == getpass.getuser(), "an embedded registry has no MLflow user"
+    monkeypatch.setenv("HARMWATCH_MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert load_settings().acting_user() == "bob"
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_OWNER", "harmwatch")  # a DAG's owner is not a person
     monkeypatch.setenv("HARMWATCH_ACTOR", "alice")
     assert load_settings().acting_user() == "alice"
+
+
+PRODUCTION = {
+    "runner kubernetes": {"HARMWATCH_RUNNER": "kubernetes"},
+    "lake on S3": {"HARMWATCH_LAKE_URI": "s3://bucket/lake"},
+}
+
+
+@pytest.mark.parametrize("mode", PRODUCTION)
+def test_the_development_pseudonym_key_is_refused_outside_the_local_mode(hw_env, mode):
+    """Fail closed: a step outside the embedded local mode without a real key stops with one line."""
+    env = {**PRODUCTION[mode], "HARMWATCH_PSEUDONYM_KEY": ""}
+    proc = run_cli("ingest", env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert "HARMWATCH_PSEUDONYM_KEY is not set" in proc.stderr and mode.split()[0] in proc.stderr
+    # The development key itself, spelled out, is refused the same way.
+    proc = run_cli("ingest", env={**env, "HARMWATCH_PSEUDONYM_KEY": "harmwatch-local-dev-key"})
+    assert proc.returncode == 2 and "HARMWATCH_PSEUDONYM_KEY is not set" in proc.stderr
+    # info still shows the settings (it is how an operator finds what is missing).
+    assert run_cli("info", "--json", env=env).returncode == 0
+
+
+def test_steps_never_call_an_mlflow_server_anonymously_outside_the_local_mode(hw_env):
+    env = {
+        "HARMWATCH_RUNNER": "kubernetes",
+        "HARMWATCH_PSEUDONYM_KEY": "a-real-key",
+        "HARMWATCH_MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+        "MLFLOW_TRACKING_USERNAME": "",
+        "MLFLOW_TRACKING_PASSWORD": "",
+    }
+    proc = run_cli("promote", env=env)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are not set" in proc.stderr
+
+
+def test_the_local_mode_keeps_its_development_defaults(hw_env):
+    s = load_settings()
+    assert s.embedded and s.refusals() == []
+    real = load_settings(
+        runner="kubernetes",
+        pseudonym_key="k",
+        mlflow_tracking_uri="http://mlflow:5000",
+        mlflow_tracking_username="harmwatch-pipeline",
+        mlflow_tracking_password="p",
+    )
+    assert not real.embedded and real.refusals() == []
+    assert real.mlflow_ui_url == "http://mlflow:5000" and load_settings().mlflow_ui_url == ""
 
 
 def test_bad_value_is_rejected(hw_env, monkeypatch):
@@ -79,12 +130,14 @@ def test_only_the_settings_module_reads_the_environment(repo_root):
 
 
 def test_info_json_prints_contract_keys_and_masks_secrets(hw_env):
-    proc = run_cli("info", "--json", env={"HARMWATCH_PSEUDONYM_KEY": "s3cr3t-value"})
+    env = {"HARMWATCH_PSEUDONYM_KEY": "s3cr3t-value", "MLFLOW_TRACKING_PASSWORD": "pw-s3cr3t"}
+    proc = run_cli("info", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in ("mlflow_tracking_uri", "mlflow_registry_uri", "lake_uri", "landing_uri", "airflow_home"):
         assert info[key], key
-    assert "s3cr3t-value" not in proc.stdout + proc.stderr
+    assert "s3cr3t-value" not in proc.stdout + proc.stderr and "pw-s3cr3t" not in proc.stdout + proc.stderr
+    assert info["mlflow_tracking_password"] == "**********"
     assert info["home"] == str(hw_env)
 
 

@@ -11,12 +11,13 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.data.dataset import assemble, reliability_of
-from harmwatch.data.landing import batch_date, pseudonymise, run_id, to_frames
+from harmwatch.data.landing import batch_date, pseudonymise, pseudonymise_raw, run_id, to_frames
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.data.weak_labels import Policy
+from harmwatch.model import audit, summary
 from harmwatch.model.decision import Thresholds, judge
 from harmwatch.model.golden import golden_frame
-from harmwatch.model.promotion import plan_rollback, promotion_audit
+from harmwatch.model.promotion import Review, plan_promotion, plan_rollback, promotion_audit, rejection_tags
 from harmwatch.model.textmodel import contract_frame
 from harmwatch.storage import ObjectInfo
 
@@ -77,6 +78,54 @@ def test_to_frames_keeps_lineage_pseudonymises_reporters_and_quarantines_what_di
     )
     assert bad[["source_line", "stage", "batch_dt"]].values.tolist() == [[2, "ingest", "2026-01-02"]]
     assert bad.loc[0, "reason"].startswith("invalid JSON")
+
+
+# -- quarantine privacy --------------------------------------------------------------------------------
+
+# Report lines that do not parse, each holding a reporter id that must not reach the lake: (line, the id).
+HOSTILE_REPORT_LINES = [
+    ('{"report_id": "r1", "reporter_id": "alice@example.com", "text": "cut off', "alice@example.com"),
+    ('{"report_id": "r2", "post_id": "p2", "reporter_id": "bob-7781-secret', "bob-7781-secret"),
+    ('{"reporter_id": 4815162342, "text": }', "4815162342"),
+    ("{'reporter_id': 'carol.k@example.org', 'text': 'single quotes'}", "carol.k@example.org"),
+    ('[{"report_id": "r5", "reporter_id": "dave_the_reporter"}]', "dave_the_reporter"),
+    ('"{\\"report_id\\": \\"r6\\", \\"reporter_id\\": \\"erin-escaped\\"}"', "erin-escaped"),
+    ('{"Reporter_ID": "frank-upper", "text": "x",}', "frank-upper"),
+    ('{"reporter_id": "gina\\u002dunicode", "text": "trailing comma",}', "gina-unicode"),
+    ('{"reporter_id":"hank-no-space","note":"reported by hank-no-space"', "hank-no-space"),
+    ('{"reporter_id": "ivy\x00-nul-byte", "text": "a"}', "-nul-byte"),
+    (b'{"reporter_id": "jo\xff\xfe-bad-utf8", "text": "x"}', "-bad-utf8"),
+]
+
+
+@pytest.mark.parametrize(("line", "rid"), HOSTILE_REPORT_LINES, ids=[r for _, r in HOSTILE_REPORT_LINES])
+def test_a_report_line_that_does_not_parse_is_quarantined_with_its_reporter_id_pseudonymised(line, rid):
+    data = line if isinstance(line, bytes) else line.encode()
+    _, bad = to_frames("reports", "reports/dt=2026-01-02/r.jsonl", parse_jsonl(data), "run1", KEY)
+    assert len(bad) == 1 and bad.loc[0, "reason"]
+    raw = bad.loc[0, "raw"]
+    assert rid not in raw and rid.split("@")[0] not in raw, raw
+    assert "r_" in raw and len(raw) >= len(line) - len(rid), "the rest of the line is kept for diagnosis"
+
+
+def test_a_well_formed_id_in_a_broken_line_gets_the_hash_the_lake_uses():
+    line = '{"report_id": "r1", "reporter_id": "alice", "reason": "age", "text": "cut'
+    assert pseudonymise_raw(line, KEY) == line.replace('"alice"', f'"{pseudonymise("alice", KEY)}"')
+    # Labelled posts carry no reporter ids: their quarantine keeps the raw record as it was.
+    _, bad = to_frames("labelled", "labelled/dt=2026-01-01/a.csv", parse_csv(b"post_id,text\n"), "r", KEY)
+    assert bad.empty or "r_" not in "".join(bad["raw"])
+
+
+def test_a_reporter_id_nested_in_an_extra_field_is_pseudonymised_too():
+    record = {"report_id": "1", "post_id": "p", "text": "t", "reporter_id": "alice", "reason": "age"}
+    record["context"] = {"reporter_id": "mallory-nested"}
+    good, _ = to_frames(
+        "reports", "reports/dt=2026-01-02/r.jsonl", parse_jsonl(json.dumps(record).encode()), "r", KEY
+    )
+    assert (
+        "mallory-nested" not in good.loc[0, "extra"]
+        and pseudonymise("mallory-nested", KEY) in good.loc[0, "extra"]
+    )
 
 
 def test_run_ids_follow_the_files_taken_not_their_order():
@@ -211,7 +260,10 @@ def test_rollback_plan_tags_the_demoted_version_and_survives_a_rerun():
     assert plan.demoted_tags["harmwatch.decision"] == "rolled_back"
     assert plan.demoted_tags["harmwatch.decision_before_rollback"] == "promote"
     assert plan.demoted_tags["harmwatch.rolled_back_by"] == "alice" and plan.restored_tags == {
-        "harmwatch.restored_from": "3"
+        "harmwatch.restored_from": "3",
+        "harmwatch.restored_by": "alice",
+        "harmwatch.restored_on": "2026-01-05",
+        "harmwatch.restore_reason": "bad model",
     }
     # A rerun after a kill between the tags and the alias move keeps the original decision.
     rerun = plan_rollback("3", plan.demoted_tags, "2", "alice", "2026-01-05", None)
@@ -220,11 +272,145 @@ def test_rollback_plan_tags_the_demoted_version_and_survives_a_rerun():
 
 
 def test_promotion_audit_names_who_from_what_and_why_forced():
-    assert promotion_audit("bob", None, None, False, None) == {
+    assert promotion_audit("bob", None, None, False, None, why="decision is promote") == {
         "harmwatch.promoted_by": "bob",
+        "harmwatch.promoted_via": "cli",
+        "harmwatch.promotion_reason": "decision is promote",
         "harmwatch.promoted_from": "none",
         "harmwatch.promoted_on": "unspecified",
         "harmwatch.forced": "false",
     }
     forced = promotion_audit("bob", "4", "2026-01-03", True, "  hotfix  ")
     assert forced["harmwatch.forced"] == "true" and forced["harmwatch.force_reason"] == "hotfix"
+
+
+# -- approval and the champion's record -------------------------------------------------------------
+
+ALICE_OK, ALICE_NO = Review("approved", "alice", "looks good"), Review("rejected", "alice", "too risky")
+
+
+@pytest.mark.parametrize(
+    ("decision", "against", "champion", "review", "move", "why"),
+    [
+        ("pending_approval", "4", "4", None, False, "decision is pending_approval; waiting for a reviewer"),
+        ("pending_approval", "4", "4", ALICE_OK, True, "approved by alice: looks good"),
+        ("pending_approval", "4", "4", ALICE_NO, False, "rejected by alice: too risky"),
+        ("pending_approval", "4", "3", ALICE_OK, False, "decision was taken against champion 4"),  # stale
+        ("reject", "4", "4", ALICE_OK, False, "decision is reject"),  # approval cannot override the gates
+        ("reject", "4", "4", ALICE_NO, False, "rejected by alice"),  # a rerun after the rejection
+    ],
+)
+def test_approval_policy(decision, against, champion, review, move, why):
+    moved, reason = plan_promotion("5", decision, against, champion, False, review)
+    assert moved is move and reason.startswith(why), reason
+
+
+def test_an_approved_promotion_names_the_reviewer_and_a_rejection_is_recorded_on_the_version():
+    tags = promotion_audit(
+        "admin", "4", "2026-01-02", False, None, why="approved", via="airflow r1", review=ALICE_OK
+    )
+    assert (tags["harmwatch.promoted_by"], tags["harmwatch.promoted_via"], tags["harmwatch.review"]) == (
+        "alice",
+        "airflow r1",
+        "approved",
+    )
+    assert tags["harmwatch.reviewed_by"] == "alice" and tags["harmwatch.review_note"] == "looks good"
+    rejected = rejection_tags(ALICE_NO, {"harmwatch.decision": "pending_approval"}, "2026-01-03")
+    assert (
+        rejected["harmwatch.decision"] == "reject"
+        and rejected["harmwatch.decision_before_review"] == "pending_approval"
+    )
+    # A rerun keeps what the decision was before the review.
+    assert (
+        rejection_tags(ALICE_NO, {**rejected}, None)["harmwatch.decision_before_review"] == "pending_approval"
+    )
+    with pytest.raises(ValueError):
+        Review("maybe", "alice")
+
+
+def done(version, previous):
+    return audit.record(version, previous, "bob", "decision is promote", "cli", "2026-01-02", True)
+
+
+def test_the_champion_where_the_record_says_needs_nothing():
+    assert audit.plan_reconcile("5", "bob", done("5", "4"), "4", "evaluate", "2026-01-03") is None
+    assert audit.plan_reconcile(None, None, done("5", "4"), "4", "evaluate", None) is None
+
+
+def test_a_champion_set_by_hand_is_recorded_and_previous_champion_follows():
+    plan = audit.plan_reconcile("7", None, done("5", "4"), "4", "evaluate", "2026-01-03")
+    assert plan is not None and plan.previous_champion == "5"
+    assert plan.champion_tags["harmwatch.promoted_by"] == audit.OUTSIDE
+    assert plan.champion_tags["harmwatch.promoted_from"] == "5"
+    assert "noticed by harmwatch evaluate on 2026-01-03" in plan.champion_tags["harmwatch.promotion_reason"]
+    assert (plan.record["version"], plan.record["previous"], plan.record["done"]) == ("7", "5", True)
+    # Set back by hand to the version previous-champion holds: previous-champion becomes the one replaced.
+    back = audit.plan_reconcile("4", "bob", done("5", "4"), "4", "promote", None)
+    assert back is not None and back.previous_champion == "5" and back.record["version"] == "4"
+
+
+def test_an_interrupted_move_is_not_taken_for_a_hand_set_champion():
+    intent = {**done("5", "4"), "done": False}
+    assert (
+        audit.plan_reconcile("4", "bob", intent, "3", "promote", None) is None
+    )  # not moved yet: rerun moves
+    finished = audit.plan_reconcile("5", "bob", intent, "4", "promote", None)  # moved, record not completed
+    assert finished is not None and finished.champion_tags == {} and finished.record["done"] is True
+    # Anything else during an interrupted move was set by hand; the last champion was the intent's "from".
+    other = audit.plan_reconcile("9", None, intent, "4", "promote", None)
+    assert other is not None and other.previous_champion == "4" and other.champion_tags
+
+
+def test_a_registry_without_a_record_starts_one():
+    adopt = audit.plan_reconcile("3", "bob", None, "2", "evaluate", None)
+    assert adopt is not None and adopt.champion_tags == {} and adopt.record["version"] == "3"
+    by_hand = audit.plan_reconcile("3", None, None, None, "evaluate", None)  # a first champion set by hand
+    assert by_hand is not None and by_hand.champion_tags["harmwatch.promoted_from"] == "unknown"
+    assert by_hand.previous_champion is None
+    assert audit.load("not json") is None and audit.load(audit.dump(done("5", "4")))["version"] == "5"
+
+
+def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_each_class_and_links():
+    ev = pd.DataFrame({"text": [f"t{i}" for i in range(60)], "label": [CLASSES[i % 6] for i in range(60)]})
+    golden = golden_frame()
+    truth = golden["expect"].map({"flag": "age", "no_flag": "not_cyberbullying"}).tolist()
+    good = {"version": "2", "run_id": "r2", "eval": scores(ev["label"].tolist()), "golden": scores(truth)}
+    worse = ev["label"].where(ev.index % 3 != 0, "not_cyberbullying").tolist()
+    bad = {"version": "3", "run_id": "r3", "eval": scores(worse), "golden": scores(truth)}
+    t = Thresholds(max_ece=1.0, n_boot=200)
+    result = judge(
+        ev, golden, bad, good, {"ok": True, "detail": "ok"}, t, False, 7, "v-eval", "2026-01-03", "b"
+    )
+    links = {
+        "challenger": "http://mlflow.example/#/models/harmful-content/versions/3",
+        "champion": "http://mlflow.example/#/models/harmful-content/versions/2",
+        "run": "http://mlflow.example/#/experiments/1/runs/r3",
+        "validation": "s3://reports/validation",
+    }
+    text = summary.decision_markdown(result.evidence, "harmful-content", links)
+    assert text.startswith("## Decision: reject")
+    assert "challenger v3 | champion v2" in text and "| macro-F1 | " in text
+    delta = result.evidence["delta_ci"]
+    assert f"[{delta['lo']:+.3f}, {delta['hi']:+.3f}]" in text, "the bootstrap interval is shown"
+    assert "**Failed gates:**" in text and "- `class_regression`:" in text
+    assert all(f"| {c} | " in text for c in CLASSES), "one row per class"
+    assert "[challenger v3](http://mlflow.example/#/models/harmful-content/versions/3)" in text
+    assert "validation reports: `s3://reports/validation`" in text
+    # In the registry it goes above the model card, replaces an older summary, and fits the column.
+    card = "# Model card: harmful-content version 3\n\n" + "x" * 200
+    described = summary.version_description(text, card)
+    assert described.startswith("## Decision: reject") and described.endswith("x" * 200)
+    assert summary.version_description(text, described) == described, "a rerun writes the same text"
+    long = summary.version_description(text, "# Model card: big\n" + "y\n" * 5000)
+    assert len(long) <= 5000 and long.startswith("## Decision:") and "cut to fit" in long
+
+
+def test_what_happened_to_a_version_is_quoted_above_its_summary_once():
+    page = "## Decision: promote\n\nnumbers"
+    once = summary.with_status(page, "**Champion** from 2026-01-02, moved by bob")
+    assert once.startswith("> **Champion** from 2026-01-02, moved by bob\n\n## Decision: promote")
+    assert summary.with_status(once, "**Champion** from 2026-01-02, moved by bob") == once, (
+        "a rerun adds nothing"
+    )
+    twice = summary.with_status(once, "**Rolled back** on 2026-01-03 by carol: drill")
+    assert twice.split("\n")[:2] == ["> **Rolled back** on 2026-01-03 by carol: drill", once.split("\n")[0]]

@@ -113,6 +113,7 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
         "HARMWATCH_LANDING_URI": "s3://landing/zone",
         "HARMWATCH_LAKE_URI": "s3://lake/data",
         "HARMWATCH_REPORTS_URI": "s3://lake/reports",
+        "HARMWATCH_PSEUDONYM_KEY": "s3-lake-test-key",  # a lake on S3 refuses the development key
     }
     assert summary(run_cli("ingest", env=env))["rows_in"] == 1
     assert summary(run_cli("ingest", env=env))["rows_in"] == 0
@@ -122,3 +123,28 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
     m = lake.committed("validated/labelled")[0]
     assert lake.read_parquet(f"{m['prefix']}/part-0000.parquet").loc[0, "text"] == "hi & bye"
     assert open_store("s3://lake/reports").exists(val["report_html"][0].split("s3://lake/reports/")[1])
+
+
+def test_no_raw_reporter_id_reaches_the_lake(hw_env):
+    """Good, broken and hostile report lines through ingest and validate: every file the lake holds
+    (Parquet tables, manifests, quarantines) is searched for the raw ids, and none is there."""
+    ids = ["alice@example.com", "bob-secret-77", "carol-cut-off-id", "dave-nested-id", "4815162342"]
+    good = {"report_id": "r1", "post_id": "p1", "text": "you are old", "reason": "age"}
+    lines = [
+        json.dumps({**good, "reporter_id": ids[0], "reported_at": "2026-01-01T10:00:00Z"}),
+        json.dumps({**good, "report_id": "r2", "reporter_id": ids[1], "reported_at": "not a date"}),
+        '{"report_id": "r3", "reporter_id": "' + ids[2],
+        json.dumps({**good, "report_id": "r4", "reporter_id": "x1", "meta": {"reporter_id": ids[3]}}),
+        '{"report_id": "r5", "reporter_id": ' + ids[4] + ', "text": }',
+    ]
+    path = hw_env / "landing" / "reports" / "dt=2026-01-01" / "hostile.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    ingested = summary(run_cli("ingest", "--date", "2026-01-01"))
+    validated = summary(run_cli("validate", "--date", "2026-01-01"))
+    assert ingested["rows_in"] == 5 and validated["rows_quarantined"] >= 3, (ingested, validated)
+    files = [p for p in (hw_env / "lake").rglob("*") if p.is_file()]
+    assert any("quarantine" in str(p) for p in files)
+    for rid in ids:
+        holders = [str(p) for p in files if rid.encode() in p.read_bytes()]
+        assert not holders, f"{rid} found in {holders}"

@@ -199,3 +199,46 @@ def test_metrics_with_champion_log_an_idempotent_mlflow_time_series(hw_env, sour
     )
     prom = open_store(settings.reports_uri).read_bytes("metrics/harmwatch_moderation.prom").decode()
     assert f'model_version="{version}"' in prom
+
+
+def _daily_reports(days: int, per_day: int, crew_day: str | None = None) -> pd.DataFrame:
+    """Reports over ``days`` days from a crowd of 200 (two a post, random); on ``crew_day`` a crew of five
+    also reports 40 posts together."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for d in range(1, days + 1):
+        day = f"2026-01-{d:02d}"
+        for i in range(per_day):
+            for who in rng.choice(200, size=2, replace=False):
+                rows.append((f"{day}-{i}", f"u{who}", day))
+        if day == crew_day:
+            rows += [(f"{day}-crew{i}", f"crew{k}", day) for i in range(40) for k in range(5)]
+    frame = pd.DataFrame(rows, columns=["post_id", "reporter_id", "batch_dt"])
+    return frame.assign(
+        report_id=[f"r{i}" for i in range(len(frame))], text="post " + frame["post_id"], reason="age"
+    )
+
+
+def test_brigade_signals_and_alarms():
+    from harmwatch.monitoring.moderation import alarms, brigade_signals
+
+    calm = brigade_signals("2026-01-08", _daily_reports(8, 100), history_days=14)
+    assert calm["coordinated_report_share"] == 0 and calm["reporter_cohorts"] == 0
+    assert calm["report_volume"]["anomaly"] is False and calm["report_volume_robust_z"] == 0.0
+    assert alarms({"batch_dt": "2026-01-08", **calm}, 0.02) == []
+    crewed = brigade_signals("2026-01-08", _daily_reports(8, 100, crew_day="2026-01-08"), history_days=14)
+    assert crewed["reporter_cohorts"] == 1 and crewed["largest_reporter_cohort"] == 5
+    assert crewed["coordinated_report_share"] == pytest.approx(200 / 400)
+    assert crewed["report_volume"]["anomaly"] is True  # 400 reports against a steady 200
+    raised = alarms({"batch_dt": "2026-01-08", **crewed}, 0.02)
+    assert [line.split(":")[0] for line in raised] == ["report_volume", "reporter_cohort"]
+    assert "50.0% of the reports on 2026-01-08 come from 1 co-reporting cohort(s) (largest 5" in raised[1]
+    m = batch_metrics("2026-01-05", _labelled(), _reports(), None, 1)
+    m.update(crewed, batch_dt="2026-01-05", alarms=raised)
+    samples = parse_prometheus(prometheus_text(m, {}))["harmwatch_moderation_alarm"]
+    assert {labels: v for labels, v in samples} == {
+        '{batch_dt="2026-01-05",alarm="report_volume"}': 1.0,
+        '{batch_dt="2026-01-05",alarm="reporter_cohort"}': 1.0,
+    }

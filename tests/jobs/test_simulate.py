@@ -100,3 +100,81 @@ def test_brigade_share_of_reports(source, share):
 def test_missing_source_is_one_line_error(tmp_path):
     proc = run_cli("simulate", "--source", str(tmp_path / "nope.csv"), "--landing", str(tmp_path / "l"))
     assert proc.returncode == 2 and "nope.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _day_reports(source, name: str, strength: float, day: int, days: int = 6, seed: int = 0) -> pd.DataFrame:
+    from harmwatch.data.adversaries import Adversary
+
+    posts = source.sample(3000, random_state=1).assign(post_id=lambda d: [f"p{i}" for i in range(len(d))])
+    pop = Population(honest=60, brigade_share=0.0, adversary=Adversary(name, strength))
+    when = pd.Timestamp("2026-01-02").date()
+    reports = simulate_reports(
+        posts, when, pop, np.random.default_rng(seed), 0, (day, days), np.random.default_rng([seed, 15])
+    )
+    return reports.assign(truth=reports["post_id"].map(posts.set_index("post_id")["label"]))
+
+
+@pytest.mark.parametrize("name", ["farming", "swarm", "tie", "slow", "mixed"])
+def test_each_adversary_takes_its_share_of_reports_deterministically(source, name):
+    reports = _day_reports(source, name, 0.2, day=4)
+    mine = reports["reporter_id"].str.startswith(f"{name}-")
+    assert abs(mine.mean() - 0.2) < 0.03, mine.mean()
+    assert reports["report_id"].is_unique and reports["reported_at"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(reports, _day_reports(source, name, 0.2, day=4))
+    others = reports[~mine].drop(columns="report_id").reset_index(drop=True)
+    alone = _day_reports(source, name, 0.0, day=4).drop(columns="report_id")
+    pd.testing.assert_frame_equal(others, alone)  # the crowd's reports are the same without it
+
+
+def test_adversary_plans(source):
+    farm_early, farm_late = _day_reports(source, "farming", 0.2, 2), _day_reports(source, "farming", 0.2, 5)
+    early = farm_early[farm_early["reporter_id"].str.startswith("farming-")]
+    late = farm_late[farm_late["reporter_id"].str.startswith("farming-")]
+    assert (early["reason"] == early["truth"]).all()  # building a record: correct reports only
+    assert (late["truth"] == "not_cyberbullying").all() and (late["reason"] == "religion").all()
+    assert late.groupby("post_id")["reporter_id"].nunique().ge(3).all()  # enough to pass the count rule
+    swarm = _day_reports(source, "swarm", 0.2, 3)
+    swarm = swarm[swarm["reporter_id"].str.startswith("swarm-")]
+    assert swarm["reporter_id"].str.startswith("swarm-3-").all()  # new accounts every day
+    assert swarm.groupby("reporter_id")["post_id"].nunique().max() <= 2
+    tie = _day_reports(source, "tie", 0.2, 3)
+    by_tie = tie["reporter_id"].str.startswith("tie-")
+    honest = tie[tie["reporter_id"].str.startswith("honest-")].groupby(["post_id", "reason"]).size()
+    tied = tie[by_tie].groupby(["post_id", "reason"]).size()
+    assert len(tied) > 20
+    for (post, reason), n in tied.items():  # as many votes for another reason as the leading honest one
+        lead = honest.loc[post]
+        assert reason != lead.idxmax() and n == lead.max(), (post, reason, n, lead.to_dict())
+    for name, share in (("slow", 0.1), ("mixed", 1 / 3)):
+        day = _day_reports(source, name, 0.2, 3)
+        crew = day[day["reporter_id"].str.startswith(f"{name}-")]
+        false = (crew["reason"] != crew["truth"]).mean()
+        assert abs(false - share) < 0.08, (name, false)
+    first = _day_reports(source, "slow", 0.2, 1)
+    first = first[first["reporter_id"].str.startswith("slow-")]
+    assert (first["reason"] == first["truth"]).all()  # no poison on the first day
+
+
+def test_review_lag_labels_reported_posts_days_later(source):
+    pop = Population(review_lag_days=2)
+    files = plan_landing(source, pd.Timestamp("2026-01-01").date(), 4, 0.7, seed=5, pop=pop)
+    reports = pd.concat([f for k, f in files.items() if k.startswith("reports/")])
+    labelled = pd.concat(
+        [f for k, f in files.items() if k.startswith("labelled/dt=2026-01-0") and "bulk" not in k]
+    )
+    merged = labelled.merge(reports.groupby("post_id")["reported_at"].max().reset_index(), on="post_id")
+    gap = pd.to_datetime(merged["labelled_at"]) - pd.to_datetime(merged["reported_at"])
+    assert len(merged) > 100 and (gap > pd.Timedelta(days=1)).all()
+    last = set(files["reports/dt=2026-01-05/reports.jsonl"]["post_id"])
+    assert not last & set(labelled["post_id"])  # the last days' reported posts are still waiting
+
+
+def test_simulate_cli_rejects_bad_adversary_options(source_csv, tmp_path):
+    proc = run_cli(
+        "simulate", "--source", str(source_csv), "--adversary", "tie", "--adversary-strength", "1.5"
+    )
+    assert proc.returncode == 2 and "strength" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli(
+        "simulate", "--source", str(source_csv), "--review-lag-days", "-1", "--landing", str(tmp_path)
+    )
+    assert proc.returncode == 2 and "--review-lag-days" in proc.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.data.dataset import text_key
+from harmwatch.model.decision import Thresholds, golden_floor
 from harmwatch.model.golden import golden_frame
 from harmwatch.model.modelcard import classification_metrics, golden_check
 from harmwatch.model.textmodel import SKOPS_TRUSTED_TYPES
@@ -105,8 +106,9 @@ def test_minimum_functionality_on_the_golden_set(full_model):
     result = golden_check(golden, full_model.predict(golden[["text"]]))
     by_kind = result.groupby("kind")["passed"].mean()
     print("\ngolden set:", int(result["passed"].sum()), "/", len(result), by_kind.round(2).to_dict())
-    assert by_kind.min() >= 0.4 and result["passed"].mean() >= 0.6
-    assert by_kind["must_flag"] >= 0.6
+    floors = {k: golden_floor(k, Thresholds()) for k in by_kind.index}  # evaluate's own floors
+    assert all(by_kind[k] >= floors[k] for k in floors), (by_kind.to_dict(), floors)
+    assert result["passed"].mean() >= 0.6
 
 
 def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots):

@@ -72,8 +72,10 @@ def test_each_floor_can_reject(change, failed):
 @pytest.mark.parametrize(
     ("fails", "ok"),
     [
-        ({"identity_counterfactual": 12, "benign": 6}, True),  # 40% of each kind: the floor
-        ({"identity_counterfactual": 13}, False),  # fewer than 40% of neutral identity posts pass
+        ({"identity_counterfactual": 11, "benign": 4, "must_flag": 8}, True),  # 45 %, 60 %, 60 %: the floors
+        ({"identity_counterfactual": 12}, False),  # fewer than 45 % of neutral identity posts pass
+        ({"must_flag": 9}, False),  # 55 % of must-flag posts: below its own floor
+        ({"benign": 5}, False),
         ({"must_flag": 20}, False),  # a model that flags nothing
         ({"identity_counterfactual": 20, "benign": 10}, False),  # a model that flags everything
     ],

@@ -15,7 +15,7 @@ import pytest
 from harmwatch.config import load_settings
 from harmwatch.errors import ServiceUnavailable
 from tests.conftest import free_port
-from tests.model.conftest import cli_env, hw, mlflow_globals_restored
+from tests.model.conftest import SMALL_MODEL_FLOORS, cli_env, hw, mlflow_globals_restored
 
 
 def client_for(env: dict[str, str]):
@@ -74,8 +74,19 @@ def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
         "smoke",
         "class_regression",
         "macro_f1_delta_ci",
+        "identity_fpr",
+        "bias_auc",
+        "fairness_regression",
+        "recent_slice",
     }
     assert decision["smoke"]["ok"] is True
+    # The recent slice (the newest batch, held out of both models' training) was judged, or said why not.
+    recent = decision["gates"]["recent_slice"]
+    assert recent["applied"] is (decision["recent"]["rows"] >= 200), recent
+    assert (
+        decision["fairness"]["challenger"]["templates"] == 216
+        and len(decision["fairness"]["champion"]["groups"]) == 18
+    )
 
 
 def test_promote_twice_changes_nothing(lifecycle: dict[str, Any]):
@@ -111,28 +122,87 @@ def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dic
     assert aliases(env)["champion"] == a
 
 
-def test_approval_mode_then_forced_promotion_is_recorded(csv_home, mlflow_server, lifecycle):
+def test_approval_mode_reviews_forcing_and_a_champion_set_by_hand_are_recorded(
+    csv_home, mlflow_server, lifecycle, monkeypatch
+):
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-approval")
+    name = env["HARMWATCH_MODEL_NAME"]
     # floors relaxed for a 1,500-row model: this test is about the approval flow, not quality
-    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--min-golden-pass", "0", "--max-ece", "0.2"]
-    first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
-    ev = hw("evaluate", *relaxed, "--approval", env=env)
+    relaxed = ["--min-macro-f1", "0.5", "--min-class-f1", "0.3", "--max-ece", "0.2", *SMALL_MODEL_FLOORS]
+    relaxed += ["--min-golden-pass=0", "--min-golden-must-flag=0", "--min-golden-benign=0"]
+    relaxed += ["--max-regression", "0.05"]  # two 1,500-row models: the flow is under test, not their gap
+    via = ["--via", "Airflow harmful_content_retrain run manual__1"]
+    first = hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)["model_version"]
+    ev = hw("evaluate", *relaxed, "--approval", "--date", "2026-01-04", env=env)
     assert ev["decision"] == "pending_approval", ev["failed_gates"]
+    assert ev["review"].startswith("## Decision: pending_approval") and "| macro-F1 |" in ev["review"]
+    page = client_for(env).get_model_version(name, first).description
+    assert page.startswith("## Decision: pending_approval") and "# Model card:" in page, "readable in the UI"
     pending = hw("promote", env=env)
-    assert pending["promoted"] is False and pending["decision"] == "pending_approval"
+    assert pending["promoted"] is False and "waiting for a reviewer" in pending["reason"]
     assert "champion" not in aliases(env)
-    forced = hw("promote", "--force", "--reason", "approved by on-call", "--date", "2026-01-05", env=env)
-    assert forced["promoted"] is True and forced["forced"] is True
-    tags = version_tags(env, first["model_version"])
-    assert tags["harmwatch.force_reason"] == "approved by on-call" and tags["harmwatch.forced"] == "true"
-    assert tags["harmwatch.promoted_on"] == "2026-01-05" and tags["harmwatch.promoted_by"]
+
+    # A reviewer rejects: recorded on the version; promote no longer acts on it.
+    reject = ["--review", "rejected", "--reviewer", "carol", "--review-note", "too few posts"]
+    rejected = hw("promote", "--date", "2026-01-04", *reject, *via, env=env)
+    assert rejected["promoted"] is False and rejected["rejected_by"] == "carol"
+    tags = version_tags(env, first)
+    assert (tags["harmwatch.decision"], tags["harmwatch.decision_before_review"]) == (
+        "reject",
+        "pending_approval",
+    )
+    assert (tags["harmwatch.reviewed_by"], tags["harmwatch.review_note"]) == ("carol", "too few posts")
+    assert hw("promote", env=env)["promoted"] is False and "champion" not in aliases(env)
+
+    # Forcing overrides it, with who and why.
+    forced = hw("promote", "--force", "--reason", "on-call needs a model", "--actor", "dave", *via, env=env)
+    assert forced["promoted"] is True and forced["forced"] is True and forced["promoted_by"] == "dave"
+    tags = version_tags(env, first)
+    assert tags["harmwatch.force_reason"] == "on-call needs a model" and tags["harmwatch.forced"] == "true"
+    assert tags["harmwatch.promoted_by"] == "dave" and tags["harmwatch.promoted_via"] == via[1]
+
+    # The next challenger waits, a reviewer approves: promoted in the reviewer's name.
+    # Same inputs would reuse the version (train is idempotent): --retrain registers a new one.
+    second = hw("train", "--sample-rows", "1500", "--n-jobs", "1", "--retrain", env=env)["model_version"]
+    assert second != first
+    assert hw("evaluate", *relaxed, "--approval", env=env)["decision"] == "pending_approval"
+    approve = ["--review", "approved", "--reviewer", "bob", "--review-note", "gates pass", "--actor", "alice"]
+    approved = hw("promote", "--date", "2026-01-05", *approve, *via, env=env)
+    assert approved["promoted"] is True and approved["promoted_by"] == "bob"
+    assert aliases(env) == {**aliases(env), "champion": second, "previous-champion": first}
+    tags = version_tags(env, second)
+    assert (tags["harmwatch.review"], tags["harmwatch.reviewed_by"], tags["harmwatch.promoted_by"]) == (
+        "approved",
+        "bob",
+        "bob",
+    )
+    assert tags["harmwatch.promotion_reason"] == "approved by bob: gates pass"
+    record = json.loads(client_for(env).get_registered_model(name).tags["harmwatch.champion_record"])
+    assert (record["version"], record["previous"], record["by"], record["done"]) == (
+        second,
+        first,
+        "bob",
+        True,
+    )
+
+    # A person moves champion back by hand in the MLflow UI (here: the admin, through the same API).
+    with monkeypatch.context() as admin:
+        admin.setenv("MLFLOW_TRACKING_USERNAME", mlflow_server.admin[0])
+        admin.setenv("MLFLOW_TRACKING_PASSWORD", mlflow_server.admin[1])
+        client_for(env).set_registered_model_alias(name, "champion", first)
+    noticed = hw("promote", "--date", "2026-01-06", env=env)["champion_set_outside_harmwatch"]
+    assert noticed == {**noticed, "champion_version": first, "set_outside_harmwatch": True}
+    assert aliases(env)["champion"] == first and aliases(env)["previous-champion"] == second
+    tags = version_tags(env, first)
+    assert (
+        tags["harmwatch.promoted_by"] == "set outside harmwatch" and tags["harmwatch.promoted_from"] == second
+    )
+    assert "noticed by harmwatch promote on 2026-01-06" in tags["harmwatch.promotion_reason"]
+    assert hw("promote", env=env)["champion_set_outside_harmwatch"] is None, "recorded once"
 
     # A decision taken against a champion that has since changed (here: alias removed by hand) is stale.
-    hw("train", "--sample-rows", "1500", "--n-jobs", "1", env=env)
-    ev = hw("evaluate", *relaxed, env=env)
-    assert ev["decision"] == "promote", ev["failed_gates"]
-    client_for(env).delete_registered_model_alias(env["HARMWATCH_MODEL_NAME"], "champion")
-    stale = hw("promote", env=env)
+    client_for(env).delete_registered_model_alias(name, "champion")
+    stale = hw("promote", *approve, env=env)
     assert stale["promoted"] is False and "evaluate again" in stale["reason"]
     assert "champion" not in aliases(env)
 

@@ -68,6 +68,14 @@ class Outcome:
         return self.lake.read_parquet(f"datasets/eval/v={self.summary['eval_version']}/eval.parquet")
 
     @property
+    def recent(self) -> pd.DataFrame:
+        """The recent evaluation slice: the newest moderator-labelled posts, held out of training."""
+        version = self.summary["recent_version"]
+        if version is None:
+            return pd.DataFrame(columns=["key"])
+        return self.lake.read_parquet(f"{catalog.recent_slice(version)}/{catalog.RECENT_FILE}")
+
+    @property
     def review(self) -> pd.DataFrame:
         return self.lake.read_parquet(f"review/v={self.summary['review_version']}/queue.parquet")
 
@@ -162,20 +170,37 @@ def test_weak_labels_entering_training_are_precise(outcome):
     precision = sum(correct) / len(correct)
     print(f"brigade {outcome.share:.0%}: {len(weak)} weak labels accepted, precision {precision:.3f}")
     assert precision >= 0.95
-    truly_benign = [any(outcome.truth[p] == BENIGN_CLASS for p in ids.split("|")) for ids in weak["post_id"]]
-    assert not any(truly_benign), "a benign post entered training with a harmful weak label"
+    # No benign text enters training as harmful. A text the source carries both as a benign post (which
+    # the brigade reported) and as a harmful one (which honest reporters reported under its true class)
+    # may enter with that class: it counts as an error in the precision above, but it is not the
+    # brigade's doing.
+    benign = [all(outcome.truth[p] == BENIGN_CLASS for p in ids.split("|")) for ids in weak["post_id"]]
+    assert not any(benign), "a benign text entered training with a harmful weak label"
+    mixed = weak[[not ok for ok in correct]]
+    for label, ids in zip(mixed["label"], mixed["post_id"], strict=True):
+        print(f"  text of posts with truths {[outcome.truth[p] for p in ids.split('|')]} labelled {label}")
+        assert label in {outcome.truth[p] for p in ids.split("|")}
 
 
 def test_brigaded_posts_wait_for_review_instead_of_entering_training(outcome):
     keys = brigaded_keys(outcome)
     train, review = outcome.train, outcome.review
     assert len(keys) > 20
-    assert not keys & set(train.loc[train["label_source"] == "reports", "key"])
-    moderated = set(train.loc[train["label_source"] == "moderator", "key"]) | set(outcome.eval["key"])
+    weak = train[train["label_source"] == "reports"]
+    entered = weak[weak["key"].isin(keys)]
+    # Only texts the source also carries as a harmful post honest users reported may enter, under its class.
+    for label, ids in zip(entered["label"], entered["post_id"], strict=True):
+        assert label in {outcome.truth[p] for p in ids.split("|")} - {BENIGN_CLASS}, (label, ids)
+    assert len(entered) <= 0.05 * len(keys)
+    moderated = (
+        set(train.loc[train["label_source"] == "moderator", "key"])
+        | set(outcome.eval["key"])
+        | set(outcome.recent["key"])  # moderated too, held out of training for evaluation
+    )
     pending = keys - moderated
     assert pending, "every brigaded post was moderated: the policy was not exercised"
     queued = review[review["key"].isin(pending)]
-    assert set(queued["key"]) == pending
+    assert set(queued["key"]) == pending - set(entered["key"])
     from_reports = queued[queued["source"] == "reports"]
     # Where the brigade's reason won the vote, its reporters' mean reliability is what held it back.
     brigade_won = from_reports[from_reports["suggested_label"] == outcome.pop.brigade_reason]
@@ -224,8 +249,14 @@ def test_every_report_is_accounted_for(outcome):
     assert len(valid) + len(quarantined) == len(landed)
     assert set(valid["report_id"]) | set(quarantined["report_id"]) == set(landed)
     assert not set(valid["report_id"]) & set(quarantined["report_id"])
-    # Every validated report's post is moderated (train or eval), weakly labelled, or in the review queue.
+    # Every validated report's post is moderated (train, eval or the recent slice), weakly labelled, or in
+    # the review queue.
     keys = set(text_key(valid["text"]))
-    placed = set(outcome.train["key"]) | set(outcome.eval["key"]) | set(outcome.review["key"])
+    placed = (
+        set(outcome.train["key"])
+        | set(outcome.eval["key"])
+        | set(outcome.recent["key"])
+        | set(outcome.review["key"])
+    )
     assert keys <= placed
     assert not set(outcome.train["key"]) & set(outcome.review["key"])

@@ -146,4 +146,28 @@ Secret (jobs.existingSecret / valueFrom.secretKeyRef), never from a plain value.
 {{- fail (printf "mlflow.extraEnv %s looks like a credential: use valueFrom.secretKeyRef instead of value" .name) }}
 {{- end }}
 {{- end }}
+{{- range .Values.labelStudio.extraEnv }}
+{{- if and (hasKey . "value") (regexMatch $pattern .name) }}
+{{- fail (printf "labelStudio.extraEnv %s looks like a credential: use valueFrom.secretKeyRef instead of value" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Label Studio (the moderators' review tool): names, selector labels, in-cluster URL, image. */}}
+{{- define "harmwatch.labelStudio.fullname" -}}
+{{- printf "%s-labelstudio" (include "harmwatch.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "harmwatch.labelStudio.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "harmwatch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: labelstudio
+{{- end }}
+
+{{- define "harmwatch.labelStudio.serviceAccountName" -}}
+{{- default (include "harmwatch.labelStudio.fullname" .) .Values.labelStudio.serviceAccount.name }}
+{{- end }}
+
+{{- define "harmwatch.labelStudio.url" -}}
+{{- printf "http://%s.%s.svc:%v" (include "harmwatch.labelStudio.fullname" .) .Release.Namespace .Values.labelStudio.port }}
 {{- end }}

@@ -12,10 +12,14 @@ Lake (``settings.lake_uri``)::
     validated/<kind>/run=<id>/part-0000.parquet          validate: rows that passed every expectation
     datasets/train/v=<version>/train.parquet             build-dataset: training snapshot
     datasets/train/LATEST.json                           build-dataset: pointer to the newest snapshot
-    datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot
+    datasets/eval/v=<version>/eval.parquet               build-dataset: frozen evaluation snapshot (anchor)
+    datasets/recent/v=<version>/recent.parquet           build-dataset: newest labelled posts held out
     review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
     reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
     predictions/dt=<day>/run=<id>/part-*.parquet         predict: champion and shadow challenger scores
+    moderation/pushes/dt=<day>/pushed.parquet            review-push: queued texts sent to Label Studio
+    moderation/pulls/run=<id>/decisions.parquet, status.parquet
+                                                         review-pull: new final decisions; every item's state
 
 Reports (``settings.reports_uri``)::
 
@@ -24,6 +28,10 @@ Reports (``settings.reports_uri``)::
     drift/files/<hash>/drift.html, drift.json            drift (two files compared)
     metrics/harmwatch_moderation.prom                    metrics: newest batch, for node-exporter
     metrics/dt=<day>/                                    metrics: moderation.json, reporter_reliability.csv
+
+Landing zone (``settings.landing_uri``), written by review-pull: moderators' answers from Label Studio::
+
+    labelled/dt=<day>/review-<id>.csv                    the landing format, with provenance columns
 
 ``<kind>`` is ``labelled`` or ``reports`` (:data:`KINDS`); ``<stage>`` is ``ingest`` or ``validate``.
 """
@@ -35,16 +43,21 @@ STAGES: tuple[str, ...] = ("ingest", "validate")
 
 PART = "part-0000.parquet"  # the rows of an ingest or validated run
 QUARANTINE_ROWS = "rows.parquet"
-TRAIN_FILE, EVAL_FILE = "train.parquet", "eval.parquet"
+TRAIN_FILE, EVAL_FILE, RECENT_FILE = "train.parquet", "eval.parquet", "recent.parquet"
 REVIEW_FILE, REVIEW_CSV = "queue.parquet", "queue.csv"
 RELIABILITY_FILE = "reliability.parquet"
+PUSHED_FILE, DECISIONS_FILE, STATUS_FILE = "pushed.parquet", "decisions.parquet", "status.parquet"
 
 TRAIN_SNAPSHOTS = "datasets/train"
 EVAL_SNAPSHOTS = "datasets/eval"
+RECENT_SLICES = "datasets/recent"
 TRAIN_LATEST = f"{TRAIN_SNAPSHOTS}/LATEST.json"
 REVIEW_QUEUES = "review"
 REPORTER_TABLES = "reporters"
 PREDICTIONS = "predictions"
+REVIEW_PUSHES = "moderation/pushes"
+REVIEW_PULLS = "moderation/pulls"
+REVIEW_LANDING_PREFIX = "review-"
 
 
 def _kind(kind: str) -> str:
@@ -95,6 +108,10 @@ def eval_snapshot(version: str) -> str:
     return f"{EVAL_SNAPSHOTS}/v={version}"
 
 
+def recent_slice(version: str) -> str:
+    return f"{RECENT_SLICES}/v={version}"
+
+
 def review_queue(version: str) -> str:
     return f"{REVIEW_QUEUES}/v={version}"
 
@@ -110,6 +127,29 @@ def predictions_day(day: str) -> str:
 
 def predictions_run(day: str, run_id: str) -> str:
     return f"{predictions_day(day)}/run={run_id}"
+
+
+def review_push(day: str) -> str:
+    """Folder of the texts review-push sent to Label Studio on ``day``."""
+    return f"{REVIEW_PUSHES}/dt={day}"
+
+
+def review_pull(run_id: str) -> str:
+    """Folder of one review-pull run: the decisions it exported and the state of every item."""
+    return f"{REVIEW_PULLS}/run={run_id}"
+
+
+# -- landing zone: what the moderation loop lands ------------------------------------------------------
+
+
+def review_landing(day: str, run_id: str) -> str:
+    """Landing key of the moderator labels one review-pull run brings back."""
+    return f"labelled/dt={day}/{REVIEW_LANDING_PREFIX}{run_id}.csv"
+
+
+def is_review_landing(key: str) -> bool:
+    """True for a landing file of moderator labels from the review loop (see :func:`review_landing`)."""
+    return str(key).rsplit("/", 1)[-1].startswith(REVIEW_LANDING_PREFIX)
 
 
 # -- reports store --------------------------------------------------------------------------------

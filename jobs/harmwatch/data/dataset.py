@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harmwatch.data.catalog import is_review_landing
+from harmwatch.data.cohorts import reporter_cohorts
 from harmwatch.data.weak_labels import (
     Policy,
     join_values,
     no_weak_labels,
     reporter_reliability,
+    review_kind,
     weak_labels,
 )
 
@@ -56,12 +59,27 @@ def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per text with a single moderator label, rows of texts with conflicting labels)."""
+    """(one row per text with a single moderator label, rows of texts with conflicting labels).
+
+    A label that came back from the review loop (a landing file of review-pull,
+    :func:`harmwatch.data.catalog.is_review_landing`) settles its text: the newest reviewed label wins
+    over every other label of the text, because the reviewer decided with the conflicting labels and
+    the evidence in front of them. Ordinary labels that disagree, with no review decision, leave the
+    text conflicted: a later ordinary label is one more opinion, not a decision, so it goes to review.
+    """
     df = labelled.assign(key=text_key(labelled["text"]))
     df = df[df["key"] != ""]
+    reviewed = df["source_file"].map(is_review_landing).astype(bool) if "source_file" in df else None
+    if reviewed is not None and reviewed.any():
+        order = ["key", "labelled_at", "source_file", "post_id"]
+        decided = df[reviewed].sort_values(order).drop_duplicates("key", keep="last")
+        df = df[~df["key"].isin(decided["key"])]
+    else:
+        decided = df.iloc[0:0]
     n_labels = df.groupby("key")["label"].nunique()
     conflicted = df["key"].isin(n_labels[n_labels > 1].index)
     clean = df[~conflicted].sort_values(["key", "labelled_at", "post_id"]).drop_duplicates("key")
+    clean = pd.concat([clean, decided]).sort_values("key", kind="stable")
     return clean.reset_index(drop=True), df[conflicted].reset_index(drop=True)
 
 
@@ -75,6 +93,7 @@ def conflict_review(conflicts: pd.DataFrame) -> pd.DataFrame:
         post_id=("post_id", join_values),
         labels_seen=("label", join_values),
         source_files=("source_file", join_values),
+        first_seen=("labelled_at", "min"),
     ).reset_index()
     out["review_reason"] = "conflicting moderator labels: " + out["labels_seen"]
     return out.assign(source="moderators")
@@ -108,6 +127,14 @@ class Assembly:
         return content_version(self.train, ["key", "label", "label_source"])
 
     @property
+    def review_counts(self) -> dict[str, int]:
+        """Review rows from reports by why they wait (:data:`harmwatch.data.weak_labels.REVIEW_KINDS`)."""
+        rows = self.review[self.review.get("source", pd.Series(dtype=str)) == "reports"]
+        return {
+            str(k): int(v) for k, v in review_kind(rows["review_reason"]).value_counts().sort_index().items()
+        }
+
+    @property
     def review_version(self) -> str:
         return content_version(self.review, ["key", "review_reason"]) if len(self.review) else "empty"
 
@@ -139,38 +166,76 @@ def assemble(
     policy: Policy,
     eval_fraction: float,
     seed: int,
+    champion: pd.DataFrame | None = None,
 ) -> Assembly:
     """Training snapshot, evaluation snapshot, review queue and reporter reliability from validated rows.
 
     ``labelled``: validated labelled rows (``post_id``, ``text``, ``label``, ``labelled_at``,
     ``source_file``); ``reports``: validated report rows (``report_id``, ``post_id``, ``text``,
     ``reporter_id``, ``reason``, ``reported_at``, ``source_file``); ``frozen_eval``: the evaluation snapshot
-    built by an earlier run and its version (None on the first run, when one is drawn here).
+    built by an earlier run and its version (None on the first run, when one is drawn here);
+    ``champion``: the champion's ``score_<class>`` of the posts known only from reports (``key``), or None.
     """
     reports = keyed_reports(reports)
     moderated, conflicts = resolve_moderator_labels(labelled)
     reliability = reporter_reliability(reports, moderated, policy)
     decided_keys = set(moderated["key"]) | set(conflicts["key"])
+    cohorts = reporter_cohorts(reports) if policy.cohorts and not reports.empty else None
     accepted, report_review = (
-        weak_labels(reports, decided_keys, reliability, policy) if not reports.empty else no_weak_labels()
+        weak_labels(reports, moderated, decided_keys, policy, cohorts=cohorts, champion=champion, seed=seed)
+        if not reports.empty
+        else no_weak_labels()
     )
-    labelled_keys = text_key(labelled["text"])
+    newest = newest_report_day(reports)
+    decisions = Decisions(moderated, conflicts, reliability, accepted, report_review, newest)
+    label_files = pd.DataFrame({"key": text_key(labelled["text"]), "source_file": labelled["source_file"]})
+    return finish_assembly(decisions, label_files, frozen_eval, policy, eval_fraction, seed)
+
+
+@dataclass
+class Decisions:
+    """The per-text and per-reporter decisions :func:`assemble` makes before it splits and snapshots.
+
+    Either engine computes them (the Spark engine one bucket of text keys at a time) and hands them to
+    :func:`finish_assembly`."""
+
+    moderated: pd.DataFrame  # resolve_moderator_labels: one row per text with a single moderator label
+    conflicts: pd.DataFrame  # rows of texts with conflicting moderator labels
+    reliability: pd.DataFrame  # RELIABILITY_COLUMNS
+    accepted: pd.DataFrame  # weak_labels: accepted weak labels
+    report_review: pd.DataFrame  # weak_labels: reported posts held back
+    newest_report: pd.Series  # key -> newest_report_day
+
+
+def finish_assembly(
+    d: Decisions,
+    label_files: pd.DataFrame,
+    frozen_eval: tuple[pd.DataFrame, str] | None,
+    policy: Policy,
+    eval_fraction: float,
+    seed: int,
+) -> Assembly:
+    """The evaluation split, training snapshot and review queue from the decisions. ``label_files``:
+    ``key`` and ``source_file`` of every labelled row (which landing files fed what)."""
+    moderated, accepted = d.moderated, d.accepted
+    labelled_keys, files = label_files["key"], label_files["source_file"]
     if frozen_eval is None:
         ev = split_eval(moderated, eval_fraction, seed)[EVAL_COLUMNS]
         eval_version = content_version(ev, ["key", "label"])
-        eval_files = sorted(set(labelled.loc[labelled_keys.isin(ev["key"]), "source_file"]))
+        eval_files = sorted(set(files[labelled_keys.isin(ev["key"])]))
     else:
         (ev, eval_version), eval_files = frozen_eval, []
     eval_keys = set(ev["key"])
     mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
     weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
-    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(newest_report_day(reports)))
+    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(d.newest_report))
     train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
-    review = pd.concat([conflict_review(conflicts), report_review], ignore_index=True)
+    review = pd.concat([conflict_review(d.conflicts), d.report_review], ignore_index=True)
     train_files = sorted(
-        set(labelled.loc[labelled_keys.isin(mod_train["key"]), "source_file"])
+        set(files[labelled_keys.isin(mod_train["key"])])
         | {f for s in weak_train.get("source_files", []) for f in str(s).split("|") if f}
     )
+    reliability = d.reliability
     return Assembly(
         train=train.sort_values("key").reset_index(drop=True),
         eval=ev,
@@ -184,6 +249,16 @@ def assemble(
         train_files=train_files,
         eval_files=eval_files,
     )
+
+
+def pending_texts(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """``key`` and ``text`` of the posts known only from reports: what the champion is asked about."""
+    reports = keyed_reports(reports)
+    if reports.empty:
+        return pd.DataFrame(columns=["key", "text"])
+    decided = set(text_key(labelled["text"]))
+    pending = reports[~reports["key"].isin(decided)].sort_values(["key", "reported_at"])
+    return pending.drop_duplicates("key")[["key", "text"]].reset_index(drop=True)
 
 
 def reliability_of(

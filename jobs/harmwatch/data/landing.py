@@ -3,6 +3,13 @@
 A landing file is ``labelled/dt=YYYY-MM-DD/<name>.csv`` or ``reports/dt=YYYY-MM-DD/<name>.jsonl``
 (DESIGN.md, "Landing zone format"). Ingest keys a file by its identity (key, size, and the S3 ETag or local
 mtime), so a file rewritten with new content is a new file and an untouched one is never taken twice.
+
+**No raw reporter id reaches the lake.** Parsed reports get the keyed hash in ``reporter_id``. A report
+line that does not parse still goes to the quarantine with its ``raw`` text, so a person can see what was
+wrong with it; :func:`pseudonymise_raw` first replaces every ``reporter_id`` value it can find in the line
+(quoted, unquoted, truncated, escaped) by the same hash, and every other verbatim occurrence of that id.
+The untouched line stays where it arrived, in the landing zone, whose access is its own (``source_file``
+and ``source_line`` point at it); the lake keeps only what it needs to explain the rejection.
 """
 
 from __future__ import annotations
@@ -47,6 +54,48 @@ def pseudonymise(reporter_id: str | None, key: bytes) -> str | None:
     )
 
 
+# A reporter_id key (any case, quoted or not, JSON-escaped quotes too) and its value: a double-quoted
+# string (closed or cut off), a single-quoted one, a string inside escaped JSON, or a bare token.
+_REPORTER = re.compile(
+    r"""(?P<key>\\?["']?reporter_id\\?["']?\s*:\s*)"""
+    r"""(?P<value>\\"(?:(?!\\").)*(?:\\")?|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,}\]]+)""",
+    re.IGNORECASE,
+)
+
+
+def _reporter_value(value: str) -> str:
+    """The id a matched value stands for, as a parsed report would hold it (JSON-decoded when it can)."""
+    if value.startswith('\\"'):
+        return value[2:].removesuffix('\\"')
+    if value.startswith('"'):
+        try:
+            decoded = json.loads(value if value.endswith('"') and len(value) > 1 else value + '"')
+            return decoded if isinstance(decoded, str) else value
+        except ValueError:
+            return value.strip('"')
+    return value.strip("'")
+
+
+def pseudonymise_raw(raw: str, key: bytes) -> str:
+    """A raw report line with every ``reporter_id`` value, and every other copy of it, pseudonymised.
+
+    Best effort by construction (the line did not parse), on the field's name: a well-formed value gets
+    the hash the lake's ``reporter_id`` column would hold, so a quarantined line can still be tied to the
+    reporter's other reports; a cut-off one gets the hash of what is left.
+    """
+    found: list[str] = []
+
+    def swap(m: re.Match) -> str:
+        rid = _reporter_value(m.group("value"))
+        found.append(rid)
+        return f'{m.group("key")}"{pseudonymise(rid, key) or ""}"'
+
+    out = _REPORTER.sub(swap, raw)
+    for rid in sorted({r for r in found if len(r) >= 3}, key=len, reverse=True):
+        out = out.replace(rid, pseudonymise(rid, key) or "")
+    return out
+
+
 def to_frames(
     kind: str, key: str, parsed: Parsed, run: str, pseudonym_key: bytes
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -63,15 +112,13 @@ def to_frames(
         rec = {c: row.get(c) for c in columns}
         rec["text_raw"] = raw_text
         rec["text"] = normalise_text(raw_text) if isinstance(raw_text, str) else raw_text
+        extra = {k: v for k, v in row.items() if k not in columns and k != "_line"}
+        extra_json = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else ""
         if kind == "reports":
             rec["reporter_id"] = pseudonymise(rec["reporter_id"], pseudonym_key)
-        extra = {k: v for k, v in row.items() if k not in columns and k != "_line"}
+            extra_json = pseudonymise_raw(extra_json, pseudonym_key)  # a reporter id nested in an extra field
         rec.update(
-            batch_dt=batch_dt,
-            source_file=key,
-            source_line=row["_line"],
-            ingest_run=run,
-            extra=json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else "",
+            batch_dt=batch_dt, source_file=key, source_line=row["_line"], ingest_run=run, extra=extra_json
         )
         good.append(rec)
     bad = [
@@ -80,7 +127,7 @@ def to_frames(
             "source_line": r["_line"],
             "stage": "ingest",
             "reason": r["reason"],
-            "raw": r["raw"],
+            "raw": pseudonymise_raw(r["raw"], pseudonym_key) if kind == "reports" else r["raw"],
             "batch_dt": batch_dt,
             "ingest_run": run,
         }

@@ -3,8 +3,10 @@
 Day 0 carries an initial bulk of moderator-labelled posts; each following day carries a batch of new
 moderator labels and a batch of user reports. Reports come from a simulated reporter population:
 honest reporters (mostly right about the reason), careless ones (random posts, random reasons) and a
-coordinated brigade that mass-reports benign posts under one reason. A share of the reported posts
-is later labelled by moderators, which is what lets build-dataset estimate reporter reliability.
+coordinated brigade that mass-reports benign posts under one reason, and optionally one adaptive
+adversary (:mod:`harmwatch.data.adversaries`: reputation farming, a swarm of new accounts, vote tying,
+slow poisoning, false reports mixed with honest-looking ones). A share of the reported posts is later
+labelled by moderators, which is what lets build-dataset estimate reporter reliability.
 
 Texts pass through untouched: the dataset's duplicates, embedded newlines, HTML entities and mojibake
 reach the landing zone as they are, because cleaning is ingest's job. The same seed gives the same
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS, HARMFUL_CLASSES
+from harmwatch.data.adversaries import Adversary, adversary_reports
 from harmwatch.errors import HarmwatchError
 
 
@@ -40,6 +43,8 @@ class Population:
     brigade_share: float = 0.10
     brigade_reason: str = "religion"
     labelled_share_of_reported: float = 0.5  # reported posts that moderators also label
+    review_lag_days: int = 0  # days before moderators label a reported post (0: the day it is reported)
+    adversary: Adversary | None = None  # an adaptive adversary beside the brigade (none by default)
 
 
 def load_source(path: str) -> pd.DataFrame:
@@ -66,9 +71,19 @@ def _post_ids(n: int, seed: int) -> list[str]:
 
 
 def simulate_reports(
-    posts: pd.DataFrame, day: date, pop: Population, rng: np.random.Generator, start_id: int
+    posts: pd.DataFrame,
+    day: date,
+    pop: Population,
+    rng: np.random.Generator,
+    start_id: int,
+    when: tuple[int, int] = (1, 1),
+    adversary_rng: np.random.Generator | None = None,
 ) -> pd.DataFrame:
-    """User reports on ``posts`` (columns post_id, text, label) during ``day``."""
+    """User reports on ``posts`` (columns post_id, text, label) during ``day``.
+
+    ``when`` is (this day's number, number of days), which an adversary's plan depends on; the adversary
+    draws from ``adversary_rng``, so everyone else's reports are the same with and without it.
+    """
     rows: list[dict[str, Any]] = []
     harmful = posts[posts["label"] != BENIGN_CLASS]
     benign = posts[posts["label"] == BENIGN_CLASS]
@@ -101,18 +116,32 @@ def simulate_reports(
             rows.append({"post": post, "reporter": f"brigade-{who:04d}", "reason": pop.brigade_reason})
         n_brigade -= k
     seconds = np.sort(rng.integers(0, 86400, size=len(rows)))
-    order = rng.permutation(len(rows))
-    out = pd.DataFrame(
+    out = _frame([rows[j] for j in rng.permutation(len(rows))], day, seconds)
+    if pop.adversary is not None:
+        arng = adversary_rng if adversary_rng is not None else np.random.default_rng(start_id)
+        extra = adversary_reports(pop.adversary, posts, when[0], when[1], rows, arng)
+        extra = [extra[j] for j in arng.permutation(len(extra))]
+        stamped = _frame(extra, day, np.sort(arng.integers(0, 86400, size=len(extra))))
+        out = pd.concat([out, stamped], ignore_index=True).sort_values("reported_at", kind="stable")
+    ids = [f"r{day:%Y%m%d}-{start_id + i:06d}" for i in range(len(out))]
+    return out.assign(report_id=ids)[REPORT_FIELDS].reset_index(drop=True)
+
+
+REPORT_FIELDS = ["report_id", "post_id", "text", "reporter_id", "reason", "reported_at"]
+
+
+def _frame(rows: list[dict[str, Any]], day: date, seconds: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "report_id": [f"r{day:%Y%m%d}-{start_id + i:06d}" for i in range(len(rows))],
-            "post_id": [rows[j]["post"].post_id for j in order],
-            "text": [rows[j]["post"].text for j in order],
-            "reporter_id": [rows[j]["reporter"] for j in order],
-            "reason": [rows[j]["reason"] for j in order],
+            "report_id": "",
+            "post_id": [r["post"].post_id for r in rows],
+            "text": [r["post"].text for r in rows],
+            "reporter_id": [r["reporter"] for r in rows],
+            "reason": [r["reason"] for r in rows],
             "reported_at": _stamp(day, seconds),
-        }
+        },
+        columns=REPORT_FIELDS,
     )
-    return out
 
 
 def _shuffle(source: pd.DataFrame, rng: np.random.Generator, seed: int) -> pd.DataFrame:
@@ -143,10 +172,12 @@ def plan_landing(
     files[f"labelled/dt={start}/bulk.csv"] = _labelled(bulk, start, rng)
     daily = np.array_split(np.arange(n_bulk, len(df)), days) if days else []
     next_report = 0
+    adversary_rng = np.random.default_rng([seed, 15])  # its own stream, so it leaves the crowd's alone
+    backlog: list[pd.DataFrame] = []  # per day: reported posts moderators will label review_lag_days later
     for d, idx in enumerate(daily, start=1):
         day = start + timedelta(days=d)
         posts = df.iloc[idx]
-        reports = simulate_reports(posts, day, pop, rng, next_report)
+        reports = simulate_reports(posts, day, pop, rng, next_report, (d, days), adversary_rng)
         next_report += len(reports)
         reported = set(reports["post_id"])
         # Moderators label half the day's unreported posts and a share of the reported ones.
@@ -154,7 +185,14 @@ def plan_landing(
         keep = np.where(
             is_reported, rng.random(len(posts)) < pop.labelled_share_of_reported, rng.random(len(posts)) < 0.5
         )
-        files[f"labelled/dt={day}/batch.csv"] = _labelled(posts[keep], day, rng, after=reports)
+        if pop.review_lag_days <= 0:
+            files[f"labelled/dt={day}/batch.csv"] = _labelled(posts[keep], day, rng, after=reports)
+        else:  # reported posts wait in the moderators' queue; the last days' stay unlabelled
+            backlog.append(posts[keep & is_reported])
+            due = backlog[d - 1 - pop.review_lag_days] if d > pop.review_lag_days else posts.iloc[:0]
+            files[f"labelled/dt={day}/batch.csv"] = _labelled(
+                pd.concat([posts[keep & ~is_reported], due]), day, rng
+            )
         files[f"reports/dt={day}/reports.jsonl"] = reports
     return files
 

@@ -1,65 +1,90 @@
 """Weak labels: when user reports may label a post that no moderator has labelled.
 
-User reports are weak evidence: an honest user, a careless one and a coordinated brigade look alike one
-report at a time. A post known only from reports gets a report-derived label only under :class:`Policy`:
-at least ``min_reporters`` distinct reporters name the same reason, no other reason has as many, and those
-reporters' mean reliability reaches ``min_reliability``. Everything else goes to the review queue with the
-reason it was held back.
+User reports are weak evidence: an honest user, a careless one, a brigade and an adversary who first earns
+trust look alike one report at a time. A post known only from reports gets a report-derived label only
+under :class:`Policy`; everything else goes to the review queue with the reason it was held back:
 
-A reporter's *reliability* is how often their reports on posts a moderator labelled named the moderator's
-class, from a Beta prior: ``(agreements + a) / (judged + a + b)``. A report on a post labelled
-``not_cyberbullying`` is a disagreement (reports always claim harm). This one definition serves the
-weak-label policy (build-dataset) and the moderation metrics.
+1. at least ``min_reporters`` distinct reporters name the same reason, and with ``cohorts`` they belong to
+   as many distinct co-reporting cohorts (:mod:`harmwatch.data.cohorts`: a crew counts as one reporter);
+2. no other reason has as many votes; with ``trusted_dissent`` only votes of reporters trusted for their
+   reason (reliability >= ``min_reliability``) count in that contest, so accounts without a record cannot
+   block an honest label by tying the vote;
+3. the supporters' mean reliability reaches ``min_reliability``. Each vote's reliability is its
+   reporter's record (:mod:`harmwatch.data.reliability`) as it stood before the vote (``before_report``),
+   for the reason the vote names (``per_reason``);
+4. with the champion's scores given, the champion does not strongly disagree: its probability of the
+   label is at least ``champion_floor``;
+5. a seeded random ``spot_check_rate`` of the labels that pass goes to moderators instead, so the precision
+   of accepted weak labels keeps being measured by people.
+
+The decision is a group-by: :func:`pending_votes` (one row per vote, with reliability and cohort),
+:func:`tally` (one row per post and reason), :func:`decide` (one row per post); a Spark port can reuse
+them on aggregated data. What each defence costs in honest weak labels is measured in the README.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from harmwatch.config import BENIGN_CLASS
+from harmwatch.data.reliability import (
+    RELIABILITY_COLUMNS,
+    judged_reports,
+    reporter_reliability,
+    vote_reliability,
+)
 
-RELIABILITY_COLUMNS = ["reporter_id", "reports_on_labelled", "agreements", "reliability"]
+__all__ = ["RELIABILITY_COLUMNS", "Policy", "reporter_reliability", "weak_labels"]
+DEFENCES = ("before_report", "per_reason", "cohorts", "trusted_dissent", "champion", "spot_checks")
 
 
 @dataclass(frozen=True)
 class Policy:
-    """When a report-derived label may enter training."""
+    """When a report-derived label may enter training (see the module docstring)."""
 
     min_reporters: int = 3
     min_reliability: float = 0.8
     prior_agree: float = 1.0  # Beta prior: an unknown reporter starts at 1 / (1 + 1) = 0.5
     prior_disagree: float = 1.0
+    before_report: bool = False  # off by default: costs most honest labels (README, "Adversaries")
+    per_reason: bool = False  # off by default: as costly
+    cohorts: bool = True
+    trusted_dissent: bool = True
+    champion_floor: float = 0.02  # used only when the champion's scores are given
+    spot_check_rate: float = 0.05
+
+    def with_(self, *defences: str) -> Policy:
+        """This policy with the named :data:`DEFENCES` on (champion and spot checks at their defaults)."""
+        from dataclasses import replace
+
+        on = {d: True for d in defences if d not in ("champion", "spot_checks")}
+        if "champion" in defences:
+            on["champion_floor"] = Policy.champion_floor
+        if "spot_checks" in defences:
+            on["spot_check_rate"] = Policy.spot_check_rate
+        return replace(self, **on)
+
+    def without(self, *defences: str) -> Policy:
+        """This policy with the named defences (:data:`DEFENCES`) switched off, to measure what each does."""
+        from dataclasses import replace
+
+        unknown = set(defences) - set(DEFENCES)
+        if unknown:
+            raise ValueError(f"unknown defences {sorted(unknown)}; known: {', '.join(DEFENCES)}")
+        off = {d: False for d in defences if d not in ("champion", "spot_checks")}
+        if "champion" in defences:
+            off["champion_floor"] = 0.0
+        if "spot_checks" in defences:
+            off["spot_check_rate"] = 0.0
+        return replace(self, **off)
 
 
 def join_values(values: pd.Series) -> str:
     """Distinct non-empty values, sorted and ``|``-joined (post ids, landing files)."""
     return "|".join(sorted({str(v) for v in values if pd.notna(v) and str(v)}))
-
-
-def reporter_reliability(reports: pd.DataFrame, moderated: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Per reporter: reports on moderator-labelled posts, agreements, smoothed reliability.
-
-    Only posts a moderator labelled count; a report on a post labelled ``not_cyberbullying`` is a
-    disagreement (reports always claim harm). One vote per reporter and post.
-    """
-    if reports.empty:
-        return pd.DataFrame(columns=RELIABILITY_COLUMNS)
-    votes = reports.merge(moderated[["key", "label"]], on="key").drop_duplicates(["reporter_id", "key"])
-    votes = votes.assign(agree=(votes["reason"] == votes["label"]) & (votes["label"] != BENIGN_CLASS))
-    stats = votes.groupby("reporter_id")["agree"].agg(reports_on_labelled="size", agreements="sum")
-    return with_reliability(stats.reset_index(), policy)
-
-
-def with_reliability(counts: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Counts per reporter (``reporter_id``, ``reports_on_labelled``, ``agreements``) with the smoothed
-    reliability; the Spark engine sums the counts over the whole history and calls this too."""
-    counts = counts.assign(
-        reliability=(counts["agreements"] + policy.prior_agree)
-        / (counts["reports_on_labelled"] + policy.prior_agree + policy.prior_disagree)
-    )
-    return counts[RELIABILITY_COLUMNS]
 
 
 def no_weak_labels() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -69,52 +94,174 @@ def no_weak_labels() -> tuple[pd.DataFrame, pd.DataFrame]:
     return accepted, pd.DataFrame(columns=["key", "review_reason"])
 
 
+def pending_votes(
+    reports: pd.DataFrame,
+    judged: pd.DataFrame,
+    cohorts: pd.DataFrame | None,
+    policy: Policy,
+    record: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per post, reporter and reason of ``reports``, with ``rel``, ``trusted`` and ``cohort``."""
+    votes = reports.sort_values(["reported_at", "report_id"]).drop_duplicates(
+        ["key", "reporter_id", "reason"]
+    )
+    votes = vote_reliability(
+        votes[["key", "reporter_id", "reason", "reported_at"]],
+        judged,
+        policy,
+        policy.before_report,
+        policy.per_reason,
+        record,
+    )
+    cohort = votes["reporter_id"]
+    if policy.cohorts and cohorts is not None and len(cohorts):
+        cohort = cohort.map(cohorts.set_index("reporter_id")["cohort"]).fillna(cohort)
+    return votes.assign(trusted=votes["rel"] >= policy.min_reliability, cohort=cohort)
+
+
+def tally(votes: pd.DataFrame) -> pd.DataFrame:
+    """Per post and reason: distinct reporters, distinct cohorts, trusted cohorts, mean reliability."""
+    trusted = votes["cohort"].where(votes["trusted"])
+    return (
+        votes.assign(_trusted=trusted)
+        .groupby(["key", "reason"])
+        .agg(
+            n_reporters=("reporter_id", "nunique"),
+            n_cohorts=("cohort", "nunique"),
+            n_trusted=("_trusted", "nunique"),
+            rel=("rel", "mean"),
+        )
+        .reset_index()
+    )
+
+
+def decide(tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per post: the leading reason, the counts, and ``review_reason`` ("" = accepted)."""
+    n = "n_cohorts" if policy.cohorts else "n_reporters"
+    order = (["n_trusted"] if policy.trusted_dissent else []) + [n, "rel"]
+    t = tallies.sort_values(["key", *order], ascending=[True] + [False] * len(order), kind="stable")
+    t = t.assign(_rank=t.groupby("key").cumcount(), _vote=t["reason"] + " " + t["n_reporters"].astype(str))
+    votes = t.groupby("key", sort=True)["_vote"].agg(", ".join)
+    top = t[t["_rank"] == 0].set_index("key").sort_index()
+    rival = t[t["_rank"] == 1].set_index("key").reindex(top.index)
+    if policy.trusted_dissent:
+        tied = (rival["n_trusted"] >= top["n_trusted"]) & (top["n_trusted"] > 0)
+    else:
+        tied = rival[n] == top[n]
+    p_label = pd.Series(np.nan, index=top.index)
+    if champion is not None and policy.champion_floor > 0 and len(champion):
+        scores = champion.set_index("key").reindex(top.index)
+        p_label = pd.Series(
+            [
+                scores.at[k, f"score_{lab}"] if f"score_{lab}" in scores else np.nan
+                for k, lab in top["reason"].items()
+            ],
+            index=top.index,
+            dtype=float,
+        )
+    rel, need = top["rel"].map("{:.2f}".format), f"{policy.min_reliability:.2f}"
+    cohort_note = " in " + top["n_cohorts"].astype(str) + " co-reporting cohort(s)"
+    few = top[n] < policy.min_reporters
+    reasons = np.select(
+        [
+            tied.fillna(False).to_numpy(),
+            few.to_numpy(),
+            (top["rel"] < policy.min_reliability).to_numpy(),
+            (p_label < policy.champion_floor).to_numpy(),
+        ],
+        [
+            ("reporters disagree (" + votes + ")").to_numpy(),
+            (
+                top["n_reporters"].astype(str)
+                + " distinct reporter(s)"
+                + (cohort_note.where(top["n_cohorts"] < top["n_reporters"], "") if policy.cohorts else "")
+                + f" agree (policy needs {policy.min_reporters})"
+            ).to_numpy(),
+            ("mean reporter reliability " + rel + f" (policy needs {need})").to_numpy(),
+            (
+                "the champion strongly disagrees: p(label) "
+                + p_label.map("{:.3f}".format)
+                + f" < {policy.champion_floor}"
+            ).to_numpy(),
+        ],
+        "",
+    )
+    return pd.DataFrame(
+        {
+            "key": top.index,
+            "label": top["reason"].to_numpy(),
+            "n_reporters": top["n_reporters"].astype(int).to_numpy(),
+            "n_cohorts": top["n_cohorts"].astype(int).to_numpy(),
+            "votes": votes.reindex(top.index).to_numpy(),
+            "mean_reliability": top["rel"].astype(float).round(4).to_numpy(),
+            "champion_p_label": p_label.round(4).to_numpy(),
+            "review_reason": reasons,
+        }
+    )
+
+
+REVIEW_KINDS = {  # why a reported post waits for a moderator: a pattern of its review_reason -> a short name
+    "reporters disagree": "disagreement",
+    "co-reporting cohort": "cohort",
+    "distinct reporter": "too_few_reporters",
+    "mean reporter reliability": "low_reliability",
+    "the champion strongly disagrees": "champion",
+    "spot check": "spot_check",
+}
+
+
+def review_kind(reasons: pd.Series) -> pd.Series:
+    """The short name of each review reason (:data:`REVIEW_KINDS`; the first pattern found wins)."""
+    out = pd.Series("other", index=reasons.index)
+    for pattern, kind in reversed(list(REVIEW_KINDS.items())):
+        out = out.mask(reasons.str.contains(pattern, regex=False), kind)
+    return out
+
+
+def spot_checked(keys: pd.Series, rate: float, seed: int) -> pd.Series:
+    """A seeded, order-independent random ``rate`` of ``keys`` (the same key is always in or out)."""
+    if rate <= 0:
+        return pd.Series(False, index=keys.index)
+    draw = keys.map(lambda k: int(hashlib.sha256(f"{seed}:spot-check:{k}".encode()).hexdigest()[:8], 16))
+    return draw < rate * 16**8
+
+
 def weak_labels(
-    reports: pd.DataFrame, decided_keys: set[str], reliability: pd.DataFrame, policy: Policy
+    reports: pd.DataFrame,
+    moderated: pd.DataFrame,
+    decided_keys: set[str],
+    policy: Policy,
+    *,
+    cohorts: pd.DataFrame | None = None,
+    champion: pd.DataFrame | None = None,
+    seed: int = 0,
+    record: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(accepted weak labels, posts for review) from reports of posts no moderator has decided."""
+    """(accepted weak labels, posts for review) from reports of posts no moderator has decided.
+
+    ``reports``: every keyed report (their history is the reporters' record); ``moderated``: one row per
+    moderated key (``label``, ``labelled_at``); ``cohorts``: :func:`harmwatch.data.cohorts.reporter_cohorts`
+    of the reports; ``champion``: ``key`` and ``score_<class>`` of the pending posts, or None;
+    ``record``: the reporters' :func:`harmwatch.data.reliability.record_counts` over every report, when
+    the caller (the Spark engine, which hands over some posts at a time) summed them; without it they
+    come from ``reports`` and ``moderated``.
+    """
     pending = reports[~reports["key"].isin(decided_keys)]
     if pending.empty:
         return no_weak_labels()
-    prior = policy.prior_agree / (policy.prior_agree + policy.prior_disagree)
-    rel = reliability.set_index("reporter_id")["reliability"]
-    votes = pending.drop_duplicates(["key", "reporter_id", "reason"])
-    votes = votes.assign(rel=votes["reporter_id"].map(rel).fillna(prior).astype(float))
-    per_reason = (
-        votes.groupby(["key", "reason"])
-        .agg(n=("reporter_id", "nunique"), rel=("rel", "mean"))
-        .reset_index()
-        .sort_values(["key", "n", "rel"], ascending=[True, False, False])
+    judged = judged_reports(reports, moderated) if record is None else pd.DataFrame()
+    votes = pending_votes(pending, judged, cohorts, policy, record)
+    decided = decide(tally(votes), policy, champion)
+    sampled = spot_checked(decided["key"], policy.spot_check_rate, seed) & (decided["review_reason"] == "")
+    decided.loc[sampled, "review_reason"] = (
+        f"spot check: a random {policy.spot_check_rate:.0%} of accepted weak labels goes to moderators"
     )
-    rows = []
-    for key, grp in per_reason.groupby("key", sort=True):
-        top = grp.iloc[0]
-        tied = len(grp) > 1 and grp.iloc[1]["n"] == top["n"]
-        counts = ", ".join(f"{r} {n}" for r, n in zip(grp["reason"], grp["n"], strict=True))
-        if tied:
-            reason = f"reporters disagree ({counts})"
-        elif top["n"] < policy.min_reporters:
-            reason = f"{top['n']} distinct reporter(s) agree (policy needs {policy.min_reporters})"
-        elif top["rel"] < policy.min_reliability:
-            reason = f"mean reporter reliability {top['rel']:.2f} (policy needs {policy.min_reliability:.2f})"
-        else:
-            reason = ""
-        rows.append(
-            {
-                "key": key,
-                "label": top["reason"],
-                "n_reporters": int(top["n"]),
-                "votes": counts,
-                "mean_reliability": round(float(top["rel"]), 4),
-                "review_reason": reason,
-            }
-        )
-    decided = pd.DataFrame(rows)
     first = pending.sort_values(["key", "reported_at", "report_id"]).drop_duplicates("key")
     info = pending.groupby("key").agg(
         post_id=("post_id", join_values),
         n_reports=("report_id", "nunique"),
         source_files=("source_file", join_values),
+        first_seen=("reported_at", "min"),
     )
     decided = decided.merge(first[["key", "text"]], on="key").merge(info, on="key")
     accepted = decided[decided["review_reason"] == ""].drop(columns="review_reason")

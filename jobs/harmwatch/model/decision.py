@@ -1,11 +1,15 @@
 """The evaluation decision, evaluate's pure core: gates over both models' scores, and the record of it.
 
 Gates: absolute floors (macro-F1, every class F1), calibration (ECE), the golden set (must-flag,
-identity-term counterfactuals, benign posts), a smoke test that loaded the challenger by its ``models:/``
-URI in a fresh process, and, when a champion exists, no per-class F1 regression beyond a tolerance and a
-paired-bootstrap confidence interval on the macro-F1 difference whose lower end stays above
-``-max_regression`` (non-inferiority). The first model has no champion: floors only. The decision is
-``promote``, ``reject`` or ``pending_approval``.
+identity-term counterfactuals, benign posts), fairness on the paired identity templates
+(:mod:`harmwatch.model.fairness`: how many neutral posts about a group are flagged, the Jigsaw bias score),
+a smoke test that loaded the challenger by its ``models:/`` URI in a fresh process, and, when a champion
+exists, no per-class F1 regression beyond a tolerance, a paired-bootstrap confidence interval on the
+macro-F1 difference whose lower end stays above ``-max_regression`` (non-inferiority) on the frozen anchor
+and on the recent slice (the newest moderator-labelled posts, which neither model trained on), and no
+fairness regression. The first model has no champion: floors only. A recent slice of fewer than
+``min_recent_rows`` posts is too small to judge: its gate is recorded as not applied, with the reason. The
+decision is ``promote``, ``reject`` or ``pending_approval``.
 
 :func:`judge` takes the scores (pyfunc contract frames) and returns an :class:`Evaluation` with the evidence
 artifact, the version tags and the step summary, all plain data.
@@ -19,7 +23,9 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import CLASSES
+from harmwatch.model.fairness import fairness_gates, fairness_report
 from harmwatch.model.modelcard import classification_metrics, golden_check, paired_bootstrap_delta
+from harmwatch.model.recent import ci, ci_tag, recent_evidence, recent_gate
 
 
 @dataclass(frozen=True)
@@ -29,11 +35,26 @@ class Thresholds:
     max_regression: float = 0.02  # macro-F1: lower end of the 95% CI of (challenger - champion)
     max_class_regression: float = 0.02  # per-class F1 drop vs champion (seed-to-seed spread ~0.01)
     max_ece: float = 0.05
-    # Per kind of golden post. A minimum-functionality floor on this data, not a quality bar: full-data
-    # models get 62-80% of the set right, the weakest kind near 50% (README). It rejects degenerate
-    # models: flagging everything gets 0% of benign posts right, flagging nothing 0% of must-flag.
-    min_golden_pass: float = 0.40
+    # Golden set, per kind. Retrains of the current model family with five seeds on the bulk day's snapshot
+    # pass at least 0.65 of must_flag, 0.50 of identity_counterfactual and 0.70 of benign posts; about a
+    # fifth of the set flips between such retrains, so the floors sit one or two posts below that. A model
+    # trained on 300 posts (identity 0.30, benign 0.40) and one on shuffled labels (benign 0) fail them.
+    min_golden_pass: float = 0.45  # every kind (the identity counterfactuals are the hardest)
+    min_golden_must_flag: float = 0.60
+    min_golden_benign: float = 0.60
     n_boot: int = 1000
+    # Paired identity templates (model/fairness.py), measured the same way (``python -m bench --sections
+    # gates``, README "Fairness"): good retrains flag 0.37-0.44 of the neutral template posts and reach a
+    # bias score of 0.51-0.66; shuffled labels flag 1.0 (bias score 0.36), 300 posts 0.90. Against the
+    # champion the tolerances are the spread between equally good retrains (one template in six for a group,
+    # 0.15 of bias score), so noise alone does not reject.
+    max_identity_fpr: float = 0.60  # neutral template posts flagged, all groups together
+    min_bias_score: float = 0.45  # Jigsaw bias score (0.5 chance, 1 perfect)
+    max_group_fpr_increase: float = 0.17  # worst group's FPR against the champion's
+    max_bias_score_drop: float = 0.15
+    # The recent slice: non-inferiority against the champion, as on the anchor but wider (fewer posts).
+    max_recent_regression: float = 0.03
+    min_recent_rows: int = 200
 
 
 def decide(
@@ -44,14 +65,17 @@ def decide(
     smoke: dict[str, Any],
     t: Thresholds,
     approval: bool,
+    more: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
-    """Apply every gate; returns (decision, {gate: {passed, value, threshold}}).
+    """Apply every gate (``more``: the fairness and recent-slice gates); returns (decision,
+    {gate: {passed, value, threshold}}).
 
     The golden set is an absolute floor only: on this data about a fifth of it flips between retrains
     of equally good models (see README), so "no new golden failures" would reject on noise.
     """
     weak = [c for c in CLASSES if ch[f"f1_{c}"] < t.min_class_f1]
     by_kind = {k: float(v) for k, v in golden_ch.groupby("kind")["passed"].mean().items()}
+    floors = {k: golden_floor(k, t) for k in by_kind}
     gates = {
         "macro_f1_floor": {
             "passed": ch["macro_f1"] >= t.min_macro_f1,
@@ -65,8 +89,8 @@ def decide(
             "value": {"top_label": ch["ece"], "harmful_score": ch["harmful_ece"]},
         },
         "golden": {
-            "passed": min(by_kind.values()) >= t.min_golden_pass,
-            "threshold": t.min_golden_pass,
+            "passed": all(v >= floors[k] for k, v in by_kind.items()),
+            "threshold": floors,
             "value": {"overall": float(golden_ch["passed"].mean()), **by_kind},
         },
         "smoke": {"passed": bool(smoke["ok"]), "value": smoke["detail"], "threshold": "loads and scores"},
@@ -83,11 +107,18 @@ def decide(
             "value": delta,
             "threshold": -t.max_regression,
         }
+    gates.update(more or {})
     for gate in gates.values():
         gate["passed"] = bool(gate["passed"])
     if not all(g["passed"] for g in gates.values()):
         return "reject", gates
     return ("pending_approval" if approval else "promote"), gates
+
+
+def golden_floor(kind: str, t: Thresholds) -> float:
+    """The pass-rate floor of one kind of golden post."""
+    extra = {"must_flag": t.min_golden_must_flag, "benign": t.min_golden_benign}.get(kind, 0.0)
+    return max(t.min_golden_pass, extra)
 
 
 @dataclass
@@ -113,11 +144,17 @@ def judge(
     eval_version: str,
     date: str | None,
     golden_source: str,
+    templates: pd.DataFrame | None = None,
+    recent: pd.DataFrame | None = None,
+    recent_skipped: str | None = None,
 ) -> Evaluation:
-    """Gate the challenger against the floors and the champion on the same snapshot and golden set.
+    """Gate the challenger against the floors and the champion on the same snapshot and golden set, the
+    identity templates and the recent slice.
 
     ``challenger`` and ``champion`` are ``{"version", "run_id", "eval": scores, "golden": scores}`` with
-    scores in the pyfunc contract (champion None for the first model).
+    scores in the pyfunc contract (champion None for the first model), plus ``"templates"`` when
+    ``templates`` (:func:`harmwatch.model.fairness.templates`) is given and ``"recent"`` when ``recent``
+    (the recent slice: ``text``, ``label``) is; ``recent_skipped`` says why there is no slice.
     """
     ch_metrics = classification_metrics(ev["label"], challenger["eval"])
     golden_ch = golden_check(golden, challenger["golden"])
@@ -128,7 +165,15 @@ def judge(
         delta = paired_bootstrap_delta(
             ev["label"], challenger["eval"]["label"], champion["eval"]["label"], n_boot=t.n_boot, seed=seed
         )
-    decision, gates = decide(ch_metrics, champ_metrics, delta, golden_ch, smoke, t, approval)
+    more: dict[str, dict[str, Any]] = {}
+    fair_ch = fair_champ = None
+    if templates is not None:
+        fair_ch = fairness_report(templates, challenger["templates"])
+        fair_champ = None if champion is None else fairness_report(templates, champion["templates"])
+        more.update(fairness_gates(fair_ch, fair_champ, t))
+    rec = recent_evidence(recent, recent_skipped, challenger, champion, t, seed)
+    more["recent_slice"] = recent_gate(rec, t)
+    decision, gates = decide(ch_metrics, champ_metrics, delta, golden_ch, smoke, t, approval, more)
     failed = sorted(k for k, g in gates.items() if not g["passed"])
     golden_passed = int(golden_ch["passed"].sum())
     evidence = {
@@ -149,6 +194,8 @@ def judge(
         if champion is None
         else {"version": champion["version"], "run_id": champion["run_id"], "metrics": champ_metrics},
         "delta_ci": delta,
+        "recent": rec,
+        "fairness": {"challenger": fair_ch, "champion": fair_champ},
         "smoke": smoke,
         "golden": {
             "file": golden_source,
@@ -167,7 +214,11 @@ def judge(
         "harmwatch.failed_gates": ",".join(failed) or "none",
         "harmwatch.delta_ci": "n/a" if delta is None else f"[{delta['lo']:.4f}, {delta['hi']:.4f}]",
         "harmwatch.golden_passed": f"{golden_passed}/{len(golden_ch)}",
+        "harmwatch.recent_delta_ci": ci_tag(rec),
     }
+    if fair_ch is not None:
+        tags["harmwatch.identity_fpr"] = round(fair_ch["overall_fpr"], 4)
+        tags["harmwatch.bias_score"] = round(fair_ch["bias_score"], 4)
     summary = {
         "decision": decision,
         "failed_gates": failed,
@@ -180,5 +231,10 @@ def judge(
         "golden_total": len(golden_ch),
         "eval_version": eval_version,
         "run_id": challenger["run_id"],
+        "recent_rows": None if rec is None else rec.get("rows"),
+        "recent_gate": "applied" if gates["recent_slice"].get("applied") else gates["recent_slice"]["value"],
+        "recent_delta_ci": ci(rec),
+        "identity_fpr": None if fair_ch is None else round(fair_ch["overall_fpr"], 4),
+        "bias_score": None if fair_ch is None else round(fair_ch["bias_score"], 4),
     }
     return Evaluation(decision, failed, evidence, tags, summary)

@@ -44,6 +44,7 @@ from scipy import stats
 
 from harmwatch.errors import DataError
 from harmwatch.monitoring.descriptors import DESCRIPTOR_COLUMNS, describe_pair
+from harmwatch.monitoring.partial_shift import partial_shift_signals
 
 NUM_FLOOR, CAT_FLOOR, AUC_FLOOR = 0.1, 0.1, 0.55
 NUM_NOISE = 4.0
@@ -183,11 +184,15 @@ def scores_from_snapshot(snapshot, checks: list[ColumnCheck]) -> dict[str, float
 
 
 def compare(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[Verdict, Any]:
-    """Plan, run Evidently and decide. ``ref``/``cur`` carry ``text``, the descriptor columns and
-    optionally ``label``, ``pred_label``, ``harmful_score``. Returns the verdict and the snapshot."""
+    """Plan, run Evidently, add the partial-shift signals and decide. ``ref``/``cur`` carry ``text``, the
+    descriptor columns and optionally ``label``, ``pred_label``, ``harmful_score``, ``source``. Returns the
+    verdict and the snapshot."""
     checks = plan_checks(ref, cur)
     snapshot = run_evidently(ref, cur, checks)
-    return decide(checks, scores_from_snapshot(snapshot, checks)), snapshot
+    verdict = decide(checks, scores_from_snapshot(snapshot, checks))
+    verdict.signals.update(partial_shift_signals(ref, cur))
+    verdict.drift_detected = any(s["drift_detected"] for s in verdict.signals.values())
+    return verdict, snapshot
 
 
 MIN_ROWS = 20  # fewer posts on either side: no verdict

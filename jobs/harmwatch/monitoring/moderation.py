@@ -20,6 +20,17 @@ Definitions, for the batch of day D (labels and reports are the validated rows o
     weak-label policy uses, :mod:`harmwatch.data.weak_labels`, over everything up to D) is below 0.5, among
     reporters with at least ``min_judged`` reports on moderator-labelled posts. Prometheus gets the
     reliability distribution as a histogram, never one series per reporter (cardinality).
+``report_volume_robust_z``
+    How unusual batch D's number of reports is against the days before it:
+    :func:`harmwatch.monitoring.drift_inputs.volume_anomaly`, the check the drift step makes.
+``coordinated_report_share``
+    Share of batch D's reports made by members of a co-reporting cohort of at least three reporters
+    (:func:`harmwatch.data.cohorts.reporter_cohorts` over every report up to D): accounts that report
+    the same posts far more often than chance allows.
+
+The **brigade alarm** (:func:`alarms`) is raised when the report volume is anomalous or the coordinated
+share exceeds its limit; the metrics step returns it, the moderation DAG fails a task on it, and the
+Prometheus file carries ``harmwatch_moderation_alarm`` for the chart's alert rules.
 """
 
 from __future__ import annotations
@@ -30,7 +41,9 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
-from harmwatch.data.dataset import reliability_of
+from harmwatch.data.cohorts import reporter_cohorts
+from harmwatch.data.dataset import keyed_reports, reliability_of
+from harmwatch.monitoring.drift_inputs import volume_anomaly
 
 BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 HELP = {
@@ -44,7 +57,12 @@ HELP = {
     "harmful_found": "Harmful posts found by moderators in the batch.",
     "reported_posts": "Distinct posts reported by users in the batch.",
     "reporters_active": "Distinct reporters in the batch.",
+    "report_volume_robust_z": "Robust z-score of the batch's report count against the previous days.",
+    "coordinated_report_share": "Reports of the batch by members of co-reporting cohorts (3+ reporters).",
+    "reporter_cohorts": "Co-reporting cohorts of 3+ reporters active in the batch.",
 }
+ALARMS = ("report_volume", "reporter_cohort")
+MIN_COHORT = 3
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -118,6 +136,50 @@ def batch_metrics(
     return out
 
 
+def brigade_signals(day: str, reports: pd.DataFrame, history_days: int) -> dict[str, Any]:
+    """Report volume of batch ``day`` against the previous days, and its share from co-reporting cohorts.
+
+    ``reports``: every validated report up to ``day`` (report_id, post_id, text, reporter_id, batch_dt).
+    """
+    counts = reports.drop_duplicates("report_id").groupby("batch_dt").size()
+    volume = volume_anomaly({str(k): int(v) for k, v in counts.items()}, day, history_days)
+    today = reports[reports["batch_dt"] == day]
+    cohorts = reporter_cohorts(keyed_reports(reports)) if len(today) else pd.DataFrame()
+    big = cohorts[cohorts["cohort_size"] >= MIN_COHORT] if len(cohorts) else cohorts
+    members = (
+        today["reporter_id"].isin(set(big["reporter_id"]))
+        if len(big)
+        else pd.Series(False, index=today.index)
+    )
+    active = big[big["reporter_id"].isin(set(today["reporter_id"]))] if len(big) else big
+    return {
+        "report_volume": volume,
+        "report_volume_robust_z": volume.get("robust_z"),
+        "coordinated_report_share": float(members.mean()) if len(today) else None,
+        "reporter_cohorts": int(active["cohort"].nunique()) if len(active) else 0,
+        "largest_reporter_cohort": int(active["cohort_size"].max()) if len(active) else 0,
+    }
+
+
+def alarms(m: dict[str, Any], max_coordinated_share: float) -> list[str]:
+    """One line per brigade alarm raised by batch metrics ``m`` (empty: no alarm)."""
+    out = []
+    volume = m.get("report_volume") or {}
+    if volume.get("anomaly"):
+        out.append(
+            f"report_volume: {volume['reports']} reports on {m['batch_dt']}, robust z {volume['robust_z']} "
+            f"against a median of {volume['median']:g} over {volume['history_days']} previous days"
+        )
+    share = m.get("coordinated_report_share")
+    if share is not None and share > max_coordinated_share:
+        out.append(
+            f"reporter_cohort: {share:.1%} of the reports on {m['batch_dt']} come from "
+            f"{m['reporter_cohorts']} co-reporting cohort(s) (largest {m['largest_reporter_cohort']} "
+            f"reporters; limit {max_coordinated_share:.1%})"
+        )
+    return out
+
+
 def _label_value(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -146,6 +208,13 @@ def prometheus_text(m: dict[str, Any], labels: dict[str, Any]) -> str:
         f"{name}_sum{{{lab}}} {m['reliability_sum']:.6g}",
         f"{name}_count{{{lab}}} {m['reporters_judged']}",
     ]
+    name = "harmwatch_moderation_alarm"
+    raised = {line.split(":", 1)[0] for line in m.get("alarms", [])}
+    lines += [
+        f"# HELP {name} 1 while a brigade alarm of this kind is raised for the batch.",
+        f"# TYPE {name} gauge",
+    ]
+    lines += [f'{name}{{{lab},alarm="{kind}"}} {int(kind in raised)}' for kind in ALARMS]
     name = "harmwatch_moderation_batch_timestamp_seconds"
     ts = int(pd.Timestamp(m["batch_dt"], tz="UTC").timestamp())
     lines += [
@@ -154,3 +223,72 @@ def prometheus_text(m: dict[str, Any], labels: dict[str, Any]) -> str:
         f"{name}{{{lab}}} {ts}",
     ]
     return "\n".join(lines) + "\n"
+
+
+# -- the review queue ---------------------------------------------------------------------------------
+
+QUEUE_HELP = {
+    "review_open": "Review items in Label Studio still waiting (pending or in adjudication).",
+    "review_queue_age_days_median": "Median days an open review item has waited since it was queued.",
+    "review_queue_age_days_max": "Days the oldest open review item has waited since it was queued.",
+    "review_labelled_today": "Review items whose label came back on the batch day.",
+    "review_labelled_per_day_7d": "Mean review labels per day over the last 7 days.",
+    "review_agreement": "Share of double-labelled review items on which both moderators agreed.",
+    "review_kappa": "Cohen's kappa of the two moderators on double-labelled review items.",
+}
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Cohen's kappa of two raters from their (first, second) answers; None without pairs or variety."""
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    first = pd.Series([a for a, _ in pairs]).value_counts(normalize=True)
+    second = pd.Series([b for _, b in pairs]).value_counts(normalize=True)
+    expected = float((first * second.reindex(first.index).fillna(0)).sum())
+    return None if expected >= 1 else (observed - expected) / (1 - expected)
+
+
+def queue_metrics(status: pd.DataFrame, decisions: pd.DataFrame, day: str) -> dict[str, Any]:
+    """Queue age, throughput and agreement of the review loop on ``day``.
+
+    ``status``: the newest review-pull state of every item in Label Studio (``status``, ``queued_on``,
+    ``pair``); ``decisions``: every exported decision (``status``, ``batch_dt`` = the pull's day).
+    Ages are in logical days (``day`` minus the day the item was queued), so a backfill measures the
+    queue as it was.
+    """
+    open_items = status[status["status"].isin(["pending", "adjudication"])]
+    queued = pd.to_datetime(open_items["queued_on"], errors="coerce")
+    ages = (pd.Timestamp(day) - queued).dt.days.dropna()
+    labelled = decisions[decisions["status"] == "labelled"]
+    days = pd.date_range(end=pd.Timestamp(day), periods=7).strftime("%Y-%m-%d")
+    pairs = [tuple(p.split("|", 1)) for p in status["pair"].fillna("") if "|" in p]
+    return {
+        "review_items": len(status),
+        "review_open": len(open_items),
+        "review_in_adjudication": int((status["status"] == "adjudication").sum()),
+        "review_skipped": int((status["status"] == "skipped").sum()),
+        "review_queue_age_days_median": float(ages.median()) if len(ages) else None,
+        "review_queue_age_days_max": float(ages.max()) if len(ages) else None,
+        "review_labelled_today": int((labelled["batch_dt"] == day).sum()),
+        "review_labelled_per_day_7d": float(labelled["batch_dt"].isin(days).sum() / 7),
+        "review_double_labelled": len(pairs),
+        "review_agreement": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
+        "review_kappa": cohen_kappa(pairs),
+    }
+
+
+def queue_prometheus_text(q: dict[str, Any], day: str) -> str:
+    """The queue metrics as Prometheus gauges (same format rules as :func:`prometheus_text`)."""
+    lines: list[str] = []
+    for key, help_text in QUEUE_HELP.items():
+        if q.get(key) is None:
+            continue
+        name = f"harmwatch_{key}"
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} gauge",
+            f'{name}{{batch_dt="{day}"}} {q[key]:.6g}',
+        ]
+    return "\n".join(lines) + "\n" if lines else ""

@@ -59,24 +59,3 @@ def read_runs(spark: SparkSession, lake: Store, manifests: list[dict]) -> DataFr
     if not paths:
         return None
     return spark.read.parquet(*paths)
-
-
-def write_single(frame: DataFrame, store: Store, key: str, order: list[str]) -> None:
-    """Write ``frame`` sorted as the one Parquet file ``key`` (the layout pandas readers of snapshots
-    expect): Spark writes a one-part folder beside it, whose part file then takes the final name."""
-    import os
-
-    tmp = f"{key}.spark-tmp"
-    frame.orderBy(*order).coalesce(1).write.mode("overwrite").parquet(lake_path(store.uri, tmp))
-    (part,) = [o.key for o in store.list(tmp) if o.key.endswith(".parquet")]
-    local, target = store.local_path(part), store.local_path(key)
-    if local is not None and target is not None:
-        os.replace(local, target)
-    else:  # an object store: copy the part under its final key
-        store.write_bytes(key, store.read_bytes(part))
-    for leftover in store.list(tmp):
-        store.delete(leftover.key)
-    if local is not None:
-        import shutil
-
-        shutil.rmtree(store.local_path(tmp), ignore_errors=True)

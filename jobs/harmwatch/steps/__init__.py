@@ -19,10 +19,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("harmwatch.steps.rollback", "move alias champion back to previous-champion"),
     "drift": ("harmwatch.steps.drift", "Evidently drift report: reference vs current batches"),
     "metrics": ("harmwatch.steps.metrics", "moderation metrics per batch (MLflow + Prometheus text)"),
+    "review-push": (
+        "harmwatch.steps.review_push",
+        "send the review queue to Label Studio, most valuable first",
+    ),
+    "review-pull": (
+        "harmwatch.steps.review_pull",
+        "bring finished moderator decisions back as landing labels",
+    ),
     "score": ("harmwatch.steps.score", "batch-score a file with the champion"),
     "predict": (
         "harmwatch.steps.predict",
         "score the lake's new posts on Spark: champion, challenger in shadow",
+    ),
+    "mlflow-access": (
+        "harmwatch.steps.mlflow_access",
+        "admin: give the pipeline its MLflow user and permissions",
     ),
     "info": ("harmwatch.steps.info", "print the resolved settings"),
 }

@@ -2,10 +2,21 @@
 
 Reads every committed validated run; :func:`harmwatch.data.dataset.assemble` decides what goes where
 (moderator labels first, weak labels from reports under :class:`harmwatch.data.weak_labels.Policy`, the
-rest to review). Writes, each committed by its manifest: the reporter-reliability table (pseudonymised ids
-only, so a moderator can see who is trusted and why), the training snapshot, the review queue, the
-evaluation snapshot on the first run, and last the ``LATEST`` pointer train reads. Versions are content
+rest to review). With ``--champion-check`` the champion scores the posts known only from reports first, so
+that a weak label the champion strongly disagrees with waits for a moderator (no champion: no check).
+Writes, each committed by its manifest: the reporter-reliability table (pseudonymised ids only, so a
+moderator can see who is trusted and why), the training snapshot, the review queue, the evaluation
+snapshot on the first run, and last the ``LATEST`` pointer train reads. Versions are content
 hashes, so a rerun on the same lake rewrites nothing new.
+
+Beside the frozen anchor it holds out the *recent slice* (:mod:`harmwatch.data.holdout`): the newest
+moderator-labelled posts (``--recent-days`` batches ending at ``--date``), which evaluate compares both
+models on too. ``--renew-anchor --reason TEXT`` replaces the anchor explicitly (a new generation, with who
+and why in its manifest); nothing else ever changes it. The summary says how many training rows are new
+since the previous snapshot (``new_rows``).
+
+``--engine spark`` makes the same decisions on Spark (:mod:`harmwatch.spark.build`) and finishes here
+with the same code (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -18,73 +29,43 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import Assembly, assemble
+from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
+from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
-from harmwatch.data.weak_labels import Policy
-from harmwatch.errors import DataError
+from harmwatch.data.weak_labels import DEFENCES, Policy
+from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 
 def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
-    """The evaluation snapshot built by the first run, if any (earliest logical date wins)."""
+    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot."""
     manifests = store.committed(catalog.EVAL_SNAPSHOTS)
     if not manifests:
         return None
-    m = min(manifests, key=lambda m: (m.get("date", ""), m.get("version", "")))
+    m = min(manifests, key=lambda m: (-int(m.get("generation", 0)), m.get("date", ""), m.get("version", "")))
     return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}"), m
 
 
-# Each table's order as written (pandas sorts train, eval and review by key; reporters come grouped).
-ORDER = {
-    catalog.TRAIN_FILE: ["key"],
-    catalog.EVAL_FILE: ["key"],
-    catalog.REVIEW_FILE: ["key"],
-    catalog.RELIABILITY_FILE: ["reporter_id"],
-}
-
-
-def _write(store: Store, prefix: str, files: dict[str, Any], meta: dict[str, Any]) -> None:
-    """Write each table (a pandas frame, or a Spark table as one file), then the manifest."""
+def _write(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
     for name, frame in files.items():
-        if name.endswith(".csv"):  # the CSV twin of the Parquet table written just before it
-            table = (
-                frame
-                if isinstance(frame, pd.DataFrame)
-                else store.read_parquet(f"{prefix}/{catalog.REVIEW_FILE}")
-            )
-            store.write_text(f"{prefix}/{name}", table.to_csv(index=False))
-        elif isinstance(frame, pd.DataFrame):
-            store.write_parquet(f"{prefix}/{name}", frame)
+        if name.endswith(".csv"):
+            store.write_text(f"{prefix}/{name}", frame.to_csv(index=False))
         else:
-            from harmwatch.spark.lake import write_single
-
-            write_single(frame, store, f"{prefix}/{name}", ORDER[name])
+            store.write_parquet(f"{prefix}/{name}", frame)
     store.commit(prefix, files.keys(), meta)
 
 
-def facts(a: Any) -> dict[str, Any]:
-    """Row counts the manifests and the summary report, from either engine's assembly."""
-    if not isinstance(a, Assembly):
-        return a.counts  # the Spark engine counted while it built the tables
-    return {
-        "train": len(a.train),
-        "eval": len(a.eval),
-        "review": len(a.review),
-        "reporters": len(a.reliability),
-        "trusted": int(a.reliability["trusted"].sum()),
-        "train_label_counts": a.train["label"].value_counts().sort_index().to_dict(),
-        "eval_label_counts": a.eval["label"].value_counts().sort_index().to_dict(),
-    }
-
-
 def write_assembly(
-    store: Store, a: Any, date: str, policy: Policy, runs: list[str], eval_meta: dict[str, Any]
+    store: Store,
+    a: Assembly,
+    date: str,
+    policy: Policy,
+    runs: list[str],
+    eval_meta: dict[str, Any],
+    train_meta: dict[str, Any] | None = None,
 ) -> None:
-    """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``.
-
-    ``a`` is an :class:`~harmwatch.data.dataset.Assembly` or the Spark engine's twin of it."""
-    n = facts(a)
+    """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``."""
     if a.eval_is_new:
         _write(store, catalog.eval_snapshot(a.eval_version), {catalog.EVAL_FILE: a.eval}, eval_meta)
     _write(
@@ -94,9 +75,9 @@ def write_assembly(
         {
             "version": a.reporters_version,
             "date": date,
-            "rows": n["reporters"],
+            "rows": len(a.reliability),
             "policy": asdict(policy),
-            "trusted": n["trusted"],
+            "trusted": int(a.reliability["trusted"].sum()),
         },
     )
     _write(
@@ -107,27 +88,47 @@ def write_assembly(
             "version": a.train_version,
             "date": date,
             "eval_version": a.eval_version,
-            "rows": n["train"],
-            "label_counts": n["train_label_counts"],
+            "rows": len(a.train),
+            "label_counts": a.train["label"].value_counts().sort_index().to_dict(),
             "weak_labels_accepted": a.weak_labels,
             "landing_files": a.train_files,
             "policy": asdict(policy),
             "validated_runs": runs,
             "review_version": a.review_version,
             "reporters_version": a.reporters_version,
+            **(train_meta or {}),
         },
     )
     _write(
         store,
         catalog.review_queue(a.review_version),
         {catalog.REVIEW_FILE: a.review, catalog.REVIEW_CSV: a.review},
-        {"version": a.review_version, "date": date, "rows": n["review"]},
+        {"version": a.review_version, "date": date, "rows": len(a.review)},
     )
     store.write_json(catalog.TRAIN_LATEST, {"version": a.train_version, "date": date})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD (default: newest batch_dt in the lake)")
+    parser.add_argument(
+        "--recent-days",
+        type=int,
+        default=1,
+        help="batches ending at --date whose new moderator-labelled posts are held out of training as "
+        "the recent evaluation slice (default 1; 0: none)",
+    )
+    parser.add_argument(
+        "--renew-anchor",
+        action="store_true",
+        help="replace the frozen evaluation anchor: keep --keep-share of it and add the recent slice",
+    )
+    parser.add_argument("--reason", help="why the anchor is renewed (required with --renew-anchor)")
+    parser.add_argument(
+        "--keep-share",
+        type=float,
+        default=0.5,
+        help="share of the old anchor the renewed one keeps, stratified per label (default 0.5)",
+    )
     parser.add_argument(
         "--eval-fraction",
         type=float,
@@ -146,12 +147,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Policy.min_reliability,
         help="mean reliability those reporters must reach (default 0.8)",
     )
+
+    parser.add_argument(
+        "--spot-check-rate",
+        type=float,
+        default=Policy.spot_check_rate,
+        help="share of accepted weak labels sent to moderators at random (default 0.05)",
+    )
+    parser.add_argument(
+        "--champion-check",
+        action="store_true",
+        help="score report-only posts with the champion; a weak label it strongly disagrees with waits",
+    )
+    parser.add_argument(
+        "--defences-off",
+        nargs="+",
+        default=[],
+        choices=DEFENCES,
+        metavar="DEFENCE",
+        help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCES)})",
+    )
     add_engine_argument(parser)
+
+
+def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The champion's ``score_<class>`` of ``texts`` (``key``, ``text``); (None, None) without a champion."""
+    from harmwatch import registry
+
+    _client, version = registry.champion(settings)
+    if version is None:
+        return None, None
+    if texts.empty:
+        return pd.DataFrame(columns=["key"]), str(version.version)
+    with registry.mlflow_calls(settings):
+        model = registry.load_pyfunc(registry.version_uri(settings.model_name, version.version))
+    scored = model.predict(texts[["text"]].reset_index(drop=True))
+    columns = [c for c in scored.columns if c.startswith("score_")]
+    return scored[columns].assign(key=texts["key"].to_numpy()), str(version.version)
+
+
+def policy_of(args: argparse.Namespace) -> Policy:
+    if not 0 <= args.spot_check_rate < 1:
+        raise HarmwatchError(f"--spot-check-rate {args.spot_check_rate} must be in [0, 1)")
+    return Policy(
+        min_reporters=args.min_reporters,
+        min_reliability=args.min_reliability,
+        spot_check_rate=args.spot_check_rate,
+    ).without(*args.defences_off)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings.lake_uri, settings)
-    policy = Policy(min_reporters=args.min_reporters, min_reliability=args.min_reliability)
+    policy = policy_of(args)
     validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
     if choose(settings, getattr(args, "engine", None), manifest_bytes(validated)) == "spark":
         from harmwatch.spark.build import run_spark
@@ -166,6 +213,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     reports, report_runs = read_committed(store, catalog.validated_runs("reports"))
     date = args.date or str(labelled["batch_dt"].max())
     frozen = frozen_eval(store)
+    scores, champion_version = (None, None)
+    if args.champion_check and policy.champion_floor > 0:
+        scores, champion_version = champion_scores(settings, pending_texts(labelled, reports))
     a = assemble(
         labelled,
         reports,
@@ -173,49 +223,142 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         policy,
         args.eval_fraction,
         settings.seed,
+        champion=scores,
     )
-    return finish(store, a, date, policy, labelled_runs + report_runs, frozen, args, settings, "pandas")
+    runs = labelled_runs + report_runs
+    return finish(store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas")
 
 
 def finish(
     store: Store,
-    a: Any,
-    date: str,
-    policy: Policy,
-    runs: list[str],
-    frozen: tuple[Any, dict] | None,
-    args: argparse.Namespace,
     settings: Settings,
+    args: argparse.Namespace,
+    policy: Policy,
+    labelled: pd.DataFrame,
+    a: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+    runs: list[str],
+    champion_version: str | None,
     engine: str,
 ) -> dict[str, Any]:
-    """Write either engine's assembly (manifests, ``LATEST``) and return the step's summary."""
-    n = facts(a)
+    """Hold out the recent slice, write everything and return the summary (both engines).
+
+    ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
+    labelled row, in the order they were read."""
     eval_meta = (
         frozen[1]
         if frozen is not None
         else {
             "version": a.eval_version,
             "date": date,
-            "rows": n["eval"],
+            "rows": len(a.eval),
             "landing_files": a.eval_files,
-            "label_counts": n["eval_label_counts"],
+            "label_counts": a.eval["label"].value_counts().sort_index().to_dict(),
             "eval_fraction": args.eval_fraction,
             "seed": settings.seed,
         }
     )
-    write_assembly(store, a, date, policy, runs, eval_meta)
+    held = hold_out(store, settings, args, labelled, a, frozen, date)
+    eval_meta = held.pop("eval_meta", eval_meta)
+    write_assembly(store, a, date, policy, runs, eval_meta, held)
     return {
+        **held,
+        "anchor_generation": int(eval_meta.get("generation", 0)),
+        "anchor_renewed": bool(args.renew_anchor),
         "train_version": a.train_version,
         "eval_version": a.eval_version,
         "review_version": a.review_version,
-        "rows_train": n["train"],
-        "rows_eval": n["eval"],
-        "rows_review": n["review"],
+        "rows_train": len(a.train),
+        "rows_eval": len(a.eval),
+        "rows_review": len(a.review),
         "weak_labels_accepted": a.weak_labels,
-        "reporters_scored": n["reporters"],
+        "reporters_scored": len(a.reliability),
         "reporters_version": a.reporters_version,
-        "eval_reused": frozen is not None,
+        "review_from_reports": a.review_counts,
+        "champion_checked": champion_version,
+        "eval_reused": frozen is not None and not args.renew_anchor,
         "date": date,
-        "landing_files": sorted(set(a.train_files) | set(eval_meta.get("landing_files", []))),
+        "landing_files": sorted(
+            set(a.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
+        ),
         "engine": engine,
     }
+
+
+def new_rows(store: Store, train: pd.DataFrame) -> tuple[int, str | None]:
+    """Training texts not in the previous snapshot (the one ``LATEST`` pointed to), and its version."""
+    if not store.exists(catalog.TRAIN_LATEST):
+        return len(train), None
+    previous = store.read_json(catalog.TRAIN_LATEST)["version"]
+    key = f"{catalog.train_snapshot(previous)}/{catalog.TRAIN_FILE}"
+    if not store.exists(key):
+        return len(train), previous
+    old = store.read_parquet(key)
+    return int((~train["key"].isin(set(old["key"]))).sum()), previous
+
+
+def hold_out(
+    store: Store,
+    settings: Settings,
+    args: argparse.Namespace,
+    labelled: pd.DataFrame,
+    a: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+) -> dict[str, Any]:
+    """Take the recent slice out of ``a.train`` and write it; with ``--renew-anchor`` it becomes the new
+    anchor's fresh part instead. Updates ``a``; returns the facts for the training manifest (and, on a
+    renewal, the new anchor's manifest under ``eval_meta``)."""
+    if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
+        raise HarmwatchError(
+            "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
+        )
+    if args.recent_days > 0:
+        train, recent, note = recent_slice(labelled, a.train, date, args.recent_days)
+    else:
+        train, recent, note = a.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
+    facts: dict[str, Any] = {}
+    if args.renew_anchor:
+        if recent.empty:
+            raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
+        days = labelled.assign(key=text_key(labelled["text"])).groupby("key")["batch_dt"].min()
+        renewal = renew_anchor(
+            train,
+            recent,
+            frozen,
+            set(a.review["key"]),
+            args,
+            settings.seed,
+            date,
+            settings.acting_user(),
+            days,
+        )
+        train, a.eval, a.eval_version, facts["eval_meta"] = renewal
+        a.eval_is_new = True
+        facts["eval_meta"]["landing_files"] = sorted(
+            set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
+        )
+        recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
+    a.train = train.sort_values("key").reset_index(drop=True)
+    facts["new_rows"], facts["previous_train_version"] = new_rows(store, a.train)
+    facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
+    if not recent.empty:
+        version = content_version(recent, ["key", "label"])
+        files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
+        _write(
+            store,
+            catalog.recent_slice(version),
+            {catalog.RECENT_FILE: recent},
+            {
+                "version": version,
+                "date": date,
+                "days": args.recent_days,
+                "rows": len(recent),
+                "label_counts": recent["label"].value_counts().sort_index().to_dict(),
+                "batch_dts": sorted(recent["batch_dt"].astype(str).unique().tolist()),
+                "landing_files": files,
+            },
+        )
+        facts.update(recent_version=version, recent_files=files)
+    return facts

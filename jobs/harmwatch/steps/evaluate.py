@@ -1,11 +1,17 @@
 """Decide whether the challenger may replace the champion, and record the decision and its evidence.
 
-Both versions are loaded from the registry by alias and scored on the same frozen evaluation snapshot and
-the golden set; :func:`harmwatch.model.decision.judge` applies the gates. Meanwhile a fresh interpreter
+Both versions are loaded from the registry by alias and scored on the same frozen evaluation snapshot (the
+anchor), the golden set, the paired identity templates (:mod:`harmwatch.model.fairness`) and the recent
+slice that build-dataset held out of the challenger's training snapshot (the newest moderator-labelled
+posts); :func:`harmwatch.model.decision.judge` applies the gates. Meanwhile a fresh interpreter
 loads the challenger by its ``models:/`` URI and scores the golden set (the smoke test). The decision
 (``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
 artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
-evaluation against it (as champion) need not score it again.
+evaluation against it (as champion) need not score it again. A readable summary of the decision
+(:mod:`harmwatch.model.summary`: both models' numbers, the failed gates, the per-class table, links) becomes
+the version's description above its model card, and the ``review`` of the step's summary, which the
+retrain DAG's approval task shows the reviewer. A champion set by hand since the last move is noticed and
+recorded first (:func:`harmwatch.registry.reconcile_champion`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +32,13 @@ from harmwatch.data import catalog
 from harmwatch.errors import HarmwatchError, ServiceUnavailable
 from harmwatch.faults import checkpoint
 from harmwatch.model.decision import Thresholds, judge
+from harmwatch.model.fairness import templates
 from harmwatch.model.golden import golden_frame
+from harmwatch.model.summary import decision_markdown, registry_links, version_description
 from harmwatch.storage import open_store
 
 DECISION_ARTIFACT = "evaluation/decision.json"
+FIXED = ("eval", "golden", "templates")  # scored sets that do not change between evaluations
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 
 
@@ -92,16 +102,13 @@ def log_scores(
     client: Any,
     run_id: str,
     eval_version: str,
-    ev: pd.DataFrame,
-    golden: pd.DataFrame,
-    scored: pd.DataFrame,
-    golden_scored: pd.DataFrame,
+    inputs: dict[str, pd.DataFrame],
+    scores: dict[str, pd.DataFrame],
 ) -> None:
-    """Keep this version's scores on the snapshot: when it is champion, the next evaluation reuses them."""
-    rows = pd.concat(
-        [ev[["text"]].assign(part="eval"), golden[["text"]].assign(part="golden")], ignore_index=True
-    )
-    frame = pd.concat([rows, pd.concat([scored, golden_scored], ignore_index=True)], axis=1)
+    """Keep this version's scores on the fixed sets (anchor, golden, templates): when it is champion, the
+    next evaluation reuses them."""
+    rows = pd.concat([inputs[p][["text"]].assign(part=p) for p in FIXED], ignore_index=True)
+    frame = pd.concat([rows, pd.concat([scores[p] for p in FIXED], ignore_index=True)], axis=1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(_scores_artifact(eval_version)).name
         frame.to_parquet(path, index=False)
@@ -109,49 +116,60 @@ def log_scores(
 
 
 def cached_scores(
-    client: Any, run_id: str, eval_version: str, ev: pd.DataFrame, golden: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The champion's own scores on this snapshot and golden set, if its evaluation stored them."""
+    client: Any, run_id: str, eval_version: str, inputs: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame] | None:
+    """The champion's own scores on the fixed sets, if its evaluation stored them for these very texts."""
     try:
         with tempfile.TemporaryDirectory() as tmp:
             frame = pd.read_parquet(client.download_artifacts(run_id, _scores_artifact(eval_version), tmp))
     except Exception:
         return None
-    parts = {p: frame[frame["part"] == p].reset_index(drop=True) for p in ("eval", "golden")}
-    if not (
-        parts["eval"]["text"].equals(ev["text"].reset_index(drop=True))
-        and parts["golden"]["text"].equals(golden["text"].reset_index(drop=True))
-    ):
+    parts = {p: frame[frame["part"] == p].reset_index(drop=True) for p in FIXED}
+    if not all(parts[p]["text"].equals(inputs[p]["text"].reset_index(drop=True)) for p in FIXED):
         return None
-    return parts["eval"][CONTRACT], parts["golden"][CONTRACT]
+    return {p: parts[p][CONTRACT] for p in FIXED}
+
+
+def recent_slice(store: Any, train_version: str | None) -> tuple[pd.DataFrame | None, str | None]:
+    """The recent slice held out of the challenger's training snapshot, or (None, why there is none)."""
+    manifest = store.manifest(catalog.train_snapshot(str(train_version))) if train_version else None
+    version = (manifest or {}).get("recent_version")
+    if not version:
+        note = (manifest or {}).get("recent_note") or "the training snapshot holds no recent slice"
+        return None, note
+    return store.read_parquet(f"{catalog.recent_slice(version)}/{catalog.RECENT_FILE}"), None
+
+
+THRESHOLD_HELP = {
+    "max_regression": "largest drop vs the champion allowed in macro-F1 (lower end of the paired bootstrap "
+    "95%% CI) and in any class's F1",
+    "max_class_regression": "per-class F1 tolerance if it should differ from --max-regression",
+    "min_golden_pass": "share of each kind of golden post (must_flag, identity_counterfactual, benign) the "
+    "challenger must get right",
+    "min_golden_must_flag": "stricter floor for the must_flag posts",
+    "min_golden_benign": "stricter floor for the benign posts",
+    "max_identity_fpr": "largest share of neutral identity-template posts the challenger may flag",
+    "min_bias_score": "floor on the Jigsaw bias score (subgroup, BPSN, BNSP AUCs) on the identity templates",
+    "max_group_fpr_increase": "largest rise of the worst group's template FPR against the champion",
+    "max_bias_score_drop": "largest drop of the bias score against the champion",
+    "max_recent_regression": "non-inferiority margin of macro-F1 on the recent slice (lower end of the "
+    "paired bootstrap CI)",
+    "min_recent_rows": "a smaller recent slice is not judged (recorded as not applied)",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per :class:`Thresholds` field (``--min-macro-f1`` ...), defaults from the dataclass."""
     d = Thresholds()
-    parser.add_argument("--min-macro-f1", type=float, default=d.min_macro_f1)
-    parser.add_argument("--min-class-f1", type=float, default=d.min_class_f1)
-    parser.add_argument(
-        "--max-regression",
-        type=float,
-        default=d.max_regression,
-        help="largest drop vs the champion allowed in macro-F1 (lower end of the paired "
-        "bootstrap 95%% CI) and in any class's F1",
-    )
-    parser.add_argument(
-        "--max-class-regression",
-        type=float,
-        help="per-class F1 tolerance if it should differ from --max-regression",
-    )
+    for f in fields(Thresholds):
+        default = getattr(d, f.name)
+        kind = type(default)
+        if f.name == "max_class_regression":  # unset: the same as --max-regression
+            default = None
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}", type=kind, default=default, help=THRESHOLD_HELP.get(f.name)
+        )
     parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded with the decision")
-    parser.add_argument("--max-ece", type=float, default=d.max_ece)
-    parser.add_argument(
-        "--min-golden-pass",
-        type=float,
-        default=d.min_golden_pass,
-        help="share of each kind of golden post (must_flag, identity_counterfactual, "
-        "benign) the challenger must get right",
-    )
-    parser.add_argument("--n-boot", type=int, default=d.n_boot)
     parser.add_argument(
         "--golden", type=Path, help="CSV (text, expect, kind, note) replacing the built-in golden set"
     )
@@ -163,28 +181,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from harmwatch.registry import configure_mlflow, mlflow_calls, require_alias_version, version_uri
-
-    class_tolerance = args.max_regression if args.max_class_regression is None else args.max_class_regression
-    t = Thresholds(
-        args.min_macro_f1,
-        args.min_class_f1,
-        args.max_regression,
-        class_tolerance,
-        args.max_ece,
-        args.min_golden_pass,
-        args.n_boot,
+    from harmwatch.registry import (
+        configure_mlflow,
+        mlflow_calls,
+        reconcile_champion,
+        require_alias_version,
+        version_uri,
     )
+
+    values = {f.name: getattr(args, f.name) for f in fields(Thresholds)}
+    if values["max_class_regression"] is None:
+        values["max_class_regression"] = args.max_regression
+    t = Thresholds(**values)
     golden_file = Path(args.golden) if args.golden else None
     if golden_file is not None and not golden_file.is_file():
         raise HarmwatchError(f"golden set not found at {golden_file}")
     golden = golden_frame(golden_file)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)
+        noticed = reconcile_champion(client, settings, "evaluate", args.date)
         challenger = require_alias_version(client, settings, "challenger")
         smoke_proc = start_smoke(version_uri(settings.model_name, challenger.version), golden_file)
         try:
-            return _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+            summary = _evaluate(settings, client, challenger, smoke_proc, golden, golden_file, t, args)
+            return {**summary, "champion_set_outside_harmwatch": noticed}
         finally:
             if smoke_proc.poll() is None:  # failed before its answer was read
                 smoke_proc.kill()
@@ -214,29 +234,28 @@ def _evaluate(
             f"evaluation snapshot {eval_version!r} of challenger version "
             f"{challenger.version} not found at {store.url(eval_key)}"
         )
-    ev = store.read_parquet(eval_key)
+    inputs = {"eval": store.read_parquet(eval_key), "golden": golden, "templates": templates()}
+    recent, recent_skipped = recent_slice(store, challenger.tags.get("harmwatch.train_version"))
+    if recent is not None:
+        inputs["recent"] = recent
 
     ch_model = load_pyfunc(version_uri(name, challenger.version))
-    ch_scored, ch_golden = _score(ch_model, ev), _score(ch_model, golden)
-    log_scores(client, challenger.run_id, eval_version, ev, golden, ch_scored, ch_golden)
+    ch = {part: _score(ch_model, frame) for part, frame in inputs.items()}
+    log_scores(client, challenger.run_id, eval_version, inputs, ch)
     checkpoint("scores")
     champ = None
     if champion is not None:
-        cached = cached_scores(client, champion.run_id, eval_version, ev, golden)
-        if cached is None:
+        scores = cached_scores(client, champion.run_id, eval_version, inputs) or {}
+        if len(scores) < len(inputs):  # the recent slice is new every run; anything not cached is scored
             champ_model = load_pyfunc(version_uri(name, champion.version))
-            cached = _score(champ_model, ev), _score(champ_model, golden)
-        champ = {
-            "version": champion.version,
-            "run_id": champion.run_id,
-            "eval": cached[0],
-            "golden": cached[1],
-        }
+            scores.update({p: _score(champ_model, f) for p, f in inputs.items() if p not in scores})
+        champ = {"version": champion.version, "run_id": champion.run_id, **scores}
+    ch_golden = ch["golden"]
     smoke = finish_smoke(smoke_proc, ch_golden)
     result = judge(
-        ev,
+        inputs["eval"],
         golden,
-        {"version": challenger.version, "run_id": challenger.run_id, "eval": ch_scored, "golden": ch_golden},
+        {"version": challenger.version, "run_id": challenger.run_id, **ch},
         champ,
         smoke,
         t,
@@ -245,15 +264,39 @@ def _evaluate(
         eval_version,
         args.date,
         str(golden_file or "built-in (harmwatch.model.golden)"),
+        templates=inputs["templates"],
+        recent=recent,
+        recent_skipped=recent_skipped,
     )
     # The evidence goes first, the tags promote acts on last (decision first among them): a kill in between
     # leaves this version without a decision, or with its previous one and the champion it was taken against
     # (promote refuses a stale one), and a rerun writes both again.
     client.log_text(challenger.run_id, json.dumps(result.evidence, indent=2, default=str), DECISION_ARTIFACT)
+    text = decision_markdown(result.evidence, name, _links(settings, client, challenger, champion, args))
+    client.update_model_version(name, challenger.version, version_description(text, challenger.description))
     checkpoint("decision")
     set_version_tags(client, name, challenger.version, result.tags)
     checkpoint("decided")
-    return result.summary
+    return {**result.summary, "review": text}
+
+
+def _links(settings: Settings, client: Any, challenger: Any, champion: Any, args: Any) -> dict:
+    """Where a person finds the versions, the evaluation run and the reports (see the review module)."""
+    run = client.get_run(challenger.run_id)
+    champion_version = str(champion.version) if champion is not None else None
+    links = registry_links(
+        settings.mlflow_ui_url,
+        settings.model_name,
+        str(challenger.version),
+        champion_version,
+        run.info.experiment_id,
+        challenger.run_id,
+    )
+    reports = open_store(settings.reports_uri, settings)
+    links["validation"] = reports.url(catalog.VALIDATION_REPORTS)
+    if args.date:
+        links["drift"] = reports.url(catalog.drift_report(args.date))
+    return links
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Moderation metrics per batch (``batch_dt``), as an MLflow time series and a Prometheus text file.
 
 Reads every validated labelled and report row; :mod:`harmwatch.monitoring.moderation` defines the metrics
-(prevalence, proactive rate, valid-appeal proxy, unreliable-report share). The proactive rate needs the
-champion's flags on the harmful posts, scored here.
+(prevalence, proactive rate, valid-appeal proxy, unreliable-report share, report volume, coordinated
+reports) and the brigade alarm. The proactive rate needs the champion's flags on the harmful posts, scored
+here. An alarm is part of the summary (``alarms``) and of the Prometheus file; the step itself succeeds,
+so the numbers are always published (the moderation DAG fails its ``brigade_alarm`` task instead).
 
 Outputs (:mod:`harmwatch.data.catalog`): the newest batch's Prometheus file for node-exporter's textfile
 collector, and per day ``moderation.json``, ``reporter_reliability.csv`` (pseudonymised ids) and the
@@ -25,7 +27,17 @@ from harmwatch.data import catalog
 from harmwatch.data.dataset import reliability_of
 from harmwatch.data.tables import read_predictions, read_validated
 from harmwatch.errors import HarmwatchError
-from harmwatch.monitoring.moderation import HELP, batch_metrics, latest_labels, prometheus_text
+from harmwatch.monitoring.moderation import (
+    HELP,
+    QUEUE_HELP,
+    alarms,
+    batch_metrics,
+    brigade_signals,
+    latest_labels,
+    prometheus_text,
+    queue_metrics,
+    queue_prometheus_text,
+)
 from harmwatch.storage import Store, open_store
 
 EXPERIMENT, RUN_NAME = "harmwatch-monitoring", "moderation-metrics"
@@ -50,7 +62,7 @@ def log_series(settings: Settings, rows: list[dict[str, Any]]) -> str:
         step = (date.fromisoformat(m["batch_dt"]) - date(1970, 1, 1)).days
         batch += [
             Metric(k, float(m[k]), ts, step)
-            for k in HELP
+            for k in (*HELP, *QUEUE_HELP)
             if m.get(k) is not None and not (isinstance(m[k], float) and math.isnan(m[k]))
         ]
     for i in range(0, len(batch), 900):  # MLflow caps a batch at 1000 metrics
@@ -89,6 +101,22 @@ def champion_flags(
     return pd.concat([flags, scored]), version, "lake predictions + champion" if known.any() else "champion"
 
 
+def review_state(lake: Store, day: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(the newest state of every review item up to ``day``, every decision exported up to it)."""
+    runs = [m for m in lake.committed(catalog.REVIEW_PULLS) if m.get("date", "") <= day]
+    if not runs:
+        return None
+
+    def progress(m: dict) -> tuple[str, int]:  # final decisions only grow, so they order a day's runs
+        counts = m.get("status_counts", {})
+        return m["date"], counts.get("labelled", 0) + counts.get("skipped", 0)
+
+    newest = max(runs, key=progress)
+    status = lake.read_parquet(f"{newest['prefix']}/{catalog.STATUS_FILE}")
+    decisions = pd.concat([lake.read_parquet(f"{m['prefix']}/{catalog.DECISIONS_FILE}") for m in runs])
+    return status, decisions
+
+
 def newer_than_published(out: Store, day: str) -> bool:
     if not out.exists(catalog.METRICS_LATEST_PROM):
         return True
@@ -105,6 +133,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
     parser.add_argument("--reports", help="reports URI (default: settings.reports_uri)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the time series to MLflow")
+    parser.add_argument(
+        "--history-days", type=int, default=14, help="previous days for the report-volume check (default 14)"
+    )
+    parser.add_argument(
+        "--max-coordinated-share",
+        type=float,
+        default=0.02,
+        help="share of a batch's reports from co-reporting cohorts that raises the alarm (default 0.02)",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -123,9 +160,17 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         return {"batch_dt": None, "days": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
     until = days[-1]
     flagged, version, source = champion_flags(settings, lake, labelled[labelled["batch_dt"] <= until])
-    rows = [batch_metrics(d, labelled, reports, flagged, args.min_judged) for d in days]
+    rows = []
+    for d in days:
+        m = batch_metrics(d, labelled, reports, flagged, args.min_judged)
+        m.update(brigade_signals(d, reports[reports["batch_dt"] <= d], args.history_days))
+        rows.append({**m, "alarms": alarms(m, args.max_coordinated_share)})
     latest = rows[-1]
+    review = review_state(lake, until)
+    queue = queue_metrics(*review, until) if review else None
+    latest.update(queue or {})
     prom = prometheus_text(latest, {"model_version": version or "none"})
+    prom += queue_prometheus_text(queue, until) if queue else ""
     rel = reliability_of(labelled[labelled["batch_dt"] <= until], reports[reports["batch_dt"] <= until])
     prefix = catalog.metrics_day(until)
     out.write_text(f"{prefix}/harmwatch_moderation.prom", prom)
@@ -134,7 +179,17 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if newer_than_published(out, until):  # a backfill must not replace newer numbers
         out.write_text(catalog.METRICS_LATEST_PROM, prom)
     run_id = None if args.no_mlflow else log_series(settings, rows)
-    keep = ("prevalence", "proactive_rate", "valid_appeal_proxy", "unreliable_report_share", "posts_labelled")
+    keep = (
+        "prevalence",
+        "proactive_rate",
+        "valid_appeal_proxy",
+        "unreliable_report_share",
+        "posts_labelled",
+        "report_volume_robust_z",
+        "coordinated_report_share",
+        "reporter_cohorts",
+        "alarms",
+    )
     return {
         "batch_dt": until,
         "days": len(rows),
@@ -145,4 +200,5 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "mlflow_run_id": run_id,
         "proactive_skipped": None if flagged is not None else "no champion in the registry",
         "proactive_source": source,
+        "review_queue": queue,
     }

@@ -11,13 +11,16 @@ Idempotent: the run and the version carry a key (model name, snapshots and their
 model code, the logical date). A rerun with the same key registers nothing new: it completes a version
 whose training was killed after registering it, registers a model that was completely logged but not yet
 registered, marks runs killed before that FAILED and trains again, and otherwise reuses the version,
-pointing ``challenger`` at it (``--retrain`` forces a new version).
+pointing ``challenger`` at it (``--retrain`` forces a new version); see :mod:`harmwatch.model.registration`.
+
+``--only-if-new`` (the DAG passes it) trains nothing when the champion was trained on this very training
+snapshot: a drift-triggered run on a day whose labels are already in the champion has nothing new to learn.
+The summary then says so (``trained: false`` and the reason), and the DAG skips evaluate and promote.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
@@ -33,13 +36,18 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.errors import DataError
 from harmwatch.faults import checkpoint
+from harmwatch.model.registration import (
+    KEY_TAG,
+    RECORD,
+    finish_version,
+    previous_training,
+    register,
+    resume,
+    train_key,
+)
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
-KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start) and on the version (at creation)
-COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
-RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
-CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
 
 
 def read_training(store: Store, manifest: dict, settings: Settings | None) -> pd.DataFrame:
@@ -95,141 +103,6 @@ def resolve_snapshots(
         store.read_parquet(f"{eval_manifest['prefix']}/{catalog.EVAL_FILE}"),
         eval_manifest,
     )
-
-
-def train_key(
-    name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None, budget: int = 0
-) -> str:
-    """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
-
-    A rerun with the same key (e.g. after the step was killed) reuses the version registered under it
-    instead of registering a second one.
-    """
-    from importlib.util import find_spec
-
-    code = hashlib.sha256()
-    for module in CODE_MODULES:
-        origin = find_spec(module).origin  # type: ignore[union-attr]
-        code.update(Path(origin).read_bytes() if origin else module.encode())
-    payload = {
-        "model": name,
-        "train_version": tm["version"],
-        "train_sha256": tm["files"][0]["sha256"],
-        "eval_version": em["version"],
-        "eval_sha256": em["files"][0]["sha256"],
-        "sample_rows": args.sample_rows,
-        "row_budget": budget,
-        "reference_rows": args.reference_rows,
-        "seed": seed,
-        "date": date,
-        "code": code.hexdigest(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def previous_training(client: Any, name: str, key: str) -> tuple[Any, Any] | None:
-    """An earlier training with ``key`` that can be reused: (run, model version), or (run, None) for a run
-    that logged its complete model and record but was killed (or lost MLflow) before registering it.
-
-    Runs with this key whose model was never completely logged were killed (or failed) part-way: a run
-    left RUNNING is marked FAILED with a tag saying why, and none of them is reused.
-    """
-    from harmwatch.registry import EXPERIMENT
-
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`{KEY_TAG}` = '{key}'",
-        order_by=["attributes.start_time ASC"],
-    )
-    found = None
-    for previous in runs:
-        run_id = previous.info.run_id
-        versions = [
-            v
-            for v in client.search_model_versions(f"run_id = '{run_id}'")
-            if v.name == name and v.status == "READY"
-        ]
-        complete = (
-            previous.info.status in ("RUNNING", "FAILED")
-            and found is None
-            and not versions
-            and RECORD in {a.path for a in client.list_artifacts(run_id)}
-        )
-        if versions:
-            found = found or (previous, min(versions, key=lambda v: int(v.version)))
-        elif complete:
-            found = (previous, None)  # the record is logged after the model: both are complete
-        elif previous.info.status == "RUNNING":
-            client.set_tag(run_id, "harmwatch.abandoned", "killed before its model was completely logged")
-            client.set_terminated(run_id, "FAILED")
-            log.warning(
-                "run %s (same training key) was killed before its model was logged: marked FAILED", run_id
-            )
-    return found
-
-
-def register(client: Any, name: str, run_id: str, tags: dict[str, str], key: str) -> str:
-    """Register the run's model; one request creates the version with its key, so a rerun finds it."""
-    import mlflow
-
-    registered = mlflow.register_model(
-        f"runs:/{run_id}/model", name, tags={**tags, KEY_TAG: key, "harmwatch.run_id": run_id}
-    )
-    return str(registered.version)
-
-
-def finish_version(client: Any, name: str, version: str, run: Any, record: dict[str, Any]) -> None:
-    """Model card, registry description, tags and the ``complete`` marker; ends the run. Idempotent: a rerun
-    repeats it for a version whose training was killed after registration."""
-    from harmwatch.model.modelcard import card_excerpt, render_model_card
-    from harmwatch.model.textmodel import METHOD
-    from harmwatch.registry import set_version_tags
-
-    run_id = run.info.run_id
-    card = render_model_card(name=name, version=version, run_id=run_id, method=METHOD, **record["card"])
-    client.log_text(run_id, card, "model_card.md")
-    # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
-    client.update_model_version(name, version, description=card_excerpt(card, run_id))
-    set_version_tags(
-        client,
-        name,
-        version,
-        {
-            **record["tags"],
-            "harmwatch.run_id": run_id,
-            "harmwatch.macro_f1_at_train": record["summary"]["macro_f1"],
-            COMPLETE_TAG: "true",
-        },
-    )
-    if run.info.status != "FINISHED":
-        client.set_terminated(run_id, "FINISHED")
-
-
-def resume(client: Any, name: str, key: str, previous: tuple[Any, Any]) -> tuple[Any, str, dict[str, Any]]:
-    """Finish or reuse an earlier training with the same key: (run, version, record)."""
-    run_info, mv = previous
-    run_id = run_info.info.run_id
-    with tempfile.TemporaryDirectory() as tmp:
-        record = json.loads(Path(client.download_artifacts(run_id, RECORD, tmp)).read_text())
-    if mv is None:
-        log.warning(
-            "run %s logged its model but was killed before registering it: registering it instead "
-            "of training again",
-            run_id,
-        )
-        version = register(client, name, run_id, record["tags"], key)
-        checkpoint("registered")
-    else:
-        version = str(mv.version)
-    if mv is None or mv.tags.get(COMPLETE_TAG) != "true" or run_info.info.status != "FINISHED":
-        log.warning(
-            "completing version %s of %s (run %s), whose training did not finish", version, name, run_id
-        )
-        finish_version(client, name, version, run_info, record)
-    else:
-        log.info("version %s of %s was already trained with these inputs: reused", version, name)
-    return client.get_run(run_id), version, record
 
 
 def _requirements() -> list[str]:
@@ -341,6 +214,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
     parser.add_argument(
+        "--only-if-new",
+        action="store_true",
+        help="train nothing (summary trained=false, with the reason) when the champion was trained on "
+        "this same training snapshot",
+    )
+    parser.add_argument(
         "--retrain",
         action="store_true",
         help="fit and register a new version even if these inputs (snapshots, parameters, "
@@ -359,6 +238,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     key = train_key(name, tm, em, args, settings.seed, date, budget)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
+        if args.only_if_new:
+            unchanged = nothing_new(get_alias_version(client, name, "champion"), tm)
+            if unchanged is not None:
+                log.info("%s", unchanged["reason"])
+                return unchanged
         previous = None if args.retrain else previous_training(client, name, key)
         if previous is None:
             run_info, version, record = train_and_register(
@@ -382,4 +266,20 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "model_version": version,
         **record["summary"],
         "reused": previous is not None,
+        "trained": True,
+    }
+
+
+def nothing_new(champion: Any, tm: dict) -> dict[str, Any] | None:
+    """The summary of a training that is not needed (the champion has this snapshot), else None."""
+    if champion is None or champion.tags.get("harmwatch.train_version") != tm["version"]:
+        return None
+    return {
+        "trained": False,
+        "reason": f"nothing new to learn: champion version {champion.version} was trained on training "
+        f"snapshot {tm['version']} (built {tm.get('date')})",
+        "new_rows": 0,
+        "train_version": tm["version"],
+        "champion_version": str(champion.version),
+        "model_version": None,
     }

@@ -1,0 +1,157 @@
+"""The decision as a person reads it: a short Markdown summary of an evaluation, pure.
+
+One text serves two readers. The MLflow model-version page shows the version's description, so
+``evaluate`` puts the summary there, above the model card (the registry caps descriptions: 5,000
+characters on PostgreSQL). In approval mode the retrain DAG's approval task shows the same text to the
+reviewer in the Airflow UI. It holds the decision, macro-F1 of both models with the paired bootstrap
+interval of their difference, the gates that failed (value and threshold), the per-class F1 table, the
+golden set, and links to the MLflow versions, the evaluation run and the reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harmwatch.config import CLASSES
+
+CARD_HEADING = "# Model card:"  # where the train step's model card starts in the description
+DESCRIPTION_LIMIT = 4900
+
+
+def _f(value: Any, sign: bool = False) -> str:
+    if not isinstance(value, int | float):
+        return "n/a"
+    return f"{value:+.3f}" if sign else f"{value:.3f}"
+
+
+def _gate_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_f(v) if isinstance(v, float) else v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return _f(value) if isinstance(value, float) else str(value)
+
+
+def _link(text: str, url: str | None) -> str:
+    return f"[{text}]({url})" if url and url.startswith(("http://", "https://")) else f"{text}: `{url}`"
+
+
+def decision_markdown(evidence: dict[str, Any], model_name: str, links: dict[str, str]) -> str:
+    """The summary of one evaluation (``evidence``: evaluate's ``decision.json``).
+
+    ``links`` maps ``challenger``, ``champion``, ``run`` (the evaluation run), ``validation`` and ``drift``
+    (reports) to addresses; an http(s) one becomes a link, anything else (``models:/``, ``s3://``) is shown.
+    """
+    ch, champ = evidence["challenger"], evidence.get("champion")
+    delta = evidence.get("delta_ci")
+    vs = f"champion v{champ['version']}" if champ else "no champion yet (floors only)"
+    lines = [
+        f"## Decision: {evidence['decision']}",
+        "",
+        f"{model_name} **v{ch['version']}** (challenger) vs {vs}, on frozen evaluation snapshot "
+        f"`{evidence.get('eval_version')}` ({evidence.get('eval_rows')} posts), logical date "
+        f"{evidence.get('date') or 'unspecified'}.",
+        "",
+        f"| | challenger v{ch['version']} |" + (f" champion v{champ['version']} |" if champ else ""),
+        "|---|---:|" + ("---:|" if champ else ""),
+    ]
+    for label, key in (("macro-F1", "macro_f1"), ("accuracy", "accuracy"), ("calibration error", "ece")):
+        row = f"| {label} | {_f(ch['metrics'].get(key))} |"
+        lines.append(row + (f" {_f(champ['metrics'].get(key))} |" if champ else ""))
+    lines.append("")
+    if delta:
+        lines.append(
+            f"Macro-F1 difference (challenger - champion): **{_f(delta['delta'], True)}**, paired "
+            f"bootstrap 95% interval [{_f(delta['lo'], True)}, {_f(delta['hi'], True)}] "
+            f"({delta.get('n_boot')} resamples)."
+        )
+        lines.append("")
+    gates = evidence.get("gates", {})
+    failed = evidence.get("failed_gates") or []
+    if failed:
+        lines.append("**Failed gates:**")
+        lines += [
+            f"- `{g}`: {_gate_value(gates[g]['value'])} (threshold {_gate_value(gates[g]['threshold'])})"
+            for g in failed
+        ]
+    else:
+        lines.append(f"**Failed gates:** none ({len(gates)} passed: {', '.join(sorted(gates))})")
+    lines += ["", "| class | F1 challenger |" + (" F1 champion | change |" if champ else ""), "|---|---:|"]
+    lines[-1] += "---:|---:|" if champ else ""
+    for c in CLASSES:
+        value = ch["metrics"].get(f"f1_{c}")
+        row = f"| {c} | {_f(value)} |"
+        if champ:
+            before = champ["metrics"].get(f"f1_{c}")
+            change = value - before if isinstance(value, float) and isinstance(before, float) else None
+            row += f" {_f(before)} | {_f(change, True)} |"
+        lines.append(row)
+    golden = evidence.get("golden", {})
+    lines += [
+        "",
+        f"Golden set: {golden.get('passed')}/{golden.get('total')} right"
+        + (f" (champion {golden['champion_passed']})" if golden.get("champion_passed") is not None else "")
+        + f"; smoke test: {evidence.get('smoke', {}).get('detail', 'n/a')}.",
+        "",
+        "Links: "
+        + " · ".join(
+            _link(text, links.get(key))
+            for key, text in (
+                ("challenger", f"challenger v{ch['version']}"),
+                ("champion", f"champion v{champ['version']}" if champ else ""),
+                ("run", "evaluation run (decision.json, model card, plots)"),
+                ("validation", "validation reports"),
+                ("drift", "drift report"),
+            )
+            if links.get(key) and text
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def registry_links(
+    ui_url: str, model_name: str, challenger: str, champion: str | None, experiment_id: str, run_id: str
+) -> dict[str, str]:
+    """Addresses of the MLflow UI pages of both versions and the evaluation run (``models:/`` and
+    ``runs:/`` URIs when there is no UI, as with the embedded store)."""
+    if not ui_url:
+        out = {"challenger": f"models:/{model_name}/{challenger}", "run": f"runs:/{run_id}"}
+        return out | ({"champion": f"models:/{model_name}/{champion}"} if champion else {})
+    base = f"{ui_url}/#/models/{model_name}/versions"
+    out = {
+        "challenger": f"{base}/{challenger}",
+        "run": f"{ui_url}/#/experiments/{experiment_id}/runs/{run_id}",
+    }
+    return out | ({"champion": f"{base}/{champion}"} if champion else {})
+
+
+def version_description(summary: str, current: str | None, limit: int = DESCRIPTION_LIMIT) -> str:
+    """The decision summary above the model card already in the description (an older summary replaced),
+    cut to the registry's limit with the card shortened first."""
+    card = current or ""
+    start = card.find(CARD_HEADING)
+    card = card[start:] if start >= 0 else ("" if card.startswith("## Decision:") else card)
+    text = f"{summary}\n\n---\n\n{card}" if card else summary
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit("\n", 1)[0]
+    return cut + "\n\n... (cut to fit the registry; full model card: artifact model_card.md of the run)\n"
+
+
+def with_status(description: str | None, line: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """The description with ``line`` (what just happened to this version: promoted, rejected, set by hand,
+    rolled back; who and why) quoted at the top, above earlier such lines. A rerun adds nothing."""
+    lines = (description or "").split("\n")
+    head = []
+    while lines and lines[0].startswith("> "):
+        head.append(lines.pop(0))
+    quoted = "> " + " ".join(line.split())
+    if quoted in head:
+        return description or ""
+    rest = "\n".join(lines).lstrip("\n")
+    text = "\n".join([quoted, *head]) + ("\n\n" + rest if rest else "")
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit].rsplit("\n", 1)[0] + "\n\n... (cut to fit the registry)\n"
+    )
