@@ -137,7 +137,7 @@ def run_dag(
     conf: Mapping[str, Any] | None = None,
     user: str | None = None,
 ) -> dict[str, TaskResult]:
-    """One DAG run for logical date ``ds`` (params from ``conf``, as ``user`` triggering it would pass them)."""
+    """One DAG run for logical date ``ds`` (params from ``conf``, as ``user`` triggering it passes them)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     from harmwatch_tasks import _skip_if_not  # the operator's own skip rule
