@@ -25,7 +25,13 @@ FOLDERS = [
     *(catalog.quarantine_runs(s, k) for s in catalog.STAGES for k in catalog.KINDS),
     *(catalog.validated_runs(k) for k in catalog.KINDS),
 ]
-DATASETS = [catalog.TRAIN_SNAPSHOTS, catalog.EVAL_SNAPSHOTS, catalog.REVIEW_QUEUES, catalog.REPORTER_TABLES]
+DATASETS = [
+    catalog.TRAIN_SNAPSHOTS,
+    catalog.EVAL_SNAPSHOTS,
+    catalog.RECENT_SLICES,
+    catalog.REVIEW_QUEUES,
+    catalog.REPORTER_TABLES,
+]
 
 
 def run_both(tmp: Path, landing: Path, commands: list[list[str]]) -> dict[str, dict]:
