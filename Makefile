@@ -20,7 +20,7 @@ export DO_NOT_TRACK ?= true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help venv labelstudio tools demo test lint bench up down clean lock images
+.PHONY: help venv labelstudio tools java demo test lint bench up down clean lock images
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
@@ -55,7 +55,11 @@ tools: venv
 	scripts/install-helm.sh
 	scripts/install-gitlab-ci-local.sh
 
-demo: venv labelstudio
+# The Java runtime of the Spark engine (Debian's openjdk-17-jre-headless), for the demo and the bench.
+java:
+	scripts/install-system-packages.sh openjdk-17-jre-headless
+
+demo: venv labelstudio java
 	$(BIN)/python -m devstack.demo
 
 test: venv tools labelstudio
@@ -73,7 +77,7 @@ lint: venv
 
 # BENCH_ARGS: e.g. --quick (correctness run), --sections steps dag, --repeats 5 (see python -m bench -h)
 BENCH_ARGS ?=
-bench: venv labelstudio
+bench: venv labelstudio java
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 up: venv labelstudio

@@ -13,7 +13,7 @@ from typing import Any
 import bench
 from bench import report
 from bench.core import RESULTS, Options, code_version, load1, machine
-from bench.sections import adversaries, dag, drift, drift_power, gates, review, scaling, serving, steps
+from bench.sections import adversaries, dag, drift, drift_power, gates, review, scaling, serving, spark, steps
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "steps": steps.run,
@@ -25,6 +25,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "gates": gates.run,
     "review": review.run,
     "adversaries": adversaries.run,
+    "spark": spark.run,
 }
 
 
@@ -50,6 +51,9 @@ def parser(default_source: Path) -> argparse.ArgumentParser:
     p.add_argument("--scaling-repeats", type=int, default=1, help="repetitions per scaling size")
     p.add_argument("--factors", type=int, nargs="*", default=[1, 4, 16], help="scaling sizes")
     p.add_argument("--requests", type=int, default=1000, help="single-post requests per latency figure")
+    p.add_argument(
+        "--spark-factors", type=int, nargs="*", default=[1, 16, 64], help="sizes of the spark section"
+    )
     p.add_argument("--quick", action="store_true", help="one repetition, 1x/4x, 200 requests")
     p.add_argument(
         "--source", type=Path, default=default_source, help=f"source CSV (default {default_source})"
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         scaling_repeats=args.scaling_repeats,
         factors=args.factors,
         requests=args.requests,
+        spark_factors=args.spark_factors,
     )
     opts.results.mkdir(parents=True, exist_ok=True)
     failed = []

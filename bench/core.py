@@ -47,6 +47,7 @@ class Options:
     scaling_repeats: int = 1
     factors: list[int] = field(default_factory=lambda: [1, 4, 16])
     requests: int = 1000
+    spark_factors: list[int] = field(default_factory=lambda: [1, 16, 64])
 
 
 class StepFailed(RuntimeError):

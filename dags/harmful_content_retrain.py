@@ -57,6 +57,8 @@ from harmwatch_approval import ChallengerApproval, promote_arguments
 
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
+TRAIN_VERSION = "(ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version')"
+
 DATE = "--date={{ ds }}"
 
 runner = RunnerConfig.from_env()  # how tasks run: local processes or pods (read once per parse)
@@ -238,13 +240,12 @@ with DAG(
     validate = runner.task("validate", [DATE])
     # The champion's strong disagreement holds a weak label back for a moderator (a no-op without one).
     build_dataset = runner.task("build-dataset", [DATE, "--champion-check"])
-    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest".
+    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest". A Spark
+    # build_dataset (kubernetes runner) returns no XCom: train then takes the snapshot it committed last.
     # Nothing new since the champion's snapshot (e.g. a drift-triggered run on a day already trained on):
     # train says so and ends skipped, and evaluate and promote are skipped with it.
     train = runner.task(
-        "train",
-        ["--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}", "--only-if-new"],
-        skip_unless="trained",
+        "train", [option("--train-version", TRAIN_VERSION), "--only-if-new"], skip_unless="trained"
     )
     evaluate = runner.task(
         "evaluate",

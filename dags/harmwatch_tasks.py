@@ -69,10 +69,15 @@ STEPS: dict[str, StepSpec] = {
     "rollback": StepSpec("100m", "512Mi", "500m", "1Gi", timedelta(minutes=10)),
     "drift": StepSpec("500m", "1536Mi", "1", "3Gi", timedelta(minutes=30)),
     "metrics": StepSpec("250m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
+    # Spark in local[2] when it runs in a pod; on the cluster, dags/spark/predict.yaml sizes it.
+    "predict": StepSpec("1", "3Gi", "2", "4Gi", timedelta(minutes=60)),
     # review-push scores the queue with the champion; review-pull only talks to Label Studio.
     "review-push": StepSpec("500m", "1Gi", "1", "2Gi", timedelta(minutes=20)),
     "review-pull": StepSpec("250m", "512Mi", "500m", "1Gi", timedelta(minutes=20)),
 }
+# Steps the kubernetes runner submits as SparkApplications (dags/spark/<step>.yaml) by default.
+# (dags/harmwatch_spark.py builds those tasks.)
+SPARK_STEPS: tuple[str, ...] = ("ingest", "validate", "build-dataset", "predict")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class RunnerConfig:
     configmap: str = "harmwatch-config"
     secret_name: str = "harmwatch-secrets"
     xcom_sidecar_image: str = ""
+    spark_steps: tuple[str, ...] = field(default=SPARK_STEPS)
+    spark_service_account: str = "harmwatch-spark"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RunnerConfig:
@@ -105,7 +112,7 @@ class RunnerConfig:
             if raw:
                 values[f.name] = (
                     tuple(s.strip() for s in raw.split(",") if s.strip())
-                    if f.name == "image_pull_secrets"
+                    if f.name in ("image_pull_secrets", "spark_steps")
                     else raw
                 )
         config = cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
@@ -136,6 +143,10 @@ class RunnerConfig:
         spec = STEPS[step]
         task_id = task_id or step.replace("-", "_")
         kwargs.setdefault("execution_timeout", spec.timeout)
+        if self.runner == "kubernetes" and step in self.spark_steps:
+            from harmwatch_spark import spark_task
+
+            return spark_task(self, task_id, step, list(arguments), **kwargs)
         if self.runner == "kubernetes":
             return _pod_task(self, task_id, step, list(arguments), spec, skip_unless=skip_unless, **kwargs)
         return HarmwatchStepOperator(

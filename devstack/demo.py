@@ -6,7 +6,9 @@
 2. Day 1 (2026-01-01, the bulk of moderator labels): ingest, validate, build the datasets, train and
    promote the first champion. Day 2 (2026-01-02): new labelled posts and user reports, a challenger,
    and a recorded champion-vs-challenger decision.
-3. A short summary from the runs' XComs: rows in, quarantined, sent to review, champion vs challenger
+3. DAG harmful_content_score for day 2: the day's new posts scored on Spark (``local[2]``) by the
+   champion and, in shadow, the challenger; predictions to the lake.
+4. A short summary from the runs' XComs: rows in, quarantined, sent to review, champion vs challenger
    macro-F1, the decision, and where the reports are.
 
 How the DAG runs: ``airflow dags test harmful_content_retrain <day>`` on the embedded default (SQLite
@@ -32,6 +34,7 @@ from devstack import airflow as af
 from harmwatch.cli import parse_summary
 
 DAG_ID = "harmful_content_retrain"
+SCORE_DAG = "harmful_content_score"  # day 2's new posts on Spark (local[2]): champion + shadow challenger
 START, DAYS = "2026-01-01", ["2026-01-01", "2026-01-02"]
 STATE = ("landing", "lake", "reports", "mlflow", "airflow")
 
@@ -76,17 +79,17 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
 
 
-def run_day(env: dict[str, str], day: str, log_dir: Path) -> af.DagRun:
-    log = log_dir / f"dags-test-{DAG_ID}-{day}.log"
-    print(f"$ airflow dags test {DAG_ID} {day}    (log: {log})", flush=True)
-    run = af.dags_test(env, DAG_ID, day, log=log)
+def run_day(env: dict[str, str], day: str, log_dir: Path, dag_id: str = DAG_ID) -> af.DagRun:
+    log = log_dir / f"dags-test-{dag_id}-{day}.log"
+    print(f"$ airflow dags test {dag_id} {day}    (log: {log})", flush=True)
+    run = af.dags_test(env, dag_id, day, log=log)
     for task in run.tasks.values():
         seconds = f"{task.duration:6.1f}s" if task.duration is not None else "      -"
         print(f"    {task.task_id:<14} {task.state or 'none':<16} {seconds}")
     print(f"  run {run.run_id}: {run.state} in {run.wall_seconds:.0f}s", flush=True)
     if run.state != "success":
         failed = [t.task_id for t in run.tasks.values() if t.state == "failed"]
-        fail(f"{DAG_ID} for {day} ended {run.state} (failed: {', '.join(failed) or 'none'}); see {log}")
+        fail(f"{dag_id} for {day} ended {run.state} (failed: {', '.join(failed) or 'none'}); see {log}")
     return run
 
 
@@ -140,11 +143,23 @@ def main() -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     af.migrate(env, log=log_dir / "airflow-db-migrate.log")
     runs = {day: run_day(env, day, log_dir) for day in DAYS}
+    scored = run_day(env, DAYS[-1], log_dir, SCORE_DAG)
 
     print("\nsummary")
     for day, run in runs.items():
         for line in report(day, run):
             print(f"  {line}")
+    p = scored.tasks["predict"].xcom if isinstance(scored.tasks["predict"].xcom, dict) else {}
+    shadow = (
+        f"challenger v{p['challenger_version']} {fmt(p.get('challenger_flag_rate'))} (shadow), "
+        f"label disagreement {fmt(p.get('label_disagreement'))}"
+        if p.get("challenger_version")
+        else "no shadow challenger (the challenger is the champion)"
+    )
+    print(
+        f"  {DAYS[-1]} scored on Spark: {p.get('rows')} new posts, flag rate champion "
+        f"v{p.get('model_version')} {fmt(p.get('flag_rate'))}; {shadow}"
+    )
     reports = Path(af.settings(env)["reports_uri"])
     print(f"  reports: validation pages under {reports / 'validation'}, drift under {reports / 'drift'}")
     print(f"  review queue: {af.settings(env)['lake_uri']}/review/")

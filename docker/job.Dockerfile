@@ -10,7 +10,8 @@
 # same shape (docker/local/python-base.sh).
 #
 # Contents: the harmwatch package with its job dependencies and the `postgres` extra, pinned by
-# requirements.lock (used as constraints). No Airflow: steps never import it.
+# requirements.lock (used as constraints), PySpark among them, and Debian's Java 17 runtime for the
+# Spark engine. No Airflow: steps never import it.
 #
 # Layers: the dependencies are one large layer that changes only with pyproject.toml or the lock; the
 # harmwatch wheel is built in a stage of its own and installed as a small layer on top, so a source
@@ -59,6 +60,15 @@ ENV VIRTUAL_ENV=/opt/venv \
     DO_NOT_TRACK=true \
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     HARMWATCH_RUNNER=kubernetes
+
+# The Spark engine's Java runtime (PySpark, installed with the job dependencies, brings Spark's jars).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
+ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+    SPARK_HOME=/opt/venv/lib/python3.12/site-packages/pyspark \
+    PYSPARK_PYTHON=/opt/venv/bin/python
 
 RUN groupadd --system --gid 10001 harmwatch \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \

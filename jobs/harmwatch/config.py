@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -102,6 +103,38 @@ class Settings(BaseSettings):
     mlflow_retry_seconds: float = Field(default=45.0, ge=0, description="No new attempt starts after this.")
     mlflow_request_timeout: int = Field(default=60, ge=1, description="Seconds one MLflow request may take.")
     s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 request (botocore retries).")
+    # -- engines: where the data steps run (docs/scaling.md) -----------------------------------------
+    engine: Literal["auto", "pandas", "spark"] = Field(
+        default="auto",
+        description="Engine of ingest, validate, build-dataset and metrics: pandas in one process, Spark, "
+        "or auto (Spark once the step's input exceeds spark_above_bytes).",
+    )
+    spark_above_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=0,
+        description="Input size (bytes) above which engine=auto picks Spark.",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master for the Spark engine; empty leaves it to spark-submit (SparkApplication).",
+    )
+    spark_driver_memory: str = Field(
+        default="2g", description="Spark driver heap (local mode: all of Spark)."
+    )
+    spark_shuffle_partitions: int = Field(default=8, ge=1, description="spark.sql.shuffle.partitions.")
+    spark_local_dir: str = Field(default="", description="Spark scratch space (default: <home>/spark).")
+    # -- training -----------------------------------------------------------------------------------
+    train_row_budget: int = Field(
+        default=200_000,
+        ge=0,
+        description="Most training rows train fits on (stratified, newer posts favoured); 0: no budget.",
+    )
+    train_half_life_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Recency of the row budget: a post this many days older than the newest is half as "
+        "likely to be kept.",
+    )
     label_studio_url: str = Field(
         default="", description="Label Studio, the moderators' review tool (default: the local stack's)."
     )
@@ -128,6 +161,7 @@ class Settings(BaseSettings):
         self.mlflow_tracking_uri = self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
         self.mlflow_registry_uri = self.mlflow_registry_uri or self.mlflow_tracking_uri
         self.airflow_home = self.airflow_home or str(home / "airflow")
+        self.spark_local_dir = self.spark_local_dir or str(home / "spark")
         if not self.mlflow_ui_url and self.mlflow_tracking_uri.startswith(("http://", "https://")):
             self.mlflow_ui_url = self.mlflow_tracking_uri
         self.mlflow_ui_url = self.mlflow_ui_url.rstrip("/")
@@ -257,3 +291,10 @@ def configure_libraries(settings: Settings) -> None:
         os.environ.setdefault("MLFLOW_TRACKING_USERNAME", settings.mlflow_tracking_username)
         password = settings.mlflow_tracking_password.get_secret_value()
         os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", password)
+
+
+def configure_spark() -> None:
+    """Spark's Python workers run this interpreter (PySpark reads ``PYSPARK_PYTHON`` when a session
+    starts; a worker of another minor version refuses to run). A value already set wins."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

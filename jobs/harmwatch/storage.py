@@ -65,6 +65,10 @@ class Store:
         raise NotImplementedError
 
     # -- conveniences ---------------------------------------------------------------------------
+    def local_path(self, key: str) -> Path | None:
+        """The file behind ``key`` when the store is a local folder (readers can stream it), else None."""
+        return None
+
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key).decode("utf-8"))
 
@@ -160,6 +164,9 @@ class LocalStore(Store):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
 
 
 class S3Store(Store):

@@ -16,6 +16,7 @@ DAG_IDS = (
     "harmful_content_drift",
     "harmful_content_review",
     "harmful_content_moderation",
+    "harmful_content_score",
 )
 
 # Airflow reads its configuration when first imported: point it at a scratch home, never ~/airflow.

@@ -25,6 +25,7 @@ STEP_TASKS = {
         "drift_report": "drift",
     },
     "harmful_content_drift": {"drift": "drift"},
+    "harmful_content_score": {"predict": "predict"},
     "harmful_content_review": {"review_pull": "review-pull", "review_push": "review-push"},
     "harmful_content_moderation": {"metrics": "metrics"},
 }
@@ -38,6 +39,7 @@ DATED = {
     "drift_report",
     "review_pull",
     "review_push",
+    "predict",
 }
 # The only tasks that are not a harmwatch step: the retrain DAG's approval, the drift DAG's decision and
 # its trigger, the moderation DAG's alarm.
@@ -117,7 +119,9 @@ def test_retrain_is_a_chain_and_passes_the_logical_date_to_every_step(dagbag) ->
         assert not any("now(" in str(a) for a in task.arguments), task.task_id
     # train gets the handle build_dataset returned in this run; evaluate judges train's challenger.
     assert dag.get_task("train").arguments == [
-        "--train-version={{ ti.xcom_pull(task_ids='build_dataset')['train_version'] }}",
+        "{% if ((ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version')) not in (none, '') %}"
+        "--train-version={{ (ti.xcom_pull(task_ids='build_dataset') or {}).get('train_version') }}"
+        "{% endif %}",
         "--only-if-new",
     ]
     # Nothing new since the champion's snapshot: train ends skipped, and evaluate and promote with it.

@@ -19,6 +19,8 @@ ENV = {
     "HARMWATCH_CONFIGMAP": "hw-config",
     "HARMWATCH_SECRET_NAME": "hw-secrets",
     "HARMWATCH_IMAGE_PULL_SECRETS": "hw-registry",
+    # Every step as a pod here (tests/dags/test_spark_applications.py covers the Spark steps).
+    "HARMWATCH_SPARK_STEPS": "none",
 }
 DAY = "2026-01-02"
 

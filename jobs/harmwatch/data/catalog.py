@@ -16,6 +16,7 @@ Lake (``settings.lake_uri``)::
     datasets/recent/v=<version>/recent.parquet           build-dataset: newest labelled posts held out
     review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
     reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
+    predictions/dt=<day>/run=<id>/part-*.parquet         predict: champion and shadow challenger scores
     moderation/pushes/dt=<day>/pushed.parquet            review-push: queued texts sent to Label Studio
     moderation/pulls/run=<id>/decisions.parquet, status.parquet
                                                          review-pull: new final decisions; every item's state
@@ -53,6 +54,7 @@ RECENT_SLICES = "datasets/recent"
 TRAIN_LATEST = f"{TRAIN_SNAPSHOTS}/LATEST.json"
 REVIEW_QUEUES = "review"
 REPORTER_TABLES = "reporters"
+PREDICTIONS = "predictions"
 REVIEW_PUSHES = "moderation/pushes"
 REVIEW_PULLS = "moderation/pulls"
 REVIEW_LANDING_PREFIX = "review-"
@@ -116,6 +118,15 @@ def review_queue(version: str) -> str:
 
 def reporter_table(version: str) -> str:
     return f"{REPORTER_TABLES}/v={version}"
+
+
+def predictions_day(day: str) -> str:
+    """Folder of every committed predict run of batch ``day``."""
+    return f"{PREDICTIONS}/dt={day}"
+
+
+def predictions_run(day: str, run_id: str) -> str:
+    return f"{predictions_day(day)}/run={run_id}"
 
 
 def review_push(day: str) -> str:

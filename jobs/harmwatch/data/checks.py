@@ -46,19 +46,10 @@ class Judgement:
         return next((e["unexpected"] for e in self.expectations if e["name"] == "label_variants"), 0)
 
 
-def check_rows(
-    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
-) -> tuple[pd.Series, list[dict]]:
-    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report.
-
-    ``derived`` is ``derive(frame, kind)`` when the caller computed it already.
-    """
-    if derived is None:
-        derived = derive(frame, kind)
-    suite, reasons = row_suite(kind, bounds, as_of)
-    result = run_suite(derived, suite, f"{kind}_rows", "_row")
-    row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
-    records = []
+def read_row_results(result, reasons: dict[str, str]) -> tuple[list[dict], list[tuple[str, list]]]:
+    """A row suite's GX result as report records and, per quarantining check, its reason and the
+    ``_row`` values it flagged (in result order: the order reasons are joined in, on either engine)."""
+    records, flags = [], []
     for res in result.results:
         name = res.expectation_config.meta["check"]
         flagged = unexpected_values(res, "_row")
@@ -72,16 +63,37 @@ def check_rows(
                 "kwargs": {k: v for k, v in res.expectation_config.kwargs.items() if k != "batch_id"},
             }
         )
-        if name in WARN_ONLY:
-            continue
+        if name not in WARN_ONLY:
+            flags.append((reasons[name], flagged))
+    return records, flags
+
+
+def check_rows(
+    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
+) -> tuple[pd.Series, list[dict]]:
+    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report.
+
+    ``derived`` is ``derive(frame, kind)`` when the caller computed it already.
+    """
+    if derived is None:
+        derived = derive(frame, kind)
+    suite, reasons = row_suite(kind, bounds, as_of)
+    records, flags = read_row_results(run_suite(derived, suite, f"{kind}_rows", "_row"), reasons)
+    row_reasons: list[list[str]] = [[] for _ in range(len(frame))]
+    for reason, flagged in flags:
         for row in flagged:
-            row_reasons[int(row)].append(reasons[name])
+            row_reasons[int(row)].append(reason)
     return pd.Series(["; ".join(r) for r in row_reasons], index=frame.index, dtype="string"), records
 
 
 def check_batches(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds) -> tuple[dict, list]:
     """Reasons keyed by rejected landing file, and the per-file summary rows for the report."""
-    summary = batch_summary(frame, invalid, kind, bounds)
+    return judge_batches(batch_summary(frame, invalid, kind, bounds), kind, bounds)
+
+
+def judge_batches(summary: pd.DataFrame, kind: str, bounds: Bounds) -> tuple[dict, list]:
+    """The batch suite on a one-row-per-landing-file summary (:func:`harmwatch.data.suites.batch_summary`,
+    or the same columns aggregated by Spark): reasons keyed by rejected file, and the report rows."""
     if summary.empty:
         return {}, []
     result = run_suite(

@@ -13,6 +13,7 @@ content hashes (:func:`content_version`): the same inputs give the same versions
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -28,7 +29,8 @@ from harmwatch.data.weak_labels import (
     weak_labels,
 )
 
-SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id"]
+# batch_dt: the day the label arrived (a weak label: its newest report), for train's recency-aware budget.
+SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id", "batch_dt"]
 EVAL_COLUMNS = ["key", "text", "label", "post_id"]
 
 
@@ -37,10 +39,23 @@ def text_key(texts: pd.Series) -> pd.Series:
     return texts.fillna("").astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
 
 
+def version_lines(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The lines :func:`content_version` hashes, one per row (the Spark engine sorts them distributed)."""
+    return frame[columns].astype(str).agg("\t".join, axis=1)
+
+
+def version_of_sorted_lines(lines: Iterable[str]) -> str:
+    """Hash of already sorted lines, consumed one at a time (bounded memory for a streamed table)."""
+    digest, first = hashlib.sha256(), True
+    for line in lines:
+        digest.update((line if first else "\n" + line).encode("utf-8"))
+        first = False
+    return digest.hexdigest()[:16]
+
+
 def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
     """Deterministic id of a table's content (row order does not matter)."""
-    lines = sorted(frame[columns].astype(str).agg("\t".join, axis=1))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+    return version_of_sorted_lines(sorted(version_lines(frame, columns)))
 
 
 def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,6 +152,13 @@ def keyed_reports(reports: pd.DataFrame) -> pd.DataFrame:
     return reports[reports["key"] != ""]
 
 
+def newest_report_day(reports: pd.DataFrame) -> pd.Series:
+    """key -> the newest ``batch_dt`` of its reports (when a weak label's evidence last grew)."""
+    if reports.empty or "batch_dt" not in reports:
+        return pd.Series(dtype=object)
+    return reports.groupby("key")["batch_dt"].max()
+
+
 def assemble(
     labelled: pd.DataFrame,
     reports: pd.DataFrame,
@@ -164,22 +186,56 @@ def assemble(
         if not reports.empty
         else no_weak_labels()
     )
-    labelled_keys = text_key(labelled["text"])
+    newest = newest_report_day(reports)
+    decisions = Decisions(moderated, conflicts, reliability, accepted, report_review, newest)
+    label_files = pd.DataFrame({"key": text_key(labelled["text"]), "source_file": labelled["source_file"]})
+    return finish_assembly(decisions, label_files, frozen_eval, policy, eval_fraction, seed)
+
+
+@dataclass
+class Decisions:
+    """The per-text and per-reporter decisions :func:`assemble` makes before it splits and snapshots.
+
+    Either engine computes them (the Spark engine one bucket of text keys at a time) and hands them to
+    :func:`finish_assembly`."""
+
+    moderated: pd.DataFrame  # resolve_moderator_labels: one row per text with a single moderator label
+    conflicts: pd.DataFrame  # rows of texts with conflicting moderator labels
+    reliability: pd.DataFrame  # RELIABILITY_COLUMNS
+    accepted: pd.DataFrame  # weak_labels: accepted weak labels
+    report_review: pd.DataFrame  # weak_labels: reported posts held back
+    newest_report: pd.Series  # key -> newest_report_day
+
+
+def finish_assembly(
+    d: Decisions,
+    label_files: pd.DataFrame,
+    frozen_eval: tuple[pd.DataFrame, str] | None,
+    policy: Policy,
+    eval_fraction: float,
+    seed: int,
+) -> Assembly:
+    """The evaluation split, training snapshot and review queue from the decisions. ``label_files``:
+    ``key`` and ``source_file`` of every labelled row (which landing files fed what)."""
+    moderated, accepted = d.moderated, d.accepted
+    labelled_keys, files = label_files["key"], label_files["source_file"]
     if frozen_eval is None:
         ev = split_eval(moderated, eval_fraction, seed)[EVAL_COLUMNS]
         eval_version = content_version(ev, ["key", "label"])
-        eval_files = sorted(set(labelled.loc[labelled_keys.isin(ev["key"]), "source_file"]))
+        eval_files = sorted(set(files[labelled_keys.isin(ev["key"])]))
     else:
         (ev, eval_version), eval_files = frozen_eval, []
     eval_keys = set(ev["key"])
     mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
     weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
+    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(d.newest_report))
     train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
-    review = pd.concat([conflict_review(conflicts), report_review], ignore_index=True)
+    review = pd.concat([conflict_review(d.conflicts), d.report_review], ignore_index=True)
     train_files = sorted(
-        set(labelled.loc[labelled_keys.isin(mod_train["key"]), "source_file"])
+        set(files[labelled_keys.isin(mod_train["key"])])
         | {f for s in weak_train.get("source_files", []) for f in str(s).split("|") if f}
     )
+    reliability = d.reliability
     return Assembly(
         train=train.sort_values("key").reset_index(drop=True),
         eval=ev,

@@ -78,17 +78,21 @@ def renew_anchor(
     seed: int,
     day: str,
     actor: str,
+    label_days: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any]]:
     """(training snapshot, new anchor, its version, its manifest) for ``--renew-anchor``.
 
     ``train`` is the snapshot without the recent slice; the old anchor's dropped posts join it (unless a
     moderator has since labelled the text differently: then it waits in review). ``args`` carries
-    ``keep_share`` and ``reason``.
+    ``keep_share`` and ``reason``; ``label_days`` (key -> the batch its label arrived in) dates the returned
+    posts for train's row budget.
     """
     old, old_meta = frozen
     anchor = renewed_anchor(old, recent, args.keep_share, seed)
     back = old[~old["key"].isin(anchor["key"]) & ~old["key"].isin(review_keys)]
-    train = pd.concat([train, back.assign(label_source="moderator")[SNAPSHOT_COLUMNS]], ignore_index=True)
+    days = back["key"].map(label_days) if label_days is not None else None
+    back = back.assign(label_source="moderator", batch_dt=days)
+    train = pd.concat([train, back[SNAPSHOT_COLUMNS]], ignore_index=True)
     version = content_version(anchor, ["key", "label"])
     meta = {
         "version": version,

@@ -58,26 +58,50 @@ def smoothed(agreements: pd.Series, judged: pd.Series, prior: Prior) -> pd.Serie
     return (agreements + prior.prior_agree) / (judged + prior.prior_agree + prior.prior_disagree)
 
 
+def record_counts(judged: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``by`` columns with ``judged`` (votes on moderated posts) and ``agreements``: a record in counts.
+
+    Counts add up: an engine that computes them per part of the posts sums them over the parts."""
+    return judged.groupby(by)["agree"].agg(judged="size", agreements="sum").reset_index()
+
+
+def reliability_table(counts: pd.DataFrame, prior: Prior) -> pd.DataFrame:
+    """:data:`RELIABILITY_COLUMNS` from per-reporter :func:`record_counts`."""
+    stats = counts.rename(columns={"judged": "reports_on_labelled"})
+    stats["reliability"] = smoothed(stats["agreements"], stats["reports_on_labelled"], prior)
+    return stats[RELIABILITY_COLUMNS].reset_index(drop=True)
+
+
 def reporter_reliability(reports: pd.DataFrame, moderated: pd.DataFrame, prior: Prior) -> pd.DataFrame:
     """Per reporter: reports on moderator-labelled posts, agreements, smoothed reliability (all known now)."""
     judged = judged_reports(reports, moderated)
     if judged.empty:
         return pd.DataFrame(columns=RELIABILITY_COLUMNS)
-    stats = judged.groupby("reporter_id")["agree"].agg(reports_on_labelled="size", agreements="sum")
-    stats["reliability"] = smoothed(stats["agreements"], stats["reports_on_labelled"], prior)
-    return stats.reset_index()[RELIABILITY_COLUMNS]
+    return reliability_table(record_counts(judged, ["reporter_id"]), prior)
 
 
 def vote_reliability(
-    votes: pd.DataFrame, judged: pd.DataFrame, prior: Prior, before_report: bool, per_reason: bool
+    votes: pd.DataFrame,
+    judged: pd.DataFrame,
+    prior: Prior,
+    before_report: bool,
+    per_reason: bool,
+    record: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``votes`` (``reporter_id``, ``reason``, ``reported_at``) with ``judged``/``agreements``/``rel``.
 
     ``judged`` is :func:`judged_reports` over every report. See the module docstring for the two switches.
+    ``record``: the :func:`record_counts` of every report, already summed (by reporter, and reason with
+    ``per_reason``), for an engine that computes them elsewhere; ``judged`` is then not read. The
+    running record of ``before_report`` needs ``judged`` itself.
     """
+    if record is not None and before_report:
+        raise ValueError("before_report needs every judged report, not summed counts")
     by = ["reporter_id", "reason"] if per_reason else ["reporter_id"]
     out = votes.assign(_t=timestamps(votes["reported_at"]), _row=range(len(votes)))
-    if judged.empty:
+    if record is not None:
+        out = out.merge(record[[*by, "judged", "agreements"]], on=by, how="left")
+    elif judged.empty:
         out = out.assign(judged=0, agreements=0)
     elif before_report:
         # Running totals of each record in label order; each vote takes the totals just before it.
@@ -90,8 +114,7 @@ def vote_reliability(
             out.sort_values("_t"), ev, on="_t", by=by, allow_exact_matches=False, direction="backward"
         ).sort_values("_row")
     else:
-        stats = judged.groupby(by)["agree"].agg(judged="size", agreements="sum").reset_index()
-        out = out.merge(stats, on=by, how="left")
+        out = out.merge(record_counts(judged, by), on=by, how="left")
     out[["judged", "agreements"]] = out[["judged", "agreements"]].fillna(0).astype(int)
     out["rel"] = smoothed(out["agreements"], out["judged"], prior)
     return out.drop(columns=["_t", "_row"]).reset_index(drop=True)

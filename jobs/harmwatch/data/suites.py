@@ -64,12 +64,17 @@ def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     out = frame.loc[:, [c for c in spec["required"] if c in frame.columns]].copy()
     out["_row"] = range(len(out))
     out["_text_len"] = out["text"].str.len()
-    ts = pd.to_datetime(out[spec["ts"]], utc=True, errors="coerce", format="ISO8601")
-    out["_ts_epoch"] = ts.astype("int64").where(ts.notna()) / 1e9
+    out["_ts_epoch"] = ts_epoch(out[spec["ts"]])
     if kind == "labelled":
         key = text_key(out["text"])
         out["_label_variants"] = out.groupby(key)["label"].transform("nunique").fillna(0)
     return out
+
+
+def ts_epoch(values: pd.Series) -> pd.Series:
+    """ISO 8601 timestamps as epoch seconds (NaN where a value does not parse); both engines use this."""
+    ts = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    return ts.astype("int64").where(ts.notna()) / 1e9
 
 
 _names = itertools.count()
@@ -210,13 +215,16 @@ def batch_suite(kind: str, bounds: Bounds):
     return suite
 
 
-def run_suite(frame: pd.DataFrame, suite, name: str, index_column: str):
-    """Validate ``frame`` with ``suite`` in an ephemeral GX context; return the GX result."""
+def run_suite(frame, suite, name: str, index_column: str):
+    """Validate ``frame`` (a pandas or a Spark DataFrame) with ``suite``; return the GX result.
+
+    The same suite runs on GX's pandas or Spark execution engine, chosen by the frame's type.
+    """
     name = f"{name}_{next(_names)}"  # data source names must be unique within the context
+    sources = context().data_sources
+    source = sources.add_pandas(name) if isinstance(frame, pd.DataFrame) else sources.add_spark(name)
     batch = (
-        context()
-        .data_sources.add_pandas(name)
-        .add_dataframe_asset(name)
+        source.add_dataframe_asset(name)
         .add_batch_definition_whole_dataframe("all")
         .get_batch(batch_parameters={"dataframe": frame})
     )

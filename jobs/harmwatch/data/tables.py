@@ -52,3 +52,43 @@ def newest_day(lake: Store) -> str | None:
                 dts = read_runs(lake, [m]).get("batch_dt", pd.Series(dtype=str)).dropna().tolist()
             best = max([best, *dts], key=lambda d: d or "")
     return best
+
+
+def read_selected(
+    store: Store, key: str, select, columns: list[str], batch_rows: int = 65_536
+) -> pd.DataFrame:
+    """The rows of Parquet ``key`` that ``select`` keeps, read in batches: memory stays bounded by the rows
+    kept, not by the file. ``select`` gets the ``columns`` that exist in the file (strings as categories)
+    and returns a boolean mask."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = store.local_path(key)
+    source = local if local is not None else io.BytesIO(store.read_bytes(key))
+    pf = pq.ParquetFile(source)
+    present = [c for c in columns if c in pf.schema_arrow.names]
+    head = pq.ParquetFile(source, read_dictionary=present).read(columns=present).to_pandas()
+    mask = select(head)
+    del head
+    kept, offset = [], 0
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        kept.append(batch.filter(pa.array(mask[offset : offset + batch.num_rows])))
+        offset += batch.num_rows
+    table = pa.Table.from_batches(kept, schema=pf.schema_arrow) if kept else pf.schema_arrow.empty_table()
+    return table.to_pandas().reset_index(drop=True)
+
+
+def read_predictions(lake: Store, days: set[str] | None, model_version: str) -> pd.DataFrame:
+    """Stored predictions (``harmwatch predict``) of ``model_version`` for posts of ``days`` (None: all):
+    ``post_id``, ``label``, ``harmful_score``, one row per post."""
+    manifests = [
+        m
+        for m in lake.committed(catalog.PREDICTIONS)
+        if str(m.get("model_version")) == str(model_version) and (days is None or m.get("batch_dt") in days)
+    ]
+    frame = read_runs(lake, manifests)
+    if frame.empty:
+        return pd.DataFrame(columns=["post_id", "label", "harmful_score"])
+    return frame[["post_id", "label", "harmful_score"]].drop_duplicates("post_id", keep="last")

@@ -95,7 +95,11 @@ def no_weak_labels() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def pending_votes(
-    reports: pd.DataFrame, judged: pd.DataFrame, cohorts: pd.DataFrame | None, policy: Policy
+    reports: pd.DataFrame,
+    judged: pd.DataFrame,
+    cohorts: pd.DataFrame | None,
+    policy: Policy,
+    record: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per post, reporter and reason of ``reports``, with ``rel``, ``trusted`` and ``cohort``."""
     votes = reports.sort_values(["reported_at", "report_id"]).drop_duplicates(
@@ -107,6 +111,7 @@ def pending_votes(
         policy,
         policy.before_report,
         policy.per_reason,
+        record,
     )
     cohort = votes["reporter_id"]
     if policy.cohorts and cohorts is not None and len(cohorts):
@@ -230,17 +235,22 @@ def weak_labels(
     cohorts: pd.DataFrame | None = None,
     champion: pd.DataFrame | None = None,
     seed: int = 0,
+    record: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted weak labels, posts for review) from reports of posts no moderator has decided.
 
     ``reports``: every keyed report (their history is the reporters' record); ``moderated``: one row per
     moderated key (``label``, ``labelled_at``); ``cohorts``: :func:`harmwatch.data.cohorts.reporter_cohorts`
-    of the reports; ``champion``: ``key`` and ``score_<class>`` of the pending posts, or None.
+    of the reports; ``champion``: ``key`` and ``score_<class>`` of the pending posts, or None;
+    ``record``: the reporters' :func:`harmwatch.data.reliability.record_counts` over every report, when
+    the caller (the Spark engine, which hands over some posts at a time) summed them; without it they
+    come from ``reports`` and ``moderated``.
     """
     pending = reports[~reports["key"].isin(decided_keys)]
     if pending.empty:
         return no_weak_labels()
-    votes = pending_votes(pending, judged_reports(reports, moderated), cohorts, policy)
+    judged = judged_reports(reports, moderated) if record is None else pd.DataFrame()
+    votes = pending_votes(pending, judged, cohorts, policy, record)
     decided = decide(tally(votes), policy, champion)
     sampled = spot_checked(decided["key"], policy.spot_check_rate, seed) & (decided["review_reason"] == "")
     decided.loc[sampled, "review_reason"] = (

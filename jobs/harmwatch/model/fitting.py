@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from harmwatch.errors import DataError
@@ -22,6 +23,45 @@ def stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataF
         return frame
     sample = frame.groupby("label", group_keys=False).sample(frac=n / len(frame), random_state=seed)
     return sample.sort_index().head(n)
+
+
+def budget_mask(
+    labels: pd.Series, days: pd.Series | None, budget: int, seed: int, half_life_days: float
+) -> np.ndarray:
+    """Which rows a training budget keeps: at most ``budget``, the label mix kept, newer posts favoured.
+
+    Each label gets a share of the budget in proportion to its rows. Within a label, rows are drawn
+    without replacement with weight ``0.5 ** (age / half_life_days)`` (age in days behind the newest
+    ``batch_dt``; every row weighs 1 without ``days``), by Efraimidis-Spirakis keys ``log(u) / weight``:
+    one pass, seeded, no row materialised. Only ``labels`` and ``days`` are read, so the caller can
+    decide before it reads any text.
+    """
+    n = len(labels)
+    keep = np.zeros(n, dtype=bool)
+    if budget <= 0 or n <= budget:
+        keep[:] = True
+        return keep
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    if days is not None and days.notna().any():
+        when = pd.to_datetime(days, errors="coerce")
+        age = ((when.max() - when).dt.days.fillna(0)).to_numpy(dtype=float)
+        weight = np.power(0.5, age / half_life_days)
+    else:
+        weight = np.ones(n)
+    priority = np.log(np.maximum(u, 1e-300)) / weight
+    codes, uniques = pd.factorize(labels, sort=True)
+    counts = np.bincount(codes, minlength=len(uniques))
+    quota = np.floor(counts * budget / n).astype(int)
+    for c in np.argsort(-(counts * budget / n - quota))[: budget - quota.sum()]:
+        quota[c] += 1  # largest remainders: the quotas add up to the budget exactly
+    for c in range(len(uniques)):
+        rows = np.flatnonzero(codes == c)
+        if quota[c] >= len(rows):
+            keep[rows] = True
+        elif quota[c] > 0:
+            keep[rows[np.argpartition(-priority[rows], quota[c] - 1)[: quota[c]]]] = True
+    return keep
 
 
 def fit_model(train: pd.DataFrame, seed: int, n_jobs: int | None) -> tuple[Any, Any]:

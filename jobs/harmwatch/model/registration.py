@@ -27,7 +27,9 @@ RECORD = "train_record.json"  # what a rerun needs to finish or report a version
 CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
 
 
-def train_key(name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None) -> str:
+def train_key(
+    name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None, budget: int = 0
+) -> str:
     """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
 
     A rerun with the same key (e.g. after the step was killed) reuses the version registered under it
@@ -46,6 +48,7 @@ def train_key(name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int
         "eval_version": em["version"],
         "eval_sha256": em["files"][0]["sha256"],
         "sample_rows": args.sample_rows,
+        "row_budget": budget,
         "reference_rows": args.reference_rows,
         "seed": seed,
         "date": date,

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bring finished moderator decisions back as landing labels",
     ),
     "score": ("harmwatch.steps.score", "batch-score a file with the champion"),
+    "predict": (
+        "harmwatch.steps.predict",
+        "score the lake's new posts on Spark: champion, challenger in shadow",
+    ),
     "mlflow-access": (
         "harmwatch.steps.mlflow_access",
         "admin: give the pipeline its MLflow user and permissions",

@@ -14,6 +14,9 @@ moderator-labelled posts (``--recent-days`` batches ending at ``--date``), which
 models on too. ``--renew-anchor --reason TEXT`` replaces the anchor explicitly (a new generation, with who
 and why in its manifest); nothing else ever changes it. The summary says how many training rows are new
 since the previous snapshot (``new_rows``).
+
+``--engine spark`` makes the same decisions on Spark (:mod:`harmwatch.spark.build`) and finishes here
+with the same code (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts
+from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
 from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import DEFENCES, Policy
 from harmwatch.errors import DataError, HarmwatchError
+from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 
@@ -163,6 +167,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DEFENCE",
         help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCES)})",
     )
+    add_engine_argument(parser)
 
 
 def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
@@ -181,15 +186,24 @@ def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFra
     return scored[columns].assign(key=texts["key"].to_numpy()), str(version.version)
 
 
-def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    store = open_store(settings.lake_uri, settings)
+def policy_of(args: argparse.Namespace) -> Policy:
     if not 0 <= args.spot_check_rate < 1:
         raise HarmwatchError(f"--spot-check-rate {args.spot_check_rate} must be in [0, 1)")
-    policy = Policy(
+    return Policy(
         min_reporters=args.min_reporters,
         min_reliability=args.min_reliability,
         spot_check_rate=args.spot_check_rate,
     ).without(*args.defences_off)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    store = open_store(settings.lake_uri, settings)
+    policy = policy_of(args)
+    validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
+    if choose(settings, getattr(args, "engine", None), manifest_bytes(validated)) == "spark":
+        from harmwatch.spark.build import run_spark
+
+        return run_spark(settings, args, store, policy)
     labelled, labelled_runs = read_committed(store, catalog.validated_runs("labelled"))
     if labelled.empty:
         raise DataError(
@@ -211,6 +225,27 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         settings.seed,
         champion=scores,
     )
+    runs = labelled_runs + report_runs
+    return finish(store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas")
+
+
+def finish(
+    store: Store,
+    settings: Settings,
+    args: argparse.Namespace,
+    policy: Policy,
+    labelled: pd.DataFrame,
+    a: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+    runs: list[str],
+    champion_version: str | None,
+    engine: str,
+) -> dict[str, Any]:
+    """Hold out the recent slice, write everything and return the summary (both engines).
+
+    ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
+    labelled row, in the order they were read."""
     eval_meta = (
         frozen[1]
         if frozen is not None
@@ -226,7 +261,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     )
     held = hold_out(store, settings, args, labelled, a, frozen, date)
     eval_meta = held.pop("eval_meta", eval_meta)
-    write_assembly(store, a, date, policy, labelled_runs + report_runs, eval_meta, held)
+    write_assembly(store, a, date, policy, runs, eval_meta, held)
     return {
         **held,
         "anchor_generation": int(eval_meta.get("generation", 0)),
@@ -247,6 +282,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "landing_files": sorted(
             set(a.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
         ),
+        "engine": engine,
     }
 
 
@@ -286,8 +322,17 @@ def hold_out(
     if args.renew_anchor:
         if recent.empty:
             raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
+        days = labelled.assign(key=text_key(labelled["text"])).groupby("key")["batch_dt"].min()
         renewal = renew_anchor(
-            train, recent, frozen, set(a.review["key"]), args, settings.seed, date, settings.acting_user()
+            train,
+            recent,
+            frozen,
+            set(a.review["key"]),
+            args,
+            settings.seed,
+            date,
+            settings.acting_user(),
+            days,
         )
         train, a.eval, a.eval_version, facts["eval_meta"] = renewal
         a.eval_is_new = True

@@ -34,7 +34,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.tables import newest_day
+from harmwatch.data.tables import newest_day, read_predictions
 from harmwatch.errors import DataError, HarmwatchError, ServiceUnavailable
 from harmwatch.htmlreport import render_drift_html
 from harmwatch.monitoring import drift_inputs as inputs
@@ -89,6 +89,18 @@ def add_predictions(
         ref = predict(model, ref) if redo[0] else ref
         cur = predict(model, cur) if redo[1] else cur
     return ref, cur, {"prediction_source": source}
+
+
+def stored_scores(lake: Any, cur: pd.DataFrame, champion: Any) -> pd.DataFrame | None:
+    """The champion's stored predictions for every post of ``cur`` (in its order), else None."""
+    if "post_id" not in cur or cur.empty:
+        return None
+    days = set(cur["batch_dt"].dropna().astype(str)) if "batch_dt" in cur else None
+    stored = read_predictions(lake, days, str(champion.version)).set_index("post_id")
+    ids = cur["post_id"].astype(str)
+    if not ids.isin(stored.index).all():
+        return None
+    return stored.loc[ids.to_numpy()].reset_index()
 
 
 def download_reference(client: Any, run_id: str) -> pd.DataFrame:
@@ -192,7 +204,16 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         facts.update(day=day, rows_current=len(cur))
         return skipped(f"only {len(cur)} posts in the lake for {facts['current']} (need {MIN_ROWS})", facts)
     ref = inputs.exclude_current(ref, cur)
+    stored = (
+        None if args.current or args.model_uri or champion is None else stored_scores(lake, cur, champion)
+    )
+    if stored is not None:  # harmwatch predict scored these posts with this champion already
+        cur = cur.assign(
+            pred_label=stored["label"].to_numpy(), harmful_score=stored["harmful_score"].to_numpy()
+        )
     ref, cur, pred_facts = add_predictions(settings, args.model_uri, ref, cur, champion)
+    if stored is not None:
+        pred_facts = {"prediction_source": "lake predictions"}
     facts.update(pred_facts, rows_reference=len(ref), rows_current=len(cur), day=day)
     volume = facts.pop("report_volume", None)
     shown = {k: v for k, v in facts.items() if k != "current_sources"} | {

@@ -23,6 +23,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog, landing
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.errors import HarmwatchError
+from harmwatch.spark.engine import add_engine_argument, choose
 from harmwatch.storage import ObjectInfo, Store, open_store
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,10 @@ def read_file(landing_store: Store, kind: str, obj: ObjectInfo, run: str, key: b
     return good, bad, source
 
 
-def ingest_kind(landing_store: Store, lake: Store, kind: str, until: date | None, key: bytes) -> dict:
-    """Take every pending landing file of one kind into one committed ingest run."""
-    pending, ignored = pending_files(landing_store, lake, kind, until)
+def ingest_kind(
+    landing_store: Store, lake: Store, kind: str, pending: list, ignored: list, key: bytes
+) -> dict:
+    """Take the pending landing files of one kind (:func:`pending_files`) into one committed ingest run."""
     summary: dict[str, Any] = {
         "files": 0,
         "rows_in": 0,
@@ -124,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="logical date YYYY-MM-DD: take partitions dt <= date (default: all)")
     parser.add_argument("--landing", help="landing zone URI (default: settings.landing_uri)")
     parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
+    add_engine_argument(parser)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -134,8 +137,29 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     landing_store = open_store(args.landing or settings.landing_uri, settings)
     lake = open_store(args.lake or settings.lake_uri, settings)
     key = settings.pseudonym_key.get_secret_value().encode()
-    kinds = {kind: ingest_kind(landing_store, lake, kind, until, key) for kind in catalog.KINDS}
+    pending = {kind: pending_files(landing_store, lake, kind, until) for kind in catalog.KINDS}
+    size = sum(o.size for files, _ignored in pending.values() for o in files)
+    engine = choose(settings, getattr(args, "engine", None), size)
+    if engine == "spark":
+        from harmwatch.spark import ingest as spark_ingest
+        from harmwatch.spark.session import spark_session
+
+        with spark_session(settings, "ingest") as spark:
+            kinds = {
+                kind: spark_ingest.ingest_kind(
+                    spark, landing_store, lake, kind, *pending[kind], key, settings.s3_max_attempts
+                )
+                for kind in catalog.KINDS
+            }
+    else:
+        kinds = {kind: ingest_kind(landing_store, lake, kind, *pending[kind], key) for kind in catalog.KINDS}
     totals = {
         k: sum(s[k] for s in kinds.values()) for k in ("files", "rows_in", "rows_parsed", "rows_quarantined")
     }
-    return {"landing_uri": landing_store.uri, "lake_uri": lake.uri, **totals, "kinds": kinds}
+    return {
+        "landing_uri": landing_store.uri,
+        "lake_uri": lake.uri,
+        **totals,
+        "kinds": kinds,
+        "engine": engine,
+    }

@@ -25,7 +25,7 @@ import pandas as pd
 from harmwatch.config import BENIGN_CLASS, Settings
 from harmwatch.data import catalog
 from harmwatch.data.dataset import reliability_of
-from harmwatch.data.tables import read_validated
+from harmwatch.data.tables import read_predictions, read_validated
 from harmwatch.errors import HarmwatchError
 from harmwatch.monitoring.moderation import (
     HELP,
@@ -70,21 +70,35 @@ def log_series(settings: Settings, rows: list[dict[str, Any]]) -> str:
     return run_id
 
 
-def champion_flags(settings: Settings, labelled: pd.DataFrame) -> tuple[pd.Series | None, str | None]:
-    """post_id -> the champion predicts a harmful class; (None, None) without a champion."""
+def champion_flags(
+    settings: Settings, lake: Store, labelled: pd.DataFrame
+) -> tuple[pd.Series | None, str | None, str | None]:
+    """post_id -> the champion predicts a harmful class, the champion's version and where the flags came
+    from: the champion's stored predictions (``harmwatch predict``) where it scored the post, the champion
+    scored here for the rest. (None, None, None) without a champion."""
     from harmwatch import registry
 
     _client, champion = registry.champion(settings)
     if champion is None:
-        return None, None
+        return None, None, None
     version = str(champion.version)
     posts = latest_labels(labelled)
     posts = posts[posts["label"] != BENIGN_CLASS]  # only harmful posts need a flag
     if posts.empty:
-        return pd.Series(dtype=bool), version
+        return pd.Series(dtype=bool), version, None
+    stored = read_predictions(lake, set(posts["batch_dt"].dropna().astype(str)), version).set_index("post_id")
+    known = posts["post_id"].isin(stored.index)
+    flags = pd.Series(
+        (stored.loc[posts.loc[known, "post_id"], "label"] != BENIGN_CLASS).to_numpy(),
+        index=posts.loc[known, "post_id"].to_numpy(),
+    )
+    if known.all():
+        return flags, version, "lake predictions"
     model = registry.load_pyfunc(registry.version_uri(settings.model_name, version))
-    pred = model.predict(posts[["text"]].reset_index(drop=True))
-    return pd.Series((pred["label"] != BENIGN_CLASS).to_numpy(), index=posts["post_id"].to_numpy()), version
+    rest = posts[~known]
+    pred = model.predict(rest[["text"]].reset_index(drop=True))
+    scored = pd.Series((pred["label"] != BENIGN_CLASS).to_numpy(), index=rest["post_id"].to_numpy())
+    return pd.concat([flags, scored]), version, "lake predictions + champion" if known.any() else "champion"
 
 
 def review_state(lake: Store, day: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -145,7 +159,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if not days:
         return {"batch_dt": None, "days": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
     until = days[-1]
-    flagged, version = champion_flags(settings, labelled[labelled["batch_dt"] <= until])
+    flagged, version, source = champion_flags(settings, lake, labelled[labelled["batch_dt"] <= until])
     rows = []
     for d in days:
         m = batch_metrics(d, labelled, reports, flagged, args.min_judged)
@@ -185,5 +199,6 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "metrics_json": out.url(f"{prefix}/moderation.json"),
         "mlflow_run_id": run_id,
         "proactive_skipped": None if flagged is not None else "no champion in the registry",
+        "proactive_source": source,
         "review_queue": queue,
     }

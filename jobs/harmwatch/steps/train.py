@@ -50,8 +50,36 @@ from harmwatch.storage import Store, open_store
 log = logging.getLogger(__name__)
 
 
-def resolve_snapshots(store: Store, version: str | None) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
-    """(train frame, manifest, eval frame, manifest); default: the last committed training snapshot."""
+def read_training(store: Store, manifest: dict, settings: Settings | None) -> pd.DataFrame:
+    """The training snapshot, or its budgeted sample when it has more rows than ``train_row_budget``.
+
+    The sample is chosen from the label and ``batch_dt`` columns alone and the snapshot is then read in
+    batches keeping only the chosen rows, so memory is bounded by the budget, not by the snapshot.
+    """
+    key = f"{manifest['prefix']}/{catalog.TRAIN_FILE}"
+    budget = settings.train_row_budget if settings is not None else 0
+    if not budget or int(manifest.get("rows", 0)) <= budget:
+        return store.read_parquet(key)
+    from harmwatch.data.tables import read_selected
+    from harmwatch.model.fitting import budget_mask
+
+    def select(head: pd.DataFrame) -> Any:
+        days = head["batch_dt"].astype(str) if "batch_dt" in head else None
+        return budget_mask(
+            head["label"].astype(str), days, budget, settings.seed, settings.train_half_life_days
+        )
+
+    frame = read_selected(store, key, select, ["label", "batch_dt"])
+    log.info("row budget: %d of %d training rows kept", len(frame), manifest.get("rows", 0))
+    return frame
+
+
+def resolve_snapshots(
+    store: Store, version: str | None, settings: Settings | None = None
+) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
+    """(train frame, manifest, eval frame, manifest); default: the last committed training snapshot.
+
+    With ``settings``, the training frame is held to the settings' row budget (:func:`read_training`)."""
     if version is None:
         if not store.exists(catalog.TRAIN_LATEST):
             raise DataError(
@@ -70,7 +98,7 @@ def resolve_snapshots(store: Store, version: str | None) -> tuple[pd.DataFrame, 
             f"evaluation snapshot {manifest['eval_version']!r} missing at {store.url(catalog.EVAL_SNAPSHOTS)}"
         )
     return (
-        store.read_parquet(f"{manifest['prefix']}/{catalog.TRAIN_FILE}"),
+        read_training(store, manifest, settings),
         manifest,
         store.read_parquet(f"{eval_manifest['prefix']}/{catalog.EVAL_FILE}"),
         eval_manifest,
@@ -118,6 +146,7 @@ def train_and_register(
                 **fingerprints,
                 "rows_eval": len(ev),
                 "sample_rows": args.sample_rows,
+                "row_budget": settings.train_row_budget,
                 "seed": settings.seed,
                 "weak_labels": weak,
                 "meta_features": ",".join(META_FEATURES),
@@ -201,9 +230,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from harmwatch.registry import configure_mlflow, get_alias_version, mlflow_calls
 
-    train_all, tm, ev, em = resolve_snapshots(open_store(settings.lake_uri, settings), args.train_version)
+    train_all, tm, ev, em = resolve_snapshots(
+        open_store(settings.lake_uri, settings), args.train_version, settings
+    )
     name, date = settings.model_name, args.date or tm.get("date")
-    key = train_key(name, tm, em, args, settings.seed, date)
+    budget = settings.train_row_budget if int(tm.get("rows", 0)) > settings.train_row_budget > 0 else 0
+    key = train_key(name, tm, em, args, settings.seed, date, budget)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
         if args.only_if_new:

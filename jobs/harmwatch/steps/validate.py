@@ -29,6 +29,7 @@ from harmwatch.data.checks import judge
 from harmwatch.data.suites import Bounds, derive, import_gx
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.htmlreport import render_validation_html
+from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
@@ -70,6 +71,36 @@ def prepare(lake: Store, settings: Settings, manifests: list[dict]) -> list[tupl
         return future.result()
 
 
+def summarise(manifest: dict, rows: int, quarantined: int, expectations: list[dict], rejected: dict) -> dict:
+    """A validated run's summary (both engines): ``rows_in == rows_valid + rows_quarantined``."""
+    at_ingest = int(manifest.get("rows_quarantined", 0))
+    return {
+        "kind": manifest["kind"],
+        "run_id": manifest["run_id"],
+        "rows_in": rows + at_ingest,
+        "rows_valid": rows - quarantined,
+        "rows_quarantined": quarantined + at_ingest,
+        "quarantined_at_ingest": at_ingest,
+        "quarantined_at_validate": quarantined,
+        "conflicting_label_rows": next(
+            (e["unexpected"] for e in expectations if e["name"] == "label_variants"), 0
+        ),
+        "rejected_batches": rejected,
+    }
+
+
+def write_report(reports: Store, summary: dict, expectations: list, batches: list, sample: list) -> str:
+    """The run's HTML page and GX result JSON in the reports store; the page's URL."""
+    rdir = catalog.validation_report(summary["kind"], summary["run_id"])
+    reports.write_text(f"{rdir}/report.html", render_validation_html(summary, expectations, batches, sample))
+    reports.write_json(f"{rdir}/result.json", {**summary, "expectations": expectations, "batches": batches})
+    return reports.url(f"{rdir}/report.html")
+
+
+def validated_meta(summary: dict, batch_dts: list[str]) -> dict:
+    return {**summary, "batch_dts": batch_dts, "status": "rejected" if summary["rejected_batches"] else "ok"}
+
+
 def validate_run(
     lake: Store,
     reports: Store,
@@ -88,35 +119,13 @@ def validate_run(
     qprefix = catalog.quarantine_run("validate", kind, run_id)
     lake.write_parquet(f"{qprefix}/{catalog.QUARANTINE_ROWS}", quarantine)
     lake.commit(qprefix, [catalog.QUARANTINE_ROWS], {"run_id": run_id, "rows": int(bad.sum())})
-    at_ingest = int(manifest.get("rows_quarantined", 0))
-    summary = {
-        "kind": kind,
-        "run_id": run_id,
-        "rows_in": len(frame) + at_ingest,
-        "rows_valid": len(valid),
-        "rows_quarantined": int(bad.sum()) + at_ingest,
-        "quarantined_at_ingest": at_ingest,
-        "quarantined_at_validate": int(bad.sum()),
-        "conflicting_label_rows": result.conflicting_label_rows,
-        "rejected_batches": result.rejected,
-    }
-    rdir = catalog.validation_report(kind, run_id)
+    summary = summarise(manifest, len(frame), int(bad.sum()), result.expectations, result.rejected)
     sample = quarantine.head(200)[["source_file", "source_line", "reason", "text"]].to_dict(orient="records")
-    reports.write_text(
-        f"{rdir}/report.html", render_validation_html(summary, result.expectations, result.batches, sample)
-    )
-    reports.write_json(
-        f"{rdir}/result.json", {**summary, "expectations": result.expectations, "batches": result.batches}
-    )
-    summary["report_html"] = reports.url(f"{rdir}/report.html")
+    summary["report_html"] = write_report(reports, summary, result.expectations, result.batches, sample)
     prefix = catalog.validated_run(kind, run_id)
     lake.write_parquet(f"{prefix}/{catalog.PART}", valid)
     batch_dts = sorted({s for s in frame["batch_dt"].dropna() if s})
-    lake.commit(
-        prefix,
-        [catalog.PART],
-        {**summary, "batch_dts": batch_dts, "status": "rejected" if result.rejected else "ok"},
-    )
+    lake.commit(prefix, [catalog.PART], validated_meta(summary, batch_dts))
     return summary
 
 
@@ -147,6 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", help="explicit instant for the future-timestamp check (ISO 8601)")
     parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
     parser.add_argument("--reports", help="reports URI (default: settings.reports_uri)")
+    add_engine_argument(parser)
     parser.add_argument("--max-text-len", type=int, default=b.max_text_len, help="longest allowed post")
     parser.add_argument("--min-rows", type=int, default=b.min_rows, help="fewest rows per landing file")
     parser.add_argument("--max-rows", type=int, default=b.max_rows, help="most rows per landing file")
@@ -176,10 +186,18 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     lake = open_store(args.lake or settings.lake_uri, settings)
     reports = open_store(args.reports or settings.reports_uri, settings)
     pending = [m for kind in catalog.KINDS for m in pending_runs(lake, kind)]
-    runs = [
-        validate_run(lake, reports, m, bounds, as_of, data)
-        for m, data in zip(pending, prepare(lake, settings, pending), strict=True)
-    ]
+    engine = choose(settings, getattr(args, "engine", None), manifest_bytes(pending))
+    if engine == "spark" and pending:
+        from harmwatch.spark import validate as spark_validate
+        from harmwatch.spark.session import spark_session
+
+        with spark_session(settings, "validate") as spark:
+            runs = [spark_validate.validate_run(spark, lake, reports, m, bounds, as_of) for m in pending]
+    else:
+        runs = [
+            validate_run(lake, reports, m, bounds, as_of, data)
+            for m, data in zip(pending, prepare(lake, settings, pending), strict=True)
+        ]
     rejected = {src: why for r in runs for src, why in r["rejected_batches"].items()}
     if args.date:  # a batch of this logical date rejected by an earlier attempt still fails the task
         rejected.update(earlier_rejections(lake, args.date))
@@ -190,6 +208,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "report_html": [r["report_html"] for r in runs],
         "conflicting_label_rows": sum(r["conflicting_label_rows"] for r in runs),
         "rejected_batches": rejected,
+        "engine": engine,
     }
     if rejected:
         first = next(iter(rejected))

@@ -1,0 +1,230 @@
+"""Section ``spark``: the data steps on both engines at 1x/16x/64x, training under the row budget, the
+budget's quality cost, and scoring throughput through Spark next to ``harmwatch score``.
+
+Memory here is the peak *sum* of the RSS of the step's whole process tree (the step, Spark's JVM and its
+Python workers), sampled every 0.2 s: ``ru_maxrss`` (bench.core) is the largest single process, which
+would hide the JVM beside the driver. The grown data (``scaling.grow_source``) lands as files of at most
+50,000 records, as a real feed lands many files a day (one landing file is one Spark task).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.core import BIN, BULK, Options, StepFailed, load1, step_env
+from bench.sections.scaling import grow_source
+from harmwatch.cli import parse_summary
+
+FILE_ROWS = 50_000
+DATA_STEPS = ("ingest", "validate", "build-dataset")
+BUDGETS = (5_000, 10_000, 20_000, 0)  # 0: no budget (the whole snapshot, ~40k rows at 1x)
+
+
+def run_tree(step: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One step in its own process; wall time, CPU of the tree, peak summed RSS of the tree."""
+    import psutil
+
+    load, start, peak, cpu = load1(), time.perf_counter(), 0, {}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([str(BIN / "harmwatch"), step, *args], env=env, stdout=out, stderr=err)
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                for p in tree:  # CPU of every process seen (a process's last sample counts)
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise StepFailed(f"`harmwatch {step} {' '.join(args)}` failed: {stderr.strip()[-600:]}")
+    return {
+        "step": step,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(sum(cpu.values()), 1),
+        "peak_tree_rss_mib": round(peak / 2**20),
+        "load1": load,
+        "summary": parse_summary(stdout),
+    }
+
+
+def split_landing(landing: Path) -> None:
+    """Rewrite each landed CSV as files of at most FILE_ROWS records (quoted newlines kept)."""
+    for path in sorted(landing.glob("labelled/dt=*/*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        header, body = rows[0], rows[1:]
+        if len(body) <= FILE_ROWS:
+            continue
+        for n, i in enumerate(range(0, len(body), FILE_ROWS)):
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(body[i : i + FILE_ROWS])
+            path.with_name(f"{path.stem}-{n:04d}.csv").write_text(buf.getvalue(), encoding="utf-8")
+        path.unlink()
+
+
+def landed(source: Path, factor: int, tmp: Path) -> Path:
+    """A landing zone simulated from ``factor`` copies of the dataset (bulk day + one day)."""
+    grown = grow_source(source, factor, tmp / f"x{factor}.csv") if factor > 1 else source
+    home = tmp / f"sim-x{factor}"
+    env = step_env(home, grown)
+    proc = subprocess.run(
+        [str(BIN / "harmwatch"), "simulate", "--start", BULK, "--days", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise StepFailed(f"simulate x{factor}: {proc.stderr[-400:]}")
+    split_landing(home / "landing")
+    if grown != source:
+        grown.unlink()
+    return home / "landing"
+
+
+def data_steps(landing: Path, engine: str, home: Path, extra: dict[str, str]) -> list[dict[str, Any]]:
+    env = {**step_env(home, landing), "HARMWATCH_LANDING_URI": str(landing), **extra}
+    out = []
+    for step in DATA_STEPS:
+        rec = run_tree(step, ["--engine", engine], env)
+        out.append(rec)
+        print(
+            f"  {engine:<6} {step:<14} {rec['wall_s']:8.1f} s "
+            f"{rec['peak_tree_rss_mib']:6d} MiB load {rec['load1']}",
+            flush=True,
+        )
+    return out
+
+
+def run(opts: Options) -> dict[str, Any]:
+    """Smallest size first on both engines (then the budget and scoring figures, on its home), then the
+    largest size on Spark, then the sizes between. Progress is saved after every record
+    (``spark.partial.json``), so a run cut short by its time limit still leaves its figures."""
+    import json
+
+    factors = sorted(opts.spark_factors)
+    order = [factors[0], *factors[:0:-1]] if len(factors) > 1 else factors
+    pandas_upto = 16  # the pandas engine is measured up to here (at 64x it is what Spark replaces)
+    tmp = Path(tempfile.mkdtemp(prefix="hw-bench-spark-"))
+    results: dict[str, Any] = {
+        "factors": factors,
+        "file_rows": FILE_ROWS,
+        "data": [],
+        "train": [],
+        "errors": [],
+    }
+
+    def save() -> None:
+        (opts.results / "spark.partial.json").write_text(json.dumps(results, indent=1, default=str))
+
+    try:
+        for factor in order:
+            landing = landed(opts.source, factor, tmp)
+            for engine in ("spark", "pandas"):
+                if engine == "pandas" and factor > pandas_upto:
+                    continue
+                home = tmp / f"{engine}-x{factor}"
+                print(f"spark section: {factor}x, {engine}", flush=True)
+                try:
+                    for rec in data_steps(landing, engine, home, {}):
+                        results["data"].append({**rec, "factor": factor, "engine": engine})
+                        save()
+                    if engine == "spark" and factor > 1:  # training within the row budget, then scoring
+                        env = step_env(home, landing)
+                        rec = run_tree("train", ["--n-jobs", "2"], env)
+                        results["train"].append({**rec, "factor": factor})
+                        save()
+                        print(f"  train {rec['wall_s']:.1f} s {rec['peak_tree_rss_mib']} MiB", flush=True)
+                        results.setdefault("scoring_grown", []).append(
+                            {"factor": factor, **scoring(home, landing)}
+                        )
+                        save()
+                except StepFailed as exc:
+                    results["errors"].append(f"{factor}x {engine}: {exc}")
+                    print(f"  FAILED: {exc}", flush=True)
+                if not (engine == "spark" and factor == 1):
+                    shutil.rmtree(home, ignore_errors=True)
+            if factor == 1:  # the budget's quality cost and scoring are measured on the real dataset
+                results["budget"] = budget_quality(tmp / f"spark-x{factor}", opts.source)
+                save()
+                results["scoring"] = scoring(tmp / f"spark-x{factor}", opts.source)
+                save()
+            else:
+                shutil.rmtree(landing.parent, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def budget_quality(home: Path, source: Path) -> list[dict[str, Any]]:
+    """Macro-F1 on the frozen evaluation snapshot when training under each row budget (1x data)."""
+    out = []
+    for budget in BUDGETS:
+        env = {**step_env(home, source), "HARMWATCH_TRAIN_ROW_BUDGET": str(budget)}
+        try:
+            rec = run_tree("train", ["--n-jobs", "2", "--retrain"], env)
+        except StepFailed as exc:
+            out.append({"budget": budget, "error": str(exc)})
+            continue
+        s = rec["summary"]
+        out.append(
+            {
+                "budget": budget,
+                "rows_train": s["rows_train"],
+                "macro_f1": s["macro_f1"],
+                "wall_s": rec["wall_s"],
+                "peak_tree_rss_mib": rec["peak_tree_rss_mib"],
+                "load1": rec["load1"],
+            }
+        )
+        print(f"  budget {budget}: {s['rows_train']} rows, macro-F1 {s['macro_f1']}", flush=True)
+    return out
+
+
+def scoring(home: Path, source: Path) -> dict[str, Any]:
+    """Posts per second through Spark (predict, local[2]) and through ``harmwatch score`` (2 workers)."""
+    env = step_env(home, source)
+    subprocess.run(
+        [str(BIN / "harmwatch"), "promote", "--force", "--reason", "benchmark: a champion to score with"],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    pred = run_tree("predict", ["--date", BULK, "--no-shadow"], env)
+    posts = home / "bulk-posts.parquet"
+    import pandas as pd
+
+    lake = home / "lake"
+    frames = [pd.read_parquet(p) for p in sorted((lake / "validated" / "labelled").glob("run=*/*.parquet"))]
+    texts = pd.concat(frames)
+    texts[texts["batch_dt"] == BULK].drop_duplicates("post_id")[["post_id", "text"]].to_parquet(posts)
+    score = run_tree(
+        "score", ["--input", str(posts), "--output", str(home / "scored.parquet"), "--workers", "2"], env
+    )
+    rows = pred["summary"]["rows"]
+    return {
+        "rows": rows,
+        "predict_wall_s": pred["wall_s"],
+        "predict_posts_per_s_wall": round(rows / pred["wall_s"]),
+        "predict_peak_tree_rss_mib": pred["peak_tree_rss_mib"],
+        "predict_load1": pred["load1"],
+        "score_wall_s": score["wall_s"],
+        "score_posts_per_s": score["summary"]["posts_per_second"],
+        "score_rows": score["summary"]["rows"],
+        "score_load1": score["load1"],
+    }

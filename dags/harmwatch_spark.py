@@ -1,0 +1,89 @@
+"""The kubernetes runner's Spark steps: ``harmwatch <step>`` as a SparkApplication.
+
+:meth:`harmwatch_tasks.RunnerConfig.task` hands the steps of ``RunnerConfig.spark_steps`` here. Each
+step's SparkApplication is a template in ``dags/spark/<step>.yaml`` (sparkoperator.k8s.io/v1beta2, for
+the Kubeflow Spark operator), filled with the runner's image, namespace, service account, ConfigMap and
+Secret, and submitted by the cncf.kubernetes provider's ``SparkKubernetesOperator``. Only imported when
+the kubernetes runner builds a Spark task, so parsing with the local runner never reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from harmwatch_tasks import RunnerConfig, drop_empty
+
+SPARK_TEMPLATES = Path(__file__).resolve().parent / "spark"
+
+
+@functools.cache
+def spark_template(step: str) -> dict[str, Any]:
+    """The SparkApplication template of ``step`` (``dags/spark/<step>.yaml``), read once per parse."""
+    import yaml
+
+    return yaml.safe_load((SPARK_TEMPLATES / f"{step}.yaml").read_text())
+
+
+def spark_application(config: RunnerConfig, step: str, arguments: Sequence[str]) -> dict[str, Any]:
+    """The SparkApplication the runner submits for ``harmwatch <step> <arguments>``: the step's template
+    with this runner's image, namespace, service account, ConfigMap and Secret, and the task's arguments
+    (still Jinja templates; Airflow renders them, empty ones are dropped before submission)."""
+    import copy
+
+    body = copy.deepcopy(spark_template(step))
+    spec = body["spec"]
+    body["metadata"]["namespace"] = config.namespace
+    spec.update(image=config.image, imagePullPolicy=config.image_pull_policy)
+    if config.image_pull_secrets:
+        spec["imagePullSecrets"] = list(config.image_pull_secrets)
+    fixed = [a for a in spec["arguments"][1:] if a.startswith("--engine") or a == "spark"]
+    spec["arguments"] = [step, *fixed, *arguments]
+    env_from = [{"configMapRef": {"name": config.configmap}}, {"secretRef": {"name": config.secret_name}}]
+    for role in ("driver", "executor"):
+        spec[role]["envFrom"] = copy.deepcopy(env_from)
+    spec["driver"]["serviceAccount"] = config.spark_service_account
+    return body
+
+
+@functools.cache
+def _spark_operator_class() -> type[BaseOperator]:
+    """The SparkKubernetesOperator subclass, defined on first use (parsing never imports the provider)."""
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
+
+    class HarmwatchSparkOperator(SparkKubernetesOperator):
+        """``harmwatch <step>`` as a SparkApplication; optional arguments that rendered empty are dropped.
+
+        The driver prints the step's summary to its log (streamed into the task log); the Spark operator's
+        driver pod has no XCom sidecar, so downstream tasks read the lake (e.g. train takes the newest
+        snapshot when build_dataset left no XCom).
+        """
+
+        def manage_template_specs(self) -> dict[str, Any]:
+            body = super().manage_template_specs()
+            spec = body["spark"]["spec"] if "spark" in body else body["spec"]
+            spec["arguments"] = drop_empty(spec.get("arguments") or [])
+            return body
+
+    return HarmwatchSparkOperator
+
+
+def spark_task(
+    config: RunnerConfig, task_id: str, step: str, arguments: list[str], **kwargs: Any
+) -> BaseOperator:
+    body = spark_application(config, step, arguments)
+    return _spark_operator_class()(
+        task_id=task_id,
+        name=body["metadata"]["name"],
+        namespace=config.namespace,
+        template_spec={"spark": body},
+        get_logs=True,
+        do_xcom_push=False,
+        delete_on_termination=True,
+        startup_timeout_seconds=600,
+        **kwargs,
+    )

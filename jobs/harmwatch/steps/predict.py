@@ -1,0 +1,170 @@
+"""Predict: score the lake's new posts with the champion, and with the challenger in shadow, on Spark.
+
+"New" posts are the validated posts (labelled and reported, one row per ``post_id``) of the logical
+date's batch that no committed predict run of that day has scored yet, so a rerun scores nothing twice
+and late files of the same day are scored by the next run. Both models are loaded by alias through
+``mlflow.pyfunc.spark_udf`` (``models:/<name>@champion``, ``@challenger``) and scored in Spark's Python
+workers; the challenger's output is only recorded (shadow), never acted on.
+
+Output (:mod:`harmwatch.data.catalog`): ``predictions/dt=<day>/run=<id>/``, one row per post: ``post_id``,
+``batch_dt``, ``model_version``, ``label``, ``harmful_score``, ``challenger_version``,
+``challenger_label``, ``challenger_harmful_score``. Drift and metrics read these instead of scoring
+again. Summary: rows scored, flag rates of both models and their disagreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from harmwatch.config import BENIGN_CLASS, Settings
+from harmwatch.data import catalog
+from harmwatch.data.tables import newest_day
+from harmwatch.errors import HarmwatchError
+from harmwatch.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+CONTRACT = "label string, harmful_score double"  # the pyfunc output columns predict keeps
+
+
+def new_posts(spark: SparkSession, lake: Store, day: str) -> DataFrame | None:
+    """Validated posts of ``day`` (one per ``post_id``; a moderator-labelled copy wins), not yet scored."""
+    from pyspark.sql import functions as F
+
+    from harmwatch.spark.lake import read_runs
+
+    parts = []
+    for priority, kind in enumerate(catalog.KINDS):
+        manifests = [
+            m for m in lake.committed(catalog.validated_runs(kind)) if day in m.get("batch_dts", [day])
+        ]
+        frame = read_runs(spark, lake, manifests)
+        if frame is not None:
+            parts.append(
+                frame.where(F.col("batch_dt") == day).select(
+                    "post_id", "text", "batch_dt", F.lit(priority).alias("_p")
+                )
+            )
+    if not parts:
+        return None
+    posts = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    posts = posts.where(F.col("post_id").isNotNull() & F.col("text").isNotNull())
+    posts = posts.groupBy("post_id").agg(
+        F.min_by("text", F.struct("_p", "text")).alias("text"), F.first("batch_dt").alias("batch_dt")
+    )
+    scored = read_runs(spark, lake, lake.committed(catalog.predictions_day(day)))
+    if scored is not None:
+        posts = posts.join(scored.select("post_id"), "post_id", "left_anti")
+    return posts
+
+
+def rates(frame: DataFrame, shadow: bool) -> dict[str, Any]:
+    """Flag rates of both models and how often they disagree (one Spark pass)."""
+    from pyspark.sql import functions as F
+
+    flag = (F.col("label") != BENIGN_CLASS).cast("double")
+    aggs = [F.count(F.lit(1)).alias("rows"), F.avg(flag).alias("flag_rate")]
+    if shadow:
+        shadow_flag = (F.col("challenger_label") != BENIGN_CLASS).cast("double")
+        aggs += [
+            F.avg(shadow_flag).alias("challenger_flag_rate"),
+            F.avg((F.col("label") != F.col("challenger_label")).cast("double")).alias("label_disagreement"),
+            F.avg((flag != shadow_flag).cast("double")).alias("flag_disagreement"),
+        ]
+    row = frame.agg(*aggs).first().asDict()
+    return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="logical date YYYY-MM-DD: score that batch (default: the newest)")
+    parser.add_argument("--lake", help="lake URI (default: settings.lake_uri)")
+    parser.add_argument("--no-shadow", action="store_true", help="score with the champion only")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    import mlflow.pyfunc
+    from pyspark.sql import functions as F
+
+    from harmwatch import registry
+    from harmwatch.spark.lake import commit_folder
+    from harmwatch.spark.session import spark_session
+
+    lake = open_store(args.lake or settings.lake_uri, settings)
+    day = args.date or newest_day(lake)
+    if day is None:
+        return {"rows": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
+    with registry.mlflow_calls(settings):
+        client = registry.configure_mlflow(settings)
+        champion = registry.get_alias_version(client, settings.model_name, "champion")
+        challenger = registry.get_alias_version(client, settings.model_name, "challenger")
+    if champion is None:
+        return {"batch_dt": day, "rows": 0, "skipped": "no champion in the registry"}
+    shadow = not args.no_shadow and challenger is not None and challenger.version != champion.version
+    with spark_session(settings, "predict") as spark:
+        posts = new_posts(spark, lake, day)
+        if posts is None:
+            return {"batch_dt": day, "rows": 0, "skipped": f"no validated posts of {day} in {lake.uri}"}
+        posts = posts.persist()
+        ids = sorted(r["post_id"] for r in posts.select("post_id").collect())
+        if not ids:
+            posts.unpersist()
+            return {
+                "batch_dt": day,
+                "rows": 0,
+                "model_version": str(champion.version),
+                "skipped": "nothing new",
+            }
+        run_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+        def udf(alias: str) -> Any:
+            uri = f"models:/{settings.model_name}@{alias}"
+            return mlflow.pyfunc.spark_udf(spark, uri, result_type=CONTRACT, env_manager="local")
+
+        out = posts.withColumn("_c", udf("champion")(F.struct("text")))
+        cols = [
+            "post_id",
+            "batch_dt",
+            F.lit(str(champion.version)).alias("model_version"),
+            F.col("_c.label").alias("label"),
+            F.col("_c.harmful_score").alias("harmful_score"),
+        ]
+        if shadow:
+            out = out.withColumn("_s", udf("challenger")(F.struct("text")))
+            cols += [
+                F.lit(str(challenger.version)).alias("challenger_version"),
+                F.col("_s.label").alias("challenger_label"),
+                F.col("_s.harmful_score").alias("challenger_harmful_score"),
+            ]
+        else:
+            cols += [
+                F.lit(None).cast("string").alias("challenger_version"),
+                F.lit(None).cast("string").alias("challenger_label"),
+                F.lit(None).cast("double").alias("challenger_harmful_score"),
+            ]
+        prefix = catalog.predictions_run(day, run_id)
+        predictions = out.select(*cols)
+        meta = {"run_id": run_id, "batch_dt": day, "rows": len(ids), "model_version": str(champion.version)}
+        commit_folder(predictions, lake, prefix, {**meta, "shadow": shadow}, ["post_id"])
+        scored = spark.read.parquet(*[str(p) for p in _parts(lake, prefix)])
+        summary = rates(scored, shadow)
+        posts.unpersist()
+    if summary["rows"] != len(ids):
+        raise HarmwatchError(
+            f"predict wrote {summary['rows']} rows for {len(ids)} posts under {lake.url(prefix)}"
+        )
+    return {
+        "batch_dt": day,
+        **summary,
+        "model_version": str(champion.version),
+        "challenger_version": str(challenger.version) if shadow else None,
+        "predictions": lake.url(prefix),
+    }
+
+
+def _parts(lake: Store, prefix: str) -> list[str]:
+    from harmwatch.spark.session import lake_path
+
+    return [lake_path(lake.uri, f"{prefix}/{f['name']}") for f in lake.manifest(prefix)["files"]]

@@ -1,0 +1,117 @@
+"""The Spark build makes every weak-label decision the pandas build makes, including those that span
+buckets of text keys: reporters' records (also per reason), co-reporting cohorts, trusted dissent, the
+champion check, spot checks, and a reviewed label settling a conflicted text.
+
+One small hand-made history (a crew of three co-reporters, an honest crowd, conflicting and reviewed
+moderator labels, posts known only from reports) is assembled by :func:`harmwatch.data.dataset.assemble`
+and by :func:`harmwatch.spark.build.decide` + :func:`~harmwatch.data.dataset.finish_assembly` on one
+Spark session; every output table must be equal. The end-to-end runs are in ``test_parity.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog
+from harmwatch.data import dataset as ds
+from harmwatch.data.weak_labels import Policy
+from tests.jobs.test_build_dataset import labelled, reports
+
+CREW = ["c1", "c2", "c3"]
+
+
+def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(labelled rows, report rows, the champion's scores of the posts known only from reports)."""
+    rng = np.random.default_rng(7)
+    lab = [(f"h{i}", f"crew history {i}", "religion") for i in range(12)]
+    rep = [(f"h{i}", f"crew history {i}", w, "religion") for i in range(12) for w in CREW]
+    for i in range(120):  # an honest crowd: two reporters a post, rarely the same two
+        a, b = (f"u{j}" for j in rng.choice(30, size=2, replace=False))
+        lab.append((f"o{i}", f"crowd post {i}", "age"))
+        rep += [(f"o{i}", f"crowd post {i}", a, "age"), (f"o{i}", f"crowd post {i}", b, "age")]
+    for i in range(40):  # posts known only from reports: crew poison, crowd consensus, disagreement
+        text = f"pending post {i}"
+        if i % 4 == 0:
+            rep += [(f"p{i}", text, w, "religion") for w in CREW]
+        elif i % 4 == 3:
+            rep += [(f"p{i}", text, f"u{(i + k) % 30}", "age" if k % 2 else "gender") for k in range(4)]
+        else:
+            rep += [(f"p{i}", text, f"u{(i + k) % 30}", "age") for k in range(4)]
+    labelled_rows = pd.concat(
+        [
+            labelled(lab),
+            labelled(
+                [("x1", "Conflicted text", "age"), ("x2", "conflicted  text", "gender")], day="2026-01-02"
+            ),
+            labelled([("y1", "settled text", "age"), ("y2", "Settled text", "gender")], day="2026-01-02"),
+            labelled([("y3", "settled text", "gender")], day="2026-01-03", file="review-r1.csv"),
+        ],
+        ignore_index=True,
+    )
+    report_rows = reports(rep)
+    pending = ds.pending_texts(labelled_rows, report_rows)
+    classes = ["age", "gender", "religion", "not_cyberbullying"]
+    scores = pd.DataFrame({f"score_{c}": 0.25 for c in classes}, index=pending.index).assign(
+        key=pending["key"]
+    )
+    scores.loc[scores.index % 8 == 1, "score_age"] = 0.01  # the champion strongly disagrees with some
+    return labelled_rows, report_rows, scores
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory, java):
+    from harmwatch.spark.session import build_session
+
+    home = tmp_path_factory.mktemp("spark-policy")
+    settings = Settings(home=str(home), spark_master="local[2]", spark_shuffle_partitions=2)
+    session = build_session(settings, "build-policy-test")
+    yield session
+    session.stop()
+
+
+def both(spark, policy: Policy) -> tuple[ds.Assembly, ds.Assembly]:
+    from harmwatch.spark.build import _keyed, decide
+
+    lab, rep, scores = history()
+    expected = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
+    s_lab, s_rep = _keyed(spark.createDataFrame(lab)), _keyed(spark.createDataFrame(rep))
+    decisions = decide(s_lab, s_rep, 4, policy, 42, scores)
+    files = pd.DataFrame({"key": ds.text_key(lab["text"]), "source_file": lab["source_file"]})
+    return expected, ds.finish_assembly(decisions, files, None, policy, 0.2, 42)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(spot_check_rate=0.3), Policy(spot_check_rate=0.3).with_("per_reason").without("trusted_dissent")],
+    ids=["default-defences", "per-reason-no-trusted-dissent"],
+)
+def test_spark_decisions_equal_pandas(spark, policy):
+    expected, got = both(spark, policy)
+    for table in ("train", "eval", "review", "reliability"):
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(expected, table), obj=table)
+    assert (got.train_version, got.review_version, got.reporters_version) == (
+        expected.train_version,
+        expected.review_version,
+        expected.reporters_version,
+    )
+    assert got.train_files == expected.train_files and got.eval_files == expected.eval_files
+    kinds = expected.review_counts
+    # the history exercises each defence that spans buckets, so equality is not trivial
+    assert {"cohort", "champion", "spot_check", "disagreement"} <= set(kinds), kinds
+    assert expected.weak_labels > 0
+    settled = expected.train[expected.train["key"] == "settled text"]
+    assert settled["label"].tolist() == ["gender"]  # the reviewed label won
+    assert catalog.is_review_landing("labelled/dt=2026-01-03/review-r1.csv")
+
+
+def test_spark_refuses_the_before_report_defence(tmp_path):
+    import argparse
+
+    from harmwatch.errors import HarmwatchError
+    from harmwatch.spark.build import run_spark
+
+    with pytest.raises(HarmwatchError, match="before_report weak-label defence is not available on Spark"):
+        run_spark(Settings(home=str(tmp_path)), argparse.Namespace(), None, Policy().with_("before_report"))
