@@ -320,8 +320,10 @@ def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Pa
     served = tmp_path / "served"
     served.mkdir()
     archive, sha256 = shared_archive(served)
-    # The job sees the machine, not this test session: no harmwatch, Airflow or virtualenv settings.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARMWATCH_", "AIRFLOW", "VIRTUAL_ENV"))}
+    # The job sees the machine, not this test session: no harmwatch, Airflow or virtualenv settings, and
+    # none of the outer make's flags (`make test PYTEST_ARGS=...` would reach the job's make through them).
+    inherited = ("HARMWATCH_", "AIRFLOW", "VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     with serve(served) as url:
         cmd = [
             str(gitlab_ci_local),
