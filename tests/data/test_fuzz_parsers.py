@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harmwatch.cli import main
@@ -100,6 +100,10 @@ def test_jsonl_parser_accounts_for_every_record(data: bytes):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(csv_data=st.one_of(st.binary(max_size=300), csv_files()), jsonl_data=jsonl_files())
+@example(  # found by this test: an extra column whose name has invalid bytes, above a valid row
+    csv_data=b"post_id,text,label,labelled_at,labeller_i\xa5\xa3d\np1,hello,age,2026-01-01T10:00:00Z,x\n",
+    jsonl_data=b"",
+)
 def test_ingest_and_validate_never_lose_a_row(csv_data: bytes, jsonl_data: bytes, monkeypatch, capsys):
     home = Path(tempfile.mkdtemp(prefix="hw-fuzz-"))
     try:

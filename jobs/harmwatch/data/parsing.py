@@ -113,7 +113,10 @@ def parse_csv(data: bytes, required: tuple[str, ...] = LABELLED_REQUIRED) -> Par
     csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim or ",", strict=True)
     try:
-        header = [c.strip().lower() for c in next(reader)]
+        # A column name with invalid bytes is kept, shown as \xNN: it names an extra column of valid rows.
+        header = [
+            printable_raw(c.strip().lower()) if has_bad_bytes(c) else c.strip().lower() for c in next(reader)
+        ]
     except csv.Error as exc:
         out.note = f"unreadable header ({exc})"
         header = []
