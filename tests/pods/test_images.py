@@ -93,7 +93,11 @@ def test_job_image_runs_as_10001_on_a_read_only_root(images) -> None:
     assert run(images["job"].ref, "-u", entrypoint="id", extra=hardened).strip() == "10001"
     info = json.loads(run(images["job"].ref, "info", "--json", extra=hardened))
     assert info["home"] == "/var/lib/harmwatch"
-    smoke = "import sklearn, mlflow, great_expectations, evidently, pyarrow, psycopg2; print('ok')"
+    # sys.ps1: in a `python -c` process pyspark.sql.connect (imported by GX) exits 0 unless it looks interactive.
+    smoke = (
+        "import sys; sys.ps1 = ''; "
+        "import sklearn, mlflow, great_expectations, evidently, pyarrow, psycopg2, pyspark; print('ok')"
+    )
     assert run(images["job"].ref, "-c", smoke, entrypoint="python", extra=hardened).strip() == "ok"
 
 
