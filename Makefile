@@ -19,6 +19,9 @@ export DO_NOT_TRACK ?= true
 # The MLflow server's job runner (huey workers) serves GenAI features harmwatch does not use.
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
+# Two workers (pytest-xdist): most of the suite's time is servers, schedulers and pods waiting, so two
+# workers overlap those waits; tests/conftest.py keeps each group of tests on one worker (-n0: one process).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv labelstudio tools java demo test lint bench up down clean lock images
 
@@ -63,7 +66,7 @@ demo: venv labelstudio java
 	$(BIN)/python -m devstack.demo
 
 test: venv tools labelstudio
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 # docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
 images: venv

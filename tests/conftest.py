@@ -28,6 +28,11 @@ import pytest
 from harmwatch.config import configure_libraries, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+# An xdist worker's __main__ is a bare `python -c` module. pyspark.sql.connect (which Great Expectations
+# imports) takes that for a doctest run of its own and exits with status 0 unless the interpreter looks
+# interactive; so a worker says it is.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    sys.ps1 = getattr(sys, "ps1", ">>> ")
 VENV_BIN = Path(sys.executable).parent
 
 # No outbound calls from the tests: the library defaults every harmwatch command sets at start-up (no MLflow
@@ -40,6 +45,37 @@ os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
 MLFLOW_ADMIN = ("admin", secrets.token_urlsafe(18))
 MLFLOW_PIPELINE = ("harmwatch-pipeline", secrets.token_urlsafe(18))
 os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = MLFLOW_PIPELINE
+
+
+# `make test` runs the suite on two xdist workers (--dist loadgroup): a group runs whole on one worker.
+# Directories whose files share an expensive session fixture (trained models, built images, a Spark
+# session, the drift pools) are one group each; every other test file is a group of its own. Groups are
+# handed out longest first, so that both workers finish at about the same time.
+SHARED_FIXTURE_DIRS = {"model", "pods", "drift", "spark"}
+LONGEST_FIRST = [  # measured with --durations on a clean clone; the rest follow in collection order
+    "browser/test_ui.py",
+    "pods",
+    "model",
+    "e2e/test_production_backends.py",
+    "spark",
+    "reliability/test_crash_rerun_model.py",
+    "reliability/test_mlflow_outage.py",
+    "deploy/test_gitlab_ci.py",
+    "e2e/test_retrain_dag.py",
+]
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The group of a test: its directory under tests/ if that shares session fixtures, else its file."""
+    path = Path(str(item.path)).relative_to(REPO / "tests")
+    return path.parts[0] if path.parts[0] in SHARED_FIXTURE_DIRS else path.as_posix()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(xdist_group(item), len(rank)))  # stable: file order kept
 
 
 def shared_dir() -> Path:
