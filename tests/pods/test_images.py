@@ -93,7 +93,7 @@ def test_job_image_runs_as_10001_on_a_read_only_root(images) -> None:
     assert run(images["job"].ref, "-u", entrypoint="id", extra=hardened).strip() == "10001"
     info = json.loads(run(images["job"].ref, "info", "--json", extra=hardened))
     assert info["home"] == "/var/lib/harmwatch"
-    # sys.ps1: in a `python -c` process pyspark.sql.connect (imported by GX) exits 0 unless it looks interactive.
+    # sys.ps1: in a `python -c` process pyspark.sql.connect (GX imports it) exits 0 unless interactive.
     smoke = (
         "import sys; sys.ps1 = ''; "
         "import sklearn, mlflow, great_expectations, evidently, pyarrow, psycopg2, pyspark; print('ok')"
