@@ -50,6 +50,24 @@ def test_recent_slice_needs_older_batches_and_takes_only_new_moderator_texts():
     assert recent_slice(lab, train, "2026-01-02", 1)[1].empty
 
 
+def test_a_label_from_the_review_loop_goes_to_training_not_to_the_recent_slice():
+    lab = labelled([("a", "old post", "age"), ("b", "new post", "religion")], day="2026-01-01")
+    lab.loc[1, "batch_dt"] = "2026-01-02"
+    lab.loc[1, "source_file"] = catalog.review_landing("2026-01-02", "r1")
+    train = pd.DataFrame(
+        {
+            "key": ["old post", "new post"],
+            "text": ["old post", "new post"],
+            "label": ["age", "religion"],
+            "label_source": ["moderator", "moderator"],
+            "post_id": ["a", "b"],
+        }
+    )
+    kept, recent, why = recent_slice(lab, train, "2026-01-02", 1)
+    assert recent.empty and kept["key"].tolist() == ["old post", "new post"]
+    assert why == "no new moderator-labelled text in the batches 2026-01-02..2026-01-02"
+
+
 def test_renewed_anchor_keeps_a_stratified_share_and_adds_the_recent_posts():
     old = pd.DataFrame({"key": [f"k{i}" for i in range(40)], "text": "t", "label": ["age", "gender"] * 20})
     old["post_id"] = old["key"]

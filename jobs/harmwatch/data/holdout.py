@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from harmwatch.data.catalog import is_review_landing
 from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, split_eval, text_key
 
 RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
@@ -42,6 +43,9 @@ def recent_slice(
     ``labelled``: validated labelled rows (``text``, ``batch_dt``, ``post_id``); ``train``: the training
     snapshot of :func:`harmwatch.data.dataset.assemble` (anchor texts and conflicts already left out).
     Only moderator labels are held out: a report-derived label is not ground truth to judge a model on.
+    Nor is a label that came back from the review loop (:func:`harmwatch.data.catalog.is_review_landing`):
+    a reviewed post was picked from the review queue (reports, conflicts, spot checks), not drawn from the
+    day's posts, and it goes straight into training, which is what the moderators labelled it for.
     """
     empty = pd.DataFrame(columns=RECENT_COLUMNS)
     start = window_start(day, days)
@@ -52,7 +56,10 @@ def recent_slice(
         return train, empty, f"no labelled batch before {start}: the newest batches are all there is"
     newest = keys[(batch >= start) & (batch <= day)]
     first_seen = labelled.assign(key=keys)[batch.between(start, day)].drop_duplicates("key")
-    fresh = set(newest) - older
+    reviewed = (
+        set(keys[labelled["source_file"].map(is_review_landing).astype(bool)]) if len(labelled) else set()
+    )
+    fresh = set(newest) - older - reviewed
     held = train["label_source"].eq("moderator") & train["key"].isin(fresh)
     if not held.any():
         return train, empty, f"no new moderator-labelled text in the batches {start}..{day}"
