@@ -104,14 +104,18 @@ class RunnerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RunnerConfig:
-        """Read every ``HARMWATCH_<FIELD>`` once (unset or empty keeps the default); keywords win."""
+        """Read every ``HARMWATCH_<FIELD>`` once (unset or empty keeps the default); keywords win.
+
+        A list (``HARMWATCH_SPARK_STEPS``, ``HARMWATCH_IMAGE_PULL_SECRETS``) is comma-separated; ``none``
+        is the empty list (``HARMWATCH_SPARK_STEPS=none``: every step runs as a plain pod).
+        """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"HARMWATCH_{f.name.upper()}", "")
             if raw:
                 values[f.name] = (
-                    tuple(s.strip() for s in raw.split(",") if s.strip())
+                    tuple(s.strip() for s in raw.split(",") if s.strip() and s.strip() != "none")
                     if f.name in ("image_pull_secrets", "spark_steps")
                     else raw
                 )

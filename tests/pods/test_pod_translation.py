@@ -17,6 +17,7 @@ WORKER_ENV = {
     "HARMWATCH_IMAGE": "localhost/harmwatch/job:0123abc",
     "HARMWATCH_IMAGE_PULL_SECRETS": "hw-registry",
     "HARMWATCH_XCOM_SIDECAR_IMAGE": "localhost/harmwatch-base/python:3.12",
+    "HARMWATCH_SPARK_STEPS": "none",  # no Spark operator here: every step is a pod
 }
 
 
