@@ -66,7 +66,7 @@ demo: venv labelstudio java
 	$(BIN)/python -m devstack.demo
 
 test: venv tools labelstudio
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
 images: venv

@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,10 +48,10 @@ MLFLOW_PIPELINE = ("harmwatch-pipeline", secrets.token_urlsafe(18))
 os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = MLFLOW_PIPELINE
 
 
-# `make test` runs the suite on two xdist workers (--dist loadgroup): a group runs whole on one worker.
-# Directories whose files share an expensive session fixture (trained models, built images, a Spark
-# session, the drift pools) are one group each; every other test file is a group of its own. Groups are
-# handed out longest first, so that both workers finish at about the same time.
+# `make test` runs the suite on two pytest-xdist workers, with the scheduler below: a group of tests
+# runs whole on one worker. Directories whose files share an expensive session fixture (trained models,
+# built images, a Spark session, the drift pools) are one group each; every other test file is a group of
+# its own. Groups are handed out longest first, so that both workers finish at about the same time.
 SHARED_FIXTURE_DIRS = {"model", "pods", "drift", "spark"}
 LONGEST_FIRST = [  # measured with --durations on a clean clone; the rest follow in collection order
     "model",  # ~7 min
@@ -65,17 +66,28 @@ LONGEST_FIRST = [  # measured with --durations on a clean clone; the rest follow
 ]
 
 
-def xdist_group(item: pytest.Item) -> str:
-    """The group of a test: its directory under tests/ if that shares session fixtures, else its file."""
-    path = Path(str(item.path)).relative_to(REPO / "tests")
-    return path.parts[0] if path.parts[0] in SHARED_FIXTURE_DIRS else path.as_posix()
+def test_group(nodeid: str) -> str:
+    """The group of a test (by node id): its directory under tests/ if that shares session fixtures, else
+    its file."""
+    parts = nodeid.split("::", 1)[0].split("/")[1:]  # without the leading tests/
+    return parts[0] if parts[0] in SHARED_FIXTURE_DIRS else "/".join(parts)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(xdist_group(item), len(rank)))  # stable: file order kept
+    items.sort(key=lambda item: rank.get(test_group(item.nodeid), len(rank)))  # stable: file order kept
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (-p no:xdist) nothing calls it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's load-scope scheduler with :func:`test_group` as the scope."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def shared_dir() -> Path:
