@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# harmwatch job image: every step pod runs `harmwatch <step>` from this image (see DESIGN.md,
-# "Runners"). The Helm chart also runs the MLflow tracking server from it (`mlflow server`), so
+# harmwatch job image: every step pod runs `harmwatch <step>` from this image (see docs/architecture.md,
+# "Contracts"). The Helm chart also runs the MLflow tracking server from it (`mlflow server`), so
 # client and server share one pinned MLflow and the PostgreSQL driver.
 #
 # Build from the repository root:

@@ -2,9 +2,9 @@
 
 The entry point reads the settings once, sets the third-party defaults, arms fault injection, and runs
 the step's module, which is imported only when its command runs so ``harmwatch info`` stays fast.
-Contract (DESIGN.md): the step's JSON summary is the last line of stdout and the exit code is 0; on
-failure one clear line goes to stderr and the exit code is non-zero. Anything the libraries print while a
-step runs is sent to stderr so stdout stays machine-readable.
+Contract (docs/architecture.md, "Contracts"): the step's JSON summary is the last line of stdout and
+the exit code is 0; on failure one clear line goes to stderr and the exit code is non-zero. Anything
+the libraries print while a step runs is sent to stderr so stdout stays machine-readable.
 """
 
 from __future__ import annotations

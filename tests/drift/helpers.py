@@ -1,4 +1,5 @@
-"""Test helpers: a stand-in champion (pyfunc with the DESIGN.md output contract) and a validated lake.
+"""Test helpers: a stand-in champion (a pyfunc with the output contract of docs/architecture.md) and a
+validated lake.
 
 Built with plain ``mlflow`` and the store's commit protocol, i.e. from the public contracts (registered
 model ``harmful-content`` with alias ``champion``, run artifact ``drift_reference/reference.parquet``,

@@ -70,7 +70,7 @@ def test_the_registry_has_a_champion_and_the_decision_is_recorded(day_one) -> No
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     champion = client.get_model_version_by_alias(env["HARMWATCH_MODEL_NAME"], "champion")
     assert champion.version == str(run.tasks["evaluate"].xcom["challenger_version"])
-    # The decision and its evidence live on the model version (DESIGN.md, "Model promotion").
+    # The decision and its evidence live on the model version (docs/architecture.md, "Contracts").
     assert champion.tags.get("harmwatch.decision") == decision == "promote", champion.tags
     assert champion.tags.get("harmwatch.promoted_on") == DAY, champion.tags
 

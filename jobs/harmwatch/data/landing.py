@@ -1,7 +1,7 @@
 """The landing zone's files and what ingest makes of them: pure functions, no storage calls.
 
 A landing file is ``labelled/dt=YYYY-MM-DD/<name>.csv`` or ``reports/dt=YYYY-MM-DD/<name>.jsonl``
-(DESIGN.md, "Landing zone format"). Ingest keys a file by its identity (key, size, and the S3 ETag or local
+(docs/architecture.md, "Contracts"). Ingest keys a file by its identity (key, size, and the S3 ETag or local
 mtime), so a file rewritten with new content is a new file and an untouched one is never taken twice.
 
 **No raw reporter id reaches the lake.** Parsed reports get the keyed hash in ``reporter_id``. A report

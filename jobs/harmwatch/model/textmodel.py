@@ -323,7 +323,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
 
 
 class HarmfulContentPipeline(Pipeline):
-    """The registered model: ``predict`` returns the pyfunc contract of DESIGN.md
+    """The registered model: ``predict`` returns the pyfunc contract (docs/architecture.md)
     (``label``, ``harmful_score``, ``score_<class>``) for a DataFrame with a ``text`` column.
     Use :meth:`predict_label` for plain labels."""
 

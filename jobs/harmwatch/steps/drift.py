@@ -50,8 +50,8 @@ def day_number(day: str) -> int:
 
 
 def predict(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``pred_label`` and ``harmful_score`` from a pyfunc model (contract in DESIGN.md), scored by one
-    forked worker per CPU (scoring both sides is most of this step's work)."""
+    """Add ``pred_label`` and ``harmful_score`` from a pyfunc model (contract in docs/architecture.md),
+    scored by one forked worker per CPU (scoring both sides is most of this step's work)."""
     from harmwatch.model.scoring import available_cpus, score_frame
 
     out = score_frame(model, pd.DataFrame({"text": frame["text"].tolist()}), 10_000, available_cpus())
