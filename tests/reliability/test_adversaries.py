@@ -7,7 +7,7 @@ weak-label decision once per day, as the daily DAG does, with the champion a rea
 day. The default policy keeps the weak labels that entered training at least 95 % precise against every
 adversary; without its defences the farming crew gets its false labels in (precision 0.90 here) and
 vote tying blocks honest labels. The full-size measurements (three strengths each) are ``make bench``'s
-adversaries section and the README's tables.
+adversaries section and the tables of docs/weak-labels.md.
 """
 
 from __future__ import annotations

@@ -1,0 +1,136 @@
+"""The README is a front door and the docs cannot go stale.
+
+- The README stays short (at most 250 lines) and links every page in ``docs/``; every page starts with
+  what a reader can do with it.
+- Every relative link in the README and the docs points at a file that exists (and a heading, for an
+  ``#anchor``).
+- Counts and figures are tagged where they stand, ``<!-- fig:NAME -->value<!-- /fig -->`` (the tags do
+  not render), and each tagged value must equal what the code or the benchmark results say now:
+  a count of DAGs, commands, identity groups or golden posts, or a figure of ``bench/results/``.
+- The README's DAG table lists exactly the DAGs in ``dags/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
+PAGES = [README, *DOCS, REPO / "bench" / "PROFILING.md", REPO / "bench" / "results" / "README.md"]
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+FIGURE = re.compile(r"<!-- fig:([a-z0-9_]+) -->(.*?)<!-- /fig -->")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {slug(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")}
+
+
+def dag_ids() -> set[str]:
+    ids = set()
+    for path in (REPO / "dags").glob("harmful_content_*.py"):
+        ids |= set(re.findall(r'dag_id\s*=\s*"([a-z_]+)"', path.read_text()))
+    return ids
+
+
+def commands() -> list[str]:
+    tree = ast.parse((REPO / "jobs" / "harmwatch" / "steps" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COMMANDS":
+            return [key.value for key in node.value.keys]  # type: ignore[union-attr]
+    raise AssertionError("COMMANDS not found in jobs/harmwatch/steps/__init__.py")
+
+
+def bench_target(key: str) -> Callable[[], str]:
+    def value() -> str:
+        records = json.loads((REPO / "bench" / "results" / "targets.json").read_text())
+        record = next(r for r in records if r["key"] == key)
+        return f"{record['value']:,.1f} {record['unit']}"
+
+    return value
+
+
+def golden_count() -> str:
+    from harmwatch.model.golden import golden_frame
+
+    return str(len(golden_frame()))
+
+
+def fairness_counts() -> tuple[int, int]:
+    from harmwatch.model import fairness
+
+    groups = sum(len(members) for members in fairness.GROUPS.values())
+    return groups, len(fairness.templates())
+
+
+FIGURES: dict[str, Callable[[], str]] = {
+    "dags": lambda: str(len(dag_ids())),
+    "commands": lambda: str(len(commands())),
+    "golden_posts": golden_count,
+    "identity_groups": lambda: str(fairness_counts()[0]),
+    "fairness_templates": lambda: str(fairness_counts()[1]),
+    "dag_end_to_end": bench_target("dag_end_to_end_s"),
+    "train_time": bench_target("train_s"),
+}
+
+
+def test_readme_is_short_and_links_every_page() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 250, "README.md is over 250 lines: move details to docs/"
+    linked = {target.split("#")[0] for target in LINK.findall(text)}
+    missing = [f"docs/{page.name}" for page in DOCS if f"docs/{page.name}" not in linked]
+    assert not missing, f"README.md does not link {missing}"
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_every_page_says_what_a_reader_can_do(page: Path) -> None:
+    lines = [line for line in page.read_text().splitlines() if line.strip()]
+    assert lines[0].startswith("# "), f"{page.name} starts without a title"
+    assert lines[1].startswith(("Read this", "This guide")), (
+        f"{page.name}: the line after the title should say what a reader can do with the page"
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_resolve(page: Path) -> None:
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(REPO)} links to missing files or headings: {broken}"
+
+
+def test_tagged_figures_are_current() -> None:
+    stale, seen = [], set()
+    for page in PAGES:
+        for name, shown in FIGURE.findall(page.read_text()):
+            assert name in FIGURES, f"{page.name}: unknown figure {name!r} (add it to FIGURES)"
+            seen.add(name)
+            actual = FIGURES[name]()
+            if shown != actual:
+                stale.append(f"{page.relative_to(REPO)}: {name} says {shown!r}, now {actual!r}")
+    assert not stale, "stale figures:\n" + "\n".join(stale)
+    assert {"dags", "commands"} <= seen, "the README should state the DAG and command counts as figures"
+
+
+def test_readme_dag_table_lists_every_dag() -> None:
+    listed = set(re.findall(r"^\| `(harmful_content_[a-z_]+)` \|", README.read_text(), flags=re.M))
+    assert listed == dag_ids()
