@@ -54,6 +54,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 from harmwatch_approval import ChallengerApproval, promote_arguments
+from harmwatch_params import threshold_arguments, threshold_params
 
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
 
@@ -64,122 +65,7 @@ DATE = "--date={{ ds }}"
 runner = RunnerConfig.from_env()  # how tasks run: local processes or pods (read once per parse)
 
 params = {
-    "min_macro_f1": Param(
-        0.85,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: macro-F1",
-        description="Absolute floor on the challenger's macro-F1 on the frozen evaluation snapshot.",
-    ),
-    "min_class_f1": Param(
-        0.65,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: F1 of every class",
-        description="Absolute floor on each class's F1 (no class may be left behind).",
-    ),
-    "max_regression": Param(
-        0.02,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Tolerance: macro-F1 regression against the champion",
-        description=(
-            "Non-inferiority margin: the lower end of the 95% bootstrap interval of "
-            "(challenger - champion) macro-F1 must stay above minus this value."
-        ),
-    ),
-    "max_class_regression": Param(
-        0.02,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Tolerance: per-class F1 regression against the champion",
-        description="Largest drop in any class's F1 against the champion that is allowed.",
-    ),
-    "max_ece": Param(
-        0.05,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Ceiling: calibration error (ECE)",
-        description="Largest expected calibration error of the challenger that is allowed.",
-    ),
-    "min_golden_pass": Param(
-        0.45,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: golden set, every kind",
-        description="Share of each kind of golden post (must-flag, identity, benign) to get right.",
-    ),
-    "min_golden_must_flag": Param(
-        0.6,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: golden must-flag posts",
-        description="Stricter floor for the golden posts that must be flagged.",
-    ),
-    "min_golden_benign": Param(
-        0.6,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: golden benign posts",
-        description="Stricter floor for the benign golden posts.",
-    ),
-    "max_identity_fpr": Param(
-        0.6,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Ceiling: flagged neutral identity posts",
-        description="Share of the neutral paired identity templates the challenger may flag.",
-    ),
-    "min_bias_score": Param(
-        0.45,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Floor: bias score",
-        description="Jigsaw bias score (subgroup, BPSN and BNSP AUCs) on the paired identity templates.",
-    ),
-    "max_group_fpr_increase": Param(
-        0.17,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Tolerance: worst group's false-positive rate against the champion",
-        description="Largest rise of the worst identity group's template false-positive rate.",
-    ),
-    "max_bias_score_drop": Param(
-        0.15,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Tolerance: bias score against the champion",
-        description="Largest drop of the bias score against the champion.",
-    ),
-    "max_recent_regression": Param(
-        0.03,
-        type="number",
-        minimum=0,
-        maximum=1,
-        title="Tolerance: macro-F1 regression on the recent slice",
-        description=(
-            "Non-inferiority margin on the newest moderator-labelled posts, which neither model trained on."
-        ),
-    ),
-    "min_recent_rows": Param(
-        200,
-        type="integer",
-        minimum=1,
-        title="Smallest recent slice that is judged",
-        description="A smaller recent slice is recorded as too small and its gate is not applied.",
-    ),
+    **threshold_params(),  # the gate table (jobs/harmwatch/model/gates.py): floors and tolerances
     "approval_required": Param(
         False,
         type="boolean",
@@ -251,20 +137,7 @@ with DAG(
         "evaluate",
         [
             DATE,
-            "--min-macro-f1={{ params.min_macro_f1 }}",
-            "--min-class-f1={{ params.min_class_f1 }}",
-            "--max-regression={{ params.max_regression }}",
-            "--max-class-regression={{ params.max_class_regression }}",
-            "--max-ece={{ params.max_ece }}",
-            "--min-golden-pass={{ params.min_golden_pass }}",
-            "--min-golden-must-flag={{ params.min_golden_must_flag }}",
-            "--min-golden-benign={{ params.min_golden_benign }}",
-            "--max-identity-fpr={{ params.max_identity_fpr }}",
-            "--min-bias-score={{ params.min_bias_score }}",
-            "--max-group-fpr-increase={{ params.max_group_fpr_increase }}",
-            "--max-bias-score-drop={{ params.max_bias_score_drop }}",
-            "--max-recent-regression={{ params.max_recent_regression }}",
-            "--min-recent-rows={{ params.min_recent_rows }}",
+            *threshold_arguments(),
             flag("--approval", "params.approval_required"),
         ],
     )

@@ -33,3 +33,6 @@ RUN pip install --no-cache-dir -c /tmp/requirements.lock \
 ENV HARMWATCH_RUNNER=kubernetes
 
 COPY --chown=50000:0 dags/ /opt/airflow/dags/
+# The gate table (standard library only): the retrain DAG's trigger form is made from it, and the DAG
+# files find it beside dags/ as in the repository (dags/harmwatch_params.py).
+COPY --chown=50000:0 jobs/harmwatch/model/gates.py /opt/airflow/jobs/harmwatch/model/gates.py

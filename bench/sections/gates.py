@@ -5,7 +5,7 @@ as in the README's model-quality figures). Then the model family is fitted in th
 seeds on the same snapshot (equally good retrains), and two degenerate models beside them (labels shuffled;
 300 training posts). For each: macro-F1 on the evaluation snapshot, the golden set's pass rate per kind
 and the fairness report on the paired identity templates (:mod:`harmwatch.model.fairness`). A limit in
-:class:`harmwatch.model.decision.Thresholds` should pass every seed with room for noise and fail the
+:class:`harmwatch.model.gates.Thresholds` should pass every seed with room for noise and fail the
 degenerate models.
 """
 

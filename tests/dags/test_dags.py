@@ -157,16 +157,28 @@ def test_retrain_params_have_defaults_and_descriptions(dagbag) -> None:
     assert all(0 < resolved[k] < 1 for k in ("min_macro_f1", "min_class_f1", "max_regression", "max_ece"))
 
 
-def test_threshold_defaults_are_the_evaluate_steps_own(dagbag) -> None:
-    """The trigger form shows the thresholds evaluate would use anyway: one source of truth."""
-    from dataclasses import asdict
+def test_threshold_params_and_evaluate_arguments_come_from_the_gate_table(dagbag) -> None:
+    """The trigger form shows every gate of the table with evaluate's own default, and what the evaluate
+    task passes, rendered with the form's defaults, parses into evaluate's default thresholds."""
+    import argparse
 
-    from harmwatch.model.decision import Thresholds as thresholds
+    from harmwatch.model.gates import GATES, Thresholds
+    from harmwatch.steps import evaluate
 
-    resolved = dagbag("local").dags["harmful_content_retrain"].params.validate()
-    own = asdict(thresholds())
-    for key in set(own) - {"n_boot"}:
-        assert resolved[key] == own[key], key
+    dag = dagbag("local").dags["harmful_content_retrain"]
+    resolved = dag.params.validate()
+    shown = [gate for gate in GATES if gate.on_form]
+    assert {gate.name for gate in shown} <= set(resolved)
+    for gate in shown:
+        assert resolved[gate.name] == gate.default, gate.name
+        assert dag.params.get_param(gate.name).schema["title"] == gate.title
+    arguments = dag.get_task("evaluate").arguments
+    passed = [a for a in arguments if "{{ params." in a and "approval" not in a]
+    assert passed == [f"{gate.option}={{{{ params.{gate.name} }}}}" for gate in shown]
+    rendered = [a.split("=")[0] + "=" + str(resolved[a.split("{{ params.")[1].split(" ")[0]]) for a in passed]
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    assert evaluate.thresholds_of(parser.parse_args(rendered)) == Thresholds()
 
 
 def test_drift_dag_decides_from_the_drift_xcom_and_triggers_retrain(dagbag) -> None:

@@ -24,37 +24,9 @@ import pandas as pd
 
 from harmwatch.config import CLASSES
 from harmwatch.model.fairness import fairness_gates, fairness_report
+from harmwatch.model.gates import Thresholds
 from harmwatch.model.modelcard import classification_metrics, golden_check, paired_bootstrap_delta
 from harmwatch.model.recent import ci, ci_tag, recent_evidence, recent_gate
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    min_macro_f1: float = 0.85  # published TF-IDF + LR on this data: 0.874
-    min_class_f1: float = 0.65  # not_cyberbullying, the weakest class, sits near 0.73
-    max_regression: float = 0.02  # macro-F1: lower end of the 95% CI of (challenger - champion)
-    max_class_regression: float = 0.02  # per-class F1 drop vs champion (seed-to-seed spread ~0.01)
-    max_ece: float = 0.05
-    # Golden set, per kind. Retrains of the current model family with five seeds on the bulk day's snapshot
-    # pass at least 0.65 of must_flag, 0.50 of identity_counterfactual and 0.70 of benign posts; about a
-    # fifth of the set flips between such retrains, so the floors sit one or two posts below that. A model
-    # trained on 300 posts (identity 0.30, benign 0.40) and one on shuffled labels (benign 0) fail them.
-    min_golden_pass: float = 0.45  # every kind (the identity counterfactuals are the hardest)
-    min_golden_must_flag: float = 0.60
-    min_golden_benign: float = 0.60
-    n_boot: int = 1000
-    # Paired identity templates (model/fairness.py), measured the same way (``python -m bench --sections
-    # gates``, README "Fairness"): good retrains flag 0.37-0.44 of the neutral template posts and reach a
-    # bias score of 0.51-0.66; shuffled labels flag 1.0 (bias score 0.36), 300 posts 0.90. Against the
-    # champion the tolerances are the spread between equally good retrains (one template in six for a group,
-    # 0.15 of bias score), so noise alone does not reject.
-    max_identity_fpr: float = 0.60  # neutral template posts flagged, all groups together
-    min_bias_score: float = 0.45  # Jigsaw bias score (0.5 chance, 1 perfect)
-    max_group_fpr_increase: float = 0.17  # worst group's FPR against the champion's
-    max_bias_score_drop: float = 0.15
-    # The recent slice: non-inferiority against the champion, as on the anchor but wider (fewer posts).
-    max_recent_regression: float = 0.03
-    min_recent_rows: int = 200
 
 
 def decide(

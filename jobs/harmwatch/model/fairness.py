@@ -16,7 +16,7 @@ for Text Classification" (WWW 2019), on the ``harmful_score``:
   the others; low when abuse of this group scores lower than talk about others.
 
 :func:`fairness_report` takes the templates and their scores and returns plain data; evaluate gates on it
-(:class:`harmwatch.model.decision.Thresholds`).
+(:class:`harmwatch.model.gates.Thresholds`).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def fairness_report(frame: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]
 
 def fairness_gates(ch: dict[str, Any], champ: dict[str, Any] | None, t: Any) -> dict[str, dict]:
     """Absolute limits on the challenger's template results, and no regression against the champion
-    (``t``: :class:`harmwatch.model.decision.Thresholds`)."""
+    (``t``: :class:`harmwatch.model.gates.Thresholds`)."""
     gates: dict[str, dict[str, Any]] = {
         "identity_fpr": {
             "passed": ch["overall_fpr"] <= t.max_identity_fpr,

@@ -21,7 +21,6 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ from harmwatch.config import CLASSES, Settings
 from harmwatch.data import catalog
 from harmwatch.errors import HarmwatchError, ServiceUnavailable
 from harmwatch.faults import checkpoint
-from harmwatch.model.decision import Thresholds, judge
+from harmwatch.model.decision import judge
 from harmwatch.model.fairness import templates
+from harmwatch.model.gates import GATES, Thresholds
 from harmwatch.model.golden import golden_frame
 from harmwatch.model.summary import decision_markdown, registry_links, version_description
 from harmwatch.storage import open_store
@@ -140,34 +140,16 @@ def recent_slice(store: Any, train_version: str | None) -> tuple[pd.DataFrame | 
     return store.read_parquet(f"{catalog.recent_slice(version)}/{catalog.RECENT_FILE}"), None
 
 
-THRESHOLD_HELP = {
-    "max_regression": "largest drop vs the champion allowed in macro-F1 (lower end of the paired bootstrap "
-    "95%% CI) and in any class's F1",
-    "max_class_regression": "per-class F1 tolerance if it should differ from --max-regression",
-    "min_golden_pass": "share of each kind of golden post (must_flag, identity_counterfactual, benign) the "
-    "challenger must get right",
-    "min_golden_must_flag": "stricter floor for the must_flag posts",
-    "min_golden_benign": "stricter floor for the benign posts",
-    "max_identity_fpr": "largest share of neutral identity-template posts the challenger may flag",
-    "min_bias_score": "floor on the Jigsaw bias score (subgroup, BPSN, BNSP AUCs) on the identity templates",
-    "max_group_fpr_increase": "largest rise of the worst group's template FPR against the champion",
-    "max_bias_score_drop": "largest drop of the bias score against the champion",
-    "max_recent_regression": "non-inferiority margin of macro-F1 on the recent slice (lower end of the "
-    "paired bootstrap CI)",
-    "min_recent_rows": "a smaller recent slice is not judged (recorded as not applied)",
-}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per :class:`Thresholds` field (``--min-macro-f1`` ...), defaults from the dataclass."""
-    d = Thresholds()
-    for f in fields(Thresholds):
-        default = getattr(d, f.name)
-        kind = type(default)
-        if f.name == "max_class_regression":  # unset: the same as --max-regression
-            default = None
+    """One option per row of the gate table (``--min-macro-f1`` ...), with its default and help."""
+    for gate in GATES:
+        default = None if gate.follows else gate.default
+        shown = f"--{gate.follows.replace('_', '-')}" if gate.follows else "%(default)s"
         parser.add_argument(
-            f"--{f.name.replace('_', '-')}", type=kind, default=default, help=THRESHOLD_HELP.get(f.name)
+            gate.option,
+            type=type(gate.default),
+            default=default,
+            help=f"{gate.help.replace('%', '%%')} ({gate.direction}, {gate.unit}; default {shown})",
         )
     parser.add_argument("--date", help="logical date YYYY-MM-DD, recorded with the decision")
     parser.add_argument(
@@ -180,6 +162,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def thresholds_of(args: argparse.Namespace) -> Thresholds:
+    """The thresholds the options give; one left unset takes the value of the one it follows."""
+    values = {gate.name: getattr(args, gate.name) for gate in GATES}
+    for gate in GATES:
+        if values[gate.name] is None and gate.follows:
+            values[gate.name] = values[gate.follows]
+    return Thresholds(**values)
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from harmwatch.registry import (
         configure_mlflow,
@@ -189,10 +180,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         version_uri,
     )
 
-    values = {f.name: getattr(args, f.name) for f in fields(Thresholds)}
-    if values["max_class_regression"] is None:
-        values["max_class_regression"] = args.max_regression
-    t = Thresholds(**values)
+    t = thresholds_of(args)
     golden_file = Path(args.golden) if args.golden else None
     if golden_file is not None and not golden_file.is_file():
         raise HarmwatchError(f"golden set not found at {golden_file}")
