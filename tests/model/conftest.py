@@ -1,5 +1,7 @@
-"""Fixtures for the model tests: validated lake tables built from the real CSV, a real MLflow server, and
-one full-data training shared by the session.
+"""Fixtures for the model tests: a small model fitted once in process on a fixed sample of the real data
+(for the tests of behaviour that any good fit shows); validated lake tables built from the real CSV, a
+real MLflow server, and one full-data training shared by the session (for the lifecycle and the tests of
+full-data quality).
 
 Until ingest/validate land, :func:`write_validated_lake` writes ``validated/labelled`` and
 ``validated/reports`` exactly as docs/lake.md describes (committed with ``store.commit``), from the real
@@ -197,6 +199,46 @@ def hw(*args: str, env: dict[str, str], ok: bool = True) -> dict[str, Any]:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode != 0, f"harmwatch {' '.join(args)} should have failed:\n{proc.stdout[-2000:]}"
     return {"stderr": proc.stderr}
+
+
+SMALL_SAMPLE_ROWS = 3000
+PROBE_PER_CLASS = 60
+
+
+@pytest.fixture(scope="session")
+def real_posts(source_csv: Path) -> pd.DataFrame:
+    """The real dataset, raw: ``text_raw`` and ``label``, in file order."""
+    src = pd.read_csv(source_csv, dtype=str, keep_default_na=False)
+    return src.rename(columns={"tweet_text": "text_raw", "cyberbullying_type": "label"})
+
+
+@pytest.fixture(scope="session")
+def small_sample(real_posts: pd.DataFrame) -> pd.DataFrame:
+    """3,000 posts of the real dataset (fixed seed), ``text`` as the lake holds it: enough for a model
+    whose behaviour can be checked, fitted in seconds."""
+    sample = real_posts.sample(n=SMALL_SAMPLE_ROWS, random_state=3)
+    return pd.DataFrame({"text": sample["text_raw"].map(lake_text), "label": sample["label"]}).reset_index(
+        drop=True
+    )
+
+
+@pytest.fixture(scope="session")
+def small_model(small_sample: pd.DataFrame) -> Any:
+    """The classifier fitted once on :func:`small_sample` (one core, a few seconds), in process."""
+    from harmwatch.model.fitting import fit_model
+
+    return fit_model(small_sample, seed=1, n_jobs=1)[0]
+
+
+@pytest.fixture(scope="session")
+def held_out_probe(real_posts: pd.DataFrame, small_sample: pd.DataFrame) -> pd.DataFrame:
+    """60 real posts per class (fixed seed) whose texts the small model never saw, none twice."""
+    pool = real_posts.groupby("label", group_keys=False).sample(3 * PROBE_PER_CLASS, random_state=0)
+    pool = pd.DataFrame({"text": pool["text_raw"].map(lake_text), "label": pool["label"]})
+    pool = pool[~pool["text"].isin(set(small_sample["text"]))].drop_duplicates("text", keep=False)
+    probe = pool.groupby("label", group_keys=False).head(PROBE_PER_CLASS).reset_index(drop=True)
+    assert probe["label"].value_counts().eq(PROBE_PER_CLASS).all(), probe["label"].value_counts()
+    return probe
 
 
 @pytest.fixture(scope="session")

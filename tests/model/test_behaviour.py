@@ -1,63 +1,16 @@
-"""Behavioural tests of the full-data model (version B of the lifecycle fixture, loaded by its models:/
-URI): quality on the frozen evaluation snapshot, invariance, directional expectations, minimum
-functionality on the golden set, and what its training run recorded."""
+"""Behaviour of the classifier that any good fit shows, on the small model fitted once in process
+(``small_model``: 3,000 real posts, seconds): invariance to surface edits and a directional expectation
+about the group a post targets. Checks that need the full-data model (its quality, the golden set's
+floors, the size of its reaction to an insult) are in test_full_data_model.py."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import pandas as pd
 import pytest
 
 from harmwatch.config import CLASSES
-from harmwatch.data.dataset import text_key
-from harmwatch.model.decision import Thresholds, golden_floor
-from harmwatch.model.golden import golden_frame
-from harmwatch.model.modelcard import classification_metrics, golden_check
-from harmwatch.model.textmodel import SKOPS_TRUSTED_TYPES
-from harmwatch.storage import open_store
-from tests.model.conftest import mlflow_globals_restored
-from tests.model.test_lifecycle import client_for, read_artifact
 
-INSULT = " You are a worthless idiot and everyone hates you."
-
-
-@pytest.fixture(scope="module")
-def snapshots(lifecycle: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    store = open_store(str(Path(lifecycle["env"]["HARMWATCH_HOME"]) / "lake"))
-    b = lifecycle["train_b"]
-    return {
-        "train": store.read_parquet(f"datasets/train/v={b['train_version']}/train.parquet"),
-        "eval": store.read_parquet(f"datasets/eval/v={b['eval_version']}/eval.parquet"),
-    }
-
-
-@pytest.fixture(scope="module")
-def probe(snapshots: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """60 evaluation posts per class: the posts perturbed by the invariance tests."""
-    sample = snapshots["eval"].groupby("label", group_keys=False).sample(60, random_state=0)
-    return sample.reset_index(drop=True)
-
-
-def test_quality_on_the_frozen_evaluation_snapshot(full_model, snapshots, lifecycle):
-    ev = snapshots["eval"]
-    metrics = classification_metrics(ev["label"], full_model.predict(ev[["text"]]))
-    rounded = {k: round(v, 4) for k, v in metrics.items()}
-    print("\nfrozen eval snapshot:", len(ev), "posts;", json.dumps(rounded), end=" ")
-    assert metrics["macro_f1"] == pytest.approx(lifecycle["train_b"]["macro_f1"], abs=1e-4)  # registry == run
-    assert metrics["macro_f1"] >= 0.88  # published: 0.874 (TF-IDF + LR), 0.865 (BERT)
-    assert metrics["f1_not_cyberbullying"] >= 0.69 and metrics["f1_other_cyberbullying"] >= 0.75
-    assert min(metrics[f"f1_{c}"] for c in ("age", "ethnicity", "religion")) >= 0.95
-    assert metrics["ece"] <= 0.03 and metrics["harmful_pr_auc"] >= 0.98
-
-
-def test_evaluation_texts_never_appear_in_training(snapshots):
-    train_keys = set(text_key(snapshots["train"]["text"]))
-    eval_keys = set(text_key(snapshots["eval"]["text"]))
-    assert len(eval_keys) == len(snapshots["eval"]) and not train_keys & eval_keys
+pytestmark = pytest.mark.model
 
 
 @pytest.mark.parametrize(
@@ -70,89 +23,19 @@ def test_evaluation_texts_never_appear_in_training(snapshots):
         ("exclamation appended", lambda t: t + "!", 0.06),
     ],
 )
-def test_invariance(full_model, probe, name, perturb, max_flips):
+def test_invariance(small_model, held_out_probe, name, perturb, max_flips):
     """Surface edits must not change the label; a post the model is sure about (top score >= 0.8)
     must keep it, while near the other/not boundary a few flips are expected."""
-    before = full_model.predict(probe[["text"]])
-    after = full_model.predict(pd.DataFrame({"text": probe["text"].map(perturb)}))
+    before = small_model.predict(held_out_probe[["text"]])
+    after = small_model.predict(pd.DataFrame({"text": held_out_probe["text"].map(perturb)}))
     flipped = before["label"] != after["label"]
     sure = before[[f"score_{c}" for c in CLASSES]].max(axis=1) >= 0.8
     assert flipped.mean() <= max_flips, f"{name}: {flipped.mean():.1%} of labels flipped"
     assert flipped[sure].mean() <= 0.01, f"{name}: {flipped[sure].mean():.1%} of confident labels flipped"
 
 
-def test_swapping_the_targeted_religion_keeps_hate_flagged(full_model):
+def test_swapping_the_targeted_religion_keeps_hate_flagged(small_model):
     template = "{} are terrorists and every one of them should be kicked out of the country"
     groups = ["Muslims", "Christians", "Jews", "Hindus", "Sikhs", "Buddhists"]
-    out = full_model.predict(pd.DataFrame({"text": [template.format(g) for g in groups]}))
+    out = small_model.predict(pd.DataFrame({"text": [template.format(g) for g in groups]}))
     assert (out["harmful_score"] >= 0.5).all(), dict(zip(groups, out["harmful_score"].round(2), strict=True))
-
-
-def test_adding_an_insult_raises_the_harmful_score(full_model, probe):
-    benign = pd.concat(
-        [
-            golden_frame().query("expect == 'no_flag'")[["text"]],
-            probe.loc[probe["label"] == "not_cyberbullying", ["text"]],
-        ],
-        ignore_index=True,
-    )
-    before = full_model.predict(benign)["harmful_score"].to_numpy()
-    after = full_model.predict(pd.DataFrame({"text": benign["text"] + INSULT}))["harmful_score"].to_numpy()
-    assert (after > before).mean() >= 0.9 and np.median(after - before) > 0.1
-
-
-def test_minimum_functionality_on_the_golden_set(full_model):
-    golden = golden_frame()
-    result = golden_check(golden, full_model.predict(golden[["text"]]))
-    by_kind = result.groupby("kind")["passed"].mean()
-    print("\ngolden set:", int(result["passed"].sum()), "/", len(result), by_kind.round(2).to_dict())
-    floors = {k: golden_floor(k, Thresholds()) for k in by_kind.index}  # evaluate's own floors
-    assert all(by_kind[k] >= floors[k] for k in floors), (by_kind.to_dict(), floors)
-    assert result["passed"].mean() >= 0.6
-
-
-def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots):
-    env, b = lifecycle["env"], lifecycle["train_b"]
-    client = client_for(env)
-    run = client.get_run(b["run_id"])
-    assert run.data.params["train_version"] == b["train_version"]
-    assert run.data.tags["harmwatch.train_sha256"]
-    assert run.data.tags["harmwatch.eval_version"] == b["eval_version"]
-    assert {
-        "macro_f1",
-        "f1_not_cyberbullying",
-        "precision_age",
-        "recall_gender",
-        "harmful_pr_auc",
-        "ece",
-    } <= set(run.data.metrics)
-    artifacts = {a.path for a in client.list_artifacts(b["run_id"], "plots")}
-    assert artifacts == {"plots/confusion_matrix.png", "plots/pr_curves.png", "plots/reliability_diagram.png"}
-    card = read_artifact(env, b["run_id"], "model_card.md")
-    assert "## Known failure modes" in card and "## Intended use" in card
-    assert "| `not_cyberbullying` |" in card
-    with mlflow_globals_restored():
-        import mlflow
-
-        mlflow.set_tracking_uri(env["HARMWATCH_MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(env["HARMWATCH_MLFLOW_TRACKING_URI"])
-        info = mlflow.models.get_model_info(f"models:/{env['HARMWATCH_MODEL_NAME']}/{b['model_version']}")
-    assert info.flavors["sklearn"]["serialization_format"] == "skops"
-    assert info.flavors["sklearn"]["skops_trusted_types"] == SKOPS_TRUSTED_TYPES
-    assert info.signature.inputs.input_names() == ["text"]
-    contract = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
-    assert info.signature.outputs.input_names() == contract
-    assert info.saved_input_example_info["type"] == "dataframe"
-
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(b["run_id"], "drift_reference/reference.parquet", tmp)
-        ref = pd.read_parquet(path)
-    assert list(ref.columns) == ["text", "label", "pred_label", "harmful_score"]
-    assert 19_990 <= len(ref) <= 20_000 and set(ref["pred_label"]) <= set(CLASSES)
-    assert ref["harmful_score"].between(0, 1).all()
-    train_shares = snapshots["train"]["label"].value_counts(normalize=True)
-    shares = ref["label"].value_counts(normalize=True) - train_shares
-    assert shares.abs().max() < 0.005  # stratified
-    assert (ref["pred_label"] == ref["label"]).mean() > 0.9

@@ -42,6 +42,8 @@ def version_tags(env: dict[str, str], version: str) -> dict[str, str]:
     return client_for(env).get_model_version(env["HARMWATCH_MODEL_NAME"], version).tags
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_first_model_clears_floors_only(lifecycle: dict[str, Any]):
     ev = lifecycle["eval_a"]
     assert ev["decision"] == "promote", ev["failed_gates"]
@@ -51,6 +53,8 @@ def test_first_model_clears_floors_only(lifecycle: dict[str, Any]):
     assert tags["harmwatch.evaluated_against"] == "none" and tags["harmwatch.decision"] == "promote"
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
     env, a, b = lifecycle["env"], lifecycle["train_a"]["model_version"], lifecycle["train_b"]["model_version"]
     ev = lifecycle["eval_b"]
@@ -89,6 +93,8 @@ def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
     )
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_promote_twice_changes_nothing(lifecycle: dict[str, Any]):
     env = lifecycle["env"]
     before = aliases(env)
@@ -97,6 +103,8 @@ def test_promote_twice_changes_nothing(lifecycle: dict[str, Any]):
     assert aliases(env) == before
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dict[str, Any]):
     env, a, b = lifecycle["env"], lifecycle["train_a"]["model_version"], lifecycle["train_b"]["model_version"]
     worse = hw("train", "--sample-rows", "600", "--n-jobs", "1", env=env)
@@ -122,6 +130,8 @@ def test_worse_challenger_is_never_promoted_and_rollback_restores(lifecycle: dic
     assert aliases(env)["champion"] == a
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_approval_mode_reviews_forcing_and_a_champion_set_by_hand_are_recorded(
     csv_home, mlflow_server, lifecycle, monkeypatch
 ):
@@ -217,6 +227,7 @@ def test_unreachable_mlflow_is_one_line_service_unavailable(hw_env, monkeypatch)
     assert str(err.value).startswith(f"MLflow at {uri} unreachable:") and "\n" not in str(err.value)
 
 
+@pytest.mark.server
 def test_missing_alias_is_none_and_a_clear_error(mlflow_server, hw_env):
     from harmwatch.errors import HarmwatchError
     from harmwatch.registry import configure_mlflow, get_alias_version, require_alias_version

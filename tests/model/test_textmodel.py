@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,34 +23,22 @@ from harmwatch.model.textmodel import (
     for_serving,
     meta_features,
 )
-from tests.model.conftest import lake_text
 
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 
 
-@pytest.fixture(scope="module")
-def sample(source_csv: Path) -> pd.DataFrame:
-    src = pd.read_csv(source_csv, dtype=str, keep_default_na=False)
-    src = src.rename(columns={"tweet_text": "text", "cyberbullying_type": "label"})
-    src = src.sample(n=3000, random_state=3)
-    return src.assign(text=src["text"].map(lake_text)).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def small_model(sample: pd.DataFrame):
-    return fit_model(sample, seed=1, n_jobs=1)[0]
-
-
-def test_predict_returns_the_pyfunc_contract(small_model, sample):
-    out = small_model.predict(sample[["text"]].head(200))
+@pytest.mark.model
+def test_predict_returns_the_pyfunc_contract(small_model, small_sample):
+    out = small_model.predict(small_sample[["text"]].head(200))
     assert list(out.columns) == CONTRACT and len(out) == 200
     scores = out[[f"score_{c}" for c in CLASSES]].to_numpy()
     assert np.allclose(scores.sum(axis=1), 1.0) and (scores >= 0).all()
     assert np.allclose(out["harmful_score"], 1 - out["score_not_cyberbullying"])
     assert (out["label"].to_numpy() == np.array(CLASSES)[scores.argmax(axis=1)]).all()
-    assert (small_model.predict_label(sample[["text"]].head(200)) == out["label"]).all()
+    assert (small_model.predict_label(small_sample[["text"]].head(200)) == out["label"]).all()
 
 
+@pytest.mark.model
 def test_dataframe_input_ignores_other_columns_and_order(small_model):
     frame = pd.DataFrame({"id": [1, 2], "text": ["you are a worthless loser", "lovely walk in the park"]})
     a = small_model.predict(frame)
@@ -59,20 +46,27 @@ def test_dataframe_input_ignores_other_columns_and_order(small_model):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_missing_class_in_training_still_yields_every_score_column(sample):
-    five = sample[sample["label"] != "age"]
+@pytest.mark.model
+def test_missing_class_in_training_still_yields_every_score_column(small_sample):
+    five = small_sample[small_sample["label"] != "age"]
     model = fit_model(five, seed=1, n_jobs=1)[0]
     out = model.predict(five[["text"]].head(20))
     assert list(out.columns) == CONTRACT and (out["score_age"] == 0).all()
 
 
-def test_too_few_rows_per_class_is_a_data_error(sample):
-    tiny = pd.concat([sample[sample["label"] == "age"].head(10), sample[sample["label"] == "gender"].head(2)])
+def test_too_few_rows_per_class_is_a_data_error(small_sample):
+    tiny = pd.concat(
+        [
+            small_sample[small_sample["label"] == "age"].head(10),
+            small_sample[small_sample["label"] == "gender"].head(2),
+        ]
+    )
     with pytest.raises(DataError, match=">= 3 texts each"):
         fit_model(tiny, seed=1, n_jobs=1)
 
 
-def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, sample, tmp_path):
+@pytest.mark.model
+def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, small_sample, tmp_path):
     import skops.io as sio
 
     path = tmp_path / "model.skops"
@@ -81,7 +75,7 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     with pytest.raises(Exception, match=r"[Uu]ntrusted"):
         sio.load(path)
     loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
-    texts = sample[["text"]].head(300)
+    texts = small_sample[["text"]].head(300)
     pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
     # the word vocabulary is packed into one string instead of one JSON node per term; characters are hashed
     with zipfile.ZipFile(path) as zf:
@@ -89,7 +83,8 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     assert schema.count('"vocabulary_terms_"') == 1 and '"vocabulary_"' not in schema
 
 
-def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_model, sample, tmp_path):
+@pytest.mark.model
+def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_model, small_sample, tmp_path):
     """Champions in the registry outlive code changes: a model whose stacker lacks ``learner_specs_``
     (fitted before it existed) loads with the layout of its time and scores as before."""
     import copy
@@ -104,20 +99,22 @@ def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_m
     clf = loaded.named_steps["clf"]
     assert clf.learner_specs_ == [(method, block) for _n, _e, method, block in _base_learners(1)]
     assert clf.format_version_ == 2
-    texts = sample[["text"]].head(300)
+    texts = small_sample[["text"]].head(300)
     pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
     # weights are kept in the order scoring wants (X @ W.T without a copy per call)
     assert all(m.coef_.flags.f_contiguous for m in clf.base_models_ if hasattr(m, "coef_"))
 
 
+@pytest.mark.model
 def test_fitted_model_serves_in_process(small_model):
     params = small_model.get_params()
     assert params["features__n_jobs"] is None and params["clf__n_jobs"] is None
     assert for_serving(build_pipeline(n_jobs=2)).get_params()["clf__n_jobs"] is None
 
 
-def test_feature_layout_is_word_then_hashed_char_then_meta(small_model, sample):
-    features = small_model[:-1].transform(sample[["text"]].head(50))
+@pytest.mark.model
+def test_feature_layout_is_word_then_hashed_char_then_meta(small_model, small_sample):
+    features = small_model[:-1].transform(small_sample[["text"]].head(50))
     n_word = len(small_model.named_steps["features"].named_transformers_["word"].vocabulary_)
     assert features.shape[1] == n_word + CHAR_HASH_FEATURES + len(META_FEATURES)
     clf = small_model.named_steps["clf"]
@@ -159,14 +156,15 @@ def test_contract_frame_orders_columns_and_fills_absent_classes():
     assert out.loc[0, "label"] == "religion" and out.loc[0, "harmful_score"] == pytest.approx(0.7)
 
 
-def test_stratified_sample_keeps_label_mix_and_is_deterministic(sample):
-    a = stratified_sample(sample, 600, seed=5)
-    assert len(a) <= 600 and a.equals(stratified_sample(sample, 600, seed=5))
-    share = a["label"].value_counts(normalize=True) - sample["label"].value_counts(normalize=True)
+def test_stratified_sample_keeps_label_mix_and_is_deterministic(small_sample):
+    a = stratified_sample(small_sample, 600, seed=5)
+    assert len(a) <= 600 and a.equals(stratified_sample(small_sample, 600, seed=5))
+    share = a["label"].value_counts(normalize=True) - small_sample["label"].value_counts(normalize=True)
     assert share.abs().max() < 0.01
 
 
-def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(sample):
+@pytest.mark.model
+def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(small_sample):
     """train's pure core: a stratified sample is fitted, the evaluation snapshot, the golden set and the
     drift reference are scored, and the record a rerun reads back is plain JSON."""
     import json
@@ -174,7 +172,7 @@ def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(sample
     from harmwatch.model.fitting import fit_and_measure, training_record
     from harmwatch.model.textmodel import MODEL_FORMAT
 
-    train, ev = sample.iloc[:2400], sample.iloc[2400:]
+    train, ev = small_sample.iloc[:2400], small_sample.iloc[2400:]
     fitted = fit_and_measure(train, ev, sample_rows=1200, seed=1, n_jobs=1, reference_rows=300)
     assert (
         1100 <= fitted.train_rows <= 1200
@@ -191,7 +189,8 @@ def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(sample
     assert record["summary"]["rows_train"] == fitted.train_rows
 
 
-def test_model_saved_under_the_old_module_path_still_loads(small_model, sample, tmp_path, monkeypatch):
+@pytest.mark.model
+def test_model_saved_under_the_old_module_path_still_loads(small_model, small_sample, tmp_path, monkeypatch):
     """Versions registered before format 4 name ``harmwatch.textmodel`` in their skops file (and in the
     trusted types MLflow stored with them); that path still resolves to the classifier."""
     import skops.io as sio
@@ -213,5 +212,5 @@ def test_model_saved_under_the_old_module_path_still_loads(small_model, sample, 
     old_types = [t.replace("harmwatch.model.textmodel.", "harmwatch.textmodel.") for t in SKOPS_TRUSTED_TYPES]
     assert sorted(sio.get_untrusted_types(file=path)) == sorted(old_types)
     loaded = sio.load(path, trusted=old_types)
-    texts = sample[["text"]].head(300)
+    texts = small_sample[["text"]].head(300)
     pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
