@@ -26,7 +26,13 @@ import pytest
 from devstack import airflow as af
 from tests.conftest import REPO, free_port, outside_env
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.airflow,
+    pytest.mark.server,
+    pytest.mark.model,
+]
 
 DAG_ID = "harmful_content_retrain"
 DAY = "2026-01-01"

@@ -33,7 +33,7 @@ from devstack.dagpods import TaskResult, run_dag
 from harmwatch.cli import parse_summary
 from tests.conftest import run_cli, start_mlflow, start_moto, stop_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.podman]
+pytestmark = [pytest.mark.slow, pytest.mark.podman, pytest.mark.server, pytest.mark.model]
 
 DAG_ID = "harmful_content_retrain"
 DAY1, DAY2 = "2026-01-01", "2026-01-02"
