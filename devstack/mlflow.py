@@ -12,6 +12,13 @@ command, and the store is a file only its owner can open). `make up` serves that
 - :func:`grant` runs ``harmwatch mlflow-access`` as the admin, so the steps Airflow starts authenticate as
   the non-admin pipeline user (:func:`step_env`, which ``scripts/up.sh`` exports to Airflow).
 
+:func:`auth_ini` and :func:`server_argv` are the one description of the auth server that `make up`, the
+tests and the benchmark start (the chart's ``basic_auth.ini`` is checked against :func:`auth_ini`).
+The server keeps each verified credential for :data:`CREDENTIAL_CACHE_SECONDS`: MLflow's default
+password hash (scrypt) costs about 0.1 CPU-second per check, and the basic-auth app checks the password
+up to three times per request, so without the cache a step's every API call costs the server a third of
+a CPU-second (docs/deploy.md, "Security notes").
+
 As a command: ``python -m devstack.mlflow env|serve|grant`` (``scripts/up.sh`` uses all three).
 """
 
@@ -29,15 +36,65 @@ from harmwatch.config import settings_for
 
 ADMIN, PIPELINE = "admin", "harmwatch-pipeline"
 BIN = Path(sys.executable).parent
+# How long the server trusts a verified username and password without hashing it again (0: never). A
+# password change or a deleted user takes effect at once on the server process that made the change,
+# elsewhere (other workers, other replicas, a change made in the user database directly) within this.
+CREDENTIAL_CACHE_SECONDS = 60
+CREDENTIAL_CACHE_ENTRIES = 1000  # verified credentials kept at most (least recently used go first)
+
+
+def auth_ini(database_uri: str, cache_seconds: int = CREDENTIAL_CACHE_SECONDS) -> str:
+    """``basic_auth.ini``: users in ``database_uri``, verified credentials cached ``cache_seconds``.
+
+    The cache is MLflow's own (``auth_cache_ttl_seconds``): keyed by the username and an HMAC of the
+    password under a key drawn at each start, holding successes only, emptied for a user by MLflow's
+    update-password, update-admin and delete-user endpoints.
+    """
+    return (
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {database_uri.replace('%', '%%')}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "grant_default_workspace_access = false\n"
+        f"auth_cache_ttl_seconds = {int(cache_seconds)}\n"
+        f"auth_cache_max_size = {CREDENTIAL_CACHE_ENTRIES}\n"
+    )
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by its owner only (mode 0600): configs that hold secrets."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def server_argv(
+    port: int,
+    backend_uri: str,
+    *,
+    artifacts_destination: str | None = None,
+    default_artifact_root: str | None = None,
+) -> list[str]:
+    """``mlflow server --app-name basic-auth`` on 127.0.0.1 with one worker (one credential cache).
+
+    Artifacts are proxied to ``artifacts_destination``, or clients write them to
+    ``default_artifact_root`` themselves.
+    """
+    argv = [str(BIN / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", "1", "--backend-store-uri", backend_uri]
+    if artifacts_destination:
+        argv += ["--artifacts-destination", artifacts_destination]
+    if default_artifact_root:
+        argv += ["--default-artifact-root", default_artifact_root]
+    return argv
 
 
 def _secret(path: Path) -> str:
     """A generated secret kept in ``path`` (mode 0600), created the first time."""
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(18))
+        write_private(path, secrets.token_urlsafe(18))
     return path.read_text().strip()
 
 
@@ -56,13 +113,7 @@ def server_env(home: Path) -> dict[str, str]:
     """What ``mlflow server --app-name basic-auth`` needs besides the parent's environment."""
     paths = files(home)
     paths["users"].parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths["ini"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(
-            "[mlflow]\ndefault_permission = READ\n"
-            f"database_uri = sqlite:///{paths['users']}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        )
+    write_private(paths["ini"], auth_ini(f"sqlite:///{paths['users']}"))
     return {
         "MLFLOW_AUTH_CONFIG_PATH": str(paths["ini"]),
         "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN,
@@ -84,19 +135,8 @@ def serve(home: Path, port: int, tracking_uri: str, artifacts: str) -> None:
     """Become ``mlflow server --app-name basic-auth`` on 127.0.0.1 (this process's PID is the server's)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     env.update(server_env(home))
-    args = [
-        "server",
-        "--app-name",
-        "basic-auth",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    args += ["--backend-store-uri", tracking_uri, "--default-artifact-root", artifacts]
-    os.execve(str(BIN / "mlflow"), [str(BIN / "mlflow"), *args], env)
+    argv = server_argv(port, tracking_uri, default_artifact_root=artifacts)
+    os.execve(argv[0], argv, env)
 
 
 def grant(home: Path, port: int) -> dict:

@@ -231,20 +231,10 @@ class MlflowServer:
 def mlflow_auth_files(root: Path, auth_db_uri: str | None = None) -> Path:
     """basic_auth.ini (users in ``auth_db_uri``, default a SQLite file in ``root``) and the pipeline
     user's password file, both mode 0600; returns the ini."""
-    ini = root / "basic_auth.ini"
-    for path, text in (
-        (
-            ini,
-            "[mlflow]\ndefault_permission = READ\n"
-            f"database_uri = {(auth_db_uri or f'sqlite:///{root / "auth.db"}').replace('%', '%%')}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
-        ),
-        (root / "pipeline-password", MLFLOW_PIPELINE[1]),
-    ):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-    return ini
+    from devstack.mlflow import auth_ini, write_private
+
+    write_private(root / "pipeline-password", MLFLOW_PIPELINE[1])
+    return write_private(root / "basic_auth.ini", auth_ini(auth_db_uri or f"sqlite:///{root / 'auth.db'}"))
 
 
 def grant_pipeline_access(server: MlflowServer) -> dict:
@@ -285,24 +275,11 @@ def start_mlflow(
         MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),
         **(env or {}),
     )
+    from devstack.mlflow import server_argv
+
     log = open(root / f"mlflow-{port}.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "mlflow"),
-            "server",
-            "--app-name",
-            "basic-auth",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            backend_uri,
-            "--artifacts-destination",
-            artifacts,
-        ],
+        server_argv(port, backend_uri, artifacts_destination=artifacts),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

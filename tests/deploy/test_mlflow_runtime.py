@@ -100,6 +100,30 @@ def test_rendered_auth_config_keeps_percent_escaped_uris_intact(
     assert parser["mlflow"]["database_uri"] == uri
 
 
+def test_rendered_auth_config_caches_credentials_as_make_up_and_the_tests_do(
+    chart: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's basic_auth.ini is the one `make up` and the tests run (devstack.mlflow.auth_ini), and
+    MLflow reads its credential cache from it: a misspelt key would be ignored and every request would
+    pay the password hash again."""
+    from devstack.mlflow import CREDENTIAL_CACHE_SECONDS, auth_ini
+
+    uri = f"sqlite:///{tmp_path / 'auth.db'}"
+    rendered = _render_ini(chart, tmp_path, uri)
+    local = tmp_path / "local.ini"
+    local.write_text(auth_ini(uri))
+    sections = []
+    for path in (rendered, local):
+        parser = configparser.ConfigParser()
+        parser.read(path)
+        sections.append(dict(parser["mlflow"]))
+    assert sections[0] == sections[1]
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(rendered))
+    config = _mlflow_auth_config_module().read_auth_config()
+    assert config.auth_cache_ttl_seconds == CREDENTIAL_CACHE_SECONDS > 0
+    assert config.auth_cache_max_size > 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
