@@ -273,6 +273,7 @@ def configure_libraries(settings: Settings) -> None:
       :func:`harmwatch.registry.configure_mlflow` backs off around whole calls within the settings' budget.
       A request may take ``mlflow_request_timeout`` seconds: a loaded server writing a model can be slow,
       but a hung one is not waited on for the default's retries x 2 minutes.
+    - No progress bars: a step's stderr is its one-line error, not a download's progress.
 
     A value already in the environment wins, so an operator can still override any of them.
     """
@@ -283,6 +284,7 @@ def configure_libraries(settings: Settings) -> None:
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.mlflow_request_timeout),
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

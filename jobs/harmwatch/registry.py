@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,14 +263,61 @@ def load_model_version(settings: Settings, alias: str = "champion") -> tuple[Any
     """Resolve ``alias`` once and load exactly that version, so the caller can report what it used."""
     client = configure_mlflow(settings)
     version = require_alias_version(client, settings, alias)
-    return load_pyfunc(version_uri(settings.model_name, version.version)), version
+    return load_registered(version_uri(settings.model_name, version.version)), version
 
 
-def load_pyfunc(uri: str) -> Any:
-    """Load a pyfunc model; the pip-requirements check is skipped (seconds, and the image is pinned)."""
-    import mlflow.pyfunc
+MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w.-]+))/?$")
 
-    return mlflow.pyfunc.load_model(uri, suppress_warnings=True)
+
+def download_verified(uri: str, dest: Path) -> tuple[Path, str, str]:
+    """Download a registered version into a folder of ``dest`` and check it without deserialising it
+    (:mod:`harmwatch.model.trusted`): (the folder, its recorded digest, a label naming the version)."""
+    import mlflow.artifacts
+    from mlflow import MlflowClient
+
+    from harmwatch.model import trusted
+
+    match = MODEL_URI.match(uri)
+    if not match:
+        raise trusted.UntrustedModel(
+            f"{uri}: only registered model versions load (models:/<name>/<version> or models:/<name>@<alias>)"
+        )
+    client = MlflowClient()
+    name = match["name"]
+    if match["version"]:
+        version = client.get_model_version(name, match["version"])
+    else:
+        version = client.get_model_version_by_alias(name, match["alias"])
+    label = f"model {name!r} version {version.version}"
+    target = dest / f"{name}-v{version.version}"
+    target.mkdir(parents=True, exist_ok=True)
+    local = mlflow.artifacts.download_artifacts(version_uri(name, version.version), dst_path=str(target))
+    folder = Path(local)
+    digest = version.tags.get(trusted.DIGEST_TAG)
+    trusted.check_model_dir(folder, digest, label)
+    return folder, digest, label
+
+
+def load_registered(uri: str) -> Any:
+    """A registered version (``models:/name/version`` or ``models:/name@alias``), loaded only as written:
+    flavour, format and the digest recorded at registration are checked before anything is deserialised,
+    and skops trusts only the types this code names (:mod:`harmwatch.model.trusted`)."""
+    from harmwatch.model import trusted
+
+    with tempfile.TemporaryDirectory(prefix="harmwatch-model-") as tmp:
+        folder, digest, label = download_verified(uri, Path(tmp))
+        return trusted.load_model_dir(folder, digest, label)
+
+
+def saved_model_digest(model_uri: str) -> str:
+    """The digest of a model ``harmwatch train`` has just logged, recorded on its version."""
+    import mlflow.artifacts
+
+    from harmwatch.model import trusted
+
+    with tempfile.TemporaryDirectory(prefix="harmwatch-model-") as tmp:
+        folder = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp))
+        return trusted.digest_of_saved_model(folder, model_uri)
 
 
 def champion(settings: Settings) -> tuple[MlflowClient | None, ModelVersion | None]:

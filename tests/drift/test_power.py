@@ -1,9 +1,10 @@
 """Power of the drift verdict against partial shifts, on the test half of the CSV (the thresholds were
 calibrated on the other half; ``tests/drift/scenarios.py``).
 
-A few points of the power curves in docs/drift.md, at small K: a 10 % foreign mix, a class grown by 10 % and a new
-term in 2 % of the posts are each detected in most batches, and same-distribution batches of the same size
-false-alarm at most once in 20. The curves themselves are ``python -m bench --sections drift_power``.
+A few points of the power curves in docs/drift.md, at small K: a 10 % foreign mix, a class grown by
+10 % and a new term in 2 % of the posts are each detected in most batches, and same-distribution
+batches of the same size false-alarm at most once in 20. The curves themselves are
+``python -m bench --sections drift_power``.
 """
 
 from __future__ import annotations

@@ -325,7 +325,7 @@ def mlflow_globals_restored() -> Iterator[None]:
 def full_model(lifecycle: dict[str, Any]) -> Any:
     """Model B (full training data) loaded in-process by its version URI, as a pyfunc."""
     from harmwatch.config import load_settings
-    from harmwatch.registry import configure_mlflow, load_pyfunc
+    from harmwatch.registry import configure_mlflow, load_registered
 
     env = lifecycle["env"]
     settings = load_settings(
@@ -335,4 +335,4 @@ def full_model(lifecycle: dict[str, Any]) -> Any:
     )
     with mlflow_globals_restored():
         configure_mlflow(settings)
-        return load_pyfunc(f"models:/{settings.model_name}/{lifecycle['train_b']['model_version']}")
+        return load_registered(f"models:/{settings.model_name}/{lifecycle['train_b']['model_version']}")

@@ -1,5 +1,5 @@
 """harmwatch predict: the day's new posts scored on Spark (local[2]) by the champion and, in shadow, the
-challenger, both loaded by alias through mlflow.pyfunc.spark_udf; predictions committed to the lake;
+challenger, both by alias, checked and shipped to the executors; predictions committed to the lake;
 a rerun scores nothing twice; drift and metrics read the stored predictions."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from harmwatch.config import CLASSES, load_settings
 from harmwatch.data import catalog
 from harmwatch.model.scoring import score_frame
-from harmwatch.registry import configure_mlflow, load_pyfunc
+from harmwatch.registry import configure_mlflow, load_registered
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.model.conftest import write_validated_lake
@@ -67,7 +67,7 @@ def test_new_posts_are_scored_by_champion_and_challenger_in_shadow(scored):
     texts = validated.drop_duplicates("post_id").set_index("post_id")["text"]
     sample = rows.head(300)
     configure_mlflow(settings)
-    model = load_pyfunc(f"models:/{settings.model_name}/1")
+    model = load_registered(f"models:/{settings.model_name}/1")
     local = score_frame(model, pd.DataFrame({"text": texts.loc[sample["post_id"]].to_numpy()}), 500, 1)
     assert local["label"].tolist() == sample["label"].tolist()
     assert (local["harmful_score"].to_numpy() - sample["harmful_score"].to_numpy()).max() < 1e-9

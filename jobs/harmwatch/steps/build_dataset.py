@@ -180,7 +180,7 @@ def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFra
     if texts.empty:
         return pd.DataFrame(columns=["key"]), str(version.version)
     with registry.mlflow_calls(settings):
-        model = registry.load_pyfunc(registry.version_uri(settings.model_name, version.version))
+        model = registry.load_registered(registry.version_uri(settings.model_name, version.version))
     scored = model.predict(texts[["text"]].reset_index(drop=True))
     columns = [c for c in scored.columns if c.startswith("score_")]
     return scored[columns].assign(key=texts["key"].to_numpy()), str(version.version)

@@ -75,9 +75,9 @@ def add_predictions(
 
     registry.configure_mlflow(settings)
     if model_uri:
-        model, source = registry.load_pyfunc(model_uri), model_uri
+        model, source = registry.load_registered(model_uri), model_uri
     else:
-        model = registry.load_pyfunc(registry.version_uri(settings.model_name, champion_version.version))
+        model = registry.load_registered(registry.version_uri(settings.model_name, champion_version.version))
         source = "champion"
     redo = [not h or bool(model_uri) for h in have]
     if all(redo):  # one scoring pass over both sides keeps the workers busy

@@ -78,13 +78,13 @@ def finish_smoke(proc: subprocess.Popen, expected: pd.DataFrame, timeout: float 
 
 def _smoke_main(argv: list[str]) -> int:
     from harmwatch.config import configure_libraries, load_settings
-    from harmwatch.registry import configure_mlflow, load_pyfunc
+    from harmwatch.registry import configure_mlflow, load_registered
 
     settings = load_settings()
     configure_libraries(settings)
     configure_mlflow(settings)
     golden = golden_frame(Path(argv[1]) if len(argv) > 1 else None)
-    out = load_pyfunc(argv[0]).predict(golden[["text"]])
+    out = load_registered(argv[0]).predict(golden[["text"]])
     ok_scores = bool(out["harmful_score"].between(0, 1).all())
     print(json.dumps({"columns": list(out.columns), "labels": out["label"].tolist(), "scores_ok": ok_scores}))
     return 0 if ok_scores else 1
@@ -210,7 +210,7 @@ def _evaluate(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Read the snapshot, score both models, judge, then write the evidence and (last) the tags."""
-    from harmwatch.registry import get_alias_version, load_pyfunc, set_version_tags, version_uri
+    from harmwatch.registry import get_alias_version, load_registered, set_version_tags, version_uri
 
     name = settings.model_name
     champion = get_alias_version(client, name, "champion")
@@ -227,7 +227,7 @@ def _evaluate(
     if recent is not None:
         inputs["recent"] = recent
 
-    ch_model = load_pyfunc(version_uri(name, challenger.version))
+    ch_model = load_registered(version_uri(name, challenger.version))
     ch = {part: _score(ch_model, frame) for part, frame in inputs.items()}
     log_scores(client, challenger.run_id, eval_version, inputs, ch)
     checkpoint("scores")
@@ -235,7 +235,7 @@ def _evaluate(
     if champion is not None:
         scores = cached_scores(client, champion.run_id, eval_version, inputs) or {}
         if len(scores) < len(inputs):  # the recent slice is new every run; anything not cached is scored
-            champ_model = load_pyfunc(version_uri(name, champion.version))
+            champ_model = load_registered(version_uri(name, champion.version))
             scores.update({p: _score(champ_model, f) for p, f in inputs.items() if p not in scores})
         champ = {"version": champion.version, "run_id": champion.run_id, **scores}
     ch_golden = ch["golden"]

@@ -94,7 +94,7 @@ def champion_flags(
     )
     if known.all():
         return flags, version, "lake predictions"
-    model = registry.load_pyfunc(registry.version_uri(settings.model_name, version))
+    model = registry.load_registered(registry.version_uri(settings.model_name, version))
     rest = posts[~known]
     pred = model.predict(rest[["text"]].reset_index(drop=True))
     scored = pd.Series((pred["label"] != BENIGN_CLASS).to_numpy(), index=rest["post_id"].to_numpy())

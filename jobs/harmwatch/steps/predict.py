@@ -2,9 +2,9 @@
 
 "New" posts are the validated posts (labelled and reported, one row per ``post_id``) of the logical
 date's batch that no committed predict run of that day has scored yet, so a rerun scores nothing twice
-and late files of the same day are scored by the next run. Both models are loaded by alias through
-``mlflow.pyfunc.spark_udf`` (``models:/<name>@champion``, ``@challenger``) and scored in Spark's Python
-workers; the challenger's output is only recorded (shadow), never acted on.
+and late files of the same day are scored by the next run. Both models are resolved by alias, checked
+before anything of them is deserialised, shipped to the executors and loaded once per Python worker
+(:mod:`harmwatch.spark.scoring`); the challenger's output is only recorded (shadow), never acted on.
 
 Output (:mod:`harmwatch.data.catalog`): ``predictions/dt=<day>/run=<id>/``, one row per post: ``post_id``,
 ``batch_dt``, ``model_version``, ``label``, ``harmful_score``, ``challenger_version``,
@@ -26,8 +26,6 @@ from harmwatch.storage import Store, open_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-CONTRACT = "label string, harmful_score double"  # the pyfunc output columns predict keeps
 
 
 def new_posts(spark: SparkSession, lake: Store, day: str) -> DataFrame | None:
@@ -85,11 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    import mlflow.pyfunc
+    import tempfile
+    from pathlib import Path
+
     from pyspark.sql import functions as F
 
     from harmwatch import registry
     from harmwatch.spark.lake import commit_folder
+    from harmwatch.spark.scoring import scoring_udf
     from harmwatch.spark.session import spark_session
 
     lake = open_store(args.lake or settings.lake_uri, settings)
@@ -103,7 +104,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     if champion is None:
         return {"batch_dt": day, "rows": 0, "skipped": "no champion in the registry"}
     shadow = not args.no_shadow and challenger is not None and challenger.version != champion.version
-    with spark_session(settings, "predict") as spark:
+    with (
+        tempfile.TemporaryDirectory(prefix="harmwatch-predict-") as tmp,
+        spark_session(settings, "predict") as spark,
+    ):
         posts = new_posts(spark, lake, day)
         if posts is None:
             return {"batch_dt": day, "rows": 0, "skipped": f"no validated posts of {day} in {lake.uri}"}
@@ -119,11 +123,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             }
         run_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
-        def udf(alias: str) -> Any:
-            uri = f"models:/{settings.model_name}@{alias}"
-            return mlflow.pyfunc.spark_udf(spark, uri, result_type=CONTRACT, env_manager="local")
+        def udf(version: Any) -> Any:
+            return scoring_udf(spark, registry.version_uri(settings.model_name, version.version), Path(tmp))
 
-        out = posts.withColumn("_c", udf("champion")(F.struct("text")))
+        out = posts.withColumn("_c", udf(champion)(F.col("text")))
         cols = [
             "post_id",
             "batch_dt",
@@ -132,7 +135,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             F.col("_c.harmful_score").alias("harmful_score"),
         ]
         if shadow:
-            out = out.withColumn("_s", udf("challenger")(F.struct("text")))
+            out = out.withColumn("_s", udf(challenger)(F.col("text")))
             cols += [
                 F.lit(str(challenger.version)).alias("challenger_version"),
                 F.col("_s.label").alias("challenger_label"),

@@ -49,7 +49,7 @@ def champion_scores(settings: Settings, texts: pd.Series) -> tuple[pd.DataFrame 
         _client, champion = registry.champion(settings)
         if champion is None:
             return None, None
-        model = registry.load_pyfunc(registry.version_uri(settings.model_name, str(champion.version)))
+        model = registry.load_registered(registry.version_uri(settings.model_name, str(champion.version)))
     scores = model.predict(pd.DataFrame({"text": texts.to_numpy()}))
     return scores.reset_index(drop=True), str(champion.version)
 

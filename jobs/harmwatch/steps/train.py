@@ -131,6 +131,8 @@ def train_and_register(
     from harmwatch.model.fitting import fit_and_measure, training_record
     from harmwatch.model.modelcard import finish_plots, start_plots
     from harmwatch.model.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
+    from harmwatch.model.trusted import DIGEST_TAG
+    from harmwatch.registry import saved_model_digest
 
     versions = {"train_version": tm["version"], "eval_version": em["version"]}
     fingerprints = {f"{k}_sha256": m["files"][0]["sha256"] for k, m in (("train", tm), ("eval", em))}
@@ -177,7 +179,7 @@ def train_and_register(
             mlflow.log_table(fitted.golden_result, "golden/train_time.json")
             golden = fitted.golden
             example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
-            mlflow.sklearn.log_model(
+            logged = mlflow.sklearn.log_model(
                 fitted.pipeline,
                 name="model",
                 serialization_format="skops",
@@ -186,6 +188,8 @@ def train_and_register(
                 input_example=example,
                 pip_requirements=_requirements(),
             )
+            # What evaluate, score and the other steps check before they deserialise this model.
+            record["tags"][DIGEST_TAG] = saved_model_digest(logged.model_uri)
             finish_plots(plotter, tmp / "plots")
             mlflow.log_artifacts(str(tmp / "plots"), "plots")
         finally:

@@ -1,0 +1,52 @@
+"""Scoring on Spark with a registered model that was checked before anything of it was deserialised.
+
+The driver downloads and checks the version (:func:`harmwatch.registry.download_verified`) and ships the
+folder to the executors with ``SparkContext.addFile``; each Python worker checks the folder's digest
+again and loads it once (:mod:`harmwatch.model.trusted`), then scores its batches. MLflow's
+``spark_udf`` is not used: it deserialises whatever the artifact's ``MLmodel`` describes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+CONTRACT = "label string, harmful_score double"  # the contract columns predict keeps
+
+_LOADED: dict[tuple[str, str], Any] = {}  # per Python worker: (folder name, digest) -> fitted pipeline
+
+
+def shipped_model(folder_name: str, digest: str, label: str) -> Any:
+    """The model shipped as ``folder_name``, checked and loaded once per Python worker."""
+    key = (folder_name, digest)
+    if key not in _LOADED:
+        from pyspark import SparkFiles
+
+        from harmwatch.model.trusted import load_model_dir
+
+        _LOADED[key] = load_model_dir(Path(SparkFiles.get(folder_name)), digest, label)
+    return _LOADED[key]
+
+
+def scoring_udf(spark: SparkSession, uri: str, workdir: Path) -> Any:
+    """A pandas UDF (text -> struct of ``label``, ``harmful_score``) scoring with the version at ``uri``."""
+    from pyspark.sql.functions import pandas_udf
+
+    from harmwatch.registry import download_verified
+
+    folder, digest, label = download_verified(uri, workdir)
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    name = folder.name
+
+    @pandas_udf(CONTRACT)  # type: ignore[call-overload]
+    def score(text: pd.Series) -> pd.DataFrame:
+        model = shipped_model(name, digest, label)
+        scored = model.predict(pd.DataFrame({"text": text.astype(str).to_numpy()}))
+        return scored[["label", "harmful_score"]].reset_index(drop=True)
+
+    return score
