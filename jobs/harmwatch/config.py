@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     mlflow_retry_seconds: float = Field(default=45.0, ge=0, description="No new attempt starts after this.")
     mlflow_request_timeout: int = Field(default=60, ge=1, description="Seconds one MLflow request may take.")
     s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 request (botocore retries).")
+    landing_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Largest landing file ingest reads (bytes); a larger one is quarantined whole, unread, "
+        "with the reason (a file is parsed in memory, at several times its size).",
+    )
     # -- engines: where the data steps run (docs/scaling.md) -----------------------------------------
     engine: Literal["auto", "pandas", "spark"] = Field(
         default="auto",

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from harmwatch.config import Settings
 
 MANIFEST = "_MANIFEST.json"
+_SPECIAL = {
+    stat.S_IFLNK: "symbolic link",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
 
 
 class StorageError(RuntimeError):
@@ -54,6 +62,11 @@ class Store:
 
     def read_bytes(self, key: str) -> bytes:
         raise NotImplementedError
+
+    def irregular(self, prefix: str = "") -> list[tuple[str, str]]:
+        """Entries under ``prefix`` that :meth:`list` leaves out because they are not regular files
+        (symbolic links, FIFOs, sockets, devices), each with the reason; S3 has none."""
+        return []
 
     def write_bytes(self, key: str, data: bytes) -> None:
         raise NotImplementedError
@@ -129,14 +142,40 @@ class LocalStore(Store):
         if not base.is_dir():
             return []
         out = []
-        for dirpath, _dirs, names in os.walk(base):
-            for name in names:
+        for path, st in self._walk(base):
+            if stat.S_ISREG(st.st_mode):
+                out.append(
+                    ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, str(st.st_mtime_ns))
+                )
+        return sorted(out, key=lambda o: o.key)
+
+    def _walk(self, base: Path) -> list[tuple[Path, os.stat_result]]:
+        """Every entry under ``base`` with its own ``lstat``: a link is never followed (a dangling one, or one
+        pointing out of the store, would otherwise fail the whole listing) and a FIFO never opened."""
+        out = []
+        for dirpath, dirs, names in os.walk(base):
+            for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(dirpath, d)))]:
                 if name.startswith(".tmp-"):
                     continue  # an interrupted atomic write: never visible
                 p = Path(dirpath) / name
-                st = p.stat()
-                out.append(ObjectInfo(p.relative_to(self.root).as_posix(), st.st_size, str(st.st_mtime_ns)))
-        return sorted(out, key=lambda o: o.key)
+                try:
+                    out.append((p, p.lstat()))
+                except OSError:
+                    continue  # removed while listing
+        return out
+
+    def irregular(self, prefix: str = "") -> list[tuple[str, str]]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        out = []
+        for path, st in self._walk(base):
+            if not stat.S_ISREG(st.st_mode):
+                kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "special file")
+                if kind == "symbolic link" and not path.exists():
+                    kind = "dangling symbolic link"
+                out.append((path.relative_to(self.root).as_posix(), f"{kind}, not a regular file: not read"))
+        return sorted(out)
 
     def read_bytes(self, key: str) -> bytes:
         try:

@@ -19,6 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
+from datetime import date
 
 import pandas as pd
 
@@ -40,6 +41,31 @@ def batch_date(key: str) -> str:
     return m.group(1) if m else ""
 
 
+def partition_problem(key: str) -> str:
+    """Why a landing key's ``dt=`` folder is not a partition ('' when it is, or when it has none).
+
+    ``dt=2026-13-45`` looks like one but names no day: taken, it would fail every later date comparison.
+    """
+    for part in key.split("/")[:-1]:
+        if part.startswith("dt="):
+            try:
+                if _DT.fullmatch(part) and date.fromisoformat(part[3:]):
+                    continue
+            except ValueError:
+                pass
+            return f"partition {part!r} is not a YYYY-MM-DD date: not read"
+    return ""
+
+
+def oversize(kind: str, obj: ObjectInfo, limit: int) -> Parsed:
+    """A landing file above the size limit, quarantined whole without being read: one record, line 0."""
+    reason = (
+        f"file of {obj.size} bytes is larger than the landing limit of {limit} bytes "
+        "(HARMWATCH_LANDING_MAX_BYTES): not read; split it into smaller files"
+    )
+    return Parsed(rejects=[{"_line": 0, "reason": reason, "raw": ""}], note=reason)
+
+
 def run_id(files: Iterable[ObjectInfo]) -> str:
     """An ingest run's id: a hash of the identities it takes, so a rerun lands in the same folder."""
     return hashlib.sha256("\n".join(sorted(map(identity, files))).encode()).hexdigest()[:16]
@@ -49,9 +75,11 @@ def pseudonymise(reporter_id: str | None, key: bytes) -> str | None:
     """Keyed hash of a reporter id: stable across runs, not reversible without the key."""
     if reporter_id is None or reporter_id == "":
         return reporter_id
-    return (
-        "r_" + hmac.new(key, reporter_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:16]
-    )
+    try:
+        data = reporter_id.encode("utf-8", "surrogateescape")  # an undecodable byte hashes as itself
+    except UnicodeEncodeError:  # a lone surrogate (a \\ud800 escape in a quarantined line)
+        data = reporter_id.encode("utf-8", "surrogatepass")
+    return "r_" + hmac.new(key, data, hashlib.sha256).hexdigest()[:16]
 
 
 # A reporter_id key (any case, quoted or not, JSON-escaped quotes too) and its value: a double-quoted

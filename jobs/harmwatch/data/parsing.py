@@ -60,7 +60,10 @@ def all_utf8(text: str) -> bool:
 
 def printable_raw(text: str, limit: int = 2000) -> str:
     """The raw record as valid UTF-8 for the quarantine: bad bytes shown as \\xNN, NUL as \\x00."""
-    out = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    try:
+        out = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape, not an undecodable byte
+        out = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
     out = out.replace("\x00", "\\x00")
     return out if len(out) <= limit else out[:limit] + f"... [{len(out)} chars]"
 
@@ -174,20 +177,51 @@ def parse_jsonl(data: bytes) -> Parsed:
             out.rejects.append(_reject(number, "NUL byte in record", line))
             continue
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            out.rejects.append(_reject(number, f"invalid JSON ({msg})", line))
+            row = _json_record(line, number)
+        except _Unreadable as exc:
+            out.rejects.append(_reject(number, str(exc), line))
             continue
-        if not isinstance(obj, dict):
-            out.rejects.append(_reject(number, f"JSON {type(obj).__name__} instead of an object", line))
+        except Exception as exc:  # totality: a record the rules above missed still ends somewhere
+            out.rejects.append(_reject(number, f"unreadable record ({type(exc).__name__})", line))
             continue
-        row = {"_line": number}
-        for key, value in obj.items():
-            key = str(key)
-            if value is None or isinstance(value, str):
-                row[key] = value
-            else:  # numbers, lists...: keep them as JSON text, validate decides
-                row[key] = json.dumps(value, ensure_ascii=False)
         out.rows.append(row)
     return out
+
+
+class _Unreadable(ValueError):
+    """A JSON line that cannot be taken; the message is the quarantine reason."""
+
+
+def _json_record(line: str, number: int) -> dict:
+    """One JSON line as a row of strings, or :class:`_Unreadable` with the reason.
+
+    ``json.loads`` raises more than ``JSONDecodeError``: ``ValueError`` for an integer past Python's digit
+    limit (4300), ``RecursionError`` for deep nesting. A ``\\ud800`` escape decodes to a lone surrogate,
+    which no UTF-8 writer (Parquet, the quarantine) can store, so such a record is refused here too.
+    """
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _Unreadable("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        detail = str(exc).split(";")[0].split(":")[0]
+        raise _Unreadable(f"invalid JSON (number too long: {detail})") from None
+    if not isinstance(obj, dict):
+        raise _Unreadable(f"JSON {type(obj).__name__} instead of an object")
+    row: dict = {"_line": number}
+    for key, value in obj.items():
+        key = str(key)
+        if value is None or isinstance(value, str):
+            row[key] = value
+        else:  # numbers, lists...: keep them as JSON text, validate decides
+            try:
+                row[key] = json.dumps(value, ensure_ascii=False)
+            except (RecursionError, ValueError):
+                raise _Unreadable(f"field {printable_raw(key, 80)!r} nested too deeply") from None
+    if "\\u" in line and not all_utf8(
+        "".join(k + (v if isinstance(v, str) else "") for k, v in row.items() if k != "_line")
+    ):
+        raise _Unreadable("lone surrogate escape (\\uD800-\\uDFFF) in a string: not valid Unicode text")
+    return row

@@ -43,7 +43,7 @@ def _schema(kind: str) -> str:
 
 
 def _parse_files(
-    landing_uri: str, s3_attempts: int, kind: str, run: str, key: bytes
+    landing_uri: str, s3_attempts: int, kind: str, run: str, key: bytes, max_bytes: int
 ) -> Any:  # the mapInPandas function
     from harmwatch.config import Settings
     from harmwatch.steps.ingest import read_file
@@ -61,7 +61,7 @@ def _parse_files(
         for files in batches:
             for f in files.itertuples(index=False):
                 obj = ObjectInfo(f.key, int(f.size), f.version)
-                good, bad, source = read_file(store, kind, obj, run, key)
+                good, bad, source = read_file(store, kind, obj, run, key, max_bytes)
                 for start in range(0, len(good), CHUNK):
                     yield shaped(good.iloc[start : start + CHUNK])
                 if len(bad):
@@ -80,6 +80,7 @@ def ingest_kind(
     ignored: list[dict],
     key: bytes,
     s3_attempts: int,
+    max_bytes: int,
 ) -> dict:
     """Parse ``pending`` landing files of one kind into one committed ingest run (and its quarantine)."""
     from pyspark import StorageLevel
@@ -101,7 +102,8 @@ def ingest_kind(
         pd.DataFrame([{"key": o.key, "size": o.size, "version": o.version} for o in pending]),
         "key string, size long, version string",
     ).repartition(len(pending))
-    parsed = files.mapInPandas(_parse_files(landing_store.uri, s3_attempts, kind, run, key), _schema(kind))
+    parse = _parse_files(landing_store.uri, s3_attempts, kind, run, key, max_bytes)
+    parsed = files.mapInPandas(parse, _schema(kind))
     parsed = parsed.persist(StorageLevel.DISK_ONLY)  # parsed once, split three ways
     try:
         sources = [json.loads(r["_source"]) for r in parsed.where(F.col("_source").isNotNull()).collect()]
@@ -118,7 +120,14 @@ def ingest_kind(
         prefix, qprefix = catalog.ingest_run(kind, run), catalog.quarantine_run("ingest", kind, run)
         order = ["source_file", "source_line"]
         commit_folder(bad, lake, qprefix, {"run_id": run, "rows": n_bad}, order, files=1)
-        meta = {"run_id": run, "kind": kind, "sources": sources, "rows": n_good, "rows_quarantined": n_bad}
+        meta = {
+            "run_id": run,
+            "kind": kind,
+            "sources": sources,
+            "rows": n_good,
+            "rows_quarantined": n_bad,
+            "ignored": ignored,
+        }
         commit_folder(good, lake, prefix, meta, order)
     finally:
         parsed.unpersist()

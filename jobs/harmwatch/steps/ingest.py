@@ -37,13 +37,17 @@ def pending_files(landing_store: Store, lake: Store, kind: str, until: date | No
     """Landing files of ``kind`` not yet taken (up to ``until``), and files ignored with a reason."""
     taken = taken_files(lake, kind)
     suffixes = landing.SUFFIXES[kind]
-    pending, ignored = [], []
+    pending: list[ObjectInfo] = []
+    ignored = [{"key": key, "reason": reason} for key, reason in landing_store.irregular(kind)]
     for obj in landing_store.list(kind):
         name = obj.key.rsplit("/", 1)[-1]
         if name.startswith((".", "_")):
             continue
         if not obj.key.endswith(suffixes):
             ignored.append({"key": obj.key, "reason": f"not a {'/'.join(suffixes)} file"})
+            continue
+        if problem := landing.partition_problem(obj.key):
+            ignored.append({"key": obj.key, "reason": problem})
             continue
         day = landing.batch_date(obj.key)
         if until and day and date.fromisoformat(day) > until:
@@ -53,10 +57,22 @@ def pending_files(landing_store: Store, lake: Store, kind: str, until: date | No
     return pending, ignored
 
 
-def read_file(landing_store: Store, kind: str, obj: ObjectInfo, run: str, key: bytes) -> tuple[Any, ...]:
-    """(lake rows, quarantine rows, the manifest's source entry) of one landing file."""
-    data = landing_store.read_bytes(obj.key)
-    parsed = parse_csv(data) if kind == "labelled" else parse_jsonl(data)
+def read_file(
+    landing_store: Store, kind: str, obj: ObjectInfo, run: str, key: bytes, max_bytes: int
+) -> tuple[Any, ...]:
+    """(lake rows, quarantine rows, the manifest's source entry) of one landing file.
+
+    A file above ``max_bytes`` is not read at all: it is quarantined whole (:func:`landing.oversize`).
+    """
+    if obj.size > max_bytes:
+        parsed = landing.oversize(kind, obj, max_bytes)
+    else:
+        data = landing_store.read_bytes(obj.key)
+        if len(data) > max_bytes:  # grew since it was listed
+            parsed = landing.oversize(kind, ObjectInfo(obj.key, len(data), obj.version), max_bytes)
+        else:
+            parsed = parse_csv(data) if kind == "labelled" else parse_jsonl(data)
+        del data
     good, bad = landing.to_frames(kind, obj.key, parsed, run, key)
     url = landing_store.url(obj.key)
     for r in parsed.rejects[:3]:
@@ -77,7 +93,13 @@ def read_file(landing_store: Store, kind: str, obj: ObjectInfo, run: str, key: b
 
 
 def ingest_kind(
-    landing_store: Store, lake: Store, kind: str, pending: list, ignored: list, key: bytes
+    landing_store: Store,
+    lake: Store,
+    kind: str,
+    pending: list,
+    ignored: list,
+    key: bytes,
+    max_bytes: int,
 ) -> dict:
     """Take the pending landing files of one kind (:func:`pending_files`) into one committed ingest run."""
     summary: dict[str, Any] = {
@@ -92,7 +114,7 @@ def ingest_kind(
     if not pending:
         return summary
     run = landing.run_id(pending)
-    parts = [read_file(landing_store, kind, obj, run, key) for obj in pending]
+    parts = [read_file(landing_store, kind, obj, run, key, max_bytes) for obj in pending]
     sources = [source for _good, _bad, source in parts]
     summary["notes"] = [f"{landing_store.url(s['key'])}: {s['note']}" for s in sources if s["note"]]
     good_all = pd.concat([good for good, _bad, _s in parts], ignore_index=True)
@@ -110,6 +132,7 @@ def ingest_kind(
             "sources": sources,
             "rows": len(good_all),
             "rows_quarantined": len(bad_all),
+            "ignored": ignored,
         },
     )
     summary.update(
@@ -147,12 +170,22 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         with spark_session(settings, "ingest") as spark:
             kinds = {
                 kind: spark_ingest.ingest_kind(
-                    spark, landing_store, lake, kind, *pending[kind], key, settings.s3_max_attempts
+                    spark,
+                    landing_store,
+                    lake,
+                    kind,
+                    *pending[kind],
+                    key,
+                    settings.s3_max_attempts,
+                    settings.landing_max_bytes,
                 )
                 for kind in catalog.KINDS
             }
     else:
-        kinds = {kind: ingest_kind(landing_store, lake, kind, *pending[kind], key) for kind in catalog.KINDS}
+        kinds = {
+            kind: ingest_kind(landing_store, lake, kind, *pending[kind], key, settings.landing_max_bytes)
+            for kind in catalog.KINDS
+        }
     totals = {
         k: sum(s[k] for s in kinds.values()) for k in ("files", "rows_in", "rows_parsed", "rows_quarantined")
     }
