@@ -44,6 +44,15 @@ BENIGN_CLASS = "not_cyberbullying"
 MODEL_NAME = "harmful-content"
 # The development key of the reporter-id hash: a default only the embedded local mode may use.
 DEV_PSEUDONYM_KEY = "harmwatch-local-dev-key"
+# A production key's least length: 32 bytes, the output size of the HMAC-SHA-256 it keys.
+MIN_KEY_BYTES = 32
+
+
+def is_development_key(key: str) -> bool:
+    """Whether ``key`` is the development key in any spelling: case, whitespace or a newline added
+    (a Secret made with ``echo``), or padded with other characters to pass the length check."""
+    squashed = "".join(key.split()).lower()
+    return DEV_PSEUDONYM_KEY in squashed
 
 
 class Settings(BaseSettings):
@@ -198,10 +207,30 @@ class Settings(BaseSettings):
         where = "runner kubernetes" if self.runner == "kubernetes" else f"lake on {self.lake_uri}"
         out = []
         key = self.pseudonym_key.get_secret_value()
-        if key in ("", DEV_PSEUDONYM_KEY):
+        if key == "":
             out.append(
                 f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): the development key is refused outside the "
                 "embedded local mode; set it from a Secret"
+            )
+        elif is_development_key(key):
+            out.append(
+                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): it is a variant of the development key, "
+                "which is refused outside the embedded local mode; set a random key from a Secret"
+            )
+        elif (size := len(key.encode("utf-8", "surrogateescape"))) < MIN_KEY_BYTES:
+            out.append(
+                f"HARMWATCH_PSEUDONYM_KEY is too short ({where}): {size} bytes, at least {MIN_KEY_BYTES} "
+                "are needed (e.g. openssl rand -hex 32)"
+            )
+        stores = {"landing": self.landing_uri, "lake": self.lake_uri, "reports": self.reports_uri}
+        remote = {name for name, uri in stores.items() if uri.startswith("s3://")}
+        if remote and remote != set(stores):
+            local = ", ".join(f"{n} {stores[n]}" for n in stores if n not in remote)
+            far = ", ".join(f"{n} {stores[n]}" for n in stores if n in remote)
+            out.append(
+                f"storage mixes remote and local ({where}): {far} but {local}; a step's local folder is "
+                "lost with its pod, so set HARMWATCH_LANDING_URI, HARMWATCH_LAKE_URI and "
+                "HARMWATCH_REPORTS_URI all on S3 (or all local, with runner local)"
             )
         servers = [u for u in (self.mlflow_tracking_uri, self.mlflow_registry_uri) if "://" in u]
         if any(u.startswith(("http://", "https://")) for u in servers) and not (

@@ -27,7 +27,7 @@ from tests.conftest import MLFLOW_ADMIN, MLFLOW_PIPELINE, start_mlflow, start_mo
 
 pytestmark = pytest.mark.slow
 DAY, DAY2 = "2026-01-01", "2026-01-02"
-PSEUDONYM_KEY = "planted-pseudonym-key-5f1c9e"
+PSEUDONYM_KEY = "planted-pseudonym-key-5f1c9e-0a7d3b4c8e"
 S3_SECRET = "planted-s3-secret-8d2a47"
 
 

@@ -80,7 +80,7 @@ def test_the_development_pseudonym_key_is_refused_outside_the_local_mode(hw_env,
 def test_steps_never_call_an_mlflow_server_anonymously_outside_the_local_mode(hw_env):
     env = {
         "HARMWATCH_RUNNER": "kubernetes",
-        "HARMWATCH_PSEUDONYM_KEY": "a-real-key",
+        "HARMWATCH_PSEUDONYM_KEY": "a-real-key-of-at-least-32-bytes-0001",
         "HARMWATCH_MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
         "MLFLOW_TRACKING_USERNAME": "",
         "MLFLOW_TRACKING_PASSWORD": "",
@@ -95,7 +95,7 @@ def test_the_local_mode_keeps_its_development_defaults(hw_env):
     assert s.embedded and s.refusals() == []
     real = load_settings(
         runner="kubernetes",
-        pseudonym_key="k",
+        pseudonym_key="k" * 32,
         mlflow_tracking_uri="http://mlflow:5000",
         mlflow_tracking_username="harmwatch-pipeline",
         mlflow_tracking_password="p",

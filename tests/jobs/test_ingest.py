@@ -113,7 +113,7 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
         "HARMWATCH_LANDING_URI": "s3://landing/zone",
         "HARMWATCH_LAKE_URI": "s3://lake/data",
         "HARMWATCH_REPORTS_URI": "s3://lake/reports",
-        "HARMWATCH_PSEUDONYM_KEY": "s3-lake-test-key",  # a lake on S3 refuses the development key
+        "HARMWATCH_PSEUDONYM_KEY": "s3-lake-test-key-of-at-least-32-bytes",  # S3 refuses the dev key
     }
     assert summary(run_cli("ingest", env=env))["rows_in"] == 1
     assert summary(run_cli("ingest", env=env))["rows_in"] == 0

@@ -30,7 +30,7 @@ def s3(hw_env, monkeypatch):
         "HARMWATCH_LANDING_URI": "s3://hw-lake/landing",
         "HARMWATCH_LAKE_URI": "s3://hw-lake/lake",
         "HARMWATCH_REPORTS_URI": "s3://hw-lake/reports",
-        "HARMWATCH_PSEUDONYM_KEY": "s3-outage-test-key",  # a lake on S3 refuses the development key
+        "HARMWATCH_PSEUDONYM_KEY": "s3-outage-test-key-of-at-least-32-bytes",  # S3 refuses the dev key
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
