@@ -198,7 +198,9 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         """The embedded local mode, the only one where development defaults are allowed."""
-        return self.runner == "local" and not self.lake_uri.startswith("s3://")
+        from harmwatch.storage import is_remote
+
+        return self.runner == "local" and not is_remote(self.lake_uri)
 
     def refusals(self) -> list[str]:
         """One line per secret that is missing outside the embedded local mode (empty: good to go)."""

@@ -33,6 +33,7 @@ _SPECIAL = {
     stat.S_IFCHR: "character device",
     stat.S_IFBLK: "block device",
 }
+S3_SCHEME = "s3://"
 
 
 class StorageError(RuntimeError):
@@ -48,13 +49,23 @@ class ObjectInfo:
     version: str
 
 
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` names object storage (``s3://``) rather than a local folder."""
+    return uri.startswith(S3_SCHEME)
+
+
 class Store:
     """Base class; use :func:`open_store`."""
 
     uri: str
+    remote = False  # object storage rather than a local folder
 
     def url(self, key: str) -> str:
         return f"{self.uri.rstrip('/')}/{key.lstrip('/')}" if key else self.uri
+
+    def spark_path(self, key: str) -> str:
+        """Where Spark reads and writes ``key``: a local folder, or ``s3a://`` for object storage."""
+        raise NotImplementedError
 
     # -- primitives implemented by subclasses ---------------------------------------------------
     def list(self, prefix: str = "") -> list[ObjectInfo]:
@@ -207,15 +218,20 @@ class LocalStore(Store):
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
+    def spark_path(self, key: str) -> str:
+        return str(self.root / key.strip("/"))
+
 
 class S3Store(Store):
     """S3 or any S3-compatible server (``AWS_ENDPOINT_URL`` is honoured by boto3 itself)."""
+
+    remote = True
 
     def __init__(self, uri: str, max_attempts: int = 4) -> None:
         import boto3
         from botocore.config import Config
 
-        rest = uri[len("s3://") :]
+        rest = uri[len(S3_SCHEME) :]
         self.bucket, _, prefix = rest.partition("/")
         if not self.bucket:
             raise StorageError(f"{uri}: no bucket in S3 URI")
@@ -232,6 +248,9 @@ class S3Store(Store):
     def _key(self, key: str) -> str:
         key = key.lstrip("/")
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def spark_path(self, key: str) -> str:
+        return f"s3a://{self.bucket}/{self._key(key.strip('/'))}"
 
     def _fail(self, key: str, verb: str, exc: Exception) -> StorageError:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -288,7 +307,7 @@ def open_store(uri: str, settings: Settings | None = None) -> Store:
 
     ``settings`` gives the S3 retry budget (``s3_max_attempts``); without it botocore's standard 4.
     """
-    if uri.startswith("s3://"):
+    if is_remote(uri):
         return S3Store(uri, settings.s3_max_attempts if settings is not None else 4)
     if uri.startswith("file://"):
         uri = uri[len("file://") :]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import load_settings
-from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, open_store
+from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, is_remote, open_store
 from tests.conftest import start_moto, stop_process
 
 
@@ -22,6 +22,19 @@ def test_open_store_picks_backend(tmp_path, moto_server):
     assert isinstance(open_store(str(tmp_path)), LocalStore)
     assert isinstance(open_store(f"file://{tmp_path}"), LocalStore)
     assert isinstance(open_store("s3://bucket/x"), S3Store)
+
+
+def test_the_store_says_where_it_is_and_how_spark_reaches_it(tmp_path):
+    """Whether a URI is object storage, and the path Spark is given, are the store's answers alone."""
+    local = open_store(str(tmp_path))
+    assert not local.remote and not is_remote(str(tmp_path)) and not is_remote(f"file://{tmp_path}")
+    assert local.spark_path("/validated/labelled/") == str(tmp_path.resolve() / "validated" / "labelled")
+    remote = S3Store("s3://bucket/lake/")  # no request is made
+    assert remote.remote and is_remote("s3://bucket/lake/")
+    assert (
+        remote.spark_path("validated/labelled/x.parquet") == "s3a://bucket/lake/validated/labelled/x.parquet"
+    )
+    assert S3Store("s3://bucket").spark_path("/validated/") == "s3a://bucket/validated"
 
 
 def test_write_read_list_roundtrip(store):

@@ -17,7 +17,7 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data.tables import read_validated
 from harmwatch.errors import DataError
-from harmwatch.storage import StorageError, Store, open_store
+from harmwatch.storage import StorageError, Store, is_remote, open_store
 
 MAD_SCALE = 1.4826  # MAD of a normal distribution -> its standard deviation
 VOLUME_Z = 3.5  # Iglewicz-Hoaglin cut-off for a robust z-score outlier
@@ -115,7 +115,7 @@ def volume_line(volume: dict[str, Any] | None) -> str:
 def read_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
     """A CSV or Parquet file from a local path or ``s3://`` URI; a ``text`` column is required."""
     parent, name = str(PurePosixPath(uri).parent), PurePosixPath(uri).name
-    if uri.startswith("s3://"):
+    if is_remote(uri):  # PurePosixPath would fold s3:// into s3:/
         parent = uri.rsplit("/", 1)[0]
     try:
         data = open_store(parent, settings).read_bytes(name)

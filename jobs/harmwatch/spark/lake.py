@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harmwatch.spark.session import lake_path
-
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -27,7 +25,7 @@ def write_folder(
         frame = frame.orderBy(*order)
     if files is not None:
         frame = frame.coalesce(files)
-    frame.write.mode("overwrite").parquet(lake_path(lake.uri, prefix))
+    frame.write.mode("overwrite").parquet(lake.spark_path(prefix))
     return sorted(
         o.key.rsplit("/", 1)[-1]
         for o in lake.list(prefix)
@@ -51,7 +49,7 @@ def commit_folder(
 def read_runs(spark: SparkSession, lake: Store, manifests: list[dict]) -> DataFrame | None:
     """The Parquet rows of the given committed runs (None when they hold no file)."""
     paths = [
-        lake_path(lake.uri, f"{m['prefix']}/{f['name']}")
+        lake.spark_path(f"{m['prefix']}/{f['name']}")
         for m in manifests
         for f in m.get("files", [])
         if f["name"].endswith(".parquet")

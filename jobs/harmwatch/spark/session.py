@@ -5,9 +5,10 @@ as the driver of a ``SparkApplication`` (``helm/.../spark/*.yaml``) and the mast
 spark-submit (``HARMWATCH_SPARK_MASTER`` empty). Starting the JVM costs about 5 s, which is why
 small inputs stay on pandas (:mod:`harmwatch.spark.engine`).
 
-Lake paths are handed to Spark as local folders or ``s3a://`` URIs. The PySpark wheel carries
-Hadoop's client jars but not ``hadoop-aws`` (the S3A connector) nor the AWS SDK: an image that reads
-an S3 lake with Spark adds both jars to ``$SPARK_HOME/jars`` (docs/scaling.md).
+Lake paths are handed to Spark as the store gives them (``Store.spark_path``: a local folder or
+``s3a://``). The PySpark wheel carries Hadoop's client jars but not ``hadoop-aws`` (the S3A connector)
+nor the AWS SDK: an image that reads an S3 lake with Spark adds both jars to ``$SPARK_HOME/jars``
+(docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -75,10 +76,3 @@ def spark_session(settings: Settings, app: str) -> Iterator[SparkSession]:
         yield spark
     finally:
         spark.stop()
-
-
-def lake_path(lake_uri: str, key: str) -> str:
-    """The Spark path of lake ``key``: a local folder, or ``s3a://`` for an ``s3://`` lake."""
-    if lake_uri.startswith("s3://"):
-        return "s3a://" + lake_uri.removeprefix("s3://").rstrip("/") + "/" + key.strip("/")
-    return str(Path(lake_uri) / key.strip("/"))

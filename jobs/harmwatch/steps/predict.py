@@ -168,6 +168,4 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parts(lake: Store, prefix: str) -> list[str]:
-    from harmwatch.spark.session import lake_path
-
-    return [lake_path(lake.uri, f"{prefix}/{f['name']}") for f in lake.manifest(prefix)["files"]]
+    return [lake.spark_path(f"{prefix}/{f['name']}") for f in lake.manifest(prefix)["files"]]
