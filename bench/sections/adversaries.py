@@ -23,8 +23,9 @@ import pandas as pd
 from bench.core import BULK, Options, load1, run_step, step_env
 from harmwatch.data import catalog
 from harmwatch.data.adversary_audit import Scenario, audit, fitted_scorer, reporter_kind
+from harmwatch.data.defences import DEFENCE_NAMES, DEFENCES
 from harmwatch.data.tables import read_committed
-from harmwatch.data.weak_labels import DEFENCES, Policy
+from harmwatch.data.weak_labels import Policy
 from harmwatch.steps.simulate import TRUTH
 from harmwatch.storage import open_store
 
@@ -42,14 +43,15 @@ STRENGTHS: dict[str, list[float]] = {
 
 
 def policies() -> dict[str, Policy]:
-    """The default policy, none of the defences (the policy before them), the default with each optional
-    defence added, and the default without each of its own."""
+    """The default policy, none of the defences (the policy before them), the default with each defence it
+    does not ship added (``+name``), and the default without each one it ships (``-name``)."""
     default = Policy()
-    out = {"none": default.without(*DEFENCES), "default": default}
-    out.update({f"+{d}": default.with_(d) for d in ("before_report", "per_reason")})
-    out.update(
-        {f"-{d}": default.without(d) for d in ("cohorts", "trusted_dissent", "champion", "spot_checks")}
-    )
+    out = {"none": default.without(*DEFENCE_NAMES), "default": default}
+    for defence in DEFENCES:
+        if defence.shipped:
+            out[f"-{defence.name}"] = default.without(defence.name)
+        else:
+            out[f"+{defence.name}"] = default.with_(defence.name)
     return out
 
 
@@ -111,7 +113,7 @@ def run(opts: Options) -> dict[str, Any]:
                 {"adversary": adversary, "strength": strength, "policy": name, **figures, "load1": load}
                 for name, figures in result.items()
             ]
-    return {"days": DAYS, "review_lag_days": REVIEW_LAG_DAYS, "defences": list(DEFENCES), "rows": rows}
+    return {"days": DAYS, "review_lag_days": REVIEW_LAG_DAYS, "defences": list(DEFENCE_NAMES), "rows": rows}
 
 
 def _pct(value: float | None) -> str:
@@ -156,8 +158,8 @@ def report_lines(rec: dict[str, Any]) -> list[str]:
     ]
     base = rows.get(("none", 0.0, "default"))
     for defence in DEFENCES:
-        on_by_default = defence not in ("before_report", "per_reason")
-        variant = f"-{defence}" if on_by_default else f"+{defence}"
+        on_by_default = defence.shipped
+        variant = f"-{defence.name}" if on_by_default else f"+{defence.name}"
         other = rows.get(("none", 0.0, variant))
         if base is None or other is None:
             continue
@@ -170,7 +172,7 @@ def report_lines(rec: dict[str, Any]) -> list[str]:
             d = rows[(adv, st, "default")]
             kept += (r["false_entered"] - d["false_entered"]) * (1 if on_by_default else -1)
         lines.append(
-            f"| {defence} | {'yes' if on_by_default else 'no'} | {lost} of {without['honest_labelled']} "
+            f"| {defence.name} | {'yes' if on_by_default else 'no'} | {lost} of {without['honest_labelled']} "
             f"| {kept} |"
         )
     return [*lines, ""]

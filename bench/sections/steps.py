@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import BULK, DAY2, Options, StepFailed, fresh_home, label, load1, medians, run_step
-from harmwatch.data.weak_labels import DEFENCES
+from harmwatch.data.defences import DEFENCE_NAMES
 
 Plan = list[tuple[str, str, list[str]]]  # (step, phase, arguments as the DAG passes them)
 CHAIN: Plan = [
@@ -30,7 +30,7 @@ DAY2_CHAIN: Plan = [
     ("validate", "day 2", ["--date", DAY2]),
     # What the weak-label defences cost: the same build without them, then with the champion's check
     # (the DAG's build); the last build is the snapshot train reads.
-    ("build-dataset", "day 2, defences off", ["--date", DAY2, "--defences-off", *DEFENCES]),
+    ("build-dataset", "day 2, defences off", ["--date", DAY2, "--defences-off", *DEFENCE_NAMES]),
     ("build-dataset", "day 2, defences", ["--date", DAY2, "--champion-check"]),
     ("train", "day 2", []),
     ("evaluate", "day 2, vs champion", []),

@@ -25,14 +25,15 @@ from harmwatch import cli
 from harmwatch.data import catalog
 from harmwatch.data.adversaries import Adversary
 from harmwatch.data.adversary_audit import Scenario, audit, fitted_scorer, reporter_kind
+from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.simulation import Population, ground_truth, load_source, plan_landing, to_bytes
 from harmwatch.data.tables import read_committed
-from harmwatch.data.weak_labels import DEFENCES, Policy
+from harmwatch.data.weak_labels import Policy
 from harmwatch.storage import open_store
 
 START, DAYS, SEED, POSTS = date(2026, 1, 1), 6, 42, 4000
 STRENGTH = 0.1
-POLICIES = {"default": Policy(), "none": Policy().without(*DEFENCES)}
+POLICIES = {"default": Policy(), "none": Policy().without(*DEFENCE_NAMES)}
 
 
 def harmwatch(*argv: str) -> dict:

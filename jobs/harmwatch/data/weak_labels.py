@@ -25,11 +25,12 @@ them on aggregated data. What each defence costs in honest weak labels is measur
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from harmwatch.data.defences import BY_NAME, DEFENCES, chosen
 from harmwatch.data.reliability import (
     RELIABILITY_COLUMNS,
     judged_reports,
@@ -38,48 +39,42 @@ from harmwatch.data.reliability import (
 )
 
 __all__ = ["RELIABILITY_COLUMNS", "Policy", "reporter_reliability", "weak_labels"]
-DEFENCES = ("before_report", "per_reason", "cohorts", "trusted_dissent", "champion", "spot_checks")
 
 
 @dataclass(frozen=True)
-class Policy:
-    """When a report-derived label may enter training (see the module docstring)."""
+class Rules:
+    """What every weak label must pass (1 to 3 of the module docstring)."""
 
     min_reporters: int = 3
     min_reliability: float = 0.8
     prior_agree: float = 1.0  # Beta prior: an unknown reporter starts at 1 / (1 + 1) = 0.5
     prior_disagree: float = 1.0
-    before_report: bool = False  # off by default: costs most honest labels (README, "Adversaries")
-    per_reason: bool = False  # off by default: as costly
-    cohorts: bool = True
-    trusted_dissent: bool = True
-    champion_floor: float = 0.02  # used only when the champion's scores are given
-    spot_check_rate: float = 0.05
+
+
+# One setting per row of the defence registry (its ``setting``), at its shipped value.
+_DefenceSettings = make_dataclass(
+    "_DefenceSettings", [(d.setting, type(d.on), d.default) for d in DEFENCES], bases=(Rules,), frozen=True
+)
+
+
+@dataclass(frozen=True)
+class Policy(_DefenceSettings):
+    """When a report-derived label may enter training: the :class:`Rules`, and one setting per defence of
+    :data:`harmwatch.data.defences.DEFENCES` (``before_report``, ``per_reason``, ``cohorts``,
+    ``trusted_dissent``, ``champion_floor``, ``spot_check_rate``)."""
 
     def with_(self, *defences: str) -> Policy:
-        """This policy with the named :data:`DEFENCES` on (champion and spot checks at their defaults)."""
-        from dataclasses import replace
-
-        on = {d: True for d in defences if d not in ("champion", "spot_checks")}
-        if "champion" in defences:
-            on["champion_floor"] = Policy.champion_floor
-        if "spot_checks" in defences:
-            on["spot_check_rate"] = Policy.spot_check_rate
-        return replace(self, **on)
+        """This policy with the named defences on, at their registry values."""
+        return replace(self, **{d.setting: d.on for d in chosen(defences)})
 
     def without(self, *defences: str) -> Policy:
-        """This policy with the named defences (:data:`DEFENCES`) switched off, to measure what each does."""
-        from dataclasses import replace
+        """This policy with the named defences switched off, to measure what each does."""
+        return replace(self, **{d.setting: d.off for d in chosen(defences)})
 
-        unknown = set(defences) - set(DEFENCES)
-        if unknown:
-            raise ValueError(f"unknown defences {sorted(unknown)}; known: {', '.join(DEFENCES)}")
-        off = {d: False for d in defences if d not in ("champion", "spot_checks")}
-        if "champion" in defences:
-            off["champion_floor"] = 0.0
-        if "spot_checks" in defences:
-            off["spot_check_rate"] = 0.0
-        return replace(self, **off)
+
+# The words that open (or, for a defence, name) each review reason; REVIEW_KINDS maps them to kinds.
+DISAGREE, TOO_FEW, UNRELIABLE = "reporters disagree", "distinct reporter", "mean reporter reliability"
+COHORTS, CHAMPION, SPOT_CHECK = (BY_NAME[name].marker for name in ("cohorts", "champion", "spot_checks"))
 
 
 def join_values(values: pd.Series) -> str:
@@ -160,7 +155,7 @@ def decide(tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None 
             dtype=float,
         )
     rel, need = top["rel"].map("{:.2f}".format), f"{policy.min_reliability:.2f}"
-    cohort_note = " in " + top["n_cohorts"].astype(str) + " co-reporting cohort(s)"
+    cohort_note = " in " + top["n_cohorts"].astype(str) + f" {COHORTS}(s)"
     few = top[n] < policy.min_reporters
     reasons = np.select(
         [
@@ -170,18 +165,16 @@ def decide(tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None 
             (p_label < policy.champion_floor).to_numpy(),
         ],
         [
-            ("reporters disagree (" + votes + ")").to_numpy(),
+            (f"{DISAGREE} (" + votes + ")").to_numpy(),
             (
                 top["n_reporters"].astype(str)
-                + " distinct reporter(s)"
+                + f" {TOO_FEW}(s)"
                 + (cohort_note.where(top["n_cohorts"] < top["n_reporters"], "") if policy.cohorts else "")
                 + f" agree (policy needs {policy.min_reporters})"
             ).to_numpy(),
-            ("mean reporter reliability " + rel + f" (policy needs {need})").to_numpy(),
+            (f"{UNRELIABLE} " + rel + f" (policy needs {need})").to_numpy(),
             (
-                "the champion strongly disagrees: p(label) "
-                + p_label.map("{:.3f}".format)
-                + f" < {policy.champion_floor}"
+                f"{CHAMPION}: p(label) " + p_label.map("{:.3f}".format) + f" < {policy.champion_floor}"
             ).to_numpy(),
         ],
         "",
@@ -200,13 +193,13 @@ def decide(tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None 
     )
 
 
-REVIEW_KINDS = {  # why a reported post waits for a moderator: a pattern of its review_reason -> a short name
-    "reporters disagree": "disagreement",
-    "co-reporting cohort": "cohort",
-    "distinct reporter": "too_few_reporters",
-    "mean reporter reliability": "low_reliability",
-    "the champion strongly disagrees": "champion",
-    "spot check": "spot_check",
+# Why a reported post waits for a moderator: words of its review_reason -> a short name. A defence's
+# words are looked for first (the cohort note sits inside the too-few-reporters reason), then the rules'.
+REVIEW_KINDS = {
+    **{d.marker: d.review_kind for d in DEFENCES if d.marker and d.review_kind},
+    DISAGREE: "disagreement",
+    TOO_FEW: "too_few_reporters",
+    UNRELIABLE: "low_reliability",
 }
 
 
@@ -254,7 +247,7 @@ def weak_labels(
     decided = decide(tally(votes), policy, champion)
     sampled = spot_checked(decided["key"], policy.spot_check_rate, seed) & (decided["review_reason"] == "")
     decided.loc[sampled, "review_reason"] = (
-        f"spot check: a random {policy.spot_check_rate:.0%} of accepted weak labels goes to moderators"
+        f"{SPOT_CHECK}: a random {policy.spot_check_rate:.0%} of accepted weak labels goes to moderators"
     )
     first = pending.sort_values(["key", "reported_at", "report_id"]).drop_duplicates("key")
     info = pending.groupby("key").agg(

@@ -30,9 +30,10 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
+from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
 from harmwatch.data.tables import read_committed
-from harmwatch.data.weak_labels import DEFENCES, Policy
+from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
@@ -139,20 +140,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--min-reporters",
         type=int,
         default=Policy.min_reporters,
-        help="distinct reporters that must agree for a weak label (default 3)",
+        help="distinct reporters that must agree for a weak label (default %(default)s)",
     )
     parser.add_argument(
         "--min-reliability",
         type=float,
         default=Policy.min_reliability,
-        help="mean reliability those reporters must reach (default 0.8)",
+        help="mean reliability those reporters must reach (default %(default)s)",
     )
 
     parser.add_argument(
         "--spot-check-rate",
         type=float,
         default=Policy.spot_check_rate,
-        help="share of accepted weak labels sent to moderators at random (default 0.05)",
+        help="share of accepted weak labels sent to moderators at random (default %(default)s)",
     )
     parser.add_argument(
         "--champion-check",
@@ -163,9 +164,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--defences-off",
         nargs="+",
         default=[],
-        choices=DEFENCES,
+        choices=DEFENCE_NAMES,
         metavar="DEFENCE",
-        help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCES)})",
+        help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCE_NAMES)})",
     )
     add_engine_argument(parser)
 
