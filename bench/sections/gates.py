@@ -25,7 +25,7 @@ SEEDS = (1, 2, 3, 4, 5)
 def measure(pipeline: Any, ev: pd.DataFrame) -> dict[str, Any]:
     from harmwatch.model.fairness import fairness_report, templates
     from harmwatch.model.golden import golden_frame
-    from harmwatch.model.modelcard import classification_metrics, golden_check
+    from harmwatch.model.metrics import classification_metrics, golden_check
 
     golden = golden_frame()
     result = golden_check(golden, pipeline.predict(golden[["text"]]))

@@ -15,7 +15,7 @@ from harmwatch.monitoring.drift_decision import (
     ColumnCheck,
     auc_threshold,
     cat_threshold,
-    decide,
+    drift_verdict,
     num_threshold,
     plan_checks,
 )
@@ -72,16 +72,16 @@ def _checks():
 def test_rule_needs_half_of_the_descriptors_and_one_content_or_label_column():
     checks = _checks()
     calm = {c.column: 0.0 for c in checks} | {"text": 0.5}
-    assert decide(checks, calm).drift_detected is False
+    assert drift_verdict(checks, calm).drift_detected is False
     three = calm | {"length_chars": 0.2, "word_count": 0.2, "oov_share": 0.3}
-    assert decide(checks, three).drift_detected is False  # 3 of 7 descriptors: noise-tolerant
+    assert drift_verdict(checks, three).drift_detected is False  # 3 of 7 descriptors: noise-tolerant
     four = three | {"url_share": 0.1}  # distances reach the threshold
-    v = decide(checks, four)
+    v = drift_verdict(checks, four)
     assert v.drift_detected and v.signals["text_descriptors"]["drifted_columns"] == 4
     assert v.drift_score == pytest.approx(4 / 9)
-    assert decide(checks, calm | {"text": 0.55}).drift_detected is False  # the AUC must exceed it
-    assert decide(checks, calm | {"text": 0.56}).signals["text_content"]["drift_detected"]
-    assert decide(checks, calm | {"label": 0.2}).signals["label"]["drift_detected"]
+    assert drift_verdict(checks, calm | {"text": 0.55}).drift_detected is False  # the AUC must exceed it
+    assert drift_verdict(checks, calm | {"text": 0.56}).signals["text_content"]["drift_detected"]
+    assert drift_verdict(checks, calm | {"label": 0.2}).signals["label"]["drift_detected"]
 
 
 def test_plan_adds_prediction_and_label_checks_only_when_both_sides_have_them():

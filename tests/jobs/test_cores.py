@@ -15,7 +15,7 @@ from harmwatch.data.landing import batch_date, pseudonymise, pseudonymise_raw, r
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.data.weak_labels import Policy
 from harmwatch.model import audit, summary
-from harmwatch.model.decision import Thresholds, judge
+from harmwatch.model.decision import Thresholds, evaluate_challenger
 from harmwatch.model.golden import golden_frame
 from harmwatch.model.promotion import Review, plan_promotion, plan_rollback, promotion_audit, rejection_tags
 from harmwatch.model.textmodel import contract_frame
@@ -145,7 +145,7 @@ def test_run_ids_follow_the_files_taken_not_their_order():
 
 
 def test_validate_checks_give_a_reason_per_row_and_reject_a_skewed_labelled_batch():
-    from harmwatch.data.checks import judge as check
+    from harmwatch.data.checks import check_frame as check
     from harmwatch.data.suites import Bounds
 
     frame = labelled([(f"p{i}", f"post {i}", CLASSES[i % 6]) for i in range(12)]).astype("string")
@@ -238,7 +238,9 @@ def test_judge_records_decision_evidence_tags_and_summary_consistently():
     champion = {"version": "1", "run_id": "r1", "eval": scores(worse), "golden": scores(truth)}
     smoke = {"ok": True, "detail": "ok"}
     t = Thresholds(max_ece=1.0, n_boot=200)
-    result = judge(ev, golden, perfect, champion, smoke, t, False, 7, "v-eval", "2026-01-02", "built-in")
+    result = evaluate_challenger(
+        ev, golden, perfect, champion, smoke, t, False, 7, "v-eval", "2026-01-02", "built-in"
+    )
     assert result.decision == "promote" and result.failed == []
     assert (
         result.tags["harmwatch.evaluated_against"] == "1" and result.tags["harmwatch.decision"] == "promote"
@@ -246,11 +248,11 @@ def test_judge_records_decision_evidence_tags_and_summary_consistently():
     assert result.summary["challenger_macro_f1"] == 1.0 and result.summary["champion_version"] == "1"
     assert result.evidence["delta_ci"]["lo"] > 0 and result.evidence["golden"]["passed"] == len(golden)
     # Roles swapped: the worse model regresses against the better one and is rejected, with its gates named.
-    back = judge(ev, golden, champion, perfect, smoke, t, False, 7, "v-eval", None, "built-in")
+    back = evaluate_challenger(ev, golden, champion, perfect, smoke, t, False, 7, "v-eval", None, "built-in")
     assert back.decision == "reject" and "class_regression" in back.failed
     assert back.tags["harmwatch.failed_gates"] == ",".join(back.failed)
     # The first model has no champion: floors only; approval mode holds a passing challenger.
-    first = judge(ev, golden, perfect, None, smoke, t, True, 7, "v-eval", None, "built-in")
+    first = evaluate_challenger(ev, golden, perfect, None, smoke, t, True, 7, "v-eval", None, "built-in")
     assert first.decision == "pending_approval" and first.summary["champion_macro_f1"] is None
 
 
@@ -378,7 +380,7 @@ def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_ea
     worse = ev["label"].where(ev.index % 3 != 0, "not_cyberbullying").tolist()
     bad = {"version": "3", "run_id": "r3", "eval": scores(worse), "golden": scores(truth)}
     t = Thresholds(max_ece=1.0, n_boot=200)
-    result = judge(
+    result = evaluate_challenger(
         ev, golden, bad, good, {"ok": True, "detail": "ok"}, t, False, 7, "v-eval", "2026-01-03", "b"
     )
     links = {

@@ -6,7 +6,7 @@ import pandas as pd
 
 from harmwatch.config import load_settings
 from harmwatch.data import catalog
-from harmwatch.data.holdout import recent_slice, renewed_anchor
+from harmwatch.data.holdout import hold_out_recent, renewed_anchor
 from harmwatch.errors import HarmwatchError
 from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
@@ -39,15 +39,15 @@ def test_recent_slice_needs_older_batches_and_takes_only_new_moderator_texts():
             "post_id": ["a", "b", "w"],
         }
     )
-    kept, recent, why = recent_slice(lab, train, "2026-01-02", 1)
+    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1)
     assert recent["key"].tolist() == ["new post"] and recent["batch_dt"].tolist() == ["2026-01-02"]
     assert kept["key"].tolist() == ["old post", "weak post"] and why is None
     # The first day has nothing older: everything would be held out, so nothing is.
-    kept, recent, why = recent_slice(lab, train, "2026-01-02", 2)
+    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 2)
     assert recent.empty and len(kept) == 3 and "no labelled batch before" in why
     # A text that arrived before is not new, even when it comes again.
     lab.loc[1, "text"] = "old post"
-    assert recent_slice(lab, train, "2026-01-02", 1)[1].empty
+    assert hold_out_recent(lab, train, "2026-01-02", 1)[1].empty
 
 
 def test_a_label_from_the_review_loop_goes_to_training_not_to_the_recent_slice():
@@ -63,7 +63,7 @@ def test_a_label_from_the_review_loop_goes_to_training_not_to_the_recent_slice()
             "post_id": ["a", "b"],
         }
     )
-    kept, recent, why = recent_slice(lab, train, "2026-01-02", 1)
+    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1)
     assert recent.empty and kept["key"].tolist() == ["old post", "new post"]
     assert why == "no new moderator-labelled text in the batches 2026-01-02..2026-01-02"
 

@@ -11,9 +11,9 @@ import pytest
 from sklearn.metrics import f1_score
 
 from harmwatch.config import CLASSES
-from harmwatch.model.decision import Thresholds, decide
+from harmwatch.model.decision import Thresholds, apply_gates
 from harmwatch.model.golden import golden_frame
-from harmwatch.model.modelcard import (
+from harmwatch.model.metrics import (
     classification_metrics,
     expected_calibration_error,
     golden_check,
@@ -51,7 +51,7 @@ def test_golden_set_is_hand_written_and_covers_identity_counterfactuals(source_c
 
 
 def test_first_model_is_judged_on_floors_only():
-    decision, gates = decide(GOOD, None, None, golden_result(), SMOKE_OK, Thresholds(), approval=False)
+    decision, gates = apply_gates(GOOD, None, None, golden_result(), SMOKE_OK, Thresholds(), approval=False)
     assert decision == "promote"
     assert set(gates) == {"macro_f1_floor", "class_f1_floor", "calibration", "golden", "smoke"}
 
@@ -65,7 +65,7 @@ def test_first_model_is_judged_on_floors_only():
     ],
 )
 def test_each_floor_can_reject(change, failed):
-    decision, gates = decide(GOOD | change, None, None, golden_result(), SMOKE_OK, Thresholds(), False)
+    decision, gates = apply_gates(GOOD | change, None, None, golden_result(), SMOKE_OK, Thresholds(), False)
     assert decision == "reject" and [k for k, g in gates.items() if not g["passed"]] == [failed]
 
 
@@ -81,21 +81,21 @@ def test_each_floor_can_reject(change, failed):
     ],
 )
 def test_golden_gate_rejects_degenerate_models(fails, ok):
-    _, gates = decide(GOOD, None, None, golden_result(fails), SMOKE_OK, Thresholds(), False)
+    _, gates = apply_gates(GOOD, None, None, golden_result(fails), SMOKE_OK, Thresholds(), False)
     assert gates["golden"]["passed"] is ok
 
 
 def test_regression_against_champion_and_approval():
     champ = GOOD | {"f1_gender": 0.95}
     delta = {"delta": 0.0, "lo": -0.005, "hi": 0.005, "n_boot": 100}
-    decision, gates = decide(GOOD, champ, delta, golden_result(), SMOKE_OK, Thresholds(), False)
+    decision, gates = apply_gates(GOOD, champ, delta, golden_result(), SMOKE_OK, Thresholds(), False)
     assert decision == "reject" and gates["class_regression"]["value"] == {"gender": 0.05}
     worse = {**delta, "lo": -0.03}
-    decision, gates = decide(GOOD, GOOD, worse, golden_result(), SMOKE_OK, Thresholds(), False)
+    decision, gates = apply_gates(GOOD, GOOD, worse, golden_result(), SMOKE_OK, Thresholds(), False)
     assert decision == "reject" and not gates["macro_f1_delta_ci"]["passed"]
     golden, broken = golden_result(), {"ok": False, "detail": "x"}
-    assert decide(GOOD, GOOD, delta, golden, SMOKE_OK, Thresholds(), True)[0] == "pending_approval"
-    assert decide(GOOD, GOOD, delta, golden, broken, Thresholds(), True)[0] == "reject"
+    assert apply_gates(GOOD, GOOD, delta, golden, SMOKE_OK, Thresholds(), True)[0] == "pending_approval"
+    assert apply_gates(GOOD, GOOD, delta, golden, broken, Thresholds(), True)[0] == "reject"
 
 
 def test_paired_bootstrap_matches_sklearn_and_detects_a_real_difference():

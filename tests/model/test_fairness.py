@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from harmwatch.config import CLASSES
 from harmwatch.model import fairness as fx
-from harmwatch.model.decision import Thresholds, fairness_gates, judge, recent_gate
+from harmwatch.model.decision import Thresholds, evaluate_challenger, fairness_gates, recent_gate
 from harmwatch.model.golden import golden_frame
 from harmwatch.model.textmodel import contract_frame
 from tests.model.conftest import lake_text
@@ -138,7 +138,7 @@ def test_judge_rejects_a_challenger_that_lost_the_new_language():
     champ = {"version": "1", "run_id": "a", "eval": ev_scores, "golden": golden_scores, "templates": tpl}
     ch["recent"] = model(0.70, recent["label"].to_numpy(), 3)
     champ["recent"] = model(0.95, recent["label"].to_numpy(), 4)
-    result = judge(
+    result = evaluate_challenger(
         ev, golden, ch, champ, {"ok": True, "detail": "ok"}, loose, False, 42, "e1", None, "g",
         templates=frame, recent=recent,
     )  # fmt: skip
@@ -147,7 +147,7 @@ def test_judge_rejects_a_challenger_that_lost_the_new_language():
     assert result.summary["recent_delta_ci"][1] < 0 and result.tags["harmwatch.recent_delta_ci"] != "n/a"
     assert result.summary["bias_score"] == pytest.approx(1.0)
     # Without a recent slice the same challenger is promoted, and the record says why it was not judged.
-    calm = judge(
+    calm = evaluate_challenger(
         ev, golden, ch, champ, {"ok": True, "detail": "ok"}, loose, False, 42, "e1", None, "g",
         templates=frame, recent_skipped="no new moderator-labelled text in the batches",
     )  # fmt: skip

@@ -12,7 +12,7 @@ from harmwatch.data import catalog
 from harmwatch.data.dataset import resolve_moderator_labels, text_key
 from harmwatch.review.moderators import answer, truth_by_text
 from harmwatch.review.ordering import Weights, prioritise
-from harmwatch.review.outcomes import annotator_id, decide, landing_rows
+from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
 from harmwatch.review.tasks import item_id, task_data
 
 
@@ -107,7 +107,7 @@ def test_every_task_ends_in_exactly_one_state() -> None:
         task(7, [ann(8, 1, "age"), ann(9, 2, "ethnicity")], overlap=2),
     ]
     adjudications = [{"id": 70, "data": {"item": "item7"}, "annotations": [ann(10, 3, "ethnicity")]}]
-    d = decide(tasks, adjudications, lambda uid: f"m_{uid}").set_index("task_id")
+    d = review_decisions(tasks, adjudications, lambda uid: f"m_{uid}").set_index("task_id")
     assert d["status"].to_dict() == {
         1: "labelled",
         2: "labelled",
@@ -130,7 +130,7 @@ def test_every_task_ends_in_exactly_one_state() -> None:
 
 
 def test_landing_rows_one_per_post_with_provenance_and_a_capped_time() -> None:
-    d = decide([task(1, [ann(1, 5, "age")])], [], lambda uid: annotator_id(f"user{uid}@x", b"k"))
+    d = review_decisions([task(1, [ann(1, 5, "age")])], [], lambda uid: annotator_id(f"user{uid}@x", b"k"))
     rows = landing_rows(d[d["status"] == "labelled"], "2026-01-02")
     assert list(rows["post_id"]) == ["p1", "q1"]
     assert set(rows["label"]) == {"age"} and rows["labeller_id"].str.startswith("m_").all()

@@ -4,8 +4,9 @@ champion check, spot checks, and a reviewed label settling a conflicted text.
 
 One small hand-made history (a crew of three co-reporters, an honest crowd, conflicting and reviewed
 moderator labels, posts known only from reports) is assembled by :func:`harmwatch.data.dataset.assemble`
-and by :func:`harmwatch.spark.build.decide` + :func:`~harmwatch.data.dataset.finish_assembly` on one
-Spark session; every output table must be equal. The end-to-end runs are in ``test_parity.py``.
+and by :func:`harmwatch.spark.build.text_and_reporter_decisions` +
+:func:`~harmwatch.data.dataset.finish_assembly` on one Spark session; every output table must be equal.
+The end-to-end runs are in ``test_parity.py``.
 """
 
 from __future__ import annotations
@@ -73,12 +74,12 @@ def spark(tmp_path_factory, java):
 
 
 def both(spark, policy: Policy) -> tuple[ds.Assembly, ds.Assembly]:
-    from harmwatch.spark.build import _keyed, decide
+    from harmwatch.spark.build import _keyed, text_and_reporter_decisions
 
     lab, rep, scores = history()
     expected = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
     s_lab, s_rep = _keyed(spark.createDataFrame(lab)), _keyed(spark.createDataFrame(rep))
-    decisions = decide(s_lab, s_rep, 4, policy, 42, scores)
+    decisions = text_and_reporter_decisions(s_lab, s_rep, 4, policy, 42, scores)
     files = pd.DataFrame({"key": ds.text_key(lab["text"]), "source_file": lab["source_file"]})
     return expected, ds.finish_assembly(decisions, files, None, policy, 0.2, 42)
 

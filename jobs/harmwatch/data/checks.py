@@ -1,6 +1,6 @@
 """Validate's pure core: run the Great Expectations suites on one ingest run and say what fails.
 
-:func:`judge` takes the rows of a run (and the derived frame the row suite checks) and returns a
+:func:`check_frame` takes the rows of a run (and the derived frame the row suite checks) and returns a
 :class:`Judgement`: a quarantine reason per row ('' when valid), the per-expectation records and the
 per-landing-file verdicts for the report, and the landing files a batch-level check rejected (all their
 rows are quarantined). No storage is touched here: the step reads the run and writes the results.
@@ -129,7 +129,7 @@ def judge_batches(summary: pd.DataFrame, kind: str, bounds: Bounds) -> tuple[dic
     return {k: "; ".join(v) for k, v in rejected.items()}, rows.to_dict(orient="records")
 
 
-def judge(
+def check_frame(
     frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
 ) -> Judgement:
     """Row checks, then batch checks; a rejected batch's rows carry its reason before their own."""

@@ -35,7 +35,7 @@ def window_start(day: str, days: int) -> str:
     return (date.fromisoformat(day) - timedelta(days=max(days, 1) - 1)).isoformat()
 
 
-def recent_slice(
+def hold_out_recent(
     labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """(training snapshot without the recent slice, the recent slice, why it is empty or None).

@@ -18,8 +18,9 @@ under :class:`Policy`; everything else goes to the review queue with the reason 
    of accepted weak labels keeps being measured by people.
 
 The decision is a group-by: :func:`pending_votes` (one row per vote, with reliability and cohort),
-:func:`tally` (one row per post and reason), :func:`decide` (one row per post); a Spark port can reuse
-them on aggregated data. What each defence costs in honest weak labels is measured in the README.
+:func:`tally` (one row per post and reason), :func:`weak_label_decisions` (one row per post); a Spark
+port can reuse them on aggregated data. The defences are declared in :mod:`harmwatch.data.defences`;
+what each costs in honest weak labels is measured in docs/weak-labels.md.
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ def tally(votes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def decide(tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None = None) -> pd.DataFrame:
+def weak_label_decisions(
+    tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per post: the leading reason, the counts, and ``review_reason`` ("" = accepted)."""
     n = "n_cohorts" if policy.cohorts else "n_reporters"
     order = (["n_trusted"] if policy.trusted_dissent else []) + [n, "rel"]
@@ -244,7 +247,7 @@ def weak_labels(
         return no_weak_labels()
     judged = judged_reports(reports, moderated) if record is None else pd.DataFrame()
     votes = pending_votes(pending, judged, cohorts, policy, record)
-    decided = decide(tally(votes), policy, champion)
+    decided = weak_label_decisions(tally(votes), policy, champion)
     sampled = spot_checked(decided["key"], policy.spot_check_rate, seed) & (decided["review_reason"] == "")
     decided.loc[sampled, "review_reason"] = (
         f"{SPOT_CHECK}: a random {policy.spot_check_rate:.0%} of accepted weak labels goes to moderators"

@@ -11,8 +11,9 @@ fairness regression. The first model has no champion: floors only. A recent slic
 ``min_recent_rows`` posts is too small to judge: its gate is recorded as not applied, with the reason. The
 decision is ``promote``, ``reject`` or ``pending_approval``.
 
-:func:`judge` takes the scores (pyfunc contract frames) and returns an :class:`Evaluation` with the evidence
-artifact, the version tags and the step summary, all plain data.
+:func:`evaluate_challenger` takes the scores (pyfunc contract frames) and returns an :class:`Evaluation`
+with the evidence artifact, the version tags and the step summary, all plain data; :func:`apply_gates`
+is the gates themselves.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import pandas as pd
 from harmwatch.config import CLASSES
 from harmwatch.model.fairness import fairness_gates, fairness_report
 from harmwatch.model.gates import Thresholds
-from harmwatch.model.modelcard import classification_metrics, golden_check, paired_bootstrap_delta
+from harmwatch.model.metrics import classification_metrics, golden_check, paired_bootstrap_delta
 from harmwatch.model.recent import ci, ci_tag, recent_evidence, recent_gate
 
 
-def decide(
+def apply_gates(
     ch: dict[str, float],
     champ: dict[str, float] | None,
     delta: dict[str, float] | None,
@@ -104,7 +105,7 @@ class Evaluation:
     summary: dict[str, Any]  # the step's JSON summary
 
 
-def judge(
+def evaluate_challenger(
     ev: pd.DataFrame,
     golden: pd.DataFrame,
     challenger: dict[str, Any],
@@ -145,7 +146,7 @@ def judge(
         more.update(fairness_gates(fair_ch, fair_champ, t))
     rec = recent_evidence(recent, recent_skipped, challenger, champion, t, seed)
     more["recent_slice"] = recent_gate(rec, t)
-    decision, gates = decide(ch_metrics, champ_metrics, delta, golden_ch, smoke, t, approval, more)
+    decision, gates = apply_gates(ch_metrics, champ_metrics, delta, golden_ch, smoke, t, approval, more)
     failed = sorted(k for k, g in gates.items() if not g["passed"])
     golden_passed = int(golden_ch["passed"].sum())
     evidence = {

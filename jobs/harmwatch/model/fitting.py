@@ -126,7 +126,7 @@ def fit_and_measure(
     """Fit on (a stratified sample of) the training snapshot; score the evaluation snapshot, the golden set
     and the drift reference."""
     from harmwatch.model.golden import golden_frame
-    from harmwatch.model.modelcard import classification_metrics, golden_check
+    from harmwatch.model.metrics import classification_metrics, golden_check
 
     train = stratified_sample(train_all, sample_rows, seed)
     started = time.perf_counter()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from harmwatch.model.modelcard import classification_metrics, paired_bootstrap_delta
+from harmwatch.model.metrics import classification_metrics, paired_bootstrap_delta
 
 
 def recent_gate(recent: dict[str, Any] | None, t: Any) -> dict[str, Any]:

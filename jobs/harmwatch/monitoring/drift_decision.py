@@ -147,7 +147,7 @@ def _drifted(check: ColumnCheck, score: float) -> bool:
     return score > check.threshold if check.kind == "text" else score >= check.threshold
 
 
-def decide(checks: list[ColumnCheck], scores: dict[str, float]) -> Verdict:
+def drift_verdict(checks: list[ColumnCheck], scores: dict[str, float]) -> Verdict:
     """Signals and the overall verdict from per-column scores (see the module docstring)."""
     verdict = Verdict()
     for c in checks:
@@ -189,7 +189,7 @@ def compare(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[Verdict, Any]:
     verdict and the snapshot."""
     checks = plan_checks(ref, cur)
     snapshot = run_evidently(ref, cur, checks)
-    verdict = decide(checks, scores_from_snapshot(snapshot, checks))
+    verdict = drift_verdict(checks, scores_from_snapshot(snapshot, checks))
     verdict.signals.update(partial_shift_signals(ref, cur))
     verdict.drift_detected = any(s["drift_detected"] for s in verdict.signals.values())
     return verdict, snapshot

@@ -1,6 +1,6 @@
 """What finished Label Studio annotations mean: a label, a skip with its reason, adjudication, or waiting.
 
-Every task pushed to Label Studio ends in exactly one state per pull (:func:`decide`):
+Every task pushed to Label Studio ends in exactly one state per pull (:func:`review_decisions`):
 
 ``labelled``
     Every annotation that counts names the same class: a single moderator (overlap 1), moderators who
@@ -96,7 +96,7 @@ def _final(task: dict, status: str, label: str, outcome: str, reason: str, anns:
     }
 
 
-def decide(tasks: list[dict], adjudications: list[dict], who: Callable[[int], str]) -> pd.DataFrame:
+def review_decisions(tasks: list[dict], adjudications: list[dict], who: Callable[[int], str]) -> pd.DataFrame:
     """One decision per review task (DECISION_COLUMNS); see the module docstring for the rules.
 
     ``tasks``/``adjudications``: Label Studio tasks as dicts (``id``, ``overlap``, ``data``,

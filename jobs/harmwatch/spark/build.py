@@ -67,7 +67,7 @@ def _gathered(rows: list[Any], part: str, empty: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("key", kind="stable").reset_index(drop=True)
 
 
-def decide(
+def text_and_reporter_decisions(
     lab: DataFrame, rep: DataFrame, buckets: int, policy: Policy, seed: int, champion: pd.DataFrame | None
 ) -> Decisions:
     """The per-text and per-reporter decisions of :func:`harmwatch.data.dataset.assemble`, on Spark."""
@@ -164,7 +164,9 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
             pending = rep.join(lab.select("key").distinct(), "key", "left_anti")
             pending = _in_read_order(pending).select("text", "reported_at").toPandas()
             scores, champion_version = champion_scores(settings, pending_texts(pending.iloc[0:0], pending))
-        d = decide(lab, rep, max(8, settings.spark_shuffle_partitions * 4), policy, settings.seed, scores)
+        d = text_and_reporter_decisions(
+            lab, rep, max(8, settings.spark_shuffle_partitions * 4), policy, settings.seed, scores
+        )
     a = finish_assembly(
         d,
         rows[["key", "source_file"]],

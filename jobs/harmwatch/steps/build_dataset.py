@@ -31,7 +31,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
 from harmwatch.data.defences import DEFENCE_NAMES
-from harmwatch.data.holdout import RECENT_COLUMNS, recent_slice, renew_anchor
+from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import DataError, HarmwatchError
@@ -316,7 +316,7 @@ def hold_out(
             "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
         )
     if args.recent_days > 0:
-        train, recent, note = recent_slice(labelled, a.train, date, args.recent_days)
+        train, recent, note = hold_out_recent(labelled, a.train, date, args.recent_days)
     else:
         train, recent, note = a.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
     facts: dict[str, Any] = {}

@@ -3,7 +3,7 @@
 Both versions are loaded from the registry by alias and scored on the same frozen evaluation snapshot (the
 anchor), the golden set, the paired identity templates (:mod:`harmwatch.model.fairness`) and the recent
 slice that build-dataset held out of the challenger's training snapshot (the newest moderator-labelled
-posts); :func:`harmwatch.model.decision.judge` applies the gates. Meanwhile a fresh interpreter
+posts); :func:`harmwatch.model.decision.evaluate_challenger` applies the gates. Meanwhile a fresh interpreter
 loads the challenger by its ``models:/`` URI and scores the golden set (the smoke test). The decision
 (``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
 artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
@@ -30,7 +30,7 @@ from harmwatch.config import CLASSES, Settings
 from harmwatch.data import catalog
 from harmwatch.errors import HarmwatchError, ServiceUnavailable
 from harmwatch.faults import checkpoint
-from harmwatch.model.decision import judge
+from harmwatch.model.decision import evaluate_challenger
 from harmwatch.model.fairness import templates
 from harmwatch.model.gates import GATES, Thresholds
 from harmwatch.model.golden import golden_frame
@@ -130,7 +130,7 @@ def cached_scores(
     return {p: parts[p][CONTRACT] for p in FIXED}
 
 
-def recent_slice(store: Any, train_version: str | None) -> tuple[pd.DataFrame | None, str | None]:
+def read_recent_slice(store: Any, train_version: str | None) -> tuple[pd.DataFrame | None, str | None]:
     """The recent slice held out of the challenger's training snapshot, or (None, why there is none)."""
     manifest = store.manifest(catalog.train_snapshot(str(train_version))) if train_version else None
     version = (manifest or {}).get("recent_version")
@@ -209,7 +209,7 @@ def _evaluate(
     t: Thresholds,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Read the snapshot, score both models, judge, then write the evidence and (last) the tags."""
+    """Read the snapshot, score both models, apply the gates, then write the evidence and (last) the tags."""
     from harmwatch.registry import get_alias_version, load_registered, set_version_tags, version_uri
 
     name = settings.model_name
@@ -223,7 +223,7 @@ def _evaluate(
             f"{challenger.version} not found at {store.url(eval_key)}"
         )
     inputs = {"eval": store.read_parquet(eval_key), "golden": golden, "templates": templates()}
-    recent, recent_skipped = recent_slice(store, challenger.tags.get("harmwatch.train_version"))
+    recent, recent_skipped = read_recent_slice(store, challenger.tags.get("harmwatch.train_version"))
     if recent is not None:
         inputs["recent"] = recent
 
@@ -240,7 +240,7 @@ def _evaluate(
         champ = {"version": champion.version, "run_id": champion.run_id, **scores}
     ch_golden = ch["golden"]
     smoke = finish_smoke(smoke_proc, ch_golden)
-    result = judge(
+    result = evaluate_challenger(
         inputs["eval"],
         golden,
         {"version": challenger.version, "run_id": challenger.run_id, **ch},

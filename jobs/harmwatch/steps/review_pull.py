@@ -1,7 +1,8 @@
 """Review pull: bring finished moderator decisions back from Label Studio as moderator labels.
 
 Reads every task of the review and adjudication projects and decides each one's state
-(:func:`harmwatch.review.outcomes.decide`: labelled, skipped with a reason, in adjudication, or pending).
+(:func:`harmwatch.review.outcomes.review_decisions`: labelled, skipped with a reason, in adjudication,
+or pending).
 Texts on which moderators disagreed get an adjudication task with their answers. New labels go to the
 landing zone as ``labelled/dt=<day>/review-<id>.csv`` in the landing format, with provenance
 (pseudonymised annotators, time spent, outcome), so ingest, validate and build-dataset take them like
@@ -20,7 +21,7 @@ from typing import Any
 from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.review import client
-from harmwatch.review.outcomes import annotator_id, decide, landing_rows
+from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
 from harmwatch.review.tasks import adjudication_data
 from harmwatch.steps.review_push import newest_queue
 from harmwatch.storage import Store, open_store
@@ -53,7 +54,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         review = client.tasks(projects.client, projects.review)
         adjudications = client.tasks(projects.client, projects.adjudication)
         emails = client.annotator_emails(projects.client)
-        decisions = decide(
+        decisions = review_decisions(
             review, adjudications, lambda uid: annotator_id(emails.get(uid, f"user-{uid}"), key)
         )
         # Disagreements without an adjudication task get one, with the answers that disagreed.

@@ -6,7 +6,7 @@ the validated run (:mod:`harmwatch.data.catalog`). A landing file that fails a b
 non-zero with one line, after committing, so nothing is lost and a rerun does not loop. With ``--date``,
 a batch of that date rejected earlier keeps failing the command, so an Airflow retry cannot turn a
 rejected batch into a green task. Each run writes an HTML page and the GX result JSON to the reports
-store. The checks themselves are :func:`harmwatch.data.checks.judge`.
+store. The checks themselves are :func:`harmwatch.data.checks.check_frame`.
 
 Accounting: ``rows_in`` counts every record that landed in the runs validated now (including the
 ones ingest already quarantined), and ``rows_in == rows_valid + rows_quarantined``.
@@ -25,7 +25,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
-from harmwatch.data.checks import judge
+from harmwatch.data.checks import check_frame
 from harmwatch.data.suites import Bounds, derive, import_gx
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.htmlreport import render_validation_html
@@ -112,7 +112,7 @@ def validate_run(
     """Judge one ingest run; write its quarantine, report and validated rows (committed last)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
     frame, derived = prepared
-    result = judge(frame, kind, bounds, as_of, derived)
+    result = check_frame(frame, kind, bounds, as_of, derived)
     bad = result.invalid
     quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
     valid = frame[~bad]
