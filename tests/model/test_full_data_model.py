@@ -18,7 +18,7 @@ from harmwatch.config import CLASSES
 from harmwatch.data.dataset import text_key
 from harmwatch.model.decision import Thresholds, golden_floor
 from harmwatch.model.golden import golden_frame
-from harmwatch.model.modelcard import classification_metrics, golden_check
+from harmwatch.model.metrics import classification_metrics, golden_check
 from harmwatch.model.textmodel import SKOPS_TRUSTED_TYPES
 from harmwatch.storage import open_store
 from tests.model.conftest import mlflow_globals_restored
