@@ -31,6 +31,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harmwatch.storage import is_remote
+
 CLASSES: tuple[str, ...] = (
     "age",
     "ethnicity",
@@ -198,8 +200,6 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         """The embedded local mode, the only one where development defaults are allowed."""
-        from harmwatch.storage import is_remote
-
         return self.runner == "local" and not is_remote(self.lake_uri)
 
     def refusals(self) -> list[str]:
@@ -225,7 +225,7 @@ class Settings(BaseSettings):
                 "are needed (e.g. openssl rand -hex 32)"
             )
         stores = {"landing": self.landing_uri, "lake": self.lake_uri, "reports": self.reports_uri}
-        remote = {name for name, uri in stores.items() if uri.startswith("s3://")}
+        remote = {name for name, uri in stores.items() if is_remote(uri)}
         if remote and remote != set(stores):
             local = ", ".join(f"{n} {stores[n]}" for n in stores if n not in remote)
             far = ", ".join(f"{n} {stores[n]}" for n in stores if n in remote)
