@@ -63,7 +63,7 @@ def test_a_label_from_the_review_loop_goes_to_training_not_to_the_recent_slice()
             "post_id": ["a", "b"],
         }
     )
-    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1)
+    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1, {lab.loc[1, "source_file"]})
     assert recent.empty and kept["key"].tolist() == ["old post", "new post"]
     assert why == "no new moderator-labelled text in the batches 2026-01-02..2026-01-02"
 

@@ -140,6 +140,9 @@ def test_landing_rows_one_per_post_with_provenance_and_a_capped_time() -> None:
     assert set(rows["lead_time_seconds"]) == {"10.000"} and set(rows["review_outcome"]) == {"single"}
 
 
+REVIEWED = {catalog.review_landing("2026-01-05", "abc")}  # as the review-pull ledger vouches
+
+
 def labelled(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["post_id", "text", "label", "labelled_at"]).assign(
         source_file=lambda f: f["post_id"].map(
@@ -161,12 +164,12 @@ def test_a_reviewed_label_settles_a_conflict_and_an_ordinary_later_label_does_no
     clean, conflicts = resolve_moderator_labels(labelled(rows))
     assert set(conflicts["key"]) == {"same text", "other text"} and clean.empty
     reviewed = [*rows, ("r1", "same text", "other_cyberbullying", "2026-01-05T00:00:00Z")]
-    clean, conflicts = resolve_moderator_labels(labelled(reviewed))
+    clean, conflicts = resolve_moderator_labels(labelled(reviewed), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "other_cyberbullying"}
     assert set(conflicts["key"]) == {"other text"}
     # Two review decisions: the newest wins, even against the majority of ordinary labels.
     twice = [*reviewed, ("r2", "same text", "not_cyberbullying", "2026-01-06T00:00:00Z")]
-    clean, _ = resolve_moderator_labels(labelled(twice))
+    clean, _ = resolve_moderator_labels(labelled(twice), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "not_cyberbullying"}
 
 
@@ -187,10 +190,10 @@ def test_simulated_moderators_answer_the_majority_and_split_ties_evenly() -> Non
     assert 0.15 < np.mean([p != "age" for p in picks]) < 0.25 and None not in picks
 
 
-def test_review_landing_files_are_recognised_by_name() -> None:
+def test_review_landing_files_are_named_by_the_pull_run() -> None:
     key = catalog.review_landing("2026-01-05", "abc123")
-    assert key == "labelled/dt=2026-01-05/review-abc123.csv" and catalog.is_review_landing(key)
-    assert not catalog.is_review_landing("labelled/dt=2026-01-05/batch.csv")
+    assert key == "labelled/dt=2026-01-05/review-abc123.csv" and catalog.is_review_name(key)
+    assert not catalog.is_review_name("labelled/dt=2026-01-05/batch.csv")
     assert text_key(pd.Series(["A  b"])).iloc[0] == "a b"
 
 

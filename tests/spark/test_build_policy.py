@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import Settings
-from harmwatch.data import catalog
 from harmwatch.data import dataset as ds
 from harmwatch.data.weak_labels import Policy
 from tests.jobs.test_build_dataset import labelled, reports
@@ -73,13 +72,16 @@ def spark(tmp_path_factory, java):
     session.stop()
 
 
+REVIEWED = frozenset({"labelled/dt=2026-01-03/review-r1.csv"})  # as the review-pull ledger vouches
+
+
 def both(spark, policy: Policy) -> tuple[ds.Assembly, ds.Assembly]:
     from harmwatch.spark.build import _keyed, text_and_reporter_decisions
 
     lab, rep, scores = history()
-    expected = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
+    expected = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores, reviewed=REVIEWED)
     s_lab, s_rep = _keyed(spark.createDataFrame(lab)), _keyed(spark.createDataFrame(rep))
-    decisions = text_and_reporter_decisions(s_lab, s_rep, 4, policy, 42, scores)
+    decisions = text_and_reporter_decisions(s_lab, s_rep, 4, policy, 42, scores, REVIEWED)
     files = pd.DataFrame({"key": ds.text_key(lab["text"]), "source_file": lab["source_file"]})
     return expected, ds.finish_assembly(decisions, files, None, policy, 0.2, 42)
 
@@ -105,7 +107,10 @@ def test_spark_decisions_equal_pandas(spark, policy):
     assert expected.weak_labels > 0
     settled = expected.train[expected.train["key"] == "settled text"]
     assert settled["label"].tolist() == ["gender"]  # the reviewed label won
-    assert catalog.is_review_landing("labelled/dt=2026-01-03/review-r1.csv")
+    lab, rep, scores = history()  # the file's name alone settles nothing
+    unvouched = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
+    assert "settled text" not in set(unvouched.train["key"])
+    assert "settled text" in set(unvouched.review["key"])
 
 
 def test_spark_refuses_the_before_report_defence(tmp_path):

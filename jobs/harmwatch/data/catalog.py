@@ -19,7 +19,8 @@ Lake (``settings.lake_uri``)::
     predictions/dt=<day>/run=<id>/part-*.parquet         predict: champion and shadow challenger scores
     moderation/pushes/dt=<day>/pushed.parquet            review-push: queued texts sent to Label Studio
     moderation/pulls/run=<id>/decisions.parquet, status.parquet
-                                                         review-pull: new final decisions; every item's state
+                                                         review-pull: new final decisions; every item's state;
+                                                         its manifest is the ledger (landing file and sha256)
 
 Reports (``settings.reports_uri``)::
 
@@ -147,8 +148,9 @@ def review_landing(day: str, run_id: str) -> str:
     return f"labelled/dt={day}/{REVIEW_LANDING_PREFIX}{run_id}.csv"
 
 
-def is_review_landing(key: str) -> bool:
-    """True for a landing file of moderator labels from the review loop (see :func:`review_landing`)."""
+def is_review_name(key: str) -> bool:
+    """True for a landing file *named* like review-pull's (:func:`review_landing`). The name grants
+    nothing: only the review-pull ledger does (:mod:`harmwatch.data.authority`)."""
     return str(key).rsplit("/", 1)[-1].startswith(REVIEW_LANDING_PREFIX)
 
 

@@ -9,11 +9,11 @@ rows are quarantined). No storage is touched here: the step reads the run and wr
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
 
-from harmwatch.data.catalog import is_review_landing
 from harmwatch.data.suites import (
     WARN_ONLY,
     Bounds,
@@ -86,14 +86,20 @@ def check_rows(
     return pd.Series(["; ".join(r) for r in row_reasons], index=frame.index, dtype="string"), records
 
 
-def check_batches(frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds) -> tuple[dict, list]:
+def check_batches(
+    frame: pd.DataFrame, invalid: pd.Series, kind: str, bounds: Bounds, reviewed: Collection[str] = ()
+) -> tuple[dict, list]:
     """Reasons keyed by rejected landing file, and the per-file summary rows for the report."""
-    return judge_batches(batch_summary(frame, invalid, kind, bounds), kind, bounds)
+    return judge_batches(batch_summary(frame, invalid, kind, bounds), kind, bounds, reviewed)
 
 
-def judge_batches(summary: pd.DataFrame, kind: str, bounds: Bounds) -> tuple[dict, list]:
+def judge_batches(
+    summary: pd.DataFrame, kind: str, bounds: Bounds, reviewed: Collection[str] = ()
+) -> tuple[dict, list]:
     """The batch suite on a one-row-per-landing-file summary (:func:`harmwatch.data.suites.batch_summary`,
-    or the same columns aggregated by Spark): reasons keyed by rejected file, and the report rows."""
+    or the same columns aggregated by Spark): reasons keyed by rejected file, and the report rows.
+
+    ``reviewed``: landing files the review-pull ledger vouches for (:mod:`harmwatch.data.authority`)."""
     if summary.empty:
         return {}, []
     result = run_suite(
@@ -108,8 +114,8 @@ def judge_batches(summary: pd.DataFrame, kind: str, bounds: Bounds) -> tuple[dic
             source = summary.loc[int(idx), "source_file"]
             value = summary.loc[int(idx), kw["column"]]
             # Moderators' answers from the review queue follow the queue's mix, not the platform's: a
-            # skewed class mix there is expected, so it is only a warning.
-            review_mix = kw["column"].startswith("share_") and is_review_landing(source)
+            # skewed class mix there is expected, so it is only a warning (for files the ledger vouches for).
+            review_mix = kw["column"].startswith("share_") and source in reviewed
             (warned if warn_only or review_mix else rejected).setdefault(source, []).append(
                 f"{kw['column']}={value:.4g} outside [{kw.get('min_value')}, {kw.get('max_value')}]"
             )
@@ -130,11 +136,18 @@ def judge_batches(summary: pd.DataFrame, kind: str, bounds: Bounds) -> tuple[dic
 
 
 def check_frame(
-    frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    kind: str,
+    bounds: Bounds,
+    as_of: float,
+    derived: pd.DataFrame | None = None,
+    reviewed: Collection[str] = (),
 ) -> Judgement:
-    """Row checks, then batch checks; a rejected batch's rows carry its reason before their own."""
+    """Row checks, then batch checks; a rejected batch's rows carry its reason before their own.
+
+    ``reviewed``: landing files the review-pull ledger vouches for (their class mix only warns)."""
     reasons, expectations = check_rows(frame, kind, bounds, as_of, derived)
-    rejected, batches = check_batches(frame, reasons != "", kind, bounds)
+    rejected, batches = check_batches(frame, reasons != "", kind, bounds, reviewed)
     batch_reason = frame["source_file"].map(
         lambda s: f"batch rejected: {rejected[s]}" if s in rejected else ""
     )

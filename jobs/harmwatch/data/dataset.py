@@ -13,12 +13,11 @@ content hashes (:func:`content_version`): the same inputs give the same versions
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from harmwatch.data.catalog import is_review_landing
 from harmwatch.data.cohorts import reporter_cohorts
 from harmwatch.data.weak_labels import (
     Policy,
@@ -58,21 +57,23 @@ def content_version(frame: pd.DataFrame, columns: list[str]) -> str:
     return version_of_sorted_lines(sorted(version_lines(frame, columns)))
 
 
-def resolve_moderator_labels(labelled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def resolve_moderator_labels(
+    labelled: pd.DataFrame, reviewed: Collection[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per text with a single moderator label, rows of texts with conflicting labels).
 
-    A label that came back from the review loop (a landing file of review-pull,
-    :func:`harmwatch.data.catalog.is_review_landing`) settles its text: the newest reviewed label wins
+    A label that came back from the review loop (``reviewed``: the landing files the review-pull ledger
+    vouches for, :mod:`harmwatch.data.authority`) settles its text: the newest reviewed label wins
     over every other label of the text, because the reviewer decided with the conflicting labels and
     the evidence in front of them. Ordinary labels that disagree, with no review decision, leave the
     text conflicted: a later ordinary label is one more opinion, not a decision, so it goes to review.
     """
     df = labelled.assign(key=text_key(labelled["text"]))
     df = df[df["key"] != ""]
-    reviewed = df["source_file"].map(is_review_landing).astype(bool) if "source_file" in df else None
-    if reviewed is not None and reviewed.any():
+    decisive = df["source_file"].isin(set(reviewed)) if "source_file" in df and reviewed else None
+    if decisive is not None and decisive.any():
         order = ["key", "labelled_at", "source_file", "post_id"]
-        decided = df[reviewed].sort_values(order).drop_duplicates("key", keep="last")
+        decided = df[decisive].sort_values(order).drop_duplicates("key", keep="last")
         df = df[~df["key"].isin(decided["key"])]
     else:
         decided = df.iloc[0:0]
@@ -167,6 +168,7 @@ def assemble(
     eval_fraction: float,
     seed: int,
     champion: pd.DataFrame | None = None,
+    reviewed: Collection[str] = (),
 ) -> Assembly:
     """Training snapshot, evaluation snapshot, review queue and reporter reliability from validated rows.
 
@@ -174,10 +176,11 @@ def assemble(
     ``source_file``); ``reports``: validated report rows (``report_id``, ``post_id``, ``text``,
     ``reporter_id``, ``reason``, ``reported_at``, ``source_file``); ``frozen_eval``: the evaluation snapshot
     built by an earlier run and its version (None on the first run, when one is drawn here);
-    ``champion``: the champion's ``score_<class>`` of the posts known only from reports (``key``), or None.
+    ``champion``: the champion's ``score_<class>`` of the posts known only from reports (``key``), or None;
+    ``reviewed``: landing files the review-pull ledger vouches for (their labels settle conflicts).
     """
     reports = keyed_reports(reports)
-    moderated, conflicts = resolve_moderator_labels(labelled)
+    moderated, conflicts = resolve_moderator_labels(labelled, reviewed)
     reliability = reporter_reliability(reports, moderated, policy)
     decided_keys = set(moderated["key"]) | set(conflicts["key"])
     cohorts = reporter_cohorts(reports) if policy.cohorts and not reports.empty else None

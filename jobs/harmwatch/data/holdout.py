@@ -19,12 +19,12 @@ Pure functions: frames in, frames out.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
-from harmwatch.data.catalog import is_review_landing
 from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, split_eval, text_key
 
 RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
@@ -36,14 +36,15 @@ def window_start(day: str, days: int) -> str:
 
 
 def hold_out_recent(
-    labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int
+    labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int, reviewed: Collection[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """(training snapshot without the recent slice, the recent slice, why it is empty or None).
 
     ``labelled``: validated labelled rows (``text``, ``batch_dt``, ``post_id``); ``train``: the training
     snapshot of :func:`harmwatch.data.dataset.assemble` (anchor texts and conflicts already left out).
     Only moderator labels are held out: a report-derived label is not ground truth to judge a model on.
-    Nor is a label that came back from the review loop (:func:`harmwatch.data.catalog.is_review_landing`):
+    Nor is a label that came back from the review loop (``reviewed``: the landing files the review-pull
+    ledger vouches for, :mod:`harmwatch.data.authority`):
     a reviewed post was picked from the review queue (reports, conflicts, spot checks), not drawn from the
     day's posts, and it goes straight into training, which is what the moderators labelled it for.
     """
@@ -56,10 +57,8 @@ def hold_out_recent(
         return train, empty, f"no labelled batch before {start}: the newest batches are all there is"
     newest = keys[(batch >= start) & (batch <= day)]
     first_seen = labelled.assign(key=keys)[batch.between(start, day)].drop_duplicates("key")
-    reviewed = (
-        set(keys[labelled["source_file"].map(is_review_landing).astype(bool)]) if len(labelled) else set()
-    )
-    fresh = set(newest) - older - reviewed
+    from_review = set(keys[labelled["source_file"].isin(set(reviewed))]) if len(labelled) else set()
+    fresh = set(newest) - older - from_review
     held = train["label_source"].eq("moderator") & train["key"].isin(fresh)
     if not held.any():
         return train, empty, f"no new moderator-labelled text in the batches {start}..{day}"

@@ -3,8 +3,8 @@
 Every task pushed to Label Studio ends in exactly one state per pull (:func:`review_decisions`):
 
 ``labelled``
-    Every annotation that counts names the same class: a single moderator (overlap 1), moderators who
-    agree (overlap 2), or the final answer of an adjudicator.
+    Every annotation that counts (one per annotator: their newest) names the same class: a single
+    moderator (overlap 1), moderators who agree (overlap 2), or the final answer of an adjudicator.
 ``adjudication``
     Moderators named different classes. The task goes to the adjudication project with their answers;
     the adjudicator's answer becomes the label.
@@ -62,9 +62,15 @@ def read_annotation(ann: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _counted(task: dict[str, Any], who: Callable[[int], str]) -> tuple[list[tuple], list[tuple]]:
-    """(labels, skips) of a task: (annotation id, annotator, label or note, lead time, created_at)."""
+    """(labels, skips) of a task: (annotation id, annotator, label or note, lead time, created_at).
+
+    One annotator counts once: of several annotations by the same person on a task, the newest is their
+    answer (two of their own do not make an agreement, nor fill an overlap of two)."""
     labels, skips = [], []
+    newest = {}
     for ann in sorted(task.get("annotations") or [], key=lambda a: a.get("id", 0)):
+        newest[ann.get("completed_by")] = ann
+    for ann in sorted(newest.values(), key=lambda a: a.get("id", 0)):
         label, note = read_annotation(ann)
         row = (ann["id"], who(ann.get("completed_by")), label, float(ann.get("lead_time") or 0.0))
         row += (str(ann.get("created_at") or ""),)

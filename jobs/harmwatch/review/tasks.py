@@ -114,3 +114,55 @@ def adjudication_data(task: dict[str, Any], answers: list[tuple[str, str]]) -> d
     data = {k: str(v) for k, v in task.items()}
     data["answers"] = "; ".join(f"{who}: {label}" for who, label in answers)
     return data
+
+
+# What review-push records of every task it sends (the lake's push record), and what the pull checks.
+SENT = ("item", "text", "post_ids")
+
+
+def _differs(data: dict[str, Any], sent: dict[str, Any]) -> str:
+    """'' when a task's data says what review-push sent, else which handles differ."""
+    # A record without the value (written before texts were kept) matches nothing.
+    wrong = [k for k in SENT if not isinstance(sent.get(k), str) or str(data.get(k, "")) != sent[k]]
+    return f"{', '.join(wrong)} differ from what review-push sent" if wrong else ""
+
+
+def sent_as_recorded(
+    tasks: list[dict], pushed: pd.DataFrame, adjudication_ids: set[int] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """(the tasks that are what harmwatch sent, the others with the reason they do not count).
+
+    Any Label Studio user can import a task or edit its data, so a task counts only when the lake says
+    harmwatch sent it: a review task by its id in the push record (``pushed``: ``task_id``, ``item``,
+    ``text``, ``post_ids``) with the same item, text and post ids; an adjudication task (when
+    ``adjudication_ids`` is given) by its id among those review-pull created, with the item, text and post
+    ids of the item's push record.
+    """
+    records = pushed.to_dict(orient="records")
+    by_id = {int(r["task_id"]): r for r in records if pd.notna(r["task_id"])}
+    by_item = {r["item"]: r for r in records}
+    kept, refused = [], []
+    for task in tasks:
+        data = task.get("data") or {}
+        if adjudication_ids is None:
+            sent = by_id.get(int(task["id"]))
+            why = "not a task review-push created" if sent is None else _differs(data, sent)
+        elif int(task["id"]) not in adjudication_ids:
+            why = "not an adjudication task review-pull created"
+        else:
+            sent = by_item.get(data.get("item"))
+            why = "its item was never pushed" if sent is None else _differs(data, sent)
+        if why:
+            refused.append({"task_id": int(task["id"]), "item": str(data.get("item", "")), "reason": why})
+        else:
+            kept.append(task)
+    return kept, refused
+
+
+def matches_queue(task: dict, queue: pd.DataFrame) -> bool:
+    """Whether a task's data is exactly what review-push would send for its item from ``queue`` (a
+    task created by a push that stopped before its record was committed)."""
+    data = task.get("data") or {}
+    rows = queue[queue["item"] == data.get("item")]
+    sent = ({"item": r.item, "text": str(r.text), "post_ids": str(r.post_id)} for r in rows.itertuples())
+    return any(not _differs(data, s) for s in sent)

@@ -43,17 +43,23 @@ def _out(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-def moderation(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
-    """Bucket -> its moderated texts, its conflicting label rows, its reporters' record counts."""
-    if labelled.empty:  # reports alone: nothing moderated to judge them by
-        return _out({})
-    moderated, conflicts = resolve_moderator_labels(labelled.drop(columns="key"))
-    parts = {"moderated": moderated, "conflicts": conflicts}
-    if len(reports):
-        judged = judged_reports(reports, moderated)
-        if len(judged):
-            parts["record"] = record_counts(judged, RECORD_BY)
-    return _out(parts)
+def moderation(reviewed: frozenset[str] = frozenset()) -> Any:
+    """Bucket -> its moderated texts, its conflicting label rows, its reporters' record counts.
+
+    ``reviewed``: landing files the review-pull ledger vouches for (their labels settle conflicts)."""
+
+    def apply(labelled: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+        if labelled.empty:  # reports alone: nothing moderated to judge them by
+            return _out({})
+        moderated, conflicts = resolve_moderator_labels(labelled.drop(columns="key"), reviewed)
+        parts = {"moderated": moderated, "conflicts": conflicts}
+        if len(reports):
+            judged = judged_reports(reports, moderated)
+            if len(judged):
+                parts["record"] = record_counts(judged, RECORD_BY)
+        return _out(parts)
+
+    return apply
 
 
 def weak(policy: Policy, cohorts: pd.DataFrame | None, champion: pd.DataFrame | None, seed: int) -> Any:

@@ -68,7 +68,13 @@ def _gathered(rows: list[Any], part: str, empty: pd.DataFrame) -> pd.DataFrame:
 
 
 def text_and_reporter_decisions(
-    lab: DataFrame, rep: DataFrame, buckets: int, policy: Policy, seed: int, champion: pd.DataFrame | None
+    lab: DataFrame,
+    rep: DataFrame,
+    buckets: int,
+    policy: Policy,
+    seed: int,
+    champion: pd.DataFrame | None,
+    reviewed: frozenset[str] = frozenset(),
 ) -> Decisions:
     """The per-text and per-reporter decisions of :func:`harmwatch.data.dataset.assemble`, on Spark."""
     from pyspark.sql import functions as F
@@ -80,7 +86,8 @@ def text_and_reporter_decisions(
     def bucket() -> Column:
         return F.pmod(F.xxhash64("key"), F.lit(buckets))
 
-    first = lab.groupBy(bucket()).cogroup(rep.groupBy(bucket())).applyInPandas(moderation, SCHEMA).collect()
+    grouped = lab.groupBy(bucket()).cogroup(rep.groupBy(bucket()))
+    first = grouped.applyInPandas(moderation(reviewed), SCHEMA).collect()
     moderated = _gathered(first, "moderated", pd.DataFrame())
     conflicts = pd.concat(frames(first, "conflicts"), ignore_index=True)
     counts = frames(first, "record")
@@ -135,13 +142,14 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
     from harmwatch.errors import DataError, HarmwatchError
     from harmwatch.spark.lake import read_runs
     from harmwatch.spark.session import spark_session
-    from harmwatch.steps.build_dataset import champion_scores, finish, frozen_eval
+    from harmwatch.steps.build_dataset import champion_scores, finish, frozen_eval, provenance
 
     if policy.before_report:
         raise HarmwatchError(
             "build-dataset --engine spark: the before_report weak-label defence is not available on Spark "
             "(it needs each reporter's whole judged history in label-time order); use --engine pandas"
         )
+    origin = provenance(store)
     lab_runs = store.committed(catalog.validated_runs("labelled"))
     rep_runs = store.committed(catalog.validated_runs("reports"))
     with spark_session(settings, "build-dataset") as spark:
@@ -164,8 +172,9 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
             pending = rep.join(lab.select("key").distinct(), "key", "left_anti")
             pending = _in_read_order(pending).select("text", "reported_at").toPandas()
             scores, champion_version = champion_scores(settings, pending_texts(pending.iloc[0:0], pending))
+        buckets = max(8, settings.spark_shuffle_partitions * 4)
         d = text_and_reporter_decisions(
-            lab, rep, max(8, settings.spark_shuffle_partitions * 4), policy, settings.seed, scores
+            lab, rep, buckets, policy, settings.seed, scores, frozenset(origin["reviewed"])
         )
     a = finish_assembly(
         d,
@@ -177,4 +186,6 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
     )
     runs = [m["prefix"] for m in lab_runs + rep_runs]
     held_rows = rows.rename(columns={"key": "text"})
-    return finish(store, settings, args, policy, held_rows, a, frozen, date, runs, champion_version, "spark")
+    return finish(
+        store, settings, args, policy, held_rows, a, frozen, date, runs, champion_version, "spark", origin
+    )

@@ -123,6 +123,7 @@ def ingest_kind(
         meta = {
             "run_id": run,
             "kind": kind,
+            "landing_uri": landing_store.uri,  # lineage: which landing zone this run read
             "sources": sources,
             "rows": n_good,
             "rows_quarantined": n_bad,

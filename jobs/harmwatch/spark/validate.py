@@ -11,6 +11,7 @@ manifests and reports are those of the pandas engine.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -95,7 +96,13 @@ def batch_summary(frame: DataFrame, kind: str, bounds: Bounds) -> pd.DataFrame:
 
 
 def validate_run(
-    spark: SparkSession, lake: Store, reports: Store, manifest: dict, bounds: Bounds, as_of: float
+    spark: SparkSession,
+    lake: Store,
+    reports: Store,
+    manifest: dict,
+    bounds: Bounds,
+    as_of: float,
+    reviewed: Collection[str] = (),
 ) -> dict[str, Any]:
     """Spark twin of :func:`harmwatch.steps.validate.validate_run`: quarantine, report, validated rows."""
     from pyspark import StorageLevel
@@ -119,7 +126,7 @@ def validate_run(
             judged = frame.withColumn("_reasons", F.lit(None).cast("string"))
         judged = judged.withColumn("_reasons", F.coalesce("_reasons", F.lit("")))
         judged = judged.withColumn("_invalid", F.col("_reasons") != "").persist(StorageLevel.DISK_ONLY)
-        rejected, batches = judge_batches(batch_summary(judged, kind, bounds), kind, bounds)
+        rejected, batches = judge_batches(batch_summary(judged, kind, bounds), kind, bounds, reviewed)
         batch_reason = F.lit("")
         for source, why in rejected.items():
             batch_reason = F.when(F.col("source_file") == source, F.lit(f"batch rejected: {why}")).otherwise(

@@ -22,6 +22,7 @@ with the same code (:func:`finish`).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
 
@@ -29,6 +30,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
+from harmwatch.data.authority import refusal_lines, reviewed_files
 from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
 from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
@@ -214,6 +216,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     reports, report_runs = read_committed(store, catalog.validated_runs("reports"))
     date = args.date or str(labelled["batch_dt"].max())
     frozen = frozen_eval(store)
+    origin = provenance(store)
     scores, champion_version = (None, None)
     if args.champion_check and policy.champion_floor > 0:
         scores, champion_version = champion_scores(settings, pending_texts(labelled, reports))
@@ -225,9 +228,25 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         args.eval_fraction,
         settings.seed,
         champion=scores,
+        reviewed=origin["reviewed"],
     )
     runs = labelled_runs + report_runs
-    return finish(store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas")
+    return finish(
+        store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas", origin
+    )
+
+
+def provenance(store: Store) -> dict[str, Any]:
+    """Where the lake's rows came from, from the ingest manifests: the landing zones ingest read
+    (``landing_zones``), the landing files the review-pull ledger vouches for (``reviewed``: their labels
+    settle conflicts and are not held out) and the review-named files it does not (``review_refused``)."""
+    reviewed, refused = reviewed_files(store)
+    zones = {
+        m.get("landing_uri") or "unrecorded"
+        for kind in catalog.KINDS
+        for m in store.committed(catalog.ingest_runs(kind))
+    }
+    return {"reviewed": reviewed, "review_refused": refusal_lines(refused), "landing_zones": sorted(zones)}
 
 
 def finish(
@@ -242,11 +261,12 @@ def finish(
     runs: list[str],
     champion_version: str | None,
     engine: str,
+    origin: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Hold out the recent slice, write everything and return the summary (both engines).
 
     ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
-    labelled row, in the order they were read."""
+    labelled row, in the order they were read; ``origin``: :func:`provenance` when the caller has it."""
     eval_meta = (
         frozen[1]
         if frozen is not None
@@ -260,9 +280,11 @@ def finish(
             "seed": settings.seed,
         }
     )
-    held = hold_out(store, settings, args, labelled, a, frozen, date)
+    origin = origin or provenance(store)
+    held = hold_out(store, settings, args, labelled, a, frozen, date, origin["reviewed"])
     eval_meta = held.pop("eval_meta", eval_meta)
-    write_assembly(store, a, date, policy, runs, eval_meta, held)
+    lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
+    write_assembly(store, a, date, policy, runs, eval_meta, {**held, **lineage})
     return {
         **held,
         "anchor_generation": int(eval_meta.get("generation", 0)),
@@ -283,6 +305,7 @@ def finish(
         "landing_files": sorted(
             set(a.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
         ),
+        **lineage,
         "engine": engine,
     }
 
@@ -307,16 +330,18 @@ def hold_out(
     a: Assembly,
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
+    reviewed: Collection[str] = (),
 ) -> dict[str, Any]:
     """Take the recent slice out of ``a.train`` and write it; with ``--renew-anchor`` it becomes the new
     anchor's fresh part instead. Updates ``a``; returns the facts for the training manifest (and, on a
-    renewal, the new anchor's manifest under ``eval_meta``)."""
+    renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the review
+    loop (never held out)."""
     if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
         raise HarmwatchError(
             "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
         )
     if args.recent_days > 0:
-        train, recent, note = hold_out_recent(labelled, a.train, date, args.recent_days)
+        train, recent, note = hold_out_recent(labelled, a.train, date, args.recent_days, reviewed)
     else:
         train, recent, note = a.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
     facts: dict[str, Any] = {}

@@ -21,6 +21,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, landing
+from harmwatch.data.authority import digest
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.errors import HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose
@@ -64,10 +65,12 @@ def read_file(
 
     A file above ``max_bytes`` is not read at all: it is quarantined whole (:func:`landing.oversize`).
     """
+    sha256 = None  # the digest the review-pull ledger is checked against (data/authority.py)
     if obj.size > max_bytes:
         parsed = landing.oversize(kind, obj, max_bytes)
     else:
         data = landing_store.read_bytes(obj.key)
+        sha256 = digest(data)
         if len(data) > max_bytes:  # grew since it was listed
             parsed = landing.oversize(kind, ObjectInfo(obj.key, len(data), obj.version), max_bytes)
         else:
@@ -84,6 +87,7 @@ def read_file(
         "key": obj.key,
         "size": obj.size,
         "version": obj.version,
+        "sha256": sha256,
         "rows_in": parsed.rows_in,
         "rows_parsed": len(good),
         "rows_quarantined": len(bad),
@@ -129,6 +133,7 @@ def ingest_kind(
         {
             "run_id": run,
             "kind": kind,
+            "landing_uri": landing_store.uri,  # lineage: which landing zone this run read
             "sources": sources,
             "rows": len(good_all),
             "rows_quarantined": len(bad_all),

@@ -9,23 +9,32 @@ landing zone as ``labelled/dt=<day>/review-<id>.csv`` in the landing format, wit
 any moderator label; the next training snapshot has them. The lake gets the run's new final decisions
 and the state of every item (``moderation/pulls/run=<id>/``). A decision is exported once: the committed
 pull runs are the ledger, and a rerun on the same state writes the same file under the same name.
+
+Authority comes from records (:mod:`harmwatch.data.authority`): only tasks the lake's push record lists,
+with the item, text and post ids review-push sent, and only adjudication tasks a pull created, are read;
+any other task (imported or edited by a Label Studio user) is refused with its reason in the run's
+manifest. The manifest records the landing file's sha256, which is what makes its labels the review
+loop's decisions downstream.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
+from harmwatch.data.authority import digest
 from harmwatch.review import client
 from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
-from harmwatch.review.tasks import adjudication_data
-from harmwatch.steps.review_push import newest_queue
+from harmwatch.review.tasks import adjudication_data, sent_as_recorded
+from harmwatch.steps.review_push import newest_queue, pushed_tasks
 from harmwatch.storage import Store, open_store
 
+log = logging.getLogger(__name__)
 FINAL = ("labelled", "skipped")
 
 
@@ -36,6 +45,11 @@ def exported_items(lake: Store) -> set[str]:
         done = lake.read_parquet(f"{m['prefix']}/{catalog.DECISIONS_FILE}")
         out |= set(done.loc[done["status"].isin(FINAL), "item"])
     return out
+
+
+def adjudication_ledger(lake: Store) -> dict[str, list[int]]:
+    """Pull run folder -> ids of the adjudication tasks it created (the only ones whose answer counts)."""
+    return {m["prefix"]: list(m.get("adjudication_tasks", [])) for m in lake.committed(catalog.REVIEW_PULLS)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +63,19 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     lake = open_store(settings.lake_uri, settings)
     landing = open_store(settings.landing_uri, settings)
     key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    pushed = pushed_tasks(lake)
+    created = adjudication_ledger(lake)
     with client.calls(settings):
         projects = client.projects(settings)
-        review = client.tasks(projects.client, projects.review)
-        adjudications = client.tasks(projects.client, projects.adjudication)
+        review, refused = sent_as_recorded(client.tasks(projects.client, projects.review), pushed)
+        adjudications, refused_adj = sent_as_recorded(
+            client.tasks(projects.client, projects.adjudication),
+            pushed,
+            {i for ids in created.values() for i in ids},
+        )
+        refused += refused_adj
+        for r in refused[:3]:
+            log.warning("Label Studio task %s (item %s) refused: %s", r["task_id"], r["item"], r["reason"])
         emails = client.annotator_emails(projects.client)
         decisions = review_decisions(
             review, adjudications, lambda uid: annotator_id(emails.get(uid, f"user-{uid}"), key)
@@ -64,7 +87,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         data = [
             adjudication_data(by_item[d.item]["data"], _answers(d.answers)) for d in escalate.itertuples()
         ]
-        client.create_tasks(projects.client, projects.adjudication, data)
+        new_adjudications = client.create_tasks(projects.client, projects.adjudication, data)
     exported = exported_items(lake)
     new = decisions[decisions["status"].isin(FINAL) & ~decisions["item"].isin(exported)]
     # The run's id comes from the day, every item's state and what it exports: a rerun on the same state
@@ -75,20 +98,26 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     run_id = hashlib.sha256("\n".join(signature).encode()).hexdigest()[:16]
     rows = landing_rows(new[new["status"] == "labelled"], day)
     landing_key = catalog.review_landing(day, run_id) if len(rows) else None
-    if landing_key:
-        body = rows.to_csv(index=False, lineterminator="\n").encode("utf-8")
-        # Rewriting identical bytes would give the file a new identity and ingest would take it twice.
-        if not (landing.exists(landing_key) and landing.read_bytes(landing_key) == body):
-            landing.write_bytes(landing_key, body)
+    body = rows.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # Rewriting identical bytes would give the file a new identity and ingest would take it twice.
+    if landing_key and not (landing.exists(landing_key) and landing.read_bytes(landing_key) == body):
+        landing.write_bytes(landing_key, body)
     prefix = catalog.review_pull(run_id)
     lake.write_parquet(f"{prefix}/{catalog.DECISIONS_FILE}", new.assign(batch_dt=day))
     lake.write_parquet(f"{prefix}/{catalog.STATUS_FILE}", decisions.assign(batch_dt=day))
     counts = decisions["status"].value_counts().to_dict()
-    lake.commit(
-        prefix,
-        [catalog.DECISIONS_FILE, catalog.STATUS_FILE],
-        {"date": day, "status_counts": counts, "landing_file": landing_key, "landing_rows": len(rows)},
-    )
+    meta = {
+        "date": day,
+        "status_counts": counts,
+        "landing_file": landing_key,
+        "landing_rows": len(rows),
+        # The ledger: the digest makes the landing file's labels the review loop's (data/authority.py);
+        # a rerun into the same folder keeps the adjudication tasks an earlier attempt created.
+        "landing_sha256": digest(body) if landing_key else None,
+        "adjudication_tasks": sorted({*created.get(prefix, []), *new_adjudications}),
+        "refused_tasks": refused,
+    }
+    lake.commit(prefix, [catalog.DECISIONS_FILE, catalog.STATUS_FILE], meta)
     queue, _version = newest_queue(lake)
     in_label_studio = set(decisions["item"])
     not_pushed = 0 if queue is None else int((~queue["item"].isin(in_label_studio)).sum())
@@ -101,6 +130,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             s: int(counts.get(s, 0)) for s in ("labelled", "skipped", "adjudication", "pending")
         },
         "adjudication_created": len(data),
+        "tasks_refused": len(refused),
         "queued_not_pushed": not_pushed,
         "landing_file": landing.url(landing_key) if landing_key else None,
         "landing_rows": len(rows),

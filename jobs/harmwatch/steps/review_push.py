@@ -20,10 +20,23 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.review import client
 from harmwatch.review.ordering import COMPONENTS, Weights, prioritise
-from harmwatch.review.tasks import item_id, task_data
+from harmwatch.review.tasks import item_id, matches_queue, sent_as_recorded, task_data
 from harmwatch.storage import MANIFEST, Store, open_store
 
-PUSHED_COLUMNS = ["item", "task_id", "queued_on", "source", "expected_value", "first_seen", "queue_version"]
+PUSHED_COLUMNS = [
+    "item", "task_id", "queued_on", "source", "expected_value", "first_seen", "queue_version", "text",
+    "post_ids",
+]  # fmt: skip
+
+
+def pushed_tasks(lake: Store) -> pd.DataFrame:
+    """Every task a committed push record lists (PUSHED_COLUMNS): what harmwatch sent to Label Studio.
+
+    Records written before texts were kept have no ``text``/``post_ids``; their tasks match nothing."""
+    records = lake.committed(catalog.REVIEW_PUSHES)
+    frames = [lake.read_parquet(f"{m['prefix']}/{catalog.PUSHED_FILE}") for m in records]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PUSHED_COLUMNS)
+    return out.reindex(columns=PUSHED_COLUMNS)
 
 
 def newest_queue(lake: Store) -> tuple[pd.DataFrame | None, str | None]:
@@ -82,7 +95,12 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         return {"date": day, "pushed": 0, "queue_version": version, "skipped": "the review queue is empty"}
     with client.calls(settings):
         projects = client.projects(settings, args.overlap_percent)
-        existing = client.tasks(projects.client, projects.review)
+        # Only tasks harmwatch sent count (recorded, or exactly what this push would send after a push
+        # that stopped before its record): a task anyone imported neither blocks nor fills the queue.
+        tasks = client.tasks(projects.client, projects.review)
+        recorded, _refused = sent_as_recorded(tasks, pushed_tasks(lake))
+        ids = {t["id"] for t in recorded}
+        existing = recorded + [t for t in tasks if t["id"] not in ids and matches_queue(t, queue)]
         in_label_studio = {t["data"].get("item") for t in existing}
         backlog = sum(1 for t in existing if not t["annotations"])
         candidates = queue[~queue["item"].isin(in_label_studio)].reset_index(drop=True)

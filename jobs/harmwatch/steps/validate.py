@@ -15,8 +15,10 @@ ones ingest already quarantined), and ``rows_in == rows_valid + rows_quarantined
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing as mp
 import os
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -25,6 +27,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog
+from harmwatch.data.authority import pull_ledger, refusal_lines, vouch
 from harmwatch.data.checks import check_frame
 from harmwatch.data.suites import Bounds, derive, import_gx
 from harmwatch.errors import DataError, HarmwatchError
@@ -32,6 +35,7 @@ from harmwatch.htmlreport import render_validation_html
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
+log = logging.getLogger(__name__)
 TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
 
 
@@ -108,11 +112,14 @@ def validate_run(
     bounds: Bounds,
     as_of: float,
     prepared: tuple[pd.DataFrame, pd.DataFrame],
+    reviewed: Collection[str] = (),
 ) -> dict:
-    """Judge one ingest run; write its quarantine, report and validated rows (committed last)."""
+    """Judge one ingest run; write its quarantine, report and validated rows (committed last).
+
+    ``reviewed``: the run's landing files the review-pull ledger vouches for (:func:`review_authority`)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
     frame, derived = prepared
-    result = check_frame(frame, kind, bounds, as_of, derived)
+    result = check_frame(frame, kind, bounds, as_of, derived, reviewed)
     bad = result.invalid
     quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
     valid = frame[~bad]
@@ -127,6 +134,16 @@ def validate_run(
     batch_dts = sorted({s for s in frame["batch_dt"].dropna() if s})
     lake.commit(prefix, [catalog.PART], validated_meta(summary, batch_dts))
     return summary
+
+
+def review_authority(manifest: dict, ledger: dict[str, str]) -> tuple[set[str], list[str]]:
+    """(landing files of an ingest run that speak for the review loop, one line per review-named file
+    that does not), from the run's recorded digests and the review-pull ledger."""
+    vouched, refused = vouch(manifest.get("sources", []), ledger)
+    lines = refusal_lines(refused)
+    for line in lines:
+        log.warning("%s", line)
+    return vouched, lines
 
 
 def earlier_rejections(lake: Store, day: str) -> dict[str, str]:
@@ -186,17 +203,24 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     lake = open_store(args.lake or settings.lake_uri, settings)
     reports = open_store(args.reports or settings.reports_uri, settings)
     pending = [m for kind in catalog.KINDS for m in pending_runs(lake, kind)]
+    ledger = pull_ledger(lake) if pending else {}
+    authority = [review_authority(m, ledger) for m in pending]
     engine = choose(settings, getattr(args, "engine", None), manifest_bytes(pending))
     if engine == "spark" and pending:
         from harmwatch.spark import validate as spark_validate
         from harmwatch.spark.session import spark_session
 
         with spark_session(settings, "validate") as spark:
-            runs = [spark_validate.validate_run(spark, lake, reports, m, bounds, as_of) for m in pending]
+            runs = [
+                spark_validate.validate_run(spark, lake, reports, m, bounds, as_of, vouched)
+                for m, (vouched, _lines) in zip(pending, authority, strict=True)
+            ]
     else:
         runs = [
-            validate_run(lake, reports, m, bounds, as_of, data)
-            for m, data in zip(pending, prepare(lake, settings, pending), strict=True)
+            validate_run(lake, reports, m, bounds, as_of, data, vouched)
+            for m, data, (vouched, _lines) in zip(
+                pending, prepare(lake, settings, pending), authority, strict=True
+            )
         ]
     rejected = {src: why for r in runs for src, why in r["rejected_batches"].items()}
     if args.date:  # a batch of this logical date rejected by an earlier attempt still fails the task
@@ -208,6 +232,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "report_html": [r["report_html"] for r in runs],
         "conflicting_label_rows": sum(r["conflicting_label_rows"] for r in runs),
         "rejected_batches": rejected,
+        "review_files_refused": [line for _vouched, lines in authority for line in lines],
         "engine": engine,
     }
     if rejected:
