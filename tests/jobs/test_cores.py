@@ -74,7 +74,7 @@ def test_to_frames_keeps_lineage_pseudonymises_reporters_and_quarantines_what_di
     assert (good.loc[0, "batch_dt"], good.loc[0, "source_line"], good.loc[0, "extra"]) == (
         "2026-01-02",
         1,
-        '{"x": "1"}',
+        json.dumps({"x": pseudonymise("1", KEY)}),  # an unknown field may carry an id: pseudonymised
     )
     assert bad[["source_line", "stage", "batch_dt"]].values.tolist() == [[2, "ingest", "2026-01-02"]]
     assert bad.loc[0, "reason"].startswith("invalid JSON")
@@ -111,7 +111,7 @@ def test_a_report_line_that_does_not_parse_is_quarantined_with_its_reporter_id_p
 def test_a_well_formed_id_in_a_broken_line_gets_the_hash_the_lake_uses():
     line = '{"report_id": "r1", "reporter_id": "alice", "reason": "age", "text": "cut'
     assert pseudonymise_raw(line, KEY) == line.replace('"alice"', f'"{pseudonymise("alice", KEY)}"')
-    # Labelled posts carry no reporter ids: their quarantine keeps the raw record as it was.
+    # A labelled post's quarantined record is scrubbed too (it may carry a labeller id).
     _, bad = to_frames("labelled", "labelled/dt=2026-01-01/a.csv", parse_csv(b"post_id,text\n"), "r", KEY)
     assert bad.empty or "r_" not in "".join(bad["raw"])
 

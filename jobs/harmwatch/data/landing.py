@@ -4,12 +4,21 @@ A landing file is ``labelled/dt=YYYY-MM-DD/<name>.csv`` or ``reports/dt=YYYY-MM-
 (docs/architecture.md, "Contracts"). Ingest keys a file by its identity (key, size, and the S3 ETag or local
 mtime), so a file rewritten with new content is a new file and an untouched one is never taken twice.
 
-**No raw reporter id reaches the lake.** Parsed reports get the keyed hash in ``reporter_id``. A report
-line that does not parse still goes to the quarantine with its ``raw`` text, so a person can see what was
-wrong with it; :func:`pseudonymise_raw` first replaces every ``reporter_id`` value it can find in the line
-(quoted, unquoted, truncated, escaped) by the same hash, and every other verbatim occurrence of that id.
-The untouched line stays where it arrived, in the landing zone, whose access is its own (``source_file``
-and ``source_line`` point at it); the lake keeps only what it needs to explain the rejection.
+**No raw identifier reaches the lake, by construction.** Parsed reports get the keyed hash in
+``reporter_id`` and labelled posts in ``labeller_id`` (``m_``, as the review loop's annotators). What is
+not parsed into a known column cannot be trusted to be free of ids, whatever its field is called
+(``reporter\\u005fid``, a zero-width space in the name, a CSV line in a ``.jsonl`` file, ``key=value``):
+
+- an extra field keeps its value only when the field is declared here with the form its value must have
+  (:data:`PLAIN_EXTRA`, the review loop's provenance); any other value is pseudonymised field by field
+  (every leaf of a nested value), and a field name that is not a plain identifier is hashed too;
+- a quarantined line keeps a keyed digest (to find it in the landing zone beside ``source_file`` and
+  ``source_line``), the reason, and the line *scrubbed* (:func:`scrub`): every ``reporter_id`` value it
+  can find replaced by the lake's hash (:func:`pseudonymise_raw`, so it can still be tied to the
+  reporter), then every letter and digit outside known field names and hashes masked. The structure of
+  the line stays visible for diagnosis; no id can survive the mask.
+
+The untouched line stays where it arrived, in the landing zone, whose access is its own.
 """
 
 from __future__ import annotations
@@ -124,6 +133,86 @@ def pseudonymise_raw(raw: str, key: bytes) -> str:
     return out
 
 
+# Extra fields kept verbatim, each only when its value has this form (the review loop's provenance,
+# review/outcomes.py LANDING_COLUMNS); every other extra value is pseudonymised.
+_PSEUDONYM = r"[rm]_[0-9a-f]{16}"
+_TIMESTAMP = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+PLAIN_EXTRA: dict[str, re.Pattern] = {
+    "review_item": re.compile(r"[0-9a-f]{16}"),
+    "review_task": re.compile(r"\d{1,12}"),
+    "review_outcome": re.compile(r"[a-z_]{1,32}"),
+    "lead_time_seconds": re.compile(r"\d{1,9}(?:\.\d{1,6})?"),
+    "annotators": re.compile(rf"(?:{_PSEUDONYM}(?:\|{_PSEUDONYM})*)?"),
+    "annotated_at": re.compile(_TIMESTAMP),
+    "queued_on": re.compile(_TIMESTAMP),
+}
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# What survives the mask of a quarantined line: known field names, hashes, JSON literals.
+_KNOWN_WORDS = frozenset([*LABELLED_COLUMNS, *REPORT_COLUMNS, *PLAIN_EXTRA, "true", "false", "null", "x00"])
+_WORD = re.compile(r"[^\W_]+(?:_[^\W_]+)*")
+
+
+def labeller_pseudonym(labeller_id: str | None, key: bytes) -> str | None:
+    """A labeller's pseudonym: ``m_`` + the keyed hash (as the review loop's annotators); one that
+    already is a pseudonym (a review-pull landing file) is kept."""
+    if not labeller_id or re.fullmatch(_PSEUDONYM, labeller_id):
+        return labeller_id
+    return "m_" + (pseudonymise(labeller_id, key) or "")[2:]
+
+
+def _scrub_value(value: object, key: bytes) -> object:
+    """Every leaf of a decoded JSON value pseudonymised (booleans and null kept: they name no one)."""
+    if isinstance(value, dict):
+        return {_field_name(str(k), key): _scrub_value(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, key) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return pseudonymise(str(value), key)
+
+
+def _field_name(name: str, key: bytes) -> str:
+    return name if _PLAIN_NAME.fullmatch(name) else "k_" + (pseudonymise(name, key) or "")[2:]
+
+
+def scrub_extra(extra: dict[str, object], key: bytes) -> dict[str, object]:
+    """Fields that are not known columns, pseudonymised field by field (see the module docstring)."""
+    out: dict[str, object] = {}
+    for name, value in extra.items():
+        form = PLAIN_EXTRA.get(name)
+        if value is None or (form is not None and isinstance(value, str) and form.fullmatch(value)):
+            out[name] = value
+            continue
+        if isinstance(value, str) and value[:1] in ("{", "["):  # a nested JSON value, kept as JSON text
+            try:
+                out[_field_name(name, key)] = _scrub_value(json.loads(value), key)
+                continue
+            except (ValueError, RecursionError):
+                pass
+        out[_field_name(name, key)] = pseudonymise(str(value), key)
+    return out
+
+
+def raw_digest(raw: str, key: bytes) -> str:
+    """A keyed digest of a quarantined record: equal records match, and no one can test guesses of it."""
+    data = raw.encode("utf-8", "backslashreplace")
+    return hmac.new(key, b"quarantine\0" + data, hashlib.sha256).hexdigest()[:16]
+
+
+def scrub(raw: str, key: bytes) -> str:
+    """A quarantined record as the lake keeps it: its digest, then the record with reporter ids hashed
+    and every other word masked unless it is a known field name or a hash (``*`` per character)."""
+    hashed = pseudonymise_raw(raw, key)
+
+    def mask(m: re.Match) -> str:
+        word = m.group(0)
+        if word.lower() in _KNOWN_WORDS or re.fullmatch(_PSEUDONYM, word):
+            return word
+        return "*" * len(word)
+
+    return f"[hmac {raw_digest(raw, key)}] " + _WORD.sub(mask, hashed)
+
+
 def to_frames(
     kind: str, key: str, parsed: Parsed, run: str, pseudonym_key: bytes
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -140,11 +229,14 @@ def to_frames(
         rec = {c: row.get(c) for c in columns}
         rec["text_raw"] = raw_text
         rec["text"] = normalise_text(raw_text) if isinstance(raw_text, str) else raw_text
-        extra = {k: v for k, v in row.items() if k not in columns and k != "_line"}
+        extra = scrub_extra(
+            {k: v for k, v in row.items() if k not in columns and k != "_line"}, pseudonym_key
+        )
         extra_json = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else ""
         if kind == "reports":
             rec["reporter_id"] = pseudonymise(rec["reporter_id"], pseudonym_key)
-            extra_json = pseudonymise_raw(extra_json, pseudonym_key)  # a reporter id nested in an extra field
+        else:
+            rec["labeller_id"] = labeller_pseudonym(rec["labeller_id"], pseudonym_key)
         rec.update(
             batch_dt=batch_dt, source_file=key, source_line=row["_line"], ingest_run=run, extra=extra_json
         )
@@ -155,7 +247,7 @@ def to_frames(
             "source_line": r["_line"],
             "stage": "ingest",
             "reason": r["reason"],
-            "raw": pseudonymise_raw(r["raw"], pseudonym_key) if kind == "reports" else r["raw"],
+            "raw": scrub(r["raw"], pseudonym_key) if r["raw"] else "",
             "batch_dt": batch_dt,
             "ingest_run": run,
         }
