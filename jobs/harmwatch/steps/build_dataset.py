@@ -33,6 +33,7 @@ from harmwatch.data import catalog
 from harmwatch.data.authority import refusal_lines, reviewed_files
 from harmwatch.data.dataset import Assembly, assemble, content_version, pending_texts, text_key
 from harmwatch.data.defences import DEFENCE_NAMES
+from harmwatch.data.exports import spreadsheet_csv
 from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
@@ -53,7 +54,7 @@ def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
 def _write(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
     for name, frame in files.items():
         if name.endswith(".csv"):
-            store.write_text(f"{prefix}/{name}", frame.to_csv(index=False))
+            store.write_text(f"{prefix}/{name}", spreadsheet_csv(frame))
         else:
             store.write_parquet(f"{prefix}/{name}", frame)
     store.commit(prefix, files.keys(), meta)

@@ -25,6 +25,7 @@ import pandas as pd
 from harmwatch.config import BENIGN_CLASS, Settings
 from harmwatch.data import catalog
 from harmwatch.data.dataset import reliability_of
+from harmwatch.data.exports import spreadsheet_csv
 from harmwatch.data.tables import read_predictions, read_validated
 from harmwatch.errors import HarmwatchError
 from harmwatch.monitoring.moderation import (
@@ -174,7 +175,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     rel = reliability_of(labelled[labelled["batch_dt"] <= until], reports[reports["batch_dt"] <= until])
     prefix = catalog.metrics_day(until)
     out.write_text(f"{prefix}/harmwatch_moderation.prom", prom)
-    out.write_text(f"{prefix}/reporter_reliability.csv", rel.to_csv(index=False))
+    out.write_text(f"{prefix}/reporter_reliability.csv", spreadsheet_csv(rel))
     out.write_json(f"{prefix}/moderation.json", {"champion_version": version, "batches": rows})
     if newer_than_published(out, until):  # a backfill must not replace newer numbers
         out.write_text(catalog.METRICS_LATEST_PROM, prom)

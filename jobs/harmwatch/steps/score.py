@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS, Settings
+from harmwatch.data.exports import spreadsheet_csv
 from harmwatch.errors import DataError
 from harmwatch.model.scoring import available_cpus, score_frame
 
@@ -41,7 +42,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix == ".parquet":
         frame.to_parquet(tmp, index=False)
     else:
-        frame.to_csv(tmp, index=False)
+        tmp.write_text(spreadsheet_csv(frame))  # for people: formula cells neutralised (Parquet is exact)
     tmp.replace(path)
 
 
