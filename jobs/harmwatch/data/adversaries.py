@@ -55,14 +55,14 @@ def _row(post: Any, reporter: str, reason: str) -> dict[str, Any]:
     return {"post": post, "reporter": reporter, "reason": str(reason)}
 
 
-def _correct(harmful: pd.DataFrame, n: int, members: list[str], rng: np.random.Generator) -> list[dict]:
-    """``n`` honest-looking reports: distinct *obviously* harmful posts (an identity-based class, never the
-    ambiguous ``other_cyberbullying``, whose texts moderators often label benign), a random member each,
-    the right reason: the cheapest way to earn a record."""
+def _correct(harmful: pd.DataFrame, count: int, members: list[str], rng: np.random.Generator) -> list[dict]:
+    """``count`` honest-looking reports: distinct *obviously* harmful posts (an identity-based class, never
+    the ambiguous ``other_cyberbullying``, whose texts moderators often label benign), a random member
+    each, the right reason: the cheapest way to earn a record."""
     harmful = harmful[harmful["label"].isin(OBVIOUS)]
-    if harmful.empty or n <= 0:
+    if harmful.empty or count <= 0:
         return []
-    picks = rng.choice(len(harmful), size=min(n, len(harmful)), replace=False)
+    picks = rng.choice(len(harmful), size=min(count, len(harmful)), replace=False)
     return [
         _row(harmful.iloc[int(i)], members[int(rng.integers(len(members)))], harmful.iloc[int(i)].label)
         for i in picks
@@ -71,32 +71,33 @@ def _correct(harmful: pd.DataFrame, n: int, members: list[str], rng: np.random.G
 
 def _poison(
     benign: pd.DataFrame,
-    n: int,
+    count: int,
     members: list[str],
     per_post: tuple[int, int],
     reason: str,
     rng: np.random.Generator,
     rotate: bool = False,
 ) -> list[dict]:
-    """About ``n`` false reports: benign posts, ``per_post`` (low, high) distinct members each, one reason.
+    """About ``count`` false reports: benign posts, ``per_post`` (low, high) distinct members each, one
+    reason.
 
     With ``rotate`` the members take turns (a shuffled round robin), so each is used as rarely as possible.
     """
     rows: list[dict] = []
-    rounds = n // max(len(members), 1) + 2 if rotate else 0
+    rounds = count // max(len(members), 1) + 2 if rotate else 0
     turn = iter([int(j) for _ in range(rounds) for j in rng.permutation(len(members))])
-    while n > 0 and len(benign) and members:
+    while count > 0 and len(benign) and members:
         post = benign.iloc[int(rng.integers(len(benign)))]
         k = min(int(rng.integers(per_post[0], per_post[1] + 1)), len(members))
         picks = [next(turn) for _ in range(k)] if rotate else rng.choice(len(members), size=k, replace=False)
         rows += [_row(post, members[int(j)], reason) for j in dict.fromkeys(int(j) for j in picks)]
-        n -= k
+        count -= k
     return rows
 
 
-def _ties(honest: list[dict], n: int, pool: list[str], rng: np.random.Generator) -> list[dict]:
+def _ties(honest: list[dict], count: int, pool: list[str], rng: np.random.Generator) -> list[dict]:
     """Votes that tie the leading honest reason of honestly reported posts, under another harmful reason."""
-    if not honest or n <= 0:
+    if not honest or count <= 0:
         return []
     votes = pd.DataFrame(
         {"pid": [r["post"].post_id for r in honest], "reason": [r["reason"] for r in honest]}
@@ -106,7 +107,7 @@ def _ties(honest: list[dict], n: int, pool: list[str], rng: np.random.Generator)
     posts = {r["post"].post_id: r["post"] for r in honest}
     rows: list[dict] = []
     for i in rng.permutation(len(lead)):
-        if n <= 0:
+        if count <= 0:
             break
         pid, reason, m = lead.iloc[int(i)][["pid", "reason", "n"]]
         if m < 2:
@@ -116,7 +117,7 @@ def _ties(honest: list[dict], n: int, pool: list[str], rng: np.random.Generator)
             _row(posts[pid], pool[int(j)], other)
             for j in rng.choice(len(pool), size=min(m, len(pool)), replace=False)
         ]
-        n -= m
+        count -= m
     return rows
 
 

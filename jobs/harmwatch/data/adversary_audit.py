@@ -52,11 +52,11 @@ def reporter_kind(raw_ids: pd.Series) -> pd.Series:
     return raw_ids.str.split("-").str[0]
 
 
-def honest_labellable(s: Scenario, moderated_keys: set[str], min_reporters: int) -> dict[str, str]:
+def honest_labellable(scenario: Scenario, moderated_keys: set[str], min_reporters: int) -> dict[str, str]:
     """key -> true class of the posts honest reporters alone could label (see the module docstring)."""
-    rep = keyed_reports(s.reports)
-    rep = rep[rep["report_id"].map(s.kind).eq("honest") & ~rep["key"].isin(moderated_keys)]
-    rep = rep.assign(truth=rep["post_id"].map(s.truth))
+    rep = keyed_reports(scenario.reports)
+    rep = rep[rep["report_id"].map(scenario.kind).eq("honest") & ~rep["key"].isin(moderated_keys)]
+    rep = rep.assign(truth=rep["post_id"].map(scenario.truth))
     right = rep[(rep["reason"] == rep["truth"]) & (rep["truth"] != BENIGN_CLASS)]
     n = right.groupby("key")["reporter_id"].nunique()
     truth = right.drop_duplicates("key").set_index("key")["truth"]
@@ -68,15 +68,15 @@ def correct(label: str, post_ids: str, truth: dict[str, str]) -> bool:
 
 
 def audit(
-    s: Scenario, policies: dict[str, Policy], scorer: Scorer | None = None, seed: int = 42
+    scenario: Scenario, policies: dict[str, Policy], scorer: Scorer | None = None, seed: int = 42
 ) -> dict[str, dict[str, Any]]:
     """Per policy name: precision, honest recall, review load (see the module docstring)."""
     entered: dict[str, dict[tuple[str, str], str]] = {name: {} for name in policies}
     last: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     moderated_keys: set[str] = set()
-    for day in s.days:
-        labelled = s.labelled[s.labelled["batch_dt"] <= day]
-        reports = keyed_reports(s.reports[s.reports["batch_dt"] <= day])
+    for day in scenario.days:
+        labelled = scenario.labelled[scenario.labelled["batch_dt"] <= day]
+        reports = keyed_reports(scenario.reports[scenario.reports["batch_dt"] <= day])
         moderated, conflicts = resolve_moderator_labels(labelled)
         moderated_keys = set(moderated["key"]) | set(conflicts["key"])
         cohorts = reporter_cohorts(reports)
@@ -91,12 +91,12 @@ def audit(
             ):
                 entered[name][(key, label)] = posts
             last[name] = (accepted, review)
-    honest = honest_labellable(s, moderated_keys, min(p.min_reporters for p in policies.values()))
+    honest = honest_labellable(scenario, moderated_keys, min(p.min_reporters for p in policies.values()))
     out: dict[str, dict[str, Any]] = {}
     for name in policies:
         accepted, review = last[name]
         ever = entered[name]
-        wrong = sum(not correct(label, posts, s.truth) for (_, label), posts in ever.items())
+        wrong = sum(not correct(label, posts, scenario.truth) for (_, label), posts in ever.items())
         final = dict(zip(accepted["key"], accepted["label"], strict=True))
         found = sum(final.get(k) == t for k, t in honest.items())
         kinds = review_kind(review["review_reason"]).value_counts() if len(review) else pd.Series(dtype=int)

@@ -211,7 +211,7 @@ class Decisions:
 
 
 def finish_assembly(
-    d: Decisions,
+    decisions: Decisions,
     label_files: pd.DataFrame,
     frozen_eval: tuple[pd.DataFrame, str] | None,
     policy: Policy,
@@ -220,7 +220,7 @@ def finish_assembly(
 ) -> Assembly:
     """The evaluation split, training snapshot and review queue from the decisions. ``label_files``:
     ``key`` and ``source_file`` of every labelled row (which landing files fed what)."""
-    moderated, accepted = d.moderated, d.accepted
+    moderated, accepted = decisions.moderated, decisions.accepted
     labelled_keys, files = label_files["key"], label_files["source_file"]
     if frozen_eval is None:
         ev = split_eval(moderated, eval_fraction, seed)[EVAL_COLUMNS]
@@ -231,14 +231,14 @@ def finish_assembly(
     eval_keys = set(ev["key"])
     mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
     weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
-    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(d.newest_report))
+    weak_train = weak_train.assign(batch_dt=weak_train["key"].map(decisions.newest_report))
     train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
-    review = pd.concat([conflict_review(d.conflicts), d.report_review], ignore_index=True)
+    review = pd.concat([conflict_review(decisions.conflicts), decisions.report_review], ignore_index=True)
     train_files = sorted(
         set(files[labelled_keys.isin(mod_train["key"])])
         | {f for s in weak_train.get("source_files", []) for f in str(s).split("|") if f}
     )
-    reliability = d.reliability
+    reliability = decisions.reliability
     return Assembly(
         train=train.sort_values("key").reset_index(drop=True),
         eval=ev,

@@ -66,8 +66,8 @@ def _stamp(day: date, seconds: np.ndarray) -> list[str]:
     return [(start + timedelta(seconds=int(s))).strftime("%Y-%m-%dT%H:%M:%SZ") for s in seconds]
 
 
-def _post_ids(n: int, seed: int) -> list[str]:
-    return [hashlib.sha1(f"{seed}:{i}".encode()).hexdigest()[:12] for i in range(n)]
+def _post_ids(count: int, seed: int) -> list[str]:
+    return [hashlib.sha1(f"{seed}:{i}".encode()).hexdigest()[:12] for i in range(count)]
 
 
 def simulate_reports(

@@ -31,12 +31,12 @@ from harmwatch.model.recent import ci, ci_tag, recent_evidence, recent_gate
 
 
 def apply_gates(
-    ch: dict[str, float],
+    challenger: dict[str, float],
     champ: dict[str, float] | None,
     delta: dict[str, float] | None,
     golden_ch: pd.DataFrame,
     smoke: dict[str, Any],
-    t: Thresholds,
+    thresholds: Thresholds,
     approval: bool,
     more: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -46,20 +46,20 @@ def apply_gates(
     The golden set is an absolute floor only: on this data about a fifth of it flips between retrains
     of equally good models (see README), so "no new golden failures" would reject on noise.
     """
-    weak = [c for c in CLASSES if ch[f"f1_{c}"] < t.min_class_f1]
+    weak = [c for c in CLASSES if challenger[f"f1_{c}"] < thresholds.min_class_f1]
     by_kind = {k: float(v) for k, v in golden_ch.groupby("kind")["passed"].mean().items()}
-    floors = {k: golden_floor(k, t) for k in by_kind}
+    floors = {k: golden_floor(k, thresholds) for k in by_kind}
     gates = {
         "macro_f1_floor": {
-            "passed": ch["macro_f1"] >= t.min_macro_f1,
-            "value": ch["macro_f1"],
-            "threshold": t.min_macro_f1,
+            "passed": challenger["macro_f1"] >= thresholds.min_macro_f1,
+            "value": challenger["macro_f1"],
+            "threshold": thresholds.min_macro_f1,
         },
-        "class_f1_floor": {"passed": not weak, "value": weak, "threshold": t.min_class_f1},
+        "class_f1_floor": {"passed": not weak, "value": weak, "threshold": thresholds.min_class_f1},
         "calibration": {
-            "passed": max(ch["ece"], ch["harmful_ece"]) <= t.max_ece,
-            "threshold": t.max_ece,
-            "value": {"top_label": ch["ece"], "harmful_score": ch["harmful_ece"]},
+            "passed": max(challenger["ece"], challenger["harmful_ece"]) <= thresholds.max_ece,
+            "threshold": thresholds.max_ece,
+            "value": {"top_label": challenger["ece"], "harmful_score": challenger["harmful_ece"]},
         },
         "golden": {
             "passed": all(v >= floors[k] for k, v in by_kind.items()),
@@ -70,15 +70,19 @@ def apply_gates(
     }
     if champ is not None and delta is not None:
         drops = {
-            c: round(champ[f"f1_{c}"] - ch[f"f1_{c}"], 4)
+            c: round(champ[f"f1_{c}"] - challenger[f"f1_{c}"], 4)
             for c in CLASSES
-            if ch[f"f1_{c}"] < champ[f"f1_{c}"] - t.max_class_regression
+            if challenger[f"f1_{c}"] < champ[f"f1_{c}"] - thresholds.max_class_regression
         }
-        gates["class_regression"] = {"passed": not drops, "value": drops, "threshold": t.max_class_regression}
+        gates["class_regression"] = {
+            "passed": not drops,
+            "value": drops,
+            "threshold": thresholds.max_class_regression,
+        }
         gates["macro_f1_delta_ci"] = {
-            "passed": delta["lo"] >= -t.max_regression,
+            "passed": delta["lo"] >= -thresholds.max_regression,
             "value": delta,
-            "threshold": -t.max_regression,
+            "threshold": -thresholds.max_regression,
         }
     gates.update(more or {})
     for gate in gates.values():
@@ -88,10 +92,12 @@ def apply_gates(
     return ("pending_approval" if approval else "promote"), gates
 
 
-def golden_floor(kind: str, t: Thresholds) -> float:
+def golden_floor(kind: str, thresholds: Thresholds) -> float:
     """The pass-rate floor of one kind of golden post."""
-    extra = {"must_flag": t.min_golden_must_flag, "benign": t.min_golden_benign}.get(kind, 0.0)
-    return max(t.min_golden_pass, extra)
+    extra = {"must_flag": thresholds.min_golden_must_flag, "benign": thresholds.min_golden_benign}.get(
+        kind, 0.0
+    )
+    return max(thresholds.min_golden_pass, extra)
 
 
 @dataclass
@@ -106,12 +112,12 @@ class Evaluation:
 
 
 def evaluate_challenger(
-    ev: pd.DataFrame,
+    eval_frame: pd.DataFrame,
     golden: pd.DataFrame,
     challenger: dict[str, Any],
     champion: dict[str, Any] | None,
     smoke: dict[str, Any],
-    t: Thresholds,
+    thresholds: Thresholds,
     approval: bool,
     seed: int,
     eval_version: str,
@@ -129,34 +135,40 @@ def evaluate_challenger(
     ``templates`` (:func:`harmwatch.model.fairness.templates`) is given and ``"recent"`` when ``recent``
     (the recent slice: ``text``, ``label``) is; ``recent_skipped`` says why there is no slice.
     """
-    ch_metrics = classification_metrics(ev["label"], challenger["eval"])
+    ch_metrics = classification_metrics(eval_frame["label"], challenger["eval"])
     golden_ch = golden_check(golden, challenger["golden"])
     champ_metrics = delta = golden_champ = None
     if champion is not None:
-        champ_metrics = classification_metrics(ev["label"], champion["eval"])
+        champ_metrics = classification_metrics(eval_frame["label"], champion["eval"])
         golden_champ = golden_check(golden, champion["golden"])
         delta = paired_bootstrap_delta(
-            ev["label"], challenger["eval"]["label"], champion["eval"]["label"], n_boot=t.n_boot, seed=seed
+            eval_frame["label"],
+            challenger["eval"]["label"],
+            champion["eval"]["label"],
+            n_boot=thresholds.n_boot,
+            seed=seed,
         )
     more: dict[str, dict[str, Any]] = {}
     fair_ch = fair_champ = None
     if templates is not None:
         fair_ch = fairness_report(templates, challenger["templates"])
         fair_champ = None if champion is None else fairness_report(templates, champion["templates"])
-        more.update(fairness_gates(fair_ch, fair_champ, t))
-    rec = recent_evidence(recent, recent_skipped, challenger, champion, t, seed)
-    more["recent_slice"] = recent_gate(rec, t)
-    decision, gates = apply_gates(ch_metrics, champ_metrics, delta, golden_ch, smoke, t, approval, more)
+        more.update(fairness_gates(fair_ch, fair_champ, thresholds))
+    rec = recent_evidence(recent, recent_skipped, challenger, champion, thresholds, seed)
+    more["recent_slice"] = recent_gate(rec, thresholds)
+    decision, gates = apply_gates(
+        ch_metrics, champ_metrics, delta, golden_ch, smoke, thresholds, approval, more
+    )
     failed = sorted(k for k, g in gates.items() if not g["passed"])
     golden_passed = int(golden_ch["passed"].sum())
     evidence = {
         "decision": decision,
         "failed_gates": failed,
         "gates": gates,
-        "thresholds": asdict(t),
+        "thresholds": asdict(thresholds),
         "approval_required": bool(approval),
         "eval_version": eval_version,
-        "eval_rows": len(ev),
+        "eval_rows": len(eval_frame),
         "date": date,
         "challenger": {
             "version": challenger["version"],

@@ -127,10 +127,10 @@ def counterfactual_flips(frame: pd.DataFrame, score: np.ndarray) -> float:
     return float((per_template["min"] != per_template["max"]).mean())
 
 
-def power_mean(values: Any, p: float = -5.0) -> float:
+def power_mean(values: Any, power: float = -5.0) -> float:
     """Generalised mean with a negative power: dominated by the worst values (Jigsaw's aggregate)."""
     v = np.clip(np.asarray(values, dtype=float), 1e-6, None)
-    return float(np.mean(v**p) ** (1 / p))
+    return float(np.mean(v**power) ** (1 / power))
 
 
 def bias_score(groups: pd.DataFrame, overall_auc: float) -> float:
@@ -163,35 +163,40 @@ def fairness_report(frame: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]
     }
 
 
-def fairness_gates(ch: dict[str, Any], champ: dict[str, Any] | None, t: Any) -> dict[str, dict]:
+def fairness_gates(
+    challenger: dict[str, Any], champ: dict[str, Any] | None, thresholds: Any
+) -> dict[str, dict]:
     """Absolute limits on the challenger's template results, and no regression against the champion
-    (``t``: :class:`harmwatch.model.gates.Thresholds`)."""
+    (``thresholds``: :class:`harmwatch.model.gates.Thresholds`)."""
     gates: dict[str, dict[str, Any]] = {
         "identity_fpr": {
-            "passed": ch["overall_fpr"] <= t.max_identity_fpr,
+            "passed": challenger["overall_fpr"] <= thresholds.max_identity_fpr,
             "value": {
-                "overall": ch["overall_fpr"],
-                "worst_group": ch["worst_fpr_group"],
-                "max": ch["max_group_fpr"],
+                "overall": challenger["overall_fpr"],
+                "worst_group": challenger["worst_fpr_group"],
+                "max": challenger["max_group_fpr"],
             },
-            "threshold": t.max_identity_fpr,
+            "threshold": thresholds.max_identity_fpr,
         },
         "bias_auc": {
-            "passed": ch["bias_score"] >= t.min_bias_score,
+            "passed": challenger["bias_score"] >= thresholds.min_bias_score,
             "value": {
-                "bias_score": ch["bias_score"],
-                "min_auc": ch["min_bias_auc"],
-                "worst_group": ch["worst_auc_group"],
+                "bias_score": challenger["bias_score"],
+                "min_auc": challenger["min_bias_auc"],
+                "worst_group": challenger["worst_auc_group"],
             },
-            "threshold": t.min_bias_score,
+            "threshold": thresholds.min_bias_score,
         },
     }
     if champ is not None:
-        rise = ch["max_group_fpr"] - champ["max_group_fpr"]
-        drop = champ["bias_score"] - ch["bias_score"]
+        rise = challenger["max_group_fpr"] - champ["max_group_fpr"]
+        drop = champ["bias_score"] - challenger["bias_score"]
         gates["fairness_regression"] = {
-            "passed": rise <= t.max_group_fpr_increase and drop <= t.max_bias_score_drop,
+            "passed": rise <= thresholds.max_group_fpr_increase and drop <= thresholds.max_bias_score_drop,
             "value": {"worst_group_fpr_rise": round(rise, 4), "bias_score_drop": round(drop, 4)},
-            "threshold": {"fpr_rise": t.max_group_fpr_increase, "bias_score_drop": t.max_bias_score_drop},
+            "threshold": {
+                "fpr_rise": thresholds.max_group_fpr_increase,
+                "bias_score_drop": thresholds.max_bias_score_drop,
+            },
         }
     return gates

@@ -17,12 +17,12 @@ import pandas as pd
 from harmwatch.errors import DataError
 
 
-def stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
-    """At most ``n`` rows keeping the label mix (fixed seed); the whole frame when it is small enough."""
-    if n is None or len(frame) <= n:
+def stratified_sample(frame: pd.DataFrame, at_most: int | None, seed: int) -> pd.DataFrame:
+    """At most ``at_most`` rows keeping the label mix (fixed seed); the whole frame when it is smaller."""
+    if at_most is None or len(frame) <= at_most:
         return frame
-    sample = frame.groupby("label", group_keys=False).sample(frac=n / len(frame), random_state=seed)
-    return sample.sort_index().head(n)
+    sample = frame.groupby("label", group_keys=False).sample(frac=at_most / len(frame), random_state=seed)
+    return sample.sort_index().head(at_most)
 
 
 def budget_mask(
@@ -116,7 +116,7 @@ class Fitted:
 
 def fit_and_measure(
     train_all: pd.DataFrame,
-    ev: pd.DataFrame,
+    eval_frame: pd.DataFrame,
     *,
     sample_rows: int | None,
     seed: int,
@@ -132,14 +132,14 @@ def fit_and_measure(
     started = time.perf_counter()
     pipeline, features = fit_model(train, seed, n_jobs)
     fit_seconds = time.perf_counter() - started
-    scored = pipeline.predict(ev[["text"]])
+    scored = pipeline.predict(eval_frame[["text"]])
     golden = golden_frame()
     return Fitted(
         pipeline=pipeline,
         train_rows=len(train),
         fit_seconds=fit_seconds,
         scored=scored,
-        metrics=classification_metrics(ev["label"], scored),
+        metrics=classification_metrics(eval_frame["label"], scored),
         golden=golden,
         golden_result=golden_check(golden, pipeline.predict(golden[["text"]])),
         reference=drift_reference(train, pipeline, features, reference_rows, seed),

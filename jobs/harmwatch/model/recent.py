@@ -16,14 +16,14 @@ import pandas as pd
 from harmwatch.model.metrics import classification_metrics, paired_bootstrap_delta
 
 
-def recent_gate(recent: dict[str, Any] | None, t: Any) -> dict[str, Any]:
+def recent_gate(recent: dict[str, Any] | None, thresholds: Any) -> dict[str, Any]:
     """Non-inferiority on the recent slice, or why it is not applied (no slice, too small, no champion)."""
-    threshold = -t.max_recent_regression
+    threshold = -thresholds.max_recent_regression
     if recent is None or recent.get("skipped"):
         why = "no recent slice in this training snapshot" if recent is None else recent["skipped"]
         return {"passed": True, "applied": False, "value": why, "threshold": threshold}
-    if recent["rows"] < t.min_recent_rows:
-        why = f"only {recent['rows']} recent posts (need {t.min_recent_rows}): too few to judge"
+    if recent["rows"] < thresholds.min_recent_rows:
+        why = f"only {recent['rows']} recent posts (need {thresholds.min_recent_rows}): too few to judge"
         return {"passed": True, "applied": False, "value": why, "threshold": threshold}
     if recent.get("delta") is None:
         return {
@@ -45,7 +45,7 @@ def recent_evidence(
     skipped: str | None,
     challenger: dict[str, Any],
     champion: dict[str, Any] | None,
-    t: Any,
+    thresholds: Any,
     seed: int,
 ) -> dict[str, Any] | None:
     """Both models' macro-F1 on the recent slice and the paired bootstrap of their difference."""
@@ -62,7 +62,7 @@ def recent_evidence(
     if champion is not None:
         out["champion_macro_f1"] = classification_metrics(y, champion["recent"])["macro_f1"]
         out["delta"] = paired_bootstrap_delta(
-            y, challenger["recent"]["label"], champion["recent"]["label"], n_boot=t.n_boot, seed=seed
+            y, challenger["recent"]["label"], champion["recent"]["label"], n_boot=thresholds.n_boot, seed=seed
         )
     return out
 

@@ -89,7 +89,7 @@ def document_frequency(docs: Sequence[list[str]]) -> Counter[str]:
     return df
 
 
-def oov_shares(docs: Sequence[list[str]], df: Counter[str], leave_one_out: bool) -> list[float]:
+def oov_shares(docs: Sequence[list[str]], doc_freq: Counter[str], leave_one_out: bool) -> list[float]:
     """Share of each document's word tokens that are out of the reference vocabulary.
 
     Scoring the reference against a vocabulary built from itself would give every reference post an
@@ -100,7 +100,7 @@ def oov_shares(docs: Sequence[list[str]], df: Counter[str], leave_one_out: bool)
     distribution gets the same OOV distribution as the reference.
     """
     need = 2 if leave_one_out else 1
-    get = df.get
+    get = doc_freq.get
     return [sum(1 for w in doc if get(w, 0) < need) / len(doc) if doc else 0.0 for doc in docs]
 
 

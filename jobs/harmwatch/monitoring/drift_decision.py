@@ -80,10 +80,10 @@ def num_threshold(n_ref: int, n_cur: int) -> float:
     return max(NUM_FLOOR, NUM_NOISE / math.sqrt(n_eff(n_ref, n_cur)))
 
 
-def cat_threshold(n_ref: int, n_cur: int, k: int) -> float:
-    if k < 2:
+def cat_threshold(n_ref: int, n_cur: int, categories: int) -> float:
+    if categories < 2:
         return CAT_FLOOR
-    return max(CAT_FLOOR, math.sqrt(stats.chi2.ppf(0.999, k - 1) / (8 * n_eff(n_ref, n_cur))))
+    return max(CAT_FLOOR, math.sqrt(stats.chi2.ppf(0.999, categories - 1) / (8 * n_eff(n_ref, n_cur))))
 
 
 def auc_threshold(n_ref: int, n_cur: int) -> float:

@@ -65,12 +65,18 @@ ALARMS = ("report_volume", "reporter_cohort")
 MIN_COHORT = 3
 
 
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    if n == 0:
+def wilson(successes: int, trials: int, z_score: float = 1.959964) -> tuple[float, float]:
+    if trials == 0:
         return (math.nan, math.nan)
-    p = k / n
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
+    p = successes / trials
+    centre, half = (
+        p + z_score * z_score / (2 * trials),
+        z_score * math.sqrt(p * (1 - p) / trials + z_score * z_score / (4 * trials * trials)),
+    )
+    return (
+        (centre - half) / (1 + z_score * z_score / trials),
+        (centre + half) / (1 + z_score * z_score / trials),
+    )
 
 
 def _ts(series: pd.Series) -> pd.Series:
@@ -161,21 +167,22 @@ def brigade_signals(day: str, reports: pd.DataFrame, history_days: int) -> dict[
     }
 
 
-def alarms(m: dict[str, Any], max_coordinated_share: float) -> list[str]:
-    """One line per brigade alarm raised by batch metrics ``m`` (empty: no alarm)."""
+def alarms(metrics: dict[str, Any], max_coordinated_share: float) -> list[str]:
+    """One line per brigade alarm raised by batch ``metrics`` (empty: no alarm)."""
     out = []
-    volume = m.get("report_volume") or {}
+    volume = metrics.get("report_volume") or {}
     if volume.get("anomaly"):
         out.append(
-            f"report_volume: {volume['reports']} reports on {m['batch_dt']}, robust z {volume['robust_z']} "
-            f"against a median of {volume['median']:g} over {volume['history_days']} previous days"
+            f"report_volume: {volume['reports']} reports on {metrics['batch_dt']}, "
+            f"robust z {volume['robust_z']} against a median of {volume['median']:g} "
+            f"over {volume['history_days']} previous days"
         )
-    share = m.get("coordinated_report_share")
+    share = metrics.get("coordinated_report_share")
     if share is not None and share > max_coordinated_share:
         out.append(
-            f"reporter_cohort: {share:.1%} of the reports on {m['batch_dt']} come from "
-            f"{m['reporter_cohorts']} co-reporting cohort(s) (largest {m['largest_reporter_cohort']} "
-            f"reporters; limit {max_coordinated_share:.1%})"
+            f"reporter_cohort: {share:.1%} of the reports on {metrics['batch_dt']} come from "
+            f"{metrics['reporter_cohorts']} co-reporting cohort(s) "
+            f"(largest {metrics['largest_reporter_cohort']} reporters; limit {max_coordinated_share:.1%})"
         )
     return out
 
@@ -184,39 +191,39 @@ def _label_value(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def prometheus_text(m: dict[str, Any], labels: dict[str, Any]) -> str:
+def prometheus_text(metrics: dict[str, Any], labels: dict[str, Any]) -> str:
     """Prometheus text format: HELP/TYPE, escaped labels, no timestamps (node-exporter refuses them)."""
-    lab = ",".join(f'{k}="{_label_value(v)}"' for k, v in {"batch_dt": m["batch_dt"], **labels}.items())
+    lab = ",".join(f'{k}="{_label_value(v)}"' for k, v in {"batch_dt": metrics["batch_dt"], **labels}.items())
     lines: list[str] = []
     for key, help_text in HELP.items():
-        if m.get(key) is None or (isinstance(m[key], float) and math.isnan(m[key])):
+        if metrics.get(key) is None or (isinstance(metrics[key], float) and math.isnan(metrics[key])):
             continue
         name = f"harmwatch_{key}"
         lines += [
             f"# HELP {name} {help_text}",
             f"# TYPE {name} gauge",
-            f"{name}{{{lab}}} {float(m[key]):.6g}",
+            f"{name}{{{lab}}} {float(metrics[key]):.6g}",
         ]
     name = "harmwatch_reporter_reliability"
     lines += [
         f"# HELP {name} Smoothed share of a reporter's judged reports on harmful posts.",
         f"# TYPE {name} histogram",
     ]
-    lines += [f'{name}_bucket{{{lab},le="{b}"}} {n}' for b, n in m["reliability_hist"].items()]
+    lines += [f'{name}_bucket{{{lab},le="{b}"}} {n}' for b, n in metrics["reliability_hist"].items()]
     lines += [
-        f'{name}_bucket{{{lab},le="+Inf"}} {m["reporters_judged"]}',
-        f"{name}_sum{{{lab}}} {m['reliability_sum']:.6g}",
-        f"{name}_count{{{lab}}} {m['reporters_judged']}",
+        f'{name}_bucket{{{lab},le="+Inf"}} {metrics["reporters_judged"]}',
+        f"{name}_sum{{{lab}}} {metrics['reliability_sum']:.6g}",
+        f"{name}_count{{{lab}}} {metrics['reporters_judged']}",
     ]
     name = "harmwatch_moderation_alarm"
-    raised = {line.split(":", 1)[0] for line in m.get("alarms", [])}
+    raised = {line.split(":", 1)[0] for line in metrics.get("alarms", [])}
     lines += [
         f"# HELP {name} 1 while a brigade alarm of this kind is raised for the batch.",
         f"# TYPE {name} gauge",
     ]
     lines += [f'{name}{{{lab},alarm="{kind}"}} {int(kind in raised)}' for kind in ALARMS]
     name = "harmwatch_moderation_batch_timestamp_seconds"
-    ts = int(pd.Timestamp(m["batch_dt"], tz="UTC").timestamp())
+    ts = int(pd.Timestamp(metrics["batch_dt"], tz="UTC").timestamp())
     lines += [
         f"# HELP {name} Start of the batch day (UTC) these metrics describe.",
         f"# TYPE {name} gauge",
@@ -279,16 +286,16 @@ def queue_metrics(status: pd.DataFrame, decisions: pd.DataFrame, day: str) -> di
     }
 
 
-def queue_prometheus_text(q: dict[str, Any], day: str) -> str:
+def queue_prometheus_text(queue: dict[str, Any], day: str) -> str:
     """The queue metrics as Prometheus gauges (same format rules as :func:`prometheus_text`)."""
     lines: list[str] = []
     for key, help_text in QUEUE_HELP.items():
-        if q.get(key) is None:
+        if queue.get(key) is None:
             continue
         name = f"harmwatch_{key}"
         lines += [
             f"# HELP {name} {help_text}",
             f"# TYPE {name} gauge",
-            f'{name}{{batch_dt="{day}"}} {q[key]:.6g}',
+            f'{name}{{batch_dt="{day}"}} {queue[key]:.6g}',
         ]
     return "\n".join(lines) + "\n" if lines else ""

@@ -62,7 +62,7 @@ def _write(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict
 
 def write_assembly(
     store: Store,
-    a: Assembly,
+    assembly: Assembly,
     date: str,
     policy: Policy,
     runs: list[str],
@@ -70,46 +70,48 @@ def write_assembly(
     train_meta: dict[str, Any] | None = None,
 ) -> None:
     """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``."""
-    if a.eval_is_new:
-        _write(store, catalog.eval_snapshot(a.eval_version), {catalog.EVAL_FILE: a.eval}, eval_meta)
+    if assembly.eval_is_new:
+        _write(
+            store, catalog.eval_snapshot(assembly.eval_version), {catalog.EVAL_FILE: assembly.eval}, eval_meta
+        )
     _write(
         store,
-        catalog.reporter_table(a.reporters_version),
-        {catalog.RELIABILITY_FILE: a.reliability},
+        catalog.reporter_table(assembly.reporters_version),
+        {catalog.RELIABILITY_FILE: assembly.reliability},
         {
-            "version": a.reporters_version,
+            "version": assembly.reporters_version,
             "date": date,
-            "rows": len(a.reliability),
+            "rows": len(assembly.reliability),
             "policy": asdict(policy),
-            "trusted": int(a.reliability["trusted"].sum()),
+            "trusted": int(assembly.reliability["trusted"].sum()),
         },
     )
     _write(
         store,
-        catalog.train_snapshot(a.train_version),
-        {catalog.TRAIN_FILE: a.train},
+        catalog.train_snapshot(assembly.train_version),
+        {catalog.TRAIN_FILE: assembly.train},
         {
-            "version": a.train_version,
+            "version": assembly.train_version,
             "date": date,
-            "eval_version": a.eval_version,
-            "rows": len(a.train),
-            "label_counts": a.train["label"].value_counts().sort_index().to_dict(),
-            "weak_labels_accepted": a.weak_labels,
-            "landing_files": a.train_files,
+            "eval_version": assembly.eval_version,
+            "rows": len(assembly.train),
+            "label_counts": assembly.train["label"].value_counts().sort_index().to_dict(),
+            "weak_labels_accepted": assembly.weak_labels,
+            "landing_files": assembly.train_files,
             "policy": asdict(policy),
             "validated_runs": runs,
-            "review_version": a.review_version,
-            "reporters_version": a.reporters_version,
+            "review_version": assembly.review_version,
+            "reporters_version": assembly.reporters_version,
             **(train_meta or {}),
         },
     )
     _write(
         store,
-        catalog.review_queue(a.review_version),
-        {catalog.REVIEW_FILE: a.review, catalog.REVIEW_CSV: a.review},
-        {"version": a.review_version, "date": date, "rows": len(a.review)},
+        catalog.review_queue(assembly.review_version),
+        {catalog.REVIEW_FILE: assembly.review, catalog.REVIEW_CSV: assembly.review},
+        {"version": assembly.review_version, "date": date, "rows": len(assembly.review)},
     )
-    store.write_json(catalog.TRAIN_LATEST, {"version": a.train_version, "date": date})
+    store.write_json(catalog.TRAIN_LATEST, {"version": assembly.train_version, "date": date})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -256,7 +258,7 @@ def finish(
     args: argparse.Namespace,
     policy: Policy,
     labelled: pd.DataFrame,
-    a: Assembly,
+    assembly: Assembly,
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
     runs: list[str],
@@ -272,39 +274,39 @@ def finish(
         frozen[1]
         if frozen is not None
         else {
-            "version": a.eval_version,
+            "version": assembly.eval_version,
             "date": date,
-            "rows": len(a.eval),
-            "landing_files": a.eval_files,
-            "label_counts": a.eval["label"].value_counts().sort_index().to_dict(),
+            "rows": len(assembly.eval),
+            "landing_files": assembly.eval_files,
+            "label_counts": assembly.eval["label"].value_counts().sort_index().to_dict(),
             "eval_fraction": args.eval_fraction,
             "seed": settings.seed,
         }
     )
     origin = origin or provenance(store)
-    held = hold_out(store, settings, args, labelled, a, frozen, date, origin["reviewed"])
+    held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"])
     eval_meta = held.pop("eval_meta", eval_meta)
     lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
-    write_assembly(store, a, date, policy, runs, eval_meta, {**held, **lineage})
+    write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage})
     return {
         **held,
         "anchor_generation": int(eval_meta.get("generation", 0)),
         "anchor_renewed": bool(args.renew_anchor),
-        "train_version": a.train_version,
-        "eval_version": a.eval_version,
-        "review_version": a.review_version,
-        "rows_train": len(a.train),
-        "rows_eval": len(a.eval),
-        "rows_review": len(a.review),
-        "weak_labels_accepted": a.weak_labels,
-        "reporters_scored": len(a.reliability),
-        "reporters_version": a.reporters_version,
-        "review_from_reports": a.review_counts,
+        "train_version": assembly.train_version,
+        "eval_version": assembly.eval_version,
+        "review_version": assembly.review_version,
+        "rows_train": len(assembly.train),
+        "rows_eval": len(assembly.eval),
+        "rows_review": len(assembly.review),
+        "weak_labels_accepted": assembly.weak_labels,
+        "reporters_scored": len(assembly.reliability),
+        "reporters_version": assembly.reporters_version,
+        "review_from_reports": assembly.review_counts,
         "champion_checked": champion_version,
         "eval_reused": frozen is not None and not args.renew_anchor,
         "date": date,
         "landing_files": sorted(
-            set(a.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
+            set(assembly.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
         ),
         **lineage,
         "engine": engine,
@@ -328,23 +330,23 @@ def hold_out(
     settings: Settings,
     args: argparse.Namespace,
     labelled: pd.DataFrame,
-    a: Assembly,
+    assembly: Assembly,
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
     reviewed: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Take the recent slice out of ``a.train`` and write it; with ``--renew-anchor`` it becomes the new
-    anchor's fresh part instead. Updates ``a``; returns the facts for the training manifest (and, on a
-    renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the review
-    loop (never held out)."""
+    """Take the recent slice out of ``assembly.train`` and write it; with ``--renew-anchor`` it becomes
+    the new anchor's fresh part instead. Updates ``assembly``; returns the facts for the training manifest
+    (and, on a renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the
+    review loop (never held out)."""
     if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
         raise HarmwatchError(
             "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
         )
     if args.recent_days > 0:
-        train, recent, note = hold_out_recent(labelled, a.train, date, args.recent_days, reviewed)
+        train, recent, note = hold_out_recent(labelled, assembly.train, date, args.recent_days, reviewed)
     else:
-        train, recent, note = a.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
+        train, recent, note = assembly.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
     facts: dict[str, Any] = {}
     if args.renew_anchor:
         if recent.empty:
@@ -354,21 +356,21 @@ def hold_out(
             train,
             recent,
             frozen,
-            set(a.review["key"]),
+            set(assembly.review["key"]),
             args,
             settings.seed,
             date,
             settings.acting_user(),
             days,
         )
-        train, a.eval, a.eval_version, facts["eval_meta"] = renewal
-        a.eval_is_new = True
+        train, assembly.eval, assembly.eval_version, facts["eval_meta"] = renewal
+        assembly.eval_is_new = True
         facts["eval_meta"]["landing_files"] = sorted(
             set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
         )
         recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
-    a.train = train.sort_values("key").reset_index(drop=True)
-    facts["new_rows"], facts["previous_train_version"] = new_rows(store, a.train)
+    assembly.train = train.sort_values("key").reset_index(drop=True)
+    facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train)
     facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
     if not recent.empty:
         version = content_version(recent, ["key", "label"])

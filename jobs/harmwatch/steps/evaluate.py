@@ -206,7 +206,7 @@ def _evaluate(
     smoke_proc: subprocess.Popen,
     golden: pd.DataFrame,
     golden_file: Path | None,
-    t: Thresholds,
+    thresholds: Thresholds,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Read the snapshot, score both models, apply the gates, then write the evidence and (last) the tags."""
@@ -246,7 +246,7 @@ def _evaluate(
         {"version": challenger.version, "run_id": challenger.run_id, **ch},
         champ,
         smoke,
-        t,
+        thresholds,
         args.approval,
         settings.seed,
         eval_version,

@@ -108,9 +108,9 @@ def review_state(lake: Store, day: str) -> tuple[pd.DataFrame, pd.DataFrame] | N
     if not runs:
         return None
 
-    def progress(m: dict) -> tuple[str, int]:  # final decisions only grow, so they order a day's runs
-        counts = m.get("status_counts", {})
-        return m["date"], counts.get("labelled", 0) + counts.get("skipped", 0)
+    def progress(manifest: dict) -> tuple[str, int]:  # final decisions only grow, so they order a day's runs
+        counts = manifest.get("status_counts", {})
+        return manifest["date"], counts.get("labelled", 0) + counts.get("skipped", 0)
 
     newest = max(runs, key=progress)
     status = lake.read_parquet(f"{newest['prefix']}/{catalog.STATUS_FILE}")
