@@ -277,7 +277,33 @@ def dags_test(
     wall = time.monotonic() - start
     run = dag_run(env, dag_id)
     run.wall_seconds = wall
+    record_real_start(env, dag_id, run.run_id)
     return run
+
+
+def record_real_start(env: dict[str, str], dag_id: str, run_id: str) -> None:
+    """Set a ``dags test`` run's start to when its first task started.
+
+    ``DAG.test()`` records the logical date as the run's start (apache/airflow#66127, open in 3.3), so a
+    run for a simulated day in the past would show a duration of months in the UI, which computes it as
+    end minus start. The logical date and data interval, which the tasks use, stay as they are.
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.begin() as con:
+            con.execute(
+                sa.text(
+                    "UPDATE dag_run SET start_date = (SELECT MIN(ti.start_date) FROM task_instance ti "
+                    "WHERE ti.dag_id = :d AND ti.run_id = :r) WHERE dag_id = :d AND run_id = :r "
+                    "AND EXISTS (SELECT 1 FROM task_instance ti WHERE ti.dag_id = :d AND ti.run_id = :r "
+                    "AND ti.start_date IS NOT NULL AND ti.start_date > dag_run.start_date)"
+                ),
+                {"d": dag_id, "r": run_id},
+            )
+    finally:
+        engine.dispose()
 
 
 class AirflowAPI:
