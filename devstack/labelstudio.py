@@ -12,7 +12,10 @@ environment's Python. Credentials go to ``$HARMWATCH_HOME/run/labelstudio.json``
 and the admin's token there are what :class:`harmwatch.config.Settings` falls back to when
 ``HARMWATCH_LABEL_STUDIO_URL``/``_TOKEN`` are unset.
 
-As a command (``scripts/up.sh`` and ``down.sh``): ``python -m devstack.labelstudio start|stop``.
+:func:`push_queue` sends the newest review queue (after ``make demo``: the demo's) to the review
+project with ``harmwatch review-push``, whole and in review order, so a moderator finds it waiting.
+
+As a command (``scripts/up.sh`` and ``down.sh``): ``python -m devstack.labelstudio start|stop|push``.
 """
 
 from __future__ import annotations
@@ -195,9 +198,37 @@ def stop(home: Path, timeout: float = 20) -> bool:
     return True
 
 
+def push_queue(env: dict[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
+    """Send the newest review queue to Label Studio: ``harmwatch review-push --max-open 0``.
+
+    The push is dated with the logical date of the training snapshot that points to the queue (the
+    demo's last simulated day), not today's. A text already in Label Studio is never sent again, so a
+    second ``make up`` adds nothing. Returns the step's summary; RuntimeError with its last line if it
+    failed.
+    """
+    from harmwatch.cli import parse_summary
+    from harmwatch.config import settings_for
+    from harmwatch.data import catalog
+    from harmwatch.storage import open_store
+
+    env = dict(os.environ if env is None else env)
+    settings = settings_for(env)
+    lake = open_store(settings.lake_uri, settings)
+    if not lake.exists(catalog.TRAIN_LATEST):
+        return {"pushed": 0, "skipped": "no training snapshot yet (run make demo first)"}
+    day = lake.read_json(catalog.TRAIN_LATEST).get("date")
+    harmwatch = env.get("HARMWATCH_BIN") or str(Path(sys.executable).parent / "harmwatch")
+    args = [harmwatch, "review-push", "--max-open", "0", *(["--date", day] if day else [])]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"harmwatch review-push exited {proc.returncode}: {last}")
+    return parse_summary(proc.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["start", "stop"])
+    parser.add_argument("command", choices=["start", "stop", "push"])
     parser.add_argument("--home", type=Path, help="HARMWATCH_HOME (default: from the environment)")
     parser.add_argument("--moderators", type=int, default=3, help="simulated moderator accounts")
     args = parser.parse_args(argv)
@@ -206,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home.resolve() if args.home else load_settings().home
     if args.command == "stop":
         print("labelstudio: stopped" if stop(home) else "labelstudio: not running")
+        return 0
+    if args.command == "push":
+        try:
+            print(json.dumps(push_queue()))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"labelstudio: review queue not pushed: {exc}", file=sys.stderr)
+            return 1
         return 0
     server = start(home, StackConfig.from_env().label_studio_port, args.moderators)
     print(json.dumps({"url": server.url, "pid": server.pid, "admin": server.admin.email}))

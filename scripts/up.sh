@@ -103,6 +103,12 @@ eval "$("$BIN/python" -m devstack.mlflow env)"
 "$BIN/python" -m devstack.labelstudio start >"$LOGS/labelstudio-start.log" 2>&1 \
   || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "Label Studio did not start; see $LOGS/labelstudio-start.log and $LOGS/labelstudio.log"; }
 
+# The demo's review queue goes to the moderators: the newest queue, whole, highest expected value
+# first (harmwatch review-push; a text already in Label Studio is never sent again). A failed push
+# leaves the stack up and says where to look.
+"$BIN/python" -m devstack.labelstudio push >"$LOGS/review-push.log" 2>&1 \
+  || echo "make up: the review queue was not pushed to Label Studio; see $LOGS/review-push.log" >&2
+
 start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
 start airflow-scheduler "$BIN/airflow" scheduler
 start airflow-dag-processor "$BIN/airflow" dag-processor
@@ -114,9 +120,11 @@ harmwatch is up (state: $HARMWATCH_HOME)
            (kept in $RUN/airflow-admin-password.txt); trigger harmful_content_retrain from the UI
            user reviewer (answers approvals, no admin rights): $RUN/airflow-reviewer-password.txt
            (schedules are off: HARMWATCH_AIRFLOW_SCHEDULES=True turns them on)
-  MLflow   http://127.0.0.1:$MLFLOW_PORT   user admin, password: $(cat "$RUN/mlflow-admin-password.txt")
-           (kept in $RUN/mlflow-admin-password.txt); registered model harmful-content
-           (aliases champion, challenger); the steps sign in as harmwatch-pipeline (non-admin)
+  MLflow   http://127.0.0.1:$MLFLOW_PORT/#/models/$(setting model_name)?workflowType=machine_learning
+           user admin, password: $(cat "$RUN/mlflow-admin-password.txt")
+           (kept in $RUN/mlflow-admin-password.txt); registered model $(setting model_name)
+           (aliases champion, challenger; the link opens MLflow's model-training view, not GenAI);
+           the steps sign in as harmwatch-pipeline (non-admin)
   Label Studio http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
            $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)
   logs     $LOGS/
