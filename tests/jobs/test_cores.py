@@ -250,7 +250,12 @@ def test_judge_records_decision_evidence_tags_and_summary_consistently():
     # Roles swapped: the worse model regresses against the better one and is rejected, with its gates named.
     back = evaluate_challenger(ev, golden, champion, perfect, smoke, t, False, 7, "v-eval", None, "built-in")
     assert back.decision == "reject" and "class_regression" in back.failed
-    assert back.tags["harmwatch.failed_gates"] == ",".join(back.failed)
+    assert (
+        back.summary["failed_gates"] == back.failed
+        and not back.evidence["gates"]["class_regression"]["passed"]
+    )
+    # The version gets a handful of tags (the MLflow versions table shows them all); figures are evidence.
+    assert set(back.tags) == {"harmwatch.decision", "harmwatch.evaluated_against", "harmwatch.macro_f1"}
     # The first model has no champion: floors only; approval mode holds a passing challenger.
     first = evaluate_challenger(ev, golden, perfect, None, smoke, t, True, 7, "v-eval", None, "built-in")
     assert first.decision == "pending_approval" and first.summary["champion_macro_f1"] is None

@@ -144,7 +144,7 @@ def test_judge_rejects_a_challenger_that_lost_the_new_language():
     )  # fmt: skip
     assert result.decision == "reject" and result.failed == ["recent_slice"]
     assert result.evidence["recent"]["rows"] == 400 and result.summary["recent_gate"] == "applied"
-    assert result.summary["recent_delta_ci"][1] < 0 and result.tags["harmwatch.recent_delta_ci"] != "n/a"
+    assert result.summary["recent_delta_ci"][1] < 0 and result.evidence["recent"]["delta"]["hi"] < 0
     assert result.summary["bias_score"] == pytest.approx(1.0)
     # Without a recent slice the same challenger is promoted, and the record says why it was not judged.
     calm = evaluate_challenger(

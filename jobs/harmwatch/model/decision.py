@@ -27,7 +27,7 @@ from harmwatch.config import CLASSES
 from harmwatch.model.fairness import fairness_gates, fairness_report
 from harmwatch.model.gates import Thresholds
 from harmwatch.model.metrics import classification_metrics, golden_check, paired_bootstrap_delta
-from harmwatch.model.recent import ci, ci_tag, recent_evidence, recent_gate
+from harmwatch.model.recent import ci, recent_evidence, recent_gate
 
 
 def apply_gates(
@@ -191,19 +191,13 @@ def evaluate_challenger(
         },
     }
     champion_version = str(champion["version"]) if champion is not None else None
+    # A handful of tags, the ones the steps act on and the headline figure: the MLflow versions table shows
+    # them all. Every other figure is in the evidence (``evaluation/decision.json``) and the description.
     tags = {
         "harmwatch.decision": decision,
-        "harmwatch.macro_f1": round(ch_metrics["macro_f1"], 4),
         "harmwatch.evaluated_against": champion_version or "none",
-        "harmwatch.eval_version": eval_version,
-        "harmwatch.failed_gates": ",".join(failed) or "none",
-        "harmwatch.delta_ci": "n/a" if delta is None else f"[{delta['lo']:.4f}, {delta['hi']:.4f}]",
-        "harmwatch.golden_passed": f"{golden_passed}/{len(golden_ch)}",
-        "harmwatch.recent_delta_ci": ci_tag(rec),
+        "harmwatch.macro_f1": round(ch_metrics["macro_f1"], 4),
     }
-    if fair_ch is not None:
-        tags["harmwatch.identity_fpr"] = round(fair_ch["overall_fpr"], 4)
-        tags["harmwatch.bias_score"] = round(fair_ch["bias_score"], 4)
     summary = {
         "decision": decision,
         "failed_gates": failed,

@@ -72,8 +72,3 @@ def ci(rec: dict[str, Any] | None) -> list[float] | None:
     if not rec or not rec.get("delta"):
         return None
     return [round(rec["delta"]["lo"], 4), round(rec["delta"]["hi"], 4)]
-
-
-def ci_tag(rec: dict[str, Any] | None) -> str:
-    interval = ci(rec)
-    return "n/a" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"

@@ -1,11 +1,11 @@
 """How a training becomes one complete model version, whatever crashed on the way (train's registry side).
 
-A training carries an idempotency key (:func:`train_key`) on its run and on the version it registers. A
-rerun with the same key finds the earlier training (:func:`previous_training`) and finishes it
-(:func:`resume`) instead of registering a second version: it registers a run that logged its complete model
-but was killed before registering, completes a version whose card and tags are missing, and marks runs
-killed before their model was logged as FAILED. :func:`finish_version` writes the card, the registry
-description, the tags and, last, the ``complete`` marker.
+A training carries an idempotency key (:func:`train_key`) on its run. A rerun with the same key finds the
+earlier training (:func:`previous_training`) and finishes it (:func:`resume`) instead of registering a
+second version: it registers a run that logged its complete model but was killed before registering,
+completes a version whose card and tags are missing, and marks runs killed before their model was logged
+as FAILED. :func:`finish_version` writes the card, the registry descriptions, the tags and, last, the
+``complete`` marker.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from typing import Any
 from harmwatch.faults import checkpoint
 
 log = logging.getLogger(__name__)
-KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start) and on the version (at creation)
+KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start)
 COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
+# The run's tags that also go on the version: the snapshots evaluate reads. The run keeps the rest (key,
+# fingerprints, date); the MLflow versions table shows every version tag, so they stay few.
+VERSION_TAGS = ("harmwatch.train_version", "harmwatch.eval_version")
 RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
 CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
 
@@ -99,20 +102,22 @@ def previous_training(client: Any, name: str, key: str) -> tuple[Any, Any] | Non
     return found
 
 
-def register(client: Any, name: str, run_id: str, tags: dict[str, str], key: str) -> str:
-    """Register the run's model; one request creates the version with its key, so a rerun finds it."""
+def register(client: Any, name: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register the run's model; one request creates the version with the snapshots' tags. A rerun finds
+    it from the run (:func:`previous_training`: the run's key, then the versions of that run)."""
     import mlflow
 
-    registered = mlflow.register_model(
-        f"runs:/{run_id}/model", name, tags={**tags, KEY_TAG: key, "harmwatch.run_id": run_id}
-    )
+    on_version = {k: v for k, v in tags.items() if k in VERSION_TAGS}
+    registered = mlflow.register_model(f"runs:/{run_id}/model", name, tags=on_version)
     return str(registered.version)
 
 
 def finish_version(client: Any, name: str, version: str, run: Any, record: dict[str, Any]) -> None:
-    """Model card, registry description, tags and the ``complete`` marker; ends the run. Idempotent: a rerun
-    repeats it for a version whose training was killed after registration."""
+    """Model card, the version's and the registered model's descriptions, tags and the ``complete``
+    marker; ends the run. Idempotent: a rerun repeats it for a version whose training was killed after
+    registration."""
     from harmwatch.model.modelcard import card_excerpt, render_model_card
+    from harmwatch.model.summary import model_description
     from harmwatch.model.textmodel import METHOD
     from harmwatch.registry import set_version_tags
 
@@ -121,22 +126,14 @@ def finish_version(client: Any, name: str, version: str, run: Any, record: dict[
     client.log_text(run_id, card, "model_card.md")
     # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
     client.update_model_version(name, version, description=card_excerpt(card, run_id))
-    set_version_tags(
-        client,
-        name,
-        version,
-        {
-            **record["tags"],
-            "harmwatch.run_id": run_id,
-            "harmwatch.macro_f1_at_train": record["summary"]["macro_f1"],
-            COMPLETE_TAG: "true",
-        },
-    )
+    client.update_registered_model(name, description=model_description(name, METHOD))
+    on_version = {k: v for k, v in record["tags"].items() if k in VERSION_TAGS}
+    set_version_tags(client, name, version, {**on_version, COMPLETE_TAG: "true"})
     if run.info.status != "FINISHED":
         client.set_terminated(run_id, "FINISHED")
 
 
-def resume(client: Any, name: str, key: str, previous: tuple[Any, Any]) -> tuple[Any, str, dict[str, Any]]:
+def resume(client: Any, name: str, previous: tuple[Any, Any]) -> tuple[Any, str, dict[str, Any]]:
     """Finish or reuse an earlier training with the same key: (run, version, record)."""
     run_info, mv = previous
     run_id = run_info.info.run_id
@@ -148,7 +145,7 @@ def resume(client: Any, name: str, key: str, previous: tuple[Any, Any]) -> tuple
             "of training again",
             run_id,
         )
-        version = register(client, name, run_id, record["tags"], key)
+        version = register(client, name, run_id, record["tags"])
         checkpoint("registered")
     else:
         version = str(mv.version)

@@ -155,3 +155,45 @@ def with_status(description: str | None, line: str, limit: int = DESCRIPTION_LIM
         if len(text) <= limit
         else text[:limit].rsplit("\n", 1)[0] + "\n\n... (cut to fit the registry)\n"
     )
+
+
+def model_description(name: str, method: str) -> str:
+    """The registered model's description: what the model flags, its classes, how its versions are decided
+    and where each version's figures are. The MLflow model page shows it above the versions table."""
+    harmful = ", ".join(f"`{c}`" for c in CLASSES if c != "not_cyberbullying")
+    return "\n".join(
+        [
+            f"# {name}",
+            "",
+            "Flags harmful content (cyberbullying) in short social-media posts for the moderators: each "
+            "post gets one of six classes, with a probability per class. The five harmful classes say "
+            f"what the bullying targets: {harmful}; `not_cyberbullying` is benign. Retrained by the "
+            "Airflow DAG `harmful_content_retrain` on moderator labels and user reports.",
+            "",
+            f"Method: {method}",
+            "",
+            "## How versions are decided",
+            "",
+            "1. `train` registers each new training as a version and points alias `challenger` at it.",
+            "2. `evaluate` compares the challenger with the `champion` on the frozen evaluation snapshot, "
+            "the newest moderator-labelled posts, the golden set and paired identity templates: "
+            "absolute floors (macro-F1, every class's F1, calibration, golden posts, bias), and "
+            "against the champion no regression beyond a tolerance (paired bootstrap interval). The "
+            "decision is `promote`, `reject` or `pending_approval` (a reviewer approves in Airflow).",
+            "3. `promote` moves alias `champion` only when the decision allows it (or it is forced, with "
+            "a reason); the former champion becomes `previous-champion`, and `harmwatch rollback` "
+            "moves back to it.",
+            "",
+            "## Where to look",
+            "",
+            "- A version's description: the decision, the gates that failed, per-class F1 and its "
+            "model card.",
+            "- The version's run: `evaluation/decision.json` (every gate with its value and threshold, "
+            "the evidence), `model_card.md`, `plots/`.",
+            "- Version tags, a handful: `harmwatch.decision`, `harmwatch.macro_f1`, "
+            "`harmwatch.evaluated_against` (the champion it was judged against), "
+            "`harmwatch.train_version` and `harmwatch.eval_version` (the lake's snapshots), "
+            "`harmwatch.train_complete`; on a promoted version who promoted it, how, from which "
+            "champion, when and why (`harmwatch.promoted_*`).",
+        ]
+    )

@@ -198,7 +198,7 @@ def train_and_register(
             shutil.rmtree(tmp, ignore_errors=True)
         mlflow.log_text(json.dumps(record, indent=1), RECORD)  # last: marks the logged model complete
         checkpoint("logged")
-        version = register(client, settings.model_name, run_id, tags, key)
+        version = register(client, settings.model_name, run_id, tags)
         checkpoint("registered")
         finish_version(client, settings.model_name, version, client.get_run(run_id), record)
         checkpoint("finished")
@@ -253,7 +253,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                 settings, args, client, train_all, tm, ev, em, key, date
             )
         else:
-            run_info, version, record = resume(client, name, key, previous)
+            run_info, version, record = resume(client, name, previous)
         current = get_alias_version(client, name, "challenger")
         if current is None or str(current.version) != version:
             client.set_registered_model_alias(name, "challenger", version)
