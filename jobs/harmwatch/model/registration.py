@@ -126,7 +126,7 @@ def finish_version(client: Any, name: str, version: str, run: Any, record: dict[
     client.log_text(run_id, card, "model_card.md")
     # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
     client.update_model_version(name, version, description=card_excerpt(card, run_id))
-    client.update_registered_model(name, description=model_description(name, METHOD))
+    client.update_registered_model(name, description=model_description(METHOD))
     on_version = {k: v for k, v in record["tags"].items() if k in VERSION_TAGS}
     set_version_tags(client, name, version, {**on_version, COMPLETE_TAG: "true"})
     if run.info.status != "FINISHED":

@@ -157,14 +157,13 @@ def with_status(description: str | None, line: str, limit: int = DESCRIPTION_LIM
     )
 
 
-def model_description(name: str, method: str) -> str:
+def model_description(method: str) -> str:
     """The registered model's description: what the model flags, its classes, how its versions are decided
-    and where each version's figures are. The MLflow model page shows it above the versions table."""
+    and where each version's figures are. The MLflow model page shows it above the versions table, under
+    the model's name."""
     harmful = ", ".join(f"`{c}`" for c in CLASSES if c != "not_cyberbullying")
     return "\n".join(
         [
-            f"# {name}",
-            "",
             "Flags harmful content (cyberbullying) in short social-media posts for the moderators: each "
             "post gets one of six classes, with a probability per class. The five harmful classes say "
             f"what the bullying targets: {harmful}; `not_cyberbullying` is benign. Retrained by the "
