@@ -383,18 +383,20 @@ def test_the_registered_model_description_names_every_class_the_decisions_and_th
     assert all(f"`{d}`" in text for d in ("promote", "reject", "pending_approval", "champion", "challenger"))
     # Every tag a judged version carries is named, with where the rest of the figures are.
     tags = {"harmwatch.train_version", "harmwatch.eval_version", "harmwatch.train_complete"}
-    judged = judge_perfect_first().tags
+    judged = evaluate_first_model().tags
     assert all(f"`{tag}`" in text for tag in tags | set(judged)) and "`evaluation/decision.json`" in text
     assert len(text) <= summary.DESCRIPTION_LIMIT, "the registry caps descriptions"
 
 
-def judge_perfect_first():
+def evaluate_first_model():
     ev = pd.DataFrame({"text": [f"t{i}" for i in range(60)], "label": [CLASSES[i % 6] for i in range(60)]})
     golden = golden_frame()
     truth = golden["expect"].map({"flag": "age", "no_flag": "not_cyberbullying"}).tolist()
     perfect = {"version": "1", "run_id": "r1", "eval": scores(ev["label"].tolist()), "golden": scores(truth)}
     t = Thresholds(max_ece=1.0, n_boot=50)
-    return judge(ev, golden, perfect, None, {"ok": True, "detail": "ok"}, t, False, 7, "v", None, "b")
+    return evaluate_challenger(
+        ev, golden, perfect, None, {"ok": True, "detail": "ok"}, t, False, 7, "v", None, "b"
+    )
 
 
 def test_the_decision_summary_shows_both_models_the_interval_the_failed_gates_each_class_and_links():
