@@ -135,32 +135,20 @@ def evaluate_challenger(
     ``templates`` (:func:`harmwatch.model.fairness.templates`) is given and ``"recent"`` when ``recent``
     (the recent slice: ``text``, ``label``) is; ``recent_skipped`` says why there is no slice.
     """
-    ch_metrics = classification_metrics(eval_frame["label"], challenger["eval"])
+    labels = eval_frame["label"]
+    ch_metrics = classification_metrics(labels, challenger["eval"])
     golden_ch = golden_check(golden, challenger["golden"])
-    champ_metrics = delta = golden_champ = None
-    if champion is not None:
-        champ_metrics = classification_metrics(eval_frame["label"], champion["eval"])
-        golden_champ = golden_check(golden, champion["golden"])
-        delta = paired_bootstrap_delta(
-            eval_frame["label"],
-            challenger["eval"]["label"],
-            champion["eval"]["label"],
-            n_boot=thresholds.n_boot,
-            seed=seed,
-        )
-    more: dict[str, dict[str, Any]] = {}
-    fair_ch = fair_champ = None
-    if templates is not None:
-        fair_ch = fairness_report(templates, challenger["templates"])
-        fair_champ = None if champion is None else fairness_report(templates, champion["templates"])
-        more.update(fairness_gates(fair_ch, fair_champ, thresholds))
+    champ_metrics, golden_champ, delta = _against_champion(
+        labels, golden, challenger, champion, thresholds, seed
+    )
+    fair_ch, fair_champ = _fairness_reports(templates, challenger, champion)
+    more = {} if fair_ch is None else dict(fairness_gates(fair_ch, fair_champ, thresholds))
     rec = recent_evidence(recent, recent_skipped, challenger, champion, thresholds, seed)
     more["recent_slice"] = recent_gate(rec, thresholds)
     decision, gates = apply_gates(
         ch_metrics, champ_metrics, delta, golden_ch, smoke, thresholds, approval, more
     )
     failed = sorted(k for k, g in gates.items() if not g["passed"])
-    golden_passed = int(golden_ch["passed"].sum())
     evidence = {
         "decision": decision,
         "failed_gates": failed,
@@ -170,50 +158,96 @@ def evaluate_challenger(
         "eval_version": eval_version,
         "eval_rows": len(eval_frame),
         "date": date,
-        "challenger": {
-            "version": challenger["version"],
-            "run_id": challenger["run_id"],
-            "metrics": ch_metrics,
-        },
-        "champion": None
-        if champion is None
-        else {"version": champion["version"], "run_id": champion["run_id"], "metrics": champ_metrics},
+        "challenger": _model_entry(challenger, ch_metrics),
+        "champion": None if champion is None else _model_entry(champion, champ_metrics),
         "delta_ci": delta,
         "recent": rec,
         "fairness": {"challenger": fair_ch, "champion": fair_champ},
         "smoke": smoke,
-        "golden": {
-            "file": golden_source,
-            "passed": golden_passed,
-            "total": len(golden_ch),
-            "failures": golden_ch[~golden_ch["passed"]].to_dict("records"),
-            "champion_passed": None if golden_champ is None else int(golden_champ["passed"].sum()),
-        },
+        "golden": _golden_evidence(golden_ch, golden_champ, golden_source),
     }
-    champion_version = str(champion["version"]) if champion is not None else None
-    # A handful of tags, the ones the steps act on and the headline figure: the MLflow versions table shows
-    # them all. Every other figure is in the evidence (``evaluation/decision.json``) and the description.
-    tags = {
-        "harmwatch.decision": decision,
-        "harmwatch.evaluated_against": champion_version or "none",
-        "harmwatch.macro_f1": round(ch_metrics["macro_f1"], 4),
+    return Evaluation(decision, failed, evidence, version_tags(evidence), step_summary(evidence))
+
+
+def _against_champion(
+    labels: pd.Series,
+    golden: pd.DataFrame,
+    challenger: dict[str, Any],
+    champion: dict[str, Any] | None,
+    thresholds: Thresholds,
+    seed: int,
+) -> tuple[dict[str, float] | None, pd.DataFrame | None, dict[str, float] | None]:
+    """The champion's metrics and golden results, and the paired bootstrap of the macro-F1 difference
+    (all None for the first model)."""
+    if champion is None:
+        return None, None, None
+    delta = paired_bootstrap_delta(
+        labels, challenger["eval"]["label"], champion["eval"]["label"], n_boot=thresholds.n_boot, seed=seed
+    )
+    metrics = classification_metrics(labels, champion["eval"])
+    return metrics, golden_check(golden, champion["golden"]), delta
+
+
+def _fairness_reports(
+    templates: pd.DataFrame | None, challenger: dict[str, Any], champion: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both models' results on the identity templates, when they were scored."""
+    if templates is None:
+        return None, None
+    champ = None if champion is None else fairness_report(templates, champion["templates"])
+    return fairness_report(templates, challenger["templates"]), champ
+
+
+def _model_entry(model: dict[str, Any], metrics: dict[str, float] | None) -> dict[str, Any]:
+    return {"version": model["version"], "run_id": model["run_id"], "metrics": metrics}
+
+
+def _golden_evidence(
+    golden_ch: pd.DataFrame, golden_champ: pd.DataFrame | None, golden_source: str
+) -> dict[str, Any]:
+    return {
+        "file": golden_source,
+        "passed": int(golden_ch["passed"].sum()),
+        "total": len(golden_ch),
+        "failures": golden_ch[~golden_ch["passed"]].to_dict("records"),
+        "champion_passed": None if golden_champ is None else int(golden_champ["passed"].sum()),
     }
-    summary = {
-        "decision": decision,
-        "failed_gates": failed,
+
+
+def version_tags(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The tags the decision puts on the challenger version (promote acts on ``harmwatch.decision``).
+
+    A handful of tags, the ones the steps act on and the headline figure: the MLflow versions table shows
+    them all. Every other figure is in the evidence (``evaluation/decision.json``) and the description.
+    """
+    champion = evidence["champion"]
+    return {
+        "harmwatch.decision": evidence["decision"],
+        "harmwatch.evaluated_against": "none" if champion is None else str(champion["version"]),
+        "harmwatch.macro_f1": round(evidence["challenger"]["metrics"]["macro_f1"], 4),
+    }
+
+
+def step_summary(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evaluate step's one-line JSON summary of the decision."""
+    challenger, champion, delta = evidence["challenger"], evidence["champion"], evidence["delta_ci"]
+    rec, recent_gate_result = evidence["recent"], evidence["gates"]["recent_slice"]
+    fair_ch = evidence["fairness"]["challenger"]
+    return {
+        "decision": evidence["decision"],
+        "failed_gates": evidence["failed_gates"],
         "challenger_version": str(challenger["version"]),
-        "champion_version": champion_version,
-        "challenger_macro_f1": round(ch_metrics["macro_f1"], 4),
-        "champion_macro_f1": None if champ_metrics is None else round(champ_metrics["macro_f1"], 4),
+        "champion_version": None if champion is None else str(champion["version"]),
+        "challenger_macro_f1": round(challenger["metrics"]["macro_f1"], 4),
+        "champion_macro_f1": None if champion is None else round(champion["metrics"]["macro_f1"], 4),
         "delta_ci": None if delta is None else [round(delta["lo"], 4), round(delta["hi"], 4)],
-        "golden_passed": golden_passed,
-        "golden_total": len(golden_ch),
-        "eval_version": eval_version,
+        "golden_passed": evidence["golden"]["passed"],
+        "golden_total": evidence["golden"]["total"],
+        "eval_version": evidence["eval_version"],
         "run_id": challenger["run_id"],
         "recent_rows": None if rec is None else rec.get("rows"),
-        "recent_gate": "applied" if gates["recent_slice"].get("applied") else gates["recent_slice"]["value"],
+        "recent_gate": "applied" if recent_gate_result.get("applied") else recent_gate_result["value"],
         "recent_delta_ci": ci(rec),
         "identity_fpr": None if fair_ch is None else round(fair_ch["overall_fpr"], 4),
         "bias_score": None if fair_ch is None else round(fair_ch["bias_score"], 4),
     }
-    return Evaluation(decision, failed, evidence, tags, summary)

@@ -31,7 +31,13 @@ CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwat
 
 
 def train_key(
-    name: str, tm: dict, em: dict, args: argparse.Namespace, seed: int, date: str | None, budget: int = 0
+    name: str,
+    train_manifest: dict,
+    eval_manifest: dict,
+    args: argparse.Namespace,
+    seed: int,
+    date: str | None,
+    budget: int = 0,
 ) -> str:
     """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
 
@@ -46,10 +52,10 @@ def train_key(
         code.update(Path(origin).read_bytes() if origin else module.encode())
     payload = {
         "model": name,
-        "train_version": tm["version"],
-        "train_sha256": tm["files"][0]["sha256"],
-        "eval_version": em["version"],
-        "eval_sha256": em["files"][0]["sha256"],
+        "train_version": train_manifest["version"],
+        "train_sha256": train_manifest["files"][0]["sha256"],
+        "eval_version": eval_manifest["version"],
+        "eval_sha256": eval_manifest["files"][0]["sha256"],
         "sample_rows": args.sample_rows,
         "row_budget": budget,
         "reference_rows": args.reference_rows,

@@ -113,89 +113,108 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("scikit-learn", "skops", "scipy", "numpy", "pandas")]
 
 
+def _run_tags(train_manifest: dict, eval_manifest: dict, date: str | None) -> tuple[dict, dict, dict]:
+    """The snapshots' versions, their files' digests, and the tags they make on the run and the version."""
+    versions = {"train_version": train_manifest["version"], "eval_version": eval_manifest["version"]}
+    manifests = (("train", train_manifest), ("eval", eval_manifest))
+    fingerprints = {f"{kind}_sha256": manifest["files"][0]["sha256"] for kind, manifest in manifests}
+    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, "date": date}.items()}
+    return versions, fingerprints, tags
+
+
+def _run_params(settings: Settings, args: argparse.Namespace, eval_rows: int, weak: int) -> dict[str, Any]:
+    """The run's parameters besides the snapshots: sizes, budget, seed, weak labels, meta-features."""
+    from harmwatch.model.textmodel import META_FEATURES
+
+    return {
+        "rows_eval": eval_rows,
+        "sample_rows": args.sample_rows,
+        "row_budget": settings.train_row_budget,
+        "seed": settings.seed,
+        "weak_labels": weak,
+        "meta_features": ",".join(META_FEATURES),
+    }
+
+
+def _log_model_and_evidence(fitted: Any, eval_labels: pd.Series, record: dict[str, Any]) -> None:
+    """Log the drift reference, the golden results, the model and the plots (rendered in a forked process
+    while the model is logged); the model's digest goes into ``record``'s tags."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from harmwatch.model.modelcard import finish_plots, start_plots
+    from harmwatch.model.textmodel import SKOPS_TRUSTED_TYPES
+    from harmwatch.model.trusted import DIGEST_TAG
+    from harmwatch.registry import saved_model_digest
+
+    tmp = Path(tempfile.mkdtemp(prefix="harmwatch-train-"))
+    plotter = start_plots(eval_labels, fitted.scored, tmp / "plots")
+    try:
+        fitted.reference.to_parquet(tmp / "reference.parquet", index=False)
+        mlflow.log_artifact(str(tmp / "reference.parquet"), "drift_reference")
+        mlflow.log_table(fitted.golden_result, "golden/train_time.json")
+        golden = fitted.golden
+        example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
+        logged = mlflow.sklearn.log_model(
+            fitted.pipeline,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            signature=infer_signature(example, fitted.pipeline.predict(example)),
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
+        # What evaluate, score and the other steps check before they deserialise this model.
+        record["tags"][DIGEST_TAG] = saved_model_digest(logged.model_uri)
+        finish_plots(plotter, tmp / "plots")
+        mlflow.log_artifacts(str(tmp / "plots"), "plots")
+    finally:
+        if plotter.is_alive():
+            plotter.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def train_and_register(
     settings: Settings,
     args: argparse.Namespace,
     client: Any,
     train_all: pd.DataFrame,
-    tm: dict,
-    ev: pd.DataFrame,
-    em: dict,
+    train_manifest: dict,
+    eval_frame: pd.DataFrame,
+    eval_manifest: dict,
     key: str,
     date: str | None,
 ) -> tuple[Any, str, dict[str, Any]]:
     """Open the run (tagged with ``key``), fit, log the evidence and the model, register, finish."""
     import mlflow
-    from mlflow.models import infer_signature
 
     from harmwatch.model.fitting import fit_and_measure, training_record
-    from harmwatch.model.modelcard import finish_plots, start_plots
-    from harmwatch.model.textmodel import META_FEATURES, SKOPS_TRUSTED_TYPES
-    from harmwatch.model.trusted import DIGEST_TAG
-    from harmwatch.registry import saved_model_digest
 
-    versions = {"train_version": tm["version"], "eval_version": em["version"]}
-    fingerprints = {f"{k}_sha256": m["files"][0]["sha256"] for k, m in (("train", tm), ("eval", em))}
-    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, "date": date}.items()}
-    weak = tm.get("weak_labels_accepted", 0)
-    with mlflow.start_run(
-        run_name=f"train-{tm['version']}-{em['version']}", tags={**tags, KEY_TAG: key}
-    ) as active:
+    versions, fingerprints, tags = _run_tags(train_manifest, eval_manifest, date)
+    weak = train_manifest.get("weak_labels_accepted", 0)
+    run_name = f"train-{train_manifest['version']}-{eval_manifest['version']}"
+    with mlflow.start_run(run_name=run_name, tags={**tags, KEY_TAG: key}) as active:
         run_id = active.info.run_id
-        mlflow.log_params(
-            {
-                **versions,
-                **fingerprints,
-                "rows_eval": len(ev),
-                "sample_rows": args.sample_rows,
-                "row_budget": settings.train_row_budget,
-                "seed": settings.seed,
-                "weak_labels": weak,
-                "meta_features": ",".join(META_FEATURES),
-            }
-        )
+        mlflow.log_params({**versions, **fingerprints, **_run_params(settings, args, len(eval_frame), weak)})
         checkpoint("run")  # a run exists, its model does not: a rerun marks it FAILED and trains again
         started = time.perf_counter()
         fitted = fit_and_measure(
             train_all,
-            ev,
+            eval_frame,
             sample_rows=args.sample_rows,
             seed=settings.seed,
             n_jobs=args.n_jobs,
             reference_rows=args.reference_rows,
         )
-        record = training_record(fitted, tags, versions, len(ev), weak, len(tm.get("landing_files", [])))
+        files = len(train_manifest.get("landing_files", []))
+        record = training_record(fitted, tags, versions, len(eval_frame), weak, files)
         logging_started = time.perf_counter()
         mlflow.log_params(
             {"rows_train": fitted.train_rows, **dict(fitted.pipeline.named_steps["clf"].get_params().items())}
         )
         finite = {k: v for k, v in fitted.metrics.items() if math.isfinite(v)}
         mlflow.log_metrics(finite | {"fit_seconds": fitted.fit_seconds})
-        tmp = Path(tempfile.mkdtemp(prefix="harmwatch-train-"))
-        plotter = start_plots(ev["label"], fitted.scored, tmp / "plots")  # renders while the model is logged
-        try:
-            fitted.reference.to_parquet(tmp / "reference.parquet", index=False)
-            mlflow.log_artifact(str(tmp / "reference.parquet"), "drift_reference")
-            mlflow.log_table(fitted.golden_result, "golden/train_time.json")
-            golden = fitted.golden
-            example = golden.loc[golden["kind"] == "benign", ["text"]].head(3).reset_index(drop=True)
-            logged = mlflow.sklearn.log_model(
-                fitted.pipeline,
-                name="model",
-                serialization_format="skops",
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                signature=infer_signature(example, fitted.pipeline.predict(example)),
-                input_example=example,
-                pip_requirements=_requirements(),
-            )
-            # What evaluate, score and the other steps check before they deserialise this model.
-            record["tags"][DIGEST_TAG] = saved_model_digest(logged.model_uri)
-            finish_plots(plotter, tmp / "plots")
-            mlflow.log_artifacts(str(tmp / "plots"), "plots")
-        finally:
-            if plotter.is_alive():
-                plotter.kill()
-            shutil.rmtree(tmp, ignore_errors=True)
+        _log_model_and_evidence(fitted, eval_frame["label"], record)
         mlflow.log_text(json.dumps(record, indent=1), RECORD)  # last: marks the logged model complete
         checkpoint("logged")
         version = register(client, settings.model_name, run_id, tags)
@@ -234,23 +253,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from harmwatch.registry import configure_mlflow, get_alias_version, mlflow_calls
 
-    train_all, tm, ev, em = resolve_snapshots(
+    train_all, train_manifest, eval_frame, eval_manifest = resolve_snapshots(
         open_store(settings.lake_uri, settings), args.train_version, settings
     )
-    name, date = settings.model_name, args.date or tm.get("date")
-    budget = settings.train_row_budget if int(tm.get("rows", 0)) > settings.train_row_budget > 0 else 0
-    key = train_key(name, tm, em, args, settings.seed, date, budget)
+    name, date = settings.model_name, args.date or train_manifest.get("date")
+    budget = (
+        settings.train_row_budget if int(train_manifest.get("rows", 0)) > settings.train_row_budget > 0 else 0
+    )
+    key = train_key(name, train_manifest, eval_manifest, args, settings.seed, date, budget)
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
         if args.only_if_new:
-            unchanged = nothing_new(get_alias_version(client, name, "champion"), tm)
+            unchanged = nothing_new(get_alias_version(client, name, "champion"), train_manifest)
             if unchanged is not None:
                 log.info("%s", unchanged["reason"])
                 return unchanged
         previous = None if args.retrain else previous_training(client, name, key)
         if previous is None:
             run_info, version, record = train_and_register(
-                settings, args, client, train_all, tm, ev, em, key, date
+                settings, args, client, train_all, train_manifest, eval_frame, eval_manifest, key, date
             )
         else:
             run_info, version, record = resume(client, name, previous)
@@ -274,16 +295,16 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def nothing_new(champion: Any, tm: dict) -> dict[str, Any] | None:
+def nothing_new(champion: Any, train_manifest: dict) -> dict[str, Any] | None:
     """The summary of a training that is not needed (the champion has this snapshot), else None."""
-    if champion is None or champion.tags.get("harmwatch.train_version") != tm["version"]:
+    if champion is None or champion.tags.get("harmwatch.train_version") != train_manifest["version"]:
         return None
     return {
         "trained": False,
         "reason": f"nothing new to learn: champion version {champion.version} was trained on training "
-        f"snapshot {tm['version']} (built {tm.get('date')})",
+        f"snapshot {train_manifest['version']} (built {train_manifest.get('date')})",
         "new_rows": 0,
-        "train_version": tm["version"],
+        "train_version": train_manifest["version"],
         "champion_version": str(champion.version),
         "model_version": None,
     }
