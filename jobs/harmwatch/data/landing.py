@@ -122,10 +122,10 @@ def pseudonymise_raw(raw: str, key: bytes) -> str:
     """
     found: list[str] = []
 
-    def swap(m: re.Match) -> str:
-        rid = _reporter_value(m.group("value"))
+    def swap(match: re.Match) -> str:
+        rid = _reporter_value(match.group("value"))
         found.append(rid)
-        return f'{m.group("key")}"{pseudonymise(rid, key) or ""}"'
+        return f'{match.group("key")}"{pseudonymise(rid, key) or ""}"'
 
     out = _REPORTER.sub(swap, raw)
     for rid in sorted({r for r in found if len(r) >= 3}, key=len, reverse=True):
@@ -204,8 +204,8 @@ def scrub(raw: str, key: bytes) -> str:
     and every other word masked unless it is a known field name or a hash (``*`` per character)."""
     hashed = pseudonymise_raw(raw, key)
 
-    def mask(m: re.Match) -> str:
-        word = m.group(0)
+    def mask(match: re.Match) -> str:
+        word = match.group(0)
         if word.lower() in _KNOWN_WORDS or re.fullmatch(_PSEUDONYM, word):
             return word
         return "*" * len(word)
