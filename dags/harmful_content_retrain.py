@@ -33,14 +33,19 @@ version, decision).
   reviewer sees the evaluation summary (macro-F1 of both models with the bootstrap interval, failed
   gates, per-class F1, links to MLflow and the reports) and answers Approve or Reject with a note.
   Approve promotes; Reject is recorded on the model version (decision `reject`, who and why). No
-  answer within 3 days counts as Reject. For any other decision `approve` is skipped.
+  answer within 3 days counts as Reject, recorded the same way; the run may last the approval window
+  plus its steps' worst case, so it never times out while a challenger waits. The person who
+  triggered the run cannot approve it: their Approve is not taken and the request stays open for
+  another reviewer. For any other decision `approve` is skipped.
 - **Forcing.** To promote a rejected challenger, trigger the DAG again with `force_promote` and a
   `force_reason`, or run `harmwatch promote --force --reason ...`.
 - **Drift.** `drift_report` writes the Evidently drift report of the day's batch against the
   champion's reference sample (`reports/drift/dt=<day>/drift.html`), whether or not a new champion was
   promoted; it fails only if a step before it failed.
 - **Trigger form.** Thresholds, approval mode, forced promotion with its reason and a landing-zone
-  override are parameters (defaults = the steps' own defaults). `harmful_content_drift` triggers this
+  override are parameters (defaults = the steps' own defaults). The landing zone a run read is
+  lineage: ingest's manifest, the training snapshot (`landing_zones`) and the model version (tag
+  `harmwatch.landing_zones`) record it. `harmful_content_drift` triggers this
   DAG when it detects drift and records why in `trigger_reason` and `drift` (see the run's conf/note).
 - **Failures.** Steps retry with exponential backoff on outages; bad input or data that failed a check
   (exit codes 2 and 3) fails at once. Every failure logs one line
@@ -53,7 +58,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from harmwatch_approval import ChallengerApproval, promote_arguments
+from harmwatch_approval import APPROVAL_WINDOW, ChallengerApproval, promote_arguments
 from harmwatch_params import threshold_arguments, threshold_params
 
 from harmwatch_tasks import DEFAULT_ARGS, RunnerConfig, flag, option
@@ -116,7 +121,9 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # steps share the lake and move registry aliases: one run at a time
-    dagrun_timeout=timedelta(hours=4),
+    # Longer than the approval window plus every step's timeout with its retries (about 11 h in all), so
+    # a waiting approval always ends, as Approve or as a recorded Reject, before the run would.
+    dagrun_timeout=APPROVAL_WINDOW + timedelta(hours=12),
     default_args=DEFAULT_ARGS,
     params=params,
     tags=["harmwatch", "retrain", "mlops"],

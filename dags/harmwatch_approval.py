@@ -11,7 +11,14 @@ Approve and Reject both go on to ``promote`` (:func:`promote_arguments` passes t
 and the note): approve promotes, reject is recorded on the model version. Airflow's own
 ``ApprovalOperator`` would skip the downstream task on Reject, and the rejection would be recorded
 nowhere; this subclass keeps the answer and lets ``promote`` act on it. Without an answer within
-``response_timeout`` the request times out as Reject, recorded as such.
+``response_timeout`` (:data:`APPROVAL_WINDOW`) the request times out as Reject, recorded as such; the
+retrain DAG's ``dagrun_timeout`` is longer than the window plus its steps, so the run cannot end first.
+
+Four eyes: the person who triggered the run cannot approve it. Airflow's ``assigned_users`` names who
+may answer, and the set of reviewers minus the one who triggered is not known to a DAG, so the check is
+here: an Approve from the triggering user is not taken; the request is asked again, with the time that
+is left, for someone else (a Reject from them counts: it only keeps the champion). This needs Airflow
+3.3's ``awaiting_input`` state, which the pinned Airflow has.
 
 Nothing here imports harmwatch: the Airflow image does not have it, and the XCom of ``evaluate`` is
 plain JSON.
@@ -19,15 +26,20 @@ plain JSON.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException, TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+from airflow.sdk.timezone import utcnow
 
 NOBODY = "nobody (no answer before the request timed out)"
+# How long a pending challenger waits for a reviewer; no answer by then is a Reject, recorded on it.
+APPROVAL_WINDOW = timedelta(days=3)
+TIMED_OUT_NOTE = f"no answer within {APPROVAL_WINDOW.days} days"
 
 
 class ChallengerApproval(ApprovalOperator):
@@ -43,7 +55,7 @@ class ChallengerApproval(ApprovalOperator):
         self,
         *,
         evaluate_task_id: str = "evaluate",
-        response_timeout: timedelta = timedelta(days=3),
+        response_timeout: timedelta = APPROVAL_WINDOW,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("subject", "Promote the challenger to champion?")
@@ -70,18 +82,50 @@ class ChallengerApproval(ApprovalOperator):
         against = f"replacing champion v{champion}" if champion else "as the first champion"
         self.subject = f"Promote challenger v{version} {against}?"
         self.body = summary.get("review") or f"Evaluation summary: {summary}"
-        return super().execute(context)
+        deadline = (utcnow() + self.response_timeout).isoformat() if self.response_timeout else None
+        try:
+            return super().execute(context)
+        except TaskAwaitingInput as waiting:  # remember the deadline: a refused answer re-asks until then
+            raise TaskAwaitingInput(
+                method_name=waiting.method_name, timeout=waiting.timeout, kwargs={"deadline": deadline}
+            ) from None
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any], deadline: str | None = None) -> Any:
+        triggered_by = getattr(context.get("dag_run"), "triggering_user_name", None)
+        who = (event.get("responded_by_user") or {}).get("name")
+        approves = "error" not in event and "Approve" in (event.get("chosen_options") or [])
+        if approves and triggered_by and who == triggered_by:
+            left = (datetime.fromisoformat(deadline) - utcnow()) if deadline else self.response_timeout
+            self.log.warning("%s triggered this run and cannot approve it; asking another reviewer", who)
+            if left is None or left > timedelta(0):
+                self.ask_again(context, left, deadline)
+            event = {**event, "chosen_options": ["Reject"], "responded_by_user": None, "timedout": True}
         # The answer goes on to promote in both cases (see the module docstring): no downstream skip.
-        return HITLOperator.execute_complete(self, context, event)
+        answer = HITLOperator.execute_complete(self, context, event)
+        return {**answer, "timed_out": bool(event.get("timedout"))}
+
+    def ask_again(self, context: Any, left: timedelta | None, deadline: str | None) -> None:
+        """Clear the refused answer and wait again until the original ``deadline`` (``left`` from now);
+        raises, never returns."""
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id,
+            options=self.options,
+            subject=self.subject,
+            body=self.body,
+            defaults=self.defaults,
+            multiple=self.multiple,
+            params=self.serialized_params,
+            assigned_users=self.assigned_users,
+        )
+        raise TaskAwaitingInput(method_name="execute_complete", timeout=left, kwargs={"deadline": deadline})
 
 
 def promote_arguments(approval_task_id: str = "approve") -> list[str]:
     """Templated ``harmwatch promote`` arguments that carry who is acting and the reviewer's answer.
 
     ``--actor`` is the Airflow user who triggered the run (a scheduled run has none), ``--via`` the run;
-    ``--review``/``--reviewer``/``--review-note`` are present only when the approval task got an answer.
+    ``--review``/``--reviewer``/``--review-note`` are present only when the approval task got an answer
+    (a timeout is one: Reject, by :data:`NOBODY`, with :data:`TIMED_OUT_NOTE` unless a note was typed).
     """
     answer = f"{{% set r = ti.xcom_pull(task_ids='{approval_task_id}') %}}"
     return [
@@ -93,6 +137,6 @@ def promote_arguments(approval_task_id: str = "approve") -> list[str]:
         + "{% if r %}--reviewer={{ (r['responded_by_user'] or {}).get('name') or '"
         + NOBODY
         + "' }}{% endif %}",
-        answer + "{% if r and (r['params_input'] or {}).get('note') %}"
-        "--review-note={{ r['params_input']['note'] }}{% endif %}",
+        answer + "{% if r and ((r['params_input'] or {}).get('note') or r.get('timed_out')) %}"
+        "--review-note={{ (r['params_input'] or {}).get('note') or '" + TIMED_OUT_NOTE + "' }}{% endif %}",
     ]

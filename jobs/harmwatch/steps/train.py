@@ -118,7 +118,10 @@ def _run_tags(train_manifest: dict, eval_manifest: dict, date: str | None) -> tu
     versions = {"train_version": train_manifest["version"], "eval_version": eval_manifest["version"]}
     manifests = (("train", train_manifest), ("eval", eval_manifest))
     fingerprints = {f"{kind}_sha256": manifest["files"][0]["sha256"] for kind, manifest in manifests}
-    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, "date": date}.items()}
+    # Lineage: the landing zones the snapshot's rows came from (a trigger may point ingest elsewhere).
+    zones = " ".join(train_manifest.get("landing_zones") or ["unrecorded"])
+    lineage = {"date": date, "landing_zones": zones}
+    tags = {f"harmwatch.{k}": v for k, v in {**versions, **fingerprints, **lineage}.items()}
     return versions, fingerprints, tags
 
 
