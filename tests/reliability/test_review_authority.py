@@ -260,3 +260,23 @@ def test_tasks_imported_or_edited_in_label_studio_do_not_come_back(label_studio,
     key = next(m for m in lake.committed(catalog.REVIEW_PULLS) if m.get("landing_file"))["landing_file"]
     step(env, "ingest", f"--date={DAY}")
     assert reviewed_files(lake) == ({key}, {})
+
+
+def test_a_landing_zone_override_is_recorded_up_to_the_model_version(hw_env: Path, capsys) -> None:
+    """The trigger form may point ingest at another landing zone: lineage names it (ingest manifest,
+    the training snapshot's ``landing_zones``, the model version's ``harmwatch.landing_zones`` tag)."""
+    from harmwatch.steps.train import _run_tags
+
+    land(hw_env, "a.csv", one_class("a", 3))
+    other = hw_env / "elsewhere"
+    (other / "labelled" / f"dt={DAY}").mkdir(parents=True)
+    (other / "labelled" / f"dt={DAY}" / "b.csv").write_text(H + f"b1,from elsewhere,age,{DAY}T10:00:00Z,m\n")
+    assert cli(capsys, "ingest")[0] == 0
+    assert cli(capsys, "ingest", f"--landing={other}")[0] == 0
+    zones = provenance(lake_of(hw_env))["landing_zones"]
+    assert zones == sorted({open_store(str(hw_env / "landing")).uri, open_store(str(other)).uri})
+    snapshot = {"version": "t1", "files": [{"sha256": "ab"}], "landing_zones": zones}
+    _versions, _prints, tags = _run_tags(snapshot, {"version": "e1", "files": [{"sha256": "cd"}]}, DAY)
+    assert tags["harmwatch.landing_zones"] == " ".join(zones)
+    old = {"version": "t0", "files": [{"sha256": "ab"}]}  # a snapshot from before zones were recorded
+    assert _run_tags(old, old, DAY)[2]["harmwatch.landing_zones"] == "unrecorded"
