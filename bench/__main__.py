@@ -13,7 +13,19 @@ from typing import Any
 import bench
 from bench import report
 from bench.core import RESULTS, Options, code_version, load1, machine
-from bench.sections import adversaries, dag, drift, drift_power, gates, review, scaling, serving, spark, steps
+from bench.sections import (
+    adversaries,
+    auth,
+    dag,
+    drift,
+    drift_power,
+    gates,
+    review,
+    scaling,
+    serving,
+    spark,
+    steps,
+)
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "steps": steps.run,
@@ -26,6 +38,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "review": review.run,
     "adversaries": adversaries.run,
     "spark": spark.run,
+    "auth": auth.run,
 }
 
 

@@ -237,6 +237,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.adversaries import report_lines
 
         lines += report_lines(results["adversaries"])
+    if "auth" in results:
+        from bench.sections.auth import report_lines as auth_lines
+
+        lines += auth_lines(results["auth"])
     return "\n".join(lines) + "\n"
 
 

@@ -64,6 +64,17 @@ def bench_target(key: str) -> Callable[[], str]:
     return value
 
 
+def bench_auth(key: str, cached: bool) -> Callable[[], str]:
+    """A retrain figure of the ``auth`` section: the run with harmwatch's credential cache or without."""
+
+    def value() -> str:
+        runs = json.loads((REPO / "bench" / "results" / "auth.json").read_text())["auth"]["runs"]
+        run = next(r for r in runs if (r.get("cache_seconds", 0) > 0) == cached and key in r)
+        return f"{run[key]:,}" if isinstance(run[key], int) else f"{run[key]:,.1f} s"
+
+    return value
+
+
 def golden_count() -> str:
     from harmwatch.model.golden import golden_frame
 
@@ -85,6 +96,9 @@ FIGURES: dict[str, Callable[[], str]] = {
     "fairness_templates": lambda: str(fairness_counts()[1]),
     "dag_end_to_end": bench_target("dag_end_to_end_s"),
     "train_time": bench_target("train_s"),
+    "retrain_mlflow_requests": bench_auth("retrain_requests", cached=True),
+    "retrain_mlflow_cpu_uncached": bench_auth("retrain_server_cpu_s", cached=False),
+    "retrain_mlflow_cpu_cached": bench_auth("retrain_server_cpu_s", cached=True),
 }
 
 
