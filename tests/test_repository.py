@@ -50,12 +50,8 @@ NOT_YET_SPLIT = {
     "jobs/harmwatch/steps/predict.py:run",
     "jobs/harmwatch/steps/review_pull.py:run",
     "jobs/harmwatch/spark/ingest.py:ingest_kind",
-    "jobs/harmwatch/model/summary.py:decision_markdown",
-    "jobs/harmwatch/steps/evaluate.py:_evaluate",
     "jobs/harmwatch/spark/validate.py:validate_run",
-    "jobs/harmwatch/steps/build_dataset.py:hold_out",
     "jobs/harmwatch/spark/build.py:text_and_reporter_decisions",
-    "jobs/harmwatch/data/weak_labels.py:weak_label_decisions",
     "jobs/harmwatch/cli.py:main",
 }
 MAX_LINES = 60

@@ -131,6 +131,19 @@ def tally(votes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def champion_p_label(leading: pd.Series, champion: pd.DataFrame | None, policy: Policy) -> pd.Series:
+    """The champion's probability of each post's leading reason (``leading``: reason by key); NaN without
+    the champion check."""
+    if champion is None or policy.champion_floor <= 0 or not len(champion):
+        return pd.Series(np.nan, index=leading.index)
+    scores = champion.set_index("key").reindex(leading.index)
+    return pd.Series(
+        [scores.at[k, f"score_{lab}"] if f"score_{lab}" in scores else np.nan for k, lab in leading.items()],
+        index=leading.index,
+        dtype=float,
+    )
+
+
 def weak_label_decisions(
     tallies: pd.DataFrame, policy: Policy, champion: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -146,17 +159,7 @@ def weak_label_decisions(
         tied = (rival["n_trusted"] >= top["n_trusted"]) & (top["n_trusted"] > 0)
     else:
         tied = rival[n] == top[n]
-    p_label = pd.Series(np.nan, index=top.index)
-    if champion is not None and policy.champion_floor > 0 and len(champion):
-        scores = champion.set_index("key").reindex(top.index)
-        p_label = pd.Series(
-            [
-                scores.at[k, f"score_{lab}"] if f"score_{lab}" in scores else np.nan
-                for k, lab in top["reason"].items()
-            ],
-            index=top.index,
-            dtype=float,
-        )
+    p_label = champion_p_label(top["reason"], champion, policy)
     rel, need = top["rel"].map("{:.2f}".format), f"{policy.min_reliability:.2f}"
     cohort_note = " in " + top["n_cohorts"].astype(str) + f" {COHORTS}(s)"
     few = top[n] < policy.min_reporters

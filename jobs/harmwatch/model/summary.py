@@ -36,6 +36,30 @@ def _link(text: str, url: str | None) -> str:
     return f"[{text}]({url})" if url and url.startswith(("http://", "https://")) else f"{text}: `{url}`"
 
 
+def _failed_gate_lines(gates: dict[str, dict[str, Any]], failed: list[str]) -> list[str]:
+    if not failed:
+        return [f"**Failed gates:** none ({len(gates)} passed: {', '.join(sorted(gates))})"]
+    return ["**Failed gates:**"] + [
+        f"- `{g}`: {_gate_value(gates[g]['value'])} (threshold {_gate_value(gates[g]['threshold'])})"
+        for g in failed
+    ]
+
+
+def _class_table(challenger: dict[str, Any], champion: dict[str, Any] | None) -> list[str]:
+    """Per-class F1 of the challenger, and of the champion with the change when there is one."""
+    lines = ["| class | F1 challenger |" + (" F1 champion | change |" if champion else ""), "|---|---:|"]
+    lines[-1] += "---:|---:|" if champion else ""
+    for c in CLASSES:
+        value = challenger["metrics"].get(f"f1_{c}")
+        row = f"| {c} | {_f(value)} |"
+        if champion:
+            before = champion["metrics"].get(f"f1_{c}")
+            change = value - before if isinstance(value, float) and isinstance(before, float) else None
+            row += f" {_f(before)} | {_f(change, True)} |"
+        lines.append(row)
+    return lines
+
+
 def decision_markdown(evidence: dict[str, Any], model_name: str, links: dict[str, str]) -> str:
     """The summary of one evaluation (``evidence``: evaluate's ``decision.json``).
 
@@ -66,26 +90,8 @@ def decision_markdown(evidence: dict[str, Any], model_name: str, links: dict[str
             f"({delta.get('n_boot')} resamples)."
         )
         lines.append("")
-    gates = evidence.get("gates", {})
-    failed = evidence.get("failed_gates") or []
-    if failed:
-        lines.append("**Failed gates:**")
-        lines += [
-            f"- `{g}`: {_gate_value(gates[g]['value'])} (threshold {_gate_value(gates[g]['threshold'])})"
-            for g in failed
-        ]
-    else:
-        lines.append(f"**Failed gates:** none ({len(gates)} passed: {', '.join(sorted(gates))})")
-    lines += ["", "| class | F1 challenger |" + (" F1 champion | change |" if champ else ""), "|---|---:|"]
-    lines[-1] += "---:|---:|" if champ else ""
-    for c in CLASSES:
-        value = ch["metrics"].get(f"f1_{c}")
-        row = f"| {c} | {_f(value)} |"
-        if champ:
-            before = champ["metrics"].get(f"f1_{c}")
-            change = value - before if isinstance(value, float) and isinstance(before, float) else None
-            row += f" {_f(before)} | {_f(change, True)} |"
-        lines.append(row)
+    lines += _failed_gate_lines(evidence.get("gates", {}), evidence.get("failed_gates") or [])
+    lines += ["", *_class_table(ch, champ)]
     golden = evidence.get("golden", {})
     lines += [
         "",

@@ -373,21 +373,28 @@ def hold_out(
     facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train)
     facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
     if not recent.empty:
-        version = content_version(recent, ["key", "label"])
-        files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
-        _write(
-            store,
-            catalog.recent_slice(version),
-            {catalog.RECENT_FILE: recent},
-            {
-                "version": version,
-                "date": date,
-                "days": args.recent_days,
-                "rows": len(recent),
-                "label_counts": recent["label"].value_counts().sort_index().to_dict(),
-                "batch_dts": sorted(recent["batch_dt"].astype(str).unique().tolist()),
-                "landing_files": files,
-            },
-        )
-        facts.update(recent_version=version, recent_files=files)
+        facts.update(write_recent_slice(store, labelled, recent, date, args.recent_days))
     return facts
+
+
+def write_recent_slice(
+    store: Store, labelled: pd.DataFrame, recent: pd.DataFrame, date: str, days: int
+) -> dict[str, Any]:
+    """Commit the recent slice under its content version; its version and landing files."""
+    version = content_version(recent, ["key", "label"])
+    files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
+    _write(
+        store,
+        catalog.recent_slice(version),
+        {catalog.RECENT_FILE: recent},
+        {
+            "version": version,
+            "date": date,
+            "days": days,
+            "rows": len(recent),
+            "label_counts": recent["label"].value_counts().sort_index().to_dict(),
+            "batch_dts": sorted(recent["batch_dt"].astype(str).unique().tolist()),
+            "landing_files": files,
+        },
+    )
+    return {"recent_version": version, "recent_files": files}

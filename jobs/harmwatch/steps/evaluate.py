@@ -199,22 +199,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                 smoke_proc.wait()
 
 
-def _evaluate(
-    settings: Settings,
-    client: Any,
-    challenger: Any,
-    smoke_proc: subprocess.Popen,
-    golden: pd.DataFrame,
-    golden_file: Path | None,
-    thresholds: Thresholds,
-    args: argparse.Namespace,
-) -> dict[str, Any]:
-    """Read the snapshot, score both models, apply the gates, then write the evidence and (last) the tags."""
-    from harmwatch.registry import get_alias_version, load_registered, set_version_tags, version_uri
-
-    name = settings.model_name
-    champion = get_alias_version(client, name, "champion")
-    eval_version = challenger.tags.get("harmwatch.eval_version")
+def _inputs(
+    settings: Settings, challenger: Any, eval_version: str | None, golden: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """The sets both models are scored on: the frozen snapshot, the golden set, the identity templates and
+    the recent slice when there is one (else why there is none)."""
     store = open_store(settings.lake_uri, settings)
     eval_key = f"{catalog.eval_snapshot(str(eval_version))}/{catalog.EVAL_FILE}"
     if not eval_version or not store.exists(eval_key):
@@ -226,18 +215,47 @@ def _evaluate(
     recent, recent_skipped = read_recent_slice(store, challenger.tags.get("harmwatch.train_version"))
     if recent is not None:
         inputs["recent"] = recent
+    return inputs, recent_skipped
+
+
+def _scores(
+    client: Any, name: str, challenger: Any, champion: Any, eval_version: str, inputs: dict[str, pd.DataFrame]
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any] | None]:
+    """The challenger's scores on every set (kept on its run), and the champion's: from its own run where
+    they are cached for these very texts, scored otherwise."""
+    from harmwatch.registry import load_registered, version_uri
 
     ch_model = load_registered(version_uri(name, challenger.version))
     ch = {part: _score(ch_model, frame) for part, frame in inputs.items()}
     log_scores(client, challenger.run_id, eval_version, inputs, ch)
     checkpoint("scores")
-    champ = None
-    if champion is not None:
-        scores = cached_scores(client, champion.run_id, eval_version, inputs) or {}
-        if len(scores) < len(inputs):  # the recent slice is new every run; anything not cached is scored
-            champ_model = load_registered(version_uri(name, champion.version))
-            scores.update({p: _score(champ_model, f) for p, f in inputs.items() if p not in scores})
-        champ = {"version": champion.version, "run_id": champion.run_id, **scores}
+    if champion is None:
+        return ch, None
+    scores = cached_scores(client, champion.run_id, eval_version, inputs) or {}
+    if len(scores) < len(inputs):  # the recent slice is new every run; anything not cached is scored
+        champ_model = load_registered(version_uri(name, champion.version))
+        scores.update({p: _score(champ_model, f) for p, f in inputs.items() if p not in scores})
+    return ch, {"version": champion.version, "run_id": champion.run_id, **scores}
+
+
+def _evaluate(
+    settings: Settings,
+    client: Any,
+    challenger: Any,
+    smoke_proc: subprocess.Popen,
+    golden: pd.DataFrame,
+    golden_file: Path | None,
+    thresholds: Thresholds,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Read the snapshot, score both models, apply the gates, then write the evidence and (last) the tags."""
+    from harmwatch.registry import get_alias_version, set_version_tags
+
+    name = settings.model_name
+    champion = get_alias_version(client, name, "champion")
+    eval_version = challenger.tags.get("harmwatch.eval_version")
+    inputs, recent_skipped = _inputs(settings, challenger, eval_version, golden)
+    ch, champ = _scores(client, name, challenger, champion, eval_version, inputs)
     ch_golden = ch["golden"]
     smoke = finish_smoke(smoke_proc, ch_golden)
     result = evaluate_challenger(
@@ -253,7 +271,7 @@ def _evaluate(
         args.date,
         str(golden_file or "built-in (harmwatch.model.golden)"),
         templates=inputs["templates"],
-        recent=recent,
+        recent=inputs.get("recent"),
         recent_skipped=recent_skipped,
     )
     # The evidence goes first, the tags promote acts on last (decision first among them): a kill in between
