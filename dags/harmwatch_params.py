@@ -1,34 +1,21 @@
 """The retrain DAG's threshold Params and the evaluate arguments they become, made from the gate table.
 
-The table is ``jobs/harmwatch/model/gates.py``, the one place a threshold is declared. It imports only
-the standard library, and it is loaded here by its path, so parsing a DAG imports no harmwatch (the
-Airflow image has no harmwatch package; it keeps that one file at the same place beside ``dags/``).
+The table is ``jobs/harmwatch/model/gates.py``, the one place a threshold is declared; it is loaded by
+its path (dags/harmwatch_tables.py), so parsing a DAG imports no harmwatch package.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from airflow.sdk import Param
-
-GATE_TABLE = Path(__file__).resolve().parents[1] / "jobs" / "harmwatch" / "model" / "gates.py"
+from harmwatch_tables import package_table
 
 
 def gate_table() -> ModuleType:
-    """The gate table module, loaded once from :data:`GATE_TABLE` without importing the harmwatch package."""
-    name = "harmwatch_gate_table"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GATE_TABLE)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"the gate table is missing: {GATE_TABLE}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the table is built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The gate table (``jobs/harmwatch/model/gates.py``), loaded by path (dags/harmwatch_tables.py)."""
+    return package_table("model/gates.py")
 
 
 def _param(gate: Any) -> Param:

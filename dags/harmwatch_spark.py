@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from harmwatch_tables import package_table
 
-from harmwatch_tasks import RunnerConfig, drop_empty
+from harmwatch_tasks import RunnerConfig, drop_empty, secret_env, step_secrets
 
 SPARK_TEMPLATES = Path(__file__).resolve().parent / "spark"
 
@@ -43,9 +44,15 @@ def spark_application(config: RunnerConfig, step: str, arguments: Sequence[str])
         spec["imagePullSecrets"] = list(config.image_pull_secrets)
     fixed = [a for a in spec["arguments"][1:] if a.startswith("--engine") or a == "spark"]
     spec["arguments"] = [step, *fixed, *arguments]
-    env_from = [{"configMapRef": {"name": config.configmap}}, {"secretRef": {"name": config.secret_name}}]
-    for role in ("driver", "executor"):
-        spec[role]["envFrom"] = copy.deepcopy(env_from)
+    # The driver gets the Secret's keys the step uses; executors read and write the lake (and pseudonymise
+    # in ingest) but never call MLflow or Label Studio: the driver ships them the checked model.
+    access = package_table("access.py")
+    driver_keys = step_secrets(step)
+    executor_keys = tuple(k for k in driver_keys if k not in access.MLFLOW + access.LABEL_STUDIO)
+    for role, keys in (("driver", driver_keys), ("executor", executor_keys)):
+        spec[role]["envFrom"] = [{"configMapRef": {"name": config.configmap}}]
+        fixed = [e for e in spec[role].get("env", []) if "valueFrom" not in e]
+        spec[role]["env"] = fixed + secret_env(config.secret_name, keys)
     spec["driver"]["serviceAccount"] = config.spark_service_account
     return body
 

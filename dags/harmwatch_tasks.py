@@ -40,6 +40,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from harmwatch_tables import package_table
 
 POD_LABELS = {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "job"}
 JOB_UID = 10001
@@ -383,9 +384,16 @@ def _pod_task(
         labels={**POD_LABELS, "harmwatch/step": step},
         service_account_name=config.service_account,
         automount_service_account_token=False,
-        env_from=[
-            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=config.configmap)),
-            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=config.secret_name)),
+        env_from=[k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=config.configmap))],
+        # Only the keys of the Secret this step uses (harmwatch.access), not the whole Secret.
+        env_vars=[
+            k8s.V1EnvVar(
+                name=key,
+                value_from=k8s.V1EnvVarSource(
+                    secret_key_ref=k8s.V1SecretKeySelector(name=config.secret_name, key=key, optional=True)
+                ),
+            )
+            for key in step_secrets(step)
         ],
         container_resources=k8s.V1ResourceRequirements(
             requests={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": "256Mi"},
@@ -409,6 +417,21 @@ def _pod_task(
         startup_timeout_seconds=300,
         **kwargs,
     )
+
+
+def step_secrets(step: str) -> tuple[str, ...]:
+    """The Secret's keys ``step`` uses (``jobs/harmwatch/access.py``, the table the step checks too)."""
+    return package_table("access.py").secrets_of(step)
+
+
+def secret_env(secret_name: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Environment entries (Kubernetes JSON) taking each of ``keys`` from the Secret. Each is optional: a
+    key a deployment does not set, such as object-store keys under a workload identity, is left unset,
+    and the step's own fail-closed check names what is missing."""
+    return [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key, "optional": True}}}
+        for key in keys
+    ]
 
 
 # -- task defaults --------------------------------------------------------------------------------

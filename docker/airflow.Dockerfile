@@ -33,6 +33,8 @@ RUN pip install --no-cache-dir -c /tmp/requirements.lock \
 ENV HARMWATCH_RUNNER=kubernetes
 
 COPY --chown=50000:0 dags/ /opt/airflow/dags/
-# The gate table (standard library only): the retrain DAG's trigger form is made from it, and the DAG
-# files find it beside dags/ as in the repository (dags/harmwatch_params.py).
+# The tables the DAGs are made from (standard library only): the gate table (the retrain DAG's trigger
+# form) and the secrets each step uses; the DAG files find them beside dags/ as in the repository
+# (dags/harmwatch_tables.py).
 COPY --chown=50000:0 jobs/harmwatch/model/gates.py /opt/airflow/jobs/harmwatch/model/gates.py
+COPY --chown=50000:0 jobs/harmwatch/access.py /opt/airflow/jobs/harmwatch/access.py

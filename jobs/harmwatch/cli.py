@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harmwatch {command}: error: {variable}: {problem['msg']}", file=sys.stderr)
         return 2
     # info shows what is set; mlflow-access (the admin's) handles no data and checks its own credentials.
-    refusals = settings.refusals() if command not in ("info", "mlflow-access") else []
+    refusals = settings.refusals(command) if command not in ("info", "mlflow-access") else []
     if refusals:
         print(f"harmwatch {command}: error: {refusals[0]}", file=sys.stderr)
         return 2

@@ -202,28 +202,38 @@ class Settings(BaseSettings):
         """The embedded local mode, the only one where development defaults are allowed."""
         return self.runner == "local" and not is_remote(self.lake_uri)
 
-    def refusals(self) -> list[str]:
-        """One line per secret that is missing outside the embedded local mode (empty: good to go)."""
+    def key_refusals(self, where: str) -> list[str]:
+        """The pseudonym key's refusal outside the embedded local mode: empty, a development key, short."""
+        key = self.pseudonym_key.get_secret_value()
+        if key == "":
+            return [
+                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): the development key is refused outside the "
+                "embedded local mode; set it from a Secret"
+            ]
+        if is_development_key(key):
+            return [
+                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): it is a variant of the development key, "
+                "which is refused outside the embedded local mode; set a random key from a Secret"
+            ]
+        if (size := len(key.encode("utf-8", "surrogateescape"))) < MIN_KEY_BYTES:
+            return [
+                f"HARMWATCH_PSEUDONYM_KEY is too short ({where}): {size} bytes, at least {MIN_KEY_BYTES} "
+                "are needed (e.g. openssl rand -hex 32)"
+            ]
+        return []
+
+    def refusals(self, command: str | None = None) -> list[str]:
+        """One line per secret that is missing outside the embedded local mode (empty: good to go).
+
+        With ``command``, only the secrets that command uses are asked for (:mod:`harmwatch.access`): a
+        step pod is given those and no others.
+        """
+        from harmwatch.access import MLFLOW, PSEUDONYM, uses
+
         if self.embedded:
             return []
         where = "runner kubernetes" if self.runner == "kubernetes" else f"lake on {self.lake_uri}"
-        out = []
-        key = self.pseudonym_key.get_secret_value()
-        if key == "":
-            out.append(
-                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): the development key is refused outside the "
-                "embedded local mode; set it from a Secret"
-            )
-        elif is_development_key(key):
-            out.append(
-                f"HARMWATCH_PSEUDONYM_KEY is not set ({where}): it is a variant of the development key, "
-                "which is refused outside the embedded local mode; set a random key from a Secret"
-            )
-        elif (size := len(key.encode("utf-8", "surrogateescape"))) < MIN_KEY_BYTES:
-            out.append(
-                f"HARMWATCH_PSEUDONYM_KEY is too short ({where}): {size} bytes, at least {MIN_KEY_BYTES} "
-                "are needed (e.g. openssl rand -hex 32)"
-            )
+        out = self.key_refusals(where) if uses(command, PSEUDONYM) else []
         stores = {"landing": self.landing_uri, "lake": self.lake_uri, "reports": self.reports_uri}
         remote = {name for name, uri in stores.items() if is_remote(uri)}
         if remote and remote != set(stores):
@@ -235,8 +245,10 @@ class Settings(BaseSettings):
                 "HARMWATCH_REPORTS_URI all on S3 (or all local, with runner local)"
             )
         servers = [u for u in (self.mlflow_tracking_uri, self.mlflow_registry_uri) if "://" in u]
-        if any(u.startswith(("http://", "https://")) for u in servers) and not (
-            self.mlflow_tracking_username and self.mlflow_tracking_password.get_secret_value()
+        if (
+            uses(command, MLFLOW)
+            and any(u.startswith(("http://", "https://")) for u in servers)
+            and not (self.mlflow_tracking_username and self.mlflow_tracking_password.get_secret_value())
         ):
             out.append(
                 f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are not set ({where}): steps do not "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from harmwatch.access import secrets_of
 from tests.dags.test_dags import CONTROL_TASKS, STEP_TASKS
 
 K8S_VERSIONS = ("1.33", "1.37")
@@ -115,10 +116,13 @@ def test_pods_run_the_step_with_the_configured_image_identity_and_settings(pods)
         assert spec["automountServiceAccountToken"] is False
         assert spec["imagePullSecrets"] == [{"name": "hw-registry"}]
         assert spec["restartPolicy"] == "Never"
-        assert main["envFrom"] == [
-            {"configMapRef": {"name": ENV["HARMWATCH_CONFIGMAP"]}},
-            {"secretRef": {"name": ENV["HARMWATCH_SECRET_NAME"]}},
-        ]
+        assert main["envFrom"] == [{"configMapRef": {"name": ENV["HARMWATCH_CONFIGMAP"]}}]
+        # Least privilege: only the Secret's keys this step uses, one by one, never the whole Secret.
+        from_secret = {
+            e["name"]: e["valueFrom"]["secretKeyRef"] for e in main.get("env", []) if "valueFrom" in e
+        }
+        assert set(from_secret) == set(secrets_of(step)), (dag_id, task_id)
+        assert all(ref["name"] == ENV["HARMWATCH_SECRET_NAME"] for ref in from_secret.values())
         # The chart's NetworkPolicies select step pods by these labels.
         assert meta["labels"]["app.kubernetes.io/name"] == "harmwatch"
         assert meta["labels"]["app.kubernetes.io/component"] == "job"

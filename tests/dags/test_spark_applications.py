@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+from harmwatch.access import LABEL_STUDIO, MLFLOW, secrets_of
 from harmwatch_spark import SPARK_TEMPLATES
 from harmwatch_tasks import JOB_UID, SPARK_STEPS
 from tests.conftest import shared_dir
@@ -129,9 +130,16 @@ def test_the_kubernetes_runner_submits_spark_steps_as_valid_applications(submitt
         spec = body["spec"]
         assert spec["image"] == ENV["HARMWATCH_IMAGE"] and body["metadata"]["namespace"] == "hw-test"
         assert spec["driver"]["serviceAccount"] == "hw-spark"
+        step = spec["arguments"][0]
         for role in ("driver", "executor"):
-            names = [next(iter(e.values()))["name"] for e in spec[role]["envFrom"]]
-            assert names == ["hw-config", "hw-secrets"]
+            assert spec[role]["envFrom"] == [{"configMapRef": {"name": "hw-config"}}]
+            refs = [e["valueFrom"]["secretKeyRef"] for e in spec[role]["env"] if "valueFrom" in e]
+            assert {r["name"] for r in refs} <= {"hw-secrets"}
+            keys = {r["key"] for r in refs}
+            # Least privilege: the driver gets the keys its step uses; executors never MLflow's or Label
+            # Studio's (the driver ships them the checked model).
+            expected = set(secrets_of(step)) - (set() if role == "driver" else {*MLFLOW, *LABEL_STUDIO})
+            assert keys == expected, (key, role)
         args = spec["arguments"]
         assert "" not in args and f"--date={DAY}" in args, key  # rendered, empty options dropped
         assert not any("{{" in a or "{%" in a for a in args), key
