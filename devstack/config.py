@@ -21,6 +21,7 @@ class StackConfig:
     airflow_port: int = 8080  # Airflow UI and API of make up
     mlflow_port: int = 5000  # MLflow UI of make up
     label_studio_port: int = 8090  # Label Studio (the moderators' review tool) of make up
+    dashboard_port: int = 8095  # the platform over time (Evidently UI, devstack/dashboard.py) of make up
     airflow_schedules: bool = False  # make up: run the DAGs' daily schedules (off: runs start when triggered)
     shared_dir: Path = REPO.parent / "shared"  # the real data beside the checkout (data/, schemas/)
 

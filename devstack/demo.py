@@ -8,7 +8,12 @@
    and a recorded champion-vs-challenger decision.
 3. DAG harmful_content_score for day 2: the day's new posts scored on Spark (``local[2]``) by the
    champion and, in shadow, the challenger; predictions to the lake.
-4. A short summary from the runs' XComs: rows in, quarantined, sent to review, champion vs challenger
+4. DAG harmful_content_moderation for day 2: the moderation metrics of every batch so far (prevalence,
+   proactive rate, appeals proxy, report volume) and the brigade alarm. Its ``brigade_alarm`` task
+   fails when an alarm is raised, as it would page in production; the demo reports the alarm and goes
+   on. ``make up`` shows these figures, the drift reports and the champions by day in the dashboard
+   (devstack/dashboard.py).
+5. A short summary from the runs' XComs: rows in, quarantined, sent to review, champion vs challenger
    macro-F1, the decision, and where the reports are.
 
 How the DAG runs: ``airflow dags test harmful_content_retrain <day>`` on the embedded default (SQLite
@@ -31,10 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from devstack import airflow as af
+from devstack.config import StackConfig
 from harmwatch.cli import parse_summary
 
 DAG_ID = "harmful_content_retrain"
 SCORE_DAG = "harmful_content_score"  # day 2's new posts on Spark (local[2]): champion + shadow challenger
+MODERATION_DAG = "harmful_content_moderation"  # moderation metrics of every day so far, the brigade alarm
+ALARM_TASK = "brigade_alarm"  # fails on an alarm: a finding the summary reports, not a failed demo
 START, DAYS = "2026-01-01", ["2026-01-01", "2026-01-02"]
 STATE = ("landing", "lake", "reports", "mlflow", "airflow")
 
@@ -79,7 +87,10 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
 
 
-def run_day(env: dict[str, str], day: str, log_dir: Path, dag_id: str = DAG_ID) -> af.DagRun:
+def run_day(
+    env: dict[str, str], day: str, log_dir: Path, dag_id: str = DAG_ID, findings: tuple[str, ...] = ()
+) -> af.DagRun:
+    """Run ``dag_id`` for ``day``; a failed task other than those in ``findings`` ends the demo."""
     log = log_dir / f"dags-test-{dag_id}-{day}.log"
     print(f"$ airflow dags test {dag_id} {day}    (log: {log})", flush=True)
     run = af.dags_test(env, dag_id, day, log=log)
@@ -87,8 +98,8 @@ def run_day(env: dict[str, str], day: str, log_dir: Path, dag_id: str = DAG_ID) 
         seconds = f"{task.duration:6.1f}s" if task.duration is not None else "      -"
         print(f"    {task.task_id:<14} {task.state or 'none':<16} {seconds}")
     print(f"  run {run.run_id}: {run.state} in {run.wall_seconds:.0f}s", flush=True)
-    if run.state != "success":
-        failed = [t.task_id for t in run.tasks.values() if t.state == "failed"]
+    failed = [t.task_id for t in run.tasks.values() if t.state == "failed"]
+    if run.state != "success" and not (failed and set(failed) <= set(findings)):
         fail(f"{dag_id} for {day} ended {run.state} (failed: {', '.join(failed) or 'none'}); see {log}")
     return run
 
@@ -127,6 +138,17 @@ def report(day: str, run: af.DagRun) -> list[str]:
     return lines
 
 
+def moderation_report(run: af.DagRun) -> list[str]:
+    """The moderation metrics of the newest day and the brigade alarm, from the metrics task's summary."""
+    m = run.tasks["metrics"].xcom if isinstance(run.tasks["metrics"].xcom, dict) else {}
+    alarms = m.get("alarms") or []
+    return [
+        f"{m.get('batch_dt')} moderation: prevalence {fmt(m.get('prevalence'))}, proactive rate "
+        f"{fmt(m.get('proactive_rate'))}, valid-appeal proxy {fmt(m.get('valid_appeal_proxy'))}",
+        "  brigade alarm: " + ("; ".join(alarms) if alarms else "none"),
+    ]
+
+
 def main() -> None:
     env = af.airflow_env()
     home = Path(env["HARMWATCH_HOME"])
@@ -144,6 +166,7 @@ def main() -> None:
     af.migrate(env, log=log_dir / "airflow-db-migrate.log")
     runs = {day: run_day(env, day, log_dir) for day in DAYS}
     scored = run_day(env, DAYS[-1], log_dir, SCORE_DAG)
+    moderation = run_day(env, DAYS[-1], log_dir, MODERATION_DAG, findings=(ALARM_TASK,))
 
     print("\nsummary")
     for day, run in runs.items():
@@ -160,11 +183,16 @@ def main() -> None:
         f"  {DAYS[-1]} scored on Spark: {p.get('rows')} new posts, flag rate champion "
         f"v{p.get('model_version')} {fmt(p.get('flag_rate'))}; {shadow}"
     )
+    for line in moderation_report(moderation):
+        print(f"  {line}")
     reports = Path(af.settings(env)["reports_uri"])
     print(f"  reports: validation pages under {reports / 'validation'}, drift under {reports / 'drift'}")
     print(f"  review queue: {af.settings(env)['lake_uri']}/review/")
     print(f"  Airflow runs and logs: {env['AIRFLOW_HOME']} (make up, then http://127.0.0.1:8080)")
     print(f"  MLflow: {af.settings(env)['mlflow_tracking_uri']} (make up, then http://127.0.0.1:5000)")
+    print(
+        f"  the platform over time: make up, then http://127.0.0.1:{StackConfig.from_env(env).dashboard_port}"
+    )
     print("demo: done")
 
 

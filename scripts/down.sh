@@ -15,9 +15,10 @@ descendants() {  # all PIDs below $1, from the parent links in ps
   for c in $children; do echo "$c"; descendants "$c"; done
 }
 
-# Reverse start order: Label Studio, MLflow, then the DAG processor and scheduler, then the API server.
+# Reverse start order: the dashboard, Label Studio, MLflow, then the DAG processor and scheduler, then
+# the API server.
 pids=() groups=() names=()
-for name in labelstudio mlflow airflow-dag-processor airflow-scheduler airflow-api-server; do
+for name in dashboard labelstudio mlflow airflow-dag-processor airflow-scheduler airflow-api-server; do
   f="$RUN/$name.pid"
   [ -f "$f" ] || continue
   read -r pid pgid <"$f" || true

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make up: the Airflow UI (API server, scheduler, DAG processor; LocalExecutor on SQLite), the
-# MLflow UI and Label Studio (the moderators' review tool, devstack/labelstudio.py) on the demo's state
+# MLflow UI, Label Studio (the moderators' review tool, devstack/labelstudio.py) and the dashboard of
+# the platform over time (Evidently UI, devstack/dashboard.py) on the demo's state
 # under HARMWATCH_HOME, bound to 127.0.0.1, sized for 2 cores.
 #
 #   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
-#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_LABEL_STUDIO_PORT,
+#   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_LABEL_STUDIO_PORT, HARMWATCH_DASHBOARD_PORT,
 #   HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
 #
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
@@ -114,6 +115,21 @@ start airflow-scheduler "$BIN/airflow" scheduler
 start airflow-dag-processor "$BIN/airflow" dag-processor
 wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health"
 
+# The platform over time (devstack/dashboard.py): an Evidently workspace rebuilt from what the lake,
+# the reports and MLflow hold (moderation metrics, drift, the review queue, each day's champion), then
+# `evidently ui` on it. A failed build leaves the rest of the stack up and says where to look.
+DASHBOARD_PORT="$HARMWATCH_DASHBOARD_PORT"
+DASHBOARD_LINE="not started: port $DASHBOARD_PORT is in use (set HARMWATCH_DASHBOARD_PORT)"
+if ! port_busy "$DASHBOARD_PORT"; then
+  if "$BIN/python" -m devstack.dashboard build >"$LOGS/dashboard-build.log" 2>&1; then
+    start dashboard "$BIN/python" -m devstack.dashboard serve --port "$DASHBOARD_PORT"
+    wait_http dashboard "http://127.0.0.1:$DASHBOARD_PORT/api/projects"
+    DASHBOARD_LINE="http://127.0.0.1:$DASHBOARD_PORT   moderation, drift, review queue, champions by day"
+  else
+    DASHBOARD_LINE="not started: the build failed; see $LOGS/dashboard-build.log"
+  fi
+fi
+
 cat <<EOF
 harmwatch is up (state: $HARMWATCH_HOME)
   Airflow  http://127.0.0.1:$AIRFLOW_PORT   user admin, password: $(cat "$RUN/airflow-admin-password.txt")
@@ -127,6 +143,7 @@ harmwatch is up (state: $HARMWATCH_HOME)
            the steps sign in as harmwatch-pipeline (non-admin)
   Label Studio http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
            $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)
+  Dashboard $DASHBOARD_LINE
   logs     $LOGS/
 stop with: make down
 EOF

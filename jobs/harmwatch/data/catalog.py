@@ -165,9 +165,12 @@ def validation_report(kind: str, run_id: str) -> str:
 VALIDATION_REPORTS = "validation"
 
 
+DRIFT_REPORTS = "drift"
+
+
 def drift_report(day: str) -> str:
     """Folder of the pipeline-mode drift report of batch ``day``."""
-    return f"drift/dt={day}"
+    return f"{DRIFT_REPORTS}/dt={day}"
 
 
 def drift_files_report(digest: str) -> str:
@@ -175,8 +178,9 @@ def drift_files_report(digest: str) -> str:
     return f"drift/files/{digest}"
 
 
-METRICS_LATEST_PROM = "metrics/harmwatch_moderation.prom"
+METRICS_REPORTS = "metrics"
+METRICS_LATEST_PROM = f"{METRICS_REPORTS}/harmwatch_moderation.prom"
 
 
 def metrics_day(day: str) -> str:
-    return f"metrics/dt={day}"
+    return f"{METRICS_REPORTS}/dt={day}"
