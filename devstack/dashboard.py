@@ -168,11 +168,12 @@ SECTIONS: list[tuple[str, list[tuple[str, str, list[str], str]]]] = [
         ],
     ),
 ]
+# The newest day's headline figures. Only figures that are never 0 in practice: Evidently's counter
+# shows a 0 as "no value" (so the alarm count and the drift score are plotted, never counted).
 COUNTERS = [
     ("prevalence", "Prevalence"),
-    ("brigade_alarms", "Brigade alarms"),
-    ("drift_score", "Drift score"),
     ("queue_rows", "Review queue"),
+    ("champion_version", "Champion version"),
     ("champion_macro_f1", "Champion macro-F1"),
 ]
 
