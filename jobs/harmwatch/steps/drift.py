@@ -39,7 +39,7 @@ from harmwatch.errors import DataError, HarmwatchError, ServiceUnavailable
 from harmwatch.htmlreport import render_drift_html
 from harmwatch.monitoring import drift_inputs as inputs
 from harmwatch.monitoring.drift_decision import MIN_ROWS, assess, results
-from harmwatch.storage import open_store
+from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
 REFERENCE_ARTIFACT = "drift_reference/reference.parquet"
@@ -168,8 +168,74 @@ def skipped(reason: str, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+def _champion(settings: Settings, args: argparse.Namespace, facts: dict[str, Any]) -> tuple[Any, Any]:
+    """The registry client and the champion; in file mode (``--reference``) a registry outage is noted in
+    ``facts`` instead of failing, as that mode works without one."""
     from harmwatch import registry
+
+    try:
+        return registry.champion(settings)
+    except ServiceUnavailable as exc:
+        if not args.reference:
+            raise
+        facts["registry_unavailable"] = str(exc)
+        return None, None
+
+
+def _predictions(
+    settings: Settings,
+    args: argparse.Namespace,
+    lake: Store,
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    champion: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Both frames with the model's predictions: the current batch's from the lake when ``harmwatch
+    predict`` scored it with this champion already, the rest scored here."""
+    stored = (
+        None if args.current or args.model_uri or champion is None else stored_scores(lake, cur, champion)
+    )
+    if stored is not None:
+        cur = cur.assign(
+            pred_label=stored["label"].to_numpy(), harmful_score=stored["harmful_score"].to_numpy()
+        )
+    ref, cur, pred_facts = add_predictions(settings, args.model_uri, ref, cur, champion)
+    if stored is not None:
+        pred_facts = {"prediction_source": "lake predictions"}
+    return ref, cur, pred_facts
+
+
+def _report_place(settings: Settings, args: argparse.Namespace, day: str | None) -> tuple[Store, str]:
+    """Where the report goes: ``--out``, else the reports store under the day's (or the files') folder."""
+    if args.out:
+        return open_store(args.out, settings), ""
+    digest = hashlib.sha256(f"{args.reference}|{args.current}".encode()).hexdigest()[:12]
+    folder = catalog.drift_report(day) if day else catalog.drift_files_report(digest)
+    return open_store(args.reports or settings.reports_uri, settings), f"{folder}/"
+
+
+def _summary(
+    record: dict[str, Any], out: Store, prefix: str, logged: str | None, facts: dict[str, Any]
+) -> dict[str, Any]:
+    """The step's one-line summary: the verdict, each signal, where the report is, and the facts."""
+    signals = {
+        k: {"drift_detected": v["drift_detected"], "scores": v["scores"]}
+        for k, v in record["signals"].items()
+    }
+    return {
+        "drift_detected": record["drift_detected"],
+        "drift_score": record["drift_score"],
+        "report_html": out.url(f"{prefix}drift.html"),
+        "report_json": out.url(f"{prefix}drift.json"),
+        "signals": signals,
+        "volume_anomaly": record["volume_anomaly"],
+        "report_volume": record["report_volume"],
+        "mlflow_run_id": logged,
+        **{k: v for k, v in facts.items() if k != "current_sources"},
+    }
+
+
+def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
     lake = open_store(args.lake or settings.lake_uri, settings)
     try:
@@ -178,13 +244,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         raise HarmwatchError(f"--date {args.date!r} is not a YYYY-MM-DD date") from None
     day = day or (None if args.current else newest_day(lake))
     facts: dict[str, Any] = {}
-    try:
-        client, champion = registry.champion(settings)
-    except ServiceUnavailable as exc:
-        if not args.reference:
-            raise
-        client, champion = None, None  # file mode works without a registry
-        facts["registry_unavailable"] = str(exc)
+    client, champion = _champion(settings, args, facts)
     facts["champion_version"] = str(champion.version) if champion is not None else None
     # -- read
     if args.reference:
@@ -204,16 +264,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         facts.update(day=day, rows_current=len(cur))
         return skipped(f"only {len(cur)} posts in the lake for {facts['current']} (need {MIN_ROWS})", facts)
     ref = inputs.exclude_current(ref, cur)
-    stored = (
-        None if args.current or args.model_uri or champion is None else stored_scores(lake, cur, champion)
-    )
-    if stored is not None:  # harmwatch predict scored these posts with this champion already
-        cur = cur.assign(
-            pred_label=stored["label"].to_numpy(), harmful_score=stored["harmful_score"].to_numpy()
-        )
-    ref, cur, pred_facts = add_predictions(settings, args.model_uri, ref, cur, champion)
-    if stored is not None:
-        pred_facts = {"prediction_source": "lake predictions"}
+    ref, cur, pred_facts = _predictions(settings, args, lake, ref, cur, champion)
     facts.update(pred_facts, rows_reference=len(ref), rows_current=len(cur), day=day)
     volume = facts.pop("report_volume", None)
     shown = {k: v for k, v in facts.items() if k != "current_sources"} | {
@@ -225,30 +276,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     record.update(report_volume=volume, volume_anomaly=bool(volume and volume["anomaly"]))
     html = render_drift_html(snapshot, verdict, shown)
     # -- write
-    if args.out:
-        out, prefix = open_store(args.out, settings), ""
-    else:
-        digest = hashlib.sha256(f"{args.reference}|{args.current}".encode()).hexdigest()[:12]
-        folder = catalog.drift_report(day) if day else catalog.drift_files_report(digest)
-        out, prefix = open_store(args.reports or settings.reports_uri, settings), f"{folder}/"
+    out, prefix = _report_place(settings, args, day)
     out.write_text(f"{prefix}drift.html", html)
     out.write_text(f"{prefix}drift.json", json.dumps(record, default=str, sort_keys=True))
     logged = None
     if champion is not None and not args.reference and day and not args.no_mlflow:
         log_to_mlflow(client, champion.run_id, day, html, record)
         logged = champion.run_id
-    signals = {
-        k: {"drift_detected": v["drift_detected"], "scores": v["scores"]}
-        for k, v in record["signals"].items()
-    }
-    return {
-        "drift_detected": record["drift_detected"],
-        "drift_score": record["drift_score"],
-        "report_html": out.url(f"{prefix}drift.html"),
-        "report_json": out.url(f"{prefix}drift.json"),
-        "signals": signals,
-        "volume_anomaly": record["volume_anomaly"],
-        "report_volume": volume,
-        "mlflow_run_id": logged,
-        **{k: v for k, v in facts.items() if k != "current_sources"},
-    }
+    return _summary(record, out, prefix, logged, facts)
