@@ -23,7 +23,9 @@ templates (``{{ ds }}``, params), applies trigger rules and retries and stores e
 XCom. It runs the tasks one after another in its own process instead of through the scheduler and an
 executor, which keeps the demo one foreground command with no servers to clean up. The scheduler and
 LocalExecutor path is what ``make up`` runs (and what tests/browser/test_ui.py drives through the UI);
-``make up`` after ``make demo`` shows these two runs in the Airflow UI and the models in the MLflow UI.
+``make up`` after ``make demo`` shows these two runs in the Airflow UI (with their real durations:
+:func:`devstack.airflow.dags_test` records when each run started, which ``dags test`` leaves at the
+logical date), the models in the MLflow UI and the review queue in Label Studio.
 """
 
 from __future__ import annotations
@@ -187,7 +189,10 @@ def main() -> None:
         print(f"  {line}")
     reports = Path(af.settings(env)["reports_uri"])
     print(f"  reports: validation pages under {reports / 'validation'}, drift under {reports / 'drift'}")
-    print(f"  review queue: {af.settings(env)['lake_uri']}/review/")
+    print(
+        f"  review queue: {af.settings(env)['lake_uri']}/review/ "
+        "(make up pushes it to Label Studio, highest expected value first: http://127.0.0.1:8090)"
+    )
     print(f"  Airflow runs and logs: {env['AIRFLOW_HOME']} (make up, then http://127.0.0.1:8080)")
     print(f"  MLflow: {af.settings(env)['mlflow_tracking_uri']} (make up, then http://127.0.0.1:5000)")
     print(

@@ -43,6 +43,7 @@ VERSION_TAGS = {
     "harmwatch.train_version",
     "harmwatch.eval_version",
     "harmwatch.train_complete",
+    "harmwatch.model_sha256",
     "harmwatch.decision",
     "harmwatch.evaluated_against",
     "harmwatch.macro_f1",
@@ -94,7 +95,10 @@ def first_look(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> It
     logs.mkdir(parents=True, exist_ok=True)
     af.migrate(env, log=logs / "airflow-db-migrate.log")
     run = af.dags_test(env, DAG_ID, DAY, log=logs / "dags-test.log")
-    assert run.state == "success", {t.task_id: t.state for t in run.tasks.values()}
+    if run.state != "success":
+        states = {t.task_id: t.state for t in run.tasks.values()}
+        tail = "\n".join((logs / "dags-test.log").read_text(errors="replace").splitlines()[-40:])
+        pytest.fail(f"the demo-like run ended {run.state}: {states}\n{tail}")
     up = subprocess.run(
         [str(REPO / "scripts" / "up.sh")], env=base, capture_output=True, text=True, timeout=900
     )

@@ -383,6 +383,7 @@ def test_the_registered_model_description_names_every_class_the_decisions_and_th
     assert all(f"`{d}`" in text for d in ("promote", "reject", "pending_approval", "champion", "challenger"))
     # Every tag a judged version carries is named, with where the rest of the figures are.
     tags = {"harmwatch.train_version", "harmwatch.eval_version", "harmwatch.train_complete"}
+    tags |= {"harmwatch.model_sha256"}
     judged = evaluate_first_model().tags
     assert all(f"`{tag}`" in text for tag in tags | set(judged)) and "`evaluation/decision.json`" in text
     assert len(text) <= summary.DESCRIPTION_LIMIT, "the registry caps descriptions"

@@ -23,8 +23,9 @@ from harmwatch.faults import checkpoint
 log = logging.getLogger(__name__)
 KEY_TAG = "harmwatch.train_key"  # idempotency key, on the run (at its start)
 COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, description and tags are there
-# The run's tags that also go on the version: the snapshots evaluate reads. The run keeps the rest (key,
-# fingerprints, date); the MLflow versions table shows every version tag, so they stay few.
+# The run's tags that also go on the version: the snapshots evaluate reads (and the model's digest,
+# :func:`on_version`). The run keeps the rest (key, fingerprints, date); the MLflow versions table shows
+# every version tag, so they stay few.
 VERSION_TAGS = ("harmwatch.train_version", "harmwatch.eval_version")
 RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
 CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
@@ -108,13 +109,20 @@ def previous_training(client: Any, name: str, key: str) -> tuple[Any, Any] | Non
     return found
 
 
+def on_version(tags: dict[str, Any]) -> dict[str, Any]:
+    """The training's tags that go on its model version: the snapshots and the digest the steps check
+    before they load the model."""
+    from harmwatch.model.trusted import DIGEST_TAG
+
+    return {k: v for k, v in tags.items() if k in (*VERSION_TAGS, DIGEST_TAG)}
+
+
 def register(client: Any, name: str, run_id: str, tags: dict[str, str]) -> str:
     """Register the run's model; one request creates the version with the snapshots' tags. A rerun finds
     it from the run (:func:`previous_training`: the run's key, then the versions of that run)."""
     import mlflow
 
-    on_version = {k: v for k, v in tags.items() if k in VERSION_TAGS}
-    registered = mlflow.register_model(f"runs:/{run_id}/model", name, tags=on_version)
+    registered = mlflow.register_model(f"runs:/{run_id}/model", name, tags=on_version(tags))
     return str(registered.version)
 
 
@@ -133,8 +141,7 @@ def finish_version(client: Any, name: str, version: str, run: Any, record: dict[
     # Registry stores cap descriptions (VARCHAR(5000) on PostgreSQL): the full card is the run's artifact.
     client.update_model_version(name, version, description=card_excerpt(card, run_id))
     client.update_registered_model(name, description=model_description(METHOD))
-    on_version = {k: v for k, v in record["tags"].items() if k in VERSION_TAGS}
-    set_version_tags(client, name, version, {**on_version, COMPLETE_TAG: "true"})
+    set_version_tags(client, name, version, {**on_version(record["tags"]), COMPLETE_TAG: "true"})
     if run.info.status != "FINISHED":
         client.set_terminated(run_id, "FINISHED")
 

@@ -195,9 +195,10 @@ def model_description(method: str) -> str:
             "model card.",
             "- The version's run: `evaluation/decision.json` (every gate with its value and threshold, "
             "the evidence), `model_card.md`, `plots/`.",
-            "- Version tags, a handful: `harmwatch.decision`, `harmwatch.macro_f1`, "
+            "- Version tags, only those the steps read: `harmwatch.decision`, `harmwatch.macro_f1`, "
             "`harmwatch.evaluated_against` (the champion it was judged against), "
             "`harmwatch.train_version` and `harmwatch.eval_version` (the lake's snapshots), "
+            "`harmwatch.model_sha256` (checked before the model is loaded), "
             "`harmwatch.train_complete`; on a promoted version who promoted it, how, from which "
             "champion, when and why (`harmwatch.promoted_*`).",
         ]
