@@ -73,14 +73,26 @@ def test_group(nodeid: str) -> str:
     return parts[0] if parts[0] in SHARED_FIXTURE_DIRS else "/".join(parts)
 
 
+# Cost tiers. A test carries a marker (declared in pyproject.toml) for each heavy thing it needs; a test with
+# none of them is in the fast tier, marked `fast` here: `make check` runs `-m fast`, and CI runs it first.
+HEAVY_MARKERS = ("server", "model", "airflow", "spark", "postgres", "podman", "browser", "slow")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is tiered
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
+            item.add_marker(pytest.mark.fast)
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(test_group(item.nodeid), len(rank)))  # stable: file order kept
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (-p no:xdist) nothing calls it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's load-scope scheduler with :func:`test_group` as the scope."""
+    """With ``--dist loadscope`` (make test): xdist's load-scope scheduler with :func:`test_group` as the
+    scope. Other modes (``make check``'s plain load balancing) keep xdist's own scheduler."""
+    if config.getoption("dist") != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):

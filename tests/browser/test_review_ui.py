@@ -21,7 +21,7 @@ from harmwatch.data.dataset import text_key
 from tests.conftest import REPO, run_cli
 from tests.review.conftest import DAY, build, write_landing
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 SHOTS = REPO / "test-artifacts" / "browser"
 CHOICE = "not_cyberbullying"
 

@@ -18,6 +18,8 @@ import pytest
 
 from devstack import airflow as af
 
+pytestmark = pytest.mark.airflow
+
 FAKE = r"""#!{python}
 import json, os, sys
 step, args = sys.argv[1], sys.argv[2:]

@@ -65,6 +65,7 @@ def test_broken_file_is_accounted_for(case: Case, hw_env, capsys):
         )
 
 
+@pytest.mark.slow
 def test_whole_corpus_through_real_cli(hw_env):
     """All broken files at once, as separate processes: exit 0, one JSON line, totals add up."""
     for case in CASES:
@@ -91,6 +92,7 @@ def test_lineage_and_normalisation_kept(hw_env, capsys):
     assert set(rows["source_file"]) == {case.key} and rows["ingest_run"].nunique() == 1
 
 
+@pytest.mark.slow
 def test_batch_level_failure_exits_non_zero_with_one_line(hw_env):
     """A big batch with a broken class mix is quarantined whole and fails the command."""
     lines = [f'p{i},"post number {i}",age,2026-01-01T10:00:00Z,m\n'.encode() for i in range(300)]
@@ -109,6 +111,7 @@ def test_batch_level_failure_exits_non_zero_with_one_line(hw_env):
     assert again.returncode == 3
 
 
+@pytest.mark.slow
 def test_high_invalid_share_rejects_batch(hw_env):
     classes = ["age", "gender", "religion", "ethnicity", "other_cyberbullying", "not_cyberbullying"]
     good = [f'g{i},"post {i}",{classes[i % 6]},2026-01-01T10:00:00Z,m\n'.encode() for i in range(200)]

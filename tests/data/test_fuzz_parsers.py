@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +99,7 @@ def test_jsonl_parser_accounts_for_every_record(data: bytes):
     assert parsed.rows_in == len(parsed.rows) + len(parsed.rejects)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(csv_data=st.one_of(st.binary(max_size=300), csv_files()), jsonl_data=jsonl_files())
 @example(  # found by this test: an extra column whose name has invalid bytes, above a valid row

@@ -12,6 +12,8 @@ from harmwatch.config import load_settings
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow
+
 
 def last_json(proc) -> dict:
     assert proc.returncode == 0, proc.stderr

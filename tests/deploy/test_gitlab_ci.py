@@ -252,6 +252,7 @@ def test_parse_list_handles_empty_cells_and_warnings() -> None:
     assert jobs["deploy"]["description"] == "ship it" and jobs["deploy"]["needs"] == "[a:b]"
 
 
+@pytest.mark.slow
 def test_gitlab_ci_local_lists_all_jobs_on_the_default_branch(
     gitlab_ci_local: Path, ci_checkout: Path
 ) -> None:
@@ -271,6 +272,7 @@ def test_gitlab_ci_local_lists_all_jobs_on_the_default_branch(
             assert order[stage_of[need["job"]]] <= order[job["stage"]], (job["name"], need["job"])
 
 
+@pytest.mark.slow
 def test_gitlab_ci_local_has_no_deploy_on_feature_branches(gitlab_ci_local: Path, ci_checkout: Path) -> None:
     run(["git", "checkout", "-q", "-b", "feature/x"], cwd=ci_checkout)
     jobs = _list(gitlab_ci_local, ci_checkout)

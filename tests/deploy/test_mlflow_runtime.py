@@ -217,6 +217,7 @@ def _status(url: str, auth: tuple[str, str] | None = None) -> int:
         return exc.code
 
 
+@pytest.mark.server
 def test_rendered_mlflow_command_serves_with_auth_and_passes_the_helm_test(
     chart: list[Manifest], auth_server: str
 ) -> None:
@@ -235,6 +236,7 @@ def test_rendered_mlflow_command_serves_with_auth_and_passes_the_helm_test(
     assert "200 'OK'" in proc.stdout
 
 
+@pytest.mark.server
 def test_rendered_access_hook_gives_the_pipeline_its_user_and_no_more(
     chart: list[Manifest], auth_server: str, tmp_path: Path
 ) -> None:

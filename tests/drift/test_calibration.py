@@ -22,6 +22,8 @@ from harmwatch.htmlreport import render_drift_html
 from harmwatch.monitoring.drift_decision import MIN_ROWS, assess, compare, results, with_descriptors
 from harmwatch.monitoring.drift_inputs import exclude_current, prepare
 
+pytestmark = pytest.mark.model
+
 N_REF, N_CUR, RUNS = 4000, 1000, 20
 
 

@@ -18,6 +18,8 @@ from harmwatch.storage import open_store
 from tests.conftest import VENV_BIN, run_cli
 from tests.drift.helpers import labelled_rows, register_champion, run_step, write_validated
 
+pytestmark = pytest.mark.model
+
 DAYS = [f"2026-01-0{d}" for d in range(1, 9)]
 
 
@@ -54,6 +56,7 @@ def test_file_mode_same_distribution_no_drift_with_file_predictions(tmp_path, hw
     assert results["drift_score"] == s["drift_score"] and results["evidently"]["metrics"]
 
 
+@pytest.mark.server
 def test_file_mode_tweeteval_drift_written_to_s3(tmp_path, hw_env, posts, moto_server):
     moto_server.create_bucket("hw-reports")
     posts["cyber"].iloc[:3000][["text", "label"]].to_csv(tmp_path / "ref.csv", index=False)

@@ -15,6 +15,8 @@ from harmwatch.monitoring.drift_inputs import prepare
 from harmwatch.monitoring.partial_shift import partial_shift_signals
 from tests.drift import scenarios
 
+pytestmark = pytest.mark.model
+
 N_REF, N_CUR = 10_000, 2_000
 
 

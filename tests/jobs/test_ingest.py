@@ -103,6 +103,7 @@ def test_normalise_text(raw, clean):
     assert normalise_text(raw) == clean
 
 
+@pytest.mark.server
 def test_ingest_and_validate_on_s3(moto_server, hw_env):
     """Landing zone and lake on a real S3-compatible server (moto server mode on 127.0.0.1)."""
     moto_server.create_bucket("landing")
@@ -125,6 +126,7 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
     assert open_store("s3://lake/reports").exists(val["report_html"][0].split("s3://lake/reports/")[1])
 
 
+@pytest.mark.slow
 def test_no_raw_reporter_id_reaches_the_lake(hw_env):
     """Good, broken and hostile report lines through ingest and validate: every file the lake holds
     (Parquet tables, manifests, quarantines) is searched for the raw ids, and none is there."""

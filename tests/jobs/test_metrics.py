@@ -151,6 +151,7 @@ def source(source_csv) -> pd.DataFrame:
     return raw
 
 
+@pytest.mark.slow
 def test_metrics_command_writes_prometheus_and_json_and_backfill_keeps_newest(hw_env, source):
     settings = load_settings()
     assert run_step(metrics, "--no-mlflow")["skipped"].startswith("no validated batches")  # empty lake
@@ -172,6 +173,7 @@ def test_metrics_command_writes_prometheus_and_json_and_backfill_keeps_newest(hw
     assert f'batch_dt="{days[-1]}"' in reports.read_bytes("metrics/harmwatch_moderation.prom").decode()
 
 
+@pytest.mark.model
 def test_metrics_with_champion_log_an_idempotent_mlflow_time_series(hw_env, source):
     from mlflow import MlflowClient
 

@@ -15,6 +15,8 @@ from harmwatch.config import MODEL_NAME
 from harmwatch.steps.mlflow_access import MONITORING_EXPERIMENT, grants
 from tests.conftest import grant_pipeline_access, run_cli
 
+pytestmark = pytest.mark.server
+
 
 def call(server, path: str, user: tuple[str, str] | None, body: dict | None = None, method: str = "") -> int:
     headers = {"Content-Type": "application/json"}

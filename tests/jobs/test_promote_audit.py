@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_rejection_is_recorded_on_the_version_and_its_page(hw_env):

@@ -53,6 +53,7 @@ def test_read_table_errors_are_one_line_data_errors(tmp_path):
     assert read_table(tmp_path / "ok.csv")["text"].tolist() == ["NA", ""]
 
 
+@pytest.mark.model
 def test_score_command_with_a_registered_model(hw_env, source_csv, tmp_path):
     write_validated_lake(source_csv, load_settings().lake_uri, days=1, limit=2500)
     for step in (["build-dataset"], ["train", "--n-jobs", "1"]):

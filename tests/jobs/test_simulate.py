@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,18 @@ def source(source_csv) -> pd.DataFrame:
     return load_source(str(source_csv))
 
 
-def test_same_seed_same_bytes_other_seed_differs(source_csv, tmp_path):
-    args = ["simulate", "--source", str(source_csv), "--days", "2"]
+@pytest.fixture(scope="module")
+def sample_csv(source_csv, tmp_path_factory) -> Path:
+    """3,000 rows of the real CSV, untouched: the command's file handling does not depend on the size (the
+    whole file goes through simulate in tests/data/test_real_dataset.py and the end-to-end tests)."""
+    rows = pd.read_csv(source_csv, dtype=str, keep_default_na=False).sample(3000, random_state=7)
+    path = tmp_path_factory.mktemp("source") / "sample.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def test_same_seed_same_bytes_other_seed_differs(sample_csv, tmp_path):
+    args = ["simulate", "--source", str(sample_csv), "--days", "2"]
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
         proc = run_cli(*args, "--seed", seed, "--landing", str(tmp_path / name))
         assert proc.returncode == 0, proc.stderr
@@ -36,11 +47,11 @@ def test_same_seed_same_bytes_other_seed_differs(source_csv, tmp_path):
     assert a.keys() == c.keys() and a != c
 
 
-def test_rerun_does_not_touch_identical_files(source_csv, tmp_path):
+def test_rerun_does_not_touch_identical_files(sample_csv, tmp_path):
     landing = tmp_path / "landing"
-    run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(landing))
+    run_cli("simulate", "--source", str(sample_csv), "--days", "1", "--landing", str(landing))
     before = {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")}
-    run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(landing))
+    run_cli("simulate", "--source", str(sample_csv), "--days", "1", "--landing", str(landing))
     assert before == {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")}
 
 
@@ -75,8 +86,8 @@ def test_defects_pass_through_untouched(source):
     assert dup.groupby("text")["label"].nunique().gt(1).any()  # conflicting labels kept
 
 
-def test_reports_are_serialised_as_json_lines(source_csv, tmp_path):
-    proc = run_cli("simulate", "--source", str(source_csv), "--days", "1", "--landing", str(tmp_path))
+def test_reports_are_serialised_as_json_lines(sample_csv, tmp_path):
+    proc = run_cli("simulate", "--source", str(sample_csv), "--days", "1", "--landing", str(tmp_path))
     assert proc.returncode == 0
     lines = (tmp_path / "reports" / "dt=2026-01-02" / "reports.jsonl").read_text("utf-8").splitlines()
     first = json.loads(lines[0])
@@ -169,12 +180,12 @@ def test_review_lag_labels_reported_posts_days_later(source):
     assert not last & set(labelled["post_id"])  # the last days' reported posts are still waiting
 
 
-def test_simulate_cli_rejects_bad_adversary_options(source_csv, tmp_path):
+def test_simulate_cli_rejects_bad_adversary_options(sample_csv, tmp_path):
     proc = run_cli(
-        "simulate", "--source", str(source_csv), "--adversary", "tie", "--adversary-strength", "1.5"
+        "simulate", "--source", str(sample_csv), "--adversary", "tie", "--adversary-strength", "1.5"
     )
     assert proc.returncode == 2 and "strength" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(
-        "simulate", "--source", str(source_csv), "--review-lag-days", "-1", "--landing", str(tmp_path)
+        "simulate", "--source", str(sample_csv), "--review-lag-days", "-1", "--landing", str(tmp_path)
     )
     assert proc.returncode == 2 and "--review-lag-days" in proc.stderr

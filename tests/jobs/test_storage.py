@@ -7,18 +7,19 @@ import pytest
 
 from harmwatch.config import load_settings
 from harmwatch.storage import MANIFEST, LocalStore, S3Store, StorageError, is_remote, open_store
-from tests.conftest import start_moto, stop_process
+from tests.conftest import free_port
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path, moto_server):
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.server)])
+def store(request, tmp_path):
     if request.param == "local":
         return open_store(str(tmp_path / "store"))
+    moto_server = request.getfixturevalue("moto_server")  # only the S3 case starts a server
     moto_server.create_bucket("hw-test")
     return open_store("s3://hw-test/some/prefix")
 
 
-def test_open_store_picks_backend(tmp_path, moto_server):
+def test_open_store_picks_backend(tmp_path):
     assert isinstance(open_store(str(tmp_path)), LocalStore)
     assert isinstance(open_store(f"file://{tmp_path}"), LocalStore)
     assert isinstance(open_store("s3://bucket/x"), S3Store)
@@ -95,9 +96,13 @@ def test_local_store_refuses_escaping_keys(tmp_path):
 
 
 def test_s3_unreachable_endpoint_is_one_line_error(monkeypatch):
-    server = start_moto()
-    stop_process(server.proc)  # a server that was there and is gone
-    for k, v in server.env().items():
+    gone = {  # nothing listens on the port: a server that was there and is gone
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for k, v in gone.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(StorageError) as err:
         open_store("s3://bucket/x", load_settings(s3_max_attempts=2)).list()
@@ -105,6 +110,7 @@ def test_s3_unreachable_endpoint_is_one_line_error(monkeypatch):
     assert msg.startswith("s3://bucket/x") and "cannot list" in msg and "\n" not in msg
 
 
+@pytest.mark.server
 def test_s3_honours_aws_endpoint_url(moto_server):
     moto_server.create_bucket("hw-endpoint")
     open_store("s3://hw-endpoint").write_text("k", "v")

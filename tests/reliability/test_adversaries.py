@@ -31,6 +31,8 @@ from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.storage import open_store
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 START, DAYS, SEED, POSTS = date(2026, 1, 1), 6, 42, 4000
 STRENGTH = 0.1
 POLICIES = {"default": Policy(), "none": Policy().without(*DEFENCE_NAMES)}

@@ -37,6 +37,8 @@ from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.storage import Store, open_store
 
+pytestmark = pytest.mark.slow
+
 KEY = "brigade-test-pseudonym-key"
 START, DAYS, SEED, POSTS = date(2026, 1, 1), 3, 42, 4000
 POLICY = Policy()  # the CLI defaults: 3 distinct reporters, mean reliability >= 0.8

@@ -16,6 +16,8 @@ import pytest
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow
+
 TABLES = [
     "validated/labelled",
     "validated/reports",

@@ -23,6 +23,8 @@ from harmwatch.storage import open_store
 from tests.conftest import run_cli, start_mlflow, stop_process
 from tests.model.conftest import cli_env, write_validated_lake
 
+pytestmark = [pytest.mark.server, pytest.mark.model, pytest.mark.slow]
+
 MODEL = "crash"
 TRAIN = ["--sample-rows", "1500", "--reference-rows", "300"]
 # A 1,500-row model is far below the production floors; the gates under test here are the crash points.

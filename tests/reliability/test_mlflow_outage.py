@@ -22,6 +22,8 @@ from tests.conftest import VENV_BIN, run_cli, start_mlflow, stop_process
 from tests.model.conftest import cli_env, write_validated_lake
 from tests.reliability.proxy import TcpProxy
 
+pytestmark = [pytest.mark.server, pytest.mark.model]
+
 MODEL = "outage"
 # Fail fast in tests: one immediate per-request retry inside MLflow's client (a pooled keep-alive connection
 # the server has closed needs it), two connection attempts 0.2 s apart.

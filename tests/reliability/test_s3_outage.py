@@ -15,6 +15,8 @@ from harmwatch.storage import open_store
 from tests.conftest import run_cli, start_moto, stop_process
 from tests.reliability.proxy import TcpProxy
 
+pytestmark = pytest.mark.server
+
 H = "post_id,text,label,labelled_at,labeller_id\n"
 
 

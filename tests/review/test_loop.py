@@ -18,7 +18,7 @@ from harmwatch.data.dataset import text_key
 from tests.conftest import run_cli
 from tests.review.conftest import CONFLICTS, DAY, REPORTED, build, write_landing
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 TEXTS = list(CONFLICTS)  # agreed, disagreed (adjudicated), skipped; REPORTED stays pending
 
 

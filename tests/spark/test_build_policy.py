@@ -91,6 +91,7 @@ def both(spark, policy: Policy) -> tuple[ds.Assembly, ds.Assembly]:
     [Policy(spot_check_rate=0.3), Policy(spot_check_rate=0.3).with_("per_reason").without("trusted_dissent")],
     ids=["default-defences", "per-reason-no-trusted-dissent"],
 )
+@pytest.mark.spark
 def test_spark_decisions_equal_pandas(spark, policy):
     expected, got = both(spark, policy)
     for table in ("train", "eval", "review", "reliability"):

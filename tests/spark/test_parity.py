@@ -19,6 +19,8 @@ from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, write_case
 from tests.spark.conftest import comparable, engine_env, folder_rows, manifests, step
 
+pytestmark = pytest.mark.spark
+
 ENGINES = ("pandas", "spark")
 FOLDERS = [
     *(catalog.ingest_runs(k) for k in catalog.KINDS),

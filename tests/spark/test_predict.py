@@ -17,6 +17,8 @@ from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.model.conftest import write_validated_lake
 
+pytestmark = [pytest.mark.spark, pytest.mark.model]
+
 
 def ok(*args: str) -> dict:
     proc = run_cli(*args)
