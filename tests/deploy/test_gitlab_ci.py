@@ -1,5 +1,6 @@
-""".gitlab-ci.yml: GitLab's CI schema, the jobs/stages gitlab-ci-local evaluates from it, and the test job
-run by gitlab-ci-local the way a runner runs it (a clean clone, the data fetched over HTTP)."""
+""".gitlab-ci.yml: GitLab's CI schema, the jobs/stages gitlab-ci-local evaluates from it, the tiers of the
+test jobs, and the fast tier's job run by gitlab-ci-local the way a runner runs it (a clean clone, the data
+fetched over HTTP)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import functools
 import hashlib
 import http.server
+import itertools
 import json
 import os
 import re
@@ -25,12 +27,15 @@ import yaml
 from tests.deploy.deploy_support import REPO, run, shared_dir, shared_schema
 
 CI_FILE = REPO / ".gitlab-ci.yml"
-STAGES = ["lint", "test", "build", "chart", "deploy"]
+STAGES = ["lint", "check", "test", "build", "chart", "deploy"]
+# The heavy tiers' jobs in the order that decides which job runs a test with several markers.
+HEAVY_JOBS = ["test:browser", "test:airflow", "test:spark", "test:model", "test:server", "test:slow"]
 EXPECTED_JOBS = {
     "lint:ruff": "lint",
     "lint:hadolint": "lint",
     "lint:dependency-audit": "lint",
-    "test": "test",
+    "check": "check",
+    **dict.fromkeys(HEAVY_JOBS, "test"),
     "build:job-image": "build",
     "build:airflow-image": "build",
     "chart": "chart",
@@ -89,7 +94,7 @@ def test_gitlab_ci_validates_against_gitlab_schema(ci: dict[str, Any]) -> None:
     ]
     assert errors == []
     # ... and the schema does reject a broken file, so the check above means something.
-    broken = {**ci, "test": {**ci["test"], "stage": ["test"], "when": "sometimes"}}
+    broken = {**ci, "check": {**ci["check"], "stage": ["check"], "when": "sometimes"}}
     assert list(validator_cls(schema).iter_errors(broken))
 
 
@@ -136,16 +141,59 @@ def test_lint_test_and_chart_jobs_run_the_real_tools(ci: dict[str, Any]) -> None
         "pip-audit" in scripts["lint:dependency-audit"]
         and "requirements.lock" in scripts["lint:dependency-audit"]
     )
-    assert scripts["test"] == "make test"
-    test_job = _resolved(ci, "test")
-    assert test_job["image"] == "$PYTHON_IMAGE" and ci["variables"]["PYTHON_IMAGE"].endswith("-slim-bookworm")
-    assert any("apt-get install" in line and "make" in line for line in test_job["before_script"])
-    # A runner has no ../shared: the job fetches the data (checked against its sha256) before the tests.
-    assert test_job["before_script"][-1] == "scripts/fetch-data.sh"
-    assert test_job["variables"]["HARMWATCH_SHARED_DIR"] == "$CI_PROJECT_DIR/.harmwatch/shared"
-    assert test_job["variables"]["PYTEST_ARGS"] == '-m "not podman"'
+    assert scripts["check"] == "make check"
+    assert all(scripts[name] == "make test" for name in HEAVY_JOBS)
+    assert ci["variables"]["PYTHON_IMAGE"].endswith("-slim-bookworm")
+    for name in ["check", *HEAVY_JOBS]:
+        job = _resolved(ci, name)
+        assert job["image"] == "$PYTHON_IMAGE"
+        assert any("apt-get install" in line and "make" in line for line in job["before_script"])
+        # A runner has no ../shared: the job fetches the data (checked against its sha256) before the tests.
+        assert job["before_script"][-1] == "scripts/fetch-data.sh"
+        assert job["variables"]["HARMWATCH_SHARED_DIR"] == "$CI_PROJECT_DIR/.harmwatch/shared"
     assert "helm lint --strict helm/harmwatch" in scripts["chart"] and "helm package" in scripts["chart"]
     assert ci["variables"]["HELM_IMAGE"].startswith("alpine/helm:")
+
+
+def _selects(args: str, markers: set[str]) -> bool:
+    """Whether ``pytest ARGS`` (``-m "EXPR"`` or nothing) runs a test that carries ``markers``."""
+    from _pytest.mark.expression import Expression
+
+    if not args:
+        return True
+    option, expression = args.split(" ", 1)
+    assert option == "-m", args
+    return Expression.compile(expression.strip('"')).evaluate(lambda name, **_: name in markers)
+
+
+def test_the_fast_tier_runs_first_and_the_heavy_tiers_once_each_after_it(ci: dict[str, Any]) -> None:
+    """Every combination of cost markers is run by exactly one test job: a test without any (the fast
+    tier, marked `fast` at collection) by `check` alone, which `make check` runs with ``-m fast``; one with
+    podman by none (job containers cannot run Podman); every other by exactly one heavy job."""
+    from tests.conftest import HEAVY_MARKERS
+
+    check = _resolved(ci, "check")
+    assert check["needs"] == [] and ci["stages"].index("check") < ci["stages"].index("test")
+    recipe = re.search(r"^check:.*\n((?:\t.*\n)+)", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert recipe and re.search(r"pytest .*-m fast\b", recipe.group(1)), "make check runs the fast tier"
+    heavy = {name: _resolved(ci, name) for name in _jobs(ci) if name.startswith("test:")}
+    assert list(heavy) == HEAVY_JOBS
+    for name, job in heavy.items():
+        assert job["stage"] == "test" and job["needs"] == ["check"], name
+    builds = [_resolved(ci, name)["needs"] for name in ("build:job-image", "build:airflow-image")]
+    assert all(set(needs) == {"check", *HEAVY_JOBS} for needs in builds), "images only from a green suite"
+    for size in range(len(HEAVY_MARKERS) + 1):
+        for combination in itertools.combinations(HEAVY_MARKERS, size):
+            markers = set(combination) or {"fast"}
+            runs = [name for name, job in heavy.items() if _selects(job["variables"]["PYTEST_ARGS"], markers)]
+            if "fast" in markers:
+                assert runs == [], "the fast tier runs in check only"
+            elif "podman" in markers:
+                assert runs == [], combination
+            else:
+                assert len(runs) == 1, (combination, runs)
+    # The check is not vacuous: a job without its exclusions runs tests another job runs too.
+    assert _selects('-m "model"', {"model", "server"}) and _selects('-m "server"', {"model", "server"})
 
 
 def test_deploys_are_atomic_with_the_commit_sha(ci: dict[str, Any]) -> None:
@@ -281,10 +329,10 @@ def test_gitlab_ci_local_has_no_deploy_on_feature_branches(gitlab_ci_local: Path
 
 # ------------------------------------------------------------------ the test job, run as a runner would
 
-# A small part of the suite for the job's `make test` here: the whole suite inside the suite would double
-# `make test`. Both tests read the fetched archive: the dataset (data/) and the GitLab schema (schemas/).
+# A small part of the fast tier for the job's `make check` here: the whole tier inside the suite would run it
+# twice. Both tests read the fetched archive: the dataset (data/) and the GitLab schema (schemas/).
 JOB_TESTS = (
-    "tests/data/test_real_dataset.py::test_nothing_lost "
+    "tests/jobs/test_simulate.py::test_landing_layout_and_every_post_once "
     "tests/deploy/test_gitlab_ci.py::test_gitlab_ci_validates_against_gitlab_schema"
 )
 
@@ -314,7 +362,7 @@ def shared_archive(out: Path) -> tuple[Path, str]:
 
 
 @pytest.mark.slow
-def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Path, tmp_path: Path) -> None:
+def test_the_check_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Path, tmp_path: Path) -> None:
     clone = tmp_path / "checkout"
     run(["git", "clone", "--quiet", REPO, clone])
     run(["git", "checkout", "--quiet", run(["git", "rev-parse", "HEAD"], cwd=REPO).stdout.strip()], cwd=clone)
@@ -329,7 +377,7 @@ def test_the_test_job_passes_in_a_clean_clone_without_shared(gitlab_ci_local: Pa
     with serve(served) as url:
         cmd = [
             str(gitlab_ci_local),
-            "test",
+            "check",
             "--force-shell-executor",
             "--home",
             str(tmp_path / "gitlab-ci-local-home"),
