@@ -54,6 +54,7 @@ def spark_application(config: RunnerConfig, step: str, arguments: Sequence[str])
         fixed = [e for e in spec[role].get("env", []) if "valueFrom" not in e]
         spec[role]["env"] = fixed + secret_env(config.secret_name, keys)
     spec["driver"]["serviceAccount"] = config.spark_service_account
+    spec["executor"]["serviceAccount"] = f"{config.spark_service_account}-executor"  # the chart's name
     return body
 
 

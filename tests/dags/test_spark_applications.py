@@ -130,6 +130,7 @@ def test_the_kubernetes_runner_submits_spark_steps_as_valid_applications(submitt
         spec = body["spec"]
         assert spec["image"] == ENV["HARMWATCH_IMAGE"] and body["metadata"]["namespace"] == "hw-test"
         assert spec["driver"]["serviceAccount"] == "hw-spark"
+        assert spec["executor"]["serviceAccount"] == "hw-spark-executor"
         step = spec["arguments"][0]
         for role in ("driver", "executor"):
             assert spec[role]["envFrom"] == [{"configMapRef": {"name": "hw-config"}}]

@@ -58,6 +58,13 @@ def test_renders_the_expected_objects(manifests: list[Manifest]) -> None:
         ("RoleBinding", "harmwatch-pod-launcher"),
         ("NetworkPolicy", "harmwatch-mlflow"),
         ("NetworkPolicy", "harmwatch-jobs"),
+        ("NetworkPolicy", "harmwatch-jobs-mlflow"),
+        ("NetworkPolicy", "harmwatch-spark"),
+        ("NetworkPolicy", "harmwatch-spark-driver"),
+        ("ServiceAccount", "harmwatch-spark"),
+        ("ServiceAccount", "harmwatch-spark-executor"),
+        ("Role", "harmwatch-spark-driver"),
+        ("RoleBinding", "harmwatch-spark-driver"),
         ("Pod", "harmwatch-test-mlflow-health"),
         ("Job", "harmwatch-mlflow-access"),
         ("Deployment", "harmwatch-labelstudio"),
@@ -188,7 +195,7 @@ def test_values_schema_rejects_unknown_keys() -> None:
 def test_rbac_is_namespaced_and_minimal(manifests: list[Manifest]) -> None:
     assert not by_kind(manifests, "ClusterRole") and not by_kind(manifests, "ClusterRoleBinding")
     roles = by_kind(manifests, "Role")
-    assert [r["metadata"]["name"] for r in roles] == ["harmwatch-pod-launcher"]
+    assert [r["metadata"]["name"] for r in roles] == ["harmwatch-pod-launcher", "harmwatch-spark-driver"]
     role = roles[0]
     assert role["metadata"]["namespace"] == NAMESPACE
     allowed = {
@@ -206,6 +213,61 @@ def test_rbac_is_namespaced_and_minimal(manifests: list[Manifest]) -> None:
             assert set(rule["verbs"]) <= allowed[res], rule
             seen.add(res)
     assert seen == set(allowed), "KubernetesPodOperator needs pods, pods/log and pods/exec (xcom sidecar)"
+
+
+def test_spark_driver_may_manage_only_its_executors_and_executors_have_no_token(
+    manifests: list[Manifest],
+) -> None:
+    role = one(manifests, "Role", "harmwatch-spark-driver")
+    granted = {res: set(r["verbs"]) for r in role["rules"] for res in r["resources"]}
+    assert set(granted) == {"pods", "services", "configmaps"}
+    assert all(
+        "*" not in verbs and not {"escalate", "bind", "impersonate"} & verbs for verbs in granted.values()
+    )
+    rb = one(manifests, "RoleBinding", "harmwatch-spark-driver")
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "harmwatch-spark", "namespace": NAMESPACE}]
+    assert one(manifests, "ServiceAccount", "harmwatch-spark")["automountServiceAccountToken"] is True
+    executor = one(manifests, "ServiceAccount", "harmwatch-spark-executor")
+    assert executor["automountServiceAccountToken"] is False
+    config = one(manifests, "ConfigMap", "harmwatch-config")["data"]
+    assert config["HARMWATCH_SPARK_SERVICE_ACCOUNT"] == "harmwatch-spark"
+
+
+def test_spark_pods_reach_each_other_mlflow_and_the_store_and_only_the_driver_the_api(
+    manifests: list[Manifest],
+) -> None:
+    spark = {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "spark"}
+    np = one(manifests, "NetworkPolicy", "harmwatch-spark")
+    assert np["spec"]["podSelector"]["matchLabels"] == spark
+    assert [p["podSelector"]["matchLabels"] for p in np["spec"]["ingress"][0]["from"]] == [spark]
+    targets = [p["podSelector"]["matchLabels"] for r in np["spec"]["egress"] for p in r.get("to", [])]
+    assert spark in targets and any(t.get("app.kubernetes.io/component") == "mlflow" for t in targets)
+    assert {p["port"] for r in np["spec"]["egress"] for p in r.get("ports", [])} == {53, 443, 5000}
+    driver = one(manifests, "NetworkPolicy", "harmwatch-spark-driver")
+    assert driver["spec"]["podSelector"]["matchLabels"] == {**spark, "spark-role": "driver"}
+    assert driver["spec"]["policyTypes"] == ["Egress"]
+    mlflow = one(manifests, "NetworkPolicy", "harmwatch-mlflow")["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {**spark, "spark-role": "driver"}}} in mlflow
+
+
+def test_step_egress_follows_what_each_step_uses(manifests: list[Manifest]) -> None:
+    """Only the steps that use MLflow (or Label Studio) reach it: the chart's lists are the commands of
+    jobs/harmwatch/access.py that use those credentials."""
+    from harmwatch.access import COMMAND_SECRETS, LABEL_STUDIO, MLFLOW
+
+    def steps_of(name: str) -> set[str]:
+        selector = one(manifests, "NetworkPolicy", name)["spec"]["podSelector"]
+        [expression] = selector["matchExpressions"]
+        assert expression["key"] == "harmwatch/step" and expression["operator"] == "In"
+        return set(expression["values"])
+
+    def users(keys: tuple[str, ...]) -> set[str]:
+        return {command for command, used in COMMAND_SECRETS.items() if set(keys) <= set(used)}
+
+    assert steps_of("harmwatch-jobs-mlflow") == users(MLFLOW)
+    assert steps_of("harmwatch-jobs-labelstudio") == users(LABEL_STUDIO)
+    base = one(manifests, "NetworkPolicy", "harmwatch-jobs")
+    assert not [p for r in base["spec"]["egress"] for p in r.get("to", []) if "podSelector" in p]
 
 
 def test_rolebinding_binds_only_the_airflow_worker_in_namespace(manifests: list[Manifest]) -> None:
@@ -362,7 +424,16 @@ def test_mlflow_ingress_only_from_airflow_jobs_and_test(manifests: list[Manifest
     assert all(set(peer) == {"podSelector"} for peer in rule["from"]), "no namespace or IP wildcards"
     assert all(sources), "an empty podSelector would admit every pod"
     assert any(s.get("tier") == "airflow" for s in sources)
-    assert {"app.kubernetes.io/component": "job", "app.kubernetes.io/name": "harmwatch"} in sources
+    jobs = next(
+        p["podSelector"]
+        for p in rule["from"]
+        if p["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "job"
+    )
+    assert jobs["matchLabels"] == {
+        "app.kubernetes.io/component": "job",
+        "app.kubernetes.io/name": "harmwatch",
+    }
+    assert "ingest" not in jobs["matchExpressions"][0]["values"]  # only steps that use MLflow
     assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
     egress_ports = {p["port"] for r in np["spec"]["egress"] for p in r["ports"]}
     assert egress_ports == {53, 5432, 443}
@@ -371,6 +442,7 @@ def test_mlflow_ingress_only_from_airflow_jobs_and_test(manifests: list[Manifest
 def test_job_pods_accept_nothing_and_reach_mlflow(manifests: list[Manifest]) -> None:
     np = one(manifests, "NetworkPolicy", "harmwatch-jobs")
     assert np["spec"]["ingress"] == []
+    np = one(manifests, "NetworkPolicy", "harmwatch-jobs-mlflow")
     targets = [peer["podSelector"]["matchLabels"] for r in np["spec"]["egress"] for peer in r.get("to", [])]
     assert {
         "app.kubernetes.io/name": "harmwatch",
@@ -414,7 +486,8 @@ def test_label_studio_is_reached_by_jobs_and_reaches_only_dns_and_postgres(manif
     assert all(peers), "an empty podSelector would admit every pod"
     assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
     assert {p["port"] for r in np["spec"]["egress"] for p in r["ports"]} == {53, 5432}
-    jobs = one(manifests, "NetworkPolicy", "harmwatch-jobs")
+    assert rule["from"][0]["podSelector"]["matchExpressions"][0]["values"] == ["review-push", "review-pull"]
+    jobs = one(manifests, "NetworkPolicy", "harmwatch-jobs-labelstudio")
     targets = [peer["podSelector"]["matchLabels"] for r in jobs["spec"]["egress"] for peer in r.get("to", [])]
     assert {**targets[-1]} == {
         "app.kubernetes.io/name": "harmwatch",

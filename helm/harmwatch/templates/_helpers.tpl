@@ -171,3 +171,11 @@ app.kubernetes.io/component: labelstudio
 {{- define "harmwatch.labelStudio.url" -}}
 {{- printf "http://%s.%s.svc:%v" (include "harmwatch.labelStudio.fullname" .) .Release.Namespace .Values.labelStudio.port }}
 {{- end }}
+
+{{/* ServiceAccount names of the Spark driver and its executors (SparkApplications of the data steps). */}}
+{{- define "harmwatch.spark.driverServiceAccountName" -}}
+{{- default (printf "%s-spark" (include "harmwatch.fullname" .)) .Values.spark.serviceAccount.name }}
+{{- end }}
+{{- define "harmwatch.spark.executorServiceAccountName" -}}
+{{- printf "%s-executor" (include "harmwatch.spark.driverServiceAccountName" .) }}
+{{- end }}
