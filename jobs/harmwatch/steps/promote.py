@@ -54,6 +54,61 @@ def _review(args: argparse.Namespace) -> Review | None:
     return Review(args.review, args.reviewer.strip(), args.review_note or "")
 
 
+def _record_rejection(
+    client: Any, name: str, challenger: Any, review: Any, why: str, date: str | None
+) -> None:
+    """The reviewer's Reject, on the challenger version: tags and a status line in its description."""
+    from harmwatch.registry import set_version_tags
+
+    version = str(challenger.version)
+    set_version_tags(client, name, version, rejection_tags(review, challenger.tags, date))
+    status = f"**Rejected** by {review.reviewer} on {date or 'an unspecified date'}: {why}"
+    client.update_model_version(name, version, with_status(challenger.description, status))
+
+
+def _move_champion(
+    client: Any,
+    name: str,
+    challenger: Any,
+    champion_version: str | None,
+    actor: str,
+    why: str,
+    review: Any,
+    args: argparse.Namespace,
+) -> str:
+    """Move the aliases, with the record and the audit trail; returns who moved them.
+
+    Crash safety: the record's intent and the audit trail go first, then previous-champion, then champion,
+    then the record is completed. A kill anywhere before the champion move leaves champion where it was,
+    and a rerun repeats the same writes; once champion has moved, a rerun finds "already champion" and the
+    record is completed by the next look at it (harmwatch.model.audit).
+    """
+    from harmwatch.registry import set_version_tags, write_champion_record
+
+    challenger_version = str(challenger.version)
+    audit = promotion_audit(
+        actor, champion_version, args.date, args.force, args.reason, why=why, via=args.via, review=review
+    )
+    by = audit["harmwatch.promoted_by"]
+    intent = record(challenger_version, champion_version, by, why, args.via, args.date, done=False)
+    write_champion_record(client, name, intent)
+    set_version_tags(client, name, challenger_version, audit)
+    checkpoint("audit")
+    if champion_version is not None:
+        client.set_registered_model_alias(name, "previous-champion", champion_version)
+        checkpoint("alias")
+    client.set_registered_model_alias(name, "champion", challenger_version)
+    checkpoint("alias")
+    write_champion_record(client, name, {**intent, "done": True})
+    after = f"after v{champion_version}" if champion_version else "the first champion"
+    status = (
+        f"**Champion** from {args.date or 'an unspecified date'}, {after}: "
+        f"moved by {by} ({audit['harmwatch.promotion_reason']}; {args.via})"
+    )
+    client.update_model_version(name, challenger_version, with_status(challenger.description, status))
+    return by
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from harmwatch.registry import (
         configure_mlflow,
@@ -61,8 +116,6 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         mlflow_calls,
         reconcile_champion,
         require_alias_version,
-        set_version_tags,
-        write_champion_record,
     )
 
     if args.force and not (args.reason or "").strip():
@@ -98,38 +151,11 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         if decision is None and not args.force and champion_version != challenger_version:
             raise HarmwatchError(why)
         if review is not None and review.verdict == "rejected" and not args.force:
-            set_version_tags(
-                client, name, challenger_version, rejection_tags(review, challenger.tags, args.date)
-            )
-            status = f"**Rejected** by {review.reviewer} on {args.date or 'an unspecified date'}: {why}"
-            client.update_model_version(name, challenger_version, with_status(challenger.description, status))
+            _record_rejection(client, name, challenger, review, why, args.date)
             return {**summary, "decision": "reject", "rejected_by": review.reviewer}
         if not move:
             return summary
-        # Crash safety: the record's intent and the audit trail go first, then previous-champion, then
-        # champion, then the record is completed. A kill anywhere before the champion move leaves champion
-        # where it was, and a rerun repeats the same writes; once champion has moved, a rerun finds
-        # "already champion" and the record is completed by the next look at it (harmwatch.model.audit).
-        audit = promotion_audit(
-            actor, champion_version, args.date, args.force, args.reason, why=why, via=args.via, review=review
-        )
-        by = audit["harmwatch.promoted_by"]
-        intent = record(challenger_version, champion_version, by, why, args.via, args.date, done=False)
-        write_champion_record(client, name, intent)
-        set_version_tags(client, name, challenger_version, audit)
-        checkpoint("audit")
-        if champion is not None:
-            client.set_registered_model_alias(name, "previous-champion", champion_version)
-            checkpoint("alias")
-        client.set_registered_model_alias(name, "champion", challenger_version)
-        checkpoint("alias")
-        write_champion_record(client, name, {**intent, "done": True})
-        after = f"after v{champion_version}" if champion_version else "the first champion"
-        status = (
-            f"**Champion** from {args.date or 'an unspecified date'}, {after}: "
-            f"moved by {by} ({audit['harmwatch.promotion_reason']}; {args.via})"
-        )
-        client.update_model_version(name, challenger_version, with_status(challenger.description, status))
+        by = _move_champion(client, name, challenger, champion_version, actor, why, review, args)
     return {
         **summary,
         "champion_version": challenger_version,
