@@ -58,10 +58,9 @@ LONGEST_FIRST = [  # measured with --durations on a clean clone; the rest follow
     "browser/test_ui.py",  # ~7 min
     "pods",  # ~5 min
     "spark",  # ~5 min
-    "e2e/test_production_backends.py",  # ~4 min
+    "e2e/test_retrain_dag.py",  # ~4.5 min
     "reliability/test_crash_rerun_model.py",  # ~4 min
     "deploy/test_gitlab_ci.py",  # ~3 min
-    "e2e/test_retrain_dag.py",  # ~2.5 min
     "reliability/test_mlflow_outage.py",  # ~2.5 min
 ]
 
