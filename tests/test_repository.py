@@ -50,7 +50,6 @@ NOT_YET_SPLIT = {
     "jobs/harmwatch/spark/ingest.py:ingest_kind",
     "jobs/harmwatch/spark/validate.py:validate_run",
     "jobs/harmwatch/spark/build.py:text_and_reporter_decisions",
-    "jobs/harmwatch/cli.py:main",
 }
 MAX_LINES = 60
 

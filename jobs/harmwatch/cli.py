@@ -73,18 +73,11 @@ def _mlflow_outage(settings: Settings, exc: BaseException) -> Any:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(_top_help(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    command, rest = argv[0], argv[1:]
+def _checked_settings(command: str) -> Any:
+    """The settings, or None after one line naming the variable that is wrong or the secret missing."""
     from pydantic import ValidationError
 
-    from harmwatch import faults
-    from harmwatch.config import configure_libraries, load_settings
-    from harmwatch.errors import HarmwatchError
-    from harmwatch.storage import StorageError
+    from harmwatch.config import load_settings
 
     try:
         settings = load_settings()
@@ -93,22 +86,56 @@ def main(argv: list[str] | None = None) -> int:
         field = (".".join(str(p) for p in problem["loc"]) or "settings").upper()
         variable = field if field.startswith("MLFLOW_TRACKING_") else f"HARMWATCH_{field}"
         print(f"harmwatch {command}: error: {variable}: {problem['msg']}", file=sys.stderr)
-        return 2
+        return None
     # info shows what is set; mlflow-access (the admin's) handles no data and checks its own credentials.
     refusals = settings.refusals(command) if command not in ("info", "mlflow-access") else []
     if refusals:
         print(f"harmwatch {command}: error: {refusals[0]}", file=sys.stderr)
-        return 2
-    configure_libraries(settings)
-    faults.arm(settings.fault_kill_at)
+        return None
+    return settings
+
+
+def _configure_logging(level: str, command: str) -> None:
     logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s harmwatch.{command} %(levelname)s %(message)s",
-        stream=sys.stderr,
+        level=level, format=f"%(asctime)s harmwatch.{command} %(levelname)s %(message)s", stream=sys.stderr
     )
     for noisy in ("great_expectations", "mlflow", "alembic", "botocore", "urllib3", "evidently", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+
+def _unexpected(settings: Any, command: str, exc: Exception) -> int:
+    """One line for an error no step mapped (an MLflow outage keeps its own exit code); the traceback
+    only with the debug setting."""
+    if settings.debug:
+        traceback.print_exc()
+    outage = _mlflow_outage(settings, exc)
+    if outage is not None:  # an MLflow call outside a step's own error mapping
+        print(f"harmwatch {command}: error: {outage}", file=sys.stderr)
+        return outage.exit_code
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    loc = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    print(f"harmwatch {command}: unexpected {type(exc).__name__}{loc}: {msg}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(_top_help(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    command, rest = argv[0], argv[1:]
+    from harmwatch import faults
+    from harmwatch.config import configure_libraries
+    from harmwatch.errors import HarmwatchError
+    from harmwatch.storage import StorageError
+
+    settings = _checked_settings(command)
+    if settings is None:
+        return 2
+    configure_libraries(settings)
+    faults.arm(settings.fault_kill_at)
+    _configure_logging(settings.log_level, command)
     module = importlib.import_module(COMMANDS[command][0])
     parser = argparse.ArgumentParser(prog=f"harmwatch {command}", description=module.__doc__)
     module.add_arguments(parser)
@@ -123,17 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harmwatch {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: still one line, traceback only on request
-        if settings.debug:
-            traceback.print_exc()
-        outage = _mlflow_outage(settings, exc)
-        if outage is not None:  # an MLflow call outside a step's own error mapping
-            print(f"harmwatch {command}: error: {outage}", file=sys.stderr)
-            return outage.exit_code
-        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        loc = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"harmwatch {command}: unexpected {type(exc).__name__}{loc}: {msg}", file=sys.stderr)
-        return 1
+        return _unexpected(settings, command, exc)
     _emit_summary(summary)
     return 0
 
