@@ -50,6 +50,16 @@ DEV_PSEUDONYM_KEY = "harmwatch-local-dev-key"
 MIN_KEY_BYTES = 32
 
 
+def key_id(key: str) -> str:
+    """A key's public id: a short HMAC of a fixed label under the key. Equal keys have equal ids, and the
+    id tells nothing about the key, so manifests can record which key made their pseudonyms."""
+    import hashlib
+    import hmac
+
+    raw = key.encode("utf-8", "surrogateescape")
+    return "k_" + hmac.new(raw, b"harmwatch pseudonym key id", hashlib.sha256).hexdigest()[:12]
+
+
 def is_development_key(key: str) -> bool:
     """Whether ``key`` is the development key in any spelling: case, whitespace or a newline added
     (a Secret made with ``echo``), or padded with other characters to pass the length check."""
@@ -100,6 +110,11 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         default=SecretStr(DEV_PSEUDONYM_KEY),
         description="Key of the keyed hash that pseudonymises reporter ids (a Secret in production).",
+    )
+    previous_pseudonym_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The key being retired, read only by `harmwatch rotate-key` (a Secret, set for the "
+        "rotation and removed after).",
     )
     actor: str = Field(
         default="",
@@ -196,6 +211,11 @@ class Settings(BaseSettings):
         self.label_studio_url = str(found.get("url", ""))
         if not self.label_studio_token.get_secret_value():
             self.label_studio_token = SecretStr(str(found.get("token", "")))
+
+    @property
+    def pseudonym_key_id(self) -> str:
+        """The pseudonym key's id (:func:`key_id`), recorded in every manifest."""
+        return key_id(self.pseudonym_key.get_secret_value())
 
     @property
     def embedded(self) -> bool:

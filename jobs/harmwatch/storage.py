@@ -59,6 +59,7 @@ class Store:
 
     uri: str
     remote = False  # object storage rather than a local folder
+    key_id = ""  # the pseudonym key's id, recorded in every manifest (set by open_store)
 
     def url(self, key: str) -> str:
         return f"{self.uri.rstrip('/')}/{key.lstrip('/')}" if key else self.uri
@@ -121,6 +122,8 @@ class Store:
             data = self.read_bytes(f"{prefix}/{name}")
             entries.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         manifest = {"prefix": prefix, "files": entries, **(meta or {})}
+        if self.key_id:
+            manifest["key_id"] = self.key_id
         self.write_json(f"{prefix}/{MANIFEST}", manifest)
         return manifest
 
@@ -305,10 +308,14 @@ class S3Store(Store):
 def open_store(uri: str, settings: Settings | None = None) -> Store:
     """A store for ``s3://bucket/prefix`` or a local path (``file://`` accepted).
 
-    ``settings`` gives the S3 retry budget (``s3_max_attempts``); without it botocore's standard 4.
+    ``settings`` gives the S3 retry budget (``s3_max_attempts``; without it botocore's standard 4) and the
+    pseudonym key id every manifest records.
     """
+    store: Store
     if is_remote(uri):
-        return S3Store(uri, settings.s3_max_attempts if settings is not None else 4)
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
-    return LocalStore(uri)
+        store = S3Store(uri, settings.s3_max_attempts if settings is not None else 4)
+    else:
+        store = LocalStore(uri.removeprefix("file://"))
+    if settings is not None:
+        store.key_id = settings.pseudonym_key_id
+    return store

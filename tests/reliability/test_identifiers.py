@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from harmwatch.cli import main
+from harmwatch.config import key_id, load_settings
 from harmwatch.data.landing import labeller_pseudonym, pseudonymise
 from harmwatch.storage import open_store
 
@@ -117,3 +118,85 @@ def test_labeller_ids_are_pseudonymised_and_review_provenance_is_kept(keyed, cap
     assert extra["review_task"] == "17" and extra["annotators"] == m  # declared forms are kept as they are
     everything = lake_bytes(keyed)
     assert b"grace-moderator" not in everything and b"henry-in-a-note" not in everything
+
+
+# -- the key id, and a key change only as a declared rotation -------------------------------------------
+OTHER_KEY = "the-next-pseudonym-key-of-32-bytes-or-more"
+
+
+def test_every_manifest_records_the_key_id_and_a_changed_key_is_refused(keyed, capsys, monkeypatch):
+    ingest(
+        keyed, capsys, {"reports/dt=2026-01-01/r.jsonl": json.dumps(report("a", reporter_id="ann")) + "\n"}
+    )
+    manifests = list((keyed / "lake").rglob("_MANIFEST.json"))
+    assert len(manifests) == 2
+    assert {json.loads(m.read_text())["key_id"] for m in manifests} == {key_id(KEY)}
+    monkeypatch.setenv("HARMWATCH_PSEUDONYM_KEY", OTHER_KEY)
+    (keyed / "landing/reports/dt=2026-01-02").mkdir(parents=True)
+    (keyed / "landing/reports/dt=2026-01-02/r.jsonl").write_text(json.dumps(report("b", reporter_id="ann")))
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"made with {key_id(KEY)}" in err and "rotate-key" in err
+    assert len(list((keyed / "lake").rglob("_MANIFEST.json"))) == 2, "nothing written under the new key"
+
+
+def rotate(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["rotate-key", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rotate_key_rekeys_the_lake_and_the_reliability_tables(keyed, capsys, monkeypatch):
+    old, new = KEY.encode(), OTHER_KEY.encode()
+    lines = [report("a", reporter_id="ann"), report("b", reporter_id="bo")]
+    ingest(
+        keyed,
+        capsys,
+        {
+            "reports/dt=2026-01-01/r.jsonl": "".join(json.dumps(r) + "\n" for r in lines),
+            "labelled/dt=2026-01-01/l.csv": f"post_id,text,label,labelled_at,labeller_id\np1,hi,age,{T},mo\n",
+        },
+    )
+    lake = open_store(str(keyed / "lake"), load_settings())
+    gone = pseudonymise("reporter-whose-landing-file-was-deleted", old)
+    reliability = pd.DataFrame(
+        {
+            "reporter_id": [pseudonymise("ann", old), gone],
+            "reports_on_labelled": [3, 1],
+            "reliability": [0.9, 0.5],
+        }
+    )
+    lake.write_parquet("reporters/v=1/reliability.parquet", reliability)
+    lake.commit("reporters/v=1", ["reliability.parquet"], {"version": "1"})
+
+    monkeypatch.setenv("HARMWATCH_PSEUDONYM_KEY", OTHER_KEY)
+    code, _, err = rotate(capsys, "--previous-key-id", key_id(KEY))
+    assert code == 2 and "HARMWATCH_PREVIOUS_PSEUDONYM_KEY is not set" in err  # the old key is needed
+    monkeypatch.setenv("HARMWATCH_PREVIOUS_PSEUDONYM_KEY", KEY)
+    code, _, err = rotate(capsys, "--previous-key-id", "k_000000000000")
+    assert code == 2 and "not the declared k_000000000000" in err and err.count("\n") == 1
+    code, out, err = rotate(capsys, "--previous-key-id", key_id(KEY))
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert (summary["key_id"], summary["previous_key_id"]) == (key_id(OTHER_KEY), key_id(KEY))
+    assert (summary["ids_mapped"], summary["ids_without_raw_id"]) == (4, 1)  # ann twice, bo, mo; the gone one
+
+    table_after = lake.read_parquet("reporters/v=1/reliability.parquet")
+    assert table_after["reporter_id"].iloc[0] == pseudonymise("ann", new)
+    assert table_after["reporter_id"].iloc[1] not in (gone, pseudonymise("ann", new))
+    assert table_after["reliability"].tolist() == [0.9, 0.5]
+    rows = table(keyed, "ingest/reports")
+    assert sorted(rows["reporter_id"]) == sorted([pseudonymise("ann", new), pseudonymise("bo", new)])
+    assert table(keyed, "ingest/labelled")["labeller_id"].tolist() == [labeller_pseudonym("mo", new)]
+    manifests = [json.loads(m.read_text()) for m in (keyed / "lake").rglob("_MANIFEST.json")]
+    assert {m["key_id"] for m in manifests} == {key_id(OTHER_KEY)}
+    # The new key is now the lake's: ingest runs and ties new reports to the re-keyed reporters.
+    (keyed / "landing/reports/dt=2026-01-02").mkdir(parents=True)
+    (keyed / "landing/reports/dt=2026-01-02/r.jsonl").write_text(json.dumps(report("c", reporter_id="ann")))
+    capsys.readouterr()
+    assert main(["ingest"]) == 0
+    assert (table(keyed, "ingest/reports")["reporter_id"] == pseudonymise("ann", new)).sum() == 2
+    # A second rotation with the same declaration finds nothing left on the old key.
+    code, out, err = rotate(capsys, "--previous-key-id", key_id(KEY))
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["folders"] == 0, err

@@ -17,6 +17,8 @@ Lake (``settings.lake_uri``)::
     review/v=<version>/queue.parquet (+ queue.csv)       build-dataset: texts a moderator must decide
     reporters/v=<version>/reliability.parquet            build-dataset: reporter reliability
     predictions/dt=<day>/run=<id>/part-*.parquet         predict: champion and shadow challenger scores
+    keys/pseudonym-key.json                              ingest, rotate-key: id of the key the lake's
+                                                         pseudonyms are made with, and the ones retired
     moderation/pushes/dt=<day>/pushed.parquet            review-push: queued texts sent to Label Studio
     moderation/pulls/run=<id>/decisions.parquet, status.parquet
                                                          review-pull: new final decisions; every item's state;
@@ -59,6 +61,7 @@ PREDICTIONS = "predictions"
 REVIEW_PUSHES = "moderation/pushes"
 REVIEW_PULLS = "moderation/pulls"
 REVIEW_LANDING_PREFIX = "review-"
+KEY_RECORD = "keys/pseudonym-key.json"
 
 
 def _kind(kind: str) -> str:

@@ -36,5 +36,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harmwatch.steps.mlflow_access",
         "admin: give the pipeline its MLflow user and permissions",
     ),
+    "rotate-key": (
+        "harmwatch.steps.rotate_key",
+        "admin: re-key the lake's pseudonyms after a declared pseudonym-key change",
+    ),
     "info": ("harmwatch.steps.info", "print the resolved settings"),
 }

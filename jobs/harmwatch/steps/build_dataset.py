@@ -35,6 +35,7 @@ from harmwatch.data.dataset import Assembly, assemble, content_version, pending_
 from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.exports import spreadsheet_csv
 from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
+from harmwatch.data.keys import require_key
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import DataError, HarmwatchError
@@ -204,6 +205,7 @@ def policy_of(args: argparse.Namespace) -> Policy:
 
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings.lake_uri, settings)
+    require_key(store, settings.pseudonym_key_id)  # reliability joins pseudonyms of one key only
     policy = policy_of(args)
     validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
     if choose(settings, getattr(args, "engine", None), manifest_bytes(validated)) == "spark":

@@ -22,6 +22,7 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog, landing
 from harmwatch.data.authority import digest
+from harmwatch.data.keys import require_key
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.errors import HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose
@@ -164,6 +165,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         raise HarmwatchError(f"--date {args.date!r} is not a YYYY-MM-DD date") from None
     landing_store = open_store(args.landing or settings.landing_uri, settings)
     lake = open_store(args.lake or settings.lake_uri, settings)
+    require_key(lake, settings.pseudonym_key_id)  # pseudonyms under another key would split reporters
     key = settings.pseudonym_key.get_secret_value().encode()
     pending = {kind: pending_files(landing_store, lake, kind, until) for kind in catalog.KINDS}
     size = sum(o.size for files, _ignored in pending.values() for o in files)
