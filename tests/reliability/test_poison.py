@@ -198,3 +198,53 @@ def test_fuzzed_landing_zone_always_commits_and_accounts_for_every_row(zone, mon
         assert reports["files"] == expected_files
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# -- validate: duplicated ids, and the report's size --------------------------------------------------
+def validate(capsys) -> dict:
+    capsys.readouterr()
+    code = main(["validate"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_duplicated_post_id_keeps_one_copy_by_the_stated_rule(hw_env, capsys):
+    rows = (
+        "p1,the first decision,age,2026-01-01T10:00:00Z,m\n"
+        "p2,another post,religion,2026-01-01T10:30:00Z,m\n"
+        "p1,the first decision,gender,2026-01-01T11:00:00Z,m\n"  # the moderator's newer decision
+    )
+    put(hw_env, "labelled/dt=2026-01-01/a.csv", H + rows.encode())
+    put(hw_env, "labelled/dt=2026-01-01/b.csv", H + b"p3,same time twice,age,2026-01-01T09:00:00Z,m\n")
+    put(hw_env, "labelled/dt=2026-01-01/c.csv", H + b"p3,same time twice,age,2026-01-01T09:00:00Z,m\n")
+    ingest(capsys)
+    out = validate(capsys)
+    assert (out["rows_in"], out["rows_valid"], out["rows_quarantined"]) == (5, 3, 2)
+    lake = open_store(str(hw_env / "lake"))
+    valid = pd.concat(
+        [lake.read_parquet(o.key) for o in lake.list("validated/labelled") if o.key.endswith(".parquet")]
+    )
+    kept = valid.set_index("post_id")
+    assert kept.loc["p1", "label"] == "gender"  # the latest labelled_at wins
+    assert kept.loc["p3", "source_file"] == "labelled/dt=2026-01-01/c.csv"  # a tie: the last landed wins
+    q = pd.concat(
+        [lake.read_parquet(o.key) for o in lake.list("quarantine/validate") if o.key.endswith(".parquet")]
+    )
+    assert sorted(q["post_id"]) == ["p1", "p3"]
+    assert q["reason"].str.contains("post_id duplicated within the batch: the copy with the latest").all()
+
+
+def test_the_validate_report_caps_its_quarantine_sample(hw_env, capsys):
+    rows = "".join(f"q{i},{'long post ' * 4000}{i},not-a-class,{T},m\n" for i in range(200))
+    put(hw_env, "labelled/dt=2026-01-01/big.csv", H + rows.encode())
+    assert (hw_env / "landing/labelled/dt=2026-01-01/big.csv").stat().st_size > 7_000_000
+    ingest(capsys)
+    assert main(["validate"]) == 3  # a file of nothing but invalid rows is rejected as a batch
+    assert "big.csv rejected" in capsys.readouterr().err
+    pages = list((hw_env / "reports").rglob("report.html"))
+    assert len(pages) == 1 and pages[0].stat().st_size < 1_000_000
+    page = pages[0].read_text()
+    assert "big.csv" in page and "... [40003 chars]" in page  # the sample is there, each text cut
+    results = list((hw_env / "reports").rglob("result.json"))
+    assert results[0].stat().st_size < 1_000_000

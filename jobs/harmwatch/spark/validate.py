@@ -47,10 +47,20 @@ def derive(frame: DataFrame, kind: str) -> DataFrame:
 
     key_udf, epoch_udf = _udfs()
     spec = KIND_SPEC[kind]
-    out = frame.select(
-        "_row", "source_file", *[c for c in spec["required"] if c in frame.columns and c != "source_file"]
+    # The kept copy of a duplicated id, as in suites.id_copies: latest timestamp, then the last landed.
+    latest = Window.partitionBy(spec["id"]).orderBy(
+        F.col("_ts_epoch").desc_nulls_last(), F.col("source_file").desc(), F.col("source_line").desc()
     )
-    out = out.withColumn("_text_len", F.char_length("text")).withColumn("_ts_epoch", epoch_udf(spec["ts"]))
+    copy = F.when(F.col(spec["id"]).isNull(), 0).otherwise((F.row_number().over(latest) > 1).cast("long"))
+    out = frame.withColumn("_ts_epoch", epoch_udf(spec["ts"])).withColumn("_id_copy", copy)
+    out = out.select(
+        "_row",
+        "source_file",
+        *[c for c in spec["required"] if c in frame.columns and c != "source_file"],
+        "_ts_epoch",
+        "_id_copy",
+    )
+    out = out.withColumn("_text_len", F.char_length("text"))
     if kind == "labelled":
         by_key = Window.partitionBy(key_udf("text"))
         out = out.withColumn("_label_variants", F.size(F.collect_set("label").over(by_key)))

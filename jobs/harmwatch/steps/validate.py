@@ -93,10 +93,37 @@ def summarise(manifest: dict, rows: int, quarantined: int, expectations: list[di
     }
 
 
+SAMPLE_CELL_CHARS = 300  # a quarantined text in the report is cut here: enough to see what it is
+SAMPLE_TOTAL_CHARS = 200_000  # and the sample stops here: the report is a page to read, not a copy
+
+
+def cap_sample(sample: list[dict]) -> list[dict]:
+    """The quarantine sample as the report shows it: each cell cut, and rows only up to a total size.
+
+    The quarantine itself keeps every row whole; the report only points at it (a sample of 200 rows of
+    large posts once made a 20 MB page out of an 8 MB file)."""
+    out, total = [], 0
+    for row in sample:
+        cut = {
+            k: (
+                v[:SAMPLE_CELL_CHARS] + f"... [{len(v)} chars]"
+                if isinstance(v, str) and len(v) > SAMPLE_CELL_CHARS
+                else v
+            )
+            for k, v in row.items()
+        }
+        total += sum(len(str(v)) for v in cut.values())
+        if total > SAMPLE_TOTAL_CHARS:
+            break
+        out.append(cut)
+    return out
+
+
 def write_report(reports: Store, summary: dict, expectations: list, batches: list, sample: list) -> str:
     """The run's HTML page and GX result JSON in the reports store; the page's URL."""
     rdir = catalog.validation_report(summary["kind"], summary["run_id"])
-    reports.write_text(f"{rdir}/report.html", render_validation_html(summary, expectations, batches, sample))
+    page = render_validation_html(summary, expectations, batches, cap_sample(sample))
+    reports.write_text(f"{rdir}/report.html", page)
     reports.write_json(f"{rdir}/result.json", {**summary, "expectations": expectations, "batches": batches})
     return reports.url(f"{rdir}/report.html")
 
