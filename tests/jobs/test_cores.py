@@ -156,8 +156,9 @@ def test_validate_checks_give_a_reason_per_row_and_reject_a_skewed_labelled_batc
     result = check(frame, "labelled", Bounds(), as_of)
     reasons = result.reasons.tolist()
     assert reasons[3] == "label not one of the allowed classes" and reasons[4] == "text blank"
-    assert "post_id duplicated within the batch" in reasons[0] and "post_id duplicated" in reasons[5]
-    assert sum(r == "" for r in reasons) == 8 and result.rejected == {}
+    # One copy of p0 is kept: same labelled_at and file, so the last landed (row 5); row 0 is quarantined.
+    assert "post_id duplicated within the batch" in reasons[0] and reasons[5] == ""
+    assert sum(r == "" for r in reasons) == 9 and result.rejected == {}
     # Big enough to judge its mix (Bounds.judge_min_rows), one class above the ceiling: the whole file goes.
     skewed = labelled([(f"q{i}", f"text {i}", "age" if i % 5 else "gender") for i in range(200)]).astype(
         "string"

@@ -65,7 +65,7 @@ def derive(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     out["_row"] = range(len(out))
     out["_text_len"] = out["text"].str.len()
     out["_ts_epoch"] = ts_epoch(out[spec["ts"]])
-    out["_id_copy"] = id_copies(frame, spec["id"], out["_ts_epoch"])
+    out["_id_copy"] = id_copies(frame, spec["id"], out["_ts_epoch"]).to_numpy()
     if kind == "labelled":
         key = text_key(out["text"])
         out["_label_variants"] = out.groupby(key)["label"].transform("nunique").fillna(0)
@@ -78,6 +78,8 @@ def id_copies(frame: pd.DataFrame, id_column: str, epoch: pd.Series) -> pd.Serie
     The kept copy is the one with the latest timestamp (a moderator's newest decision), then the last
     landed (``source_file``, ``source_line``): one copy survives, so a duplicated post keeps its label.
     """
+    if id_column not in frame.columns:
+        return pd.Series(0, index=frame.index, dtype="int64")
     lineage = [c for c in ("source_file", "source_line") if c in frame.columns]
     order = pd.DataFrame(
         {"id": frame[id_column].to_numpy(), "ts": epoch.fillna(float("-inf")).to_numpy()}, index=frame.index
@@ -87,7 +89,7 @@ def id_copies(frame: pd.DataFrame, id_column: str, epoch: pd.Series) -> pd.Serie
     order["_pos"] = range(len(order))
     ranked = order.sort_values(["ts", *lineage, "_pos"], ascending=False, kind="stable")
     copy = ranked["id"].notna() & ranked.duplicated("id")
-    return copy.reindex(order.index).astype("int64").to_numpy()
+    return copy.reindex(order.index).astype("int64")
 
 
 def ts_epoch(values: pd.Series) -> pd.Series:
