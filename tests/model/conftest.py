@@ -213,6 +213,13 @@ def real_posts(source_csv: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def dataset_texts(real_posts: pd.DataFrame) -> frozenset[str]:
+    """Every text of the real dataset as the lake holds it, lower case: what the hand-written test sets
+    (golden posts, identity templates) must not be copied from. Normalised once per session."""
+    return frozenset(real_posts["text_raw"].map(lake_text).str.lower())
+
+
+@pytest.fixture(scope="session")
 def small_sample(real_posts: pd.DataFrame) -> pd.DataFrame:
     """3,000 posts of the real dataset (fixed seed), ``text`` as the lake holds it: enough for a model
     whose behaviour can be checked, fitted in seconds."""

@@ -23,7 +23,6 @@ from harmwatch.model.metrics import (
 from harmwatch.model.promotion import plan_promotion
 from harmwatch.model.textmodel import contract_frame
 from harmwatch.steps.evaluate import CONTRACT, finish_smoke
-from tests.model.conftest import lake_text
 
 GOOD = {f"f1_{c}": 0.9 for c in CLASSES} | {"macro_f1": 0.9, "ece": 0.02, "harmful_ece": 0.02}
 SMOKE_OK = {"ok": True, "detail": "ok"}
@@ -37,7 +36,7 @@ def golden_result(n_fail: dict[str, int] | None = None) -> pd.DataFrame:
     return g.assign(passed=passed)
 
 
-def test_golden_set_is_hand_written_and_covers_identity_counterfactuals(source_csv):
+def test_golden_set_is_hand_written_and_covers_identity_counterfactuals(dataset_texts):
     g = golden_frame()
     assert 40 <= len(g) <= 60 and g["text"].is_unique
     assert set(g["expect"]) == {"flag", "no_flag"}
@@ -46,8 +45,7 @@ def test_golden_set_is_hand_written_and_covers_identity_counterfactuals(source_c
     assert (g.loc[g["kind"] != "must_flag", "expect"] == "no_flag").all()
     notes = " ".join(g.loc[g["kind"] == "identity_counterfactual", "note"])
     assert all(group in notes for group in ("religion", "ethnicity", "gender", "age"))
-    data = pd.read_csv(source_csv, dtype=str, keep_default_na=False)["tweet_text"].map(lake_text).str.lower()
-    assert not set(g["text"].str.lower()) & set(data), "golden posts must not be copied from the dataset"
+    assert not set(g["text"].str.lower()) & dataset_texts, "golden posts must not be copied from the dataset"
 
 
 def test_first_model_is_judged_on_floors_only():
