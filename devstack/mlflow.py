@@ -17,7 +17,7 @@ tests and the benchmark start (the chart's ``basic_auth.ini`` is checked against
 The server keeps each verified credential for :data:`CREDENTIAL_CACHE_SECONDS`: MLflow's default
 password hash (scrypt) costs about 0.1 CPU-second per check, and the basic-auth app checks the password
 up to three times per request, so without the cache a step's every API call costs the server a third of
-a CPU-second (docs/deploy.md, "Security notes").
+a CPU-second (docs/security.md).
 
 As a command: ``python -m devstack.mlflow env|serve|grant`` (``scripts/up.sh`` uses all three).
 """

@@ -146,7 +146,7 @@ def test_a_deleted_user_is_refused_at_once(probe: Probe) -> None:
 
 def test_a_password_changed_elsewhere_stops_working_within_the_ttl(probe: Probe) -> None:
     """Another worker or replica (or the user database itself) changed it: this worker's cache does not
-    hear of it, so the old password keeps working until its entry expires, as docs/deploy.md states."""
+    hear of it, so the old password keeps working until its entry expires, as docs/security.md states."""
     user, old = probe.user()
     assert probe("get", user, old)["status"] == 200
     new = secrets.token_urlsafe(12)
