@@ -62,6 +62,13 @@ def test_without_a_champion_volume_decides_and_row_order_does_not_matter() -> No
         prioritise(q, None, Weights(), order="random")
 
 
+def test_a_queue_without_reported_texts_is_ordered_by_its_posts() -> None:
+    q = queue().drop(columns=["n_reports", "suggested_label"])  # moderator conflicts only
+    ordered = prioritise(q, None, Weights())
+    assert ordered.iloc[0]["key"] == "a coin flip"  # 2 posts
+    assert ordered["expected_value"].is_monotonic_decreasing
+
+
 def test_task_data_carries_the_evidence_as_text() -> None:
     q = prioritise(queue(), scores([{"age": 1.0}, {"age": 1.0}, {"religion": 0.6, "gender": 0.4}]), Weights())
     q = pd.concat([q, scores([{"age": 1.0}] * 3)], axis=1)

@@ -80,7 +80,9 @@ def model_components(queue: pd.DataFrame, scores: pd.DataFrame | None) -> pd.Dat
 def volume(queue: pd.DataFrame) -> pd.Series:
     """log(1 + posts + reports), scaled to [0, 1] by the largest in the queue."""
     posts = queue["post_id"].map(lambda v: len(_split(v)))
-    reports = pd.to_numeric(queue.get("n_reports", 0), errors="coerce").fillna(0)
+    # A queue of moderator conflicts only (no reported text, as on a first day) has no report column.
+    counts = queue["n_reports"] if "n_reports" in queue else pd.Series(0, index=queue.index)
+    reports = pd.to_numeric(counts, errors="coerce").fillna(0)
     raw = np.log1p(posts + reports)
     top = float(raw.max()) if len(raw) else 0.0
     return raw / top if top > 0 else raw * 0.0
