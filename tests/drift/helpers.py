@@ -1,8 +1,9 @@
-"""Test helpers: a stand-in champion (a pyfunc with the output contract of docs/architecture.md) and a
+"""Test helpers: a stand-in champion (a model with the output contract of docs/architecture.md) and a
 validated lake.
 
 Built with plain ``mlflow`` and the store's commit protocol, i.e. from the public contracts (registered
-model ``harmful-content`` with alias ``champion``, run artifact ``drift_reference/reference.parquet``,
+model ``harmful-content`` with alias ``champion``, saved as ``harmwatch train`` saves a model: the sklearn
+flavour with skops and its digest on the version; run artifact ``drift_reference/reference.parquet``;
 ``validated/<kind>/run=<id>/`` with a manifest), not from other steps' code.
 """
 
@@ -11,32 +12,29 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 
-from harmwatch.config import BENIGN_CLASS, CLASSES, MODEL_NAME, Settings
+from harmwatch.config import MODEL_NAME, Settings
 from harmwatch.storage import Store
 
 
 def stand_in_model(train: pd.DataFrame):
-    """TF-IDF + logistic regression: a quick champion for tests."""
+    """TF-IDF + logistic regression: a quick champion for tests, in the registered model's class (its
+    ``predict`` returns the output contract), so it saves and loads as a trained model does."""
+    from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
 
-    pipe = make_pipeline(TfidfVectorizer(min_df=2, sublinear_tf=True), LogisticRegression(max_iter=300))
-    return pipe.fit(train["text"], train["label"])
+    from harmwatch.model.textmodel import HarmfulContentPipeline
+
+    words = ColumnTransformer([("word", TfidfVectorizer(min_df=2, sublinear_tf=True), "text")])
+    pipe = HarmfulContentPipeline([("features", words), ("clf", LogisticRegression(max_iter=300))])
+    return pipe.fit(train[["text"]].astype(str), train["label"])
 
 
 def predict_frame(model, texts: pd.Series) -> pd.DataFrame:
-    """The pyfunc output contract: label, harmful_score, score_<class>."""
-    proba = model.predict_proba(texts.astype(str))
-    classes = list(model.classes_)
-    out = pd.DataFrame({f"score_{c}": proba[:, classes.index(c)] if c in classes else 0.0 for c in CLASSES})
-    out.insert(0, "harmful_score", 1.0 - out[f"score_{BENIGN_CLASS}"])
-    out.insert(0, "label", np.asarray(classes)[proba.argmax(axis=1)])
-    return out
+    """The output contract: label, harmful_score, score_<class>."""
+    return model.predict(pd.DataFrame({"text": texts.astype(str).to_numpy()}))
 
 
 def with_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,32 +42,32 @@ def with_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(pred_label=pred["label"].to_numpy(), harmful_score=pred["harmful_score"].to_numpy())
 
 
-class StandInChampion(mlflow.pyfunc.PythonModel):
-    def __init__(self, model) -> None:
-        self.model = model
-
-    def predict(self, context, model_input, params=None):
-        return predict_frame(self.model, model_input["text"])
-
-
 def register_champion(settings: Settings, model, reference: pd.DataFrame) -> tuple[str, str]:
-    """Log the stand-in as a pyfunc with a reference sample, register it, point ``champion`` at it."""
-    import cloudpickle
+    """Log the stand-in as ``harmwatch train`` logs a model (skops, its digest on the version) with a
+    reference sample, register it, point ``champion`` at it."""
+    import mlflow.sklearn
     from mlflow import MlflowClient
 
-    import tests.drift.helpers as me
+    from harmwatch.model.trusted import DIGEST_TAG, TRUSTED_TYPES
+    from harmwatch.registry import saved_model_digest
 
-    cloudpickle.register_pickle_by_value(me)  # the step's process need not import the tests
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
     exp = client.create_experiment("test-train", artifact_location=settings.mlflow_artifact_uri)
     with mlflow.start_run(experiment_id=exp) as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.pyfunc.log_model(name="model", python_model=StandInChampion(model))
+        logged = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=["scikit-learn"],  # listed: inferring them loads the model in a subprocess
+        )
+        digest = saved_model_digest(logged.model_uri)
         reference.to_parquet(Path(tmp) / "reference.parquet", index=False)
         mlflow.log_artifact(str(Path(tmp) / "reference.parquet"), "drift_reference")
-    mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME)
+    mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME, tags={DIGEST_TAG: digest})
     client.set_registered_model_alias(MODEL_NAME, "champion", mv.version)
     return run.info.run_id, str(mv.version)
 
