@@ -196,7 +196,8 @@ def run(opts: Options) -> dict[str, Any]:
         print(f"auth: credential cache {cache_seconds} s", flush=True)
         try:
             runs.append(measure(opts.source, cache_seconds))
-        except StepFailed as exc:
+        except StepFailed as exc:  # recorded; the other run still goes
+            print(f"  FAILED: {exc}", flush=True)
             runs.append({"cache_seconds": cache_seconds, "error": str(exc), "load1": load1()})
     return {"runs": runs, "errors": [r["error"] for r in runs if "error" in r]}
 
