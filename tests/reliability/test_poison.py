@@ -14,10 +14,14 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harmwatch.cli import main
+from harmwatch.data.suites import id_copies, ts_epoch
+from harmwatch.htmlreport import render_validation_html
+from harmwatch.steps.validate import SAMPLE_CELL_CHARS, SAMPLE_TOTAL_CHARS, cap_sample
 from harmwatch.storage import LocalStore, open_store
 
 T = "2026-01-01T10:00:00Z"
@@ -168,7 +172,7 @@ def landing_zones(draw) -> list[tuple[str, str, bytes]]:
     return out
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(zone=landing_zones())
 def test_fuzzed_landing_zone_always_commits_and_accounts_for_every_row(zone, monkeypatch, capsys):
     home = Path(tempfile.mkdtemp(prefix="hw-poison-"))
@@ -200,7 +204,7 @@ def test_fuzzed_landing_zone_always_commits_and_accounts_for_every_row(zone, mon
         shutil.rmtree(home, ignore_errors=True)
 
 
-# -- validate: duplicated ids, and the report's size --------------------------------------------------
+# -- validate: duplicated ids, and the report's size (the CLI runs are slow: they run GX) ------------
 def validate(capsys) -> dict:
     capsys.readouterr()
     code = main(["validate"])
@@ -209,6 +213,33 @@ def validate(capsys) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def test_id_copies_keep_the_latest_then_the_last_landed():
+    frame = pd.DataFrame(
+        {
+            "post_id": ["p1", "p2", "p1", "p3", "p3", None, None],
+            "labelled_at": ["2026-01-01T10:00:00Z", T, "2026-01-01T11:00:00Z", T, T, T, T],
+            "source_file": ["a.csv", "a.csv", "a.csv", "b.csv", "c.csv", "a.csv", "a.csv"],
+            "source_line": [2, 3, 4, 2, 2, 5, 6],
+        },
+        index=range(10, 17),
+    )
+    copies = id_copies(frame, "post_id", ts_epoch(frame["labelled_at"]))
+    # p1: the newer decision (line 4) is kept; p3: a tie, the last landed (c.csv) is kept; no id: not a copy.
+    assert copies.tolist() == [1, 0, 0, 1, 0, 0, 0] and list(copies.index) == list(frame.index)
+
+
+def test_the_report_sample_is_capped_per_cell_and_in_total():
+    sample = [
+        {"source_file": "big.csv", "source_line": i, "reason": "r", "text": "x" * 40_000} for i in range(200)
+    ]
+    capped = cap_sample(sample)
+    assert capped[0]["text"] == "x" * SAMPLE_CELL_CHARS + "... [40000 chars]"
+    assert sum(len(str(v)) for row in capped for v in row.values()) <= SAMPLE_TOTAL_CHARS
+    page = render_validation_html({"kind": "labelled", "run_id": "r"}, [], [], capped)
+    assert len(page) < 1_000_000 and "big.csv" in page
+
+
+@pytest.mark.slow
 def test_a_duplicated_post_id_keeps_one_copy_by_the_stated_rule(hw_env, capsys):
     rows = (
         "p1,the first decision,age,2026-01-01T10:00:00Z,m\n"
@@ -235,6 +266,7 @@ def test_a_duplicated_post_id_keeps_one_copy_by_the_stated_rule(hw_env, capsys):
     assert q["reason"].str.contains("post_id duplicated within the batch: the copy with the latest").all()
 
 
+@pytest.mark.slow
 def test_the_validate_report_caps_its_quarantine_sample(hw_env, capsys):
     rows = "".join(f"q{i},{'long post ' * 4000}{i},not-a-class,{T},m\n" for i in range(200))
     put(hw_env, "labelled/dt=2026-01-01/big.csv", H + rows.encode())
