@@ -30,13 +30,16 @@ def recorded_key(lake: Store) -> dict | None:
     return lake.read_json(catalog.KEY_RECORD) if lake.exists(catalog.KEY_RECORD) else None
 
 
-def require_key(lake: Store, key_id: str) -> None:
-    """Refuse a key other than the lake's (one line); a lake without a record adopts this key."""
-    record = recorded_key(lake)
-    if record is None:
+def adopt_key(lake: Store, key_id: str) -> None:
+    """Record ``key_id`` as the lake's key if it has none yet (ingest, after committing its first rows)."""
+    if recorded_key(lake) is None:
         lake.write_json(catalog.KEY_RECORD, {"key_id": key_id, "retired": []})
-        return
-    if record.get("key_id") != key_id:
+
+
+def require_key(lake: Store, key_id: str) -> None:
+    """Refuse a key other than the lake's, in one line (a lake without a record refuses none)."""
+    record = recorded_key(lake)
+    if record is not None and record.get("key_id") != key_id:
         raise HarmwatchError(
             f"HARMWATCH_PSEUDONYM_KEY has key id {key_id} but the lake's pseudonyms were made with "
             f"{record.get('key_id')} ({lake.url(catalog.KEY_RECORD)}); a key change must be declared: "

@@ -22,7 +22,7 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog, landing
 from harmwatch.data.authority import digest
-from harmwatch.data.keys import require_key
+from harmwatch.data.keys import adopt_key, require_key
 from harmwatch.data.parsing import parse_csv, parse_jsonl
 from harmwatch.errors import HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose
@@ -196,6 +196,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     totals = {
         k: sum(s[k] for s in kinds.values()) for k in ("files", "rows_in", "rows_parsed", "rows_quarantined")
     }
+    if totals["files"]:
+        adopt_key(lake, settings.pseudonym_key_id)  # after the commits: a crash before leaves no record
     return {
         "landing_uri": landing_store.uri,
         "lake_uri": lake.uri,
