@@ -94,16 +94,3 @@ def write_validated(lake: Store, kind: str, run_id: str, frame: pd.DataFrame) ->
     lake.commit(
         prefix, ["part-0000.parquet"], {"kind": kind, "run_id": run_id, "batch_dts": dts, "status": "ok"}
     )
-
-
-def labelled_rows(posts: pd.DataFrame, day: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "post_id": posts["post_id"].to_numpy(),
-            "text": posts["text"].to_numpy(),
-            "label": posts["label"].to_numpy(),
-            "labelled_at": f"{day}T12:00:00Z",
-            "labeller_id": "mod-1",
-            "batch_dt": day,
-        }
-    )

@@ -16,7 +16,8 @@ from harmwatch.config import load_settings
 from harmwatch.steps import drift
 from harmwatch.storage import open_store
 from tests.conftest import VENV_BIN, run_cli
-from tests.drift.helpers import labelled_rows, register_champion, run_step, write_validated
+from tests.drift.helpers import register_champion, run_step, write_validated
+from tests.factories import labelled_rows
 
 pytestmark = pytest.mark.model
 

@@ -17,53 +17,9 @@ from harmwatch.errors import DataError
 from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
+from tests.factories import keyed, labelled, reports
 
 POLICY = weak_labels.Policy(min_reporters=3, min_reliability=0.8, spot_check_rate=0.0)
-
-
-def labelled(
-    rows: list[tuple[str, str, str]], day: str = "2026-01-01", file: str = "bulk.csv"
-) -> pd.DataFrame:
-    """(post_id, text, label) -> validated/labelled rows."""
-    return pd.DataFrame(
-        {
-            "post_id": [r[0] for r in rows],
-            "text": [r[1] for r in rows],
-            "text_raw": [r[1] for r in rows],
-            "label": [r[2] for r in rows],
-            "labelled_at": [f"{day}T10:00:{i % 60:02d}Z" for i in range(len(rows))],
-            "labeller_id": "m1",
-            "batch_dt": day,
-            "source_file": f"labelled/dt={day}/{file}",
-            "source_line": range(2, len(rows) + 2),
-            "ingest_run": "r",
-            "extra": "{}",
-        }
-    )
-
-
-def reports(rows: list[tuple[str, str, str, str]], day: str = "2026-01-02") -> pd.DataFrame:
-    """(post_id, text, reporter_id, reason) -> validated/reports rows."""
-    return pd.DataFrame(
-        {
-            "report_id": [f"rep{i}" for i in range(len(rows))],
-            "post_id": [r[0] for r in rows],
-            "text": [r[1] for r in rows],
-            "text_raw": [r[1] for r in rows],
-            "reporter_id": [r[2] for r in rows],
-            "reason": [r[3] for r in rows],
-            "reported_at": f"{day}T09:00:00Z",
-            "batch_dt": day,
-            "source_file": f"reports/dt={day}/r.jsonl",
-            "source_line": range(1, len(rows) + 1),
-            "ingest_run": "r",
-            "extra": "{}",
-        }
-    )
-
-
-def keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(key=ds.text_key(frame["text"]))
 
 
 def test_text_key_lowercases_collapses_whitespace_and_strips():
@@ -213,7 +169,10 @@ def test_run_builds_disjoint_snapshots_review_queue_and_is_idempotent(hw_env):
     assert train.loc[train["label_source"] == "reports", "text"].tolist() == ["weakly labelled post"]
     assert set(review["key"]) == {"contested post", "benign post the brigade hates"}
     assert review["review_reason"].str.len().gt(0).all()
-    assert first["landing_files"] == ["labelled/dt=2026-01-01/bulk.csv", "reports/dt=2026-01-02/r.jsonl"]
+    assert first["landing_files"] == [
+        "labelled/dt=2026-01-01/bulk.csv",
+        "reports/dt=2026-01-02/reports.jsonl",
+    ]
     assert store.read_json("datasets/train/LATEST.json")["version"] == first["train_version"]
     manifest = store.manifest(f"datasets/train/v={first['train_version']}")
     assert manifest["eval_version"] == first["eval_version"] and manifest["landing_files"]

@@ -20,38 +20,9 @@ from harmwatch.model.golden import golden_frame
 from harmwatch.model.promotion import Review, plan_promotion, plan_rollback, promotion_audit, rejection_tags
 from harmwatch.model.textmodel import contract_frame
 from harmwatch.storage import ObjectInfo
+from tests.factories import labelled, reports
 
 KEY = b"test-key"
-
-
-def labelled(rows: list[tuple[str, str, str]], day: str = "2026-01-01") -> pd.DataFrame:
-    """Validated labelled rows: (post_id, text, label)."""
-    return pd.DataFrame(
-        {
-            "post_id": [p for p, _, _ in rows],
-            "text": [t for _, t, _ in rows],
-            "label": [lab for _, _, lab in rows],
-            "labelled_at": f"{day}T12:00:00Z",
-            "batch_dt": day,
-            "source_file": f"labelled/dt={day}/batch.csv",
-        }
-    )
-
-
-def reports(rows: list[tuple[str, str, str, str]], day: str = "2026-01-02") -> pd.DataFrame:
-    """Validated report rows: (post_id, text, reporter_id, reason)."""
-    return pd.DataFrame(
-        {
-            "report_id": [f"r{i}" for i in range(len(rows))],
-            "post_id": [p for p, _, _, _ in rows],
-            "text": [t for _, t, _, _ in rows],
-            "reporter_id": [r for _, _, r, _ in rows],
-            "reason": [why for _, _, _, why in rows],
-            "reported_at": f"{day}T08:00:00Z",
-            "batch_dt": day,
-            "source_file": f"reports/dt={day}/reports.jsonl",
-        }
-    )
 
 
 # -- ingest ------------------------------------------------------------------------------------------
@@ -148,7 +119,8 @@ def test_validate_checks_give_a_reason_per_row_and_reject_a_skewed_labelled_batc
     from harmwatch.data.checks import check_frame as check
     from harmwatch.data.suites import Bounds
 
-    frame = labelled([(f"p{i}", f"post {i}", CLASSES[i % 6]) for i in range(12)]).astype("string")
+    frame = labelled([(f"p{i}", f"post {i}", CLASSES[i % 6]) for i in range(12)], file="batch.csv")
+    frame = frame.astype("string")
     frame.loc[3, "label"] = "spam"
     frame.loc[4, "text"] = "   "
     frame.loc[5, "post_id"] = "p0"
@@ -160,9 +132,10 @@ def test_validate_checks_give_a_reason_per_row_and_reject_a_skewed_labelled_batc
     assert "post_id duplicated within the batch" in reasons[0] and reasons[5] == ""
     assert sum(r == "" for r in reasons) == 9 and result.rejected == {}
     # Big enough to judge its mix (Bounds.judge_min_rows), one class above the ceiling: the whole file goes.
-    skewed = labelled([(f"q{i}", f"text {i}", "age" if i % 5 else "gender") for i in range(200)]).astype(
-        "string"
+    skewed = labelled(
+        [(f"q{i}", f"text {i}", "age" if i % 5 else "gender") for i in range(200)], file="batch.csv"
     )
+    skewed = skewed.astype("string")
     result = check(skewed, "labelled", Bounds(), as_of)
     assert list(result.rejected) == ["labelled/dt=2026-01-01/batch.csv"]
     assert result.invalid.all() and result.reasons.str.startswith("batch rejected: share_age=").all()

@@ -10,15 +10,11 @@ from harmwatch.data.landing import pseudonymise
 from harmwatch.data.parsing import normalise_text
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
+from tests.factories import land, landing_csv
 
-H = "post_id,text,label,labelled_at,labeller_id\n"
 
-
-def land(root, key: str, n: int, start: int = 0) -> None:
-    rows = "".join(f"p{i},post {i},age,2026-01-01T10:00:00Z,m\n" for i in range(start, start + n))
-    path = root / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(H + rows)
+def land_posts(root, key: str, n: int, start: int = 0) -> None:
+    land(root, key, landing_csv((f"p{i}", f"post {i}", "age") for i in range(start, start + n)))
 
 
 def summary(proc) -> dict:
@@ -27,13 +23,13 @@ def summary(proc) -> dict:
 
 
 def test_rerun_adds_nothing_and_new_file_adds_exactly_its_rows(hw_env):
-    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 5)
-    land(hw_env / "landing", "labelled/dt=2026-01-01/b.csv", 3, start=100)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 5)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-01/b.csv", 3, start=100)
     first = summary(run_cli("ingest"))
     assert (first["files"], first["rows_in"]) == (2, 8)
     again = summary(run_cli("ingest"))
     assert (again["files"], again["rows_in"]) == (0, 0)
-    land(hw_env / "landing", "labelled/dt=2026-01-02/c.csv", 4, start=200)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-02/c.csv", 4, start=200)
     third = summary(run_cli("ingest"))
     assert (third["files"], third["rows_in"]) == (1, 4)
     lake = open_store(str(hw_env / "lake"))
@@ -42,15 +38,15 @@ def test_rerun_adds_nothing_and_new_file_adds_exactly_its_rows(hw_env):
 
 
 def test_date_filter_leaves_later_partitions_for_later(hw_env):
-    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 2)
-    land(hw_env / "landing", "labelled/dt=2026-01-03/a.csv", 2, start=10)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 2)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-03/a.csv", 2, start=10)
     assert summary(run_cli("ingest", "--date", "2026-01-02"))["rows_in"] == 2
     assert summary(run_cli("ingest", "--date", "2026-01-03"))["rows_in"] == 2
 
 
 def test_uncommitted_run_is_redone_not_duplicated(hw_env):
     """A run killed before its manifest leaves files that no reader sees; the rerun replaces them."""
-    land(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 3)
+    land_posts(hw_env / "landing", "labelled/dt=2026-01-01/a.csv", 3)
     first = summary(run_cli("ingest"))
     lake = open_store(str(hw_env / "lake"))
     run_id = first["kinds"]["labelled"]["run_id"]
@@ -109,7 +105,7 @@ def test_ingest_and_validate_on_s3(moto_server, hw_env):
     moto_server.create_bucket("landing")
     moto_server.create_bucket("lake")
     landing = open_store("s3://landing/zone")
-    landing.write_text("labelled/dt=2026-01-01/a.csv", H + "p1,hi &amp; bye,age,2026-01-01T10:00:00Z,m\n")
+    landing.write_text("labelled/dt=2026-01-01/a.csv", landing_csv([("p1", "hi &amp; bye", "age")]))
     env = {
         "HARMWATCH_LANDING_URI": "s3://landing/zone",
         "HARMWATCH_LAKE_URI": "s3://lake/data",

@@ -16,22 +16,15 @@ from harmwatch.steps import metrics
 from harmwatch.steps.metrics import EXPERIMENT, RUN_NAME
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
-from tests.drift.helpers import labelled_rows, register_champion, run_step, stand_in_model, write_validated
+from tests.drift.helpers import register_champion, run_step, stand_in_model, write_validated
+from tests.factories import labelled, labelled_rows, report_rows, reports
 
 D, PREV = "2026-01-05", "2026-01-04"
 
 
 def _labelled() -> pd.DataFrame:
     rows = [("a", "age"), ("b", "gender"), ("c", "not_cyberbullying"), ("d", "religion"), ("f", "ethnicity")]
-    return pd.DataFrame(
-        {
-            "post_id": [p for p, _ in rows],
-            "text": [f"text of {p}" for p, _ in rows],
-            "label": [lab for _, lab in rows],
-            "labelled_at": f"{D}T12:00:00Z",
-            "batch_dt": D,
-        }
-    )
+    return labelled([(p, f"text of {p}", lab, f"{D}T12:00:00Z") for p, lab in rows], day=D)
 
 
 def _reports() -> pd.DataFrame:
@@ -42,10 +35,13 @@ def _reports() -> pd.DataFrame:
         ("4", "e", "r1", "age", f"{D}T10:00:00Z", D),  # never labelled: not judged
         ("5", "f", "r2", "age", f"{PREV}T10:00:00Z", PREV),  # f reported the day before it was labelled
     ]
-    frame = pd.DataFrame(
-        rows, columns=["report_id", "post_id", "reporter_id", "reason", "reported_at", "batch_dt"]
+    return reports(
+        [(post, f"text of {post}", who, why) for _, post, who, why, _, _ in rows],
+        day=D,
+        report_id=[row[0] for row in rows],
+        reported_at=[row[4] for row in rows],
+        batch_dt=[row[5] for row in rows],
     )
-    return frame.assign(text=[f"text of {p}" for p in frame["post_id"]])
 
 
 def test_batch_metrics_follow_the_documented_definitions():
@@ -128,16 +124,14 @@ def build_lake(settings, source: pd.DataFrame) -> list[str]:
             lake,
             "reports",
             f"rep{i}",
-            pd.DataFrame(
-                {
-                    "report_id": [f"{day}-{k}" for k in range(len(picks))],
-                    "post_id": picks["post_id"].to_numpy(),
-                    "text": picks["text"].to_numpy(),
-                    "reporter_id": [f"r_{k % 5}" for k in range(len(picks))],
-                    "reason": "age",
-                    "reported_at": f"{day}T08:00:00Z",
-                    "batch_dt": day,
-                }
+            report_rows(
+                picks.assign(
+                    report_id=[f"{day}-{k}" for k in range(len(picks))],
+                    reporter_id=[f"r_{k % 5}" for k in range(len(picks))],
+                    reason="age",
+                    reported_at=f"{day}T08:00:00Z",
+                ),
+                day,
             ),
         )
     return days

@@ -8,7 +8,7 @@ import pytest
 
 from harmwatch.data import weak_labels as wl
 from harmwatch.data.cohorts import reporter_cohorts
-from tests.jobs.test_build_dataset import keyed, labelled, reports
+from tests.factories import keyed, labelled, reports
 
 BASE = wl.Policy(spot_check_rate=0.0)  # spot checks have their own test
 

@@ -23,22 +23,10 @@ from harmwatch.data.suites import id_copies, ts_epoch
 from harmwatch.htmlreport import render_validation_html
 from harmwatch.steps.validate import SAMPLE_CELL_CHARS, SAMPLE_TOTAL_CHARS, cap_sample
 from harmwatch.storage import LocalStore, open_store
+from tests.factories import LANDING_HEADER, report_line
 
 T = "2026-01-01T10:00:00Z"
-H = b"post_id,text,label,labelled_at,labeller_id\n"
-
-
-def report(rid: str, **over: object) -> str:
-    rec = {
-        "report_id": rid,
-        "post_id": f"post-{rid}",
-        "text": "you are so old lol",
-        "reporter_id": "u1",
-        "reason": "age",
-        "reported_at": T,
-        **over,
-    }
-    return json.dumps(rec)
+H = LANDING_HEADER.encode()
 
 
 def put(home: Path, key: str, data: bytes) -> Path:
@@ -65,7 +53,9 @@ def quarantine(home: Path, kind: str) -> pd.DataFrame:
 
 def test_integer_past_the_digit_limit_is_quarantined_not_fatal(hw_env, capsys):
     big = "{" + '"report_id": "r2", "n": ' + "9" * 5000 + "}"
-    put(hw_env, "reports/dt=2026-01-01/a.jsonl", f"{report('r1')}\n{big}\n{report('r3')}\n".encode())
+    put(
+        hw_env, "reports/dt=2026-01-01/a.jsonl", f"{report_line('r1')}\n{big}\n{report_line('r3')}\n".encode()
+    )
     out = ingest(capsys)["kinds"]["reports"]
     assert (out["rows_in"], out["rows_parsed"], out["rows_quarantined"]) == (3, 2, 1)
     reasons = quarantine(hw_env, "reports")["reason"].tolist()
@@ -75,7 +65,11 @@ def test_integer_past_the_digit_limit_is_quarantined_not_fatal(hw_env, capsys):
 
 
 def test_lone_surrogate_in_reporter_id_or_text_is_quarantined(hw_env, capsys):
-    lines = [report("r1"), report("r2", reporter_id="\ud800"), report("r3", text="hi \udfff there")]
+    lines = [
+        report_line("r1"),
+        report_line("r2", reporter_id="\ud800"),
+        report_line("r3", text="hi \udfff there"),
+    ]
     body = "\n".join(lines).encode("ascii")  # json.dumps escapes the surrogates as \ud800 text
     assert b"\\ud800" in body
     put(hw_env, "reports/dt=2026-01-01/a.jsonl", body)
@@ -145,11 +139,11 @@ def test_oversize_file_is_quarantined_whole_and_never_read(hw_env, capsys, monke
 
 # -- fuzz: a landing zone of hostile lines, folders and files ---------------------------------------
 HOSTILE_LINES = [
-    report("ok"),
+    report_line("ok"),
     '{"report_id": "n", "n": ' + "1" * 4500 + "}",
     '{"report_id": "n", "n": -' + "7" * 6000 + ".5e3}",
-    report("s", reporter_id="\ud800"),
-    report("s", text="\udc00 tail"),
+    report_line("s", reporter_id="\ud800"),
+    report_line("s", text="\udc00 tail"),
     '{"\\udbff": 1}',
     "[" * 5000 + "]" * 5000,
     '{"a": ' + "[" * 3000 + "]" * 3000 + "}",

@@ -24,18 +24,15 @@ from harmwatch.review.outcomes import DECISION_COLUMNS, review_decisions
 from harmwatch.review.tasks import sent_as_recorded
 from harmwatch.steps.build_dataset import provenance
 from harmwatch.storage import Store, open_store
+from tests.factories import land, landing_csv
 
 DAY = "2026-01-01"
-H = "post_id,text,label,labelled_at,labeller_id\n"
 
 
-def land(home: Path, name: str, rows: list[tuple[str, str, str]], day: str = DAY) -> str:
+def land_labelled(home: Path, name: str, rows: list[tuple[str, str, str]], day: str = DAY) -> str:
     """Write a labelled landing file; returns its landing key."""
     key = f"labelled/dt={day}/{name}"
-    body = H + "".join(f"{p},{t},{label},{day}T10:00:00Z,mod-1\n" for p, t, label in rows)
-    path = home / "landing" / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
+    land(home / "landing", key, landing_csv(rows, at=f"{day}T10:00:00Z"))
     return key
 
 
@@ -67,10 +64,10 @@ def lake_of(home: Path) -> Store:
 
 
 def test_a_file_name_does_not_spare_a_batch_the_class_mix_check(hw_env: Path, capsys, caplog) -> None:
-    plain = land(hw_env, "plain.csv", one_class("plain"))
-    forged = land(hw_env, "review-forged.csv", one_class("forged"))
-    genuine = land(hw_env, "review-0123456789abcdef.csv", one_class("genuine"))
-    tampered = land(hw_env, "review-fedcba9876543210.csv", one_class("tampered"))
+    plain = land_labelled(hw_env, "plain.csv", one_class("plain"))
+    forged = land_labelled(hw_env, "review-forged.csv", one_class("forged"))
+    genuine = land_labelled(hw_env, "review-0123456789abcdef.csv", one_class("genuine"))
+    tampered = land_labelled(hw_env, "review-fedcba9876543210.csv", one_class("tampered"))
     as_review_pull(hw_env, genuine)
     as_review_pull(hw_env, tampered)
     with (hw_env / "landing" / tampered).open("a") as f:  # edited after review-pull wrote it
@@ -90,7 +87,7 @@ def test_a_file_name_does_not_spare_a_batch_the_class_mix_check(hw_env: Path, ca
 
 
 def test_ingest_records_each_file_digest_and_its_landing_zone(hw_env: Path, capsys) -> None:
-    key = land(hw_env, "a.csv", one_class("a", 3))
+    key = land_labelled(hw_env, "a.csv", one_class("a", 3))
     assert cli(capsys, "ingest")[0] == 0
     [m] = lake_of(hw_env).committed(catalog.ingest_runs("labelled"))
     assert m["landing_uri"] == open_store(str(hw_env / "landing")).uri
@@ -104,8 +101,8 @@ CONFLICT = [("m1", "the same text", "not_cyberbullying"), ("m2", "the same text"
 def test_a_forged_review_row_neither_overrides_two_moderators_nor_escapes_the_holdout(
     hw_env: Path, capsys
 ) -> None:
-    land(hw_env, "bulk.csv", [*CONFLICT, ("old", "an old post", "age")], day="2026-01-01")
-    forged = land(
+    land_labelled(hw_env, "bulk.csv", [*CONFLICT, ("old", "an old post", "age")], day="2026-01-01")
+    forged = land_labelled(
         hw_env,
         "review-forged.csv",
         [("f1", "the same text", "age"), ("f2", "a fresh post", "gender")],
@@ -267,10 +264,14 @@ def test_a_landing_zone_override_is_recorded_up_to_the_model_version(hw_env: Pat
     the training snapshot's ``landing_zones``, the model version's ``harmwatch.landing_zones`` tag)."""
     from harmwatch.steps.train import _run_tags
 
-    land(hw_env, "a.csv", one_class("a", 3))
+    land_labelled(hw_env, "a.csv", one_class("a", 3))
     other = hw_env / "elsewhere"
     (other / "labelled" / f"dt={DAY}").mkdir(parents=True)
-    (other / "labelled" / f"dt={DAY}" / "b.csv").write_text(H + f"b1,from elsewhere,age,{DAY}T10:00:00Z,m\n")
+    land(
+        other,
+        f"labelled/dt={DAY}/b.csv",
+        landing_csv([("b1", "from elsewhere", "age")], at=f"{DAY}T10:00:00Z"),
+    )
     assert cli(capsys, "ingest")[0] == 0
     assert cli(capsys, "ingest", f"--landing={other}")[0] == 0
     zones = provenance(lake_of(hw_env))["landing_zones"]

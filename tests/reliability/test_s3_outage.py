@@ -13,11 +13,10 @@ import pytest
 
 from harmwatch.storage import open_store
 from tests.conftest import run_cli, start_moto, stop_process
+from tests.factories import landing_csv
 from tests.reliability.proxy import TcpProxy
 
 pytestmark = pytest.mark.server
-
-H = "post_id,text,label,labelled_at,labeller_id\n"
 
 
 @pytest.fixture
@@ -38,10 +37,10 @@ def s3(hw_env, monkeypatch):
         monkeypatch.setenv(key, value)
     landing = open_store("s3://hw-lake/landing")
     for day in range(1, 6):
-        rows = "".join(
-            f"p{day}-{i},post {i} of day {day},age,2026-01-0{day}T10:00:00Z,m\n" for i in range(50)
+        rows = [(f"p{day}-{i}", f"post {i} of day {day}", "age") for i in range(50)]
+        landing.write_text(
+            f"labelled/dt=2026-01-0{day}/batch.csv", landing_csv(rows, at=f"2026-01-0{day}T10:00:00Z")
         )
-        landing.write_text(f"labelled/dt=2026-01-0{day}/batch.csv", H + rows)
     try:
         yield proxy, env
     finally:

@@ -14,6 +14,7 @@ from harmwatch.review.moderators import answer, truth_by_text
 from harmwatch.review.ordering import Weights, prioritise
 from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
 from harmwatch.review.tasks import item_id, task_data
+from tests.factories import labelled
 
 
 def scores(rows: list[dict[str, float]]) -> pd.DataFrame:
@@ -150,8 +151,9 @@ def test_landing_rows_one_per_post_with_provenance_and_a_capped_time() -> None:
 REVIEWED = {catalog.review_landing("2026-01-05", "abc")}  # as the review-pull ledger vouches
 
 
-def labelled(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["post_id", "text", "label", "labelled_at"]).assign(
+def moderated(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """Labelled rows (post_id, text, label, labelled_at); posts named r* came back from the review loop."""
+    return labelled(rows).assign(
         source_file=lambda f: f["post_id"].map(
             lambda p: (
                 catalog.review_landing("2026-01-05", "abc") if p.startswith("r") else "labelled/dt=x/a.csv"
@@ -168,15 +170,15 @@ def test_a_reviewed_label_settles_a_conflict_and_an_ordinary_later_label_does_no
         ("p4", "other text", "gender", "2026-01-02T00:00:00Z"),
         ("p5", "other text", "gender", "2026-01-09T00:00:00Z"),  # later, but not a review decision
     ]
-    clean, conflicts = resolve_moderator_labels(labelled(rows))
+    clean, conflicts = resolve_moderator_labels(moderated(rows))
     assert set(conflicts["key"]) == {"same text", "other text"} and clean.empty
     reviewed = [*rows, ("r1", "same text", "other_cyberbullying", "2026-01-05T00:00:00Z")]
-    clean, conflicts = resolve_moderator_labels(labelled(reviewed), REVIEWED)
+    clean, conflicts = resolve_moderator_labels(moderated(reviewed), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "other_cyberbullying"}
     assert set(conflicts["key"]) == {"other text"}
     # Two review decisions: the newest wins, even against the majority of ordinary labels.
     twice = [*reviewed, ("r2", "same text", "not_cyberbullying", "2026-01-06T00:00:00Z")]
-    clean, _ = resolve_moderator_labels(labelled(twice), REVIEWED)
+    clean, _ = resolve_moderator_labels(moderated(twice), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "not_cyberbullying"}
 
 
