@@ -75,15 +75,68 @@ def test_group(nodeid: str) -> str:
 # Cost tiers. A test carries a marker (declared in pyproject.toml) for each heavy thing it needs; a test with
 # none of them is in the fast tier, marked `fast` here: `make check` runs `-m fast`, and CI runs it first.
 HEAVY_MARKERS = ("server", "model", "airflow", "spark", "postgres", "podman", "browser", "slow")
+# Fixtures that make a test heavy, and the marker each implies. A test that uses one (directly or through
+# another fixture) without that marker is refused at collection, so a heavy test cannot slip into the fast
+# tier. A module's own fixture that starts a server calls start_mlflow, start_moto or start_postgres, which
+# fail a test without the marker (require_marker).
+HEAVY_FIXTURES = {
+    "mlflow_server": "server",
+    "moto_server": "server",
+    "label_studio": "server",
+    "auth_server": "server",  # deploy/test_mlflow_runtime.py: MLflow exactly as the chart runs it
+    "postgres_server": "postgres",
+    "small_model": "model",  # model/conftest.py: fitted on real posts
+    "lifecycle": "model",  # model/conftest.py: two models trained, evaluated and promoted
+    "full_model": "model",
+    "pools": "model",  # drift/conftest.py: a stand-in champion fitted on the real posts
+    "airflow_home": "airflow",  # dags/test_dag_runs.py: `airflow dags test`
+    "java": "spark",  # every Spark session of the tests asks for the Java runtime first
+    "images": "podman",
+    "browser": "browser",
+    "gitlab_ci_local": "slow",  # an npm tool (Node.js, outside the venv) that takes seconds per call
+}
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is tiered
+def tier_errors(items: list[pytest.Item]) -> list[str]:
+    """One line per test that uses a heavy fixture without the marker it implies."""
+    errors = []
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            marker = HEAVY_FIXTURES.get(name)
+            if marker is not None and item.get_closest_marker(marker) is None:
+                errors.append(f"{item.nodeid} uses the fixture {name!r}: mark it pytest.mark.{marker}")
+    return errors
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is checked and tiered
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    errors = tier_errors(items)
+    if errors:
+        raise pytest.UsageError("tests without the marker of what they need:\n  " + "\n  ".join(errors))
     for item in items:
         if not any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
             item.add_marker(pytest.mark.fast)
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(test_group(item.nodeid), len(rank)))  # stable: file order kept
+
+
+RUNNING: list[pytest.Item] = []  # the test whose setup, call or teardown is under way
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    RUNNING[:] = [item]
+    try:
+        yield
+    finally:
+        RUNNING.clear()
+
+
+def require_marker(marker: str, what: str) -> None:
+    """Fail the running test if it starts ``what`` without ``marker``: a module's own fixture that starts a
+    server is not in HEAVY_FIXTURES, so the start itself checks."""
+    if RUNNING and RUNNING[0].get_closest_marker(marker) is None:
+        pytest.fail(f"{RUNNING[0].nodeid} starts {what}: mark it pytest.mark.{marker}", pytrace=False)
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (-p no:xdist) nothing calls it
@@ -208,6 +261,7 @@ class MotoServer:
 
 
 def start_moto(port: int | None = None) -> MotoServer:
+    require_marker("server", "a moto S3 server")
     port = port or free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -274,6 +328,7 @@ def start_mlflow(
 
     Started again on the same ``root`` (a restart), it finds its users and grants where it left them.
     """
+    require_marker("server", "an MLflow server")
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     backend_uri = backend_uri or f"sqlite:///{root / 'mlflow.db'}"
@@ -347,6 +402,7 @@ def _as_postgres(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def start_postgres(databases: tuple[str, ...] = ("airflow", "mlflow")) -> PostgresServer:
+    require_marker("postgres", "a PostgreSQL server")
     import glob
     import secrets
     import shutil
