@@ -48,8 +48,6 @@ NOT_YET_SPLIT = {
     "jobs/harmwatch/steps/predict.py:run",
     "jobs/harmwatch/steps/review_pull.py:run",
     "jobs/harmwatch/spark/ingest.py:ingest_kind",
-    "jobs/harmwatch/spark/validate.py:validate_run",
-    "jobs/harmwatch/spark/build.py:text_and_reporter_decisions",
 }
 MAX_LINES = 60
 

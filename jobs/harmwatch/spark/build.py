@@ -67,6 +67,22 @@ def _gathered(rows: list[Any], part: str, empty: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("key", kind="stable").reset_index(drop=True)
 
 
+def _records(counts: list[pd.DataFrame], policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reporters' records summed over the buckets (per reporter and reason), and their reliability."""
+    record = (
+        pd.concat(counts).groupby(RECORD_BY)[["judged", "agreements"]].sum().reset_index()
+        if counts
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_BY}).assign(judged=0, agreements=0)
+    )
+    per_reporter = record.groupby("reporter_id")[["judged", "agreements"]].sum().reset_index()
+    reliability = (
+        reliability_table(per_reporter, policy)
+        if len(per_reporter)
+        else pd.DataFrame(columns=RELIABILITY_COLUMNS)
+    )
+    return record, reliability
+
+
 def text_and_reporter_decisions(
     lab: DataFrame,
     rep: DataFrame,
@@ -90,18 +106,7 @@ def text_and_reporter_decisions(
     first = grouped.applyInPandas(moderation(reviewed), SCHEMA).collect()
     moderated = _gathered(first, "moderated", pd.DataFrame())
     conflicts = pd.concat(frames(first, "conflicts"), ignore_index=True)
-    counts = frames(first, "record")
-    record = (
-        pd.concat(counts).groupby(RECORD_BY)[["judged", "agreements"]].sum().reset_index()
-        if counts
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_BY}).assign(judged=0, agreements=0)
-    )
-    per_reporter = record.groupby("reporter_id")[["judged", "agreements"]].sum().reset_index()
-    reliability = (
-        reliability_table(per_reporter, policy)
-        if len(per_reporter)
-        else pd.DataFrame(columns=RELIABILITY_COLUMNS)
-    )
+    record, reliability = _records(frames(first, "record"), policy)
     by = ["reporter_id", "reason"] if policy.per_reason else ["reporter_id"]
     votes = record.groupby(by)[["judged", "agreements"]].sum().reset_index()
     schema = ", ".join([*(f"{c} string" for c in by), "judged long", "agreements long"])

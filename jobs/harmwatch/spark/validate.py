@@ -105,6 +105,41 @@ def batch_summary(frame: DataFrame, kind: str, bounds: Bounds) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _row_judgements(
+    spark: SparkSession, frame: DataFrame, kind: str, bounds: Bounds, as_of: float
+) -> tuple[DataFrame, Any]:
+    """``frame`` with ``_reasons`` (the row checks' reasons in order, "" when it passed) and ``_invalid``,
+    and the row suite's records."""
+    from pyspark.sql import functions as F
+
+    reasons, records = row_reasons(spark, derive(frame, kind), kind, bounds, as_of)
+    if reasons is not None:
+        in_order = F.array_sort(F.collect_list(F.struct("_order", "_reason")))
+        joined = reasons.groupBy("_row").agg(
+            F.array_join(F.transform(in_order, lambda x: x["_reason"]), "; ").alias("_reasons")
+        )
+        judged = frame.join(joined, "_row", "left")
+    else:
+        judged = frame.withColumn("_reasons", F.lit(None).cast("string"))
+    judged = judged.withColumn("_reasons", F.coalesce("_reasons", F.lit("")))
+    return judged.withColumn("_invalid", F.col("_reasons") != ""), records
+
+
+def _with_batch_reasons(judged: DataFrame, rejected: dict[str, str]) -> DataFrame:
+    """``_reason``: a rejected batch's reason before the row's own, as the pandas engine writes it."""
+    from pyspark.sql import functions as F
+
+    batch_reason = F.lit("")
+    for source, why in rejected.items():
+        batch_reason = F.when(F.col("source_file") == source, F.lit(f"batch rejected: {why}")).otherwise(
+            batch_reason
+        )
+    reason = F.when(batch_reason == "", F.col("_reasons")).otherwise(
+        F.concat(batch_reason, F.lit("; "), F.col("_reasons"))
+    )
+    return judged.withColumn("_reason", F.regexp_replace(reason, r"^[; ]+|[; ]+$", ""))
+
+
 def validate_run(
     spark: SparkSession,
     lake: Store,
@@ -125,27 +160,10 @@ def validate_run(
     columns = frame.columns
     frame = frame.withColumn("_row", F.monotonically_increasing_id()).persist(StorageLevel.DISK_ONLY)
     try:
-        reasons, records = row_reasons(spark, derive(frame, kind), kind, bounds, as_of)
-        if reasons is not None:
-            in_order = F.array_sort(F.collect_list(F.struct("_order", "_reason")))
-            joined = reasons.groupBy("_row").agg(
-                F.array_join(F.transform(in_order, lambda x: x["_reason"]), "; ").alias("_reasons")
-            )
-            judged = frame.join(joined, "_row", "left")
-        else:
-            judged = frame.withColumn("_reasons", F.lit(None).cast("string"))
-        judged = judged.withColumn("_reasons", F.coalesce("_reasons", F.lit("")))
-        judged = judged.withColumn("_invalid", F.col("_reasons") != "").persist(StorageLevel.DISK_ONLY)
+        judged, records = _row_judgements(spark, frame, kind, bounds, as_of)
+        judged = judged.persist(StorageLevel.DISK_ONLY)
         rejected, batches = judge_batches(batch_summary(judged, kind, bounds), kind, bounds, reviewed)
-        batch_reason = F.lit("")
-        for source, why in rejected.items():
-            batch_reason = F.when(F.col("source_file") == source, F.lit(f"batch rejected: {why}")).otherwise(
-                batch_reason
-            )
-        reason = F.when(batch_reason == "", F.col("_reasons")).otherwise(
-            F.concat(batch_reason, F.lit("; "), F.col("_reasons"))
-        )
-        judged = judged.withColumn("_reason", F.regexp_replace(reason, r"^[; ]+|[; ]+$", ""))
+        judged = _with_batch_reasons(judged, rejected)
         # Columns as pandas' ``assign(stage=..., reason=...)`` leaves them: a report's own ``reason``
         # column is replaced in place by the quarantine reason, ``stage`` (and a new ``reason``) appended.
         kept = [F.col("_reason").alias("reason") if c == "reason" else F.col(c) for c in columns]
