@@ -120,3 +120,11 @@ def test_the_docs_table_of_defences_is_the_registry() -> None:
         "\n<!-- /defences -->"
     )[0]
     assert shown == markdown_table(), "docs/weak-labels.md: paste harmwatch.data.defences.markdown_table()"
+
+
+def test_the_docs_table_of_thresholds_is_the_gate_table() -> None:
+    from harmwatch.model.gates import markdown_table
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
+    shown = page.split("<!-- gates: jobs/harmwatch/model/gates.py -->\n")[1].split("\n<!-- /gates -->")[0]
+    assert shown == markdown_table(), "docs/model.md: paste harmwatch.model.gates.markdown_table()"

@@ -192,3 +192,15 @@ Thresholds = make_dataclass(
     module=__name__,
 )
 Thresholds.__doc__ = "The thresholds one evaluation applies: a field per row of :data:`GATES`."
+
+
+def markdown_table() -> str:
+    """The thresholds as docs/model.md shows them."""
+    lines = ["| threshold | option and DAG param | default | unit | what it is |", "|---|---|---:|---|---|"]
+    for gate in GATES:
+        option = f"`{gate.option}`" + (
+            f" (unset: `--{gate.follows.replace('_', '-')}`)" if gate.follows else ""
+        )
+        param = f", `{gate.name}`" if gate.on_form else ""
+        lines.append(f"| {gate.title} | {option}{param} | {gate.default:g} | {gate.unit} | {gate.help} |")
+    return "\n".join(lines)
