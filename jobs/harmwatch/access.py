@@ -13,23 +13,27 @@ OBJECT_STORE = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")  # absent with a w
 LABEL_STUDIO = ("HARMWATCH_LABEL_STUDIO_TOKEN",)
 
 # command -> the Secret's keys it uses. The MLflow server proxies model artifacts (--serve-artifacts),
-# so a command that only talks to MLflow needs no object-store keys.
+# so a command that only talks to MLflow needs no object-store keys. A command that writes tables holding
+# pseudonyms (validated rows, snapshots, the reporter and review tables) uses the pseudonym key's id: it
+# stamps it on their manifests, and build-dataset refuses pseudonyms of two keys (harmwatch.data.keys).
 COMMAND_SECRETS: dict[str, tuple[str, ...]] = {
     "simulate": OBJECT_STORE,
     "ingest": OBJECT_STORE + PSEUDONYM,  # pseudonymises reporter and labeller ids
-    "validate": OBJECT_STORE,
-    "build-dataset": OBJECT_STORE + MLFLOW,  # the champion check scores with the champion
+    "validate": OBJECT_STORE + PSEUDONYM,
+    "build-dataset": OBJECT_STORE + PSEUDONYM + MLFLOW,  # the champion check scores with the champion
     "train": OBJECT_STORE + MLFLOW,
     "evaluate": OBJECT_STORE + MLFLOW,
     "promote": MLFLOW,
     "rollback": MLFLOW,
     "drift": OBJECT_STORE + MLFLOW,
-    "metrics": OBJECT_STORE + MLFLOW,
+    "metrics": OBJECT_STORE + PSEUDONYM + MLFLOW,  # the reporter reliability table
     "score": MLFLOW,
     "predict": OBJECT_STORE + MLFLOW,
-    "review-push": OBJECT_STORE + MLFLOW + LABEL_STUDIO,
+    "review-push": OBJECT_STORE + PSEUDONYM + MLFLOW + LABEL_STUDIO,
     "review-pull": OBJECT_STORE + PSEUDONYM + LABEL_STUDIO,  # pseudonymises the annotators
     "mlflow-access": MLFLOW,
+    # Run by hand by an operator, with the retired key in HARMWATCH_PREVIOUS_PSEUDONYM_KEY as well.
+    "rotate-key": OBJECT_STORE + PSEUDONYM,
     "info": (),
 }
 

@@ -50,6 +50,7 @@ def test_a_command_asks_only_for_the_secrets_it_uses(hw_env) -> None:
         wants_mlflow = "MLFLOW_TRACKING_PASSWORD" in access.secrets_of(command)
         assert ("HARMWATCH_PSEUDONYM_KEY" in text) == wants_key, command
         assert ("MLFLOW_TRACKING_USERNAME" in text) == wants_mlflow, command
-    assert asked["validate"] == ""  # no key, no MLflow: nothing to ask for
+    assert asked["promote"].startswith("MLFLOW_") and "PSEUDONYM" not in asked["promote"]
+    assert asked["simulate"] == ""  # neither the key nor MLflow: nothing to ask for
     # A library caller that names no command is asked for everything, as before.
     assert len(settings.refusals()) == 2
