@@ -44,7 +44,7 @@ def apply_gates(
     {gate: {passed, value, threshold}}).
 
     The golden set is an absolute floor only: on this data about a fifth of it flips between retrains
-    of equally good models (see README), so "no new golden failures" would reject on noise.
+    of equally good models (docs/model.md), so "no new golden failures" would reject on noise.
     """
     weak = [c for c in CLASSES if challenger[f"f1_{c}"] < thresholds.min_class_f1]
     by_kind = {k: float(v) for k, v in golden_ch.groupby("kind")["passed"].mean().items()}

@@ -2,7 +2,7 @@
 
 Evidently's domain classifier and the descriptor distances compare whole distributions. When 10 % of a
 batch is foreign, 90 % of it still looks like the reference, and both stay under their thresholds: they
-catch 20 %, miss 10 % (README, "Drift power"). The two statistics here look for what a partial shift
+catch 20 %, miss 10 % (docs/drift.md). The two statistics here look for what a partial shift
 leaves behind instead:
 
 ``emerging_terms``
@@ -47,7 +47,7 @@ _HASHTAG = re.compile(r"(?<!\S)#(\w+)")  # at least 3 % of the posts moved betwe
 # half of the real CSV (texts hashed into halves; the tests use the other half): 200 same-distribution
 # splits at each batch size 1,000 / 2,000 / 5,000 against a 16,000-post reference, the 99th percentile
 # of each statistic, the largest over the three sizes, rounded up. Each statistic then false-alarms on
-# about 1 % of same-distribution batches; the README's power section has the measured rates.
+# about 1 % of same-distribution batches; docs/drift.md has the measured rates.
 CALIBRATION: dict[str, Any] = {
     "emerging_terms": 16.5,
     "class_mix": 2.0,
