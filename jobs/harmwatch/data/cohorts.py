@@ -9,9 +9,9 @@ linked when the Poisson tail ``P(X >= shared | mu)`` is below ``alpha`` divided 
 pairs (Bonferroni: about ``alpha`` false links in all, however many reporters there are). Linked reporters
 form a cohort (connected components), and the weak-label policy counts a cohort as one reporter.
 
-What it does not catch, measured in docs/weak-labels.md: a crew that spreads its poison over many accounts, so that
-no two meet much more often than honest reporters do. The input is every report so far, one row per
-reporter and post: a plain self-join and a group-by.
+What it does not catch, measured in docs/weak-labels.md: a crew that spreads its poison over many
+accounts, so that no two meet much more often than honest reporters do. The input is every report so
+far, one row per reporter and post: a plain self-join and a group-by.
 """
 
 from __future__ import annotations
