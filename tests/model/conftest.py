@@ -26,82 +26,12 @@ from harmwatch.config import BENIGN_CLASS, HARMFUL_CLASSES
 from harmwatch.data.parsing import normalise_text
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
-
-LABELLED_COLS = [
-    "post_id",
-    "text",
-    "text_raw",
-    "label",
-    "labelled_at",
-    "labeller_id",
-    "batch_dt",
-    "source_file",
-    "source_line",
-    "ingest_run",
-    "extra",
-]
-REPORT_COLS = [
-    "report_id",
-    "post_id",
-    "text",
-    "text_raw",
-    "reporter_id",
-    "reason",
-    "reported_at",
-    "batch_dt",
-    "source_file",
-    "source_line",
-    "ingest_run",
-    "extra",
-]
+from tests.factories import labelled_rows, report_rows
 
 
 def lake_text(raw: str) -> str:
     """What ingest stores in ``text``: entities unescaped, mojibake fixed, whitespace collapsed."""
     return normalise_text(raw)
-
-
-def labelled_rows(posts: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
-    """``validated/labelled`` rows for ``posts`` (post_id, text_raw, label[, text])."""
-    texts = posts["text"] if "text" in posts else posts["text_raw"].map(lake_text)
-    return pd.DataFrame(
-        {
-            "post_id": posts["post_id"].to_numpy(),
-            "text": texts.to_numpy(),
-            "text_raw": posts["text_raw"].to_numpy(),
-            "label": posts["label"].to_numpy(),
-            "labelled_at": f"{day}T12:00:00Z",
-            "labeller_id": "mod-01",
-            "batch_dt": day,
-            "source_file": source_file,
-            "source_line": np.arange(2, len(posts) + 2, dtype="int64"),
-            "ingest_run": run,
-            "extra": "{}",
-        }
-    )[LABELLED_COLS]
-
-
-def report_rows(reports: pd.DataFrame, day: str, source_file: str, run: str) -> pd.DataFrame:
-    """``validated/reports`` rows for reports (post_id, text_raw, reporter_id, reason[, report_id])."""
-    n = len(reports)
-    return pd.DataFrame(
-        {
-            "report_id": reports["report_id"].to_numpy()
-            if "report_id" in reports
-            else [f"{run}-{i}" for i in range(n)],
-            "post_id": reports["post_id"].to_numpy(),
-            "text": reports["text_raw"].map(lake_text).to_numpy(),
-            "text_raw": reports["text_raw"].to_numpy(),
-            "reporter_id": reports["reporter_id"].to_numpy(),
-            "reason": reports["reason"].to_numpy(),
-            "reported_at": f"{day}T08:00:00Z",
-            "batch_dt": day,
-            "source_file": source_file,
-            "source_line": np.arange(1, n + 1, dtype="int64"),
-            "ingest_run": run,
-            "extra": "{}",
-        }
-    )[REPORT_COLS]
 
 
 def commit_table(lake_uri: str, kind: str, run: str, frame: pd.DataFrame) -> None:
@@ -169,7 +99,12 @@ def write_validated_lake(
             lake_uri,
             "reports",
             f"day{d}",
-            report_rows(reports, day, f"reports/dt={day}/reports.jsonl", f"day{d}"),
+            report_rows(
+                reports.assign(reported_at=f"{day}T08:00:00Z"),
+                day,
+                f"reports/dt={day}/reports.jsonl",
+                f"day{d}",
+            ),
         )
         summary["labelled"] += len(labelled)
         summary["reports"] += len(reports)
