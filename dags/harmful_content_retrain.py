@@ -44,8 +44,8 @@ version, decision).
   promoted; it fails only if a step before it failed.
 - **Trigger form.** Thresholds, approval mode, forced promotion with its reason and a landing-zone
   override are parameters (defaults = the steps' own defaults). The landing zone a run read is
-  lineage: ingest's manifest, the training snapshot (`landing_zones`) and the model version (tag
-  `harmwatch.landing_zones`) record it. `harmful_content_drift` triggers this
+  lineage: ingest's manifest, the training snapshot the version names (`landing_zones`) and the
+  version's training run (tag `harmwatch.landing_zones`) record it. `harmful_content_drift` triggers this
   DAG when it detects drift and records why in `trigger_reason` and `drift` (see the run's conf/note).
 - **Failures.** Steps retry with exponential backoff on outages; bad input or data that failed a check
   (exit codes 2 and 3) fails at once. Every failure logs one line

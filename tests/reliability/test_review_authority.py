@@ -259,9 +259,9 @@ def test_tasks_imported_or_edited_in_label_studio_do_not_come_back(label_studio,
     assert reviewed_files(lake) == ({key}, {})
 
 
-def test_a_landing_zone_override_is_recorded_up_to_the_model_version(hw_env: Path, capsys) -> None:
+def test_a_landing_zone_override_is_recorded_up_to_the_training_run(hw_env: Path, capsys) -> None:
     """The trigger form may point ingest at another landing zone: lineage names it (ingest manifest,
-    the training snapshot's ``landing_zones``, the model version's ``harmwatch.landing_zones`` tag)."""
+    the training snapshot's ``landing_zones``, the training run's ``harmwatch.landing_zones`` tag)."""
     from harmwatch.steps.train import _run_tags
 
     land_labelled(hw_env, "a.csv", one_class("a", 3))
