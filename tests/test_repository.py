@@ -47,7 +47,6 @@ SHORT_NAMES_ALLOWED = {"X", "y", "by", "ok"}
 NOT_YET_SPLIT = {
     "jobs/harmwatch/steps/predict.py:run",
     "jobs/harmwatch/steps/review_pull.py:run",
-    "jobs/harmwatch/spark/ingest.py:ingest_kind",
 }
 MAX_LINES = 60
 

@@ -23,7 +23,7 @@ from harmwatch.spark.lake import commit_folder
 from harmwatch.storage import ObjectInfo, Store, open_store
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 CHUNK = 20_000  # rows per Arrow batch handed back to Spark
@@ -71,6 +71,39 @@ def _parse_files(
     return parse
 
 
+def _run_summary(
+    ignored: list[dict],
+    files: int = 0,
+    rows_in: int = 0,
+    rows_parsed: int = 0,
+    rows_quarantined: int = 0,
+    run_id: str | None = None,
+    notes: list[str] | None = None,
+) -> dict[str, Any]:
+    """One kind's part of the ingest summary (all zero when nothing was pending)."""
+    return {
+        "files": files,
+        "rows_in": rows_in,
+        "rows_parsed": rows_parsed,
+        "rows_quarantined": rows_quarantined,
+        "run_id": run_id,
+        "ignored": ignored,
+        "notes": notes or [],
+    }
+
+
+def _quarantined(parsed: DataFrame) -> DataFrame:
+    """The rows that go to the quarantine, in its columns (the parser's own where it keeps its own)."""
+    from pyspark.sql import functions as F
+
+    return parsed.where(F.col("_q_stage").isNotNull()).select(
+        [
+            F.col(c if f"_q_{c}" not in QUARANTINE_ONLY else f"_q_{c}").alias(c)
+            for c in landing.QUARANTINE_COLUMNS
+        ]
+    )
+
+
 def ingest_kind(
     spark: SparkSession,
     landing_store: Store,
@@ -86,17 +119,8 @@ def ingest_kind(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    summary: dict[str, Any] = {
-        "files": 0,
-        "rows_in": 0,
-        "rows_parsed": 0,
-        "rows_quarantined": 0,
-        "run_id": None,
-        "ignored": ignored,
-        "notes": [],
-    }
     if not pending:
-        return summary
+        return _run_summary(ignored)
     run = landing.run_id(pending)
     files = spark.createDataFrame(
         pd.DataFrame([{"key": o.key, "size": o.size, "version": o.version} for o in pending]),
@@ -109,12 +133,7 @@ def ingest_kind(
         sources = [json.loads(r["_source"]) for r in parsed.where(F.col("_source").isNotNull()).collect()]
         sources.sort(key=lambda s: s["key"])
         good = parsed.where(F.col("_source").isNull() & F.col("_q_stage").isNull()).select(lake_columns(kind))
-        bad = parsed.where(F.col("_q_stage").isNotNull()).select(
-            [
-                F.col(c if f"_q_{c}" not in QUARANTINE_ONLY else f"_q_{c}").alias(c)
-                for c in landing.QUARANTINE_COLUMNS
-            ]
-        )
+        bad = _quarantined(parsed)
         n_good = sum(s["rows_parsed"] for s in sources)
         n_bad = sum(s["rows_quarantined"] for s in sources)
         prefix, qprefix = catalog.ingest_run(kind, run), catalog.quarantine_run("ingest", kind, run)
@@ -135,12 +154,6 @@ def ingest_kind(
     for s in sources:
         if s["rows_quarantined"]:
             log.warning("%s: %d rows quarantined", landing_store.url(s["key"]), s["rows_quarantined"])
-    summary.update(
-        files=len(pending),
-        rows_in=int(sum(s["rows_in"] for s in sources)),
-        rows_parsed=n_good,
-        rows_quarantined=n_bad,
-        run_id=run,
-        notes=[f"{landing_store.url(s['key'])}: {s['note']}" for s in sources if s["note"]],
-    )
-    return summary
+    notes = [f"{landing_store.url(s['key'])}: {s['note']}" for s in sources if s["note"]]
+    rows_in = int(sum(s["rows_in"] for s in sources))
+    return _run_summary(ignored, len(pending), rows_in, n_good, n_bad, run, notes)
