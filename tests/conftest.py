@@ -97,22 +97,32 @@ HEAVY_FIXTURES = {
 }
 
 
-def tier_errors(items: list[pytest.Item]) -> list[str]:
-    """One line per test that uses a heavy fixture without the marker it implies."""
+TIER_ERROR = pytest.StashKey[str]()
+
+
+def tier_errors(items: list[pytest.Item]) -> list[tuple[pytest.Item, str]]:
+    """Each test that uses a heavy fixture without the marker it implies, with a line saying so."""
     errors = []
     for item in items:
         for name in getattr(item, "fixturenames", ()):
             marker = HEAVY_FIXTURES.get(name)
             if marker is not None and item.get_closest_marker(marker) is None:
-                errors.append(f"{item.nodeid} uses the fixture {name!r}: mark it pytest.mark.{marker}")
+                errors.append(
+                    (item, f"{item.nodeid} uses the fixture {name!r}: mark it pytest.mark.{marker}")
+                )
     return errors
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is checked and tiered
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     errors = tier_errors(items)
-    if errors:
-        raise pytest.UsageError("tests without the marker of what they need:\n  " + "\n  ".join(errors))
+    if errors and not hasattr(config, "workerinput"):
+        lines = "\n  ".join(line for _, line in errors)
+        raise pytest.UsageError(f"tests without the marker of what they need:\n  {lines}")
+    # A pytest-xdist worker cannot stop the run with a usage error (the controller reports an internal error
+    # without its message), so there each such test fails at setup, saying what it lacks.
+    for item, line in errors:
+        item.stash[TIER_ERROR] = line
     for item in items:
         if not any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
             item.add_marker(pytest.mark.fast)
@@ -130,6 +140,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         RUNNING.clear()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if TIER_ERROR in item.stash:
+        pytest.fail(item.stash[TIER_ERROR], pytrace=False)
 
 
 def require_marker(marker: str, what: str) -> None:
