@@ -30,6 +30,7 @@ import yaml
 
 from devstack import pods
 from devstack.dagpods import TaskResult, run_dag
+from harmwatch.access import secrets_of
 from harmwatch.cli import parse_summary
 from tests.conftest import run_cli, start_mlflow, start_moto, stop_process
 
@@ -186,7 +187,7 @@ def test_every_xcom_is_the_steps_own_summary_read_back_from_the_pod(two_days) ->
             assert "Traceback" not in result.pod.stderr, (day, task_id)
 
 
-def test_pods_ran_as_built_hardened_with_the_configmap_and_secret(two_days) -> None:
+def test_pods_ran_as_built_hardened_with_the_configmap_and_their_secrets(two_days) -> None:
     config, secret = two_days["config"], two_days["secret"]
     for task_id, result in two_days["day2"].items():
         if task_id not in STEPS:  # the approval runs in the worker, not in a pod
@@ -196,10 +197,12 @@ def test_pods_ran_as_built_hardened_with_the_configmap_and_secret(two_days) -> N
         main = spec["containers"][0]
         assert main["image"] == config["data"]["HARMWATCH_IMAGE"]
         assert main["command"] == ["harmwatch"] and main["args"][0] == STEPS_TO_COMMAND[task_id]
-        assert main["envFrom"] == [
-            {"configMapRef": {"name": config["metadata"]["name"]}},
-            {"secretRef": {"name": SECRET_NAME}},
-        ]
+        command = STEPS_TO_COMMAND[task_id]
+        assert main["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+        refs = [e["valueFrom"]["secretKeyRef"] for e in main.get("env", []) if "valueFrom" in e]
+        assert {r["name"] for r in refs} == {SECRET_NAME} and {r["key"] for r in refs} == set(
+            secrets_of(command)
+        )
         assert [c["name"] for c in spec["containers"]] == ["base", "airflow-xcom-sidecar"]
         assert spec["hostNetwork"] is True and "serviceAccountName" not in spec
         host = run.container["HostConfig"]
@@ -211,7 +214,9 @@ def test_pods_ran_as_built_hardened_with_the_configmap_and_secret(two_days) -> N
         writable = {m["Destination"] for m in run.container["Mounts"] if m.get("RW")}
         assert writable == {"/tmp", "/var/lib/harmwatch", "/airflow/xcom"}, (task_id, writable)
         env = {e.split("=", 1)[0] for e in run.container["Config"]["Env"]}
-        assert set(config["data"]) <= env and set(secret["data"]) <= env, task_id
+        # The step ran with the ConfigMap and exactly the Secret's keys its command uses, no others.
+        assert set(config["data"]) <= env, task_id
+        assert set(secret["data"]) & env == set(secret["data"]) & set(secrets_of(command)), task_id
 
 
 def test_the_lake_and_reports_are_on_the_s3_server(two_days) -> None:
