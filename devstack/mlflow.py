@@ -28,6 +28,7 @@ import argparse
 import os
 import secrets
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,20 +141,25 @@ def serve(home: Path, port: int, tracking_uri: str, artifacts: str) -> None:
 
 
 def grant(home: Path, port: int) -> dict:
-    """``harmwatch mlflow-access`` as the admin: the pipeline user and its permissions."""
-    from harmwatch.steps import mlflow_access
+    """``harmwatch mlflow-access`` as the admin: the pipeline user and its permissions (its summary)."""
+    from harmwatch.cli import parse_summary
 
-    settings = settings_for(
-        {
-            "HARMWATCH_HOME": str(home),
-            "HARMWATCH_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
-            "MLFLOW_TRACKING_USERNAME": ADMIN,
-            "MLFLOW_TRACKING_PASSWORD": _secret(files(home)["admin"]),
-        }
-    )
+    env = {
+        **os.environ,
+        "HARMWATCH_HOME": str(home),
+        "HARMWATCH_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+        "MLFLOW_TRACKING_USERNAME": ADMIN,
+        "MLFLOW_TRACKING_PASSWORD": _secret(files(home)["admin"]),
+    }
     _secret(files(home)["pipeline"])  # generated here the first time
-    args = argparse.Namespace(user=PIPELINE, password_file=files(home)["pipeline"])
-    return mlflow_access.run(settings, args)
+    command = [str(Path(sys.executable).parent / "harmwatch"), "mlflow-access", "--user", PIPELINE]
+    command += ["--password-file", str(files(home)["pipeline"])]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(
+            done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "mlflow-access failed"
+        )
+    return parse_summary(done.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,6 @@ from harmwatch.data.adversary_audit import Scenario, audit, fitted_scorer, repor
 from harmwatch.data.defences import DEFENCE_NAMES, DEFENCES
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
-from harmwatch.steps.simulate import TRUTH
 from harmwatch.storage import open_store
 
 DAYS = 7
@@ -69,7 +68,7 @@ def scenario(source: Path, adversary: str, strength: float) -> Scenario:
         run_step("ingest", [], env)
         run_step("validate", [], env)
         landing, lake = open_store(str(home / "landing")), open_store(str(home / "lake"))
-        truth = json.loads(landing.read_bytes(TRUTH))
+        truth = json.loads(landing.read_bytes(catalog.SIMULATION_TRUTH))
         landed = pd.concat(
             [
                 pd.read_json(landing.url(k), lines=True, dtype=str)

@@ -42,8 +42,8 @@ def _score(home: Path, seeds: tuple[int, ...]) -> dict[str, Any]:
 
     from harmwatch.config import load_settings
     from harmwatch.data import catalog
+    from harmwatch.data.tables import frozen_eval
     from harmwatch.model.fitting import fit_model
-    from harmwatch.steps.build_dataset import frozen_eval
     from harmwatch.storage import open_store
 
     lake = open_store(load_settings(home=home).lake_uri)

@@ -166,7 +166,7 @@ def test_label_studio_holds_the_review_queue_highest_value_first(first_look: Fir
     from label_studio_sdk.client import LabelStudio
 
     from harmwatch.config import settings_for
-    from harmwatch.steps.review_push import newest_queue
+    from harmwatch.review.records import newest_queue
     from harmwatch.storage import open_store
 
     settings = settings_for(first_look.env)

@@ -187,3 +187,7 @@ METRICS_LATEST_PROM = f"{METRICS_REPORTS}/harmwatch_moderation.prom"
 
 def metrics_day(day: str) -> str:
     return f"{METRICS_REPORTS}/dt={day}"
+
+
+# In a simulated landing zone: how it was made (who reported what). The audits read it, never the steps.
+SIMULATION_TRUTH = "_simulation/truth.json"

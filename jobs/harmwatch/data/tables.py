@@ -92,3 +92,12 @@ def read_predictions(lake: Store, days: set[str] | None, model_version: str) -> 
     if frame.empty:
         return pd.DataFrame(columns=["post_id", "label", "harmful_score"])
     return frame[["post_id", "label", "harmful_score"]].drop_duplicates("post_id", keep="last")
+
+
+def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
+    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot."""
+    manifests = store.committed(catalog.EVAL_SNAPSHOTS)
+    if not manifests:
+        return None
+    m = min(manifests, key=lambda m: (-int(m.get("generation", 0)), m.get("date", ""), m.get("version", "")))
+    return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}"), m

@@ -144,10 +144,11 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
 
     from harmwatch.data import catalog
     from harmwatch.data.dataset import pending_texts
+    from harmwatch.data.tables import frozen_eval
     from harmwatch.errors import DataError, HarmwatchError
     from harmwatch.spark.lake import read_runs
     from harmwatch.spark.session import spark_session
-    from harmwatch.steps.build_dataset import champion_scores, finish, frozen_eval, provenance
+    from harmwatch.steps.build_dataset import champion_scores, finish, provenance
 
     if policy.before_report:
         raise HarmwatchError(

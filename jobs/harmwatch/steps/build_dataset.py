@@ -36,20 +36,11 @@ from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.exports import spreadsheet_csv
 from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
 from harmwatch.data.keys import require_key
-from harmwatch.data.tables import read_committed
+from harmwatch.data.tables import frozen_eval, read_committed
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
-
-
-def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
-    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot."""
-    manifests = store.committed(catalog.EVAL_SNAPSHOTS)
-    if not manifests:
-        return None
-    m = min(manifests, key=lambda m: (-int(m.get("generation", 0)), m.get("date", ""), m.get("version", "")))
-    return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}"), m
 
 
 def _write(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:

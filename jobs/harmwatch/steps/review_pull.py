@@ -30,8 +30,8 @@ from harmwatch.data import catalog
 from harmwatch.data.authority import digest
 from harmwatch.review import client
 from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
+from harmwatch.review.records import newest_queue, pushed_tasks
 from harmwatch.review.tasks import adjudication_data, sent_as_recorded
-from harmwatch.steps.review_push import newest_queue, pushed_tasks
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from harmwatch.config import CLASSES, Settings
+from harmwatch.data import catalog
 from harmwatch.data.adversaries import ADVERSARIES, Adversary, validate
 from harmwatch.data.simulation import Population, load_source, plan_landing, to_bytes
 from harmwatch.errors import HarmwatchError
 from harmwatch.storage import open_store
 
-TRUTH = "_simulation/truth.json"  # in the landing zone: how it was made (steps never read it)
+TRUTH = catalog.SIMULATION_TRUTH  # in the landing zone: how it was made (steps never read it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
