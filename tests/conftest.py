@@ -230,6 +230,21 @@ def tweeteval_dir() -> Path:
     return path
 
 
+def non_stdlib_imports(path: Path) -> set[str]:
+    """Top-level packages a module imports beyond the standard library (the Airflow image loads some
+    modules by path, without the harmwatch package or its dependencies)."""
+    import ast
+
+    tree = ast.parse(Path(path).read_text())
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    return imported - set(sys.stdlib_module_names) - {"__future__"}
+
+
 def outside_env() -> dict[str, str]:
     """This process's environment without its harmwatch and Airflow settings (``HARMWATCH_BIN`` kept), as
     the base of a stack a test starts on its own home."""

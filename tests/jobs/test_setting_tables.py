@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import ast
-import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from harmwatch.model import gates
 from harmwatch.model.gates import DIRECTIONS, GATES, Thresholds
 from harmwatch.steps import evaluate
+from tests.conftest import non_stdlib_imports
 
 
 def test_the_gate_table_imports_only_the_standard_library() -> None:
     """The Airflow image loads this one file without the harmwatch package or its dependencies."""
-    tree = ast.parse(Path(gates.__file__).read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    assert not non_stdlib_imports(Path(gates.__file__))
 
 
 def test_every_gate_is_described_and_is_a_threshold_field() -> None:

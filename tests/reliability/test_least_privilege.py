@@ -6,13 +6,12 @@ it, tests/deploy the chart's service accounts and network policies.
 
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 
 from harmwatch import access
 from harmwatch.config import load_settings
 from harmwatch.steps import COMMANDS
+from tests.conftest import non_stdlib_imports
 
 PRODUCTION = {
     "runner": "kubernetes",
@@ -32,14 +31,7 @@ def test_every_command_says_which_secrets_it_uses() -> None:
 
 def test_the_table_imports_only_the_standard_library() -> None:
     """The Airflow image loads this one file by path, without the harmwatch package."""
-    tree = ast.parse(Path(access.__file__).read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    assert not non_stdlib_imports(Path(access.__file__))
 
 
 def test_a_command_asks_only_for_the_secrets_it_uses(hw_env) -> None:
