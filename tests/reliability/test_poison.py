@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from harmwatch.cli import main
 from harmwatch.data.suites import id_copies, ts_epoch
+from harmwatch.data.validation_report import SAMPLE_CELL_CHARS, SAMPLE_TOTAL_CHARS, cap_sample
 from harmwatch.htmlreport import render_validation_html
-from harmwatch.steps.validate import SAMPLE_CELL_CHARS, SAMPLE_TOTAL_CHARS, cap_sample
 from harmwatch.storage import LocalStore, open_store
 from tests.factories import LANDING_HEADER, report_line
 

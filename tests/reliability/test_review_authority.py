@@ -20,9 +20,9 @@ from harmwatch.data import catalog
 from harmwatch.data.authority import digest, reviewed_files
 from harmwatch.data.dataset import resolve_moderator_labels
 from harmwatch.data.holdout import hold_out_recent
+from harmwatch.data.snapshot_writer import provenance
 from harmwatch.review.outcomes import DECISION_COLUMNS, review_decisions
 from harmwatch.review.tasks import sent_as_recorded
-from harmwatch.steps.build_dataset import provenance
 from harmwatch.storage import Store, open_store
 from tests.factories import land, landing_csv
 

@@ -16,7 +16,7 @@ What spans buckets is computed once over all the data and handed to the second p
 
 The decisions come back to the driver as the frames pandas made (:class:`harmwatch.data.dataset.
 Decisions`), and :func:`harmwatch.data.dataset.finish_assembly` and the step's
-:func:`~harmwatch.steps.build_dataset.finish` (evaluation split, recent slice, anchor renewal, writes,
+:func:`~harmwatch.data.snapshot_writer.finish` (evaluation split, recent slice, anchor renewal, writes,
 summary) run unchanged. The driver therefore holds the outputs (one row per text and per reporter) and
 four columns of every labelled row; docs/scaling.md says where that stops fitting.
 
@@ -144,11 +144,11 @@ def run_spark(settings: Any, args: Any, store: Any, policy: Policy) -> dict[str,
 
     from harmwatch.data import catalog
     from harmwatch.data.dataset import pending_texts
+    from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
     from harmwatch.data.tables import frozen_eval
     from harmwatch.errors import DataError, HarmwatchError
     from harmwatch.spark.lake import read_runs
     from harmwatch.spark.session import spark_session
-    from harmwatch.steps.build_dataset import champion_scores, finish, provenance
 
     if policy.before_report:
         raise HarmwatchError(

@@ -2,7 +2,7 @@
 
 Each task reads its landing file through :mod:`harmwatch.storage` (local folder or S3 through boto3, so
 reading the landing zone needs no S3A connector) and parses it with the same functions as the pandas
-engine (:func:`harmwatch.steps.ingest.read_file`: the parsers and :func:`harmwatch.data.landing.to_frames`).
+engine (:func:`harmwatch.data.intake.read_file`: the parsers and :func:`harmwatch.data.landing.to_frames`).
 The task emits three kinds of rows in one frame: lake rows, quarantine rows and one row describing the
 file for the manifest. Spark writes the lake and quarantine folders; the manifests are the same as the
 pandas engine's, so validate and every reader are indifferent to the engine that ingested a run.
@@ -46,7 +46,7 @@ def _parse_files(
     landing_uri: str, s3_attempts: int, kind: str, run: str, key: bytes, max_bytes: int
 ) -> Any:  # the mapInPandas function
     from harmwatch.config import Settings
-    from harmwatch.steps.ingest import read_file
+    from harmwatch.data.intake import read_file
 
     def parse(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         store = open_store(landing_uri, Settings(s3_max_attempts=s3_attempts))

@@ -153,7 +153,7 @@ def validate_run(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from harmwatch.steps.validate import summarise, validated_meta, write_report
+    from harmwatch.data.validation_report import summarise, validated_meta, write_report
 
     kind, run_id = manifest["kind"], manifest["run_id"]
     frame = read_runs(spark, lake, [manifest])

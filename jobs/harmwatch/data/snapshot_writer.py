@@ -1,0 +1,263 @@
+"""Writing what build-dataset decided: the snapshots, the anchor, the recent slice, the review queue.
+
+Shared by the pandas and Spark engines of build-dataset: each assembles, and this writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Collection
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog
+from harmwatch.data.authority import refusal_lines, reviewed_files
+from harmwatch.data.dataset import Assembly, content_version, text_key
+from harmwatch.data.exports import spreadsheet_csv
+from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
+from harmwatch.data.weak_labels import Policy
+from harmwatch.errors import HarmwatchError
+from harmwatch.storage import Store
+
+
+def write_files(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
+    for name, frame in files.items():
+        if name.endswith(".csv"):
+            store.write_text(f"{prefix}/{name}", spreadsheet_csv(frame))
+        else:
+            store.write_parquet(f"{prefix}/{name}", frame)
+    store.commit(prefix, files.keys(), meta)
+
+
+def write_assembly(
+    store: Store,
+    assembly: Assembly,
+    date: str,
+    policy: Policy,
+    runs: list[str],
+    eval_meta: dict[str, Any],
+    train_meta: dict[str, Any] | None = None,
+) -> None:
+    """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``."""
+    if assembly.eval_is_new:
+        write_files(
+            store, catalog.eval_snapshot(assembly.eval_version), {catalog.EVAL_FILE: assembly.eval}, eval_meta
+        )
+    write_files(
+        store,
+        catalog.reporter_table(assembly.reporters_version),
+        {catalog.RELIABILITY_FILE: assembly.reliability},
+        {
+            "version": assembly.reporters_version,
+            "date": date,
+            "rows": len(assembly.reliability),
+            "policy": asdict(policy),
+            "trusted": int(assembly.reliability["trusted"].sum()),
+        },
+    )
+    write_files(
+        store,
+        catalog.train_snapshot(assembly.train_version),
+        {catalog.TRAIN_FILE: assembly.train},
+        {
+            "version": assembly.train_version,
+            "date": date,
+            "eval_version": assembly.eval_version,
+            "rows": len(assembly.train),
+            "label_counts": assembly.train["label"].value_counts().sort_index().to_dict(),
+            "weak_labels_accepted": assembly.weak_labels,
+            "landing_files": assembly.train_files,
+            "policy": asdict(policy),
+            "validated_runs": runs,
+            "review_version": assembly.review_version,
+            "reporters_version": assembly.reporters_version,
+            **(train_meta or {}),
+        },
+    )
+    write_files(
+        store,
+        catalog.review_queue(assembly.review_version),
+        {catalog.REVIEW_FILE: assembly.review, catalog.REVIEW_CSV: assembly.review},
+        {"version": assembly.review_version, "date": date, "rows": len(assembly.review)},
+    )
+    store.write_json(catalog.TRAIN_LATEST, {"version": assembly.train_version, "date": date})
+
+
+def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The champion's ``score_<class>`` of ``texts`` (``key``, ``text``); (None, None) without a champion."""
+    from harmwatch import registry
+
+    _client, version = registry.champion(settings)
+    if version is None:
+        return None, None
+    if texts.empty:
+        return pd.DataFrame(columns=["key"]), str(version.version)
+    with registry.mlflow_calls(settings):
+        model = registry.load_registered(registry.version_uri(settings.model_name, version.version))
+    scored = model.predict(texts[["text"]].reset_index(drop=True))
+    columns = [c for c in scored.columns if c.startswith("score_")]
+    return scored[columns].assign(key=texts["key"].to_numpy()), str(version.version)
+
+
+def provenance(store: Store) -> dict[str, Any]:
+    """Where the lake's rows came from, from the ingest manifests: the landing zones ingest read
+    (``landing_zones``), the landing files the review-pull ledger vouches for (``reviewed``: their labels
+    settle conflicts and are not held out) and the review-named files it does not (``review_refused``)."""
+    reviewed, refused = reviewed_files(store)
+    zones = {
+        m.get("landing_uri") or "unrecorded"
+        for kind in catalog.KINDS
+        for m in store.committed(catalog.ingest_runs(kind))
+    }
+    return {"reviewed": reviewed, "review_refused": refusal_lines(refused), "landing_zones": sorted(zones)}
+
+
+def finish(
+    store: Store,
+    settings: Settings,
+    args: argparse.Namespace,
+    policy: Policy,
+    labelled: pd.DataFrame,
+    assembly: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+    runs: list[str],
+    champion_version: str | None,
+    engine: str,
+    origin: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Hold out the recent slice, write everything and return the summary (both engines).
+
+    ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
+    labelled row, in the order they were read; ``origin``: :func:`provenance` when the caller has it."""
+    eval_meta = (
+        frozen[1]
+        if frozen is not None
+        else {
+            "version": assembly.eval_version,
+            "date": date,
+            "rows": len(assembly.eval),
+            "landing_files": assembly.eval_files,
+            "label_counts": assembly.eval["label"].value_counts().sort_index().to_dict(),
+            "eval_fraction": args.eval_fraction,
+            "seed": settings.seed,
+        }
+    )
+    origin = origin or provenance(store)
+    held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"])
+    eval_meta = held.pop("eval_meta", eval_meta)
+    lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
+    write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage})
+    return {
+        **held,
+        "anchor_generation": int(eval_meta.get("generation", 0)),
+        "anchor_renewed": bool(args.renew_anchor),
+        "train_version": assembly.train_version,
+        "eval_version": assembly.eval_version,
+        "review_version": assembly.review_version,
+        "rows_train": len(assembly.train),
+        "rows_eval": len(assembly.eval),
+        "rows_review": len(assembly.review),
+        "weak_labels_accepted": assembly.weak_labels,
+        "reporters_scored": len(assembly.reliability),
+        "reporters_version": assembly.reporters_version,
+        "review_from_reports": assembly.review_counts,
+        "champion_checked": champion_version,
+        "eval_reused": frozen is not None and not args.renew_anchor,
+        "date": date,
+        "landing_files": sorted(
+            set(assembly.train_files) | set(eval_meta.get("landing_files", [])) | set(held["recent_files"])
+        ),
+        **lineage,
+        "engine": engine,
+    }
+
+
+def new_rows(store: Store, train: pd.DataFrame) -> tuple[int, str | None]:
+    """Training texts not in the previous snapshot (the one ``LATEST`` pointed to), and its version."""
+    if not store.exists(catalog.TRAIN_LATEST):
+        return len(train), None
+    previous = store.read_json(catalog.TRAIN_LATEST)["version"]
+    key = f"{catalog.train_snapshot(previous)}/{catalog.TRAIN_FILE}"
+    if not store.exists(key):
+        return len(train), previous
+    old = store.read_parquet(key)
+    return int((~train["key"].isin(set(old["key"]))).sum()), previous
+
+
+def hold_out(
+    store: Store,
+    settings: Settings,
+    args: argparse.Namespace,
+    labelled: pd.DataFrame,
+    assembly: Assembly,
+    frozen: tuple[pd.DataFrame, dict] | None,
+    date: str,
+    reviewed: Collection[str] = (),
+) -> dict[str, Any]:
+    """Take the recent slice out of ``assembly.train`` and write it; with ``--renew-anchor`` it becomes
+    the new anchor's fresh part instead. Updates ``assembly``; returns the facts for the training manifest
+    (and, on a renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the
+    review loop (never held out)."""
+    if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
+        raise HarmwatchError(
+            "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
+        )
+    if args.recent_days > 0:
+        train, recent, note = hold_out_recent(labelled, assembly.train, date, args.recent_days, reviewed)
+    else:
+        train, recent, note = assembly.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
+    facts: dict[str, Any] = {}
+    if args.renew_anchor:
+        if recent.empty:
+            raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
+        days = labelled.assign(key=text_key(labelled["text"])).groupby("key")["batch_dt"].min()
+        renewal = renew_anchor(
+            train,
+            recent,
+            frozen,
+            set(assembly.review["key"]),
+            args,
+            settings.seed,
+            date,
+            settings.acting_user(),
+            days,
+        )
+        train, assembly.eval, assembly.eval_version, facts["eval_meta"] = renewal
+        assembly.eval_is_new = True
+        facts["eval_meta"]["landing_files"] = sorted(
+            set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
+        )
+        recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
+    assembly.train = train.sort_values("key").reset_index(drop=True)
+    facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train)
+    facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
+    if not recent.empty:
+        facts.update(write_recent_slice(store, labelled, recent, date, args.recent_days))
+    return facts
+
+
+def write_recent_slice(
+    store: Store, labelled: pd.DataFrame, recent: pd.DataFrame, date: str, days: int
+) -> dict[str, Any]:
+    """Commit the recent slice under its content version; its version and landing files."""
+    version = content_version(recent, ["key", "label"])
+    files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
+    write_files(
+        store,
+        catalog.recent_slice(version),
+        {catalog.RECENT_FILE: recent},
+        {
+            "version": version,
+            "date": date,
+            "days": days,
+            "rows": len(recent),
+            "label_counts": recent["label"].value_counts().sort_index().to_dict(),
+            "batch_dts": sorted(recent["batch_dt"].astype(str).unique().tolist()),
+            "landing_files": files,
+        },
+    )
+    return {"recent_version": version, "recent_files": files}
