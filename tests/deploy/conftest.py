@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from tests.deploy.deploy_support import RENDER_CASES, Manifest, helm_path, rende
 def helm() -> Path:
     """The helm binary in .venv/bin (installed by scripts/install-helm.sh when missing)."""
     return helm_path()
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus' promtool (Debian's prometheus, installed by scripts/install-system-packages.sh)."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: scripts/install-system-packages.sh installs Debian's prometheus")
+    return path
 
 
 @pytest.fixture(params=sorted(RENDER_CASES))

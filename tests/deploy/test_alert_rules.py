@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from harmwatch.monitoring.moderation import ALARMS, alarms, prometheus_text
@@ -21,14 +20,6 @@ from tests.deploy.deploy_support import CHART, NAMESPACE, helm_template, parse_m
 
 RULES = CHART / "files" / "moderation-alerts.yaml"
 DAY = "2026-01-07"
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: scripts/install-system-packages.sh installs Debian's prometheus")
-    return path
 
 
 def metrics_file(share: float) -> str:

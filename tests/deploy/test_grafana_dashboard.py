@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -310,14 +309,6 @@ def test_every_moderation_and_queue_metric_has_a_panel(dashboard: dict[str, Any]
         p for p in panels(dashboard) if any("moderation_alarm" in t["expr"] for t in p["targets"])
     ]
     assert any("by (alarm)" in t["expr"] for p in alarm_panels for t in p["targets"]), ALARMS
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: scripts/install-system-packages.sh installs Debian's prometheus")
-    return path
 
 
 def test_promtool_parses_every_query(dashboard: dict[str, Any], promtool: str, tmp_path: Path) -> None:
