@@ -1,0 +1,153 @@
+"""Augmentation: rows added to a training snapshot so that hostility, not a group's name, carries the label.
+
+Two kinds of source, each a versioned input of a training run:
+
+- ``templates``: the hand-written sentences of :mod:`harmwatch.model.augmentation_sources.templates`,
+  filled with every group (neutral, positive, counter-speech and negated statements about a group,
+  non-targeted profanity and abuse as ``not_cyberbullying``; hostile statements about a group with the
+  group's class, and their leetspeak spellings). Part of the code, so always available.
+- ``tweeteval_groups``: optional, the non-offensive TweetEval tweets that name a group
+  (``not_cyberbullying``), read from a folder given at training time (the data is never copied into the
+  repository).
+
+:func:`sources` says what each source is (name, sha256 version of its content, rows, module or path):
+what a training snapshot's manifest and the model card record. :func:`augmentation_frame` returns the
+rows (``text``, ``label``, ``source``, ``weight``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import BENIGN_CLASS
+from harmwatch.model.augmentation_sources import templates as tpl
+
+TEMPLATES = "templates"
+TWEETEVAL = "tweeteval_groups"
+TEMPLATE_MODULE = tpl.__name__
+
+# Words naming a group in a tweet (TweetEval rows are kept when one occurs).
+_GROUP_WORDS = re.compile(
+    r"\b(?:muslims?|islam\w*|christians?|jews?|jewish|hindus?|sikhs?|buddhists?|atheists?|catholics?|"
+    r"black people|blacks|white people|whites|asians?|latin[oa]s?|hispanics?|mexicans?|arabs?|africans?|"
+    r"immigrants?|refugees?|migrants?|women|gays?|lesbians?|trans|transgender|queer|lgbtq?|"
+    r"bisexual|feminists?|elderly|boomers?|millennials?|teenagers?|disabled|autistic|deaf)\b",
+    re.IGNORECASE,
+)
+
+
+def fill(template: str, people: str) -> str:
+    """The template with a group's phrase in its slot (capitalised at the start of a sentence)."""
+    return template.replace("{people}", people).replace("{People}", people[:1].upper() + people[1:])
+
+
+def leet(text: str) -> str:
+    """A leetspeak spelling (vowels and s as digits) of a post."""
+    return "".join(tpl.LEET.get(ch, ch) for ch in text)
+
+
+def template_rows() -> pd.DataFrame:
+    """Every template filled with every group: ``text``, ``label``, ``kind``, ``group``, ``template``."""
+    rows: list[dict[str, str]] = []
+    benign_group = {"neutral": tpl.GROUP_NEUTRAL, "counter": tpl.COUNTER_SPEECH, "negated": tpl.NEGATED}
+    for gid, (people, cls) in tpl.GROUPS.items():
+        for kind, items in benign_group.items():
+            for i, t in enumerate(items):
+                rows.append(
+                    dict(
+                        text=fill(t, people), label=BENIGN_CLASS, kind=kind, group=gid, template=f"{kind}{i}"
+                    )
+                )
+        for i, t in enumerate(tpl.GROUP_HOSTILE):
+            text = fill(t, people)
+            rows.append(dict(text=text, label=cls, kind="hostile", group=gid, template=f"hostile{i}"))
+            if i % 3 == 0:
+                rows.append(dict(text=leet(text), label=cls, kind="leet", group=gid, template=f"hostile{i}"))
+    for kind, items, label in (
+        ("profanity", tpl.PROFANITY, BENIGN_CLASS),
+        ("non_targeted", tpl.NON_TARGETED_ABUSE, BENIGN_CLASS),
+        ("personal", tpl.PERSONAL_ATTACK, "other_cyberbullying"),
+    ):
+        for i, t in enumerate(items):
+            rows.append(dict(text=t, label=label, kind=kind, group="", template=f"{kind}{i}"))
+    return pd.DataFrame(rows).drop_duplicates("text").reset_index(drop=True)
+
+
+_TEMPLATE_CONTENT = (
+    "GROUPS",
+    "GROUP_NEUTRAL",
+    "COUNTER_SPEECH",
+    "NEGATED",
+    "GROUP_HOSTILE",
+    "PROFANITY",
+    "NON_TARGETED_ABUSE",
+    "PERSONAL_ATTACK",
+    "LEET",
+)
+
+
+def _template_version() -> str:
+    """sha256 of every template and group (and the leetspeak table): changes whenever a row could."""
+    content = {name: getattr(tpl, name) for name in _TEMPLATE_CONTENT}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def tweeteval_rows(folder: Path) -> pd.DataFrame:
+    """The non-offensive TweetEval training tweets that name a group, as ``not_cyberbullying``."""
+    texts = (folder / "train_text.txt").read_text(encoding="utf-8").splitlines()
+    labels = (folder / "train_labels.txt").read_text(encoding="utf-8").split()
+    if len(texts) != len(labels):
+        raise ValueError(f"{folder}: {len(texts)} tweets but {len(labels)} labels")
+    frame = pd.DataFrame(
+        {"text": [t.strip() for t in texts], "offensive": [lab.strip() == "1" for lab in labels]}
+    )
+    keep = ~frame["offensive"] & frame["text"].str.contains(_GROUP_WORDS)
+    out = frame.loc[keep, ["text"]].drop_duplicates("text").reset_index(drop=True)
+    return out.assign(label=BENIGN_CLASS, kind="tweeteval", group="", template="")
+
+
+def _file_version(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("train_text.txt", "train_labels.txt"):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+def sources(tweeteval: Path | None = None) -> list[dict[str, Any]]:
+    """What the augmentation is made of: ``name``, ``version`` (sha256 of the content), ``rows``, and
+    ``module`` (code) or ``path`` (a data folder). TweetEval only when its folder is given."""
+    out: list[dict[str, Any]] = [
+        {
+            "name": TEMPLATES,
+            "version": _template_version(),
+            "rows": len(template_rows()),
+            "module": TEMPLATE_MODULE,
+        }
+    ]
+    if tweeteval is not None:
+        out.append(
+            {
+                "name": TWEETEVAL,
+                "version": _file_version(tweeteval),
+                "rows": len(tweeteval_rows(tweeteval)),
+                "path": str(tweeteval),
+            }
+        )
+    return out
+
+
+def augmentation_frame(tweeteval: Path | None = None, weight: float = 1.0) -> pd.DataFrame:
+    """The rows added to training: ``text``, ``label``, ``source``, ``weight`` (each row's sample weight),
+    ``kind``, ``group``. TweetEval rows only when its folder is given."""
+    parts = [template_rows().assign(source=TEMPLATES)]
+    if tweeteval is not None:
+        parts.append(tweeteval_rows(tweeteval).assign(source=TWEETEVAL))
+    frame = pd.concat(parts, ignore_index=True).drop_duplicates("text").reset_index(drop=True)
+    frame["weight"] = float(weight)
+    return frame[["text", "label", "source", "weight", "kind", "group", "template"]]

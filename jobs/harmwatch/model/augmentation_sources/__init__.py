@@ -1,0 +1,1 @@
+"""Hand-written training data that ``harmwatch.model.augmentation`` turns into rows."""

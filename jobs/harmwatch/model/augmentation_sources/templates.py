@@ -1,0 +1,176 @@
+"""Hand-written augmentation templates: training data, never evaluation data.
+
+Why they exist: the source collection was gathered by keyword, so a group's name predicts a harmful class
+(of 3,727 tweets that mention Muslims, 3,614 are ``religion``), and five of its six classes are harmful,
+so a bland sentence leans harmful. These sentences teach the opposite where the source is silent: talk
+about a group that is not abuse, profanity that is not aimed at anyone, abuse of things or of what someone
+did, counter-speech; and, beside them, hostile sentences about every group (so that hostility, not the
+group, carries the label). Written for harmwatch; none is taken from a dataset or from any test set
+(the behaviour suite, the golden set and the paired fairness templates are separate, and a test checks
+that no text is shared).
+
+``{people}`` / ``{People}`` is a group's plural noun phrase (lower case / capitalised at the start).
+"""
+
+from __future__ import annotations
+
+# group id -> (noun phrase, class of a hostile post about the group)
+GROUPS: dict[str, tuple[str, str]] = {
+    "muslims": ("Muslims", "religion"),
+    "christians": ("Christians", "religion"),
+    "jews": ("Jewish people", "religion"),
+    "hindus": ("Hindus", "religion"),
+    "sikhs": ("Sikhs", "religion"),
+    "buddhists": ("Buddhists", "religion"),
+    "atheists": ("atheists", "religion"),
+    "catholics": ("Catholics", "religion"),
+    "black": ("Black people", "ethnicity"),
+    "white": ("white people", "ethnicity"),
+    "asian": ("Asian people", "ethnicity"),
+    "latino": ("Latino people", "ethnicity"),
+    "arabs": ("Arab people", "ethnicity"),
+    "mexicans": ("Mexicans", "ethnicity"),
+    "indians": ("Indian people", "ethnicity"),
+    "chinese": ("Chinese people", "ethnicity"),
+    "immigrants": ("immigrants", "ethnicity"),
+    "refugees": ("refugees", "ethnicity"),
+    "women": ("women", "gender"),
+    "men": ("men", "gender"),
+    "gay": ("gay men", "gender"),
+    "lesbians": ("lesbians", "gender"),
+    "trans": ("transgender people", "gender"),
+    "bisexual": ("bisexual people", "gender"),
+    "queer": ("queer folks", "gender"),
+    "girls": ("girls", "gender"),
+    "elderly": ("elderly people", "age"),
+    "teens": ("teens", "age"),
+    "boomers": ("boomers", "age"),
+    "millennials": ("millennials", "age"),
+    "pensioners": ("pensioners", "age"),
+    "disabled": ("disabled people", "other_cyberbullying"),
+    "deaf": ("deaf people", "other_cyberbullying"),
+    "autistic": ("autistic people", "other_cyberbullying"),
+    "wheelchair": ("wheelchair users", "other_cyberbullying"),
+}
+
+# Not harmful: neutral and positive statements that name a group.
+GROUP_NEUTRAL: tuple[str, ...] = (
+    "{People} from the community centre cooked dinner for everyone on the street",
+    "Our choir has a lot of {people} in it and the concert was lovely",
+    "Just read an interview with three {people} about their first jobs",
+    "So proud of the {people} who organised the charity run this morning",
+    "{People} deserve the same respect and safety as everyone else",
+    "The museum opened a new exhibition on the history of {people} in this city",
+    "Had a great chat with a group of {people} at the bus stop",
+    "I love how welcoming the {people} at my gym have been",
+    "Many {people} volunteer at the hospital on weekends",
+    "{People} are part of what makes this neighbourhood great",
+    "My best friends growing up were {people} and I miss them",
+    "The podcast invited {people} to talk about their favourite books",
+    "{People} have every right to live here in peace",
+    "Some {people} joined our hiking club and they are brilliant company",
+    "A new report looks at how {people} use public transport",
+    "Happy holidays to all the {people} celebrating this week",
+    "The football team includes several {people} and they play really well",
+    "{People} are welcome at our table any day",
+    "As one of the {people} in my class I felt really supported by my teacher",
+    "The council is asking {people} for feedback on the new park",
+    "Thank you to the {people} who helped clean up the beach today",
+    "There are {people} in every profession, from nurses to engineers",
+    "We are {people} and we are proud of who we are",
+    "The festival celebrated the food and music of {people}",
+    "Honestly {people} are some of the kindest folks I have met",
+    "Friendly reminder that {people} are human beings like you and me",
+)
+
+# Not harmful: rejecting or reporting abuse (it quotes or refers to hate in order to oppose it).
+COUNTER_SPEECH: tuple[str, ...] = (
+    "Saying that {people} are vermin is vile and you should be ashamed",
+    "If you think {people} should be banned from this country you need to educate yourself",
+    "Stop calling {people} disgusting, it is hateful and wrong",
+    "Anyone who says they hate {people} does not speak for me",
+    "I reported the account that kept posting threats against {people}",
+    "People who spread lies about {people} are the real problem here",
+    "The idea that {people} are criminals is a racist myth",
+    "Calling {people} animals is dehumanising and it has to stop",
+    "It makes me so angry when bullies harass {people} online",
+    "No, {people} are not a threat, and repeating that slogan is bigotry",
+)
+
+# Not harmful: a hateful claim negated.
+NEGATED: tuple[str, ...] = (
+    "I would never say that {people} are worthless",
+    "{People} are not stupid, no matter what the trolls claim",
+    "It is not true that {people} are dangerous",
+    "I don't hate {people} at all, I actually admire them",
+    "Nobody should think {people} are less than anyone else",
+)
+
+# Harmful: derogation, dehumanisation and threats aimed at a group (labelled with the group's class).
+GROUP_HOSTILE: tuple[str, ...] = (
+    "{People} are a disease and this country needs to be cured of them",
+    "I can't stand {people}, they are filthy parasites",
+    "All {people} are vermin and should be treated like it",
+    "{People} are too stupid to be allowed to vote",
+    "Get rid of every single one of those {people}, they disgust me",
+    "{People} are subhuman trash and always will be",
+    "I am going to hurt the next one of those {people} I see",
+    "{People} should be locked up and never let out",
+    "Honestly {people} are the worst kind of scum on this planet",
+    "Why are {people} so useless and pathetic",
+    "{People} make me sick, they should all just disappear",
+    "Those {people} need a beating to learn their place",
+    "You can never trust {people}, they are born liars",
+    "{People} are worthless and deserve nothing but contempt",
+)
+
+# Not harmful, no group: profanity that is not aimed at anyone.
+PROFANITY: tuple[str, ...] = (
+    "Holy shit that concert was amazing",
+    "Fuck yes, we finally won the league",
+    "This pizza is so damn good I could cry",
+    "I'm so fucking tired after that shift",
+    "Shit, I forgot my keys again",
+    "What the hell just happened in that episode",
+    "Damn, that sunset is gorgeous tonight",
+    "Fucking finally, the weekend is here",
+    "That was a badass goal, what a player",
+    "Bloody hell it's cold out this morning",
+    "Oh crap, the train is late again",
+    "Best fucking day of my life, I passed my driving test",
+)
+
+# Not harmful: abuse aimed at objects, at what someone did, or at non-protected groups.
+NON_TARGETED_ABUSE: tuple[str, ...] = (
+    "I hate this stupid printer, it jams every single time",
+    "My phone is a useless piece of junk",
+    "This traffic is absolute garbage today",
+    "The new update is trash and ruined the app",
+    "Mondays are the worst, I despise them",
+    "That referee's decision was pathetic",
+    "Your essay was lazy and you know it, do it again",
+    "The way he parked was idiotic, he blocked the whole road",
+    "Her excuse for missing the meeting was ridiculous",
+    "What he did to his friend was cruel and he owes him an apology",
+    "Spammers are the worst people on the internet",
+    "Tax collectors are so annoying this time of year",
+    "Mosquitoes are disgusting little pests",
+    "Pigeons are filthy and they ruin the square",
+    "Telemarketers who call at dinner time should be banned",
+    "This weather is killing me, it's so hot",
+    "That movie was a disaster, worst two hours ever",
+    "Rats in the basement again, I hate those things",
+)
+
+# Harmful, no group: insults and threats aimed at a person (``other_cyberbullying``).
+PERSONAL_ATTACK: tuple[str, ...] = (
+    "You are a pathetic loser and everyone laughs at you behind your back",
+    "Nobody likes you, just delete your account already",
+    "You're so ugly it hurts to look at your profile picture",
+    "Keep talking and I will find out where you live",
+    "You are a worthless idiot and you should disappear",
+    "Go cry somewhere else you useless clown",
+)
+
+# Leetspeak and dropped letters: the same hostile posts as people misspell them to slip past filters.
+LEET: dict[str, str] = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}

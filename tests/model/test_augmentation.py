@@ -1,0 +1,77 @@
+"""Augmentation sources: well-formed templates, versions that follow the content, the frame train adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harmwatch.config import CLASSES
+from harmwatch.model import augmentation as aug
+from harmwatch.model.augmentation_sources import templates as tpl
+
+
+def test_templates_are_well_formed_and_cover_every_group():
+    frame = aug.template_rows()
+    assert set(frame["label"]) <= set(CLASSES) and frame["text"].is_unique
+    assert not frame["text"].str.contains(r"[{}]").any(), "a slot was left unfilled"
+    for items in (tpl.GROUP_NEUTRAL, tpl.COUNTER_SPEECH, tpl.NEGATED, tpl.GROUP_HOSTILE):
+        assert all("{people}" in t.lower() for t in items)
+    grouped = frame[frame["group"] != ""]
+    assert set(grouped["group"]) == set(tpl.GROUPS)
+    # every group is named in benign and in hostile posts, so the name alone cannot carry the label
+    both = grouped.groupby("group")["label"].agg(
+        lambda s: {"benign": (s == "not_cyberbullying").any(), "harmful": (s != "not_cyberbullying").any()}
+    )
+    assert all(v["benign"] and v["harmful"] for v in both)
+    hostile = grouped[grouped["kind"] == "hostile"]
+    assert (hostile["label"] == hostile["group"].map(lambda g: tpl.GROUPS[g][1])).all()
+
+
+def test_frame_has_the_interface_columns():
+    frame = aug.augmentation_frame(weight=2.0)
+    assert list(frame.columns)[:4] == ["text", "label", "source", "weight"]
+    assert (frame["source"] == aug.TEMPLATES).all() and (frame["weight"] == 2.0).all()
+    (src,) = aug.sources()
+    assert src["name"] == aug.TEMPLATES and src["rows"] == len(frame) and src["module"] == aug.TEMPLATE_MODULE
+    assert len(src["version"]) == 64
+
+
+def test_template_version_changes_with_content(monkeypatch):
+    before = aug.sources()[0]["version"]
+    monkeypatch.setattr(tpl, "PROFANITY", (*tpl.PROFANITY, "Damn this coffee is strong"))
+    assert aug.sources()[0]["version"] != before
+    monkeypatch.undo()
+    assert aug.sources()[0]["version"] == before
+
+
+def test_tweeteval_source_keeps_non_offensive_tweets_that_name_a_group(tmp_path: Path):
+    (tmp_path / "train_text.txt").write_text(
+        "Muslims in my town run a great bakery \nMuslims are awful \nnice weather today \n"
+    )
+    (tmp_path / "train_labels.txt").write_text("0\n1\n0\n")
+    frame = aug.augmentation_frame(tweeteval=tmp_path)
+    te = frame[frame["source"] == aug.TWEETEVAL]
+    assert te["text"].tolist() == ["Muslims in my town run a great bakery"]
+    assert (te["label"] == "not_cyberbullying").all()
+    before = aug.sources(tmp_path)[1]
+    (tmp_path / "train_labels.txt").write_text("1\n1\n0\n")
+    after = aug.sources(tmp_path)[1]
+    assert (before["rows"], after["rows"]) == (1, 0) and before["version"] != after["version"]
+
+
+def test_tweeteval_with_mismatched_files_names_the_folder(tmp_path: Path):
+    (tmp_path / "train_text.txt").write_text("a\nb\n")
+    (tmp_path / "train_labels.txt").write_text("0\n")
+    with pytest.raises(ValueError, match=str(tmp_path)):
+        aug.augmentation_frame(tweeteval=tmp_path)
+
+
+def test_templates_are_not_copied_from_the_dataset_or_the_fairness_templates(dataset_texts):
+    from harmwatch.model.fairness import templates as fairness_templates
+    from harmwatch.model.golden import golden_frame
+
+    texts = set(aug.template_rows()["text"].str.lower())
+    assert not texts & dataset_texts
+    assert not texts & set(fairness_templates()["text"].str.lower())
+    assert not texts & set(golden_frame()["text"].str.lower())
