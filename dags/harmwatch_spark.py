@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from harmwatch_kubernetes import Cluster, drop_empty, secret_env, step_secrets
 from harmwatch_tables import package_table
-
-from harmwatch_tasks import RunnerConfig, drop_empty, secret_env, step_secrets
 
 SPARK_TEMPLATES = Path(__file__).resolve().parent / "spark"
 
@@ -30,7 +29,7 @@ def spark_template(step: str) -> dict[str, Any]:
     return yaml.safe_load((SPARK_TEMPLATES / f"{step}.yaml").read_text())
 
 
-def spark_application(config: RunnerConfig, step: str, arguments: Sequence[str]) -> dict[str, Any]:
+def spark_application(config: Cluster, step: str, arguments: Sequence[str]) -> dict[str, Any]:
     """The SparkApplication the runner submits for ``harmwatch <step> <arguments>``: the step's template
     with this runner's image, namespace, service account, ConfigMap and Secret, and the task's arguments
     (still Jinja templates; Airflow renders them, empty ones are dropped before submission)."""
@@ -80,9 +79,7 @@ def _spark_operator_class() -> type[BaseOperator]:
     return HarmwatchSparkOperator
 
 
-def spark_task(
-    config: RunnerConfig, task_id: str, step: str, arguments: list[str], **kwargs: Any
-) -> BaseOperator:
+def spark_task(config: Cluster, task_id: str, step: str, arguments: list[str], **kwargs: Any) -> BaseOperator:
     body = spark_application(config, step, arguments)
     return _spark_operator_class()(
         task_id=task_id,

@@ -40,12 +40,10 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
-from harmwatch_tables import package_table
+from harmwatch_kubernetes import JOB_UID, XCOM_SIDECAR, drop_empty, step_secrets
 
 POD_LABELS = {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "job"}
-JOB_UID = 10001
 NO_RETRY_EXIT_CODES = frozenset({2, 3})  # HarmwatchError, DataError: same input, same failure
-XCOM_SIDECAR = "airflow-xcom-sidecar"
 
 
 @dataclass(frozen=True)
@@ -175,11 +173,6 @@ def flag(name: str, condition: str) -> str:
 def option(name: str, expression: str) -> str:
     """``name=<value>`` when the Jinja expression has a value (not None or empty), else dropped."""
     return f"{{% if ({expression}) not in (none, '') %}}{name}={{{{ {expression} }}}}{{% endif %}}"
-
-
-def drop_empty(arguments: Sequence[Any]) -> list[str]:
-    """Rendered arguments without the empty ones (optional flags that were not set)."""
-    return [str(a) for a in arguments if a is not None and str(a).strip() != ""]
 
 
 def _skip_if_not(task: BaseOperator, summary: Any, key: str | None, context: Any) -> None:
@@ -417,21 +410,6 @@ def _pod_task(
         startup_timeout_seconds=300,
         **kwargs,
     )
-
-
-def step_secrets(step: str) -> tuple[str, ...]:
-    """The Secret's keys ``step`` uses (``jobs/harmwatch/access.py``, the table the step checks too)."""
-    return package_table("access.py").secrets_of(step)
-
-
-def secret_env(secret_name: str, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Environment entries (Kubernetes JSON) taking each of ``keys`` from the Secret. Each is optional: a
-    key a deployment does not set, such as object-store keys under a workload identity, is left unset,
-    and the step's own fail-closed check names what is missing."""
-    return [
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key, "optional": True}}}
-        for key in keys
-    ]
 
 
 # -- task defaults --------------------------------------------------------------------------------

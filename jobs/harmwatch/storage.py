@@ -18,12 +18,9 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harmwatch.faults import checkpoint
-
-if TYPE_CHECKING:
-    from harmwatch.config import Settings
 
 MANIFEST = "_MANIFEST.json"
 _SPECIAL = {
@@ -47,6 +44,17 @@ class ObjectInfo:
     key: str
     size: int
     version: str
+
+
+class StoreSettings(Protocol):
+    """What a store takes from the settings (:class:`harmwatch.config.Settings` has both); named here so
+    that storage, which the settings use, does not import them back."""
+
+    @property
+    def s3_max_attempts(self) -> int: ...
+
+    @property
+    def pseudonym_key_id(self) -> str: ...
 
 
 def is_remote(uri: str) -> bool:
@@ -305,7 +313,7 @@ class S3Store(Store):
             raise self._fail(key, "stat", exc) from None
 
 
-def open_store(uri: str, settings: Settings | None = None) -> Store:
+def open_store(uri: str, settings: StoreSettings | None = None) -> Store:
     """A store for ``s3://bucket/prefix`` or a local path (``file://`` accepted).
 
     ``settings`` gives the S3 retry budget (``s3_max_attempts``; without it botocore's standard 4) and the
