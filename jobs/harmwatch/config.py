@@ -153,7 +153,13 @@ class Settings(BaseSettings):
     spark_driver_memory: str = Field(
         default="2g", description="Spark driver heap (local mode: all of Spark)."
     )
-    spark_shuffle_partitions: int = Field(default=8, ge=1, description="spark.sql.shuffle.partitions.")
+    spark_shuffle_partitions: int = Field(
+        default=8,
+        ge=1,
+        description="spark.sql.shuffle.partitions when given and Spark's own configuration leaves it unset "
+        "(not given: Spark's 200, coalesced to the data's size); build-dataset's Spark engine hashes texts "
+        "into 4x as many buckets (at least 8).",
+    )
     spark_local_dir: str = Field(default="", description="Spark scratch space (default: <home>/spark).")
     # -- training -----------------------------------------------------------------------------------
     train_row_budget: int = Field(
