@@ -45,7 +45,7 @@ CONTRASTS: dict[str, tuple[str, ...]] = {
     ),
     "non_hate_negated_hate": (
         "{People} are not vermin",
-        "I don't hate {people} at all",
+        "I have never hated {people} and I never will",
         "{People} are not a threat to anyone",
         "There is nothing disgusting about {people}",
         "I would never want to hurt {people}",

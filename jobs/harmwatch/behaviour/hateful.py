@@ -22,7 +22,7 @@ HATEFUL: dict[str, tuple[str, ...]] = {
     "derogation_attributes": (
         "{People} are lazy parasites who never contribute anything",
         "{People} are all thieves, you can't trust a single one",
-        "{People} are too stupid to be allowed to vote",
+        "{People} are too stupid to run their own lives, let alone anything else",
         "{People} are dirty and spread disease wherever they go",
         "{People} are born liars and cheats",
         "{People} are violent by nature and always will be",

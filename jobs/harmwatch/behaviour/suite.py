@@ -11,8 +11,10 @@ an augmentation source) equal a suite case or a suite template, after normalisat
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
+import itertools
 import json
 import re
 import unicodedata
@@ -30,6 +32,7 @@ from harmwatch.config import BENIGN_CLASS
 COLUMNS = ("case_id", "text", "functionality", "group", "harmful", "label", "template", "template_text")
 _SLOT = re.compile(r"\{([A-Za-z]+)\}")
 _WS = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w{}']+")
 
 
 def fill(template: str, slot: str, phrase: str) -> str:
@@ -142,17 +145,45 @@ def _suite_texts() -> frozenset[str]:
     return frozenset(normalise(t) for row in _cases() for t in (row[1], row[7]))
 
 
-def overlaps(texts: Iterable[str]) -> list[str]:
+def _words(norm: str) -> str:
+    """A normalised text as words: punctuation is a word break (apostrophes and slots kept)."""
+    return _NON_WORD.sub(" ", norm).strip()
+
+
+def _long_enough(norm: str) -> bool:
+    """Four words besides a slot: shorter phrases ("{} are the worst") are shared by chance."""
+    return len(norm.replace("{}", " ").split()) >= 4
+
+
+def _containing(norms: list[str], suite: frozenset[str]) -> set[int]:
+    """Indexes of ``norms`` that hold a suite text, or are held in one, as whole words. One joined
+    string per side, searched with ``str.find``: linear in the text, not in texts x cases."""
+    norms = [_words(n) for n in norms]
+    joined = "\n".join(f" {n} " for n in norms)
+    starts = list(itertools.accumulate((len(n) + 3 for n in norms), initial=0))
+    hits = set()
+    suite_words = [_words(other) for other in suite]
+    for other in filter(_long_enough, suite_words):
+        needle, pos = f" {other} ", joined.find(f" {other} ")
+        while pos >= 0:
+            hits.add(bisect.bisect_right(starts, pos) - 1)
+            pos = joined.find(needle, pos + 1)
+    suite_joined = "\n".join(f" {other} " for other in suite_words)
+    hits.update(i for i, n in enumerate(norms) if _long_enough(n) and f" {n} " in suite_joined)
+    return hits
+
+
+def overlaps(texts: Iterable[str], contained: bool = False) -> list[str]:
     """The texts (as given, in order, each once) that equal a suite case or template once normalised.
 
     Run it on anything a model is trained on (a training snapshot, an augmentation source, augmentation
     templates): the suite measures behaviour only while no case and no template was seen in training.
+    ``contained=True`` also returns texts that hold a suite case or template, or are held in one (as
+    whole words, punctuation aside, the shorter of at least four words besides a slot): a near copy
+    with a clause added or dropped.
     """
     suite = _suite_texts()
-    seen: set[str] = set()
-    out = []
-    for text in texts:
-        if text not in seen and normalise(text) in suite:
-            out.append(text)
-        seen.add(text)
-    return out
+    unique = list(dict.fromkeys(texts))
+    norms = [normalise(text) for text in unique]
+    near = _containing(norms, suite) if contained else set()
+    return [text for i, text in enumerate(unique) if norms[i] in suite or i in near]
