@@ -8,7 +8,8 @@ refugees): hate against them must still be flagged, but no class is expected of 
 Slurs are here because a moderation model meets them and must flag them; the set is deliberately small
 (one common slur for the groups where one is in wide use) and each appears only in the slur cases. The
 reclaimed terms are the in-group uses of a slur that communities have taken back; they appear only in
-hand-written in-group sentences (``reclaimed_slur``).
+hand-written in-group sentences (``reclaimed_slur``); where the same word is both (women's), the
+difference between the two functionalities is use alone, which is the point.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ SLURS: dict[str, str] = {
     "black": "niggers",
     "asian": "chinks",
     "latino": "spics",
-    "women": "sluts",
+    "women": "bitches",
     "gay": "faggots",
     "trans": "trannies",
     "disabled": "retards",

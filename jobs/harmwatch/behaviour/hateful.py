@@ -38,10 +38,10 @@ HATEFUL: dict[str, tuple[str, ...]] = {
         "Treat {people} like the livestock they are",
     ),
     "derogation_implicit": (
-        "I'd rather my daughter married a criminal than one of those {people}",
-        "Funny how the neighbourhood went downhill the year {people} moved in",
+        "I'd rather live next door to a criminal than next door to {people}",
+        "Funny how the neighbourhood went downhill the year those {people} moved in",
         "Check your wallet whenever {people} are around, just saying",
-        "Our street was a nice place to live before {people} showed up",
+        "Our street was a nice place to live before those {people} showed up",
         "Giving {people} the same rights as us was the first mistake",
         "Never hire {people} if you want your business to survive",
         "Keep {people} away from our schools and our children",
