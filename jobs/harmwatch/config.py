@@ -136,9 +136,10 @@ class Settings(BaseSettings):
         "with the reason (a file is parsed in memory, at several times its size).",
     )
     # -- engines: where the data steps run (docs/scaling.md) -----------------------------------------
-    engine: Literal["auto", "pandas", "spark"] = Field(
+    engine: Literal["auto", "pandas", "duckdb", "spark"] = Field(
         default="auto",
-        description="Engine of ingest, validate, build-dataset and metrics: pandas in one process, Spark, "
+        description="Engine of ingest, validate, build-dataset and metrics: pandas in one process, "
+        "duckdb (build-dataset's SQL decisions in one process; the other steps run pandas), Spark, "
         "or auto (Spark once the step's input exceeds spark_above_bytes).",
     )
     spark_above_bytes: int = Field(

@@ -22,11 +22,11 @@ import pandas as pd
 COHORT_COLUMNS = ["reporter_id", "cohort", "cohort_size"]
 
 
-def linked_pairs(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:
-    """Pairs (``a`` < ``b``) who co-report beyond chance, with ``shared``, ``expected`` and ``p``."""
-    from scipy.stats import poisson
-
-    cols = ["a", "b", "shared", "expected", "p"]
+def candidate_pairs(reports: pd.DataFrame, min_shared: int = 3) -> pd.DataFrame:
+    """Pairs (``a`` < ``b``) who reported at least ``min_shared`` texts together, with ``shared``, the
+    ``expected`` count by chance and the number of ``reporters``: the counting half of the test, which the
+    SQL engines do themselves (``data/sql/cohort_pairs.sql``)."""
+    cols = ["a", "b", "shared", "expected", "reporters"]
     votes = reports[["reporter_id", "key"]].drop_duplicates()
     if votes.empty:
         return pd.DataFrame(columns=cols)
@@ -44,10 +44,28 @@ def linked_pairs(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01
     if shared.empty or s1 == 0:
         return pd.DataFrame(columns=cols)
     expected = active.reindex(shared["a"]).to_numpy() * active.reindex(shared["b"]).to_numpy() * s2 / s1**2
-    p = poisson.sf(shared["shared"].to_numpy() - 1, np.maximum(expected, 1e-12))
-    n_pairs = len(active) * (len(active) - 1) / 2
-    out = shared.assign(expected=expected, p=p)
+    return shared.assign(expected=expected, reporters=len(active))[cols].reset_index(drop=True)
+
+
+def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
+    """The candidate pairs whose Poisson tail ``P(X >= shared | expected)`` is below ``alpha`` over the
+    number of possible pairs, with ``p``."""
+    from scipy.stats import poisson
+
+    cols = ["a", "b", "shared", "expected", "p"]
+    if candidates.empty:
+        return pd.DataFrame(columns=cols)
+    expected = candidates["expected"].to_numpy(dtype=float)
+    p = poisson.sf(candidates["shared"].to_numpy() - 1, np.maximum(expected, 1e-12))
+    n = float(candidates["reporters"].iloc[0])
+    n_pairs = n * (n - 1) / 2
+    out = candidates.assign(p=p)
     return out[out["p"] < alpha / max(n_pairs, 1.0)][cols].reset_index(drop=True)
+
+
+def linked_pairs(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:
+    """Pairs (``a`` < ``b``) who co-report beyond chance, with ``shared``, ``expected`` and ``p``."""
+    return significant(candidate_pairs(reports, min_shared), alpha)
 
 
 def reporter_cohorts(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:
@@ -55,10 +73,19 @@ def reporter_cohorts(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 
 
     Reporters linked to nobody are left out (each is its own cohort of one).
     """
+    return components(linked_pairs(reports, min_shared, alpha))
+
+
+def cohorts_of_candidates(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
+    """:func:`reporter_cohorts` from the candidate pairs a SQL engine counted (:func:`candidate_pairs`)."""
+    return components(significant(candidates, alpha))
+
+
+def components(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Linked pairs as cohorts: connected components, named by their smallest reporter id."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    pairs = linked_pairs(reports, min_shared, alpha)
     if pairs.empty:
         return pd.DataFrame(columns=COHORT_COLUMNS)
     ids = np.array(sorted(set(pairs["a"]) | set(pairs["b"])))

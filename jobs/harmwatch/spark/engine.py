@@ -15,22 +15,23 @@ if TYPE_CHECKING:
 
     from harmwatch.config import Settings
 
-ENGINES = ("auto", "pandas", "spark")
+ENGINES = ("auto", "pandas", "duckdb", "spark")
 
 
 def add_engine_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         choices=ENGINES,
-        help="pandas, spark, or auto by input size (default: settings.engine, HARMWATCH_ENGINE)",
+        help="pandas, duckdb, spark, or auto by input size (default: settings.engine, HARMWATCH_ENGINE)",
     )
 
 
-def choose(settings: Settings, requested: str | None, input_bytes: int) -> str:
-    """``pandas`` or ``spark`` for a step whose input is ``input_bytes`` big."""
+def choose(settings: Settings, requested: str | None, input_bytes: int, local: str = "pandas") -> str:
+    """``pandas``, ``duckdb`` or ``spark`` for a step whose input is ``input_bytes`` big; ``local``: the
+    step's engine in one process, which ``auto`` picks below ``spark_above_bytes``."""
     engine = requested or settings.engine
     if engine == "auto":
-        return "spark" if input_bytes > settings.spark_above_bytes else "pandas"
+        return "spark" if input_bytes > settings.spark_above_bytes else local
     return engine
 
 

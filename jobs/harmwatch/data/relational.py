@@ -1,0 +1,390 @@
+"""build-dataset's decisions as relational expressions: one SQL file per decision, run by any SQL engine.
+
+Each file in ``data/sql/`` is one ``SELECT`` whose result becomes the table named after the file; the
+plan (:func:`plan`) runs them in order. The files are written in DuckDB's dialect: :class:`DuckDB` runs
+them in this process (the default engine), and :mod:`harmwatch.spark.relational` runs the very same
+files on Spark SQL, translated by SQLGlot. Policy values enter as ``:name`` literals (:func:`render`).
+
+Two things stay Python, because Python is the work there: the text key (:func:`harmwatch.data.dataset.
+text_key`, applied as a vectorised function when the rows are read, so both engines key a text alike)
+and the co-reporting test on the candidate pairs the SQL counts (a Poisson tail and connected components
+over a few rows per linked pair, :func:`harmwatch.data.cohorts.cohorts_of_candidates`). The process holds
+those pairs, the champion's scores when it checks, counts and the outputs it is asked to fetch.
+
+:func:`assemble` is the relational twin of :func:`harmwatch.data.dataset.assemble`: the same inputs, the
+same :class:`~harmwatch.data.dataset.Assembly`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from harmwatch.config import BENIGN_CLASS
+from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
+from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, Assembly, content_version, text_key
+from harmwatch.data.weak_labels import (
+    CHAMPION,
+    COHORTS,
+    DISAGREE,
+    SPOT_CHECK,
+    TOO_FEW,
+    UNRELIABLE,
+    Policy,
+)
+
+SQL_DIR = Path(__file__).with_name("sql")
+LABELLED = ["post_id", "text", "label", "labelled_at", "batch_dt", "source_file"]
+REPORTS = ["report_id", "post_id", "text", "reporter_id", "reason", "reported_at", "batch_dt", "source_file"]
+_PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+
+
+def literal(value: Any) -> str:
+    """A SQL literal both engines read alike (floats as DOUBLE, not DECIMAL)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def render(name: str, params: dict[str, Any]) -> str:
+    """The SQL of ``data/sql/<name>.sql`` with its ``:name`` parameters as literals."""
+    sql = (SQL_DIR / f"{name}.sql").read_text()
+
+    def value(match: re.Match) -> str:
+        if match.group(1) not in params:
+            raise KeyError(f"{name}.sql needs parameter :{match.group(1)}")
+        return literal(params[match.group(1)])
+
+    return _PARAM.sub(value, sql)
+
+
+def spot_threshold(rate: float) -> str:
+    """The spot check as a comparison of hex prefixes: a key is drawn when the first 8 hex digits of its
+    seeded hash, as a number, are below ``rate * 16**8`` (:func:`harmwatch.data.weak_labels.spot_checked`)."""
+    if rate <= 0:
+        return ""
+    bound = math.ceil(rate * 16**8)
+    return "~" if bound >= 16**8 else f"{bound:08x}"
+
+
+def parameters(policy: Policy, seed: int, eval_fraction: float = 0.15) -> dict[str, Any]:
+    """Every ``:name`` the SQL files use: the policy, its review wording, the seeds."""
+    return {
+        "benign": BENIGN_CLASS,
+        "prior_agree": float(policy.prior_agree),
+        "prior_disagree": float(policy.prior_disagree),
+        "min_reliability": float(policy.min_reliability),
+        "min_reliability_text": f"{policy.min_reliability:.2f}",
+        "min_reporters": int(policy.min_reporters),
+        "per_reason": bool(policy.per_reason),
+        "cohorts": bool(policy.cohorts),
+        "trusted_dissent": bool(policy.trusted_dissent),
+        "champion_floor": float(policy.champion_floor),
+        "champion_floor_text": str(policy.champion_floor),
+        "disagree": DISAGREE,
+        "too_few": TOO_FEW,
+        "cohort_marker": COHORTS,
+        "unreliable": UNRELIABLE,
+        "champion_marker": CHAMPION,
+        "spot_seed": f"{seed}:spot-check:",
+        "spot_threshold": spot_threshold(policy.spot_check_rate),
+        "spot_reason": (
+            f"{SPOT_CHECK}: a random {policy.spot_check_rate:.0%} of accepted weak labels goes to moderators"
+        ),
+        "eval_seed": f"{seed}:",
+        "eval_fraction": float(eval_fraction),
+        "min_shared": 3,
+    }
+
+
+def plan(policy: Policy, new_eval: bool) -> Iterator[tuple[str, str]]:
+    """(table, SQL file) in the order they are built; ``new_eval``: draw the anchor (the first run)."""
+    yield from (
+        (t, t)
+        for t in (
+            "decided_labels",
+            "open_labels",
+            "conflicted_keys",
+            "moderated",
+            "conflict_review",
+            "judged",
+            "record",
+            "reliability",
+            "pending_reports",
+            "votes",
+        )
+    )
+    yield "vote_record", "vote_record_before" if policy.before_report else "vote_record_now"
+    yield from (
+        (t, t)
+        for t in (
+            "rated_votes",
+            "tally",
+            "ranked_reasons",
+            "weak_label_decisions",
+            "weak_label_texts",
+            "accepted",
+            "report_review",
+            "newest_report",
+        )
+    )
+    if new_eval:
+        yield "eval_snapshot", "eval_split"
+    yield from ((t, t) for t in ("train", "train_files"))
+    if new_eval:
+        yield "eval_files", "eval_files"
+
+
+class Engine(Protocol):
+    """What the plan needs of a SQL engine."""
+
+    def frame(self, name: str, frame: pd.DataFrame) -> None: ...  # a table from a small pandas frame
+    def table(self, name: str, sql: str) -> None: ...  # a table from a query (DuckDB's dialect)
+    def fetch(self, name: str, order: list[str] | None = None) -> pd.DataFrame: ...
+    def count(self, name: str) -> int: ...
+
+
+class DuckDB:
+    """The embedded engine: one in-process DuckDB database; tables are materialised as they are built."""
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+        import duckdb
+        import pyarrow as pa
+
+        self.con = duckdb.connect(":memory:")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+
+        def key(texts):  # no annotations: DuckDB reads them to type the function
+            return pa.array(text_key(texts.to_pandas()), type=pa.string())
+
+        self.con.create_function("text_key", key, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+
+    def frame(self, name: str, frame: pd.DataFrame) -> None:
+        self.con.register(f"_{name}_frame", frame)
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "_{name}_frame"')
+        self.con.unregister(f"_{name}_frame")
+
+    def parquet(self, name: str, paths: list[str], columns: list[str]) -> None:
+        """A keyed input table from Parquet files, with ``_row``, the order a reader meets the rows in."""
+        files = ", ".join(f"({i}, {literal(p)})" for i, p in enumerate(paths))
+        cols = ", ".join(f'"{c}"' for c in columns)
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE "{name}" AS
+            SELECT {cols}, text_key(text) AS key, CAST(f.i AS BIGINT) * 4294967296 + p.file_row_number AS _row
+            FROM read_parquet([{", ".join(literal(p) for p in paths)}], filename = true,
+                              file_row_number = true, union_by_name = true) AS p
+            JOIN (VALUES {files}) AS f(i, path) ON f.path = p.filename"""
+        )
+        self.con.execute(f"DELETE FROM \"{name}\" WHERE key = ''")
+
+    def empty(self, name: str, columns: list[str]) -> None:
+        """An input table without rows (no committed run of that kind yet)."""
+        cols = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in [*columns, "key"])
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT {cols}, 0::BIGINT AS _row LIMIT 0')
+
+    def table(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+
+    def fetch(self, name: str, order: list[str] | None = None) -> pd.DataFrame:
+        by = f" ORDER BY {', '.join(order)}" if order else ""
+        return self.con.execute(f'SELECT * FROM "{name}"{by}').df()
+
+    def count(self, name: str) -> int:
+        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
+
+
+def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``frame`` as strings (missing ones empty), plus ``_row`` (read order) and ``key``."""
+    out = pd.DataFrame(
+        {
+            c: (
+                frame[c].astype("string")
+                if c in frame
+                else pd.Series(pd.NA, index=frame.index, dtype="string")
+            )
+            for c in columns
+        }
+    )
+    out["key"] = text_key(out["text"]) if len(out) else pd.Series(dtype="string")
+    out["_row"] = range(len(out))
+    return out[out["key"] != ""].reset_index(drop=True)
+
+
+def load_frames(engine: Engine, labelled: pd.DataFrame, reports: pd.DataFrame) -> None:
+    """The two inputs from pandas frames (tests, small runs): ``labelled`` and ``reports``, keyed."""
+    engine.frame("labelled", _columns(labelled, LABELLED))
+    engine.frame("reports", _columns(reports, REPORTS))
+
+
+def load_lake(engine: DuckDB, store: Any, labelled: list[dict], reports: list[dict]) -> None:
+    """The two inputs from the Parquet files of committed validated runs (``labelled``, ``reports``: their
+    manifests): read by the engine where the lake is a local folder, else through pandas."""
+    for name, manifests, columns in (("labelled", labelled, LABELLED), ("reports", reports, REPORTS)):
+        keys = [f"{m['prefix']}/{f['name']}" for m in manifests for f in m.get("files", [])]
+        keys = [k for k in keys if k.endswith(".parquet")]
+        paths = [store.local_path(k) for k in keys]
+        if not keys:
+            engine.empty(name, columns)
+        elif all(p is not None for p in paths):
+            engine.parquet(name, [str(p) for p in paths], columns)
+        else:
+            engine.frame(name, _columns(pd.concat([store.read_parquet(k) for k in keys]), columns))
+
+
+def newest_day(engine: Engine) -> str:
+    """The newest ``batch_dt`` of the labelled rows (the run's default logical date)."""
+    engine.table("newest_day", "SELECT max(batch_dt) AS batch_dt FROM labelled")
+    return str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+
+
+def label_rows(engine: Engine) -> pd.DataFrame:
+    """Key (as ``text``), ``batch_dt``, ``post_id`` and ``source_file`` of every labelled row in read
+    order: what the recent slice and the landing-file lists read."""
+    engine.table("label_rows", "SELECT key AS text, batch_dt, post_id, source_file, _row FROM labelled")
+    return engine.fetch("label_rows", ["_row"]).drop(columns="_row")
+
+
+def champion_table(champion: pd.DataFrame | None, policy: Policy) -> pd.DataFrame:
+    """The champion's ``score_<class>`` columns as rows (key, label, p); empty without the check."""
+    if champion is None or policy.champion_floor <= 0 or not len(champion):
+        return pd.DataFrame(
+            {
+                "key": pd.Series(dtype="string"),
+                "label": pd.Series(dtype="string"),
+                "p": pd.Series(dtype="float64"),
+            }
+        )
+    scores = [c for c in champion.columns if c.startswith("score_")]
+    long = champion.melt(id_vars="key", value_vars=scores, var_name="label", value_name="p")
+    long["label"] = long["label"].str.removeprefix("score_")
+    return long.astype({"key": "string", "label": "string", "p": "float64"})
+
+
+def pending_texts(engine: Engine) -> pd.DataFrame:
+    """``key`` and ``text`` of the texts known only from reports (what the champion is asked about)."""
+    engine.table("all_labelled_keys", "SELECT DISTINCT key FROM labelled")
+    engine.table("pending_texts", render("pending_texts", {}))
+    return engine.fetch("pending_texts", ["key"])[["key", "text"]]
+
+
+def cohort_members(engine: Engine, policy: Policy, params: dict[str, Any]) -> int:
+    """Build the ``cohort_members`` table (reporter -> cohort); the number of linked reporters."""
+    members = pd.DataFrame({c: pd.Series(dtype="string") for c in COHORT_COLUMNS[:2]})
+    if policy.cohorts and engine.count("reports"):
+        engine.table("cohort_pairs", render("cohort_pairs", params))
+        candidates = engine.fetch("cohort_pairs")
+        found = cohorts_of_candidates(candidates)
+        if len(found):
+            members = found[["reporter_id", "cohort"]].astype("string")
+    engine.frame("cohort_members", members)
+    return len(members)
+
+
+@dataclass
+class Decided:
+    """What the plan built, as counts (the tables stay in the engine)."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+def decide(
+    engine: Engine,
+    policy: Policy,
+    seed: int,
+    eval_fraction: float,
+    frozen: pd.DataFrame | None,
+    champion: pd.DataFrame | None = None,
+    reviewed: Collection[str] = (),
+) -> Decided:
+    """Run the plan on ``engine`` (whose ``labelled`` and ``reports`` tables are loaded)."""
+    params = parameters(policy, seed, eval_fraction)
+    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(sorted(reviewed), dtype="string")}))
+    engine.frame("champion_scores", champion_table(champion, policy))
+    if frozen is not None:
+        engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
+    decided = Decided({"cohort_members": cohort_members(engine, policy, params)})
+    for table, sql in plan(policy, frozen is None):
+        engine.table(table, render(sql, params))
+    return decided
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("key", kind="stable").reset_index(drop=True)
+
+
+def review_queue(conflicts: pd.DataFrame, reports: pd.DataFrame, pending: bool) -> pd.DataFrame:
+    """Conflicting labels and held-back reports in one queue, sorted by key; the columns in the order
+    the pandas engine gives them (no conflict, or no ``pending`` report: that part contributes ``key``
+    and ``review_reason`` only)."""
+    bare = pd.DataFrame(columns=["key", "review_reason"])
+    parts = [conflicts if len(conflicts) else bare, reports if pending else bare]
+    return _ordered(pd.concat(parts, ignore_index=True))
+
+
+def fetch_assembly(engine: Engine, policy: Policy, frozen_eval: tuple[pd.DataFrame, str] | None) -> Assembly:
+    """The :class:`Assembly` the plan built, fetched from the engine."""
+    train = _ordered(engine.fetch("train"))[SNAPSHOT_COLUMNS]
+    if frozen_eval is None:
+        ev = engine.fetch("eval_snapshot", ["key"])[EVAL_COLUMNS]
+        eval_version, eval_files = (
+            content_version(ev, ["key", "label"]),
+            sorted(engine.fetch("eval_files")["source_file"]),
+        )
+    else:
+        (ev, eval_version), eval_files = frozen_eval, []
+    reliability = engine.fetch("reliability", ["reporter_id"])
+    return Assembly(
+        train=train,
+        eval=ev,
+        eval_version=eval_version,
+        eval_is_new=frozen_eval is None,
+        review=review_queue(
+            engine.fetch("conflict_review", ["key"]),
+            engine.fetch("report_review", ["key"]),
+            engine.count("pending_reports") > 0,
+        ),
+        reliability=reliability,
+        weak_labels=int((train["label_source"] == "reports").sum()),
+        train_files=sorted(engine.fetch("train_files")["source_file"].dropna()),
+        eval_files=eval_files,
+    )
+
+
+def assemble(
+    labelled: pd.DataFrame,
+    reports: pd.DataFrame,
+    frozen_eval: tuple[pd.DataFrame, str] | None,
+    policy: Policy,
+    eval_fraction: float,
+    seed: int,
+    champion: pd.DataFrame | None = None,
+    reviewed: Collection[str] = (),
+    engine: Engine | None = None,
+) -> Assembly:
+    """:func:`harmwatch.data.dataset.assemble` by the SQL plan (on DuckDB unless ``engine`` is given)."""
+    engine = engine or DuckDB()
+    load_frames(engine, labelled, reports)
+    decide(
+        engine,
+        policy,
+        seed,
+        eval_fraction,
+        None if frozen_eval is None else frozen_eval[0],
+        champion,
+        reviewed,
+    )
+    return fetch_assembly(engine, policy, frozen_eval)

@@ -1,0 +1,121 @@
+"""build-dataset's SQL decisions (``data/sql/``, run by DuckDB) decide what the pandas definitions decide.
+
+Every output table of :func:`harmwatch.data.relational.assemble` (training and evaluation snapshots, the
+review queue with its reasons, the reporter table) and every content version must equal those of
+:func:`harmwatch.data.dataset.assemble`, on a hand-made history that exercises each rule and defence (a
+crew of co-reporters, an honest crowd, conflicting and reviewed labels, a champion that disagrees, spot
+checks), under several policies, and on the policy's own unit cases. The end-to-end runs (real data and
+the broken corpus, both engines through the CLI) are in ``tests/data/test_relational_parity.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from harmwatch.data import dataset as ds
+from harmwatch.data import relational
+from harmwatch.data.weak_labels import Policy, spot_checked
+from tests.factories import labelled, reports
+from tests.jobs.test_build_dataset import _history
+from tests.spark.test_build_policy import REVIEWED, history
+
+POLICIES = {
+    "shipped": Policy(),
+    "spot-checks-30%": Policy(spot_check_rate=0.3),
+    "per-reason-no-trusted-dissent": Policy(spot_check_rate=0.3)
+    .with_("per_reason")
+    .without("trusted_dissent"),
+    "before-report": Policy().with_("before_report", "per_reason"),
+    "no-defences": Policy().without("cohorts", "trusted_dissent", "champion", "spot_checks"),
+    "strict": Policy(min_reporters=4, min_reliability=0.9),
+}
+
+
+def strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as the lake's readers compare them: strings, None for missing."""
+    frame = frame.reset_index(drop=True).astype(object)
+    return frame.where(frame.notna(), None).map(lambda v: None if v is None else str(v))
+
+
+def assert_same(got: ds.Assembly, expected: ds.Assembly) -> None:
+    for table in ("train", "eval", "review", "reliability"):
+        g, e = getattr(got, table), getattr(expected, table)
+        assert list(g.columns) == list(e.columns), table
+        pd.testing.assert_frame_equal(strings(g), strings(e), obj=table)
+    for fact in ("train_version", "eval_version", "review_version", "reporters_version", "weak_labels"):
+        assert getattr(got, fact) == getattr(expected, fact), fact
+    assert got.review_counts == expected.review_counts
+    assert (got.train_files, got.eval_files) == (expected.train_files, expected.eval_files)
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_sql_decisions_equal_pandas_on_a_history_that_exercises_every_rule(name):
+    policy = POLICIES[name]
+    lab, rep, scores = history()
+    args = (lab, rep, None, policy, 0.2, 42)
+    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    assert_same(relational.assemble(*args, champion=scores, reviewed=REVIEWED), expected)
+    if name == "spot-checks-30%":  # equality is not trivial: every kind of decision is there
+        assert {"cohort", "champion", "spot_check", "disagreement"} <= set(expected.review_counts)
+        assert expected.weak_labels > 0
+
+
+def test_sql_reuses_a_frozen_anchor_and_its_texts_stay_out_of_training():
+    lab, rep, scores = history()
+    first = ds.assemble(lab, rep, None, Policy(), 0.2, 42)
+    frozen = (first.eval, first.eval_version)
+    expected = ds.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
+    got = relational.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
+    assert_same(got, expected)
+    assert not set(got.train["key"]) & set(first.eval["key"])
+
+
+@pytest.mark.parametrize(
+    ("reporters", "agree", "disagree", "votes"),
+    [
+        (["r1", "r2", "r3"], 6, 0, ["religion"] * 3),
+        (["r1", "r2"], 6, 0, ["religion"] * 2),
+        (["r1", "r2", "r3"], 2, 4, ["religion"] * 3),
+        (["r1", "r2", "r3", "r4"], 6, 0, ["religion", "religion", "age", "age"]),
+    ],
+    ids=["accepted", "too-few", "unreliable", "disagree"],
+)
+def test_sql_weak_label_policy_cases(reporters, agree, disagree, votes):
+    lab, reps = _history(reporters, agree, disagree)
+    reps += [("new", "Reported only post", who, v) for who, v in zip(reporters, votes, strict=True)]
+    args = (labelled(lab), reports(reps), None, Policy(spot_check_rate=0), 0.2, 1)
+    assert_same(relational.assemble(*args), ds.assemble(*args))
+
+
+def test_sql_without_reports_and_with_blank_and_conflicting_texts():
+    lab = labelled(
+        [
+            ("1", "You are MEAN", "age"),
+            ("2", "you are  mean", "age"),
+            ("3", "x", "age"),
+            ("4", "X ", "gender"),
+        ]
+        + [(str(i), f"t {i}", "religion") for i in range(5, 40)]
+        + [("99", "   ", "age")]
+    )
+    args = (lab, pd.DataFrame(), None, Policy(), 0.15, 3)
+    got = relational.assemble(*args)
+    assert_same(got, ds.assemble(*args))
+    assert got.review["review_reason"].tolist() == ["conflicting moderator labels: age|gender"]
+
+
+def test_spot_check_threshold_draws_the_keys_the_hash_rule_draws():
+    keys = pd.Series([f"text {i}" for i in range(2000)])
+    prefixes = keys.map(lambda k: hashlib.sha256(f"7:spot-check:{k}".encode()).hexdigest()[:8])
+    for rate in (0.0, 0.05, 0.5):
+        drawn = prefixes < relational.spot_threshold(rate)
+        assert drawn.tolist() == spot_checked(keys, rate, 7).tolist()
+
+
+def test_parameters_become_literals_and_a_missing_one_is_named():
+    assert relational.literal(0.8) == "CAST(0.8 AS DOUBLE)" and relational.literal("it's") == "'it''s'"
+    with pytest.raises(KeyError, match=":min_reliability"):
+        relational.render("reliability", {"prior_agree": 1.0, "prior_disagree": 1.0})
