@@ -11,10 +11,8 @@ an augmentation source) equal a suite case or a suite template, after normalisat
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import html
-import itertools
 import json
 import re
 import unicodedata
@@ -32,7 +30,7 @@ from harmwatch.config import BENIGN_CLASS
 COLUMNS = ("case_id", "text", "functionality", "group", "harmful", "label", "template", "template_text")
 _SLOT = re.compile(r"\{([A-Za-z]+)\}")
 _WS = re.compile(r"\s+")
-_NON_WORD = re.compile(r"[^\w{}']+")
+_WORD = re.compile(r"[\w{}']+")
 
 
 def fill(template: str, slot: str, phrase: str) -> str:
@@ -136,8 +134,11 @@ SUITE_VERSION: str = _version()
 def normalise(text: str) -> str:
     """Text as the overlap check compares it: entities unescaped, NFKC, lower case, whitespace collapsed,
     and every slot (``{people}``, ``{Group}``, ...) written ``{}`` so templates of any vocabulary compare."""
-    text = unicodedata.normalize("NFKC", html.unescape(text)).lower()
-    return _WS.sub(" ", _SLOT.sub("{}", text)).strip()
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _WS.sub(" ", _SLOT.sub("{}", text.lower())).strip()
 
 
 @cache
@@ -145,32 +146,37 @@ def _suite_texts() -> frozenset[str]:
     return frozenset(normalise(t) for row in _cases() for t in (row[1], row[7]))
 
 
-def _words(norm: str) -> str:
+def _words(norm: str) -> tuple[str, ...]:
     """A normalised text as words: punctuation is a word break (apostrophes and slots kept)."""
-    return _NON_WORD.sub(" ", norm).strip()
+    return tuple(_WORD.findall(norm))
 
 
-def _long_enough(norm: str) -> bool:
+def _long_enough(words: tuple[str, ...]) -> bool:
     """Four words besides a slot: shorter phrases ("{} are the worst") are shared by chance."""
-    return len(norm.replace("{}", " ").split()) >= 4
+    return sum(word != "{}" for word in words) >= 4
 
 
-def _containing(norms: list[str], suite: frozenset[str]) -> set[int]:
-    """Indexes of ``norms`` that hold a suite text, or are held in one, as whole words. One joined
-    string per side, searched with ``str.find``: linear in the text, not in texts x cases."""
-    norms = [_words(n) for n in norms]
-    joined = "\n".join(f" {n} " for n in norms)
-    starts = list(itertools.accumulate((len(n) + 3 for n in norms), initial=0))
-    hits = set()
-    suite_words = [_words(other) for other in suite]
-    for other in filter(_long_enough, suite_words):
-        needle, pos = f" {other} ", joined.find(f" {other} ")
-        while pos >= 0:
-            hits.add(bisect.bisect_right(starts, pos) - 1)
-            pos = joined.find(needle, pos + 1)
-    suite_joined = "\n".join(f" {other} " for other in suite_words)
-    hits.update(i for i, n in enumerate(norms) if _long_enough(n) and f" {n} " in suite_joined)
-    return hits
+@cache
+def _suite_words() -> tuple[frozenset[tuple[str, ...]], dict[tuple[str, ...], list[tuple[str, ...]]]]:
+    """Every run of words inside a suite text, and the suite texts long enough to count, by first 4 words."""
+    texts = [_words(text) for text in _suite_texts()]
+    runs = frozenset(w[i:j] for w in texts for i in range(len(w)) for j in range(i + 1, len(w) + 1))
+    by_head: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for words in filter(_long_enough, texts):
+        by_head.setdefault(words[:4], []).append(words)
+    return runs, by_head
+
+
+def _near(words: tuple[str, ...]) -> bool:
+    """The words are held in a suite text, or hold one, as a run of whole words (either long enough)."""
+    runs, by_head = _suite_words()
+    if _long_enough(words) and words in runs:
+        return True
+    return any(
+        words[start : start + len(suite)] == suite
+        for start in range(len(words) - 3)
+        for suite in by_head.get(words[start : start + 4], ())
+    )
 
 
 def overlaps(texts: Iterable[str], contained: bool = False) -> list[str]:
@@ -183,7 +189,9 @@ def overlaps(texts: Iterable[str], contained: bool = False) -> list[str]:
     with a clause added or dropped.
     """
     suite = _suite_texts()
-    unique = list(dict.fromkeys(texts))
-    norms = [normalise(text) for text in unique]
-    near = _containing(norms, suite) if contained else set()
-    return [text for i, text in enumerate(unique) if norms[i] in suite or i in near]
+    out = []
+    for text in dict.fromkeys(texts):
+        norm = normalise(text)
+        if norm in suite or (contained and _near(_words(norm))):
+            out.append(text)
+    return out
