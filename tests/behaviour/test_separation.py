@@ -4,6 +4,7 @@ templates (:func:`harmwatch.behaviour.overlaps`)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,6 @@ import pytest
 
 from harmwatch.behaviour import overlaps, suite_frame
 from harmwatch.model import augmentation, fairness
-from harmwatch.model.augmentation_sources import templates as augmentation_templates
 from harmwatch.model.golden import golden_frame
 
 
@@ -58,10 +58,13 @@ def test_near_copies_are_found_when_asked(frame):
 
 
 def test_augmentation_templates_are_not_suite_templates():
-    """Every sentence of the augmentation templates, neither equal to nor a near copy of the suite's."""
+    """Every sentence of every augmentation source kept as a module (its templates), neither equal to
+    nor a near copy of the suite's."""
+    modules = [importlib.import_module(src["module"]) for src in augmentation.sources() if "module" in src]
     sentences = [
         text
-        for name, value in vars(augmentation_templates).items()
+        for module in modules
+        for name, value in vars(module).items()
         if name.isupper() and isinstance(value, tuple)
         for text in value
         if isinstance(text, str)
