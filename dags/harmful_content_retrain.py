@@ -133,8 +133,8 @@ with DAG(
     validate = runner.task("validate", [DATE])
     # The champion's strong disagreement holds a weak label back for a moderator (a no-op without one).
     build_dataset = runner.task("build-dataset", [DATE, "--champion-check"])
-    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest". A Spark
-    # build_dataset (kubernetes runner) returns no XCom: train then takes the snapshot it committed last.
+    # train takes the handle build_dataset returned (the snapshot of this run), not "the newest"; on Spark
+    # too, whose driver pod serves the summary as XCom like a step pod (dags/harmwatch_spark.py).
     # Nothing new since the champion's snapshot (e.g. a drift-triggered run on a day already trained on):
     # train says so and ends skipped, and evaluate and promote are skipped with it.
     train = runner.task(

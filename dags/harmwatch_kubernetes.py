@@ -15,9 +15,15 @@ from typing import Any, Protocol
 from harmwatch_tables import package_table
 
 JOB_UID = 10001
-# The cncf.kubernetes provider reads a task's XCom from this container, at this path, of the pod.
+# The cncf.kubernetes provider reads a task's XCom from this container, at this path, of the pod, and
+# then stops the container with SIGINT (its own sidecar's command, kept here for the Spark driver's).
 XCOM_SIDECAR = "airflow-xcom-sidecar"
 XCOM_MOUNT = "/airflow/xcom"
+XCOM_SIDECAR_COMMAND = ["sh", "-c", 'trap "exit 0" INT; while true; do sleep 1; done;']
+XCOM_SIDECAR_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "16Mi"},
+    "limits": {"cpu": "50m", "memory": "32Mi"},
+}
 
 
 class Cluster(Protocol):

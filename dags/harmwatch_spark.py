@@ -9,13 +9,23 @@ the kubernetes runner builds a Spark task, so parsing with the local runner neve
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from harmwatch_kubernetes import Cluster, drop_empty, secret_env, step_secrets
+from harmwatch_kubernetes import (
+    XCOM_MOUNT,
+    XCOM_SIDECAR,
+    XCOM_SIDECAR_COMMAND,
+    XCOM_SIDECAR_RESOURCES,
+    Cluster,
+    drop_empty,
+    secret_env,
+    step_secrets,
+)
 from harmwatch_tables import package_table
 
 SPARK_TEMPLATES = Path(__file__).resolve().parent / "spark"
@@ -31,10 +41,9 @@ def spark_template(step: str) -> dict[str, Any]:
 
 def spark_application(config: Cluster, step: str, arguments: Sequence[str]) -> dict[str, Any]:
     """The SparkApplication the runner submits for ``harmwatch <step> <arguments>``: the step's template
-    with this runner's image, namespace, service account, ConfigMap and Secret, and the task's arguments
-    (still Jinja templates; Airflow renders them, empty ones are dropped before submission)."""
-    import copy
-
+    with this runner's image, namespace, service account, ConfigMap and Secret, the XCom sidecar, and the
+    task's arguments (still Jinja templates; Airflow renders them, empty ones are dropped before
+    submission)."""
     body = copy.deepcopy(spark_template(step))
     spec = body["spec"]
     body["metadata"]["namespace"] = config.namespace
@@ -54,7 +63,28 @@ def spark_application(config: Cluster, step: str, arguments: Sequence[str]) -> d
         spec[role]["env"] = fixed + secret_env(config.secret_name, keys)
     spec["driver"]["serviceAccount"] = config.spark_service_account
     spec["executor"]["serviceAccount"] = f"{config.spark_service_account}-executor"  # the chart's name
+    with_xcom_sidecar(spec, config.xcom_sidecar_image or config.image)
     return body
+
+
+def with_xcom_sidecar(spec: dict[str, Any], image: str) -> None:
+    """Give the driver pod what a step pod has for its summary: the XCom volume at ``/airflow/xcom``
+    (``harmwatch`` writes ``return.json`` there) and the provider's sidecar, from which the operator
+    reads the file once the driver container has ended, then stops it. Executors get neither."""
+    driver = spec["driver"]
+    mount = {"name": "xcom", "mountPath": XCOM_MOUNT}
+    spec["volumes"] = [*spec["volumes"], {"name": "xcom", "emptyDir": {"sizeLimit": "1Mi"}}]
+    driver["volumeMounts"] = [*driver["volumeMounts"], mount]  # a new list: the template shares the old
+    driver["sidecars"] = [
+        {
+            "name": XCOM_SIDECAR,
+            "image": image,
+            "command": XCOM_SIDECAR_COMMAND,
+            "resources": copy.deepcopy(XCOM_SIDECAR_RESOURCES),
+            "securityContext": copy.deepcopy(driver["securityContext"]),
+            "volumeMounts": [mount],
+        }
+    ]
 
 
 @functools.cache
@@ -65,9 +95,9 @@ def _spark_operator_class() -> type[BaseOperator]:
     class HarmwatchSparkOperator(SparkKubernetesOperator):
         """``harmwatch <step>`` as a SparkApplication; optional arguments that rendered empty are dropped.
 
-        The driver prints the step's summary to its log (streamed into the task log); the Spark operator's
-        driver pod has no XCom sidecar, so downstream tasks read the lake (e.g. train takes the newest
-        snapshot when build_dataset left no XCom).
+        The driver writes the step's summary to the XCom volume, and the operator reads it from the driver
+        pod's XCom sidecar (:func:`with_xcom_sidecar`) as it does for a step pod: the summary is the
+        task's XCom (train takes the snapshot this run's build_dataset returned).
         """
 
         def manage_template_specs(self) -> dict[str, Any]:
@@ -87,7 +117,7 @@ def spark_task(config: Cluster, task_id: str, step: str, arguments: list[str], *
         namespace=config.namespace,
         template_spec={"spark": body},
         get_logs=True,
-        do_xcom_push=False,
+        do_xcom_push=True,
         delete_on_termination=True,
         startup_timeout_seconds=600,
         **kwargs,

@@ -40,7 +40,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
-from harmwatch_kubernetes import JOB_UID, XCOM_SIDECAR, drop_empty, step_secrets
+from harmwatch_kubernetes import JOB_UID, XCOM_SIDECAR, XCOM_SIDECAR_RESOURCES, drop_empty, step_secrets
 
 POD_LABELS = {"app.kubernetes.io/name": "harmwatch", "app.kubernetes.io/component": "job"}
 NO_RETRY_EXIT_CODES = frozenset({2, 3})  # HarmwatchError, DataError: same input, same failure
@@ -303,9 +303,7 @@ def _pod_operator_class(sidecar_image: str = "") -> type[BaseOperator]:
             pod = super().build_pod_request_obj(context, dry_run=dry_run)
             for container in pod.spec.containers:
                 if container.name == XCOM_SIDECAR:  # the provider sets requests only
-                    container.resources = k8s.V1ResourceRequirements(
-                        requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
-                    )
+                    container.resources = k8s.V1ResourceRequirements(**XCOM_SIDECAR_RESOURCES)
                     container.image = sidecar_image or container.image
             return pod
 

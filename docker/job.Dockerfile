@@ -11,7 +11,8 @@
 #
 # Contents: the harmwatch package with its job dependencies and the `postgres` extra, pinned by
 # requirements.lock (used as constraints), PySpark among them, and Debian's Java 17 runtime for the
-# Spark engine. No Airflow: steps never import it.
+# Spark engine; the entrypoint also starts Spark's driver and executors on Kubernetes. No Airflow:
+# steps never import it. Not included: Hadoop's S3A connector (docs/scaling.md says what to add).
 #
 # Layers: the dependencies are one large layer that changes only with pyproject.toml or the lock; the
 # harmwatch wheel is built in a stage of its own and installed as a small layer on top, so a source
@@ -94,8 +95,12 @@ RUN pip install --no-cache-dir --no-deps --no-index wheels/*.whl \
     && pip check \
     && harmwatch --help > /dev/null
 
+# 3. The entrypoint: `harmwatch <args>`, or a Spark driver or executor when Spark on Kubernetes starts
+#    the pod with `driver ...` or `executor` (docker/job-entrypoint.sh).
+COPY --chmod=0755 docker/job-entrypoint.sh /usr/local/bin/harmwatch-entrypoint
+
 USER 10001:10001
 WORKDIR /var/lib/harmwatch
 
-ENTRYPOINT ["harmwatch"]
+ENTRYPOINT ["harmwatch-entrypoint"]
 CMD ["--help"]

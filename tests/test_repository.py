@@ -45,7 +45,6 @@ SHORT_NAMES_ALLOWED = {"X", "y", "by", "ok"}
 
 # Functions still over the limit, to be split (the list only shrinks: a new long function fails).
 NOT_YET_SPLIT = {
-    "jobs/harmwatch/steps/predict.py:run",
     "jobs/harmwatch/steps/review_pull.py:run",
 }
 MAX_LINES = 60

@@ -114,6 +114,7 @@ def submitted() -> dict[tuple[str, str], dict]:
             context = {"ds": DAY, "params": params, "run_id": "t", "dag": dag, "task": task, "ti": FakeTI()}
             task.render_template_fields(context, jinja_env=dag.get_template_env())
             out[(dag_id, task.task_id)] = task.manage_template_specs()["spark"]
+            assert task.do_xcom_push is True, (dag_id, task.task_id)  # the summary is the task's XCom
     return out
 
 
@@ -149,3 +150,30 @@ def test_the_kubernetes_runner_submits_spark_steps_as_valid_applications(submitt
 def test_the_score_dag_scores_with_the_champion_and_the_challenger_in_shadow(submitted) -> None:
     args = submitted[("harmful_content_score", "predict")]["spec"]["arguments"]
     assert args == ["predict", f"--date={DAY}"]  # shadow on by default (no --no-shadow)
+
+
+def test_spark_steps_return_their_summary_as_xcom(submitted) -> None:
+    """The driver pod carries what a step pod has for its XCom: ``harmwatch`` writes the summary to the
+    provider's XCom path, and the provider's sidecar (its name, its SIGINT-stoppable command) serves it;
+    the operator reads it once the driver container has ended. Executors get neither."""
+    from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
+
+    from harmwatch.cli import XCOM_DIR
+
+    assert str(XCOM_DIR) == PodDefaults.XCOM_MOUNT_PATH
+    xcom = {"name": "xcom", "mountPath": PodDefaults.XCOM_MOUNT_PATH}
+    for key, body in submitted.items():
+        spec = body["spec"]
+        driver, executor = spec["driver"], spec["executor"]
+        (sidecar,) = driver["sidecars"]
+        assert sidecar["name"] == PodDefaults.SIDECAR_CONTAINER_NAME, key
+        assert sidecar["command"] == PodDefaults.SIDECAR_CONTAINER.command, key
+        assert sidecar["image"] == ENV["HARMWATCH_IMAGE"], key  # no other image to pull or trust
+        assert xcom in driver["volumeMounts"] and sidecar["volumeMounts"] == [xcom], key
+        assert {"name": "xcom", "emptyDir": {"sizeLimit": "1Mi"}} in spec["volumes"], key
+        assert "sidecars" not in executor and xcom not in executor["volumeMounts"], key
+        ctx = sidecar["securityContext"]
+        assert (
+            ctx["runAsNonRoot"] and ctx["readOnlyRootFilesystem"] and ctx["capabilities"]["drop"] == ["ALL"]
+        )
+        assert sidecar["resources"]["limits"]["cpu"] and sidecar["resources"]["limits"]["memory"], key

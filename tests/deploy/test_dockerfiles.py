@@ -120,7 +120,10 @@ def test_job_image_is_multistage_pinned_and_non_root() -> None:
     users = [a for k, a in final_stage if k == "USER"]
     assert users and re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", users[-1]), f"numeric non-root USER, got {users}"
     assert int(users[-1].split(":")[0]) >= 10000
-    assert ("ENTRYPOINT", '["harmwatch"]') in final_stage
+    assert ("ENTRYPOINT", '["harmwatch-entrypoint"]') in final_stage
+    assert "COPY --chmod=0755 docker/job-entrypoint.sh /usr/local/bin/harmwatch-entrypoint" in {
+        f"{k} {a}" for k, a in final_stage
+    }
     env = " ".join(a for k, a in final_stage if k == "ENV")
     assert "HARMWATCH_HOME=/var/lib/harmwatch" in env and "HOME=/var/lib/harmwatch" in env
 

@@ -53,6 +53,11 @@ def test_new_posts_are_scored_by_champion_and_challenger_in_shadow(scored):
     assert first["model_version"] == "1" and first["challenger_version"] == "2"
     assert first["rows"] > 0 and 0 < first["flag_rate"] < 1 and 0 < first["challenger_flag_rate"] < 1
     assert 0 <= first["flag_disagreement"] <= first["label_disagreement"] <= 1
+    # Spark's accumulators: each model scored each post once, and each Python worker (two in local[2])
+    # loaded each model at most once.
+    scoring = first["scoring"]
+    assert scoring["champion_rows"] == scoring["challenger_rows"] == first["rows"], scoring
+    assert 1 <= scoring["champion_loads"] <= 2 and 1 <= scoring["challenger_loads"] <= 2, scoring
     lake = open_store(settings.lake_uri)
     (manifest,) = lake.committed(catalog.predictions_day("2026-01-02"))
     rows = pd.concat(lake.read_parquet(f"{manifest['prefix']}/{f['name']}") for f in manifest["files"])

@@ -4,10 +4,15 @@ The driver downloads and checks the version (:func:`harmwatch.registry.download_
 folder to the executors with ``SparkContext.addFile``; each Python worker checks the folder's digest
 again and loads it once (:mod:`harmwatch.model.trusted`), then scores its batches. MLflow's
 ``spark_udf`` is not used: it deserialises whatever the artifact's ``MLmodel`` describes.
+
+Spark's accumulators count what the workers did (:class:`Counters`): rows scored and models loaded. A
+plan that ran the UDF twice over a post (a sort after it, a second action) shows as more rows scored
+than posts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +26,25 @@ CONTRACT = "label string, harmful_score double"  # the contract columns predict 
 _LOADED: dict[tuple[str, str], Any] = {}  # per Python worker: (folder name, digest) -> fitted pipeline
 
 
-def shipped_model(folder_name: str, digest: str, label: str) -> Any:
-    """The model shipped as ``folder_name``, checked and loaded once per Python worker."""
+@dataclass(frozen=True)
+class Counters:
+    """Spark accumulators of one scoring UDF, summed over every task attempt that ran it."""
+
+    rows: Any  # pyspark Accumulator[int]: rows the UDF scored
+    loads: Any  # pyspark Accumulator[int]: times a Python worker loaded the model
+
+    @classmethod
+    def new(cls, spark: SparkSession) -> Counters:
+        return cls(spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+
+
+def shipped_model(folder_name: str, digest: str, label: str, loads: Any = None) -> Any:
+    """The model shipped as ``folder_name``, checked and loaded once per Python worker (``loads``, an
+    accumulator, counts the loads)."""
     key = (folder_name, digest)
     if key not in _LOADED:
+        if loads is not None:
+            loads.add(1)
         from pyspark import SparkFiles
 
         from harmwatch.model.trusted import load_model_dir
@@ -33,8 +53,9 @@ def shipped_model(folder_name: str, digest: str, label: str) -> Any:
     return _LOADED[key]
 
 
-def scoring_udf(spark: SparkSession, uri: str, workdir: Path) -> Any:
-    """A pandas UDF (text -> struct of ``label``, ``harmful_score``) scoring with the version at ``uri``."""
+def scoring_udf(spark: SparkSession, uri: str, workdir: Path, counters: Counters) -> Any:
+    """A pandas UDF (text -> struct of ``label``, ``harmful_score``) scoring with the version at ``uri``;
+    ``counters`` count the rows it scores and the model loads."""
     from pyspark.sql.functions import pandas_udf
 
     from harmwatch.registry import download_verified
@@ -45,7 +66,8 @@ def scoring_udf(spark: SparkSession, uri: str, workdir: Path) -> Any:
 
     @pandas_udf(CONTRACT)  # type: ignore[call-overload]
     def score(text: pd.Series) -> pd.DataFrame:
-        model = shipped_model(name, digest, label)
+        model = shipped_model(name, digest, label, counters.loads)
+        counters.rows.add(len(text))
         scored = model.predict(pd.DataFrame({"text": text.astype(str).to_numpy()}))
         return scored[["label", "harmful_score"]].reset_index(drop=True)
 

@@ -9,7 +9,9 @@ before anything of them is deserialised, shipped to the executors and loaded onc
 Output (:mod:`harmwatch.data.catalog`): ``predictions/dt=<day>/run=<id>/``, one row per post: ``post_id``,
 ``batch_dt``, ``model_version``, ``label``, ``harmful_score``, ``challenger_version``,
 ``challenger_label``, ``challenger_harmful_score``. Drift and metrics read these instead of scoring
-again. Summary: rows scored, flag rates of both models and their disagreement.
+again. Summary: rows scored, flag rates of both models and their disagreement, and ``scoring``: what
+Spark's accumulators counted (rows each model's UDF scored, model loads by the Python workers), so a
+plan that scored a post twice shows.
 """
 
 from __future__ import annotations
@@ -82,11 +84,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-shadow", action="store_true", help="score with the champion only")
 
 
+def census(posts: DataFrame) -> tuple[int, str]:
+    """(posts, run id) in one Spark pass, nothing per post on the driver: the run id names the set of
+    posts (a rerun over the same posts writes the same folder), from sums of slices of each id's
+    SHA-256, which do not depend on the order Spark meets them."""
+    from pyspark.sql import functions as F
+
+    digest = F.sha2(F.col("post_id").cast("string"), 256)
+    slices = [
+        F.sum(F.conv(F.substring(digest, 1 + 15 * i, 15), 16, 10).cast("decimal(38,0)")).alias(f"s{i}")
+        for i in range(4)
+    ]
+    row = posts.agg(F.count(F.lit(1)).alias("rows"), *slices).first()
+    rows = int(row["rows"])
+    run_id = hashlib.sha256(":".join(str(v) for v in row.asDict().values()).encode()).hexdigest()[:16]
+    return rows, run_id
+
+
+def scored_columns(
+    spark: SparkSession, posts: DataFrame, udfs: dict[str, tuple[Any, Any]]
+) -> tuple[DataFrame, dict[str, Any]]:
+    """``posts`` with the prediction columns, each model's UDF applied once per post; and the UDFs'
+    counters by role. ``udfs``: role (``champion``, optionally ``challenger``) -> (version, UDF factory).
+    Posts are put in ``post_id`` order within their partitions before scoring, so no sort follows the
+    UDF (a sort after it would sample and score the posts twice)."""
+    from pyspark.sql import functions as F
+
+    from harmwatch.spark.scoring import Counters
+
+    out = posts.sortWithinPartitions("post_id")
+    cols: list[Any] = ["post_id", "batch_dt"]
+    counters = {}
+    for role, prefix, column in (("champion", "", "_c"), ("challenger", "challenger_", "_s")):
+        if role not in udfs:
+            cols += [
+                F.lit(None).cast("string").alias(f"{prefix}version"),
+                F.lit(None).cast("string").alias(f"{prefix}label"),
+                F.lit(None).cast("double").alias(f"{prefix}harmful_score"),
+            ]
+            continue
+        version, factory = udfs[role]
+        counters[role] = Counters.new(spark)
+        out = out.withColumn(column, factory(version, counters[role])(F.col("text")))
+        cols += [
+            F.lit(str(version.version)).alias("model_version" if role == "champion" else f"{prefix}version"),
+            F.col(f"{column}.label").alias(f"{prefix}label"),
+            F.col(f"{column}.harmful_score").alias(f"{prefix}harmful_score"),
+        ]
+    return out.select(*cols), counters
+
+
+def aliased_models(settings: Settings, shadow: bool) -> dict[str, Any]:
+    """``{"champion": version}`` plus ``"challenger"`` when it shadows (another version holds the alias);
+    empty without a champion."""
+    from harmwatch import registry
+
+    with registry.mlflow_calls(settings):
+        client = registry.configure_mlflow(settings)
+        champion = registry.get_alias_version(client, settings.model_name, "champion")
+        challenger = registry.get_alias_version(client, settings.model_name, "challenger")
+    if champion is None:
+        return {}
+    if shadow and challenger is not None and challenger.version != champion.version:
+        return {"champion": champion, "challenger": challenger}
+    return {"champion": champion}
+
+
 def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
-
-    from pyspark.sql import functions as F
 
     from harmwatch import registry
     from harmwatch.spark.lake import commit_folder
@@ -97,13 +163,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     day = args.date or newest_day(lake)
     if day is None:
         return {"rows": 0, "skipped": f"no validated batches in the lake {lake.uri}"}
-    with registry.mlflow_calls(settings):
-        client = registry.configure_mlflow(settings)
-        champion = registry.get_alias_version(client, settings.model_name, "champion")
-        challenger = registry.get_alias_version(client, settings.model_name, "challenger")
-    if champion is None:
+    models = aliased_models(settings, shadow=not args.no_shadow)
+    if not models:
         return {"batch_dt": day, "rows": 0, "skipped": "no champion in the registry"}
-    shadow = not args.no_shadow and challenger is not None and challenger.version != champion.version
+    champion, shadow = models["champion"], "challenger" in models
     with (
         tempfile.TemporaryDirectory(prefix="harmwatch-predict-") as tmp,
         spark_session(settings, "predict") as spark,
@@ -111,9 +174,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         posts = new_posts(spark, lake, day)
         if posts is None:
             return {"batch_dt": day, "rows": 0, "skipped": f"no validated posts of {day} in {lake.uri}"}
-        posts = posts.persist()
-        ids = sorted(r["post_id"] for r in posts.select("post_id").collect())
-        if not ids:
+        posts = posts.persist()  # read and deduplicated once: counted, then scored
+        rows, run_id = census(posts)
+        if not rows:
             posts.unpersist()
             return {
                 "batch_dt": day,
@@ -121,48 +184,30 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                 "model_version": str(champion.version),
                 "skipped": "nothing new",
             }
-        run_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
-        def udf(version: Any) -> Any:
-            return scoring_udf(spark, registry.version_uri(settings.model_name, version.version), Path(tmp))
+        def factory(version: Any, counters: Any) -> Any:
+            uri = registry.version_uri(settings.model_name, version.version)
+            return scoring_udf(spark, uri, Path(tmp), counters)
 
-        out = posts.withColumn("_c", udf(champion)(F.col("text")))
-        cols = [
-            "post_id",
-            "batch_dt",
-            F.lit(str(champion.version)).alias("model_version"),
-            F.col("_c.label").alias("label"),
-            F.col("_c.harmful_score").alias("harmful_score"),
-        ]
-        if shadow:
-            out = out.withColumn("_s", udf(challenger)(F.col("text")))
-            cols += [
-                F.lit(str(challenger.version)).alias("challenger_version"),
-                F.col("_s.label").alias("challenger_label"),
-                F.col("_s.harmful_score").alias("challenger_harmful_score"),
-            ]
-        else:
-            cols += [
-                F.lit(None).cast("string").alias("challenger_version"),
-                F.lit(None).cast("string").alias("challenger_label"),
-                F.lit(None).cast("double").alias("challenger_harmful_score"),
-            ]
+        predictions, counters = scored_columns(spark, posts, {r: (v, factory) for r, v in models.items()})
         prefix = catalog.predictions_run(day, run_id)
-        predictions = out.select(*cols)
-        meta = {"run_id": run_id, "batch_dt": day, "rows": len(ids), "model_version": str(champion.version)}
-        commit_folder(predictions, lake, prefix, {**meta, "shadow": shadow}, ["post_id"])
-        scored = spark.read.parquet(*[str(p) for p in _parts(lake, prefix)])
-        summary = rates(scored, shadow)
+        meta = {"run_id": run_id, "batch_dt": day, "rows": rows, "model_version": str(champion.version)}
+        commit_folder(predictions, lake, prefix, {**meta, "shadow": shadow})  # the one pass that scores
         posts.unpersist()
-    if summary["rows"] != len(ids):
+        summary = rates(spark.read.parquet(*_parts(lake, prefix)), shadow)  # the written files, read back
+        scoring = {
+            f"{role}_{n}": getattr(c, n).value for role, c in counters.items() for n in ("rows", "loads")
+        }
+    if summary["rows"] != rows:
         raise HarmwatchError(
-            f"predict wrote {summary['rows']} rows for {len(ids)} posts under {lake.url(prefix)}"
+            f"predict wrote {summary['rows']} rows for {rows} posts under {lake.url(prefix)}"
         )
     return {
         "batch_dt": day,
         **summary,
+        "scoring": scoring,
         "model_version": str(champion.version),
-        "challenger_version": str(challenger.version) if shadow else None,
+        "challenger_version": str(models["challenger"].version) if shadow else None,
         "predictions": lake.url(prefix),
     }
 
