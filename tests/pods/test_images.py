@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devstack import images as img
 
@@ -123,3 +124,57 @@ def test_airflow_image_parses_the_dags_into_pod_operators(images) -> None:
     assert out["provider"] == pins["apache-airflow-providers-cncf-kubernetes"]
     dags = run(airflow, "python", "-c", DIGEST, "/opt/airflow/dags", "*.py").strip()
     assert dags == tree_digest(REPO / "dags", "*.py"), "the image holds stale DAGs"
+
+
+# Spark on Kubernetes starts the job image with `driver ...` (spark-submit, client mode) and `executor`
+# (settings in SPARK_* variables). No API server here, so a standalone master stands in for the cluster
+# manager: the driver schedules on the CoarseGrainedScheduler endpoint every Spark executor registers
+# with, and the executor is started by hand as Kubernetes would start its pod.
+SPARK_PROGRAM = """
+import json, os
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+rdd = spark.sparkContext.parallelize(range(1000), 4)
+ran_on = rdd.mapPartitions(lambda rows: [os.environ.get("SPARK_EXECUTOR_ID")]).collect()
+print(json.dumps({"sum": rdd.map(lambda x: 2 * x).sum(), "executors": sorted(set(ran_on))}))
+spark.stop()
+"""
+SPARK_CLUSTER = """
+set -eu
+export SPARK_NO_DAEMONIZE=1 SPARK_LOG_DIR=/tmp/spark-logs
+"$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.master.Master \\
+    --host 127.0.0.1 --port 7077 --webui-port 8089 >/tmp/master.log 2>&1 &
+SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 harmwatch-entrypoint driver --master spark://127.0.0.1:7077 \\
+    --conf spark.driver.host=127.0.0.1 --conf spark.driver.port=7078 --conf spark.ui.enabled=false \\
+    /probe/program.py >/tmp/driver.out 2>/tmp/driver.err &
+driver=$!
+for _ in $(seq 120); do grep -q "SchedulerBackend is ready" /tmp/driver.err && break; sleep 1; done
+SPARK_EXECUTOR_MEMORY=512m SPARK_DRIVER_URL=spark://CoarseGrainedScheduler@127.0.0.1:7078 \\
+SPARK_EXECUTOR_ID=7 SPARK_EXECUTOR_CORES=1 SPARK_APPLICATION_ID=probe SPARK_EXECUTOR_POD_IP=127.0.0.1 \\
+SPARK_RESOURCE_PROFILE_ID=0 SPARK_EXECUTOR_POD_NAME=harmwatch-probe-exec-7 \\
+SPARK_JAVA_OPT_0=-Djava.io.tmpdir=/tmp harmwatch-entrypoint executor >/tmp/executor.log 2>&1 &
+wait "$driver" || { tail -20 /tmp/driver.err /tmp/executor.log >&2; exit 1; }
+cat /tmp/driver.out
+"""
+HARDENED = ("--read-only", "--tmpfs=/tmp", "--tmpfs=/var/lib/harmwatch:mode=1777", "--cap-drop=ALL")
+
+
+def spark_roles(job: str, probe: Path, extra: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """(the summary of ``driver.py info`` run as a driver pod runs it, the probe's answer from a driver
+    and an executor started from ``job``), both on a read-only root as UID 10001."""
+    application = yaml.safe_load((REPO / "dags" / "spark" / "predict.yaml").read_text())["spec"]
+    main = application["mainApplicationFile"]
+    driver_env = ("--env=SPARK_DRIVER_BIND_ADDRESS=127.0.0.1",)
+    info = run(job, "driver", "--master", "local[1]", main, "info", extra=(*HARDENED, *driver_env, *extra))
+    (probe / "program.py").write_text(SPARK_PROGRAM)
+    (probe / "cluster.sh").write_text(SPARK_CLUSTER)
+    mounts = (f"--volume={probe}:/probe:ro", "--entrypoint=bash")
+    answer = run(job, "/probe/cluster.sh", extra=(*HARDENED, *mounts, *extra))
+    return json.loads(info.strip().splitlines()[-1]), json.loads(answer.strip().splitlines()[-1])
+
+
+def test_job_image_runs_as_a_spark_driver_and_executor(images, tmp_path) -> None:
+    info, answer = spark_roles(images["job"].ref, tmp_path)
+    assert info["home"] == "/var/lib/harmwatch"  # harmwatch's driver program ran under spark-submit
+    # Python tasks ran in the executor the entrypoint started (ID 7), registered with the driver.
+    assert answer == {"sum": 999000, "executors": ["7"]}
