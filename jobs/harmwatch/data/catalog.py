@@ -191,3 +191,9 @@ def metrics_day(day: str) -> str:
 
 # In a simulated landing zone: how it was made (who reported what). The audits read it, never the steps.
 SIMULATION_TRUTH = "_simulation/truth.json"
+
+
+# -- lake: build-dataset's state tables (incremental days) --------------------------------------------
+
+STATE = "state/build"
+STATE_LATEST = f"{STATE}/LATEST.json"

@@ -97,6 +97,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DEFENCE",
         help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCE_NAMES)})",
     )
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="fold only the validated runs not folded yet into the lake's state tables, then decide "
+        "from them (duckdb; docs/weak-labels.md)",
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the state tables from every validated run of the lake (implies --incremental)",
+    )
     add_engine_argument(parser)
 
 
@@ -116,6 +127,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     policy = policy_of(args)
     validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
     engine = choose(settings, getattr(args, "engine", None), manifest_bytes(validated), local="duckdb")
+    if getattr(args, "incremental", False) or getattr(args, "rebuild", False):
+        from harmwatch.data import incremental
+
+        return incremental.run(settings, args, store, policy)
     if engine == "spark":
         from harmwatch.spark.build import run_spark
 

@@ -1,0 +1,505 @@
+"""Incremental days: build-dataset folds each new validated run into state tables instead of re-reading
+the history.
+
+The full plan (:mod:`harmwatch.data.relational`) decides from every labelled and report row of the lake,
+so a day's cost grows with the platform's age, and most of it is keying texts the lake keyed yesterday.
+Here the rows are read, keyed and reduced once, when their run is new, into four state tables (the SQL is
+in ``data/sql/state/``):
+
+- ``labels``: per text, the facts its moderator labels decide by (the earliest open label, the newest
+  reviewed one, the distinct labels, posts and landing files, the first and last batch);
+- ``votes``: per text, reporter and reason, the first such report;
+- ``reports``: per reported text, its first report's text, the distinct posts, report ids and landing
+  files, when it was first reported and the newest batch;
+- ``record``: per reporter and reason, votes on moderated texts and agreements.
+
+Each fact is a pick by a total order (the order the full plan uses, with the read order spelt as landing
+run folder, file and row) or a set, so folding run by run gives the rows folding everything at once gives;
+``record`` is folded by taking back the judgements of the texts the day touched as the old state had them
+and adding them as the new state has them. The weak-label decisions (``decisions``) are re-made from the
+state on every run, because a reporter's reliability moves every day, and are committed beside it.
+
+State versions are ids of their inputs (the folded runs with their file digests, the review loop's files,
+the policy), committed like snapshots: files first, ``_MANIFEST.json``, then ``state/build/LATEST.json``.
+A run killed before the pointer moves leaves the previous state in force and the rerun folds the same
+runs again; a run already folded is never folded twice. A folded run that changed or vanished, or a
+landing file the review loop vouches for only now, makes the state unusable and the run rebuilds it from
+the lake (``build-dataset --rebuild`` forces that), which gives the same tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog, relational
+from harmwatch.data.dataset import EVAL_COLUMNS
+from harmwatch.data.holdout import window_start
+from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
+from harmwatch.data.tables import frozen_eval
+from harmwatch.data.weak_labels import Policy
+from harmwatch.errors import DataError
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 1  # bump when a state table's columns or meaning change: older states are rebuilt
+STATE_TABLES = ("labels", "votes", "reports", "record")
+COMMITTED = (*STATE_TABLES, "decisions")
+_LIST = "VARCHAR[]"
+SCHEMAS: dict[str, list[tuple[str, str]]] = {
+    "labels": [
+        ("key", "VARCHAR"),
+        ("first_batch", "VARCHAR"),
+        ("last_batch", "VARCHAR"),
+        ("first_seen", "VARCHAR"),
+        ("labels", _LIST),
+        ("posts", _LIST),
+        ("open_files", _LIST),
+        ("files", _LIST),
+        *[
+            (f"m_{c}", "VARCHAR")
+            for c in ("text", "label", "post_id", "batch_dt", "labelled_at", "source_file")
+        ],
+        ("m_file", "VARCHAR"),
+        ("m_rn", "BIGINT"),
+        ("c_text", "VARCHAR"),
+        ("c_labelled_at", "VARCHAR"),
+        ("c_file", "VARCHAR"),
+        ("c_rn", "BIGINT"),
+        *[
+            (f"r_{c}", "VARCHAR")
+            for c in ("text", "label", "post_id", "batch_dt", "labelled_at", "source_file")
+        ],
+        ("r_file", "VARCHAR"),
+        ("r_rn", "BIGINT"),
+    ],
+    "votes": [
+        ("key", "VARCHAR"),
+        ("reporter_id", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("reported_at", "VARCHAR"),
+        ("report_id", "VARCHAR"),
+        ("_file", "VARCHAR"),
+        ("_rn", "BIGINT"),
+    ],
+    "reports": [
+        ("key", "VARCHAR"),
+        ("first_seen", "VARCHAR"),
+        ("newest_batch", "VARCHAR"),
+        ("posts", _LIST),
+        ("report_ids", _LIST),
+        ("files", _LIST),
+        ("w_text", "VARCHAR"),
+        ("w_reported_at", "VARCHAR"),
+        ("w_report_id", "VARCHAR"),
+        ("w_file", "VARCHAR"),
+        ("w_rn", "BIGINT"),
+        ("p_text", "VARCHAR"),
+        ("p_reported_at", "VARCHAR"),
+        ("p_file", "VARCHAR"),
+        ("p_rn", "BIGINT"),
+    ],
+    "record": [
+        ("reporter_id", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("judged", "BIGINT"),
+        ("agreements", "BIGINT"),
+    ],
+}
+ORDER = {
+    "labels": "key",
+    "votes": "key, reporter_id, reason",
+    "reports": "key",
+    "record": "reporter_id, reason",
+}
+
+
+def state_prefix(version: str) -> str:
+    return f"{catalog.STATE}/v={version}"
+
+
+# -- the state in the engine -------------------------------------------------------------------------
+
+
+def empty_state(engine: relational.DuckDB) -> None:
+    """The four state tables without rows (nothing folded yet)."""
+    for name, columns in SCHEMAS.items():
+        cols = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in columns)
+        engine.table(f"s_{name}", f"SELECT {cols} LIMIT 0")
+
+
+def _cast(name: str, source: str) -> str:
+    cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in SCHEMAS[name])
+    return f"SELECT {cols} FROM {source}"
+
+
+def load_state(engine: relational.DuckDB, store: Any, version: str) -> None:
+    """The committed state ``version`` into the engine (``s_labels`` ...)."""
+    prefix = state_prefix(version)
+    for name in STATE_TABLES:
+        key = f"{prefix}/{name}.parquet"
+        path = store.local_path(key)
+        if path is not None:
+            engine.table(f"s_{name}", _cast(name, f"read_parquet({relational.literal(str(path))})"))
+        else:
+            engine.con.register("_state_frame", store.read_parquet(key))
+            engine.table(f"s_{name}", _cast(name, "_state_frame"))
+            engine.con.unregister("_state_frame")
+
+
+def _delta(
+    engine: relational.DuckDB, name: str, source: str, columns: list[str], reviewed: list[str]
+) -> None:
+    """A keyed delta table from ``source`` (which has ``_file`` and ``_rn``): ``columns`` as strings."""
+    cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
+    engine.frame("_reviewed", pd.DataFrame({"f": pd.Series(sorted(reviewed), dtype="string")}))
+    engine.table(
+        name,
+        f"""SELECT * FROM (
+            SELECT {cols}, text_key(CAST(text AS VARCHAR)) AS key, CAST(_file AS VARCHAR) AS _file,
+                   CAST(_rn AS BIGINT) AS _rn,
+                   coalesce(CAST(source_file AS VARCHAR) IN (SELECT f FROM _reviewed), FALSE) AS reviewed
+            FROM {source}) WHERE key <> ''""",
+    )
+
+
+def delta_from_frames(
+    engine: relational.DuckDB,
+    labelled: pd.DataFrame,
+    reports: pd.DataFrame,
+    part: str = "",
+    reviewed: Any = (),
+) -> None:
+    """``new_labelled`` and ``new_reports`` from frames (tests, small runs). Their read order is their
+    ``_file`` and ``_rn`` columns where they have them, else ``part`` and the row's place in the frame
+    (a later part is read after an earlier one)."""
+    for name, frame, columns in (
+        ("new_labelled", labelled, relational.LABELLED),
+        ("new_reports", reports, relational.REPORTS),
+    ):
+        out = pd.DataFrame(
+            {
+                c: frame[c].astype("string")
+                if c in frame
+                else pd.Series(pd.NA, index=frame.index, dtype="string")
+                for c in columns
+            }
+        ).reset_index(drop=True)
+        out["_file"] = frame["_file"].to_numpy() if "_file" in frame else part
+        out["_rn"] = frame["_rn"].to_numpy() if "_rn" in frame else range(len(out))
+        engine.frame(f"_{name}_rows", out)
+        _delta(engine, name, f"_{name}_rows", columns, sorted(reviewed))
+
+
+def delta_from_lake(
+    engine: relational.DuckDB, store: Any, labelled: list[dict], reports: list[dict], reviewed: Any
+) -> None:
+    """``new_labelled`` and ``new_reports`` from the Parquet files of the runs not folded yet."""
+    for name, manifests, columns in (
+        ("new_labelled", labelled, relational.LABELLED),
+        ("new_reports", reports, relational.REPORTS),
+    ):
+        keys = [f"{m['prefix']}/{f['name']}" for m in manifests for f in m.get("files", [])]
+        keys = [k for k in keys if k.endswith(".parquet")]
+        if not keys:
+            cols = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in columns)
+            engine.table(f"_{name}_rows", f"SELECT {cols}, '' AS _file, 0::BIGINT AS _rn LIMIT 0")
+        elif all(store.local_path(k) is not None for k in keys):
+            paths = [str(store.local_path(k)) for k in keys]
+            names = ", ".join(
+                f"({relational.literal(p)}, {relational.literal(k)})"
+                for p, k in zip(paths, keys, strict=True)
+            )
+            engine.table(
+                f"_{name}_rows",
+                f"""SELECT {", ".join(f'p."{c}"' for c in columns)}, f.k AS _file, p.file_row_number AS _rn
+                FROM read_parquet([{", ".join(relational.literal(p) for p in paths)}], filename = true,
+                                  file_row_number = true, union_by_name = true) AS p
+                JOIN (VALUES {names}) AS f(path, k) ON f.path = p.filename""",
+            )
+        else:
+            parts = [store.read_parquet(k).assign(_file=k, _rn=lambda d: range(len(d))) for k in keys]
+            frame = pd.concat(parts, ignore_index=True)
+            for c in columns:
+                if c not in frame:
+                    frame[c] = None
+            engine.frame(f"_{name}_rows", frame[[*columns, "_file", "_rn"]])
+        _delta(engine, name, f"_{name}_rows", columns, sorted(reviewed))
+
+
+def _judged(engine: relational.DuckDB, name: str, labels: str, votes: str, params: dict[str, Any]) -> None:
+    """``name``: the judged votes (:file:`state/judged.sql`) of label state ``labels`` and ``votes``."""
+    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW labels_in AS {labels}")
+    engine.table(f"{name}_moderated", relational.render("state/moderated", params))
+    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW moderated_in AS SELECT * FROM {name}_moderated")
+    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW votes_in AS {votes}")
+    engine.table(name, relational.render("state/judged", params))
+
+
+def fold(engine: relational.DuckDB, params: dict[str, Any]) -> dict[str, int]:
+    """Fold ``new_labelled`` and ``new_reports`` into the state tables; the rows each now holds."""
+    engine.table("touched_keys", "SELECT key FROM new_labelled UNION SELECT key FROM new_reports")
+    touched = "WHERE key IN (SELECT key FROM touched_keys)"
+    _judged(
+        engine,
+        "judged_before",
+        f"SELECT * FROM s_labels {touched}",
+        f"SELECT * FROM s_votes {touched}",
+        params,
+    )
+    for name in ("labels", "votes", "reports"):
+        engine.table(f"s_{name}_next", relational.render(f"state/{name}", params))
+    for name in ("labels", "votes", "reports"):
+        engine.con.execute(f"DROP TABLE s_{name}")
+        engine.con.execute(f"ALTER TABLE s_{name}_next RENAME TO s_{name}")
+    _judged(
+        engine,
+        "judged_after",
+        f"SELECT * FROM s_labels {touched}",
+        f"SELECT * FROM s_votes {touched}",
+        params,
+    )
+    engine.table("s_record_next", relational.render("state/record", params))
+    engine.con.execute("DROP TABLE s_record")
+    engine.con.execute("ALTER TABLE s_record_next RENAME TO s_record")
+    return {name: engine.count(f"s_{name}") for name in STATE_TABLES}
+
+
+# -- decisions from the state --------------------------------------------------------------------------
+
+
+def pending_texts(engine: relational.DuckDB) -> pd.DataFrame:
+    """``key`` and ``text`` of the texts known only from reports (what the champion is asked about)."""
+    engine.table("pending_texts", relational.render("state/pending_texts", {}))
+    return engine.fetch("pending_texts", ["key"])[["key", "text"]]
+
+
+def decide(
+    engine: relational.DuckDB,
+    policy: Policy,
+    seed: int,
+    eval_fraction: float,
+    frozen: pd.DataFrame | None,
+    champion: pd.DataFrame | None = None,
+) -> None:
+    """Build the tables :func:`harmwatch.data.relational.fetch_assembly` reads, from the state tables:
+    the text-level facts from the state, the weak-label rules by the full plan's own SQL."""
+    params = relational.parameters(policy, seed, eval_fraction)
+    engine.frame("champion_scores", relational.champion_table(champion, policy))
+    if frozen is not None:
+        engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
+    engine.con.execute("CREATE OR REPLACE TEMP VIEW labels_in AS SELECT * FROM s_labels")
+    engine.table("moderated", relational.render("state/moderated", params))
+    for table in ("conflicted_keys", "conflict_review"):
+        engine.table(table, relational.render(f"state/{table}", params))
+    engine.table("votes", relational.render("state/votes_pending", params))
+    engine.table("pending_reports", "SELECT key FROM votes")
+    engine.table("record", "SELECT * FROM s_record")
+    engine.table("reports", "SELECT DISTINCT reporter_id, key FROM s_votes")
+    relational.cohort_members(engine, policy, params)
+    if policy.before_report:
+        _judged(engine, "judged", "SELECT * FROM s_labels", "SELECT * FROM s_votes", params)
+    engine.table("reliability", relational.render("reliability", params))
+    engine.table(
+        "vote_record",
+        relational.render("vote_record_before" if policy.before_report else "vote_record_now", params),
+    )
+    for table in ("rated_votes", "tally", "ranked_reasons", "weak_label_decisions"):
+        engine.table(table, relational.render(table, params))
+    engine.table("weak_label_texts", relational.render("state/weak_label_texts", params))
+    for table in ("accepted", "report_review"):
+        engine.table(table, relational.render(table, params))
+    engine.table("newest_report", relational.render("state/newest_report", params))
+    if frozen is None:
+        engine.table("eval_snapshot", relational.render("eval_split", params))
+    engine.table("train", relational.render("train", params))
+    engine.table("train_files", relational.render("state/train_files", params))
+    if frozen is None:
+        engine.table("eval_files", relational.render("state/eval_files", params))
+
+
+def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> pd.DataFrame:
+    """What the recent slice reads of the labelled rows (key as ``text``, ``batch_dt``, ``post_id``,
+    ``source_file``): the rows of the batches from ``start`` on (``new_window``, in read order), and for
+    the texts also labelled earlier one row dated at their first batch (with ``renew``: for every text,
+    which renewing the anchor dates texts by)."""
+    older = "" if renew else "AND key IN (SELECT key FROM new_window)"
+    before = relational.literal(start)
+    engine.table(
+        "held_rows",
+        f"""SELECT key AS text, batch_dt, post_id, source_file, _file, _rn FROM new_window
+        UNION ALL
+        SELECT key, first_batch, NULL, NULL, '', 0 FROM s_labels WHERE first_batch < {before} {older}
+        UNION ALL
+        SELECT * FROM (SELECT key, first_batch, NULL, NULL, '', 0 FROM s_labels
+                       WHERE first_batch < {before} LIMIT 1)""",
+    )
+    return engine.fetch("held_rows", ["_file", "_rn"]).drop(columns=["_file", "_rn"])
+
+
+# -- the lake --------------------------------------------------------------------------------------------
+
+
+def _digest(manifest: dict) -> str:
+    return hashlib.sha256(json.dumps(manifest.get("files", []), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def state_version(folded: dict[str, str], reviewed: list[str], policy: Policy, seed: int, extra: dict) -> str:
+    """The id of a state: what was folded, the review loop's files, and what the decisions depend on."""
+    ident = {
+        "format": STATE_FORMAT,
+        "folded": folded,
+        "reviewed": reviewed,
+        "policy": asdict(policy),
+        "seed": seed,
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def previous_state(store: Any, runs: dict[str, str], reviewed: set[str]) -> tuple[dict | None, str]:
+    """The committed state to fold onto, or None and why it cannot serve (then the run rebuilds)."""
+    if not store.exists(catalog.STATE_LATEST):
+        return None, "no state yet"
+    version = store.read_json(catalog.STATE_LATEST)["version"]
+    manifest = store.manifest(state_prefix(version))
+    if manifest is None:
+        return None, f"state {version} has no manifest"
+    if manifest.get("format") != STATE_FORMAT:
+        return (
+            None,
+            f"state {version} is of format {manifest.get('format')}, this build writes {STATE_FORMAT}",
+        )
+    changed = sorted(p for p, d in manifest["folded"].items() if runs.get(p) != d)
+    if changed:
+        return None, f"folded run {changed[0]} changed or vanished"
+    if not set(manifest["reviewed"]) <= reviewed:
+        return None, "a landing file the review loop vouched for no longer is"
+    return manifest, ""
+
+
+def vouched_late(engine: relational.DuckDB, newly_reviewed: set[str]) -> bool:
+    """Whether a landing file the review loop vouches for only now was folded as an ordinary one."""
+    if not newly_reviewed:
+        return False
+    files = "[" + ", ".join(relational.literal(f) for f in sorted(newly_reviewed)) + "]::VARCHAR[]"
+    engine.table("_late", f"SELECT key FROM s_labels WHERE list_has_any(files, {files}) LIMIT 1")
+    return engine.count("_late") > 0
+
+
+def _write_state(engine: relational.DuckDB, store: Any, prefix: str) -> dict[str, int]:
+    rows = {}
+    for name in COMMITTED:
+        table = f"s_{name}" if name in STATE_TABLES else "weak_label_decisions"
+        order = ORDER.get(name, "key")
+        key = f"{prefix}/{name}.parquet"
+        path = store.local_path(key)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            target = relational.literal(str(path))
+            engine.con.execute(f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {target} (FORMAT parquet)")
+        else:
+            store.write_parquet(key, engine.fetch(table, order.split(", ")))
+        rows[name] = engine.count(table)
+    return rows
+
+
+def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
+    """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
+    when the state cannot serve), decide, commit the state, then write what the full plan writes."""
+    manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
+    runs = {m["prefix"]: _digest(m) for ms in manifests.values() for m in ms}
+    origin = provenance(store)
+    reviewed = set(origin["reviewed"])
+    previous, why = (
+        (None, "--rebuild") if getattr(args, "rebuild", False) else previous_state(store, runs, reviewed)
+    )
+    engine = relational.DuckDB()
+    if previous is None:
+        log.info("build-dataset: building the state from the whole lake (%s)", why)
+        empty_state(engine)
+        folded: dict[str, str] = {}
+    else:
+        load_state(engine, store, previous["version"])
+        folded = dict(previous["folded"])
+        if vouched_late(engine, reviewed - set(previous["reviewed"])):
+            log.info(
+                "build-dataset: a folded landing file is vouched for by the review loop only now; rebuilding"
+            )
+            previous, why = None, "a folded landing file became a review file"
+            empty_state(engine)
+            folded = {}
+    new = {kind: [m for m in ms if m["prefix"] not in folded] for kind, ms in manifests.items()}
+    delta_from_lake(engine, store, new["labelled"], new["reports"], reviewed)
+    params = relational.parameters(policy, settings.seed, args.eval_fraction)
+    fold(engine, params)
+    folded.update({m["prefix"]: runs[m["prefix"]] for ms in new.values() for m in ms})
+    if not engine.count("s_labels"):
+        raise DataError(
+            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
+            "run ingest and validate first"
+        )
+    engine.table("newest_day", "SELECT max(last_batch) AS batch_dt FROM s_labels")
+    date = args.date or str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+    frozen = frozen_eval(store)
+    scores, champion_version = (None, None)
+    if args.champion_check and policy.champion_floor > 0:
+        scores, champion_version = champion_scores(settings, pending_texts(engine))
+    decide(engine, policy, settings.seed, args.eval_fraction, None if frozen is None else frozen[0], scores)
+    anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
+    assembly = relational.fetch_assembly(engine, policy, anchor)
+
+    start = window_start(date, args.recent_days)
+    window = [m for m in manifests["labelled"] if not m.get("batch_dts") or max(m["batch_dts"]) >= start]
+    if not {m["prefix"] for m in window} <= {m["prefix"] for m in new["labelled"]}:
+        delta_from_lake(engine, store, window, [], reviewed)  # an older batch is in the window: read it again
+    engine.table("new_window", f"SELECT * FROM new_labelled WHERE batch_dt >= {relational.literal(start)}")
+    rows = held_rows(engine, start, bool(args.renew_anchor))
+
+    version = state_version(
+        folded,
+        sorted(reviewed),
+        policy,
+        settings.seed,
+        {
+            "eval": None if anchor is None else anchor[1],
+            "champion": champion_version,
+            "eval_fraction": args.eval_fraction,
+        },
+    )
+    prefix = state_prefix(version)
+    if store.manifest(prefix) is None:
+        counts = _write_state(engine, store, prefix)
+        store.commit(
+            prefix,
+            [f"{n}.parquet" for n in COMMITTED],
+            {
+                "version": version,
+                "format": STATE_FORMAT,
+                "folded": folded,
+                "reviewed": sorted(reviewed),
+                "rows": counts,
+                "policy": asdict(policy),
+                "date": date,
+            },
+        )
+    order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
+    summary = finish(
+        store, settings, args, policy, rows, assembly, frozen, date, order, champion_version, "duckdb", origin
+    )
+    store.write_json(catalog.STATE_LATEST, {"version": version, "date": date})
+    new_runs = sum(len(v) for v in new.values())
+    return {
+        **summary,
+        "state_version": version,
+        "state_rebuilt": previous is None,
+        "state_note": why,
+        "runs_folded": new_runs,
+    }

@@ -1,0 +1,197 @@
+"""Incremental days: folding the history run by run into the state tables decides what deciding on the
+whole history decides, folding a run twice changes nothing, and build-dataset ``--incremental`` on a
+lake gives the state tables and snapshots ``--rebuild`` and the full plan give.
+
+The decision-level tests fold the rule-exercising history of ``tests/jobs/test_relational.py`` (a crew
+of co-reporters, an honest crowd, conflicting and reviewed labels, a champion that disagrees, spot
+checks) in parts and compare with :func:`harmwatch.data.relational.assemble` on all of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from harmwatch.config import load_settings
+from harmwatch.data import catalog, incremental, relational
+from harmwatch.steps import build_dataset as bd
+from harmwatch.storage import open_store
+from tests.jobs.test_build_dataset import _args, _commit
+from tests.jobs.test_relational import POLICIES, assert_same, strings
+from tests.spark.test_build_policy import REVIEWED, history
+
+PARTS = 4
+
+
+def _parts(frame: pd.DataFrame, n: int = PARTS) -> list[pd.DataFrame]:
+    """``frame`` cut into ``n`` consecutive parts, each row keeping its place as its read order."""
+    frame = frame.reset_index(drop=True).assign(_file="part", _rn=lambda d: range(len(d)))
+    size = -(-len(frame) // n)
+    return [frame.iloc[i * size : (i + 1) * size] for i in range(n)]
+
+
+def _in_order(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts as one frame in their read order (how the full plan meets the rows)."""
+    return pd.concat(parts).sort_values(["_file", "_rn"]).drop(columns=["_file", "_rn"])
+
+
+def _state(engine: relational.DuckDB) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in incremental.STATE_TABLES:
+        frame = engine.fetch(f"s_{name}", incremental.ORDER[name].split(", "))
+        out[name] = strings(frame)
+    return out
+
+
+def _folded(parts: list[tuple[pd.DataFrame, pd.DataFrame]], policy, scores=None, twice: bool = False):
+    engine = relational.DuckDB()
+    incremental.empty_state(engine)
+    params = relational.parameters(policy, 42, 0.2)
+    for lab, rep in parts:
+        for _ in range(2 if twice else 1):
+            incremental.delta_from_frames(engine, lab, rep, reviewed=REVIEWED)
+            incremental.fold(engine, params)
+    incremental.decide(engine, policy, 42, 0.2, None, scores)
+    return engine
+
+
+def _day_by_day() -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    lab, rep, _ = history()
+    # reports arrive before, with and after the labels of their texts
+    return list(zip(_parts(lab), reversed(_parts(rep)), strict=True))
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_folding_day_by_day_decides_what_the_whole_history_decides(name):
+    policy = POLICIES[name]
+    scores = history()[2]
+    days = _day_by_day()
+    daily = _folded(days, policy, scores)
+    at_once = _folded([(pd.concat([d[0] for d in days]), pd.concat([d[1] for d in days]))], policy, scores)
+    for table, frame in _state(daily).items():
+        pd.testing.assert_frame_equal(frame, _state(at_once)[table], obj=table)
+    got = relational.fetch_assembly(daily, policy, None)
+    # the full plan reads the rows in the order the parts give them
+    expected = relational.assemble(
+        _in_order([d[0] for d in days]),
+        _in_order([d[1] for d in days]),
+        None,
+        policy,
+        0.2,
+        42,
+        champion=scores,
+        reviewed=REVIEWED,
+    )
+    assert_same(got, expected)
+
+
+def test_folding_a_day_twice_counts_nothing_twice():
+    policy = POLICIES["shipped"]
+    days = _day_by_day()
+    once, twice = _folded(days, policy), _folded(days, policy, twice=True)
+    for table, frame in _state(once).items():
+        pd.testing.assert_frame_equal(frame, _state(twice)[table], obj=table)
+    record = _state(once)["record"]
+    assert len(record) and record["judged"].astype(int).sum() > 0
+
+
+def test_a_conflict_arriving_later_withdraws_the_votes_it_had_judged():
+    policy = POLICIES["shipped"]
+    lab1 = pd.DataFrame({"post_id": ["a"], "text": ["Some post"], "label": ["age"]}).assign(
+        labelled_at="2026-01-01T10:00:00Z", batch_dt="2026-01-01", source_file="l1"
+    )
+    rep = pd.DataFrame(
+        {
+            "report_id": ["r1", "r2"],
+            "post_id": ["a", "a"],
+            "text": ["some post", "some post"],
+            "reporter_id": ["u1", "u2"],
+            "reason": ["age", "gender"],
+            "reported_at": "2026-01-01T09:00:00Z",
+            "batch_dt": "2026-01-01",
+            "source_file": "r1",
+        }
+    )
+    lab2 = lab1.assign(label="gender", post_id="b", source_file="l2", labelled_at="2026-01-02T10:00:00Z")
+    empty = rep.iloc[0:0]
+    engine = _folded([(lab1, rep)], policy)
+    assert _state(engine)["record"][["reporter_id", "judged", "agreements"]].values.tolist() == [
+        ["u1", "1", "1"],
+        ["u2", "1", "0"],
+    ]
+    engine = _folded([(lab1, rep), (lab2, empty)], policy)
+    assert _state(engine)["record"].empty  # the text is conflicted now: nobody's vote is judged on it
+    assert engine.fetch("conflict_review")["labels_seen"].tolist() == ["age|gender"]
+
+
+# -- build-dataset on a lake ---------------------------------------------------------------------------
+
+
+def _lake_days(lake, days: range) -> None:
+    lab, rep, _ = history()
+    for i, (l_part, r_part) in enumerate(zip(_parts(lab), _parts(rep), strict=True)):
+        if i not in days:
+            continue
+        day = f"2026-01-{i + 1:02d}"
+        l_part = l_part.drop(columns=["_file", "_rn"]).assign(batch_dt=day)
+        l_part = l_part.assign(
+            source_file=l_part["source_file"].where(
+                l_part["source_file"].isin(REVIEWED), f"labelled/dt={day}/batch.csv"
+            )
+        )
+        r_part = r_part.drop(columns=["_file", "_rn"]).assign(
+            batch_dt=day, source_file=f"reports/dt={day}/r.jsonl"
+        )
+        _commit(lake, "labelled", f"d{i}", l_part)
+        _commit(lake, "reports", f"d{i}", r_part)
+
+
+def _tables(store, version: str) -> dict[str, pd.DataFrame]:
+    prefix = incremental.state_prefix(version)
+    return {n: strings(store.read_parquet(f"{prefix}/{n}.parquet")) for n in incremental.COMMITTED}
+
+
+def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_path):
+    settings = load_settings()
+    store = open_store(settings.lake_uri)
+    args = _args(incremental=True, engine="duckdb")
+    summaries = []
+    for day in range(PARTS):
+        _lake_days(settings.lake_uri, range(day, day + 1))
+        summaries.append(bd.run(settings, args))
+    assert [s["runs_folded"] for s in summaries] == [2] * PARTS
+    assert not any(s["state_rebuilt"] for s in summaries[1:])
+    last = summaries[-1]
+    assert last["rows_recent"] > 0 and last["weak_labels_accepted"] > 0 and last["rows_review"] > 0
+
+    again = bd.run(settings, args)  # the same day twice: nothing folded, nothing new written
+    assert again["runs_folded"] == 0 and again["state_version"] == last["state_version"]
+    assert again["train_version"] == last["train_version"]
+
+    # a run killed after committing its state but before moving the pointer: the rerun folds again
+    store.write_json(catalog.STATE_LATEST, {"version": summaries[-2]["state_version"]})
+    rerun = bd.run(settings, args)
+    assert rerun["runs_folded"] == 2 and rerun["state_version"] == last["state_version"]
+
+    # the rebuild, on a copy of the lake without the state
+    copy = tmp_path / "rebuilt"
+    shutil.copytree(settings.lake_uri, copy)
+    shutil.rmtree(copy / catalog.STATE)
+    rebuilt_settings = settings.model_copy(update={"lake_uri": str(copy)})
+    rebuilt = bd.run(rebuilt_settings, _args(rebuild=True, engine="duckdb"))
+    assert rebuilt["state_rebuilt"] and rebuilt["runs_folded"] == 2 * PARTS
+    assert rebuilt["state_version"] == last["state_version"]
+    mine, theirs = (
+        _tables(store, last["state_version"]),
+        _tables(open_store(str(copy)), rebuilt["state_version"]),
+    )
+    for name in incremental.COMMITTED:
+        pd.testing.assert_frame_equal(mine[name], theirs[name], obj=name)
+    for fact in ("train_version", "eval_version", "review_version", "reporters_version", "recent_version"):
+        assert rebuilt[fact] == last[fact], fact
+
+    full = bd.run(settings, _args(engine="duckdb"))  # the full plan on the same lake
+    for fact in ("train_version", "eval_version", "review_version", "reporters_version", "recent_version"):
+        assert full[fact] == last[fact], fact
