@@ -347,6 +347,21 @@ def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> pd.DataFram
 # -- the lake --------------------------------------------------------------------------------------------
 
 
+def incremental_arguments(parser: argparse.ArgumentParser) -> None:
+    """build-dataset's ``--incremental`` and ``--rebuild``."""
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="fold only the validated runs not folded yet into the lake's state tables, then decide "
+        "from them (duckdb; docs/weak-labels.md)",
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the state tables from every validated run of the lake (implies --incremental)",
+    )
+
+
 def _digest(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(manifest.get("files", []), sort_keys=True).encode()).hexdigest()[:16]
 
@@ -411,6 +426,62 @@ def _write_state(engine: relational.DuckDB, store: Any, prefix: str) -> dict[str
     return rows
 
 
+def open_state(
+    engine: relational.DuckDB, store: Any, runs: dict[str, str], reviewed: set[str], rebuild: bool
+) -> tuple[dict | None, str]:
+    """Load the state to fold onto into ``engine`` (its manifest), or an empty one (None) and why."""
+    previous, why = (None, "--rebuild") if rebuild else previous_state(store, runs, reviewed)
+    if previous is not None:
+        load_state(engine, store, previous["version"])
+        if vouched_late(engine, reviewed - set(previous["reviewed"])):
+            previous, why = None, "a folded landing file became a review file"
+    if previous is None:
+        log.info("build-dataset: building the state from the whole lake (%s)", why)
+        empty_state(engine)
+    return previous, why
+
+
+def commit_state(
+    engine: relational.DuckDB,
+    store: Any,
+    version: str,
+    folded: dict[str, str],
+    reviewed: set[str],
+    policy: Policy,
+    date: str,
+) -> None:
+    """Write and commit state ``version`` unless it is committed already (a rerun of the same inputs)."""
+    prefix = state_prefix(version)
+    if store.manifest(prefix) is not None:
+        return
+    counts = _write_state(engine, store, prefix)
+    meta = {"version": version, "format": STATE_FORMAT, "folded": folded, "reviewed": sorted(reviewed)}
+    store.commit(
+        prefix,
+        [f"{n}.parquet" for n in COMMITTED],
+        {**meta, "rows": counts, "policy": asdict(policy), "date": date},
+    )
+
+
+def recent_rows(
+    engine: relational.DuckDB,
+    store: Any,
+    labelled: list[dict],
+    folded_now: list[dict],
+    reviewed: set[str],
+    date: str,
+    args: argparse.Namespace,
+) -> pd.DataFrame:
+    """:func:`held_rows` for the recent slice ending at ``date``: the window's rows come from the runs
+    just folded, or are read again when an older run holds a batch of the window."""
+    start = window_start(date, args.recent_days)
+    window = [m for m in labelled if not m.get("batch_dts") or max(m["batch_dts"]) >= start]
+    if not {m["prefix"] for m in window} <= {m["prefix"] for m in folded_now}:
+        delta_from_lake(engine, store, window, [], reviewed)
+    engine.table("new_window", f"SELECT * FROM new_labelled WHERE batch_dt >= {relational.literal(start)}")
+    return held_rows(engine, start, bool(args.renew_anchor))
+
+
 def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
     """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
     when the state cannot serve), decide, commit the state, then write what the full plan writes."""
@@ -418,24 +489,9 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     runs = {m["prefix"]: _digest(m) for ms in manifests.values() for m in ms}
     origin = provenance(store)
     reviewed = set(origin["reviewed"])
-    previous, why = (
-        (None, "--rebuild") if getattr(args, "rebuild", False) else previous_state(store, runs, reviewed)
-    )
     engine = relational.DuckDB()
-    if previous is None:
-        log.info("build-dataset: building the state from the whole lake (%s)", why)
-        empty_state(engine)
-        folded: dict[str, str] = {}
-    else:
-        load_state(engine, store, previous["version"])
-        folded = dict(previous["folded"])
-        if vouched_late(engine, reviewed - set(previous["reviewed"])):
-            log.info(
-                "build-dataset: a folded landing file is vouched for by the review loop only now; rebuilding"
-            )
-            previous, why = None, "a folded landing file became a review file"
-            empty_state(engine)
-            folded = {}
+    previous, why = open_state(engine, store, runs, reviewed, getattr(args, "rebuild", False))
+    folded: dict[str, str] = {} if previous is None else dict(previous["folded"])
     new = {kind: [m for m in ms if m["prefix"] not in folded] for kind, ms in manifests.items()}
     delta_from_lake(engine, store, new["labelled"], new["reports"], reviewed)
     params = relational.parameters(policy, settings.seed, args.eval_fraction)
@@ -456,13 +512,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
     assembly = relational.fetch_assembly(engine, policy, anchor)
 
-    start = window_start(date, args.recent_days)
-    window = [m for m in manifests["labelled"] if not m.get("batch_dts") or max(m["batch_dts"]) >= start]
-    if not {m["prefix"] for m in window} <= {m["prefix"] for m in new["labelled"]}:
-        delta_from_lake(engine, store, window, [], reviewed)  # an older batch is in the window: read it again
-    engine.table("new_window", f"SELECT * FROM new_labelled WHERE batch_dt >= {relational.literal(start)}")
-    rows = held_rows(engine, start, bool(args.renew_anchor))
-
+    rows = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
     version = state_version(
         folded,
         sorted(reviewed),
@@ -474,22 +524,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
             "eval_fraction": args.eval_fraction,
         },
     )
-    prefix = state_prefix(version)
-    if store.manifest(prefix) is None:
-        counts = _write_state(engine, store, prefix)
-        store.commit(
-            prefix,
-            [f"{n}.parquet" for n in COMMITTED],
-            {
-                "version": version,
-                "format": STATE_FORMAT,
-                "folded": folded,
-                "reviewed": sorted(reviewed),
-                "rows": counts,
-                "policy": asdict(policy),
-                "date": date,
-            },
-        )
+    commit_state(engine, store, version, folded, reviewed, policy, date)
     order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
     summary = finish(
         store, settings, args, policy, rows, assembly, frozen, date, order, champion_version, "duckdb", origin

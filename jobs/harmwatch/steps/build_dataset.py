@@ -29,6 +29,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.dataset import assemble, pending_texts
 from harmwatch.data.defences import DEFENCE_NAMES
+from harmwatch.data.incremental import incremental_arguments
 from harmwatch.data.keys import require_key
 from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
 from harmwatch.data.tables import frozen_eval, read_committed
@@ -77,7 +78,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Policy.min_reliability,
         help="mean reliability those reporters must reach (default %(default)s)",
     )
-
     parser.add_argument(
         "--spot-check-rate",
         type=float,
@@ -97,17 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DEFENCE",
         help=f"switch weak-label defences off, to measure them ({', '.join(DEFENCE_NAMES)})",
     )
-    parser.add_argument(
-        "--incremental",
-        action="store_true",
-        help="fold only the validated runs not folded yet into the lake's state tables, then decide "
-        "from them (duckdb; docs/weak-labels.md)",
-    )
-    parser.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="rebuild the state tables from every validated run of the lake (implies --incremental)",
-    )
+    incremental_arguments(parser)
     add_engine_argument(parser)
 
 
