@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harmwatch.config import CLASSES
@@ -75,3 +76,45 @@ def test_templates_are_not_copied_from_the_dataset_or_the_fairness_templates(dat
     assert not texts & dataset_texts
     assert not texts & set(fairness_templates()["text"].str.lower())
     assert not texts & set(golden_frame()["text"].str.lower())
+
+
+def test_development_set_shares_no_text_with_the_augmentation():
+    """The recipes are chosen on the bench's development set: it must never be trained on."""
+    from bench.sections.moderation_dev import dev_frame
+
+    dev = set(dev_frame()["text"].str.lower())
+    assert not dev & set(aug.template_rows()["text"].str.lower())
+
+
+def test_recipes_decide_which_rows_train_the_stack():
+    from harmwatch.model.fitting import RECIPES, recipe_sources, with_augmentation
+
+    train = pd.DataFrame({"text": ["a post", "another post"], "label": ["age", "not_cyberbullying"]})
+    assert with_augmentation(train, RECIPES["baseline"])["head_only"].sum() == 0
+    assert recipe_sources("baseline") == []
+    rows = with_augmentation(train, RECIPES["moderate"])
+    added = rows.iloc[len(train) :]
+    frame = aug.template_rows()
+    named = frame.set_index("text").loc[added["text"], ["group", "kind"]]
+    # posts naming a group train the identity-blind harm head only; group-free ones both
+    assert (added["head_only"].to_numpy() == (named["group"] != "").to_numpy()).all()
+    # augmentation adds no class the snapshot lacks
+    assert set(added["label"]) == {"age", "not_cyberbullying"}
+    assert (added["weight"] == RECIPES["moderate"].augment_weight).all() and (
+        rows.iloc[:2]["weight"] == 1
+    ).all()
+    assert [s["name"] for s in recipe_sources("moderate")] == [aug.TEMPLATES]
+
+
+@pytest.mark.model
+def test_moderate_fit_returns_features_of_the_snapshot_rows_and_records_its_sources(small_sample):
+    from harmwatch.model.fitting import fit_and_measure, training_record
+
+    train, ev = small_sample.iloc[:2000], small_sample.iloc[2000:2400]
+    fitted = fit_and_measure(train, ev, sample_rows=None, seed=1, n_jobs=1, reference_rows=200)
+    assert fitted.recipe == "moderate" and fitted.pipeline.named_steps["clf"].n_blind > 0
+    assert fitted.train_rows == len(train) and len(fitted.reference) == 200
+    record = training_record(fitted, {}, {"train_version": "t"}, len(ev), 0, 1)
+    assert record["augmentation_sources"] == aug.sources()
+    assert record["summary"]["recipe"] == "moderate"
+    assert record["card"]["data"]["augmentation"].startswith(f"{aug.TEMPLATES} ")

@@ -15,6 +15,7 @@ from harmwatch.model.textmodel import (
     CHAR_HASH_FEATURES,
     META_FEATURES,
     SKOPS_TRUSTED_TYPES,
+    IdentityMasker,
     LogCountRatioClassifier,
     _base_learners,
     build_pipeline,
@@ -25,6 +26,14 @@ from harmwatch.model.textmodel import (
 )
 
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
+# The classes of a model fitted by the baseline recipe (no identity-blind head): what formats 1-4 hold.
+BASELINE_TYPES = [t for t in SKOPS_TRUSTED_TYPES if not t.endswith(".IdentityMasker")]
+
+
+@pytest.fixture(scope="module")
+def baseline_model(small_sample):
+    """The classifier by the recipe before the identity-blind head (format 4 layout)."""
+    return fit_model(small_sample, seed=1, n_jobs=1, recipe="baseline")[0]
 
 
 @pytest.mark.model
@@ -34,8 +43,39 @@ def test_predict_returns_the_pyfunc_contract(small_model, small_sample):
     scores = out[[f"score_{c}" for c in CLASSES]].to_numpy()
     assert np.allclose(scores.sum(axis=1), 1.0) and (scores >= 0).all()
     assert np.allclose(out["harmful_score"], 1 - out["score_not_cyberbullying"])
-    assert (out["label"].to_numpy() == np.array(CLASSES)[scores.argmax(axis=1)]).all()
+    # with the identity-blind head the label follows the flag: not_cyberbullying exactly below 0.5,
+    # else the most probable harmful class
+    assert ((out["label"] == "not_cyberbullying") == (out["harmful_score"] < 0.5)).all()
+    harmful = out[out["harmful_score"] >= 0.5]
+    top = harmful[[f"score_{c}" for c in CLASSES if c != "not_cyberbullying"]].idxmax(axis=1)
+    assert (harmful["label"] == top.str.removeprefix("score_")).all()
     assert (small_model.predict_label(small_sample[["text"]].head(200)) == out["label"]).all()
+
+
+@pytest.mark.model
+def test_baseline_recipe_labels_by_the_most_probable_class(baseline_model, small_sample):
+    out = baseline_model.predict(small_sample[["text"]].head(200))
+    scores = out[[f"score_{c}" for c in CLASSES]].to_numpy()
+    assert (out["label"].to_numpy() == np.array(CLASSES)[scores.argmax(axis=1)]).all()
+    assert baseline_model.named_steps["clf"].n_blind == 0
+
+
+@pytest.mark.model
+def test_naming_another_group_leaves_the_harm_score_of_a_group_post_unchanged(small_model):
+    """The identity-blind head decides the harm score of a post that names a group, and it cannot see
+    which group: two posts that differ only in the group's name (of as many words: the head counts
+    words) score the same."""
+    frame = pd.DataFrame(
+        {
+            "text": [
+                f"{who} {rest}"
+                for rest in ("run the bakery on the corner", "are vile and should leave")
+                for who in ("Muslims", "Christians", "Jews", "Immigrants", "Women")
+            ]
+        }
+    )
+    score = small_model.predict(frame)["harmful_score"].to_numpy().reshape(2, 5)
+    assert np.allclose(score, score[:, :1])
 
 
 @pytest.mark.model
@@ -80,27 +120,33 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
     # the word vocabulary is packed into one string instead of one JSON node per term; characters are hashed
     with zipfile.ZipFile(path) as zf:
         schema = zf.read("schema.json").decode()
-    assert schema.count('"vocabulary_terms_"') == 1 and '"vocabulary_"' not in schema
+    # one packed vocabulary per word vectoriser: the stack's and the identity-blind head's
+    assert schema.count('"vocabulary_terms_"') == 2 and '"vocabulary_"' not in schema
 
 
 @pytest.mark.model
-def test_model_saved_before_the_learner_layout_was_recorded_still_scores(small_model, small_sample, tmp_path):
+def test_model_saved_before_the_learner_layout_was_recorded_still_scores(
+    baseline_model, small_sample, tmp_path
+):
     """Champions in the registry outlive code changes: a model whose stacker lacks ``learner_specs_``
     (fitted before it existed) loads with the layout of its time and scores as before."""
     import copy
 
     import skops.io as sio
 
-    old = copy.deepcopy(small_model)
-    del old.named_steps["clf"].learner_specs_, old.named_steps["clf"].format_version_  # format 2
+    old = copy.deepcopy(baseline_model)
+    clf = old.named_steps["clf"]
+    del clf.learner_specs_, clf.format_version_  # format 2
+    for name in ("n_blind", "harm_mode", "blind_alpha", "blind_benign_weight", "blind_meta"):
+        delattr(clf, name)  # parameters added in format 5
     path = tmp_path / "old.skops"
     sio.dump(old, path)
     loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
     clf = loaded.named_steps["clf"]
     assert clf.learner_specs_ == [(method, block) for _n, _e, method, block in _base_learners(1)]
-    assert clf.format_version_ == 2
+    assert clf.format_version_ == 2 and clf.n_blind == 0 and "blind_meta" in clf.get_params()
     texts = small_sample[["text"]].head(300)
-    pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
+    pd.testing.assert_frame_equal(loaded.predict(texts), baseline_model.predict(texts))
     # weights are kept in the order scoring wants (X @ W.T without a copy per call)
     assert all(m.coef_.flags.f_contiguous for m in clf.base_models_ if hasattr(m, "coef_"))
 
@@ -113,15 +159,40 @@ def test_fitted_model_serves_in_process(small_model):
 
 
 @pytest.mark.model
-def test_feature_layout_is_word_then_hashed_char_then_meta(small_model, small_sample):
+def test_feature_layout_is_word_then_hashed_char_then_blind_head_then_meta(small_model, small_sample):
     features = small_model[:-1].transform(small_sample[["text"]].head(50))
-    n_word = len(small_model.named_steps["features"].named_transformers_["word"].vocabulary_)
-    assert features.shape[1] == n_word + CHAR_HASH_FEATURES + len(META_FEATURES)
+    named = small_model.named_steps["features"].named_transformers_
+    n_word = len(named["word"].vocabulary_)
+    n_blind = len(named["blind"].named_steps["union"].transformer_list[0][1].vocabulary_) + CHAR_HASH_FEATURES
     clf = small_model.named_steps["clf"]
+    assert clf.n_blind == n_blind
+    assert features.shape[1] == n_word + CHAR_HASH_FEATURES + n_blind + 1 + len(META_FEATURES)
     nbsvm = clf.base_models_[[name for name, *_ in _base_learners(0)].index("nbsvm")]
     assert nbsvm.ratios_.shape == (len(clf.classes_), n_word)  # the NB-SVM sees the word block only
     with pytest.raises(ValueError, match="feature columns"):
         clf.predict_proba(features[:, :100])
+
+
+@pytest.mark.model
+def test_baseline_feature_layout_is_word_then_hashed_char_then_meta(baseline_model, small_sample):
+    features = baseline_model[:-1].transform(small_sample[["text"]].head(50))
+    n_word = len(baseline_model.named_steps["features"].named_transformers_["word"].vocabulary_)
+    assert features.shape[1] == n_word + CHAR_HASH_FEATURES + len(META_FEATURES)
+
+
+def test_identity_masker_removes_group_words_and_counts_them():
+    posts = ["Muslims' mosque opened; JEWISH folks came", "the printer is broken", "a gay man's bike"]
+    masked = IdentityMasker(stop_words=("the", "is", "a")).transform(pd.Series(posts))
+    assert [" ".join(t.split()) for t in masked] == ["opened; folks came", "printer broken", "bike"]
+    counts = IdentityMasker(output="count").transform(posts).ravel()
+    assert counts.tolist() == [3, 0, 2]
+
+
+def test_contract_frame_can_label_by_the_flag():
+    proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
+    assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]
+    out = contract_frame(proba, CLASSES, flags_at_half=True)
+    assert out["label"].tolist() == ["age", "not_cyberbullying"]
 
 
 def test_log_count_ratio_classifier_separates_distinct_vocabularies():
@@ -190,7 +261,9 @@ def test_fit_and_measure_returns_the_model_and_its_evidence_as_plain_data(small_
 
 
 @pytest.mark.model
-def test_model_saved_under_the_old_module_path_still_loads(small_model, small_sample, tmp_path, monkeypatch):
+def test_model_saved_under_the_old_module_path_still_loads(
+    baseline_model, small_sample, tmp_path, monkeypatch
+):
     """Versions registered before format 4 name ``harmwatch.textmodel`` in their skops file (and in the
     trusted types MLflow stored with them); that path still resolves to the classifier."""
     import skops.io as sio
@@ -207,10 +280,10 @@ def test_model_saved_under_the_old_module_path_still_loads(small_model, small_sa
     ):
         monkeypatch.setattr(getattr(textmodel, name), "__module__", "harmwatch.textmodel")
     path = tmp_path / "format3.skops"
-    sio.dump(small_model, path)
+    sio.dump(baseline_model, path)
     monkeypatch.undo()
-    old_types = [t.replace("harmwatch.model.textmodel.", "harmwatch.textmodel.") for t in SKOPS_TRUSTED_TYPES]
+    old_types = [t.replace("harmwatch.model.textmodel.", "harmwatch.textmodel.") for t in BASELINE_TYPES]
     assert sorted(sio.get_untrusted_types(file=path)) == sorted(old_types)
     loaded = sio.load(path, trusted=old_types)
     texts = small_sample[["text"]].head(300)
-    pd.testing.assert_frame_equal(loaded.predict(texts), small_model.predict(texts))
+    pd.testing.assert_frame_equal(loaded.predict(texts), baseline_model.predict(texts))

@@ -5,7 +5,7 @@ Two kinds of source, each a versioned input of a training run:
 - ``templates``: the hand-written sentences of :mod:`harmwatch.model.augmentation_sources.templates`,
   filled with every group (neutral, positive, counter-speech and negated statements about a group,
   non-targeted profanity and abuse as ``not_cyberbullying``; hostile statements about a group with the
-  group's class, and their leetspeak spellings). Part of the code, so always available.
+  group's class, and their leetspeak and misspelt spellings). Part of the code, so always available.
 - ``tweeteval_groups``: optional, the non-offensive TweetEval tweets that name a group
   (``not_cyberbullying``), read from a folder given at training time (the data is never copied into the
   repository).
@@ -47,9 +47,10 @@ def fill(template: str, people: str) -> str:
     return template.replace("{people}", people).replace("{People}", people[:1].upper() + people[1:])
 
 
-def leet(text: str) -> str:
-    """A leetspeak spelling (vowels and s as digits) of a post."""
-    return "".join(tpl.LEET.get(ch, ch) for ch in text)
+def leet(text: str, alt: bool = False) -> str:
+    """A leetspeak spelling of a post (vowels and s as digits, or with ``alt`` as symbols)."""
+    table = tpl.LEET_ALT if alt else tpl.LEET
+    return "".join(table.get(ch, ch) for ch in text.lower())
 
 
 def template_rows() -> pd.DataFrame:
@@ -68,7 +69,16 @@ def template_rows() -> pd.DataFrame:
             text = fill(t, people)
             rows.append(dict(text=text, label=cls, kind="hostile", group=gid, template=f"hostile{i}"))
             if i % 3 == 0:
-                rows.append(dict(text=leet(text), label=cls, kind="leet", group=gid, template=f"hostile{i}"))
+                rows.append(
+                    dict(
+                        text=leet(text, alt=i % 2 == 1),
+                        label=cls,
+                        kind="leet",
+                        group=gid,
+                        template=f"hostile{i}",
+                    )
+                )
+    rows.extend(_composed_rows())
     for kind, items, label in (
         ("profanity", tpl.PROFANITY, BENIGN_CLASS),
         ("non_targeted", tpl.NON_TARGETED_ABUSE, BENIGN_CLASS),
@@ -89,7 +99,86 @@ _TEMPLATE_CONTENT = (
     "NON_TARGETED_ABUSE",
     "PERSONAL_ATTACK",
     "LEET",
+    "LEET_ALT",
+    "FRAMES",
+    "FILLERS",
+    "COUNTER_FRAMES",
+    "OBJECTS",
+    "NON_PROTECTED",
+    "OBJECT_FRAMES",
+    "NON_PROTECTED_FRAMES",
 )
+
+
+def misspell(text: str, joined: bool = False) -> str:
+    """A misspelt post: the middle letter dropped from every word of five letters or more, or (``joined``)
+    the spaces between its first four words removed, as posts are written to slip past word filters."""
+    if joined:
+        words = text.split()
+        return "".join(words[:4]) + (" " + " ".join(words[4:]) if len(words) > 4 else "")
+    return " ".join(w[: len(w) // 2] + w[len(w) // 2 + 1 :] if len(w) >= 5 else w for w in text.split())
+
+
+def _pick(items: tuple[str, ...], start: int, count: int) -> list[str]:
+    """``count`` items from ``start`` on, wrapping: each group gets different fillers, deterministically."""
+    return [items[(start + j) % len(items)] for j in range(count)]
+
+
+def _composed_rows() -> list[dict[str, str]]:
+    """Frames filled with a group and a benign or hostile filler, counter-speech and negation frames
+    with a hostile filler, and abuse aimed at objects and non-protected groups (benign)."""
+    rows: list[dict[str, str]] = []
+    hostile_adj = tpl.FILLERS["adj"][1]
+    for g, (gid, (people, cls)) in enumerate(tpl.GROUPS.items()):
+        for kind, frames in tpl.FRAMES.items():
+            benign, hostile = tpl.FILLERS[kind]
+            for f, frame in enumerate(frames):
+                template = f"{kind}_frame{f}"
+                start = 3 * g + 5 * f
+                for x in _pick(benign, start, 2):
+                    text = fill(frame.replace("{x}", x), people)
+                    rows.append(
+                        dict(text=text, label=BENIGN_CLASS, kind="composed", group=gid, template=template)
+                    )
+                for j, x in enumerate(_pick(hostile, start, 2)):
+                    text = fill(frame.replace("{x}", x), people)
+                    rows.append(
+                        dict(text=text, label=cls, kind="composed_hostile", group=gid, template=template)
+                    )
+                    variant = (g + f + j) % 4
+                    if variant == 0:
+                        rows.append(
+                            dict(
+                                text=leet(text, alt=g % 2 == 1),
+                                label=cls,
+                                kind="leet",
+                                group=gid,
+                                template=template,
+                            )
+                        )
+                    elif variant in (1, 2):
+                        spelt = misspell(text, joined=variant == 2)
+                        rows.append(
+                            dict(text=spelt, label=cls, kind="misspelt", group=gid, template=template)
+                        )
+        for f, frame in enumerate(tpl.COUNTER_FRAMES):
+            x = hostile_adj[(2 * g + 7 * f) % len(hostile_adj)]
+            text = fill(frame.replace("{x}", x), people)
+            rows.append(
+                dict(text=text, label=BENIGN_CLASS, kind="counter", group=gid, template=f"counter_frame{f}")
+            )
+    for i, thing in enumerate(tpl.OBJECTS):
+        for f, frame in enumerate(tpl.OBJECT_FRAMES):
+            text = frame.replace("{x}", thing).replace("{y}", hostile_adj[(3 * i + f) % len(hostile_adj)])
+            rows.append(dict(text=text[:1].upper() + text[1:], label=BENIGN_CLASS, kind="object", group="",
+                             template=f"object_frame{f}"))  # fmt: skip
+    for i, who in enumerate(tpl.NON_PROTECTED):
+        for f, frame in enumerate(tpl.NON_PROTECTED_FRAMES):
+            y = hostile_adj[(5 * i + f) % len(hostile_adj)]
+            text = frame.replace("{X}", who[:1].upper() + who[1:]).replace("{x}", who).replace("{y}", y)
+            rows.append(dict(text=text, label=BENIGN_CLASS, kind="non_protected", group="",
+                             template=f"non_protected_frame{f}"))  # fmt: skip
+    return rows
 
 
 def _template_version() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,17 +65,100 @@ def budget_mask(
     return keep
 
 
-def fit_model(train: pd.DataFrame, seed: int, n_jobs: int | None) -> tuple[Any, Any]:
-    """Fit the pipeline; returns it (ready to serve) and the training feature matrix for reuse."""
-    from harmwatch.model.textmodel import build_pipeline, for_serving
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained from a snapshot: which augmentation is added and whether the identity-blind
+    harm head decides ``harmful_score`` (``harm_mode``, one of ``textmodel.HARM_MODES``, or None)."""
 
+    name: str
+    augment: bool = False
+    harm_mode: str | None = None
+    tweeteval: Path | None = None  # folder of the TweetEval source, when it is used
+    blind_stop_words: bool = True  # the head does not see function words
+    blind_benign_weight: float = 1.0  # benign rows' weight in the head, relative to balanced
+    blind_meta: bool = False  # the head also sees the surface counts
+    blind_spellings: bool = True  # misspelt group names count as naming the group
+    augment_weight: float = 1.0  # weight of an augmentation row in the harm head
+    # which augmentation rows train the class stack too (the harm head gets all): "all", "none",
+    # "groupless" (the rows that name no group) or "plain" (those and the misspelt ones)
+    augment_stack: str = "all"
+
+
+# ``moderate`` is the default (docs/model.md, "Training for moderation", has the options measured);
+# ``baseline`` is the recipe before it, kept to reproduce old champions and to show they fail the gates.
+RECIPES: dict[str, Recipe] = {
+    "moderate": Recipe(
+        "moderate",
+        augment=True,
+        harm_mode="group",
+        augment_stack="groupless",
+        blind_benign_weight=1.25,
+        blind_meta=True,
+        augment_weight=2.0,
+    ),
+    "baseline": Recipe("baseline"),
+}
+DEFAULT_RECIPE = "moderate"
+
+
+def recipe_sources(recipe: Recipe | str = DEFAULT_RECIPE) -> list[dict[str, Any]]:
+    """The augmentation sources a recipe adds (name, version, rows, module or path): for the manifest."""
+    from harmwatch.model.augmentation import sources
+
+    recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
+    return sources(recipe.tweeteval) if recipe.augment else []
+
+
+def with_augmentation(train: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
+    """The training rows plus the recipe's augmentation rows (``text``, ``label``, ``head_only``: whether
+    a row trains the harm head alone, ``weight``: its weight there); ``train`` itself without augmentation."""
+    if not recipe.augment:
+        return train.assign(head_only=False, weight=1.0)
+    from harmwatch.model.augmentation import augmentation_frame
+
+    extra = augmentation_frame(recipe.tweeteval)
+    # only classes the snapshot has (augmentation must not add a class), and no text the snapshot holds
+    extra = extra[extra["label"].isin(set(train["label"])) & ~extra["text"].isin(set(train["text"]))]
+    if recipe.harm_mode is None or recipe.augment_stack == "all":
+        head_only = np.zeros(len(extra), dtype=bool)
+    elif recipe.augment_stack == "groupless":
+        head_only = (extra["group"] != "").to_numpy()
+    elif recipe.augment_stack == "plain":
+        head_only = ((extra["group"] != "") & ~extra["kind"].isin(["leet", "misspelt"])).to_numpy()
+    else:
+        head_only = np.ones(len(extra), dtype=bool)
+    extra = extra[["text", "label"]].assign(head_only=head_only, weight=recipe.augment_weight)
+    own = train[["text", "label"]].assign(head_only=False, weight=1.0)
+    return pd.concat([own, extra], ignore_index=True)
+
+
+def fit_model(
+    train: pd.DataFrame, seed: int, n_jobs: int | None, recipe: Recipe | str = DEFAULT_RECIPE
+) -> tuple[Any, Any]:
+    """Fit the pipeline by ``recipe`` (a name in ``RECIPES`` or a :class:`Recipe`); returns it (ready to
+    serve) and the feature matrix of ``train``'s own rows (augmentation rows excluded) for reuse."""
+    from harmwatch.model.textmodel import build_pipeline, fit_features, for_serving
+
+    recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
     counts = train["label"].value_counts()
     if len(counts) < 2 or counts.min() < 3:
         raise DataError(f"training data needs >= 2 classes with >= 3 texts each; got {counts.to_dict()}")
-    pipeline = build_pipeline(seed=seed, n_jobs=n_jobs)
-    features = pipeline[:-1].fit_transform(train[["text"]])  # the slice shares (and fits) the steps
-    pipeline.named_steps["clf"].fit(features, train["label"].to_numpy())
-    return for_serving(pipeline), features
+    rows = with_augmentation(train, recipe)
+    pipeline = build_pipeline(
+        seed=seed,
+        n_jobs=n_jobs,
+        harm_mode=recipe.harm_mode,
+        blind_stop_words=recipe.blind_stop_words,
+        blind_benign_weight=recipe.blind_benign_weight,
+        blind_meta=recipe.blind_meta,
+        blind_spellings=recipe.blind_spellings,
+    )
+    features = fit_features(pipeline, rows)
+    head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None
+    pipeline.named_steps["clf"].fit(
+        features, rows["label"].to_numpy(), head_only=head_only, head_weight=rows["weight"].to_numpy()
+    )
+    return for_serving(pipeline), features[: len(train)]
 
 
 def drift_reference(
@@ -89,7 +173,11 @@ def drift_reference(
 
     sample = stratified_sample(train.reset_index(drop=True), max_rows, seed)
     clf = pipeline.named_steps["clf"]
-    scored = contract_frame(clf.predict_proba(features[sample.index.to_numpy()]), clf.classes_)
+    scored = contract_frame(
+        clf.predict_proba(features[sample.index.to_numpy()]),
+        clf.classes_,
+        flags_at_half=getattr(clf, "flags_at_half", False),
+    )
     return pd.DataFrame(
         {
             "text": sample["text"].to_numpy(),
@@ -112,6 +200,8 @@ class Fitted:
     golden: pd.DataFrame  # the golden set
     golden_result: pd.DataFrame  # golden_check of the pipeline on it
     reference: pd.DataFrame  # drift reference sample (text, label, pred_label, harmful_score)
+    recipe: str = DEFAULT_RECIPE  # the training recipe's name (``RECIPES``)
+    sources: list[dict[str, Any]] | None = None  # augmentation sources added (``recipe_sources``)
 
 
 def fit_and_measure(
@@ -122,15 +212,17 @@ def fit_and_measure(
     seed: int,
     n_jobs: int | None,
     reference_rows: int,
+    recipe: Recipe | str = DEFAULT_RECIPE,
 ) -> Fitted:
-    """Fit on (a stratified sample of) the training snapshot; score the evaluation snapshot, the golden set
-    and the drift reference."""
+    """Fit on (a stratified sample of) the training snapshot by ``recipe``; score the evaluation snapshot,
+    the golden set and the drift reference."""
     from harmwatch.model.golden import golden_frame
     from harmwatch.model.metrics import classification_metrics, golden_check
 
+    recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
     train = stratified_sample(train_all, sample_rows, seed)
     started = time.perf_counter()
-    pipeline, features = fit_model(train, seed, n_jobs)
+    pipeline, features = fit_model(train, seed, n_jobs, recipe)
     fit_seconds = time.perf_counter() - started
     scored = pipeline.predict(eval_frame[["text"]])
     golden = golden_frame()
@@ -143,6 +235,8 @@ def fit_and_measure(
         golden=golden,
         golden_result=golden_check(golden, pipeline.predict(golden[["text"]])),
         reference=drift_reference(train, pipeline, features, reference_rows, seed),
+        recipe=recipe.name,
+        sources=recipe_sources(recipe),
     )
 
 
@@ -169,9 +263,17 @@ def training_record(
                         "rows_eval": rows_eval,
                         "weak_labels": weak_labels,
                         "landing_files": landing_files,
+                        "recipe": fitted.recipe,
+                        "augmentation": ", ".join(
+                            f"{src['name']} {src['version'][:16]} ({src['rows']} rows)"
+                            for src in fitted.sources or []
+                        )
+                        or "none",
                     },
                     "golden_failures": [f'{r.kind}: "{r.text}" -> {r.pred}' for r in misses.itertuples()],
                 },
+                # every augmentation source with its full version, for the training manifest
+                "augmentation_sources": fitted.sources or [],
                 "summary": {
                     "macro_f1": round(metrics["macro_f1"], 4),
                     **versions,
@@ -184,6 +286,8 @@ def training_record(
                     "ece": round(metrics["ece"], 4),
                     "harmful_pr_auc": round(metrics["harmful_pr_auc"], 4),
                     "golden_passed": int(fitted.golden_result["passed"].sum()),
+                    "recipe": fitted.recipe,
+                    "augmentation": {src["name"]: src["version"][:16] for src in fitted.sources or []},
                 },
             },
             default=str,

@@ -13,6 +13,13 @@ snapshot, better in 10 of 10 seeds; +0.0043 in 5-fold cross-validation on traini
 Links are removed before anything else, and length, case, emoji and punctuation counts are not used:
 in this data they mark which source collection a tweet came from, and using them made 10% of labels
 flip when a link was appended to a post (+0.004 macro-F1 on the benchmark, bought with brittleness).
+The harm score of a post that names a group comes from an identity-blind head (format 5): a logistic
+model on the post with group words (and function words) removed, weighted so that naming a group and
+the source's five-to-one share of harmful classes carry no weight. The source was gathered by keyword,
+so without it a group's name decided the flag (every neutral post about Muslims was flagged); the head
+must learn hostility instead. The class among the harmful ones still comes from the stack, and the label
+is ``not_cyberbullying`` exactly when the harm score is below 0.5.
+
 Everything is plain scikit-learn plus small classes, so the fitted object serialises with skops.
 """
 
@@ -24,14 +31,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import ThreadpoolController
 
@@ -42,7 +54,10 @@ METHOD = (
     "Links removed; word 1-2-gram TF-IDF and hashed character 5-gram TF-IDF (2^17 buckets); "
     "SGD (modified Huber) and Complement Naive Bayes on both, and an NB-SVM (log-count-ratio "
     "SGD) on the words, stacked with five structural counts by a gradient-boosted classifier "
-    "trained on 2-fold out-of-fold scores (probabilities from log-loss)."
+    "trained on 2-fold out-of-fold scores (probabilities from log-loss). With the identity-blind head "
+    "(recipe `moderate`): the harm score of a post that names a group comes from a logistic model on "
+    "the post with group and function words removed, trained with hand-written augmentation and "
+    "weights that balance harmful and benign posts among those naming a group."
 )
 
 # Structural cues used in the cyberbullying literature (e.g. Chatzakou et al. 2017) that survive the
@@ -53,6 +68,7 @@ META_FEATURES: tuple[str, ...] = ("words", "mentions", "hashtags", "retweet", "s
 SKOPS_TRUSTED_TYPES: list[str] = [
     "harmwatch.model.textmodel.CompactTfidfVectorizer",
     "harmwatch.model.textmodel.HarmfulContentPipeline",
+    "harmwatch.model.textmodel.IdentityMasker",
     "harmwatch.model.textmodel.LogCountRatioClassifier",
     "harmwatch.model.textmodel.StackedTextClassifier",
     "harmwatch.model.textmodel.clean_frame",
@@ -66,7 +82,45 @@ SKOPS_TRUSTED_TYPES: list[str] = [
 #   3: the learner layout recorded on the model (``learner_specs_``)
 #   4: the classes live in ``harmwatch.model.textmodel`` (earlier files name ``harmwatch.textmodel``, which
 #      still resolves to this module)
-MODEL_FORMAT = 4
+#   5: an identity-blind harm head may decide ``harmful_score`` (``n_blind`` > 0), and then the label is
+#      ``not_cyberbullying`` exactly when ``harmful_score`` < 0.5; format-4 models have ``n_blind`` 0
+MODEL_FORMAT = 5
+
+# How the identity-blind head's harm probability enters ``harmful_score`` (``StackedTextClassifier``):
+#   group: on posts that name a group, the head decides; elsewhere the stack does
+#   all: the head decides on every post
+#   mean: the mean of head and stack on posts that name a group; the stack elsewhere
+#   group_mean: the head on posts that name a group; the mean of head and stack elsewhere
+HARM_MODES: tuple[str, ...] = ("group", "all", "mean", "group_mean")
+
+# Words that name a protected group, or point at one (a religion's book or house of worship), masked
+# before the identity-blind head sees a post. In the source collection these words predict a class by
+# themselves (it was gathered by keyword), so a head that cannot see them has to learn the hostility.
+IDENTITY_TERMS: tuple[str, ...] = (
+    # religion
+    "muslim", "muslims", "moslem", "moslems", "islam", "islamic", "islamist", "islamists", "islamophobia",
+    "islamophobic", "mosque", "mosques", "quran", "koran", "allah", "jihad", "jihadi", "jihadis",
+    "jihadist", "jihadists", "sharia", "hijab", "hijabs", "burqa", "imam", "imams", "christian",
+    "christians", "christianity", "church", "churches", "jesus", "bible", "catholic", "catholics",
+    "protestant", "protestants", "evangelical", "evangelicals", "jew", "jews", "jewish", "judaism",
+    "synagogue", "rabbi", "hindu", "hindus", "hinduism", "temple", "sikh", "sikhs", "buddhist", "buddhists",
+    "atheist", "atheists", "atheism", "religion", "religions", "religious",
+    # ethnicity and origin
+    "black", "blacks", "white", "whites", "asian", "asians", "latino", "latinos", "latina", "latinas",
+    "latinx", "hispanic", "hispanics", "mexican", "mexicans", "arab", "arabs", "african", "africans",
+    "chinese", "indian", "indians", "immigrant", "immigrants", "immigration", "refugee", "refugees",
+    "migrant", "migrants", "ethnic", "ethnicity", "race", "races", "racial",
+    # gender and sexuality
+    "gay", "gays", "lesbian", "lesbians", "bisexual", "bi", "trans", "transgender", "transgenders",
+    "queer", "queers", "lgbt", "lgbtq", "homosexual", "homosexuals", "woman", "women", "man", "men",
+    "girl", "girls", "boy", "boys", "female", "females", "male", "males", "feminist", "feminists",
+    "feminism", "gender",
+    # age
+    "old", "older", "elderly", "young", "younger", "teen", "teens", "teenager", "teenagers", "boomer",
+    "boomers", "millennial", "millennials", "pensioner", "pensioners",
+    # disability
+    "disabled", "disability", "disabilities", "autistic", "autism", "deaf", "blind", "wheelchair",
+)  # fmt: skip
 
 # Buckets of the hashed character 5-grams (~75k distinct 5-grams occur at least twice in 30k posts).
 # In the stack 2^17 scores as well as 2^18 and as the vocabulary did (paired seeds on the evaluation
@@ -74,6 +128,7 @@ MODEL_FORMAT = 4
 CHAR_HASH_FEATURES = 2**17
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
+_WORD = re.compile(r"[\w']+")
 
 
 def clean_frame(frame: Any) -> pd.DataFrame:
@@ -95,6 +150,75 @@ def meta_features(texts: Any) -> np.ndarray:
         s.str.startswith("@"),
     ]
     return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+
+
+# Function words the identity-blind head does not see: in the source they mark which collection a tweet
+# came from (declarative sentences, as most posts about a group are, read as harmful), not hostility.
+# Negations and second-person pronouns stay: they are how a post rejects abuse or aims it at someone.
+_KEEP = {"not", "no", "nor", "never", "nothing", "nobody", "none", "cannot", "you", "your", "yours"}
+BLIND_STOP_WORDS: tuple[str, ...] = tuple(sorted(w for w in ENGLISH_STOP_WORDS if w not in _KEEP))
+
+
+_DIGITS_AS_LETTERS = str.maketrans("4310572", "aeiosta")
+
+
+def _base_word(word: str, spellings: bool = False) -> str:
+    """A token as the term lists spell it: lower case, without a possessive ("Muslims'", "Jew's"); with
+    ``spellings``, digits in a word that has letters read as the letters they stand for ("musl1ms")."""
+    word = word.lower().removesuffix("'s").rstrip("'")
+    if spellings and not word.isalpha() and any(c.isalpha() for c in word):
+        word = word.translate(_DIGITS_AS_LETTERS)
+    return word
+
+
+class IdentityMasker(TransformerMixin, BaseEstimator):
+    """Posts with identity terms removed (``output="text"``), or the number of them (``output="count"``).
+
+    The terms are a parameter, stored with the model, so a saved model keeps masking what it was trained
+    with whatever the code's list becomes. Terms are removed rather than replaced by a placeholder: in
+    the source a placeholder would itself mark the harmful classes, as the group's name did. With
+    ``spellings`` a misspelt term is found too (see :meth:`term_set`), so a post that writes a group's
+    name to slip past filters is still scored by the identity-blind head.
+    """
+
+    def __init__(
+        self,
+        terms: tuple[str, ...] = IDENTITY_TERMS,
+        output: str = "text",
+        stop_words: tuple[str, ...] = (),
+        spellings: bool = False,
+    ) -> None:
+        self.terms = terms
+        self.output = output
+        self.stop_words = stop_words
+        self.spellings = spellings
+
+    def fit(self, X, y=None) -> IdentityMasker:
+        return self
+
+    def term_set(self) -> set[str]:
+        """The terms; with ``spellings`` also, for terms of six letters or more, every spelling with one
+        letter dropped or two neighbours swapped (leetspeak digits are read as letters per word)."""
+        terms = {t.lower() for t in self.terms}
+        if getattr(self, "spellings", False):
+            for t in [t for t in terms if len(t) >= 6]:
+                terms.update(t[:i] + t[i + 1 :] for i in range(len(t)))
+                terms.update(t[:i] + t[i + 1] + t[i] + t[i + 2 :] for i in range(len(t) - 1))
+        return terms
+
+    def transform(self, X) -> Any:
+        texts = pd.Series(np.asarray(X, dtype=object).ravel()).fillna("").astype(str)
+        terms, spellings = self.term_set(), getattr(self, "spellings", False)
+        if self.output == "count":
+            counts = [sum(_base_word(w, spellings) in terms for w in _WORD.findall(t)) for t in texts]
+            return np.asarray(counts, dtype=np.float64).reshape(-1, 1)
+        stop = {w.lower() for w in self.stop_words}
+
+        def keep(match: re.Match[str]) -> str:
+            word = match.group(0)
+            return " " if _base_word(word, spellings) in terms or _base_word(word) in stop else word
+
+        return np.asarray([_WORD.sub(keep, t) for t in texts], dtype=object)
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
@@ -231,9 +355,19 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.15,
         n_jobs: int | None = None,
         random_state: int = 42,
+        n_blind: int = 0,
+        harm_mode: str = "group",
+        blind_alpha: float = 2e-5,
+        blind_benign_weight: float = 1.0,
+        blind_meta: bool = False,
     ) -> None:
         self.n_meta = n_meta
         self.n_char = n_char
+        self.n_blind = n_blind
+        self.harm_mode = harm_mode
+        self.blind_alpha = blind_alpha
+        self.blind_benign_weight = blind_benign_weight
+        self.blind_meta = blind_meta
         self.n_folds = n_folds
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -241,13 +375,22 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _split(self, X) -> tuple[dict[str, Any], np.ndarray]:
-        """({block: sparse columns}, dense surface features)."""
+        """({block: sparse columns}, dense surface features). With an identity-blind head the columns
+        ``n_blind`` masked-text columns and one identity-term count sit between the characters and the
+        surface features (blocks ``blind`` and ``identity``)."""
         X = sp.csr_matrix(X)
-        n_sparse = X.shape[1] - self.n_meta
+        n_blind = getattr(self, "n_blind", 0)
+        extra = n_blind + 1 if n_blind else 0
+        n_sparse = X.shape[1] - self.n_meta - extra
         if n_sparse < self.n_char:
-            raise ValueError(f"expected >= {self.n_char + self.n_meta} feature columns, got {X.shape[1]}")
+            raise ValueError(
+                f"expected >= {self.n_char + self.n_meta + extra} feature columns, got {X.shape[1]}"
+            )
         blocks = {"all": X[:, :n_sparse], "word": X[:, : n_sparse - self.n_char]}
-        return blocks, X[:, n_sparse:].toarray()
+        if n_blind:
+            blocks["blind"] = X[:, n_sparse : n_sparse + n_blind]
+            blocks["identity"] = X[:, n_sparse + n_blind : n_sparse + extra].toarray().ravel()
+        return blocks, X[:, n_sparse + extra :].toarray()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
@@ -260,6 +403,15 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
                 state.setdefault("format_version_", 1)
         elif "stacker_" in state:
             state.setdefault("format_version_", 3)
+        # formats 1-4: no identity-blind head (its parameters at their defaults, so get_params works)
+        for name, default in (
+            ("n_blind", 0),
+            ("harm_mode", "group"),
+            ("blind_alpha", 2e-5),
+            ("blind_benign_weight", 1.0),
+            ("blind_meta", False),
+        ):
+            state.setdefault(name, default)
         super().__setstate__(state)
         _weights_for_scoring(getattr(self, "base_models_", []))
 
@@ -271,11 +423,20 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
             ]
         )
 
-    def fit(self, X, y) -> StackedTextClassifier:
+    def fit(self, X, y, head_only: Any = None, head_weight: Any = None) -> StackedTextClassifier:
+        """Fit the stack (and the identity-blind head, with ``n_blind``). Rows where the boolean
+        ``head_only`` is true train the head alone (augmentation that should not move the classes);
+        ``head_weight`` scales rows' weights in the head."""
         from joblib import Parallel, delayed
 
         blocks, meta = self._split(X)
         y = np.asarray(y)
+        if head_only is not None and np.any(head_only):
+            all_blocks, all_y = blocks, y
+            keep = ~np.asarray(head_only, dtype=bool)
+            blocks, meta, y = {k: v[keep] for k, v in blocks.items()}, meta[keep], y[keep]
+        else:
+            all_blocks, all_y = blocks, y
         self.classes_ = np.unique(y)
         learners = _base_learners(self.random_state)
         splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
@@ -311,15 +472,79 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         # CPU limit is below the node's core count) made this step 10-20x slower.
         with _one_openmp_thread():
             self.stacker_ = stacker.fit(np.hstack([oof, meta]), y)
+        if self.n_blind:
+            self.blind_head_ = self._fit_blind(all_blocks, all_y, self._split(X)[1], head_weight)
         return self
+
+    def _head_input(self, blocks, meta) -> Any:
+        """The head's columns: the masked text, and (``blind_meta``) the surface counts, scaled."""
+        if not getattr(self, "blind_meta", False):
+            return blocks["blind"]
+        scaled = np.log1p(np.clip(meta, 0, None)) / 3.0
+        return sp.hstack([blocks["blind"], sp.csr_matrix(scaled)]).tocsr()
+
+    def _fit_blind(self, blocks, y, meta, row_weight: Any = None) -> SGDClassifier:
+        """Harmful vs not, on masked text, weighted so that within posts that name a group and within
+        those that do not, harmful and benign rows weigh the same (benign ones ``blind_benign_weight``
+        times more): neither naming a group nor the source's five-to-one share of harmful classes can
+        carry the score."""
+        harmful = (y != BENIGN_CLASS).astype(np.int64)
+        named = blocks["identity"] > 0
+        base = np.ones(len(y)) if row_weight is None else np.asarray(row_weight, dtype=np.float64)
+        weight = base.copy()
+        for stratum in (named, ~named):
+            for value in (0, 1):
+                rows = stratum & (harmful == value)
+                if rows.any():
+                    weight[rows] *= base[stratum].sum() / (2.0 * base[rows].sum())
+        weight[harmful == 0] *= self.blind_benign_weight
+        head = SGDClassifier(
+            loss="log_loss", alpha=self.blind_alpha, average=True, random_state=self.random_state
+        )
+        head.fit(self._head_input(blocks, meta), harmful, sample_weight=weight * len(y) / weight.sum())
+        _weights_for_scoring([head])
+        return head
+
+    def _with_blind_harm(self, proba: np.ndarray, blocks, meta) -> np.ndarray:
+        """The stack's class probabilities with ``not_cyberbullying`` set to 1 - the blended harm score,
+        and the harmful classes rescaled to keep their mix."""
+        benign = list(self.classes_).index(BENIGN_CLASS) if BENIGN_CLASS in self.classes_ else None
+        if benign is None:
+            return proba
+        stack_harm = 1.0 - proba[:, benign]
+        blind = self.blind_head_.predict_proba(self._head_input(blocks, meta))[:, 1]
+        named = blocks["identity"] > 0
+        if self.harm_mode == "all":
+            harm = blind
+        elif self.harm_mode == "mean":
+            harm = np.where(named, 0.5 * (blind + stack_harm), stack_harm)
+        elif self.harm_mode == "group_mean":
+            harm = np.where(named, blind, 0.5 * (blind + stack_harm))
+        else:
+            harm = np.where(named, blind, stack_harm)
+        out = proba.copy()
+        mix = np.delete(proba, benign, axis=1)
+        total = mix.sum(axis=1, keepdims=True)
+        mix = np.where(total > 0, mix / np.where(total > 0, total, 1.0), 1.0 / max(mix.shape[1], 1))
+        out[:, [i for i in range(proba.shape[1]) if i != benign]] = mix * harm[:, None]
+        out[:, benign] = 1.0 - harm
+        return out
 
     def predict_proba(self, X) -> np.ndarray:
         blocks, meta = self._split(X)
         with _one_openmp_thread():
-            return self.stacker_.predict_proba(np.hstack([self._scores(blocks, self.base_models_), meta]))
+            proba = self.stacker_.predict_proba(np.hstack([self._scores(blocks, self.base_models_), meta]))
+        return self._with_blind_harm(proba, blocks, meta) if getattr(self, "n_blind", 0) else proba
+
+    @property
+    def flags_at_half(self) -> bool:
+        """Whether the label follows the harm score (``not_cyberbullying`` exactly when it is < 0.5)
+        rather than the most probable class: so for a model with an identity-blind head (format 5)."""
+        return bool(getattr(self, "n_blind", 0))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        scored = contract_frame(self.predict_proba(X), self.classes_, flags_at_half=self.flags_at_half)
+        return scored["label"].to_numpy()
 
 
 class HarmfulContentPipeline(Pipeline):
@@ -331,69 +556,143 @@ class HarmfulContentPipeline(Pipeline):
         return super().predict(X)
 
     def predict(self, X, **params) -> pd.DataFrame:
-        return contract_frame(self.predict_proba(X), self.classes_)
+        clf = self.steps[-1][1]
+        return contract_frame(
+            self.predict_proba(X), self.classes_, flags_at_half=getattr(clf, "flags_at_half", False)
+        )
 
 
-def contract_frame(proba: np.ndarray, classes: Any) -> pd.DataFrame:
-    """Class probabilities -> the output contract, columns in the fixed order of ``CLASSES``."""
+def contract_frame(proba: np.ndarray, classes: Any, flags_at_half: bool = False) -> pd.DataFrame:
+    """Class probabilities -> the output contract, columns in the fixed order of ``CLASSES``.
+
+    The label is the most probable class; with ``flags_at_half`` it is ``not_cyberbullying`` exactly when
+    ``harmful_score`` < 0.5 and otherwise the most probable harmful class, so label and flag agree.
+    """
     # Built from NumPy columns in one go: a few DataFrame operations per call dominated single-post latency.
     index = {str(c): i for i, c in enumerate(classes)}
     proba = np.asarray(proba, dtype=np.float64)
     zeros = np.zeros(len(proba))
     cols = {c: proba[:, index[c]] if c in index else zeros for c in CLASSES}
     scores = np.column_stack([cols[c] for c in CLASSES])
+    harmful = np.clip(1.0 - cols[BENIGN_CLASS], 0.0, 1.0)
+    labels = np.asarray(CLASSES, dtype=object)[np.argmax(scores, axis=1)]
+    if flags_at_half:
+        benign = CLASSES.index(BENIGN_CLASS)
+        top_harmful = np.asarray(CLASSES, dtype=object)[
+            np.argmax(np.where(np.arange(len(CLASSES)) == benign, -np.inf, scores), axis=1)
+        ]
+        labels = np.where(harmful >= 0.5, top_harmful, BENIGN_CLASS)
     return pd.DataFrame(
         {
-            "label": np.asarray(CLASSES, dtype=object)[np.argmax(scores, axis=1)],
-            "harmful_score": np.clip(1.0 - cols[BENIGN_CLASS], 0.0, 1.0),
+            "label": labels,
+            "harmful_score": harmful,
             **{f"score_{c}": cols[c] for c in CLASSES},
         }
     )
 
 
-def build_pipeline(seed: int = 42, n_jobs: int | None = None) -> HarmfulContentPipeline:
+def _char_hashing() -> Pipeline:
+    return Pipeline(
+        [
+            (
+                "hash",
+                HashingVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(5, 5),
+                    n_features=CHAR_HASH_FEATURES,
+                    alternate_sign=False,
+                    norm=None,
+                ),
+            ),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+        ]
+    )
+
+
+def _blind_features(stop_words: bool, spellings: bool) -> list[tuple[str, Any, str]]:
+    """The identity-blind head's columns: word 1-2-grams and hashed character 5-grams of the masked
+    text (``CHAR_HASH_FEATURES`` + vocabulary columns), then the number of identity terms."""
+    masked = Pipeline(
+        [
+            ("mask", IdentityMasker(stop_words=BLIND_STOP_WORDS if stop_words else (), spellings=spellings)),
+            (
+                "union",
+                FeatureUnion(
+                    [
+                        ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+                        ("char", _char_hashing()),
+                    ]
+                ),
+            ),
+        ]
+    )
+    return [
+        ("blind", masked, "text"),
+        ("identity", IdentityMasker(output="count", spellings=spellings), "text"),
+    ]
+
+
+def build_pipeline(
+    seed: int = 42,
+    n_jobs: int | None = None,
+    harm_mode: str | None = None,
+    blind_stop_words: bool = True,
+    blind_benign_weight: float = 1.0,
+    blind_meta: bool = False,
+    blind_spellings: bool = True,
+) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
     ``n_jobs`` threads fit the stacker's base learners; call :func:`for_serving` before saving.
+    ``harm_mode`` (one of ``HARM_MODES``) adds the identity-blind harm head; ``None`` leaves it out.
+    The classifier's ``n_blind`` is set once the features are fitted (:func:`fit_features`).
     """
+    if harm_mode is not None and harm_mode not in HARM_MODES:
+        raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
+    blind = _blind_features(blind_stop_words, blind_spellings) if harm_mode is not None else []
     features = ColumnTransformer(
         [
             ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
-            (
-                "char",
-                Pipeline(
-                    [
-                        (
-                            "hash",
-                            HashingVectorizer(
-                                analyzer="char_wb",
-                                ngram_range=(5, 5),
-                                n_features=CHAR_HASH_FEATURES,
-                                alternate_sign=False,
-                                norm=None,
-                            ),
-                        ),
-                        ("tfidf", TfidfTransformer(sublinear_tf=True)),
-                    ]
-                ),
-                "text",
-            ),
+            ("char", _char_hashing(), "text"),
+            *blind,
             ("meta", FunctionTransformer(meta_features), "text"),
         ],
         # One process: vectorising is pure Python, and shipping ~100 MB of sparse blocks back from
         # worker processes cost more than it saved whenever the node was busy. Character 5-grams alone
         # scored as well as 4-5-grams (and 2-5-grams only +0.002 macro-F1) at half the fitting time;
         # hashing them costs 1.2 s of CPU instead of 3.0 s for a vocabulary. The column order (word,
-        # char, meta) is what StackedTextClassifier expects.
+        # char, [blind, identity,] meta) is what StackedTextClassifier expects.
         sparse_threshold=1.0,
     )
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
             ("features", features),
-            ("clf", StackedTextClassifier(n_jobs=n_jobs, random_state=seed)),
+            (
+                "clf",
+                StackedTextClassifier(
+                    n_jobs=n_jobs,
+                    random_state=seed,
+                    harm_mode=harm_mode or "group",
+                    blind_benign_weight=blind_benign_weight,
+                    blind_meta=blind_meta,
+                ),
+            ),
         ]
     )
+
+
+def fit_features(pipeline: HarmfulContentPipeline, frame: pd.DataFrame) -> Any:
+    """Fit the cleaning and feature steps on ``frame`` and return its feature matrix; tells the classifier
+    how many identity-blind columns there are (0 without the head)."""
+    features = pipeline[:-1].fit_transform(frame[["text"]])  # the slice shares (and fits) the steps
+    named = pipeline.named_steps["features"].named_transformers_
+    n_blind = 0
+    if "blind" in named:
+        word = named["blind"].named_steps["union"].transformer_list[0][1]
+        n_blind = len(word.vocabulary_) + CHAR_HASH_FEATURES
+    pipeline.named_steps["clf"].set_params(n_blind=n_blind)
+    return features
 
 
 def for_serving(pipeline: HarmfulContentPipeline) -> HarmfulContentPipeline:

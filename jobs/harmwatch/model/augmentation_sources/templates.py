@@ -42,6 +42,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "bisexual": ("bisexual people", "gender"),
     "queer": ("queer folks", "gender"),
     "girls": ("girls", "gender"),
+    "nonbinary": ("non-binary people", "gender"),
     "elderly": ("elderly people", "age"),
     "teens": ("teens", "age"),
     "boomers": ("boomers", "age"),
@@ -51,6 +52,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     "deaf": ("deaf people", "other_cyberbullying"),
     "autistic": ("autistic people", "other_cyberbullying"),
     "wheelchair": ("wheelchair users", "other_cyberbullying"),
+    "poles": ("Polish people", "ethnicity"),
+    "roma": ("Roma people", "ethnicity"),
+    "irish": ("Irish people", "ethnicity"),
+    "mormons": ("Mormons", "religion"),
 }
 
 # Not harmful: neutral and positive statements that name a group.
@@ -172,5 +177,195 @@ PERSONAL_ATTACK: tuple[str, ...] = (
     "Go cry somewhere else you useless clown",
 )
 
+# Composed sentences: one frame, many fillers. The same frames carry benign and hostile fillers, so the
+# frame's words cannot carry the label; the filler does. ``{x}`` is the filler's slot.
+FRAMES: dict[str, tuple[str, ...]] = {
+    "adj": (
+        "{People} around here are {x}",
+        "{People} are so {x}",
+        "Honestly I find {people} {x}",
+        "In my experience {people} are {x}",
+        "Every one of the {people} I know is {x}",
+        "Why are {people} always so {x}?",
+    ),
+    "noun": (
+        "{People} in this town are {x}",
+        "To me {people} are {x}",
+        "Let's be clear, {people} are {x} and always were",
+        "Everyone at work knows {people} are {x}",
+    ),
+    "verb": (
+        "Between you and me, I {x} {people}",
+        "Honestly I {x} {people}",
+        "I {x} all {people}",
+        "My whole family {x} {people}",
+    ),
+    "action": (
+        "We should {x} {people}",
+        "It's time to {x} {people}",
+        "Our town needs to {x} {people}",
+        "Somebody has to {x} the {people} around here",
+    ),
+}
+
+# frame kind -> (benign fillers, hostile fillers)
+FILLERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "adj": (
+        (
+            "kind",
+            "friendly",
+            "hardworking",
+            "generous",
+            "talented",
+            "funny",
+            "brave",
+            "thoughtful",
+            "lovely",
+            "smart",
+            "welcoming",
+            "honest",
+            "creative",
+            "helpful",
+            "polite",
+            "normal people",
+            "great cooks",
+            "easy to talk to",
+            "good company",
+            "a joy to work with",
+        ),
+        (
+            "disgusting",
+            "filthy",
+            "stupid",
+            "worthless",
+            "pathetic",
+            "evil",
+            "vile",
+            "dirty",
+            "lazy",
+            "dumb",
+            "useless",
+            "inferior",
+            "sick in the head",
+            "revolting",
+            "dangerous",
+            "savage",
+            "nasty",
+            "brain-dead",
+            "hateful",
+            "a waste of oxygen",
+        ),
+    ),
+    "noun": (
+        (
+            "our neighbours",
+            "people like everyone else",
+            "part of this community",
+            "good friends",
+            "valued colleagues",
+            "human beings",
+            "our classmates",
+            "welcome here",
+            "fellow citizens",
+            "members of our club",
+        ),
+        (
+            "vermin",
+            "rats",
+            "parasites",
+            "animals",
+            "scum",
+            "trash",
+            "garbage",
+            "pigs",
+            "savages",
+            "monsters",
+            "lowlife filth",
+            "a disease",
+            "leeches",
+            "degenerates",
+            "a pest",
+        ),
+    ),
+    "verb": (
+        ("love", "admire", "respect", "support", "stand with", "appreciate", "like", "trust"),
+        ("hate", "despise", "loathe", "detest", "can't stand", "want to hurt", "spit on", "am sick of"),
+    ),
+    "action": (
+        ("welcome", "support", "protect", "celebrate", "hire more", "listen to", "thank", "include"),
+        (
+            "kill",
+            "get rid of",
+            "deport all",
+            "exterminate",
+            "beat up",
+            "shoot",
+            "hang",
+            "burn out",
+            "lock up all",
+            "wipe out",
+        ),
+    ),
+}
+
+# Composed counter-speech and negation: a hostile filler inside a sentence that rejects it.
+COUNTER_FRAMES: tuple[str, ...] = (
+    "Saying {people} are {x} is hateful nonsense",
+    "Whoever wrote that {people} are {x} should be ashamed of themselves",
+    "I'm sick of trolls claiming {people} are {x}",
+    "{People} are not {x}",
+    "It's a lie that {people} are {x}",
+)
+
+# Objects and non-protected groups: what abuse may be aimed at without being hate.
+OBJECTS: tuple[str, ...] = (
+    "printer",
+    "laptop",
+    "phone",
+    "bus service",
+    "weather",
+    "traffic",
+    "new update",
+    "coffee machine",
+    "microwave",
+    "game",
+    "keyboard",
+    "train",
+    "homework",
+    "meeting",
+    "rain",
+    "parking app",
+)
+NON_PROTECTED: tuple[str, ...] = (
+    "spammers",
+    "telemarketers",
+    "scammers",
+    "pigeons",
+    "seagulls",
+    "wasps",
+    "parking wardens",
+    "tax auditors",
+    "bad drivers",
+    "litterbugs",
+    "internet trolls",
+    "bankers",
+    "estate agents",
+    "slugs",
+    "mosquitoes",
+    "queue jumpers",
+)
+OBJECT_FRAMES: tuple[str, ...] = (
+    "This {x} is {y}",
+    "I hate this {y} {x}",
+    "My {x} is so {y} today",
+    "I swear I will smash this {y} {x}",
+)
+NON_PROTECTED_FRAMES: tuple[str, ...] = (
+    "{X} are {y}",
+    "I hate {x}, they are {y}",
+    "Honestly {x} are so {y}",
+)
+
 # Leetspeak and dropped letters: the same hostile posts as people misspell them to slip past filters.
 LEET: dict[str, str] = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
+LEET_ALT: dict[str, str] = {"a": "@", "e": "3", "i": "!", "o": "0", "s": "$"}
