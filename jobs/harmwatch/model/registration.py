@@ -28,7 +28,13 @@ COMPLETE_TAG = "harmwatch.train_complete"  # set last on the version: card, desc
 # every version tag, so they stay few.
 VERSION_TAGS = ("harmwatch.train_version", "harmwatch.eval_version")
 RECORD = "train_record.json"  # what a rerun needs to finish or report a version without training again
-CODE_MODULES = ("harmwatch.model.textmodel", "harmwatch.model.fitting", "harmwatch.steps.train")
+CODE_MODULES = (
+    "harmwatch.model.textmodel",
+    "harmwatch.model.fitting",
+    "harmwatch.model.augmentation",
+    "harmwatch.model.augmentation_sources.templates",
+    "harmwatch.steps.train",
+)
 
 
 def train_key(
@@ -60,6 +66,7 @@ def train_key(
         "sample_rows": args.sample_rows,
         "row_budget": budget,
         "reference_rows": args.reference_rows,
+        "recipe": getattr(args, "recipe", None),
         "seed": seed,
         "date": date,
         "code": code.hexdigest(),

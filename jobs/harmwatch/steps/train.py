@@ -36,6 +36,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.errors import DataError
 from harmwatch.faults import checkpoint
+from harmwatch.model.fitting import DEFAULT_RECIPE, RECIPES
 from harmwatch.model.registration import (
     KEY_TAG,
     RECORD,
@@ -136,6 +137,7 @@ def _run_params(settings: Settings, args: argparse.Namespace, eval_rows: int, we
         "seed": settings.seed,
         "weak_labels": weak,
         "meta_features": ",".join(META_FEATURES),
+        "recipe": getattr(args, "recipe", DEFAULT_RECIPE),
     }
 
 
@@ -210,6 +212,7 @@ def train_and_register(
             seed=settings.seed,
             n_jobs=args.n_jobs,
             reference_rows=args.reference_rows,
+            recipe=getattr(args, "recipe", DEFAULT_RECIPE),
         )
         files = len(train_manifest.get("landing_files", []))
         record = training_record(fitted, tags, versions, len(eval_frame), weak, files)
@@ -243,6 +246,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-rows", type=int, help="train on a stratified sample of this many rows")
     parser.add_argument("--n-jobs", type=int, default=2, help="threads while fitting (default 2)")
     parser.add_argument("--reference-rows", type=int, default=20_000, help="rows in the drift reference")
+    parser.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default=DEFAULT_RECIPE,
+        help=f"how the model is trained (default {DEFAULT_RECIPE}: augmentation and the identity-blind harm "
+        "head; baseline: the recipe before them, to reproduce an old champion)",
+    )
     parser.add_argument(
         "--only-if-new",
         action="store_true",
