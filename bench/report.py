@@ -241,6 +241,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.auth import report_lines as auth_lines
 
         lines += auth_lines(results["auth"])
+    if "moderation" in results:
+        from bench.sections.moderation import report_lines as moderation_lines
+
+        lines += moderation_lines(results["moderation"])
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,163 @@
+"""Section ``moderation``: the training recipes tried for a model fit to moderate, on data the behaviour
+suite never saw.
+
+The source CSV is deduplicated by text and split by a hash of the text: 85 % to fit on, 15 % as the
+anchor (macro-F1). Each option is fitted in this process, one thread, with several seeds; for each fit:
+anchor macro-F1, the development set (``moderation_dev``: overall, hateful, non-hateful, worst group's
+neutral and positive statements not flagged, worst functionality), the paired fairness templates (worst
+BPSN AUC, worst group FPR) and the CPU seconds of the fit. The recipe chosen from this table is the
+default of ``harmwatch.model.fitting.RECIPES``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.core import Options, load1
+
+SEEDS = (1, 2, 3)
+ANCHOR_SHARE = 15  # percent of the deduplicated source held out for macro-F1
+PROXY_ROWS = 12_000  # the cheap proxy: a stratified sample of the fitting split
+
+
+def options(source: Path) -> dict[str, Any]:
+    """The options of the table: name -> Recipe (TweetEval from its folder beside the source CSV)."""
+    from harmwatch.model.fitting import RECIPES, Recipe
+
+    chosen = RECIPES["moderate"]
+    return {
+        "baseline (the recipe before)": RECIPES["baseline"],
+        "augmentation templates, no head": Recipe("templates", augment=True),
+        "identity-blind head on group posts, no augmentation": Recipe("head", harm_mode="group"),
+        "templates in stack and head, head on group posts": Recipe("both", augment=True, harm_mode="group"),
+        "chosen, misspelt group posts in the stack too": replace(chosen, augment_stack="plain"),
+        "chosen, head without the surface counts": replace(chosen, blind_meta=False),
+        "**chosen** (`moderate`)": chosen,
+        "chosen, head benign weight 1.5, augmentation weight 3": replace(
+            chosen, blind_benign_weight=1.5, augment_weight=3.0
+        ),
+        "chosen, head on every post": replace(chosen, harm_mode="all"),
+        "chosen, head sees function words": replace(chosen, blind_stop_words=False),
+        "chosen + TweetEval non-offensive group posts": replace(
+            chosen, tweeteval=source.parent / "tweeteval_offensive"
+        ),
+    }
+
+
+def split(source: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, anchor): texts as the lake holds them, one row per text, split by a hash of the text."""
+    from harmwatch.data.parsing import normalise_text
+
+    raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame = pd.DataFrame({"text": raw["tweet_text"].map(normalise_text), "label": raw["cyberbullying_type"]})
+    frame = frame[frame["text"] != ""].drop_duplicates("text").reset_index(drop=True)
+    bucket = frame["text"].map(lambda t: int(hashlib.sha256(t.lower().encode()).hexdigest()[:8], 16) % 100)
+    anchor = bucket < ANCHOR_SHARE
+    return frame[~anchor].reset_index(drop=True), frame[anchor].reset_index(drop=True)
+
+
+def measure(recipe: Any, fit: pd.DataFrame, anchor: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """Fit one recipe with one seed; its anchor, development-set and fairness figures and fit CPU-s."""
+    from sklearn.metrics import f1_score
+
+    from bench.sections.moderation_dev import dev_frame, dev_report
+    from harmwatch.model.fairness import fairness_report, templates
+    from harmwatch.model.fitting import fit_model
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    pipeline, _ = fit_model(fit, seed, 1, recipe)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    scored = pipeline.predict(anchor[["text"]])
+    dev = dev_frame()
+    report = dev_report(dev, pipeline.predict(dev[["text"]])["harmful_score"].to_numpy())
+    pairs = templates()
+    fair = fairness_report(pairs, pipeline.predict(pairs[["text"]]))
+    groups = pd.DataFrame(fair["groups"])
+    return {
+        "macro_f1": round(float(f1_score(anchor["label"], scored["label"], average="macro")), 4),
+        **{k: report[k] for k in ("overall", "hateful", "non_hateful", "worst_group", "worst_group_np")},
+        "worst_functionality": report["worst_functionality"],
+        "worst_functionality_right": report["worst_functionality_right"],
+        "bpsn_min": round(float(groups["bpsn_auc"].min()), 3),
+        "bpsn_worst_group": str(groups.loc[groups["bpsn_auc"].idxmin(), "group"]),
+        "max_group_fpr": round(float(fair["max_group_fpr"]), 3),
+        "fit_cpu_s": round(cpu, 1),
+        "fit_wall_s": round(wall, 1),
+        "functionalities": report["functionalities"],
+        "groups_np": report["groups_np"],
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over seeds of each figure, and the spread of macro-F1."""
+    keys = ("macro_f1", "overall", "hateful", "non_hateful", "worst_group_np", "worst_functionality_right")
+    out: dict[str, Any] = {k: round(statistics.median(r[k] for r in runs), 4) for k in keys}
+    out.update(
+        bpsn_min=min(r["bpsn_min"] for r in runs),
+        macro_f1_range=[min(r["macro_f1"] for r in runs), max(r["macro_f1"] for r in runs)],
+        fit_cpu_s=round(statistics.median(r["fit_cpu_s"] for r in runs), 1),
+        worst_groups=sorted({r["worst_group"] for r in runs}),
+        worst_functionalities=sorted({r["worst_functionality"] for r in runs}),
+    )
+    return out
+
+
+def run(opts: Options, names: list[str] | None = None, rows: int | None = None) -> dict[str, Any]:
+    """Every option (or ``names``) over the seeds (two with ``--repeats 1``), on the whole fitting split
+    (or a stratified sample of ``rows``)."""
+    from harmwatch.model.fitting import stratified_sample
+
+    fit, anchor = split(opts.source)
+    if rows:
+        fit = stratified_sample(fit, rows, 0).reset_index(drop=True)
+    seeds = SEEDS[:2] if opts.repeats <= 1 else SEEDS
+    out: dict[str, Any] = {
+        "rows_fit": len(fit),
+        "rows_anchor": len(anchor),
+        "seeds": list(seeds),
+        "options": {},
+    }
+    for name, recipe in options(opts.source).items():
+        if names and name not in names:
+            continue
+        runs = []
+        for seed in seeds:
+            runs.append(measure(recipe, fit, anchor, seed))
+            print(f"moderation: {name} seed {seed} (load {load1()}): {_brief(runs[-1])}", flush=True)
+        out["options"][name] = {"recipe": replace(recipe, tweeteval=None).__dict__, "median": summarise(runs),
+                                "runs": runs}  # fmt: skip
+    return out
+
+
+def _brief(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k not in ("functionalities", "groups_np")}
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    """The options table for the report (medians over seeds)."""
+    lines = [
+        "",
+        "## Training recipes for moderation (`moderation`)",
+        "",
+        f"{result['rows_fit']:,} texts fitted, {result['rows_anchor']:,} held out; seeds {result['seeds']}.",
+        "",
+        "| option | anchor macro-F1 | dev overall | hateful | non-hateful | worst group (neutral+positive)"
+        " | worst functionality | BPSN min | fit CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, opt in result["options"].items():
+        m = opt["median"]
+        lines.append(
+            f"| {name} | {m['macro_f1']:.4f} | {m['overall']:.3f} | {m['hateful']:.3f}"
+            f" | {m['non_hateful']:.3f} | {m['worst_group_np']:.2f} | {m['worst_functionality_right']:.2f}"
+            f" | {m['bpsn_min']:.2f}"
+            f" | {m['fit_cpu_s']:.1f} |"
+        )
+    return lines
