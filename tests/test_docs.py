@@ -88,12 +88,26 @@ def fairness_counts() -> tuple[int, int]:
     return groups, len(fairness.templates())
 
 
+def augmentation_rows() -> int:
+    from harmwatch.model.augmentation import template_rows
+
+    return len(template_rows())
+
+
+def augmentation_groups() -> int:
+    from harmwatch.model.augmentation_sources.templates import GROUPS
+
+    return len(GROUPS)
+
+
 FIGURES: dict[str, Callable[[], str]] = {
     "dags": lambda: str(len(dag_ids())),
     "commands": lambda: str(len(commands())),
     "golden_posts": golden_count,
     "identity_groups": lambda: str(fairness_counts()[0]),
     "fairness_templates": lambda: str(fairness_counts()[1]),
+    "augmentation_rows": lambda: f"{augmentation_rows():,}",
+    "augmentation_groups": lambda: str(augmentation_groups()),
     "dag_end_to_end": bench_target("dag_end_to_end_s"),
     "train_time": bench_target("train_s"),
     "retrain_mlflow_requests": bench_auth("retrain_requests", cached=True),
