@@ -20,6 +20,7 @@ from bench.sections import (
     drift,
     drift_power,
     gates,
+    incremental,
     moderation,
     review,
     scaling,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "adversaries": adversaries.run,
     "spark": spark.run,
     "auth": auth.run,
+    "incremental": incremental.run,
 }
 
 
@@ -68,6 +70,9 @@ def parser(default_source: Path) -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=1000, help="single-post requests per latency figure")
     p.add_argument(
         "--spark-factors", type=int, nargs="*", default=[1, 16, 64], help="sizes of the spark section"
+    )
+    p.add_argument(
+        "--histories", type=int, nargs="*", default=[7, 30, 90], help="days of history (incremental)"
     )
     p.add_argument("--quick", action="store_true", help="one repetition, 1x/4x, 200 requests")
     p.add_argument(
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         factors=args.factors,
         requests=args.requests,
         spark_factors=args.spark_factors,
+        histories=args.histories,
     )
     opts.results.mkdir(parents=True, exist_ok=True)
     failed = []

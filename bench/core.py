@@ -48,6 +48,7 @@ class Options:
     factors: list[int] = field(default_factory=lambda: [1, 4, 16])
     requests: int = 1000
     spark_factors: list[int] = field(default_factory=lambda: [1, 16, 64])
+    histories: list[int] = field(default_factory=lambda: [7, 30, 90])
 
 
 class StepFailed(RuntimeError):

@@ -237,6 +237,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.adversaries import report_lines
 
         lines += report_lines(results["adversaries"])
+    if "incremental" in results:
+        from bench.sections.incremental import report_lines as incremental_lines
+
+        lines += incremental_lines(results["incremental"])
     if "auth" in results:
         from bench.sections.auth import report_lines as auth_lines
 

@@ -109,6 +109,9 @@ TARGETS: list[Target] = [
            at("scaling", "max_time_growth"), largest_size_load),
     Target("scaling_max_rss_mib", "16x: largest peak RSS", 4096.0, "MiB", "scaling",
            at("scaling", "max_peak_rss_mib"), largest_size_load),
+    Target("incremental_day_ratio", "build-dataset --incremental: day at 90 / day at 7 days of history, CPU",
+           1.5, "x", "incremental", at("incremental", "cpu_ratio_longest_to_shortest"),
+           at("incremental", "load1_end")),
 ]
 # fmt: on
 

@@ -40,7 +40,12 @@ def text_key(texts: pd.Series) -> pd.Series:
 
 def version_lines(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The lines :func:`content_version` hashes, one per row (the Spark engine sorts them distributed)."""
-    return frame[columns].astype(str).agg("\t".join, axis=1)
+    if frame.empty:  # as before: an empty table's version is that of its column names
+        return frame[columns].astype(str).agg("\t".join, axis=1)
+    text = [frame[c].astype(str) for c in columns]
+    if len(text) == 1:
+        return text[0]
+    return text[0].str.cat(text[1:], sep="\t")  # vectorised; the same lines as joining row by row
 
 
 def version_of_sorted_lines(lines: Iterable[str]) -> str:
