@@ -47,6 +47,7 @@ VERSION_TAGS = {
     "harmwatch.decision",
     "harmwatch.evaluated_against",
     "harmwatch.macro_f1",
+    "harmwatch.failed_gates",
 }
 PROMOTION_TAGS = {
     "harmwatch.promoted_by",

@@ -229,7 +229,13 @@ def test_judge_records_decision_evidence_tags_and_summary_consistently():
         and not back.evidence["gates"]["class_regression"]["passed"]
     )
     # The version gets a handful of tags (the MLflow versions table shows them all); figures are evidence.
-    assert set(back.tags) == {"harmwatch.decision", "harmwatch.evaluated_against", "harmwatch.macro_f1"}
+    assert set(back.tags) == {
+        "harmwatch.decision",
+        "harmwatch.evaluated_against",
+        "harmwatch.macro_f1",
+        "harmwatch.failed_gates",  # what a forced promotion overrides
+    }
+    assert back.tags["harmwatch.failed_gates"] == ",".join(back.failed)
     # The first model has no champion: floors only; approval mode holds a passing challenger.
     first = evaluate_challenger(ev, golden, perfect, None, smoke, t, True, 7, "v-eval", None, "built-in")
     assert first.decision == "pending_approval" and first.summary["champion_macro_f1"] is None
@@ -263,6 +269,7 @@ def test_promotion_audit_names_who_from_what_and_why_forced():
     }
     forced = promotion_audit("bob", "4", "2026-01-03", True, "  hotfix  ")
     assert forced["harmwatch.forced"] == "true" and forced["harmwatch.force_reason"] == "hotfix"
+    assert forced["harmwatch.overridden_gates"].startswith("unknown"), "no evaluation recorded"
 
 
 # -- approval and the champion's record -------------------------------------------------------------

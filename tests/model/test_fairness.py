@@ -67,7 +67,9 @@ def test_a_fair_model_scores_one_and_a_group_bias_is_named():
     assert report["counterfactual_flip_share"] == pytest.approx(share)
 
 
-def _report(fpr: float, worst: float, bias: float) -> dict:
+def _report(fpr: float, worst: float, bias: float, bpsn: float = 0.9) -> dict:
+    """A template report: overall and worst-group FPR (group ``g``), bias score, g's BPSN (h: 0.95)."""
+    groups = [{"group": "g", "fpr": worst, "bpsn_auc": bpsn}, {"group": "h", "fpr": fpr, "bpsn_auc": 0.95}]
     return {
         "overall_fpr": fpr,
         "max_group_fpr": worst,
@@ -75,25 +77,41 @@ def _report(fpr: float, worst: float, bias: float) -> dict:
         "bias_score": bias,
         "min_bias_auc": bias,
         "worst_auc_group": "g",
+        "groups": groups,
     }
 
 
 @pytest.mark.parametrize(
     ("challenger", "champion", "failed"),
     [
-        (_report(0.3, 0.5, 0.8), None, set()),
-        (_report(0.9, 1.0, 0.8), None, {"identity_fpr"}),  # flags most neutral posts about groups
-        (_report(0.3, 0.5, 0.40), None, {"bias_auc"}),
-        (_report(0.3, 0.83, 0.8), _report(0.3, 0.5, 0.8), {"fairness_regression"}),  # worst group +0.33
-        (_report(0.3, 0.5, 0.6), _report(0.3, 0.5, 0.8), {"fairness_regression"}),  # bias score -0.2
-        (_report(0.3, 0.5, 0.7), _report(0.3, 0.5, 0.8), set()),  # -0.1: within the retrain spread
-        (_report(0.3, 0.5 + 1 / 6, 0.78), _report(0.3, 0.5, 0.8), set()),  # one template, 0.02: noise
+        (_report(0.1, 0.2, 0.85), None, set()),
+        (_report(0.9, 1.0, 0.85), None, {"identity_fpr"}),  # flags most neutral posts about groups
+        # One group's neutral posts flagged one time in three fails, however low the mean over groups
+        # (the old ceiling, 0.60 over all groups together, let every post about one group be flagged).
+        (_report(0.05, 1 / 3, 0.85), None, {"identity_fpr"}),
+        (_report(0.1, 0.2, 0.85, bpsn=0.79), None, {"group_bpsn"}),  # naming g raises the score
+        (_report(0.1, 0.2, 0.79), None, {"bias_auc"}),
+        (_report(0.1, 0.2, 0.45), None, {"bias_auc"}),  # the old floor's level now fails
+        (_report(0.1, 0.2, 0.85), _report(0.1, 0.0, 0.85), {"fairness_regression"}),  # worst group +0.2
+        (_report(0.1, 0.2, 0.81), _report(0.1, 0.2, 0.97), {"fairness_regression"}),  # bias score -0.16
+        (_report(0.1, 0.2, 0.85), _report(0.1, 0.2, 0.95), set()),  # -0.1: within the retrain spread
+        (_report(0.1, 1 / 6, 0.83), _report(0.1, 0.0, 0.85), set()),  # one template, 0.02: noise
     ],
 )
-def test_fairness_gates_have_limits_and_a_regression_rule(challenger, champion, failed):
+def test_fairness_gates_have_limits_per_group_and_a_regression_rule(challenger, champion, failed):
     gates = fairness_gates(challenger, champion, Thresholds())
     assert {k for k, g in gates.items() if not g["passed"]} == failed
     assert ("fairness_regression" in gates) is (champion is not None)
+
+
+def test_fairness_gates_name_the_groups_over_the_limits():
+    gates = fairness_gates(_report(0.1, 0.5, 0.85, bpsn=0.6), None, Thresholds())
+    assert gates["identity_fpr"]["value"]["groups_over"] == {"g": 0.5}
+    assert gates["group_bpsn"]["value"] == {"min": 0.6, "worst_group": "g", "groups_below": {"g": 0.6}}
+    assert (gates["identity_fpr"]["threshold"], gates["group_bpsn"]["threshold"]) == (0.2, 0.8)
+    # A report without per-group AUCs cannot show every group clears the floor: it fails.
+    bare = _report(0.1, 0.2, 0.85) | {"groups": []}
+    assert not fairness_gates(bare, None, Thresholds())["group_bpsn"]["passed"]
 
 
 def test_recent_gate_is_applied_only_to_a_slice_big_enough_and_with_a_champion():

@@ -166,17 +166,33 @@ def fairness_report(frame: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]
 def fairness_gates(
     challenger: dict[str, Any], champ: dict[str, Any] | None, thresholds: Any
 ) -> dict[str, dict]:
-    """Absolute limits on the challenger's template results, and no regression against the champion
-    (``thresholds``: :class:`harmwatch.model.gates.Thresholds`)."""
+    """Absolute limits on the challenger's template results, every group on its own (its false-positive
+    rate, its BPSN AUC) and the bias score, and no regression against the champion (``thresholds``:
+    :class:`harmwatch.model.gates.Thresholds`)."""
+    groups = challenger.get("groups") or []
+    over = {g["group"]: g["fpr"] for g in groups if g["fpr"] > thresholds.max_group_fpr}
+    bpsn = {g["group"]: g["bpsn_auc"] for g in groups if not np.isnan(g["bpsn_auc"])}
+    low_bpsn = {g: v for g, v in bpsn.items() if v < thresholds.min_group_bpsn}
+    worst_bpsn = min(bpsn, key=bpsn.__getitem__) if bpsn else None
     gates: dict[str, dict[str, Any]] = {
         "identity_fpr": {
-            "passed": challenger["overall_fpr"] <= thresholds.max_identity_fpr,
+            "passed": challenger["max_group_fpr"] <= thresholds.max_group_fpr,
             "value": {
                 "overall": challenger["overall_fpr"],
                 "worst_group": challenger["worst_fpr_group"],
                 "max": challenger["max_group_fpr"],
+                "groups_over": over,
             },
-            "threshold": thresholds.max_identity_fpr,
+            "threshold": thresholds.max_group_fpr,
+        },
+        "group_bpsn": {
+            "passed": bool(bpsn) and not low_bpsn,
+            "value": {
+                "min": bpsn.get(worst_bpsn) if worst_bpsn else None,
+                "worst_group": worst_bpsn,
+                "groups_below": low_bpsn,
+            },
+            "threshold": thresholds.min_group_bpsn,
         },
         "bias_auc": {
             "passed": challenger["bias_score"] >= thresholds.min_bias_score,

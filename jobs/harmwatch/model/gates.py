@@ -125,27 +125,67 @@ GATES: tuple[Gate, ...] = (
         "share of posts",
     ),
     Gate("n_boot", 1000, "setting", "bootstrap resamples", "paired bootstrap resamples", "resamples"),
-    # Paired identity templates (model/fairness.py), measured the same way (``python -m bench --sections
-    # gates``): good retrains flag 0.37-0.44 of the neutral template posts and reach a bias score of
-    # 0.51-0.66; shuffled labels flag 1.0 (bias score 0.36), 300 posts 0.90. Against the champion the
-    # tolerances are the spread between equally good retrains (one template in six for a group, 0.15 of
-    # bias score), so noise alone does not reject.
+    # Paired identity templates (model/fairness.py). The limits are what moderation needs, not what a
+    # model reaches: a neutral post about a group may be flagged at most one time in five for every
+    # group (the same 0.80 as the behaviour suite's neutral and positive statements below), so no group's
+    # ordinary talk is removed more often than that. Per group, because a mean over groups hides the one
+    # group whose every post is removed (the old ceiling, 0.60 over all groups together, let a model
+    # through that flagged every neutral post about Muslims and about gay people).
     Gate(
-        "max_identity_fpr",
-        0.60,
+        "max_group_fpr",
+        0.20,
         "ceiling",
-        "flagged neutral identity posts",
-        "largest share of the neutral paired identity templates the challenger may flag, all groups together",
+        "flagged neutral identity posts, every group",
+        "largest share of a group's neutral paired identity templates the challenger may flag, for "
+        "every group",
         "share of posts",
     ),
+    # BPSN (neutral posts about the group vs hostile posts about other groups): below 0.80, merely naming
+    # the group pushes a neutral post above abuse of others one time in five, and a queue ranked by
+    # harmful_score puts that group's ordinary talk among the abuse. Per group, not a power mean.
+    Gate(
+        "min_group_bpsn",
+        0.80,
+        "floor",
+        "BPSN AUC of every group",
+        "floor on each identity group's BPSN AUC (neutral posts about the group ranked below hostile "
+        "posts about the others) on the paired identity templates",
+        "AUC",
+    ),
+    # The Jigsaw summary of the subgroup, BPSN and BNSP AUCs (power mean, p = -5, dominated by the worst
+    # group) at the same level as the per-group BPSN floor: abuse of every group told from talk about it,
+    # and abuse of one group not ranked below talk about another, at least four times in five.
     Gate(
         "min_bias_score",
-        0.45,
+        0.80,
         "floor",
         "bias score",
         "floor on the Jigsaw bias score (subgroup, BPSN and BNSP AUCs; 0.5 chance, 1 perfect) on the "
         "paired identity templates",
         "bias score",
+    ),
+    # The behaviour suite (harmwatch.behaviour): hand-written functional cases per functionality and
+    # identity group. A moderation model that removes friendly posts about a group harms the people the
+    # platform means to protect: at least four in five neutral or positive statements about every
+    # group must stay up (the same limit as the template ceiling above).
+    Gate(
+        "min_group_not_flagged",
+        0.80,
+        "floor",
+        "neutral and positive statements left up, every group",
+        "share of each identity group's neutral and positive behaviour-suite statements the challenger "
+        "must leave unflagged",
+        "share of cases",
+    ),
+    # No kind of post may be handled worse than a coin toss: a functionality below 0.50 means the model
+    # does the opposite of what moderation needs for that kind of post more often than not.
+    Gate(
+        "min_functionality",
+        0.50,
+        "floor",
+        "every behaviour-suite functionality",
+        "share of the cases of each behaviour-suite functionality the challenger must get right",
+        "share of cases",
     ),
     Gate(
         "max_group_fpr_increase",

@@ -131,8 +131,13 @@ def render_model_card(
     data: dict[str, Any],
     method: str,
     golden_failures: list[str],
+    behaviour: dict[str, Any] | None = None,
+    augmentation: list[dict[str, Any]] | None = None,
 ) -> str:
-    """Markdown model card: intended use, classes, data, per-class metrics, known failure modes."""
+    """Markdown model card: intended use, classes, data (with the augmentation sources and their
+    versions), per-class metrics, the behaviour suite per functionality and per group, known failure
+    modes. ``behaviour``: :func:`harmwatch.behaviour.behaviour_report` of this model; ``augmentation``:
+    the sources added to training (:func:`harmwatch.model.augmentation.sources`)."""
     kinds = ("precision", "recall", "f1")
     cells = {c: " | ".join(f"{metrics[f'{m}_{c}']:.3f}" for m in kinds) for c in CLASSES}
     rows = "\n".join(f"| `{c}` | {cells[c]} |" for c in CLASSES)
@@ -160,7 +165,7 @@ A post is *harmful* when its class is not `not_cyberbullying`; `harmful_score` i
   none of them (by normalised text) in training
 - source: Wang, Fu, Lu, "SOSNet: A Graph Convolutional Network Approach to Fine-Grained Cyberbullying
   Detection", IEEE BigData 2020 (Kaggle "Cyberbullying Classification" dataset)
-
+{augmentation_lines(augmentation)}
 ## Metrics on the evaluation snapshot
 macro-F1 **{metrics["macro_f1"]:.3f}**, accuracy {metrics["accuracy"]:.3f},
 harmful-vs-not PR-AUC {metrics["harmful_pr_auc"]:.3f}, expected calibration error {metrics["ece"]:.3f}
@@ -170,11 +175,56 @@ harmful-vs-not PR-AUC {metrics["harmful_pr_auc"]:.3f}, expected calibration erro
 |---|---|---|---|
 {rows}
 
+{behaviour_section(behaviour)}
 ## Known failure modes
 {failure}
 - Golden-set posts this version gets wrong:
 {golden}
 """
+
+
+def augmentation_lines(sources: list[dict[str, Any]] | None) -> str:
+    """The augmentation sources as the card's data list shows them: name, version, rows, where from."""
+    if not sources:
+        return "- augmentation: none (the training snapshot's rows only)\n"
+    lines = ["- augmentation, added to the training snapshot's rows (source, version, rows):"]
+    for s in sources:
+        where = s.get("path") or s.get("module") or "unrecorded"
+        lines.append(f"  - `{s['name']}` version `{s['version']}`: {s['rows']} rows, from `{where}`")
+    return "\n".join(lines) + "\n"
+
+
+def behaviour_section(report: dict[str, Any] | None) -> str:
+    """The behaviour suite's results of this model: headline shares, every functionality, every group."""
+    if not report:
+        return ""
+    fns = "\n".join(
+        f"| `{name}` | {'harmful' if f.get('harmful') else 'not harmful'} | {f['cases']} | {f['right']:.3f} |"
+        for name, f in report["functionalities"].items()
+    )
+    groups = "\n".join(
+        f"| {g} | {v['cases']} | {_share(v.get('neutral_positive_not_flagged'))} | "
+        f"{_share(v.get('hateful_caught'))} | {_share(v.get('right'))} |"
+        for g, v in report["groups"].items()
+    )
+    return f"""## Behaviour suite
+Hand-written functional cases (suite `{report["suite_version"]}`, {report["cases"]} cases), flagged at
+`harmful_score >= 0.5`: **{report["overall"]:.3f}** right overall, {report["hateful"]:.3f} of the hateful
+cases caught, {report["non_hateful"]:.3f} of the non-hateful ones left up; the expected class right on
+{_share(report.get("class_right"))} of the cases that have one.
+
+| functionality | expected | cases | right |
+|---|---|---:|---:|
+{fns}
+
+| group | cases | neutral and positive left up | hateful caught | right |
+|---|---:|---:|---:|---:|
+{groups}
+"""
+
+
+def _share(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) and value == value else "n/a"
 
 
 def card_excerpt(card: str, run_id: str, limit: int = 4000) -> str:

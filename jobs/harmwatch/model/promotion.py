@@ -69,9 +69,11 @@ def promotion_audit(
     why: str = "",
     via: str = "cli",
     review: Review | None = None,
+    failed_gates: str | None = None,
 ) -> dict[str, str]:
     """Tags recorded on the promoted version before any alias moves: who (the reviewer who approved, else
-    ``actor``: whoever triggered or forced it), through what, from which champion, when, and why."""
+    ``actor``: whoever triggered or forced it), through what, from which champion, when, and why; forced,
+    also the gates the promotion overrides (``failed_gates``: evaluate's ``harmwatch.failed_gates``)."""
     audit = {
         "harmwatch.promoted_by": review.reviewer if review is not None else actor,
         "harmwatch.promoted_via": via,
@@ -82,6 +84,7 @@ def promotion_audit(
     }
     if force:
         audit["harmwatch.force_reason"] = (reason or "").strip()
+        audit["harmwatch.overridden_gates"] = (failed_gates or "").strip() or "unknown (not evaluated)"
     if review is not None:
         audit.update(review_tags(review, date))
     return audit

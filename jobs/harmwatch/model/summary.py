@@ -5,7 +5,8 @@ One text serves two readers. The MLflow model-version page shows the version's d
 characters on PostgreSQL). In approval mode the retrain DAG's approval task shows the same text to the
 reviewer in the Airflow UI. It holds the decision, macro-F1 of both models with the paired bootstrap
 interval of their difference, the gates that failed (value and threshold), the per-class F1 table, the
-golden set, and links to the MLflow versions, the evaluation run and the reports.
+golden set, the paired identity templates and the behaviour suite (per functionality and per group, both
+models), and links to the MLflow versions, the evaluation run and the reports.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def _f(value: Any, sign: bool = False) -> str:
 
 def _gate_value(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_f(v) if isinstance(v, float) else v}" for k, v in value.items())
+        return ", ".join(
+            f"{k} {_f(v) if isinstance(v, float) else f'({_gate_value(v)})' if isinstance(v, dict) else v}"
+            for k, v in value.items()
+        )
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     return _f(value) if isinstance(value, float) else str(value)
@@ -58,6 +62,73 @@ def _class_table(challenger: dict[str, Any], champion: dict[str, Any] | None) ->
             row += f" {_f(before)} | {_f(change, True)} |"
         lines.append(row)
     return lines
+
+
+def _fairness_lines(fairness: dict[str, Any] | None) -> list[str]:
+    """One line on the paired identity templates: worst group's false-positive rate, BPSN, bias score."""
+    ch, champ = (fairness or {}).get("challenger"), (fairness or {}).get("champion")
+    if not ch:
+        return []
+
+    def said(r: dict[str, Any]) -> str:
+        bpsn = {g["group"]: g["bpsn_auc"] for g in r.get("groups", [])}
+        low = min(bpsn, key=bpsn.__getitem__) if bpsn else None
+        return (
+            f"worst group FPR {_f(r['max_group_fpr'])} ({r['worst_fpr_group']}), lowest BPSN "
+            f"{_f(bpsn.get(low))} ({low}), bias score {_f(r['bias_score'])}"
+        )
+
+    line = f"Identity templates ({ch['templates']} posts): challenger {said(ch)}"
+    return ["", line + (f"; champion {said(champ)}." if champ else ".")]
+
+
+def _behaviour_lines(behaviour: dict[str, Any] | None) -> list[str]:
+    """The behaviour suite: headline shares, then per functionality and per group, both models."""
+    ch, champ = (behaviour or {}).get("challenger"), (behaviour or {}).get("champion")
+    if not ch:
+        return []
+    both = [r for r in (ch, champ) if r]
+    head = "| | challenger |" + (" champion |" if champ else "")
+    rule = "|---|---:|" + ("---:|" if champ else "")
+
+    def row(label: str, values: list[Any]) -> str:
+        return f"| {label} | " + " | ".join(_f(v) for v in values) + " |"
+
+    lines = [
+        "",
+        f"**Behaviour suite** `{ch['suite_version']}` ({ch['cases']} cases; share right, flag at "
+        "harmful score 0.5):",
+        "",
+        head,
+        rule,
+    ]
+    for label, key in (
+        ("overall", "overall"),
+        ("hateful caught", "hateful"),
+        ("non-hateful left up", "non_hateful"),
+        ("class right", "class_right"),
+    ):
+        lines.append(row(label, [r.get(key) for r in both]))
+    lines += ["", "| functionality " + head[2:], rule]
+    for name in ch["functionalities"]:
+        lines.append(row(f"`{name}`", [r["functionalities"].get(name, {}).get("right") for r in both]))
+    lines += ["", "| group: neutral/positive left up, hateful caught " + head[2:], rule]
+    for group in ch["groups"]:
+        cells = [r["groups"].get(group, {}) for r in both]
+        lines.append(
+            f"| {group} | "
+            + " | ".join(
+                f"{_f(c.get('neutral_positive_not_flagged'))}, {_f(c.get('hateful_caught'))}" for c in cells
+            )
+            + " |"
+        )
+    return lines
+
+
+def behaviour_markdown(behaviour: dict[str, Any]) -> str:
+    """The behaviour suite's results of both models as a Markdown page (evaluate's
+    ``evaluation/behaviour.md``); ``behaviour``: the evidence's ``{"challenger", "champion"}`` reports."""
+    return "\n".join(_behaviour_lines(behaviour)).strip() + "\n"
 
 
 def decision_markdown(evidence: dict[str, Any], model_name: str, links: dict[str, str]) -> str:
@@ -92,6 +163,8 @@ def decision_markdown(evidence: dict[str, Any], model_name: str, links: dict[str
         lines.append("")
     lines += _failed_gate_lines(evidence.get("gates", {}), evidence.get("failed_gates") or [])
     lines += ["", *_class_table(ch, champ)]
+    lines += _fairness_lines(evidence.get("fairness"))
+    lines += _behaviour_lines(evidence.get("behaviour"))
     golden = evidence.get("golden", {})
     lines += [
         "",
@@ -181,8 +254,10 @@ def model_description(method: str) -> str:
             "",
             "1. `train` registers each new training as a version and points alias `challenger` at it.",
             "2. `evaluate` compares the challenger with the `champion` on the frozen evaluation snapshot, "
-            "the newest moderator-labelled posts, the golden set and paired identity templates: "
-            "absolute floors (macro-F1, every class's F1, calibration, golden posts, bias), and "
+            "the newest moderator-labelled posts, the golden set, paired identity templates and the "
+            "behaviour suite: absolute floors (macro-F1, every class's F1, calibration, golden posts, "
+            "every identity group's neutral posts left up and BPSN, every functionality, hateful posts "
+            "caught), and "
             "against the champion no regression beyond a tolerance (paired bootstrap interval). The "
             "decision is `promote`, `reject` or `pending_approval` (a reviewer approves in Airflow).",
             "3. `promote` moves alias `champion` only when the decision allows it (or it is forced, with "
@@ -191,15 +266,17 @@ def model_description(method: str) -> str:
             "",
             "## Where to look",
             "",
-            "- A version's description: the decision, the gates that failed, per-class F1 and its "
-            "model card.",
+            "- A version's description: the decision, the gates that failed, per-class F1, the identity "
+            "templates, the behaviour suite per functionality and per group, and its model card.",
             "- The version's run: `evaluation/decision.json` (every gate with its value and threshold, "
-            "the evidence), `model_card.md`, `plots/`.",
+            "the evidence), `evaluation/behaviour.json` and `.md`, the `behaviour_*` metrics, "
+            "`model_card.md`, `plots/`.",
             "- Version tags, only those the steps read: `harmwatch.decision`, `harmwatch.macro_f1`, "
+            "`harmwatch.failed_gates` (what a forced promotion overrides), "
             "`harmwatch.evaluated_against` (the champion it was judged against), "
             "`harmwatch.train_version` and `harmwatch.eval_version` (the lake's snapshots), "
             "`harmwatch.model_sha256` (checked before the model is loaded), "
             "`harmwatch.train_complete`; on a promoted version who promoted it, how, from which "
-            "champion, when and why (`harmwatch.promoted_*`).",
+            "champion, when and why (`harmwatch.promoted_*`; forced: `harmwatch.overridden_gates`).",
         ]
     )

@@ -87,7 +87,15 @@ def _move_champion(
 
     challenger_version = str(challenger.version)
     audit = promotion_audit(
-        actor, champion_version, args.date, args.force, args.reason, why=why, via=args.via, review=review
+        actor,
+        champion_version,
+        args.date,
+        args.force,
+        args.reason,
+        why=why,
+        via=args.via,
+        review=review,
+        failed_gates=challenger.tags.get("harmwatch.failed_gates"),
     )
     by = audit["harmwatch.promoted_by"]
     intent = record(challenger_version, champion_version, by, why, args.via, args.date, done=False)
@@ -101,9 +109,11 @@ def _move_champion(
     checkpoint("alias")
     write_champion_record(client, name, {**intent, "done": True})
     after = f"after v{champion_version}" if champion_version else "the first champion"
+    overridden = audit.get("harmwatch.overridden_gates")
+    forced = f", forced over failed gates {overridden.replace(',', ', ')}" if overridden else ""
     status = (
         f"**Champion** from {args.date or 'an unspecified date'}, {after}: "
-        f"moved by {by} ({audit['harmwatch.promotion_reason']}; {args.via})"
+        f"moved by {by}{forced} ({audit['harmwatch.promotion_reason']}; {args.via})"
     )
     client.update_model_version(name, challenger_version, with_status(challenger.description, status))
     return by
