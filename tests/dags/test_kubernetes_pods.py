@@ -137,7 +137,8 @@ def test_arguments_are_rendered_from_the_logical_date_and_params(pods) -> None:
     assert retrain["ingest"] == ["ingest", f"--date={DAY}"]  # no landing override by default
     evaluate = retrain["evaluate"]
     assert "--min-macro-f1=0.85" in evaluate and "--max-class-regression=0.02" in evaluate
-    assert "--max-identity-fpr=0.6" in evaluate and "--min-recent-rows=200" in evaluate
+    assert "--max-group-fpr=0.2" in evaluate and "--min-group-not-flagged=0.8" in evaluate
+    assert "--min-recent-rows=200" in evaluate
     assert "--approval" not in evaluate
     # not forced by default; who triggered the run and which run it is are recorded
     assert retrain["promote"] == [

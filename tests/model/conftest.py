@@ -197,7 +197,11 @@ SMALL_MODEL_FLOORS = (
     "--min-golden-pass=0.3",
     "--min-golden-must-flag=0.3",
     "--min-golden-benign=0.3",
-    "--max-identity-fpr=1",
+    "--max-group-fpr=1",
+    "--min-group-bpsn=0",
+    "--min-group-not-flagged=0",
+    "--min-functionality=0",
+    "--min-hateful-caught=0",
     "--min-bias-score=0",
 )
 

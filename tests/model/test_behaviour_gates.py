@@ -120,3 +120,28 @@ def test_a_forced_promotion_records_the_gates_it_overrides_and_why():
     assert forced["harmwatch.force_reason"] == "on-call needs it" and forced["harmwatch.forced"] == "true"
     assert "harmwatch.overridden_gates" not in promotion_audit("bob", "4", None, False, None, why="ok")
     assert promotion_audit("bob", "4", None, True, "x")["harmwatch.overridden_gates"].startswith("unknown")
+
+
+def test_the_model_card_shows_the_suite_and_every_augmentation_source_with_its_version():
+    from harmwatch.config import CLASSES
+    from harmwatch.model.modelcard import render_model_card
+
+    metrics = {"macro_f1": 0.88, "accuracy": 0.88, "harmful_pr_auc": 0.97, "ece": 0.02, "harmful_ece": 0.02}
+    metrics |= {f"{m}_{c}": 0.8 for m in ("precision", "recall", "f1") for c in CLASSES}
+    sources = [
+        {"name": "identity_templates", "version": "ab" * 32, "rows": 740, "module": "harmwatch.x"},
+        {"name": "tweeteval_neutral", "version": "cd" * 32, "rows": 512, "path": "data/tweeteval"},
+    ]
+    card = render_model_card(
+        name="hc", version="3", run_id="r", metrics=metrics, data={}, method="m", golden_failures=[],
+        behaviour=report(groups={"muslim": None}), augmentation=sources,
+    )  # fmt: skip
+    assert f"  - `identity_templates` version `{'ab' * 32}`: 740 rows, from `harmwatch.x`" in card
+    assert f"  - `tweeteval_neutral` version `{'cd' * 32}`: 512 rows, from `data/tweeteval`" in card
+    assert "## Behaviour suite\nHand-written functional cases (suite `0123456789abcdef`, 3000 cases)" in card
+    assert "| `fn_00` | harmful | 100 | 0.900 |" in card and "| `fn_01` | not harmful | 100 | 0.900 |" in card
+    assert "| muslim | 150 | n/a | 0.900 | 0.900 |" in card
+    plain = render_model_card(
+        name="hc", version="3", run_id="r", metrics=metrics, data={}, method="m", golden_failures=[]
+    )
+    assert "- augmentation: none" in plain and "## Behaviour suite" not in plain

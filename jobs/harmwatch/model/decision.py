@@ -135,6 +135,11 @@ def behaviour_gates(report: dict[str, Any], thresholds: Thresholds) -> dict[str,
             },
             "threshold": thresholds.min_functionality,
         },
+        "hateful_caught": {
+            "passed": float(report["hateful"]) >= thresholds.min_hateful_caught,
+            "value": float(report["hateful"]),
+            "threshold": thresholds.min_hateful_caught,
+        },
     }
     return gates
 

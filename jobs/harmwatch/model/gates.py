@@ -187,6 +187,23 @@ GATES: tuple[Gate, ...] = (
         "share of the cases of each behaviour-suite functionality the challenger must get right",
         "share of cases",
     ),
+    # No loss of recall: a model that leaves up more hateful posts than the one moderators rely on today
+    # fails them, however well it treats the non-hateful ones. Today's champion (the baseline recipe, the
+    # model before these gates, fitted on the whole source dataset, 43,253 posts, seed 42) catches 0.549
+    # of the suite's hateful cases (suite SUITE_PENDING); the floor is that share (rounded down to a
+    # tenth of a point, less than one case).
+    Gate(
+        "min_hateful_caught",
+        0.54,
+        "floor",
+        "hateful behaviour-suite cases caught",
+        "share of the behaviour suite's hateful cases the challenger must flag (no loss of recall "
+        "against the champion the gates were introduced under)",
+        "share of cases",
+    ),
+    # Against the champion, the tolerances are the spread between equally good retrains of one recipe
+    # (one template in six for a group, 0.15 of bias score; ``python -m bench --sections gates``), so
+    # noise alone does not reject, while a model that starts flagging another group's neutral posts does.
     Gate(
         "max_group_fpr_increase",
         0.17,
