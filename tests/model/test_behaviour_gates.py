@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harmwatch.model import summary
 from harmwatch.model.decision import Thresholds, behaviour_gates, behaviour_metrics
-from harmwatch.model.promotion import promotion_audit
+from harmwatch.model.promotion import forced_note, promotion_audit
 
 FUNCTIONS = {f"fn_{i:02d}": 0.9 for i in range(24)}
 GROUPS = {f"group_{i:02d}": 0.9 for i in range(16)}
@@ -120,6 +120,12 @@ def test_a_forced_promotion_records_the_gates_it_overrides_and_why():
     assert forced["harmwatch.force_reason"] == "on-call needs it" and forced["harmwatch.forced"] == "true"
     assert "harmwatch.overridden_gates" not in promotion_audit("bob", "4", None, False, None, why="ok")
     assert promotion_audit("bob", "4", None, True, "x")["harmwatch.overridden_gates"].startswith("unknown")
+    # The status line quoted at the top of the version's description says what was overridden.
+    assert (
+        forced_note("group_not_flagged,group_bpsn")
+        == ", forced over the failed gates group_not_flagged, group_bpsn"
+    )
+    assert forced_note("none") == ", forced (no gate had failed)" and forced_note(None) == ""
 
 
 def test_the_model_card_shows_the_suite_and_every_augmentation_source_with_its_version():

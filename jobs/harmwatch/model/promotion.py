@@ -90,6 +90,15 @@ def promotion_audit(
     return audit
 
 
+def forced_note(overridden: str | None) -> str:
+    """What a forced move overrode, for the status line at the top of the version's description."""
+    if overridden is None:
+        return ""
+    if overridden == "none":
+        return ", forced (no gate had failed)"
+    return f", forced over the failed gates {overridden.replace(',', ', ')}"
+
+
 def review_tags(review: Review, date: str | None) -> dict[str, str]:
     return {
         "harmwatch.review": review.verdict,

@@ -24,7 +24,13 @@ from harmwatch.config import Settings
 from harmwatch.errors import HarmwatchError
 from harmwatch.faults import checkpoint
 from harmwatch.model.audit import record
-from harmwatch.model.promotion import Review, plan_promotion, promotion_audit, rejection_tags
+from harmwatch.model.promotion import (
+    Review,
+    forced_note,
+    plan_promotion,
+    promotion_audit,
+    rejection_tags,
+)
 from harmwatch.model.summary import with_status
 
 
@@ -109,8 +115,7 @@ def _move_champion(
     checkpoint("alias")
     write_champion_record(client, name, {**intent, "done": True})
     after = f"after v{champion_version}" if champion_version else "the first champion"
-    overridden = audit.get("harmwatch.overridden_gates")
-    forced = f", forced over failed gates {overridden.replace(',', ', ')}" if overridden else ""
+    forced = forced_note(audit.get("harmwatch.overridden_gates"))
     status = (
         f"**Champion** from {args.date or 'an unspecified date'}, {after}: "
         f"moved by {by}{forced} ({audit['harmwatch.promotion_reason']}; {args.via})"
