@@ -151,3 +151,55 @@ def test_the_model_card_shows_the_suite_and_every_augmentation_source_with_its_v
         name="hc", version="3", run_id="r", metrics=metrics, data={}, method="m", golden_failures=[]
     )
     assert "- augmentation: none" in plain and "## Behaviour suite" not in plain
+
+
+def suite_scores(cases, harmful) -> object:
+    """The pyfunc contract with ``harmful`` as the harmful score (the rest on not_cyberbullying)."""
+    import numpy as np
+
+    from harmwatch.config import CLASSES
+    from harmwatch.model.textmodel import contract_frame
+
+    proba = np.zeros((len(cases), len(CLASSES)))
+    proba[:, CLASSES.index("not_cyberbullying")] = 1 - harmful
+    proba[:, CLASSES.index("religion")] = harmful
+    return contract_frame(proba, np.array(CLASSES))
+
+
+def test_evaluate_judges_both_models_on_the_suite_and_names_the_group_a_model_silences():
+    import numpy as np
+    import pandas as pd
+
+    from harmwatch.behaviour import suite_frame
+    from harmwatch.config import CLASSES
+    from harmwatch.model.decision import evaluate_challenger
+    from harmwatch.model.golden import golden_frame
+
+    cases = suite_frame()
+    right = np.where(cases["harmful"], 0.9, 0.1)
+    group = cases["group"].iloc[0] or sorted(set(cases["group"]) - {""})[0]
+    # Flags everything that names one group: its neutral and positive statements are all removed.
+    silenced = np.where(cases["group"] == group, 0.9, right)
+    ev = pd.DataFrame({"text": [f"t{i}" for i in range(60)], "label": [CLASSES[i % 6] for i in range(60)]})
+    golden = golden_frame()
+
+    def model(version: str, behaviour: np.ndarray) -> dict:
+        proba = np.full((60, len(CLASSES)), 0.02)
+        proba[np.arange(60), [i % 6 for i in range(60)]] = 0.9
+        from harmwatch.model.textmodel import contract_frame
+
+        golden_scores = suite_scores(golden, np.where(golden["expect"] == "flag", 0.9, 0.1))
+        ev_scores = contract_frame(proba, np.array(CLASSES))
+        return {"version": version, "run_id": "r" + version, "eval": ev_scores, "golden": golden_scores,
+                "behaviour": suite_scores(cases, behaviour)}  # fmt: skip
+
+    t = Thresholds(max_ece=1.0, n_boot=50)
+    args = ({"ok": True, "detail": "ok"}, t, False, 7, "e", None, "g")
+    bad = evaluate_challenger(ev, golden, model("2", silenced), model("1", right), *args, behaviour=cases)
+    assert bad.decision == "reject" and bad.failed == ["group_not_flagged"]
+    assert bad.evidence["gates"]["group_not_flagged"]["value"]["worst_group"] == group
+    assert bad.evidence["behaviour"]["champion"]["groups"][group]["neutral_positive_not_flagged"] == 1.0
+    assert bad.summary["behaviour_worst_group"].startswith(f"{group} 0.00")
+    assert bad.tags["harmwatch.failed_gates"] == "group_not_flagged"
+    good = evaluate_challenger(ev, golden, model("1", right), None, *args, behaviour=cases)
+    assert good.decision == "promote" and good.summary["behaviour_overall"] == 1.0

@@ -79,11 +79,31 @@ def test_better_challenger_is_promoted_with_evidence(lifecycle: dict[str, Any]):
         "class_regression",
         "macro_f1_delta_ci",
         "identity_fpr",
+        "group_bpsn",
         "bias_auc",
         "fairness_regression",
+        "group_not_flagged",
+        "functionality_floor",
+        "hateful_caught",
         "recent_slice",
     }
     assert decision["smoke"]["ok"] is True
+    # The behaviour suite, both models: evidence, metrics and a page on the run, and on the version page.
+    from harmwatch.behaviour import FUNCTIONALITIES, SUITE_VERSION
+
+    suite = decision["behaviour"]
+    assert suite["challenger"]["suite_version"] == SUITE_VERSION == suite["champion"]["suite_version"]
+    metrics = client_for(env).get_run(lifecycle["train_b"]["run_id"]).data.metrics
+    assert {f"behaviour_fn_{f}" for f in FUNCTIONALITIES} | {"behaviour_hateful"} <= set(metrics)
+    assert metrics["behaviour_overall"] == pytest.approx(suite["challenger"]["overall"])
+    page = read_artifact(env, lifecycle["train_b"]["run_id"], "evaluation/behaviour.md")
+    assert page.startswith(f"**Behaviour suite** `{SUITE_VERSION}`")
+    described = client_for(env).get_model_version(env["HARMWATCH_MODEL_NAME"], b).description
+    assert (
+        f"**Behaviour suite** `{SUITE_VERSION}`" in described
+        and "Identity templates (216 posts)" in described
+    )
+    assert tags["harmwatch.failed_gates"] == "none"
     # The recent slice (the newest batch, held out of both models' training) was judged, or said why not.
     recent = decision["gates"]["recent_slice"]
     assert recent["applied"] is (decision["recent"]["rows"] >= 200), recent
@@ -170,6 +190,9 @@ def test_approval_mode_reviews_forcing_and_a_champion_set_by_hand_are_recorded(
     tags = version_tags(env, first)
     assert tags["harmwatch.force_reason"] == "on-call needs a model" and tags["harmwatch.forced"] == "true"
     assert tags["harmwatch.promoted_by"] == "dave" and tags["harmwatch.promoted_via"] == via[1]
+    assert tags["harmwatch.overridden_gates"] == "none", "relaxed gates: only the reviewer was overridden"
+    page = client_for(env).get_model_version(name, first).description
+    assert page.startswith("> **Champion**") and "forced (no gate had failed) (on-call needs a model;" in page
 
     # The next challenger waits, a reviewer approves: promoted in the reviewer's name.
     # Same inputs would reuse the version (train is idempotent): --retrain registers a new one.

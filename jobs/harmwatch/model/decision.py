@@ -204,11 +204,7 @@ def evaluate_challenger(
     champ_metrics, golden_champ, delta = _against_champion(
         labels, golden, challenger, champion, thresholds, seed
     )
-    fair_ch, fair_champ = _fairness_reports(templates, challenger, champion)
-    more = {} if fair_ch is None else dict(fairness_gates(fair_ch, fair_champ, thresholds))
-    suite_ch, suite_champ = _behaviour_reports(behaviour, challenger, champion)
-    if suite_ch is not None:
-        more.update(behaviour_gates(suite_ch, thresholds))
+    fair, suite, more = _identity_gates(templates, behaviour, challenger, champion, thresholds)
     rec = recent_evidence(recent, recent_skipped, challenger, champion, thresholds, seed)
     more["recent_slice"] = recent_gate(rec, thresholds)
     decision, gates = apply_gates(
@@ -228,8 +224,8 @@ def evaluate_challenger(
         "champion": None if champion is None else _model_entry(champion, champ_metrics),
         "delta_ci": delta,
         "recent": rec,
-        "fairness": {"challenger": fair_ch, "champion": fair_champ},
-        "behaviour": {"challenger": suite_ch, "champion": suite_champ},
+        "fairness": fair,
+        "behaviour": suite,
         "smoke": smoke,
         "golden": _golden_evidence(golden_ch, golden_champ, golden_source),
     }
@@ -253,6 +249,24 @@ def _against_champion(
     )
     metrics = classification_metrics(labels, champion["eval"])
     return metrics, golden_check(golden, champion["golden"]), delta
+
+
+def _identity_gates(
+    templates: pd.DataFrame | None,
+    behaviour: pd.DataFrame | None,
+    challenger: dict[str, Any],
+    champion: dict[str, Any] | None,
+    thresholds: Thresholds,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """Both models' template and behaviour-suite reports (``{"challenger", "champion"}`` each, None where
+    not scored) and the gates on them."""
+    fair_ch, fair_champ = _fairness_reports(templates, challenger, champion)
+    gates = {} if fair_ch is None else dict(fairness_gates(fair_ch, fair_champ, thresholds))
+    suite_ch, suite_champ = _behaviour_reports(behaviour, challenger, champion)
+    if suite_ch is not None:
+        gates.update(behaviour_gates(suite_ch, thresholds))
+    fair = {"challenger": fair_ch, "champion": fair_champ}
+    return fair, {"challenger": suite_ch, "champion": suite_champ}, gates
 
 
 def _fairness_reports(

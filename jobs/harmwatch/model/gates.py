@@ -187,14 +187,14 @@ GATES: tuple[Gate, ...] = (
         "share of the cases of each behaviour-suite functionality the challenger must get right",
         "share of cases",
     ),
-    # No loss of recall: a model that leaves up more hateful posts than the one moderators rely on today
-    # fails them, however well it treats the non-hateful ones. Today's champion (the baseline recipe, the
-    # model before these gates, fitted on the whole source dataset, 43,253 posts, seed 42) catches 0.549
-    # of the suite's hateful cases (suite SUITE_PENDING); the floor is that share (rounded down to a
-    # tenth of a point, less than one case).
+    # No loss of recall: a model that leaves up more hateful posts than the one moderators relied on when
+    # these gates came fails them, however well it treats the non-hateful ones. That champion (the
+    # baseline recipe, ``harmwatch train --recipe baseline``, fitted on the whole source dataset, 43,253
+    # posts, seed 42) flags 761 of the 1,382 hateful cases of behaviour suite fbd2646f84c275c9 (0.5507);
+    # the floor is that share rounded down to a tenth of a point (less than one case).
     Gate(
         "min_hateful_caught",
-        0.54,
+        0.55,
         "floor",
         "hateful behaviour-suite cases caught",
         "share of the behaviour suite's hateful cases the challenger must flag (no loss of recall "

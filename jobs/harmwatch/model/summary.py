@@ -70,12 +70,12 @@ def _fairness_lines(fairness: dict[str, Any] | None) -> list[str]:
     if not ch:
         return []
 
-    def said(r: dict[str, Any]) -> str:
-        bpsn = {g["group"]: g["bpsn_auc"] for g in r.get("groups", [])}
+    def said(report: dict[str, Any]) -> str:
+        bpsn = {g["group"]: g["bpsn_auc"] for g in report.get("groups", [])}
         low = min(bpsn, key=bpsn.__getitem__) if bpsn else None
         return (
-            f"worst group FPR {_f(r['max_group_fpr'])} ({r['worst_fpr_group']}), lowest BPSN "
-            f"{_f(bpsn.get(low))} ({low}), bias score {_f(r['bias_score'])}"
+            f"worst group FPR {_f(report['max_group_fpr'])} ({report['worst_fpr_group']}), lowest BPSN "
+            f"{_f(bpsn.get(low))} ({low}), bias score {_f(report['bias_score'])}"
         )
 
     line = f"Identity templates ({ch['templates']} posts): challenger {said(ch)}"

@@ -1,17 +1,20 @@
 """Decide whether the challenger may replace the champion, and record the decision and its evidence.
 
 Both versions are loaded from the registry by alias and scored on the same frozen evaluation snapshot (the
-anchor), the golden set, the paired identity templates (:mod:`harmwatch.model.fairness`) and the recent
-slice that build-dataset held out of the challenger's training snapshot (the newest moderator-labelled
-posts); :func:`harmwatch.model.decision.evaluate_challenger` applies the gates. Meanwhile a fresh interpreter
-loads the challenger by its ``models:/`` URI and scores the golden set (the smoke test). The decision
-(``promote``, ``reject`` or ``pending_approval``) goes on the challenger version as tags and into the
-artifact ``evaluation/decision.json`` of its run; the challenger's scores are kept too, so a later
-evaluation against it (as champion) need not score it again. A readable summary of the decision
-(:mod:`harmwatch.model.summary`: both models' numbers, the failed gates, the per-class table, links) becomes
-the version's description above its model card, and the ``review`` of the step's summary, which the
-retrain DAG's approval task shows the reviewer. A champion set by hand since the last move is noticed and
-recorded first (:func:`harmwatch.registry.reconcile_champion`).
+anchor), the golden set, the paired identity templates (:mod:`harmwatch.model.fairness`), the behaviour
+suite (:mod:`harmwatch.behaviour`) and the recent slice that build-dataset held out of the challenger's
+training snapshot (the newest moderator-labelled posts); :func:`harmwatch.model.decision.evaluate_challenger`
+applies the gates. Meanwhile a fresh interpreter loads the challenger by its ``models:/`` URI and scores
+the golden set (the smoke test). The decision (``promote``, ``reject`` or ``pending_approval``) goes on the
+challenger version as tags and into the artifact ``evaluation/decision.json`` of its run; the challenger's
+scores are kept too, so a later evaluation against it (as champion) need not score it again. A readable
+summary of the decision (:mod:`harmwatch.model.summary`: both models' numbers, the failed gates, the
+per-class table, the identity templates and the behaviour suite, links) becomes the version's description
+above its model card, and the ``review`` of the step's summary, which the retrain DAG's approval task shows
+the reviewer. The behaviour suite's results, per functionality and per group, are also the run's
+``behaviour_*`` metrics and its artifacts ``evaluation/behaviour.json`` and ``evaluation/behaviour.md``
+(both models side by side). A champion set by hand since the last move is noticed and recorded first
+(:func:`harmwatch.registry.reconcile_champion`).
 """
 
 from __future__ import annotations
@@ -26,19 +29,25 @@ from typing import Any
 
 import pandas as pd
 
+from harmwatch.behaviour import suite_frame
 from harmwatch.config import CLASSES, Settings
 from harmwatch.data import catalog
 from harmwatch.errors import HarmwatchError, ServiceUnavailable
 from harmwatch.faults import checkpoint
-from harmwatch.model.decision import evaluate_challenger
+from harmwatch.model.decision import behaviour_metrics, evaluate_challenger
 from harmwatch.model.fairness import templates
 from harmwatch.model.gates import GATES, Thresholds
 from harmwatch.model.golden import golden_frame
-from harmwatch.model.summary import decision_markdown, registry_links, version_description
+from harmwatch.model.summary import (
+    behaviour_markdown,
+    decision_markdown,
+    registry_links,
+    version_description,
+)
 from harmwatch.storage import open_store
 
 DECISION_ARTIFACT = "evaluation/decision.json"
-FIXED = ("eval", "golden", "templates")  # scored sets that do not change between evaluations
+FIXED = ("eval", "golden", "templates", "behaviour")  # scored sets that do not change between evaluations
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 
 
@@ -118,16 +127,16 @@ def log_scores(
 def cached_scores(
     client: Any, run_id: str, eval_version: str, inputs: dict[str, pd.DataFrame]
 ) -> dict[str, pd.DataFrame] | None:
-    """The champion's own scores on the fixed sets, if its evaluation stored them for these very texts."""
+    """The champion's own scores on the fixed sets, those its evaluation stored for these very texts (a
+    set added or changed since, such as a new behaviour suite, is left out and scored again)."""
     try:
         with tempfile.TemporaryDirectory() as tmp:
             frame = pd.read_parquet(client.download_artifacts(run_id, _scores_artifact(eval_version), tmp))
     except Exception:
         return None
     parts = {p: frame[frame["part"] == p].reset_index(drop=True) for p in FIXED}
-    if not all(parts[p]["text"].equals(inputs[p]["text"].reset_index(drop=True)) for p in FIXED):
-        return None
-    return {p: parts[p][CONTRACT] for p in FIXED}
+    same = [p for p in FIXED if parts[p]["text"].equals(inputs[p]["text"].reset_index(drop=True))]
+    return {p: parts[p][CONTRACT] for p in same} or None
 
 
 def read_recent_slice(store: Any, train_version: str | None) -> tuple[pd.DataFrame | None, str | None]:
@@ -211,7 +220,12 @@ def _inputs(
             f"evaluation snapshot {eval_version!r} of challenger version "
             f"{challenger.version} not found at {store.url(eval_key)}"
         )
-    inputs = {"eval": store.read_parquet(eval_key), "golden": golden, "templates": templates()}
+    inputs = {
+        "eval": store.read_parquet(eval_key),
+        "golden": golden,
+        "templates": templates(),
+        "behaviour": suite_frame(),
+    }
     recent, recent_skipped = read_recent_slice(store, challenger.tags.get("harmwatch.train_version"))
     if recent is not None:
         inputs["recent"] = recent
@@ -273,7 +287,9 @@ def _evaluate(
         templates=inputs["templates"],
         recent=inputs.get("recent"),
         recent_skipped=recent_skipped,
+        behaviour=inputs["behaviour"],
     )
+    log_behaviour(client, challenger.run_id, result.evidence["behaviour"])
     # The evidence goes first, the tags promote acts on last (decision first among them): a kill in between
     # leaves this version without a decision, or with its previous one and the champion it was taken against
     # (promote refuses a stale one), and a rerun writes both again.
@@ -284,6 +300,19 @@ def _evaluate(
     set_version_tags(client, name, challenger.version, result.tags)
     checkpoint("decided")
     return {**result.summary, "review": text}
+
+
+def log_behaviour(client: Any, run_id: str, behaviour: dict[str, Any]) -> None:
+    """The behaviour suite's results on the challenger's run: ``behaviour_*`` metrics (per functionality
+    and per group) and both models' reports as JSON and Markdown."""
+    from mlflow.entities import Metric
+    from mlflow.utils.time import get_current_time_millis
+
+    stamp = get_current_time_millis()  # when MLflow records it, as its own log_metric does
+    metrics = behaviour_metrics(behaviour["challenger"])
+    client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()])
+    client.log_text(run_id, json.dumps(behaviour, indent=1), "evaluation/behaviour.json")
+    client.log_text(run_id, behaviour_markdown(behaviour), "evaluation/behaviour.md")
 
 
 def _links(settings: Settings, client: Any, challenger: Any, champion: Any, args: Any) -> dict:
