@@ -101,10 +101,10 @@ def test_the_decision_summary_shows_the_suite_per_functionality_and_group_for_bo
     behaviour = {"challenger": report(groups={"muslim": 0.55}), "champion": report(groups={"muslim": 0.0})}
     text = summary.decision_markdown(evidence(behaviour), "harmful-content", {})
     assert "**Behaviour suite** `0123456789abcdef` (3000 cases" in text
-    assert "| hateful caught | 0.920 | 0.920 |" in text and "| non-hateful left up | 0.870 | 0.870 |" in text
+    assert "| hateful caught | 0.92 | 0.92 |" in text and "| non-hateful left up | 0.87 | 0.87 |" in text
     assert "| functionality | challenger | champion |" in text
-    assert all(f"| `{f}` | 0.900 | 0.900 |" in text for f in FUNCTIONS)
-    assert "| muslim | 0.550, 0.900 | 0.000, 0.900 |" in text
+    assert all(f"| {f} | 0.90 | 0.90 |" in text for f in FUNCTIONS)
+    assert "| muslim | 0.55 / 0.90 | 0.00 / 0.90 |" in text
     assert "- `group_not_flagged`: min 0.550, worst_group muslim, groups_below (muslim 0.550)" in text
     # With a model card below it, the summary of a full-size suite still fits the registry's column.
     page = summary.version_description(text, "# Model card: x\n" + "card line\n" * 400)

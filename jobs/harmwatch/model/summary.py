@@ -82,24 +82,29 @@ def _fairness_lines(fairness: dict[str, Any] | None) -> list[str]:
     return ["", line + (f"; champion {said(champ)}." if champ else ".")]
 
 
+def _p(value: Any) -> str:
+    """A share with two decimals (the suite's tables: the registry's description has little room)."""
+    return f"{value:.2f}" if isinstance(value, int | float) and value == value else "n/a"
+
+
 def _behaviour_lines(behaviour: dict[str, Any] | None) -> list[str]:
     """The behaviour suite: headline shares, then per functionality and per group, both models."""
     ch, champ = (behaviour or {}).get("challenger"), (behaviour or {}).get("champion")
     if not ch:
         return []
     both = [r for r in (ch, champ) if r]
-    head = "| | challenger |" + (" champion |" if champ else "")
+    head = "| challenger |" + (" champion |" if champ else "")
     rule = "|---|---:|" + ("---:|" if champ else "")
 
     def row(label: str, values: list[Any]) -> str:
-        return f"| {label} | " + " | ".join(_f(v) for v in values) + " |"
+        return f"| {label} | " + " | ".join(_p(v) for v in values) + " |"
 
     lines = [
         "",
         f"**Behaviour suite** `{ch['suite_version']}` ({ch['cases']} cases; share right, flag at "
         "harmful score 0.5):",
         "",
-        head,
+        "| " + head,
         rule,
     ]
     for label, key in (
@@ -109,19 +114,16 @@ def _behaviour_lines(behaviour: dict[str, Any] | None) -> list[str]:
         ("class right", "class_right"),
     ):
         lines.append(row(label, [r.get(key) for r in both]))
-    lines += ["", "| functionality " + head[2:], rule]
+    lines += ["", "| functionality " + head, rule]
     for name in ch["functionalities"]:
-        lines.append(row(f"`{name}`", [r["functionalities"].get(name, {}).get("right") for r in both]))
-    lines += ["", "| group: neutral/positive left up, hateful caught " + head[2:], rule]
+        lines.append(row(name, [r["functionalities"].get(name, {}).get("right") for r in both]))
+    lines += ["", "| group: neutral and positive left up / hateful caught " + head, rule]
     for group in ch["groups"]:
         cells = [r["groups"].get(group, {}) for r in both]
-        lines.append(
-            f"| {group} | "
-            + " | ".join(
-                f"{_f(c.get('neutral_positive_not_flagged'))}, {_f(c.get('hateful_caught'))}" for c in cells
-            )
-            + " |"
-        )
+        shares = [
+            f"{_p(c.get('neutral_positive_not_flagged'))} / {_p(c.get('hateful_caught'))}" for c in cells
+        ]
+        lines.append(f"| {group} | " + " | ".join(shares) + " |")
     return lines
 
 
