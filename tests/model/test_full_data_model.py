@@ -107,6 +107,17 @@ def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots)
     card = read_artifact(env, b["run_id"], "model_card.md")
     assert "## Known failure modes" in card and "## Intended use" in card
     assert "| `not_cyberbullying` |" in card
+    # The augmentation sources are versioned inputs: in the parameters, the record and the card.
+    from harmwatch.behaviour import SUITE_VERSION
+    from harmwatch.model.augmentation import sources
+
+    record = json.loads(read_artifact(env, b["run_id"], "train_record.json"))
+    assert record["recipe"] == run.data.params["recipe"] == "moderate"
+    assert record["augmentation"] == sources() and sources()
+    for source in sources():
+        assert f"{source['name']}@{source['version']}" in run.data.params["augmentation_sources"]
+        assert f"`{source['name']}` version `{source['version']}`: {source['rows']} rows" in card
+    assert f"## Behaviour suite\nHand-written functional cases (suite `{SUITE_VERSION}`" in card
     with mlflow_globals_restored():
         import mlflow
 
@@ -132,3 +143,51 @@ def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots)
     shares = ref["label"].value_counts(normalize=True) - train_shares
     assert shares.abs().max() < 0.005  # stratified
     assert (ref["pred_label"] == ref["label"]).mean() > 0.9
+
+
+def test_no_suite_case_or_template_is_in_a_training_snapshot_or_an_augmentation_source(
+    snapshots, tweeteval_dir
+):
+    from harmwatch.behaviour import overlaps
+    from harmwatch.model.augmentation import augmentation_frame
+
+    assert overlaps(snapshots["train"]["text"], contained=True) == [], "the suite leaked into training"
+    assert overlaps(snapshots["eval"]["text"], contained=True) == []
+    for source in (None, tweeteval_dir):
+        frame = augmentation_frame(source)
+        assert len(frame) and overlaps(frame["text"], contained=True) == [], set(frame["source"])
+
+
+def judge_first_model(pipeline: Any, snapshots: dict[str, pd.DataFrame]) -> Any:
+    """evaluate's decision for ``pipeline`` as a first model (floors and ceilings only), in process."""
+    from harmwatch.behaviour import suite_frame
+    from harmwatch.model.decision import evaluate_challenger
+    from harmwatch.model.fairness import templates
+
+    golden, frame, cases = golden_frame(), templates(), suite_frame()
+
+    def score(texts: pd.DataFrame) -> pd.DataFrame:
+        return pipeline.predict(texts[["text"]]).reset_index(drop=True)
+
+    model = {"version": "x", "run_id": "r", "eval": score(snapshots["eval"]), "golden": score(golden)}
+    model |= {"templates": score(frame), "behaviour": score(cases)}
+    smoke = {"ok": True, "detail": "in process"}
+    return evaluate_challenger(
+        snapshots["eval"], golden, model, None, smoke, Thresholds(), False, 42, "e", None, "built-in",
+        templates=frame, behaviour=cases,
+    )  # fmt: skip
+
+
+def test_todays_recipe_fails_the_new_gates_and_the_default_passes(full_model, snapshots, lifecycle):
+    """The recipe before the gates (``baseline``), fitted on the same snapshot as model B, is rejected for
+    what it does to identity groups; model B, the default recipe, passes every gate."""
+    from harmwatch.model.fitting import fit_model
+
+    old, _ = fit_model(snapshots["train"], seed=42, n_jobs=1, recipe="baseline")
+    before = judge_first_model(old, snapshots)
+    assert before.decision == "reject"
+    assert {"identity_fpr", "group_bpsn", "group_not_flagged", "functionality_floor"} <= set(before.failed)
+    assert before.evidence["gates"]["group_not_flagged"]["value"]["groups_below"]
+    now = judge_first_model(full_model, snapshots)
+    assert now.decision == "promote", {g: now.evidence["gates"][g] for g in now.failed}
+    assert lifecycle["eval_b"]["decision"] == "promote" and lifecycle["eval_b"]["failed_gates"] == []

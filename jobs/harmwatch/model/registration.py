@@ -45,8 +45,10 @@ def train_key(
     seed: int,
     date: str | None,
     budget: int = 0,
+    sources: list[dict[str, Any]] | None = None,
 ) -> str:
-    """Idempotency key of a training: same model name, snapshots, parameters, code and logical date.
+    """Idempotency key of a training: same model name, snapshots, parameters, recipe and the versions of
+    its augmentation sources (``sources``), code and logical date.
 
     A rerun with the same key (e.g. after the step was killed) reuses the version registered under it
     instead of registering a second one.
@@ -70,6 +72,7 @@ def train_key(
         "seed": seed,
         "date": date,
         "code": code.hexdigest(),
+        "augmentation": sorted(f"{s['name']}@{s['version']}" for s in sources or []),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 

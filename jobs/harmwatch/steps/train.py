@@ -1,17 +1,21 @@
 """Train a challenger from a training snapshot and register it in MLflow with alias ``challenger``.
 
 The model is the scikit-learn pipeline of :mod:`harmwatch.model.textmodel`, saved with skops, never pickle;
-:func:`harmwatch.model.fitting.fit_and_measure` fits it and measures it. The run records what a reviewer
-needs to trust or reject it: parameters, dataset versions and fingerprints, metrics on the frozen
-evaluation snapshot, plots, a model card, the signature and an input example, and a stratified sample of
-the training data scored by the model (``drift_reference/reference.parquet``) that the drift step compares
-production batches against.
+:func:`harmwatch.model.fitting.fit_and_measure` fits it by a recipe (``--recipe``; the default adds the
+augmentation sources of :mod:`harmwatch.model.augmentation` to the snapshot's rows) and measures it. The
+run records what a reviewer needs to trust or reject it: parameters, dataset versions and fingerprints,
+the recipe and every augmentation source with its version (run parameters, ``train_record.json`` and the
+model card), metrics on the frozen evaluation snapshot, the behaviour suite's results
+(:mod:`harmwatch.behaviour`, in the model card), plots, the signature and an input example, and a
+stratified sample of the training data scored by the model (``drift_reference/reference.parquet``) that
+the drift step compares production batches against.
 
 Idempotent: the run and the version carry a key (model name, snapshots and their hashes, parameters, the
-model code, the logical date). A rerun with the same key registers nothing new: it completes a version
-whose training was killed after registering it, registers a model that was completely logged but not yet
-registered, marks runs killed before that FAILED and trains again, and otherwise reuses the version,
-pointing ``challenger`` at it (``--retrain`` forces a new version); see :mod:`harmwatch.model.registration`.
+recipe and its sources' versions, the model code, the logical date). A rerun with the same key registers
+nothing new: it completes a version whose training was killed after registering it, registers a model
+that was completely logged but not yet registered, marks runs killed before that FAILED and trains again,
+and otherwise reuses the version, pointing ``challenger`` at it (``--retrain`` forces a new version); see
+:mod:`harmwatch.model.registration`.
 
 ``--only-if-new`` (the DAG passes it) trains nothing when the champion was trained on this very training
 snapshot: a drift-triggered run on a day whose labels are already in the champion has nothing new to learn.
@@ -36,7 +40,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.errors import DataError
 from harmwatch.faults import checkpoint
-from harmwatch.model.fitting import DEFAULT_RECIPE, RECIPES
+from harmwatch.model.fitting import DEFAULT_RECIPE, RECIPES, recipe_sources
 from harmwatch.model.registration import (
     KEY_TAG,
     RECORD,
@@ -126,9 +130,14 @@ def _run_tags(train_manifest: dict, eval_manifest: dict, date: str | None) -> tu
     return versions, fingerprints, tags
 
 
-def _run_params(settings: Settings, args: argparse.Namespace, eval_rows: int, weak: int) -> dict[str, Any]:
-    """The run's parameters besides the snapshots: sizes, budget, seed, weak labels, meta-features."""
+def _run_params(
+    settings: Settings, args: argparse.Namespace, eval_rows: int, weak: int, sources: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The run's parameters besides the snapshots: sizes, budget, seed, weak labels, meta-features, the
+    recipe and its augmentation sources (``name@version``, the version a sha256 of the content)."""
     from harmwatch.model.textmodel import META_FEATURES
+
+    recipe = recipe_of(args)
 
     return {
         "rows_eval": eval_rows,
@@ -137,8 +146,18 @@ def _run_params(settings: Settings, args: argparse.Namespace, eval_rows: int, we
         "seed": settings.seed,
         "weak_labels": weak,
         "meta_features": ",".join(META_FEATURES),
-        "recipe": getattr(args, "recipe", DEFAULT_RECIPE),
+        "recipe": recipe,
+        "augmentation_sources": " ".join(f"{s['name']}@{s['version']}" for s in sources) or "none",
+        "augmentation_rows": sum(int(s["rows"]) for s in sources),
     }
+
+
+def behaviour_of(pipeline: Any) -> dict[str, Any]:
+    """The behaviour suite's report of a fitted pipeline, for its model card (evaluate gates on it)."""
+    from harmwatch.behaviour import behaviour_report, suite_frame
+
+    cases = suite_frame()
+    return behaviour_report(cases, pipeline.predict(cases[["text"]]).reset_index(drop=True))
 
 
 def _log_model_and_evidence(fitted: Any, eval_labels: pd.Series, record: dict[str, Any]) -> str:
@@ -181,6 +200,22 @@ def _log_model_and_evidence(fitted: Any, eval_labels: pd.Series, record: dict[st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def recipe_of(args: argparse.Namespace) -> str:
+    """The recipe asked for (``--recipe``; callers that build their own arguments get the default)."""
+    return getattr(args, "recipe", DEFAULT_RECIPE)
+
+
+def with_inputs_and_behaviour(
+    record: dict[str, Any], pipeline: Any, recipe: str, sources: list[dict[str, Any]]
+) -> None:
+    """Add to the training record what the snapshot's manifest does not hold: the recipe and every
+    augmentation source with its version (record and model card), and the behaviour suite's results
+    (model card)."""
+    record["recipe"], record["augmentation"] = recipe, sources
+    record["card"]["augmentation"] = sources
+    record["card"]["behaviour"] = behaviour_of(pipeline)
+
+
 def train_and_register(
     settings: Settings,
     args: argparse.Namespace,
@@ -199,10 +234,13 @@ def train_and_register(
 
     versions, fingerprints, tags = _run_tags(train_manifest, eval_manifest, date)
     weak = train_manifest.get("weak_labels_accepted", 0)
+    recipe = recipe_of(args)
+    sources = recipe_sources(recipe)
     run_name = f"train-{train_manifest['version']}-{eval_manifest['version']}"
     with mlflow.start_run(run_name=run_name, tags={**tags, KEY_TAG: key}) as active:
         run_id = active.info.run_id
-        mlflow.log_params({**versions, **fingerprints, **_run_params(settings, args, len(eval_frame), weak)})
+        params = _run_params(settings, args, len(eval_frame), weak, sources)
+        mlflow.log_params({**versions, **fingerprints, **params})
         checkpoint("run")  # a run exists, its model does not: a rerun marks it FAILED and trains again
         started = time.perf_counter()
         fitted = fit_and_measure(
@@ -212,10 +250,11 @@ def train_and_register(
             seed=settings.seed,
             n_jobs=args.n_jobs,
             reference_rows=args.reference_rows,
-            recipe=getattr(args, "recipe", DEFAULT_RECIPE),
+            recipe=recipe,
         )
         files = len(train_manifest.get("landing_files", []))
         record = training_record(fitted, tags, versions, len(eval_frame), weak, files)
+        with_inputs_and_behaviour(record, fitted.pipeline, recipe, sources)
         logging_started = time.perf_counter()
         mlflow.log_params(
             {"rows_train": fitted.train_rows, **dict(fitted.pipeline.named_steps["clf"].get_params().items())}
@@ -277,7 +316,16 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     budget = (
         settings.train_row_budget if int(train_manifest.get("rows", 0)) > settings.train_row_budget > 0 else 0
     )
-    key = train_key(name, train_manifest, eval_manifest, args, settings.seed, date, budget)
+    key = train_key(
+        name,
+        train_manifest,
+        eval_manifest,
+        args,
+        settings.seed,
+        date,
+        budget,
+        recipe_sources(recipe_of(args)),
+    )
     with mlflow_calls(settings):
         client = configure_mlflow(settings)  # fail fast, before the expensive part
         if args.only_if_new:
@@ -307,6 +355,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "run_id": run_info.info.run_id,
         "model_version": version,
         **record["summary"],
+        "recipe": record.get("recipe"),
+        "augmentation_sources": [f"{s['name']}@{s['version']}" for s in record.get("augmentation", [])],
         "reused": previous is not None,
         "trained": True,
     }
