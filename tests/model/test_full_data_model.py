@@ -178,9 +178,9 @@ def judge_first_model(pipeline: Any, snapshots: dict[str, pd.DataFrame]) -> Any:
     )  # fmt: skip
 
 
-def test_todays_recipe_fails_the_new_gates_and_the_default_passes(full_model, snapshots, lifecycle):
+def test_todays_recipe_fails_the_new_gates(snapshots):
     """The recipe before the gates (``baseline``), fitted on the same snapshot as model B, is rejected for
-    what it does to identity groups; model B, the default recipe, passes every gate."""
+    what it does to identity groups and to whole kinds of posts (docs/model.md has its figures)."""
     from harmwatch.model.fitting import fit_model
 
     old, _ = fit_model(snapshots["train"], seed=42, n_jobs=1, recipe="baseline")
@@ -188,6 +188,11 @@ def test_todays_recipe_fails_the_new_gates_and_the_default_passes(full_model, sn
     assert before.decision == "reject"
     assert {"identity_fpr", "group_bpsn", "group_not_flagged", "functionality_floor"} <= set(before.failed)
     assert before.evidence["gates"]["group_not_flagged"]["value"]["groups_below"]
+
+
+def test_the_default_recipe_passes_every_gate(full_model, snapshots, lifecycle):
+    """Model B, trained by ``harmwatch train`` with the default recipe, passes every gate: as a first
+    model in process, and against model A in the lifecycle."""
     now = judge_first_model(full_model, snapshots)
-    assert now.decision == "promote", {g: now.evidence["gates"][g] for g in now.failed}
+    assert now.decision == "promote", {g: now.evidence["gates"][g]["value"] for g in now.failed}
     assert lifecycle["eval_b"]["decision"] == "promote" and lifecycle["eval_b"]["failed_gates"] == []

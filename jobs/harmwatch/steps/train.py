@@ -234,8 +234,7 @@ def train_and_register(
 
     versions, fingerprints, tags = _run_tags(train_manifest, eval_manifest, date)
     weak = train_manifest.get("weak_labels_accepted", 0)
-    recipe = recipe_of(args)
-    sources = recipe_sources(recipe)
+    recipe, sources = recipe_of(args), recipe_sources(recipe_of(args))
     run_name = f"train-{train_manifest['version']}-{eval_manifest['version']}"
     with mlflow.start_run(run_name=run_name, tags={**tags, KEY_TAG: key}) as active:
         run_id = active.info.run_id
