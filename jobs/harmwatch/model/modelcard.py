@@ -29,8 +29,9 @@ FAILURE_MODES = [
     "`other_cyberbullying` examples show no visible harm, so mundane posts are flagged as "
     "`other_cyberbullying` at a rate close to the `not_cyberbullying` error rate on the evaluation snapshot.",
     "Identity-term bias: the `religion` class is dominated by posts about Islam and Muslims, so neutral "
-    "posts mentioning Muslims can be flagged as `religion`; similar, weaker effects exist for other groups "
-    "(see the golden-set results in `evaluation/decision.json`).",
+    "posts mentioning Muslims can be flagged as `religion`; similar, weaker effects exist for other groups. "
+    "The behaviour suite below shows, per group, how many neutral and positive posts this version leaves "
+    "up; the identity templates and the golden set are in `evaluation/decision.json`.",
     "Taxonomy gaps: `age` means school bullying in the training data; insults aimed at older people are "
     "often missed. Masked profanity (`sh*t`) and stereotypes without slurs are weaker than explicit slurs.",
     "English tweets from 2011-2020 only; other languages, long-form text and new slang are out of scope.",
