@@ -149,11 +149,17 @@ def _lake_days(lake, days: range) -> None:
 
 
 def _tables(store, version: str) -> dict[str, pd.DataFrame]:
-    prefix = incremental.state_prefix(version)
-    return {n: strings(store.read_parquet(f"{prefix}/{n}.parquet")) for n in incremental.COMMITTED}
+    """Every state table of ``version`` as its parts make it up, and its decisions."""
+    manifest = store.manifest(incremental.state_prefix(version))
+    engine = relational.DuckDB()
+    incremental.load_state(engine, store, manifest)
+    out = _state(engine)
+    decisions = store.read_parquet(f"{incremental.state_prefix(version)}/decisions.parquet")
+    return {**out, "decisions": strings(decisions.sort_values("key"))}
 
 
-def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_path):
+def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(incremental, "MAX_PARTS", 3)  # the fourth day writes the tables whole again
     settings = load_settings()
     store = open_store(settings.lake_uri)
     args = _args(incremental=True, engine="duckdb")
@@ -163,6 +169,8 @@ def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_
         summaries.append(bd.run(settings, args))
     assert [s["runs_folded"] for s in summaries] == [2] * PARTS
     assert not any(s["state_rebuilt"] for s in summaries[1:])
+    parts = [store.manifest(incremental.state_prefix(s["state_version"]))["parts"] for s in summaries]
+    assert [len(p["votes"]) for p in parts] == [1, 2, 3, 1]  # a day writes what it changed
     last = summaries[-1]
     assert last["rows_recent"] > 0 and last["weak_labels_accepted"] > 0 and last["rows_review"] > 0
 
@@ -187,6 +195,7 @@ def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_
         _tables(store, last["state_version"]),
         _tables(open_store(str(copy)), rebuilt["state_version"]),
     )
+    assert set(mine) == set(incremental.COMMITTED)
     for name in incremental.COMMITTED:
         pd.testing.assert_frame_equal(mine[name], theirs[name], obj=name)
     for fact in ("train_version", "eval_version", "review_version", "reporters_version", "recent_version"):

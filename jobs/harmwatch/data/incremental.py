@@ -49,7 +49,7 @@ from harmwatch.errors import DataError
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 1  # bump when a state table's columns or meaning change: older states are rebuilt
+STATE_FORMAT = 2  # bump when a state table's columns or meaning change: older states are rebuilt
 STATE_TABLES = ("labels", "votes", "reports", "record")
 COMMITTED = (*STATE_TABLES, "decisions")
 _LIST = "VARCHAR[]"
@@ -113,6 +113,8 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
         ("agreements", "BIGINT"),
     ],
 }
+MAX_PARTS = 8  # parts of a keyed state table before a run writes it whole again
+CHANGED = {"labels": "changed_labels", "votes": "changed_reports", "reports": "changed_reports"}
 ORDER = {
     "labels": "key",
     "votes": "key, reporter_id, reason",
@@ -140,18 +142,29 @@ def _cast(name: str, source: str) -> str:
     return f"SELECT {cols} FROM {source}"
 
 
-def load_state(engine: relational.DuckDB, store: Any, version: str) -> None:
-    """The committed state ``version`` into the engine (``s_labels`` ...)."""
-    prefix = state_prefix(version)
+def load_state(engine: relational.DuckDB, store: Any, manifest: dict) -> None:
+    """The committed state of ``manifest`` into the engine (``s_labels`` ...): per table, its parts from
+    the oldest on, and per text the rows of the newest part that holds it."""
     for name in STATE_TABLES:
-        key = f"{prefix}/{name}.parquet"
-        path = store.local_path(key)
-        if path is not None:
-            engine.table(f"s_{name}", _cast(name, f"read_parquet({relational.literal(str(path))})"))
-        else:
-            engine.con.register("_state_frame", store.read_parquet(key))
-            engine.table(f"s_{name}", _cast(name, "_state_frame"))
-            engine.con.unregister("_state_frame")
+        sources = []
+        for gen, prefix in enumerate(manifest["parts"][name]):
+            key = f"{prefix}/{name}.parquet"
+            path = store.local_path(key)
+            if path is not None:
+                source = f"read_parquet({relational.literal(str(path))})"
+            else:
+                engine.frame(f"_state_{name}_{gen}", store.read_parquet(key))
+                source = f"_state_{name}_{gen}"
+            sources.append(f"SELECT *, {gen} AS _gen FROM ({_cast(name, source)})")
+        union = " UNION ALL ".join(sources)
+        engine.table(
+            f"s_{name}",
+            f"""SELECT * EXCLUDE (_gen, _newest) FROM (
+                SELECT *, max(_gen) OVER (PARTITION BY key) AS _newest FROM ({union})
+            ) WHERE _gen = _newest"""
+            if len(sources) > 1
+            else f"SELECT * EXCLUDE (_gen) FROM ({union})",
+        )
 
 
 def _delta(
@@ -246,6 +259,8 @@ def _judged(engine: relational.DuckDB, name: str, labels: str, votes: str, param
 def fold(engine: relational.DuckDB, params: dict[str, Any]) -> dict[str, int]:
     """Fold ``new_labelled`` and ``new_reports`` into the state tables; the rows each now holds."""
     engine.table("touched_keys", "SELECT key FROM new_labelled UNION SELECT key FROM new_reports")
+    engine.table("changed_labels", "SELECT DISTINCT key FROM new_labelled")
+    engine.table("changed_reports", "SELECT DISTINCT key FROM new_reports")
     touched = "WHERE key IN (SELECT key FROM touched_keys)"
     _judged(
         engine,
@@ -254,11 +269,16 @@ def fold(engine: relational.DuckDB, params: dict[str, Any]) -> dict[str, int]:
         f"SELECT * FROM s_votes {touched}",
         params,
     )
-    for name in ("labels", "votes", "reports"):
+    for name in ("labels", "votes", "reports"):  # the touched texts' new rows, then they replace the old
         engine.table(f"s_{name}_next", relational.render(f"state/{name}", params))
-    for name in ("labels", "votes", "reports"):
-        engine.con.execute(f"DROP TABLE s_{name}")
-        engine.con.execute(f"ALTER TABLE s_{name}_next RENAME TO s_{name}")
+    for name, changed in (
+        ("labels", "changed_labels"),
+        ("votes", "changed_reports"),
+        ("reports", "changed_reports"),
+    ):
+        engine.con.execute(f"DELETE FROM s_{name} WHERE key IN (SELECT key FROM {changed})")
+        engine.con.execute(f"INSERT INTO s_{name} SELECT * FROM s_{name}_next")
+        engine.con.execute(f"DROP TABLE s_{name}_next")
     _judged(
         engine,
         "judged_after",
@@ -409,21 +429,37 @@ def vouched_late(engine: relational.DuckDB, newly_reviewed: set[str]) -> bool:
     return engine.count("_late") > 0
 
 
-def _write_state(engine: relational.DuckDB, store: Any, prefix: str) -> dict[str, int]:
-    rows = {}
+def _write(engine: relational.DuckDB, store: Any, key: str, select: str, order: str) -> None:
+    path = store.local_path(key)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = relational.literal(str(path))
+        engine.con.execute(f"COPY ({select} ORDER BY {order}) TO {target} (FORMAT parquet)")
+    else:
+        engine.table("_part", select)
+        store.write_parquet(key, engine.fetch("_part", order.split(", ")))
+
+
+def _write_state(
+    engine: relational.DuckDB, store: Any, prefix: str, previous: dict | None
+) -> dict[str, list[str]]:
+    """Write this run's part of each table under ``prefix``; the parts each table is made of now.
+
+    A keyed table gets a part with the rows of the texts this run changed, on top of the previous parts,
+    so a day writes what it changed, not the history; every ``MAX_PARTS`` parts (and on a rebuild) it is
+    written whole again. ``record`` is small and written whole; ``decisions`` is this run's output."""
+    parts: dict[str, list[str]] = {}
     for name in COMMITTED:
         table = f"s_{name}" if name in STATE_TABLES else "weak_label_decisions"
-        order = ORDER.get(name, "key")
-        key = f"{prefix}/{name}.parquet"
-        path = store.local_path(key)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            target = relational.literal(str(path))
-            engine.con.execute(f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {target} (FORMAT parquet)")
+        before = [] if previous is None else previous["parts"].get(name, [])
+        changed = CHANGED.get(name)
+        if changed and 0 < len(before) < MAX_PARTS:
+            select = f"SELECT * FROM {table} WHERE key IN (SELECT key FROM {changed})"
+            parts[name] = [*before, prefix]
         else:
-            store.write_parquet(key, engine.fetch(table, order.split(", ")))
-        rows[name] = engine.count(table)
-    return rows
+            select, parts[name] = f"SELECT * FROM {table}", [prefix]
+        _write(engine, store, f"{prefix}/{name}.parquet", select, ORDER.get(name, "key"))
+    return parts
 
 
 def open_state(
@@ -432,7 +468,7 @@ def open_state(
     """Load the state to fold onto into ``engine`` (its manifest), or an empty one (None) and why."""
     previous, why = (None, "--rebuild") if rebuild else previous_state(store, runs, reviewed)
     if previous is not None:
-        load_state(engine, store, previous["version"])
+        load_state(engine, store, previous)
         if vouched_late(engine, reviewed - set(previous["reviewed"])):
             previous, why = None, "a folded landing file became a review file"
     if previous is None:
@@ -449,17 +485,20 @@ def commit_state(
     reviewed: set[str],
     policy: Policy,
     date: str,
+    previous: dict | None,
 ) -> None:
-    """Write and commit state ``version`` unless it is committed already (a rerun of the same inputs)."""
+    """Write and commit state ``version`` unless it is committed already (a rerun of the same inputs);
+    ``previous``: the manifest of the state it was folded onto (None: built from nothing)."""
     prefix = state_prefix(version)
     if store.manifest(prefix) is not None:
         return
-    counts = _write_state(engine, store, prefix)
+    parts = _write_state(engine, store, prefix, previous)
+    rows = {n: engine.count(f"s_{n}") for n in STATE_TABLES}
     meta = {"version": version, "format": STATE_FORMAT, "folded": folded, "reviewed": sorted(reviewed)}
     store.commit(
         prefix,
         [f"{n}.parquet" for n in COMMITTED],
-        {**meta, "rows": counts, "policy": asdict(policy), "date": date},
+        {**meta, "parts": parts, "rows": rows, "policy": asdict(policy), "date": date},
     )
 
 
@@ -524,7 +563,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
             "eval_fraction": args.eval_fraction,
         },
     )
-    commit_state(engine, store, version, folded, reviewed, policy, date)
+    commit_state(engine, store, version, folded, reviewed, policy, date, previous)
     order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
     summary = finish(
         store, settings, args, policy, rows, assembly, frozen, date, order, champion_version, "duckdb", origin

@@ -1,6 +1,7 @@
--- Fold the new labelled rows (new_labelled) into the per-text label state (s_labels): for each text the
--- new rows touch, its old state row and its new rows are candidates again, and each fact is re-picked by
--- the very order the full plan uses, so folding day by day equals deciding on the whole history.
+-- Fold the new labelled rows (new_labelled) into the per-text label state (s_labels): the new state rows
+-- of the texts the new rows touch (they replace the old ones). For each, its old state row and its new
+-- rows are candidates again, and each fact is re-picked by the very order the full plan uses, so
+-- folding day by day equals deciding on the whole history.
 -- m_*: the earliest open row (labelled_at, post id, read order): the moderated label of a clean text.
 -- c_*: the earliest open row (labelled_at, read order): the text a conflict's review row shows.
 -- r_*: the newest row from a reviewed landing file (decided_labels): it settles the text.
@@ -80,8 +81,6 @@ sets AS (
     ) AS both_sides
     GROUP BY key
 )
-SELECT * FROM s_labels WHERE key NOT IN (SELECT key FROM fresh)
-UNION ALL
 SELECT
     s.key, s.first_batch, s.last_batch, s.first_seen, s.labels, s.posts, s.open_files, s.files,
     m.text AS m_text, m.label AS m_label, m.post_id AS m_post_id, m.batch_dt AS m_batch_dt,

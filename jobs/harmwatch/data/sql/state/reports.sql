@@ -1,4 +1,5 @@
--- Fold the new reports into the per-text report state (s_reports): the first report's text (by
+-- Fold the new reports into the per-text report state (s_reports): the new rows of the texts the reports
+-- touch (they replace the old ones). The first report's text (by
 -- reported_at, report id, read order; w_*, what a weak label shows) and by reported_at and read order
 -- (p_*, what the champion is asked about), the distinct posts, report ids and landing files, when it was
 -- first reported and the newest batch its reports arrived in.
@@ -50,8 +51,6 @@ sets AS (
     )
     GROUP BY key
 )
-SELECT * FROM s_reports WHERE key NOT IN (SELECT key FROM new_reports)
-UNION ALL
 SELECT
     s.key, s.first_seen, s.newest_batch, s.posts, s.report_ids, s.files,
     w.text AS w_text, w.reported_at AS w_reported_at, w.report_id AS w_report_id, w._file AS w_file,
