@@ -346,19 +346,19 @@ def decide(
 
 
 def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> pd.DataFrame:
-    """What the recent slice reads of the labelled rows (key as ``text``, ``batch_dt``, ``post_id``,
-    ``source_file``): the rows of the batches from ``start`` on (``new_window``, in read order), and for
-    the texts also labelled earlier one row dated at their first batch (with ``renew``: for every text,
-    which renewing the anchor dates texts by)."""
+    """What the recent slice reads of the labelled rows (``key``, also as ``text``, ``batch_dt``,
+    ``post_id``, ``source_file``): the rows of the batches from ``start`` on (``new_window``, in read
+    order), and for the texts also labelled earlier one row dated at their first batch (with ``renew``:
+    for every text, which renewing the anchor dates texts by)."""
     older = "" if renew else "AND key IN (SELECT key FROM new_window)"
     before = relational.literal(start)
     engine.table(
         "held_rows",
-        f"""SELECT key AS text, batch_dt, post_id, source_file, _file, _rn FROM new_window
+        f"""SELECT key, key AS text, batch_dt, post_id, source_file, _file, _rn FROM new_window
         UNION ALL
-        SELECT key, first_batch, NULL, NULL, '', 0 FROM s_labels WHERE first_batch < {before} {older}
+        SELECT key, key, first_batch, NULL, NULL, '', 0 FROM s_labels WHERE first_batch < {before} {older}
         UNION ALL
-        SELECT * FROM (SELECT key, first_batch, NULL, NULL, '', 0 FROM s_labels
+        SELECT * FROM (SELECT key, key, first_batch, NULL, NULL, '', 0 FROM s_labels
                        WHERE first_batch < {before} LIMIT 1)""",
     )
     return engine.fetch("held_rows", ["_file", "_rn"]).drop(columns=["_file", "_rn"])
