@@ -17,6 +17,7 @@ from bench.sections import (
     adversaries,
     auth,
     dag,
+    dataplane,
     drift,
     drift_power,
     gates,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "review": review.run,
     "adversaries": adversaries.run,
     "spark": spark.run,
+    "dataplane": dataplane.run,
     "auth": auth.run,
     "incremental": incremental.run,
 }
@@ -73,6 +75,13 @@ def parser(default_source: Path) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--histories", type=int, nargs="*", default=[7, 30, 90], help="days of history (incremental)"
+    )
+    p.add_argument(
+        "--dataplane-factors",
+        type=int,
+        nargs="*",
+        default=[1, 4, 16],
+        help="sizes of the dataplane section (64 adds the 4 GiB check)",
     )
     p.add_argument("--quick", action="store_true", help="one repetition, 1x/4x, 200 requests")
     p.add_argument(
@@ -120,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         requests=args.requests,
         spark_factors=args.spark_factors,
         histories=args.histories,
+        dataplane_factors=args.dataplane_factors,
     )
     opts.results.mkdir(parents=True, exist_ok=True)
     failed = []

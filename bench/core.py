@@ -49,6 +49,7 @@ class Options:
     requests: int = 1000
     spark_factors: list[int] = field(default_factory=lambda: [1, 16, 64])
     histories: list[int] = field(default_factory=lambda: [7, 30, 90])
+    dataplane_factors: list[int] = field(default_factory=lambda: [1, 4, 16])
 
 
 class StepFailed(RuntimeError):

@@ -241,6 +241,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.incremental import report_lines as incremental_lines
 
         lines += incremental_lines(results["incremental"])
+    if "dataplane" in results:
+        from bench.sections.dataplane import report_lines as dataplane_lines
+
+        lines += dataplane_lines(results["dataplane"])
     if "auth" in results:
         from bench.sections.auth import report_lines as auth_lines
 

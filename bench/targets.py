@@ -112,6 +112,14 @@ TARGETS: list[Target] = [
     Target("incremental_day_ratio", "build-dataset --incremental: day at 90 / day at 7 days of history, CPU",
            1.5, "x", "incremental", at("incremental", "cpu_ratio_longest_to_shortest"),
            at("incremental", "load1_end")),
+    Target("dataplane_16x_cpu_s", "16x: validate + build-dataset (DuckDB), CPU", 40.0, "CPU-s", "dataplane",
+           at("dataplane", "sizes", "16", "cpu_s"), at("dataplane", "sizes", "16", "load1")),
+    Target("dataplane_16x_rss_mib", "16x: validate + build-dataset (DuckDB), peak RSS", 2048.0, "MiB",
+           "dataplane", at("dataplane", "sizes", "16", "peak_rss_mib"),
+           at("dataplane", "sizes", "16", "load1")),
+    Target("dataplane_64x_rss_mib", "64x: validate + build-dataset (DuckDB), peak RSS", 4096.0, "MiB",
+           "dataplane", at("dataplane", "sizes", "64", "peak_rss_mib"),
+           at("dataplane", "sizes", "64", "load1")),
 ]
 # fmt: on
 

@@ -183,3 +183,9 @@ def land(root: Path, key: str, content: str | bytes) -> Path:
     else:
         path.write_text(content)
     return path
+
+
+def strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's values as the lake's readers compare them across engines: strings, None for missing."""
+    frame = frame.reset_index(drop=True).astype(object)
+    return frame.where(frame.notna(), None).map(lambda v: None if v is None else str(v))

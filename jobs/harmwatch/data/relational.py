@@ -152,26 +152,41 @@ class Engine(Protocol):
     def table(self, name: str, sql: str) -> None: ...  # a table from a query (DuckDB's dialect)
     def fetch(self, name: str, order: list[str] | None = None) -> pd.DataFrame: ...
     def count(self, name: str) -> int: ...
+    def location(self, key: str) -> str | None: ...  # how the engine addresses a lake file, if it can
+    def empty(self, name: str, columns: list[str]) -> None: ...  # an input table without rows
+    def parquet(self, name: str, paths: list[str], columns: list[str]) -> None: ...  # a keyed input
 
 
 class DuckDB:
     """The embedded engine: one in-process DuckDB database; tables are materialised as they are built."""
 
-    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, store: Any = None, threads: int | None = None, memory_limit: str | None = None
+    ) -> None:
         import duckdb
         import pyarrow as pa
 
+        self.store = store
         self.con = duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
+            import tempfile
+
+            self.spill = tempfile.TemporaryDirectory(prefix="harmwatch-duckdb-")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            self.con.execute(f"SET temp_directory = '{self.spill.name}'")
         self.con.execute("SET preserve_insertion_order = false")
 
         def key(texts):  # no annotations: DuckDB reads them to type the function
             return pa.array(text_key(texts.to_pandas()), type=pa.string())
 
         self.con.create_function("text_key", key, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+
+    def location(self, key: str) -> str | None:
+        """Where DuckDB reads a lake file: a local path (None: not a local folder, pandas reads it)."""
+        path = self.store.local_path(key) if self.store is not None else None
+        return None if path is None else str(path)
 
     def frame(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(f"_{name}_frame", frame)
@@ -230,17 +245,17 @@ def load_frames(engine: Engine, labelled: pd.DataFrame, reports: pd.DataFrame) -
     engine.frame("reports", _columns(reports, REPORTS))
 
 
-def load_lake(engine: DuckDB, store: Any, labelled: list[dict], reports: list[dict]) -> None:
+def load_lake(engine: Engine, store: Any, labelled: list[dict], reports: list[dict]) -> None:
     """The two inputs from the Parquet files of committed validated runs (``labelled``, ``reports``: their
-    manifests): read by the engine where the lake is a local folder, else through pandas."""
+    manifests), read by the engine where it can address them (``engine.location``), else through pandas."""
     for name, manifests, columns in (("labelled", labelled, LABELLED), ("reports", reports, REPORTS)):
         keys = [f"{m['prefix']}/{f['name']}" for m in manifests for f in m.get("files", [])]
         keys = [k for k in keys if k.endswith(".parquet")]
-        paths = [store.local_path(k) for k in keys]
+        paths = [engine.location(k) for k in keys]
         if not keys:
             engine.empty(name, columns)
         elif all(p is not None for p in paths):
-            engine.parquet(name, [str(p) for p in paths], columns)
+            engine.parquet(name, paths, columns)
         else:
             engine.frame(name, _columns(pd.concat([store.read_parquet(k) for k in keys]), columns))
 
@@ -252,9 +267,9 @@ def newest_day(engine: Engine) -> str:
 
 
 def label_rows(engine: Engine) -> pd.DataFrame:
-    """Key (as ``text``), ``batch_dt``, ``post_id`` and ``source_file`` of every labelled row in read
-    order: what the recent slice and the landing-file lists read."""
-    engine.table("label_rows", "SELECT key AS text, batch_dt, post_id, source_file, _row FROM labelled")
+    """``key`` (also as ``text``: a key is its own key), ``batch_dt``, ``post_id`` and ``source_file`` of
+    every labelled row in read order: what the recent slice and the landing-file lists read."""
+    engine.table("label_rows", "SELECT key, key AS text, batch_dt, post_id, source_file, _row FROM labelled")
     return engine.fetch("label_rows", ["_row"]).drop(columns="_row")
 
 

@@ -40,18 +40,21 @@ def write_assembly(
     runs: list[str],
     eval_meta: dict[str, Any],
     train_meta: dict[str, Any] | None = None,
-) -> None:
-    """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``."""
+) -> dict[str, str]:
+    """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``; the
+    three content versions (each table hashed once)."""
+    train_version, review_version = assembly.train_version, assembly.review_version  # hashed once
+    reporters_version = assembly.reporters_version
     if assembly.eval_is_new:
         write_files(
             store, catalog.eval_snapshot(assembly.eval_version), {catalog.EVAL_FILE: assembly.eval}, eval_meta
         )
     write_files(
         store,
-        catalog.reporter_table(assembly.reporters_version),
+        catalog.reporter_table(reporters_version),
         {catalog.RELIABILITY_FILE: assembly.reliability},
         {
-            "version": assembly.reporters_version,
+            "version": reporters_version,
             "date": date,
             "rows": len(assembly.reliability),
             "policy": asdict(policy),
@@ -60,10 +63,10 @@ def write_assembly(
     )
     write_files(
         store,
-        catalog.train_snapshot(assembly.train_version),
+        catalog.train_snapshot(train_version),
         {catalog.TRAIN_FILE: assembly.train},
         {
-            "version": assembly.train_version,
+            "version": train_version,
             "date": date,
             "eval_version": assembly.eval_version,
             "rows": len(assembly.train),
@@ -72,18 +75,23 @@ def write_assembly(
             "landing_files": assembly.train_files,
             "policy": asdict(policy),
             "validated_runs": runs,
-            "review_version": assembly.review_version,
-            "reporters_version": assembly.reporters_version,
+            "review_version": review_version,
+            "reporters_version": reporters_version,
             **(train_meta or {}),
         },
     )
     write_files(
         store,
-        catalog.review_queue(assembly.review_version),
+        catalog.review_queue(review_version),
         {catalog.REVIEW_FILE: assembly.review, catalog.REVIEW_CSV: assembly.review},
-        {"version": assembly.review_version, "date": date, "rows": len(assembly.review)},
+        {"version": review_version, "date": date, "rows": len(assembly.review)},
     )
-    store.write_json(catalog.TRAIN_LATEST, {"version": assembly.train_version, "date": date})
+    store.write_json(catalog.TRAIN_LATEST, {"version": train_version, "date": date})
+    return {
+        "train_version": train_version,
+        "review_version": review_version,
+        "reporters_version": reporters_version,
+    }
 
 
 def champion_scores(settings: Settings, texts: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
@@ -150,20 +158,20 @@ def finish(
     held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"])
     eval_meta = held.pop("eval_meta", eval_meta)
     lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
-    write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage})
+    versions = write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage})
     return {
         **held,
         "anchor_generation": int(eval_meta.get("generation", 0)),
         "anchor_renewed": bool(args.renew_anchor),
-        "train_version": assembly.train_version,
+        "train_version": versions["train_version"],
         "eval_version": assembly.eval_version,
-        "review_version": assembly.review_version,
+        "review_version": versions["review_version"],
         "rows_train": len(assembly.train),
         "rows_eval": len(assembly.eval),
         "rows_review": len(assembly.review),
         "weak_labels_accepted": assembly.weak_labels,
         "reporters_scored": len(assembly.reliability),
-        "reporters_version": assembly.reporters_version,
+        "reporters_version": versions["reporters_version"],
         "review_from_reports": assembly.review_counts,
         "champion_checked": champion_version,
         "eval_reused": frozen is not None and not args.renew_anchor,

@@ -15,9 +15,10 @@ models on too. ``--renew-anchor --reason TEXT`` replaces the anchor explicitly (
 and why in its manifest); nothing else ever changes it. The summary says how many training rows are new
 since the previous snapshot (``new_rows``).
 
-``--engine duckdb`` makes the decisions with the SQL of :mod:`harmwatch.data.relational` in this
-process (:func:`run_relational`); ``--engine spark`` makes the same decisions on Spark
-(:mod:`harmwatch.spark.build`). All engines finish with the same code (:func:`finish`).
+``--engine duckdb`` (the default below the Spark threshold) makes the decisions with the SQL of
+:mod:`harmwatch.data.relational` in this process; ``--engine spark`` runs the same SQL on Spark SQL
+(:mod:`harmwatch.spark.relational`); ``--engine pandas`` with the pandas definitions the SQL is tested
+against. All engines finish with the same code (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import argparse
 from typing import Any
 
 from harmwatch.config import Settings
-from harmwatch.data import catalog
+from harmwatch.data import catalog, relational, sql_build
 from harmwatch.data.dataset import assemble, pending_texts
 from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.incremental import incremental_arguments
@@ -122,11 +123,14 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
         return incremental.run(settings, args, store, policy)
     if engine == "spark":
-        from harmwatch.spark.build import run_spark
+        from harmwatch.spark.relational import SparkSQL
+        from harmwatch.spark.session import spark_session
 
-        return run_spark(settings, args, store, policy)
+        with spark_session(settings, "build-dataset") as spark:
+            return sql_build.run(SparkSQL(spark, store), "spark", settings, args, store, policy)
     if engine == "duckdb":
-        return run_relational(settings, args, store, policy)
+        engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
+        return sql_build.run(engine, "duckdb", settings, args, store, policy)
     labelled, labelled_runs = read_committed(store, catalog.validated_runs("labelled"))
     if labelled.empty:
         raise DataError(
@@ -153,41 +157,4 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     runs = labelled_runs + report_runs
     return finish(
         store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas", origin
-    )
-
-
-def run_relational(settings: Settings, args: argparse.Namespace, store, policy: Policy) -> dict[str, Any]:
-    """``run`` with the decisions made by the SQL plan on DuckDB, which reads the lake's Parquet itself."""
-    from harmwatch.data import relational
-
-    lab_runs = store.committed(catalog.validated_runs("labelled"))
-    rep_runs = store.committed(catalog.validated_runs("reports"))
-    engine = relational.DuckDB()
-    relational.load_lake(engine, store, lab_runs, rep_runs)
-    if not engine.count("labelled"):
-        raise DataError(
-            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
-            "run ingest and validate first"
-        )
-    date = args.date or relational.newest_day(engine)
-    frozen = frozen_eval(store)
-    origin = provenance(store)
-    scores, champion_version = (None, None)
-    if args.champion_check and policy.champion_floor > 0:
-        scores, champion_version = champion_scores(settings, relational.pending_texts(engine))
-    anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    relational.decide(
-        engine,
-        policy,
-        settings.seed,
-        args.eval_fraction,
-        None if frozen is None else frozen[0],
-        scores,
-        origin["reviewed"],
-    )
-    a = relational.fetch_assembly(engine, policy, anchor)
-    held_rows = relational.label_rows(engine)
-    runs = [m["prefix"] for m in lab_runs + rep_runs]
-    return finish(
-        store, settings, args, policy, held_rows, a, frozen, date, runs, champion_version, "duckdb", origin
     )

@@ -1,4 +1,4 @@
--- Candidate co-reporting pairs: reporters a < b who reported at least :min_shared of the same texts,
+-- Candidate co-reporting pairs: reporters a < b who reported at least min_shared of the same texts,
 -- with the count chance gives two reporters this active, mu = n_a * n_b * S2 / S1^2 (S1: votes, S2:
 -- ordered pairs of votes on the same text). The Poisson test and the grouping into cohorts run on this
 -- small table. Each reporter's texts are taken once; the self-join only meets texts with two or more.

@@ -3,14 +3,14 @@
 SELECT
     key,
     max(CASE WHEN earliest = 1 THEN text END) AS text,
-    coalesce(string_agg(DISTINCT nullif(post_id, ''), '|' ORDER BY nullif(post_id, '')), '') AS post_id,
-    coalesce(string_agg(DISTINCT nullif(label, ''), '|' ORDER BY nullif(label, '')), '') AS labels_seen,
+    coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(post_id, ''))), '|'), '') AS post_id,
+    coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(label, ''))), '|'), '') AS labels_seen,
     coalesce(
-        string_agg(DISTINCT nullif(source_file, ''), '|' ORDER BY nullif(source_file, '')), ''
+        array_to_string(array_sort(array_agg(DISTINCT nullif(source_file, ''))), '|'), ''
     ) AS source_files,
     min(labelled_at) AS first_seen,
     'conflicting moderator labels: '
-    || coalesce(string_agg(DISTINCT nullif(label, ''), '|' ORDER BY nullif(label, '')), '') AS review_reason,
+    || coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(label, ''))), '|'), '') AS review_reason,
     'moderators' AS source
 FROM (
     SELECT o.*, row_number() OVER (PARTITION BY key ORDER BY labelled_at, _row) AS earliest

@@ -1,5 +1,6 @@
 -- The evaluation anchor, drawn once: per label, the moderated texts whose seeded hash ranks lowest, as
--- many as :eval_fraction of the label's texts (rounded half to even). Order-independent and stratified.
+-- many as the evaluation fraction of the label's texts (rounded half to even, as numpy rounds).
+-- Order-independent and stratified.
 SELECT key, text, label, post_id
 FROM (
     SELECT

@@ -4,7 +4,8 @@
 -- disagreement, and last a seeded random spot check of what would be accepted.
 -- Numbers in the reasons are formatted as Python formats them. A value exactly halfway (at 2 decimals
 -- only odd multiples of 1/8 are, at 3 only those of 1/16) is rounded half to even first, because Spark's
--- printf rounds such ties up; every other value prints alike on both engines.
+-- printf rounds such ties up; every other value prints alike on both engines. The rounded columns
+-- round half to even at 4 decimals after scaling, as numpy does.
 SELECT
     key,
     label,
@@ -51,7 +52,6 @@ FROM (
         top.n,
         top.rel,
         every.votes,
-        -- round half to even at 4 decimals, as numpy rounds
         (
             CASE
                 WHEN top.rel * 10000 - floor(top.rel * 10000) > 0.5 THEN floor(top.rel * 10000) + 1

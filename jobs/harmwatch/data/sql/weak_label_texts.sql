@@ -3,10 +3,10 @@
 SELECT
     key,
     max(CASE WHEN first = 1 THEN text END) AS text,
-    coalesce(string_agg(DISTINCT nullif(post_id, ''), '|' ORDER BY nullif(post_id, '')), '') AS post_id,
+    coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(post_id, ''))), '|'), '') AS post_id,
     count(DISTINCT report_id) AS n_reports,
     coalesce(
-        string_agg(DISTINCT nullif(source_file, ''), '|' ORDER BY nullif(source_file, '')), ''
+        array_to_string(array_sort(array_agg(DISTINCT nullif(source_file, ''))), '|'), ''
     ) AS source_files,
     min(reported_at) AS first_seen
 FROM (

@@ -1,0 +1,59 @@
+"""build-dataset on a SQL engine: read the validated runs into the engine, decide, finish.
+
+The same run for DuckDB (in this process) and Spark SQL (:mod:`harmwatch.spark.relational`): the inputs
+are the committed runs' Parquet files, read by the engine; the decisions are the plan of
+:mod:`harmwatch.data.relational`; the evaluation split, recent slice, anchor renewal, writes and summary
+are :func:`harmwatch.data.snapshot_writer.finish`, shared with the pandas engine. This process holds the
+counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``) and the
+fetched outputs: one row per text and per reporter, and four short columns per labelled row.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from harmwatch.config import Settings
+from harmwatch.data import catalog, relational
+from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
+from harmwatch.data.tables import frozen_eval
+from harmwatch.data.weak_labels import Policy
+from harmwatch.errors import DataError
+from harmwatch.storage import Store
+
+
+def run(
+    engine: Any, name: str, settings: Settings, args: argparse.Namespace, store: Store, policy: Policy
+) -> dict[str, Any]:
+    """build-dataset's ``run`` with ``engine`` (:class:`harmwatch.data.relational.Engine` that reads
+    Parquet); ``name`` is the engine the summary reports."""
+    lab_runs = store.committed(catalog.validated_runs("labelled"))
+    rep_runs = store.committed(catalog.validated_runs("reports"))
+    relational.load_lake(engine, store, lab_runs, rep_runs)
+    if not engine.count("labelled"):
+        raise DataError(
+            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
+            "run ingest and validate first"
+        )
+    date = args.date or relational.newest_day(engine)
+    frozen = frozen_eval(store)
+    origin = provenance(store)
+    scores, champion_version = (None, None)
+    if args.champion_check and policy.champion_floor > 0:
+        scores, champion_version = champion_scores(settings, relational.pending_texts(engine))
+    relational.decide(
+        engine,
+        policy,
+        settings.seed,
+        args.eval_fraction,
+        None if frozen is None else frozen[0],
+        scores,
+        origin["reviewed"],
+    )
+    anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
+    assembly = relational.fetch_assembly(engine, policy, anchor)
+    rows = relational.label_rows(engine)
+    runs = [m["prefix"] for m in lab_runs + rep_runs]
+    return finish(
+        store, settings, args, policy, rows, assembly, frozen, date, runs, champion_version, name, origin
+    )

@@ -1,0 +1,96 @@
+"""build-dataset's SQL decisions (``data/sql/``) on Spark SQL: the same files the embedded engine runs.
+
+The files are written in DuckDB's dialect; SQLGlot translates each one for Spark (``sha256`` becomes
+``sha2(.., 256)``, ordered ``string_agg`` becomes ``listagg .. within group``, default null ordering made
+explicit). Each table is a temporary view over the query, materialised once and cut from its lineage
+(``localCheckpoint``), so a
+table read by several later files is computed once, as on DuckDB. The inputs are the validated runs'
+Parquet files with the text key (the one Python definition, as an Arrow UDF) and ``_row``, the position
+a reader meets a row at (file index, row index in the file): the same tie-breaker DuckDB and pandas use.
+"""
+
+from __future__ import annotations
+
+from functools import cache, reduce
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@cache
+def to_spark(sql: str) -> str:
+    """One query of ``data/sql/`` in Spark SQL."""
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+
+def _spark_type(dtype: Any) -> str:
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "bigint"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double"
+    return "string"
+
+
+class SparkSQL:
+    """The plan's engine on a SparkSession (:class:`harmwatch.data.relational.Engine`)."""
+
+    def __init__(self, spark: SparkSession, store: Any = None) -> None:
+        self.spark, self.store = spark, store
+        # Constraint propagation through a UNION of checkpointed tables fails inside Catalyst (PySpark
+        # 4.3: "key not found" in Union.rewriteConstraints); the plan needs none of its inferred filters.
+        spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
+
+    def location(self, key: str) -> str | None:
+        """Where Spark reads a lake file (a local folder, or ``s3a://`` with the S3A connector)."""
+        return self.store.spark_path(key) if self.store is not None else None
+
+    def _view(self, name: str, frame: DataFrame) -> None:
+        # Materialised and cut from its lineage: a persisted view keeps its whole plan, and the plans
+        # of views built on views grow with every file (their text alone exhausted the driver's heap).
+        frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
+
+    def frame(self, name: str, frame: pd.DataFrame) -> None:
+        schema = ", ".join(f"`{c}` {_spark_type(t)}" for c, t in frame.dtypes.items())
+        rows = frame.astype(object).where(frame.notna(), None)
+        self.spark.createDataFrame(rows.values.tolist(), schema).createOrReplaceTempView(name)
+
+    def empty(self, name: str, columns: list[str]) -> None:
+        schema = ", ".join(f"`{c}` string" for c in [*columns, "key"]) + ", _row bigint"
+        self.spark.createDataFrame([], schema).createOrReplaceTempView(name)
+
+    def parquet(self, name: str, paths: list[str], columns: list[str]) -> None:
+        """A keyed input table from Parquet files, with ``_row`` (file index, row index in the file)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.functions import pandas_udf
+
+        from harmwatch.data.dataset import text_key
+
+        key = pandas_udf(lambda s: text_key(s), "string")
+        parts = [
+            self.spark.read.parquet(path).select(
+                *columns, (F.lit(i) * F.lit(4294967296) + F.col("_metadata.row_index")).alias("_row")
+            )
+            for i, path in enumerate(paths)
+        ]
+        rows = reduce(lambda a, b: a.unionByName(b), parts)
+        rows = rows.select(*columns, key("text").alias("key"), "_row")
+        self._view(name, rows.where(F.col("key") != ""))
+
+    def table(self, name: str, sql: str) -> None:
+        self._view(name, self.spark.sql(to_spark(sql)))
+
+    def fetch(self, name: str, order: list[str] | None = None) -> pd.DataFrame:
+        frame = self.spark.table(name)
+        if order:
+            frame = frame.orderBy(*order)
+        return frame.toPandas()
+
+    def count(self, name: str) -> int:
+        return int(self.spark.table(name).count())
