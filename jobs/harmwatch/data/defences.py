@@ -51,7 +51,7 @@ DEFENCES: tuple[Defence, ...] = (
         review_kind=None,
         marker=None,
         how="a vote is judged on the reporter's record as it stood before the vote",
-        cost="most honest labels while moderators label days late; a join of each vote to its reporter's earlier votes",
+        cost="most honest labels while moderators label days late; a join of each vote to earlier votes",
     ),
     Defence(
         "per_reason",
