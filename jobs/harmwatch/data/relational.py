@@ -269,8 +269,9 @@ def newest_day(engine: Engine) -> str:
 def label_rows(engine: Engine) -> pd.DataFrame:
     """``key`` (also as ``text``: a key is its own key), ``batch_dt``, ``post_id`` and ``source_file`` of
     every labelled row in read order: what the recent slice and the landing-file lists read."""
-    engine.table("label_rows", "SELECT key, key AS text, batch_dt, post_id, source_file, _row FROM labelled")
-    return engine.fetch("label_rows", ["_row"]).drop(columns="_row")
+    engine.table("label_rows", "SELECT key, batch_dt, post_id, source_file, _row FROM labelled")
+    rows = engine.fetch("label_rows", ["_row"]).drop(columns="_row")
+    return rows.assign(text=rows["key"])  # the same strings, not a second copy
 
 
 def champion_table(champion: pd.DataFrame | None, policy: Policy) -> pd.DataFrame:
