@@ -17,7 +17,7 @@ import pytest
 from harmwatch.config import load_settings
 from harmwatch.data import catalog, incremental, relational
 from harmwatch.steps import build_dataset as bd
-from harmwatch.storage import open_store
+from harmwatch.storage import LocalStore, open_store
 from tests.jobs.test_build_dataset import _args, _commit
 from tests.jobs.test_relational import POLICIES, assert_same, strings
 from tests.spark.test_build_policy import REVIEWED, history
@@ -204,3 +204,31 @@ def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_
     full = bd.run(settings, _args(engine="duckdb"))  # the full plan on the same lake
     for fact in ("train_version", "eval_version", "review_version", "reporters_version", "recent_version"):
         assert full[fact] == last[fact], fact
+
+
+class _Remote(LocalStore):
+    """A local folder read and written only through bytes, as an object store is (no local paths)."""
+
+    def local_path(self, key: str):
+        return None
+
+
+@pytest.mark.slow
+def test_state_on_an_object_store_equals_the_local_one(hw_env, tmp_path):
+    settings = load_settings()
+    policy = bd.policy_of(_args())
+    remote_root = tmp_path / "remote"
+    summaries = {}
+    for name, store in (("local", open_store(settings.lake_uri)), ("remote", _Remote(remote_root))):
+        lake = settings.lake_uri if name == "local" else remote_root
+        runs = []
+        for day in range(PARTS):
+            _lake_days(lake, range(day, day + 1))
+            runs.append(incremental.run(settings, _args(incremental=True), store, policy))
+        summaries[name] = runs
+    for fact in ("state_version", "train_version", "review_version", "reporters_version", "recent_version"):
+        assert [s[fact] for s in summaries["remote"]] == [s[fact] for s in summaries["local"]], fact
+    version = summaries["local"][-1]["state_version"]
+    mine, theirs = _tables(open_store(settings.lake_uri), version), _tables(_Remote(remote_root), version)
+    for name in incremental.COMMITTED:
+        pd.testing.assert_frame_equal(mine[name], theirs[name], obj=name)
