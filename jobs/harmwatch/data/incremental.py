@@ -528,7 +528,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     runs = {m["prefix"]: _digest(m) for ms in manifests.values() for m in ms}
     origin = provenance(store)
     reviewed = set(origin["reviewed"])
-    engine = relational.DuckDB()
+    engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
     previous, why = open_state(engine, store, runs, reviewed, getattr(args, "rebuild", False))
     folded: dict[str, str] = {} if previous is None else dict(previous["folded"])
     new = {kind: [m for m in ms if m["prefix"] not in folded] for kind, ms in manifests.items()}
