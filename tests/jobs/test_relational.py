@@ -10,14 +10,17 @@ the broken corpus, both engines through the CLI) are in ``tests/data/test_relati
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
+import operator
 
 import pandas as pd
 import pytest
 
 from harmwatch.data import dataset as ds
 from harmwatch.data import relational
-from harmwatch.data.weak_labels import Policy, spot_checked
+from harmwatch.data.weak_labels import Policy, spot_checked, tally, weak_label_decisions
 from tests.factories import labelled, reports, strings
 from tests.jobs.test_build_dataset import _history
 from tests.spark.test_build_policy import REVIEWED, history
@@ -113,3 +116,32 @@ def test_parameters_become_literals_and_a_missing_one_is_named():
     assert relational.literal(0.8) == "CAST(0.8 AS DOUBLE)" and relational.literal("it's") == "'it''s'"
     with pytest.raises(KeyError, match=":min_reliability"):
         relational.render("reliability", {"prior_agree": 1.0, "prior_disagree": 1.0})
+
+
+def test_a_mean_reliability_of_exactly_the_minimum_passes_in_any_order():
+    # 8/12, 9/10, 8/10 and 10/12 average to exactly 0.8; added as floats, some orders give 0.79999...
+    rels = [8 / 12, 9 / 10, 8 / 10, 10 / 12]
+    policy = Policy(min_reporters=3, spot_check_rate=0).without("cohorts", "champion")
+    orders = list(itertools.permutations(range(4)))
+    added = {functools.reduce(operator.add, [rels[i] for i in order]) / 4 for order in orders}
+    assert min(added) < 0.8 <= max(added)  # the case is not trivial (sum() would compensate)
+    params = relational.parameters(policy, 1)
+    engine = relational.DuckDB(threads=1)
+    engine.frame("champion_scores", relational.champion_table(None, policy))
+    for order in orders:
+        votes = pd.DataFrame(
+            {
+                "key": "pending text",
+                "reporter_id": [f"r{i}" for i in order],
+                "reason": "religion",
+                "rel": [rels[i] for i in order],
+            }
+        ).assign(trusted=lambda v: v["rel"] >= policy.min_reliability, cohort=lambda v: v["reporter_id"])
+        decided = weak_label_decisions(tally(votes), policy)
+        assert decided["review_reason"].tolist() == [""], order
+        engine.frame("rated_votes", votes)
+        for table in ("tally", "ranked_reasons", "weak_label_decisions"):
+            engine.table(table, relational.render(table, params))
+        sql = engine.fetch("weak_label_decisions")
+        assert sql["review_reason"].tolist() == [""], order
+        assert sql["mean_reliability"].tolist() == decided["mean_reliability"].tolist() == [0.8]

@@ -115,10 +115,17 @@ def pending_votes(
     return votes.assign(trusted=votes["rel"] >= policy.min_reliability, cohort=cohort)
 
 
+MEAN_DECIMALS = 9  # far above a float sum's order noise (about 1e-16), far below any policy's step
+
+
 def tally(votes: pd.DataFrame) -> pd.DataFrame:
-    """Per post and reason: distinct reporters, distinct cohorts, trusted cohorts, mean reliability."""
+    """Per post and reason: distinct reporters, distinct cohorts, trusted cohorts, mean reliability.
+
+    The mean is rounded to :data:`MEAN_DECIMALS` decimals, as ``data/sql/tally.sql`` rounds it: a float
+    sum depends on the order it is added in, so a mean of exactly ``min_reliability`` could otherwise fall
+    below it on one engine (or one order of the same rows) and not on another."""
     trusted = votes["cohort"].where(votes["trusted"])
-    return (
+    out = (
         votes.assign(_trusted=trusted)
         .groupby(["key", "reason"])
         .agg(
@@ -129,6 +136,7 @@ def tally(votes: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+    return out.assign(rel=out["rel"].round(MEAN_DECIMALS))
 
 
 def champion_p_label(leading: pd.Series, champion: pd.DataFrame | None, policy: Policy) -> pd.Series:
