@@ -57,6 +57,23 @@ def _folded(parts: list[tuple[pd.DataFrame, pd.DataFrame]], policy, scores=None,
     return engine
 
 
+def _decided_daily(parts: list[tuple[pd.DataFrame, pd.DataFrame]], policy, scores=None):
+    """Fold and decide day by day, each day re-deciding only what its fold may have changed; the engine
+    and, per day, (texts decided anew, texts pending)."""
+    engine = relational.DuckDB()
+    incremental.empty_state(engine)
+    params = relational.parameters(policy, 42, 0.2)
+    counts = []
+    for day, (lab, rep) in enumerate(parts):
+        incremental.delta_from_frames(engine, lab, rep, reviewed=REVIEWED)
+        incremental.fold(engine, params)
+        redecided = incremental.decide(engine, policy, 42, 0.2, None, scores, bounded=day > 0)
+        counts.append((redecided, engine.count("weak_label_decisions")))
+        engine.table("s_decisions", "SELECT * FROM weak_label_decisions")
+        engine.table("s_cohorts", "SELECT * FROM cohort_members")
+    return engine, counts
+
+
 def _day_by_day() -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     lab, rep, _ = history()
     # reports arrive before, with and after the labels of their texts
@@ -85,6 +102,25 @@ def test_folding_day_by_day_decides_what_the_whole_history_decides(name):
         reviewed=REVIEWED,
     )
     assert_same(got, expected)
+    # deciding each day only the texts whose votes, voters' records or cohorts changed decides the same
+    bounded, counts = _decided_daily(days, policy, scores)
+    order = ["key"]
+    pd.testing.assert_frame_equal(
+        strings(bounded.fetch("weak_label_decisions", order)),
+        strings(daily.fetch("weak_label_decisions", order)),
+        obj="decisions",
+    )
+    assert_same(relational.fetch_assembly(bounded, policy, None), expected)
+    assert counts[-1][1] > 0
+
+
+def test_a_day_re_decides_only_the_texts_whose_inputs_changed():
+    lab, rep, scores = history()
+    days = list(zip(_parts(lab), _parts(rep), strict=True))
+    quiet = (lab.iloc[0:0], rep.iloc[0:0])  # a day with nothing new: nothing to decide again
+    _engine, counts = _decided_daily([*days, quiet], POLICIES["shipped"], scores)
+    assert counts[-1][0] == 0 and counts[-1][1] > 0
+    assert any(0 < again < pending for again, pending in counts[1:-1])
 
 
 def test_folding_a_day_twice_counts_nothing_twice():
@@ -154,8 +190,10 @@ def _tables(store, version: str) -> dict[str, pd.DataFrame]:
     engine = relational.DuckDB()
     incremental.load_state(engine, store, manifest)
     out = _state(engine)
-    decisions = store.read_parquet(f"{incremental.state_prefix(version)}/decisions.parquet")
-    return {**out, "decisions": strings(decisions.sort_values("key"))}
+    for name in incremental.RESULTS:
+        frame = store.read_parquet(f"{incremental.state_prefix(version)}/{name}.parquet")
+        out[name] = strings(frame.sort_values(incremental.ORDER.get(name, "key")).reset_index(drop=True))
+    return out
 
 
 def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_path, monkeypatch):
@@ -177,6 +215,7 @@ def test_build_dataset_incremental_equals_rebuild_and_the_full_plan(hw_env, tmp_
     again = bd.run(settings, args)  # the same day twice: nothing folded, nothing new written
     assert again["runs_folded"] == 0 and again["state_version"] == last["state_version"]
     assert again["train_version"] == last["train_version"]
+    assert again["texts_decided"] == 0  # nothing changed: every decision is the previous run's
 
     # a run killed after committing its state but before moving the pointer: the rerun folds again
     store.write_json(catalog.STATE_LATEST, {"version": summaries[-2]["state_version"]})

@@ -16,8 +16,10 @@ in ``data/sql/state/``):
 Each fact is a pick by a total order (the order the full plan uses, with the read order spelt as landing
 run folder, file and row) or a set, so folding run by run gives the rows folding everything at once gives;
 ``record`` is folded by taking back the judgements of the texts the day touched as the old state had them
-and adding them as the new state has them. The weak-label decisions (``decisions``) are re-made from the
-state on every run, because a reporter's reliability moves every day, and are committed beside it.
+and adding them as the new state has them. The weak-label decisions (``decisions``) and co-reporting
+cohorts (``cohorts``) are made from the state on every run and committed beside it; a run under the same
+policy, seed and champion as the previous state re-decides only the pending texts whose inputs changed
+(:func:`stale_keys`).
 
 State versions are ids of their inputs (the folded runs with their file digests, the review loop's files,
 the policy), committed like snapshots: files first, ``_MANIFEST.json``, then ``state/build/LATEST.json``.
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = 2  # bump when a state table's columns or meaning change: older states are rebuilt
 STATE_TABLES = ("labels", "votes", "reports", "record")
-COMMITTED = (*STATE_TABLES, "decisions")
+COMMITTED = (*STATE_TABLES, "decisions", "cohorts")
+RESULTS = {"decisions": "weak_label_decisions", "cohorts": "cohort_members"}  # committed, made each run
 _LIST = "VARCHAR[]"
 SCHEMAS: dict[str, list[tuple[str, str]]] = {
     "labels": [
@@ -120,6 +123,7 @@ ORDER = {
     "votes": "key, reporter_id, reason",
     "reports": "key",
     "record": "reporter_id, reason",
+    "cohorts": "reporter_id",
 }
 
 
@@ -308,9 +312,16 @@ def decide(
     eval_fraction: float,
     frozen: pd.DataFrame | None,
     champion: pd.DataFrame | None = None,
-) -> None:
+    bounded: bool = False,
+) -> int:
     """Build the tables :func:`harmwatch.data.relational.fetch_assembly` reads, from the state tables:
-    the text-level facts from the state, the weak-label rules by the full plan's own SQL."""
+    the text-level facts from the state, the weak-label rules by the full plan's own SQL; the number of
+    pending texts decided anew.
+
+    With ``bounded`` (the previous run's decisions and cohorts are ``s_decisions`` and ``s_cohorts``,
+    made under the same policy, seed and champion, and the fold just made ``judged_before`` and
+    ``judged_after``), only the pending texts whose inputs may have changed are decided again
+    (:func:`stale_keys`); the others keep their decision."""
     params = relational.parameters(policy, seed, eval_fraction)
     engine.frame("champion_scores", relational.champion_table(champion, policy))
     if frozen is not None:
@@ -327,12 +338,23 @@ def decide(
     if policy.before_report:
         _judged(engine, "judged", "SELECT * FROM s_labels", "SELECT * FROM s_votes", params)
     engine.table("reliability", relational.render("reliability", params))
+    engine.table("votes_all", "SELECT * FROM votes")
+    if bounded:
+        stale_keys(engine)
+        engine.table("votes", "SELECT * FROM votes_all WHERE key IN (SELECT key FROM stale_keys)")
     engine.table(
         "vote_record",
         relational.render("vote_record_before" if policy.before_report else "vote_record_now", params),
     )
     for table in ("rated_votes", "tally", "ranked_reasons", "weak_label_decisions"):
         engine.table(table, relational.render(table, params))
+    redecided = engine.count("weak_label_decisions")
+    if bounded:
+        engine.con.execute(
+            """INSERT INTO weak_label_decisions BY NAME SELECT * FROM s_decisions
+            WHERE key IN (SELECT key FROM votes_all) AND key NOT IN (SELECT key FROM stale_keys)"""
+        )
+        engine.table("votes", "SELECT * FROM votes_all")
     engine.table("weak_label_texts", relational.render("state/weak_label_texts", params))
     for table in ("accepted", "report_review"):
         engine.table(table, relational.render(table, params))
@@ -343,6 +365,47 @@ def decide(
     engine.table("train_files", relational.render("state/train_files", params))
     if frozen is None:
         engine.table("eval_files", relational.render("state/eval_files", params))
+    return redecided
+
+
+def stale_keys(engine: relational.DuckDB) -> None:
+    """``stale_keys``: the pending texts whose decision may differ from the previous run's.
+
+    A decision reads only its text's votes (changed only on a text the day touched), each voter's record
+    (changed only by a judgement of a touched text: the rows where ``judged_before`` and ``judged_after``
+    differ, label times included for ``before_report``), each voter's cohort (which the day's pairs can
+    move for anyone: the reporters whose cohort differs from ``s_cohorts``), the champion's score of its
+    text and the policy (both the same as the previous run's, or the run decides every text)."""
+    engine.table(
+        "stale_reporters",
+        """SELECT reporter_id FROM (SELECT * FROM judged_before EXCEPT SELECT * FROM judged_after)
+        UNION SELECT reporter_id FROM (SELECT * FROM judged_after EXCEPT SELECT * FROM judged_before)
+        UNION SELECT coalesce(n.reporter_id, o.reporter_id)
+              FROM cohort_members AS n FULL JOIN s_cohorts AS o ON o.reporter_id = n.reporter_id
+              WHERE n.cohort IS DISTINCT FROM o.cohort""",
+    )
+    engine.table(
+        "stale_keys",
+        """SELECT key FROM touched_keys
+        UNION SELECT key FROM votes_all WHERE reporter_id IN (SELECT reporter_id FROM stale_reporters)""",
+    )
+
+
+def load_results(engine: relational.DuckDB, store: Any, manifest: dict) -> None:
+    """The previous run's decisions and cohorts (``s_decisions``, ``s_cohorts``) from ``manifest``."""
+    for name, table in (("decisions", "s_decisions"), ("cohorts", "_s_cohorts")):
+        key = f"{manifest['parts'][name][-1]}/{name}.parquet"
+        path = store.local_path(key)
+        if path is not None:
+            source = f"read_parquet({relational.literal(str(path))}, hive_partitioning = false)"
+            engine.table(table, f"SELECT * FROM {source}")
+        else:
+            engine.frame(table, store.read_parquet(key))
+    engine.table(
+        "s_cohorts",
+        "SELECT CAST(reporter_id AS VARCHAR) AS reporter_id, CAST(cohort AS VARCHAR) AS cohort "
+        "FROM _s_cohorts",
+    )
 
 
 def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> pd.DataFrame:
@@ -450,7 +513,7 @@ def _write_state(
     written whole again. ``record`` is small and written whole; ``decisions`` is this run's output."""
     parts: dict[str, list[str]] = {}
     for name in COMMITTED:
-        table = f"s_{name}" if name in STATE_TABLES else "weak_label_decisions"
+        table = f"s_{name}" if name in STATE_TABLES else RESULTS[name]
         before = [] if previous is None else previous["parts"].get(name, [])
         changed = CHANGED.get(name)
         if changed and 0 < len(before) < MAX_PARTS:
@@ -486,9 +549,11 @@ def commit_state(
     policy: Policy,
     date: str,
     previous: dict | None,
+    basis: dict[str, Any],
 ) -> None:
     """Write and commit state ``version`` unless it is committed already (a rerun of the same inputs);
-    ``previous``: the manifest of the state it was folded onto (None: built from nothing)."""
+    ``previous``: the manifest of the state it was folded onto (None: built from nothing); ``basis``: what
+    its decisions were made under (:func:`decision_basis`)."""
     prefix = state_prefix(version)
     if store.manifest(prefix) is not None:
         return
@@ -498,8 +563,14 @@ def commit_state(
     store.commit(
         prefix,
         [f"{n}.parquet" for n in COMMITTED],
-        {**meta, "parts": parts, "rows": rows, "policy": asdict(policy), "date": date},
+        {**meta, "parts": parts, "rows": rows, "policy": asdict(policy), "date": date, "basis": basis},
     )
+
+
+def decision_basis(policy: Policy, seed: int, champion_version: str | None) -> dict[str, Any]:
+    """What a state's decisions were made under: a run under the same basis re-decides only the texts
+    whose inputs changed (:func:`stale_keys`), any other run every pending text."""
+    return {"policy": asdict(policy), "seed": seed, "champion": champion_version}
 
 
 def recent_rows(
@@ -547,7 +618,19 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     scores, champion_version = (None, None)
     if args.champion_check and policy.champion_floor > 0:
         scores, champion_version = champion_scores(settings, pending_texts(engine))
-    decide(engine, policy, settings.seed, args.eval_fraction, None if frozen is None else frozen[0], scores)
+    basis = decision_basis(policy, settings.seed, champion_version)
+    bounded = previous is not None and previous.get("basis") == basis
+    if bounded:
+        load_results(engine, store, previous)
+    redecided = decide(
+        engine,
+        policy,
+        settings.seed,
+        args.eval_fraction,
+        None if frozen is None else frozen[0],
+        scores,
+        bounded,
+    )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
     assembly = relational.fetch_assembly(engine, policy, anchor)
 
@@ -563,7 +646,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
             "eval_fraction": args.eval_fraction,
         },
     )
-    commit_state(engine, store, version, folded, reviewed, policy, date, previous)
+    commit_state(engine, store, version, folded, reviewed, policy, date, previous, basis)
     order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
     summary = finish(
         store, settings, args, policy, rows, assembly, frozen, date, order, champion_version, "duckdb", origin
@@ -576,4 +659,5 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
         "state_rebuilt": previous is None,
         "state_note": why,
         "runs_folded": new_runs,
+        "texts_decided": redecided,
     }
