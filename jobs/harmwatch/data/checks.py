@@ -1,9 +1,11 @@
-"""Validate's pure core: run the Great Expectations suites on one ingest run and say what fails.
+"""Validate's pure core: judge one ingest run's rows and landing files, and say what fails.
 
-:func:`check_frame` takes the rows of a run (and the derived frame the row suite checks) and returns a
-:class:`Judgement`: a quarantine reason per row ('' when valid), the per-expectation records and the
-per-landing-file verdicts for the report, and the landing files a batch-level check rejected (all their
-rows are quarantined). No storage is touched here: the step reads the run and writes the results.
+:func:`check_frame` takes the rows of a run and returns a :class:`Judgement`: a quarantine reason per row
+('' when valid), the per-expectation records and the per-landing-file verdicts for the report, and the
+landing files a batch-level check rejected (all their rows are quarantined). The row checks run as one
+SQL query (:mod:`harmwatch.data.row_checks`); Great Expectations judges the one-row-per-file batch
+summary. :func:`suite_row_reasons` runs the same row checks as a GX suite, row by row: the reference the
+SQL is held to by the tests. No storage is touched here: the step reads the run and writes the results.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harmwatch.data import row_checks
 from harmwatch.data.suites import (
     WARN_ONLY,
     Bounds,
@@ -68,11 +71,13 @@ def read_row_results(result, reasons: dict[str, str]) -> tuple[list[dict], list[
     return records, flags
 
 
-def check_rows(
+def suite_row_reasons(
     frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float, derived: pd.DataFrame | None = None
 ) -> tuple[pd.Series, list[dict]]:
-    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report.
+    """Per-row quarantine reasons ('' when valid) and a per-expectation record, by the GX row suite.
 
+    The reference definition of the row checks (several seconds per 100k rows, so validate runs
+    :func:`harmwatch.data.row_checks.check_rows` instead, and a test holds the two to the same result).
     ``derived`` is ``derive(frame, kind)`` when the caller computed it already.
     """
     if derived is None:
@@ -140,13 +145,24 @@ def check_frame(
     kind: str,
     bounds: Bounds,
     as_of: float,
-    derived: pd.DataFrame | None = None,
     reviewed: Collection[str] = (),
 ) -> Judgement:
     """Row checks, then batch checks; a rejected batch's rows carry its reason before their own.
 
     ``reviewed``: landing files the review-pull ledger vouches for (their class mix only warns)."""
-    reasons, expectations = check_rows(frame, kind, bounds, as_of, derived)
+    reasons, expectations = row_checks.check_rows(frame, kind, bounds, as_of)
+    return with_batches(frame, kind, bounds, reasons, expectations, reviewed)
+
+
+def with_batches(
+    frame: pd.DataFrame,
+    kind: str,
+    bounds: Bounds,
+    reasons: pd.Series,
+    expectations: list[dict],
+    reviewed: Collection[str] = (),
+) -> Judgement:
+    """The batch checks on rows already judged row by row (``reasons``, ``expectations``)."""
     rejected, batches = check_batches(frame, reasons != "", kind, bounds, reviewed)
     batch_reason = frame["source_file"].map(
         lambda s: f"batch rejected: {rejected[s]}" if s in rejected else ""

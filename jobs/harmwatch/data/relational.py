@@ -47,6 +47,8 @@ _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 def literal(value: Any) -> str:
     """A SQL literal both engines read alike (floats as DOUBLE, not DECIMAL)."""
+    if isinstance(value, list | tuple):  # a list for ``IN (:name)``
+        return ", ".join(literal(v) for v in value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):

@@ -6,7 +6,8 @@ the validated run (:mod:`harmwatch.data.catalog`). A landing file that fails a b
 non-zero with one line, after committing, so nothing is lost and a rerun does not loop. With ``--date``,
 a batch of that date rejected earlier keeps failing the command, so an Airflow retry cannot turn a
 rejected batch into a green task. Each run writes an HTML page and the GX result JSON to the reports
-store. The checks themselves are :func:`harmwatch.data.checks.check_frame`.
+store. The checks themselves are :mod:`harmwatch.data.row_checks` (one SQL query per run, on DuckDB or
+Spark SQL) and :func:`harmwatch.data.checks.with_batches` (the GX batch suite on the per-file summary).
 
 Accounting: ``rows_in`` counts every record that landed in the runs validated now (including the
 ones ingest already quarantined), and ``rows_in == rows_valid + rows_quarantined``.
@@ -28,14 +29,16 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.authority import pull_ledger, refusal_lines, vouch
-from harmwatch.data.checks import check_frame
-from harmwatch.data.suites import Bounds, derive, import_gx
+from harmwatch.data.checks import with_batches
+from harmwatch.data.row_checks import check_rows
+from harmwatch.data.suites import Bounds, import_gx
 from harmwatch.data.validation_report import summarise, validated_meta, write_report
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
+Prepared = tuple[pd.DataFrame, pd.Series, list[dict]]  # a run's rows, row reasons, expectation records
 TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
 
 
@@ -45,32 +48,37 @@ def pending_runs(lake: Store, kind: str) -> list[dict]:
     return [m for m in lake.committed(catalog.ingest_runs(kind)) if m["run_id"] not in done]
 
 
-def read_run(lake: Store, manifest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An ingest run's rows and the derived frame its row-level suite checks."""
+def read_run(lake: Store, manifest: dict, bounds: Bounds, as_of: float) -> Prepared:
+    """An ingest run's rows, their quarantine reasons by the row checks ('' when valid) and the checks'
+    per-expectation records."""
     kind = manifest["kind"]
     frame = lake.read_parquet(f"{catalog.ingest_run(kind, manifest['run_id'])}/{catalog.PART}")
-    return frame, derive(frame, kind)
+    return (frame, *check_rows(frame, kind, bounds, as_of))
 
 
-def _read_runs(lake_uri: str, settings: Settings, manifests: list[dict]) -> list[tuple[pd.DataFrame, Any]]:
+def _read_runs(
+    lake_uri: str, settings: Settings, manifests: list[dict], bounds: Bounds, as_of: float
+) -> list[Prepared]:
     lake = open_store(lake_uri, settings)  # the worker's own store (no connection shared with the parent)
-    return [read_run(lake, m) for m in manifests]
+    return [read_run(lake, m, bounds, as_of) for m in manifests]
 
 
-def prepare(lake: Store, settings: Settings, manifests: list[dict]) -> list[tuple[pd.DataFrame, Any]]:
-    """Read and derive the pending runs while this process imports Great Expectations.
+def prepare(
+    lake: Store, settings: Settings, manifests: list[dict], bounds: Bounds, as_of: float
+) -> list[Prepared]:
+    """Read the pending runs and run their row checks while this process imports Great Expectations.
 
-    Importing great_expectations takes seconds of CPU and does not need the data, so on a machine
-    with a second core the runs are read and derived in a forked worker meanwhile (the GX suites still
-    run here, on the derived frames). Without ``fork`` or a second core, it all happens in order.
+    Importing great_expectations takes seconds of CPU and does not need the data (GX only judges the
+    per-file batch summary), so on a machine with a second core the runs are read and checked row by
+    row in a forked worker meanwhile. Without ``fork`` or a second core, it all happens in order.
     """
     if not manifests:
         return []
     if "fork" not in mp.get_all_start_methods() or (os.cpu_count() or 1) < 2:
         import_gx()
-        return [read_run(lake, m) for m in manifests]
+        return [read_run(lake, m, bounds, as_of) for m in manifests]
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
-        future = pool.submit(_read_runs, lake.uri, settings, manifests)
+        future = pool.submit(_read_runs, lake.uri, settings, manifests, bounds, as_of)
         import_gx()
         return future.result()
 
@@ -80,16 +88,15 @@ def validate_run(
     reports: Store,
     manifest: dict,
     bounds: Bounds,
-    as_of: float,
-    prepared: tuple[pd.DataFrame, pd.DataFrame],
+    prepared: Prepared,
     reviewed: Collection[str] = (),
 ) -> dict:
     """Judge one ingest run; write its quarantine, report and validated rows (committed last).
 
     ``reviewed``: the run's landing files the review-pull ledger vouches for (:func:`review_authority`)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
-    frame, derived = prepared
-    result = check_frame(frame, kind, bounds, as_of, derived, reviewed)
+    frame, row_reasons, expectations = prepared
+    result = with_batches(frame, kind, bounds, row_reasons, expectations, reviewed)
     bad = result.invalid
     quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
     valid = frame[~bad]
@@ -187,9 +194,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             ]
     else:
         runs = [
-            validate_run(lake, reports, m, bounds, as_of, data, vouched)
+            validate_run(lake, reports, m, bounds, data, vouched)
             for m, data, (vouched, _lines) in zip(
-                pending, prepare(lake, settings, pending), authority, strict=True
+                pending, prepare(lake, settings, pending, bounds, as_of), authority, strict=True
             )
         ]
     rejected = {src: why for r in runs for src, why in r["rejected_batches"].items()}

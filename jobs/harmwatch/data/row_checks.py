@@ -1,0 +1,185 @@
+"""Validate's row checks as relational expressions: one query flags every rule on every row in one pass.
+
+``data/sql/validate/<kind>_rows.sql`` computes one boolean column per check (TRUE: the row fails it); the
+query :func:`row_query` wraps around it joins the failed checks' reasons in the suite's order into
+``_reason`` ('' when the row passes). DuckDB runs it in this process (:func:`check_rows`), Spark SQL runs
+the same text translated by SQLGlot (:mod:`harmwatch.spark.validate`). The parsed timestamp stays Python
+(:func:`harmwatch.data.suites.ts_epoch`, the one parse both engines use), as does the text key.
+
+:func:`row_rules` is the one table of checks: their names, reasons and the Great Expectations
+expectation each one is, so the report lists the same expectations with their unexpected counts, and
+:func:`harmwatch.data.suites.row_suite` (the suite run row by row) stays the reference the SQL is tested
+against. Only the per-file batch summary goes through Great Expectations at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from harmwatch.data.relational import literal, render
+from harmwatch.data.suites import KIND_SPEC, WARN_ONLY, Bounds, ts_epoch
+
+# What Python's ``\S`` matches (GX's "not blank" regex): any character ``str.isspace`` rejects.
+_SPACES = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
+NOT_BLANK = f"[^{_SPACES}]"
+
+
+def _column_rules(kind: str, bounds: Bounds) -> list[tuple[str, str, str, dict]]:
+    """Per required column: present, not blank, and the text's length or the class's set where they apply."""
+    spec = KIND_SPEC[kind]
+    rules: list[tuple[str, str, str, dict]] = []
+    for col in spec["required"]:
+        rules.append(
+            (f"{col}_present", f"{col} missing", "expect_column_values_to_not_be_null", {"column": col})
+        )
+        rules.append(
+            (
+                f"{col}_not_blank",
+                f"{col} blank",
+                "expect_column_values_to_match_regex",
+                {"column": col, "regex": r"\S"},
+            )
+        )
+        if col == "text":
+            rules.append(
+                (
+                    "text_length",
+                    f"text length outside [{bounds.min_text_len}, {bounds.max_text_len}]",
+                    "expect_column_value_lengths_to_be_between",
+                    {"column": "text", "min_value": bounds.min_text_len, "max_value": bounds.max_text_len},
+                )
+            )
+        if col == spec["class"]:
+            rules.append(
+                (
+                    f"{col}_allowed",
+                    f"{col} not one of the allowed classes",
+                    "expect_column_values_to_be_in_set",
+                    {"column": col, "value_set": list(spec["classes"])},
+                )
+            )
+    return rules
+
+
+def row_rules(kind: str, bounds: Bounds, as_of: float) -> list[dict[str, Any]]:
+    """The row checks in the suite's order: name, reason, GX expectation type and kwargs, warn-only."""
+    spec = KIND_SPEC[kind]
+    rules = _column_rules(kind, bounds)
+    rules += [
+        (
+            f"{spec['id']}_unique",
+            f"{spec['id']} duplicated within the batch: the copy with the latest {spec['ts']} (then the last "
+            "landed) is kept",
+            "expect_column_values_to_be_between",
+            {"column": "_id_copy", "max_value": 0.0},
+        ),
+        (
+            "timestamp_parses",
+            f"{spec['ts']} is not an ISO 8601 timestamp",
+            "expect_column_values_to_not_be_null",
+            {"column": "_ts_epoch"},
+        ),
+        (
+            "timestamp_not_future",
+            f"{spec['ts']} is in the future",
+            "expect_column_values_to_be_between",
+            {"column": "_ts_epoch", "max_value": float(as_of)},
+        ),
+    ]
+    if kind == "labelled":
+        rules.append(
+            (
+                "label_variants",
+                "same text under conflicting labels",
+                "expect_column_values_to_be_between",
+                {"column": "_label_variants", "max_value": 1.0},
+            )
+        )
+    return [
+        {"name": n, "reason": r, "type": t, "kwargs": kw, "warn_only": n in WARN_ONLY}
+        for n, r, t, kw in rules
+    ]
+
+
+def row_query(kind: str, bounds: Bounds, as_of: float) -> str:
+    """The query over table ``rows`` (the run, with ``_row`` and ``_ts_epoch``): its columns, one flag per
+    check and ``_reason``, the quarantining checks' reasons joined by '; ' in the suite's order."""
+    spec = KIND_SPEC[kind]
+    flags = render(
+        f"validate/{kind}_rows",
+        {
+            "blank": NOT_BLANK,
+            "min_text_len": int(bounds.min_text_len),
+            "max_text_len": int(bounds.max_text_len),
+            "classes": list(spec["classes"]),
+            "as_of": float(as_of),
+        },
+    )
+    parts = [
+        f"CASE WHEN {r['name']} THEN {literal(r['reason'])} END"
+        for r in row_rules(kind, bounds, as_of)
+        if not r["warn_only"]
+    ]
+    return f"SELECT *, concat_ws('; ', {', '.join(parts)}) AS _reason FROM ({flags}) AS flagged"
+
+
+def count_query(kind: str, bounds: Bounds, as_of: float, table: str) -> str:
+    """Per check, how many rows of ``table`` (the result of :func:`row_query`) fail it."""
+    counts = ", ".join(
+        f"sum(CASE WHEN {r['name']} THEN 1 ELSE 0 END) AS {r['name']}" for r in row_rules(kind, bounds, as_of)
+    )
+    return f"SELECT {counts} FROM {table}"
+
+
+def records(kind: str, bounds: Bounds, as_of: float, counts: dict[str, Any]) -> list[dict]:
+    """The report's per-expectation records (as the GX row suite gives them) from the checks' counts."""
+    out = []
+    for r in row_rules(kind, bounds, as_of):
+        n = counts.get(r["name"])
+        n = 0 if n is None or pd.isna(n) else int(n)  # no rows: SQL's sum is NULL
+        out.append(
+            {
+                "name": r["name"],
+                "type": r["type"],
+                "success": n == 0,
+                "unexpected": n,
+                "warn_only": r["warn_only"],
+                "kwargs": r["kwargs"],
+            }
+        )
+    return out
+
+
+def rows_input(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The columns the checks read (required ones, lineage), with ``_row`` and the parsed ``_ts_epoch``."""
+    spec = KIND_SPEC[kind]
+    columns = [*spec["required"], "source_file", "source_line"]
+    out = pd.DataFrame(
+        {
+            c: frame[c].reset_index(drop=True)
+            if c in frame.columns
+            else pd.Series(pd.NA, index=range(len(frame)), dtype="string")
+            for c in columns
+        }
+    )
+    out["_row"] = range(len(out))
+    out["_ts_epoch"] = ts_epoch(frame[spec["ts"]]).to_numpy() if spec["ts"] in frame.columns else float("nan")
+    return out
+
+
+def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.Series, list[dict]]:
+    """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report, by DuckDB."""
+    from harmwatch.data.relational import DuckDB
+
+    engine = DuckDB()
+    engine.frame("rows", rows_input(frame, kind))
+    engine.table("judged", row_query(kind, bounds, as_of))
+    con = engine.con
+    counts = con.execute(count_query(kind, bounds, as_of, "judged")).df().iloc[0].to_dict()
+    flagged = con.execute("SELECT _row, _reason FROM judged WHERE _reason <> ''").df()
+    reasons = pd.Series("", index=range(len(frame)), dtype="string")
+    reasons.iloc[flagged["_row"].to_numpy()] = flagged["_reason"].to_numpy()
+    reasons.index = frame.index
+    return reasons, records(kind, bounds, as_of, counts)
