@@ -73,7 +73,7 @@ def report_lines(d: dict[str, Any]) -> list[str]:
     """The section in the report: one row per size and step."""
     lines = [
         "",
-        "## Data plane: validate (row checks as SQL on DuckDB, Great Expectations on the batch summary) + build-dataset (SQL on DuckDB)",
+        "## Data plane: validate and build-dataset, both as SQL on DuckDB",
         "",
         "| size | step | CPU-s | peak RSS (MiB) | load |",
         "|---:|---|---:|---:|---:|",
