@@ -52,7 +52,10 @@ def test_quality_on_the_frozen_evaluation_snapshot(full_model, snapshots, lifecy
     rounded = {k: round(v, 4) for k, v in metrics.items()}
     print("\nfrozen eval snapshot:", len(ev), "posts;", json.dumps(rounded), end=" ")
     assert metrics["macro_f1"] == pytest.approx(lifecycle["train_b"]["macro_f1"], abs=1e-4)  # registry == run
-    assert metrics["macro_f1"] >= 0.88  # published: 0.874 (TF-IDF + LR), 0.865 (BERT)
+    # published: 0.874 (TF-IDF + LR), 0.865 (BERT). The identity-blind harm head trades a little macro-F1
+    # on this keyword-gathered data for not flagging posts merely for naming a group (docs/model.md,
+    # "Training for moderation"): the floor stays above the published figures.
+    assert metrics["macro_f1"] >= 0.875
     assert metrics["f1_not_cyberbullying"] >= 0.69 and metrics["f1_other_cyberbullying"] >= 0.75
     assert min(metrics[f"f1_{c}"] for c in ("age", "ethnicity", "religion")) >= 0.95
     assert metrics["ece"] <= 0.03 and metrics["harmful_pr_auc"] >= 0.98

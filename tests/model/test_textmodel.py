@@ -10,7 +10,7 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.errors import DataError
-from harmwatch.model.fitting import fit_model, stratified_sample
+from harmwatch.model.fitting import RECIPES, fit_model, stratified_sample
 from harmwatch.model.textmodel import (
     CHAR_HASH_FEATURES,
     META_FEATURES,
@@ -61,10 +61,10 @@ def test_baseline_recipe_labels_by_the_most_probable_class(baseline_model, small
 
 
 @pytest.mark.model
-def test_naming_another_group_leaves_the_harm_score_of_a_group_post_unchanged(small_model):
-    """The identity-blind head decides the harm score of a post that names a group, and it cannot see
-    which group: two posts that differ only in the group's name (of as many words: the head counts
-    words) score the same."""
+def test_naming_another_group_moves_the_harm_score_of_a_group_post_at_most_by_the_stacks_share(small_model):
+    """On a post that names a group the harm score is ``head_share`` x the identity-blind head (which
+    cannot see which group) + the rest x the stack: two posts that differ only in the group's name (of
+    as many words: the head counts words) differ by at most the stack's share."""
     frame = pd.DataFrame(
         {
             "text": [
@@ -74,8 +74,16 @@ def test_naming_another_group_leaves_the_harm_score_of_a_group_post_unchanged(sm
             ]
         }
     )
+    clf = small_model.named_steps["clf"]
+    assert 0.5 <= clf.head_share <= 1.0
     score = small_model.predict(frame)["harmful_score"].to_numpy().reshape(2, 5)
-    assert np.allclose(score, score[:, :1])
+    assert (score.max(axis=1) - score.min(axis=1) <= 1.0 - clf.head_share + 1e-9).all()
+    clf.set_params(head_share=1.0)  # the head alone: the same score whichever group is named
+    try:
+        alone = small_model.predict(frame)["harmful_score"].to_numpy().reshape(2, 5)
+    finally:
+        clf.set_params(head_share=RECIPES["moderate"].head_share)
+    assert np.allclose(alone, alone[:, :1])
 
 
 @pytest.mark.model
@@ -137,7 +145,7 @@ def test_model_saved_before_the_learner_layout_was_recorded_still_scores(
     old = copy.deepcopy(baseline_model)
     clf = old.named_steps["clf"]
     del clf.learner_specs_, clf.format_version_  # format 2
-    for name in ("n_blind", "harm_mode", "blind_alpha", "blind_benign_weight", "blind_meta"):
+    for name in ("n_blind", "harm_mode", "blind_alpha", "blind_benign_weight", "blind_meta", "head_share"):
         delattr(clf, name)  # parameters added in format 5
     path = tmp_path / "old.skops"
     sio.dump(old, path)

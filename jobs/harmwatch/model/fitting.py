@@ -78,6 +78,9 @@ class Recipe:
     blind_benign_weight: float = 1.0  # benign rows' weight in the head, relative to balanced
     blind_meta: bool = False  # the head also sees the surface counts
     blind_spellings: bool = True  # misspelt group names count as naming the group
+    head_share: float = 1.0  # on posts naming a group: harm = share x head + (1 - share) x stack
+    narrow_gate: bool = False  # generic words (girl, church, ...) alone do not send a post to the head
+    blind_chars: bool = True  # the head sees hashed character 5-grams besides words
     augment_weight: float = 1.0  # weight of an augmentation row in the harm head
     # which augmentation rows train the class stack too (the harm head gets all): "all", "none",
     # "groupless" (the rows that name no group) or "plain" (those and the misspelt ones)
@@ -95,6 +98,7 @@ RECIPES: dict[str, Recipe] = {
         blind_benign_weight=1.25,
         blind_meta=True,
         augment_weight=2.0,
+        head_share=0.9,
     ),
     "baseline": Recipe("baseline"),
 }
@@ -152,6 +156,9 @@ def fit_model(
         blind_benign_weight=recipe.blind_benign_weight,
         blind_meta=recipe.blind_meta,
         blind_spellings=recipe.blind_spellings,
+        head_share=recipe.head_share,
+        narrow_gate=recipe.narrow_gate,
+        blind_chars=recipe.blind_chars,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None
