@@ -39,9 +39,14 @@ def options(source: Path) -> dict[str, Any]:
         "templates in stack and head, head on group posts": Recipe("both", augment=True, harm_mode="group"),
         "chosen, misspelt group posts in the stack too": replace(chosen, augment_stack="plain"),
         "chosen, head without the surface counts": replace(chosen, blind_meta=False),
+        "chosen, head alone on group posts (share 1.0)": replace(chosen, head_share=1.0),
+        "chosen, head share 0.75": replace(chosen, head_share=0.75),
+        "chosen, generic words (girl, church, ...) do not send a post to the head": replace(
+            chosen, narrow_gate=True
+        ),
         "**chosen** (`moderate`)": chosen,
-        "chosen, head benign weight 1.5, augmentation weight 3": replace(
-            chosen, blind_benign_weight=1.5, augment_weight=3.0
+        "chosen, head benign weight 1.5, augmentation weight 3, share 1.0": replace(
+            chosen, blind_benign_weight=1.5, augment_weight=3.0, head_share=1.0
         ),
         "chosen, head on every post": replace(chosen, harm_mode="all"),
         "chosen, head sees function words": replace(chosen, blind_stop_words=False),
