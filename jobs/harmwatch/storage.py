@@ -111,10 +111,11 @@ class Store:
     def write_text(self, key: str, text: str) -> None:
         self.write_bytes(key, text.encode("utf-8"))
 
-    def read_parquet(self, key: str):  # -> pandas.DataFrame (pandas imported lazily)
-        import pandas as pd
+    def read_parquet(self, key: str, columns: list[str] | None = None):  # -> pandas.DataFrame
+        """The Parquet file ``key`` (only ``columns`` when given: the others are not decoded)."""
+        import pandas as pd  # imported lazily
 
-        return pd.read_parquet(io.BytesIO(self.read_bytes(key)))
+        return pd.read_parquet(io.BytesIO(self.read_bytes(key)), columns=columns)
 
     def write_parquet(self, key: str, frame) -> None:
         buf = io.BytesIO()

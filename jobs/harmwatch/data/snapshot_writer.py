@@ -192,7 +192,7 @@ def new_rows(store: Store, train: pd.DataFrame) -> tuple[int, str | None]:
     key = f"{catalog.train_snapshot(previous)}/{catalog.TRAIN_FILE}"
     if not store.exists(key):
         return len(train), previous
-    old = store.read_parquet(key)
+    old = store.read_parquet(key, columns=["key"])
     return int((~train["key"].isin(set(old["key"]))).sum()), previous
 
 
