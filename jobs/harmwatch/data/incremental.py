@@ -323,6 +323,21 @@ def decide(
     ``judged_after``), only the pending texts whose inputs may have changed are decided again
     (:func:`stale_keys`); the others keep their decision."""
     params = relational.parameters(policy, seed, eval_fraction)
+    _text_facts(engine, policy, params, frozen, champion)
+    redecided = _weak_label_decisions(engine, policy, params, bounded)
+    _outputs(engine, params, frozen)
+    return redecided
+
+
+def _text_facts(
+    engine: relational.DuckDB,
+    policy: Policy,
+    params: dict[str, Any],
+    frozen: pd.DataFrame | None,
+    champion: pd.DataFrame | None,
+) -> None:
+    """The text-level facts from the state: moderated texts, conflicts, pending votes, cohorts and
+    reporter reliability."""
     engine.frame("champion_scores", relational.champion_table(champion, policy))
     if frozen is not None:
         engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
@@ -338,6 +353,13 @@ def decide(
     if policy.before_report:
         _judged(engine, "judged", "SELECT * FROM s_labels", "SELECT * FROM s_votes", params)
     engine.table("reliability", relational.render("reliability", params))
+
+
+def _weak_label_decisions(
+    engine: relational.DuckDB, policy: Policy, params: dict[str, Any], bounded: bool
+) -> int:
+    """The weak-label rules by the full plan's own SQL (only the stale texts when ``bounded``, the others
+    keeping the previous run's decision); the number of texts decided anew."""
     engine.table("votes_all", "SELECT * FROM votes")
     if bounded:
         stale_keys(engine)
@@ -355,6 +377,12 @@ def decide(
             WHERE key IN (SELECT key FROM votes_all) AND key NOT IN (SELECT key FROM stale_keys)"""
         )
         engine.table("votes", "SELECT * FROM votes_all")
+    return redecided
+
+
+def _outputs(engine: relational.DuckDB, params: dict[str, Any], frozen: pd.DataFrame | None) -> None:
+    """What :func:`harmwatch.data.relational.fetch_assembly` reads: accepted weak labels, the review
+    queue's report rows, the evaluation split (unless frozen), the training rows and their files."""
     engine.table("weak_label_texts", relational.render("state/weak_label_texts", params))
     for table in ("accepted", "report_review"):
         engine.table(table, relational.render(table, params))
@@ -365,7 +393,6 @@ def decide(
     engine.table("train_files", relational.render("state/train_files", params))
     if frozen is None:
         engine.table("eval_files", relational.render("state/eval_files", params))
-    return redecided
 
 
 def stale_keys(engine: relational.DuckDB) -> None:
@@ -592,21 +619,35 @@ def recent_rows(
     return held_rows(engine, start, bool(args.renew_anchor))
 
 
-def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
-    """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
-    when the state cannot serve), decide, commit the state, then write what the full plan writes."""
-    manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
+def _fold_new_runs(
+    engine: relational.DuckDB,
+    store: Any,
+    manifests: dict[str, list[dict]],
+    reviewed: set[str],
+    policy: Policy,
+    settings: Settings,
+    args: argparse.Namespace,
+) -> tuple[dict | None, str, dict[str, str], dict[str, list[dict]]]:
+    """Open the state (or start afresh, saying why) and fold into it the validated runs it has not seen:
+    the previous state's manifest, why it was (not) used, every run folded so far, the runs new today."""
     runs = {m["prefix"]: _digest(m) for ms in manifests.values() for m in ms}
-    origin = provenance(store)
-    reviewed = set(origin["reviewed"])
-    engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
     previous, why = open_state(engine, store, runs, reviewed, getattr(args, "rebuild", False))
     folded: dict[str, str] = {} if previous is None else dict(previous["folded"])
     new = {kind: [m for m in ms if m["prefix"] not in folded] for kind, ms in manifests.items()}
     delta_from_lake(engine, store, new["labelled"], new["reports"], reviewed)
-    params = relational.parameters(policy, settings.seed, args.eval_fraction)
-    fold(engine, params)
+    fold(engine, relational.parameters(policy, settings.seed, args.eval_fraction))
     folded.update({m["prefix"]: runs[m["prefix"]] for ms in new.values() for m in ms})
+    return previous, why, folded, new
+
+
+def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
+    """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
+    when the state cannot serve), decide, commit the state, then write what the full plan writes."""
+    manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
+    origin = provenance(store)
+    reviewed = set(origin["reviewed"])
+    engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
+    previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
     if not engine.count("s_labels"):
         raise DataError(
             f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
@@ -622,15 +663,8 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     bounded = previous is not None and previous.get("basis") == basis
     if bounded:
         load_results(engine, store, previous)
-    redecided = decide(
-        engine,
-        policy,
-        settings.seed,
-        args.eval_fraction,
-        None if frozen is None else frozen[0],
-        scores,
-        bounded,
-    )
+    anchor_rows = None if frozen is None else frozen[0]
+    redecided = decide(engine, policy, settings.seed, args.eval_fraction, anchor_rows, scores, bounded)
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
     assembly = relational.fetch_assembly(engine, policy, anchor)
 
