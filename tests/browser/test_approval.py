@@ -28,6 +28,7 @@ from tests.browser.test_ui import (
     stack,  # noqa: F401 - the fixture, requested by name below
     version_tags,
 )
+from tests.conftest import BELOW_FUNCTIONALITY_FLOOR
 
 pytestmark = [
     pytest.mark.browser,
@@ -39,7 +40,12 @@ pytestmark = [
 
 # Wide tolerances so that the day's challenger reaches the approval: this is about the approval, not
 # about the gates (as in test_ui.py).
-CONF = {"approval_required": True, "max_regression": 0.2, "max_class_regression": 0.2}
+CONF = {
+    "approval_required": True,
+    "max_regression": 0.2,
+    "max_class_regression": 0.2,
+    **BELOW_FUNCTIONALITY_FLOOR,
+}
 
 
 def pauses(hw: Stack, run_id: str) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from devstack import airflow as af
-from tests.conftest import REPO, free_port, outside_env
+from tests.conftest import BELOW_FUNCTIONALITY_FLOOR, REPO, free_port, outside_env
 
 pytestmark = [
     pytest.mark.browser,
@@ -128,6 +128,9 @@ def test_trigger_retrain_from_the_airflow_ui_then_find_the_champion_in_mlflow(st
         page.get_by_role("button", name="Trigger").first.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Floor: macro-F1").wait_for()
+        # The functionality floor no recipe reaches yet, set on the form as a person would (conftest.py).
+        floor = dialog.get_by_label("Floor: every behaviour-suite functionality")
+        floor.fill(str(BELOW_FUNCTIONALITY_FLOOR["min_functionality"]))
         dialog.get_by_test_id("datetime-input").click()  # the logical-date picker
         picker = page.locator("[data-scope=popover][data-part=content]").last
         picker.get_by_placeholder("YYYY/MM/DD").fill(DAY.replace("-", "/"))
@@ -266,7 +269,12 @@ def test_a_reviewer_answers_the_approval_in_the_airflow_ui(stack: Stack, browser
     # Regression tolerances widened so that both days' challengers reach the reviewer: day 3's full-data
     # retrain can drop a class's F1 by more than the default 0.02 against day 2's, and this test is about
     # the approval, not that gate.
-    conf = {"approval_required": True, "max_regression": 0.1, "max_class_regression": 0.1}
+    conf = {
+        "approval_required": True,
+        "max_regression": 0.1,
+        "max_class_regression": 0.1,
+        **BELOW_FUNCTIONALITY_FLOOR,
+    }
     run_id = stack.api.trigger(DAG_ID, day, conf)
     wait_for_approval(stack, run_id)
     body = answer_in_the_ui(stack, browser, run_id, option, note, f"05-{option.lower()}")

@@ -213,7 +213,8 @@ def lifecycle(csv_home: Path, mlflow_server: Any) -> Iterator[dict[str, Any]]:
     1. build-dataset on the full lake;
     2. model A, trained on a 4,000-row sample, evaluated (first model: floors only, relaxed for a
        sample this small: macro-F1, class F1, golden set, calibration, identity templates) and promoted;
-    3. model B, trained on the full training snapshot, evaluated against A with default gates, promoted.
+    3. model B, trained on the full training snapshot, evaluated against A with default gates (but the
+       functionality floor), promoted.
     """
     env = cli_env(csv_home, mlflow_server.uri, "harmful-content-lifecycle")
     out: dict[str, Any] = {"env": env, "build": hw("build-dataset", env=env)}
@@ -231,7 +232,9 @@ def lifecycle(csv_home: Path, mlflow_server: Any) -> Iterator[dict[str, Any]]:
     )
     out["promote_a"] = hw("promote", env=env)
     out["train_b"] = hw("train", env=env)
-    out["eval_b"] = hw("evaluate", env=env)
+    # Default gates but the functionality floor, which no recipe reaches yet (docs/model.md): these tests
+    # are about promotion against a champion; test_full_data_model holds that gap.
+    out["eval_b"] = hw("evaluate", "--min-functionality=0", env=env)
     out["promote_b"] = hw("promote", env=env)
     yield out
 
