@@ -152,34 +152,73 @@ def records(kind: str, bounds: Bounds, as_of: float, counts: dict[str, Any]) -> 
     return out
 
 
-def rows_input(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """The columns the checks read (required ones, lineage), with ``_row`` and the parsed ``_ts_epoch``."""
-    spec = KIND_SPEC[kind]
-    columns = [*spec["required"], "source_file", "source_line"]
-    out = pd.DataFrame(
-        {
-            c: frame[c].reset_index(drop=True)
-            if c in frame.columns
-            else pd.Series(pd.NA, index=range(len(frame)), dtype="string")
-            for c in columns
-        }
+def _columns(kind: str) -> list[str]:
+    return [*KIND_SPEC[kind]["required"], "source_file", "source_line"]
+
+
+def _engine() -> Any:
+    """An in-process DuckDB with the text key and the timestamp parse (Python's, as Arrow UDFs)."""
+    import pyarrow as pa
+
+    from harmwatch.data.relational import DuckDB
+
+    engine = DuckDB()
+
+    def epoch(values):  # no annotations: DuckDB reads them to type the function
+        return pa.array(ts_epoch(values.to_pandas()).to_numpy(), type=pa.float64(), from_pandas=True)
+
+    engine.con.create_function(
+        "ts_epoch", epoch, ["VARCHAR"], "DOUBLE", type="arrow", side_effects=False, null_handling="special"
     )
-    out["_row"] = range(len(out))
-    out["_ts_epoch"] = ts_epoch(frame[spec["ts"]]).to_numpy() if spec["ts"] in frame.columns else float("nan")
-    return out
+    return engine
+
+
+def _judge(engine: Any, kind: str, bounds: Bounds, as_of: float, source: str) -> tuple[pd.DataFrame, list]:
+    """Run the checks over ``source`` (columns of :func:`_columns` and ``_row``): the failing rows'
+    ``_row`` and ``_reason``, and the report's per-expectation records."""
+    ts = KIND_SPEC[kind]["ts"]
+    engine.table("rows", f"SELECT *, ts_epoch(CAST({ts} AS VARCHAR)) AS _ts_epoch FROM {source}")
+    engine.table("judged", row_query(kind, bounds, as_of))
+    counts = engine.con.execute(count_query(kind, bounds, as_of, "judged")).df().iloc[0].to_dict()
+    flagged = engine.con.execute("SELECT _row, _reason FROM judged WHERE _reason <> '' ORDER BY _row").df()
+    return flagged, records(kind, bounds, as_of, counts)
+
+
+def reasons_of(flagged: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Per row of a run ('' when valid), from the failing rows' positions and reasons."""
+    reasons = pd.Series("", index=range(len(index)), dtype="string")
+    reasons.iloc[flagged["_row"].to_numpy()] = flagged["_reason"].to_numpy()
+    reasons.index = index
+    return reasons
 
 
 def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.Series, list[dict]]:
     """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report, by DuckDB."""
-    from harmwatch.data.relational import DuckDB
+    slim = pd.DataFrame(
+        {
+            c: frame[c].reset_index(drop=True)
+            if c in frame.columns
+            else pd.Series(pd.NA, index=range(len(frame)), dtype="string")
+            for c in _columns(kind)
+        }
+    )
+    slim["_row"] = range(len(slim))
+    engine = _engine()
+    engine.frame("run_rows", slim)
+    flagged, recs = _judge(engine, kind, bounds, as_of, "run_rows")
+    return reasons_of(flagged, frame.index), recs
 
-    engine = DuckDB()
-    engine.frame("rows", rows_input(frame, kind))
-    engine.table("judged", row_query(kind, bounds, as_of))
-    con = engine.con
-    counts = con.execute(count_query(kind, bounds, as_of, "judged")).df().iloc[0].to_dict()
-    flagged = con.execute("SELECT _row, _reason FROM judged WHERE _reason <> ''").df()
-    reasons = pd.Series("", index=range(len(frame)), dtype="string")
-    reasons.iloc[flagged["_row"].to_numpy()] = flagged["_reason"].to_numpy()
-    reasons.index = frame.index
-    return reasons, records(kind, bounds, as_of, counts)
+
+def check_parquet(path: str, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.DataFrame, list] | None:
+    """:func:`check_rows` on a run's Parquet file read by DuckDB itself (``_row``: the row's position in
+    the file, as pandas reads it): the failing rows and the records; None if a checked column is absent."""
+    import pyarrow.parquet as pq
+
+    if not set(_columns(kind)) <= set(pq.read_schema(path).names):
+        return None
+    cols = ", ".join(_columns(kind))
+    engine = _engine()
+    source = (
+        f"(SELECT {cols}, file_row_number AS _row FROM read_parquet({literal(path)}, file_row_number = true))"
+    )
+    return _judge(engine, kind, bounds, as_of, source)

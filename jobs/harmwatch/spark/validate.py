@@ -1,12 +1,13 @@
-"""Validate on Spark: the same Great Expectations suites, run by GX's Spark execution engine.
+"""Validate on Spark: the row checks as the same SQL query the embedded engine runs, on Spark SQL.
 
-The derived columns are computed with the pandas engine's own functions (:func:`harmwatch.data.dataset.
-text_key`, :func:`harmwatch.data.suites.ts_epoch`) as Arrow UDFs, so a text's key and a timestamp's
-parse are the same on both engines. The row suite runs on the Spark DataFrame; the rows it flags (only
-their ``_row`` ids reach the driver) are joined back with their reasons in result order. The batch suite
-runs on the one-row-per-landing-file summary Spark aggregates (a few rows per day, judged on pandas by
-:func:`harmwatch.data.checks.judge_batches`). Validated and quarantined rows are written by Spark;
-manifests and reports are those of the pandas engine.
+The query of :mod:`harmwatch.data.row_checks` (``data/sql/validate/``) is translated by SQLGlot and run
+over the run's rows in one pass: every check's flag and the quarantine reason per row, and one
+aggregation for the checks' counts (the report's expectation records). The parsed timestamp and the text
+key are the pandas engine's own functions (:func:`harmwatch.data.suites.ts_epoch`,
+:func:`harmwatch.data.dataset.text_key`) as Arrow UDFs, so both engines parse and key alike. Great
+Expectations judges only the one-row-per-landing-file summary Spark aggregates (a few rows per day,
+on pandas, by :func:`harmwatch.data.checks.judge_batches`): no Spark job per metric. Validated and
+quarantined rows are written by Spark; manifests and reports are those of the embedded engine.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harmwatch.data import catalog
-from harmwatch.data.checks import judge_batches, read_row_results
-from harmwatch.data.suites import KIND_SPEC, Bounds, row_suite, run_suite
+from harmwatch.data.checks import judge_batches
+from harmwatch.data.row_checks import count_query, records, row_query
+from harmwatch.data.suites import KIND_SPEC, Bounds
 from harmwatch.spark.lake import commit_folder, read_runs
 from harmwatch.storage import Store
 
@@ -40,47 +42,20 @@ def _udfs() -> tuple[Any, Any]:
     )
 
 
-def derive(frame: DataFrame, kind: str) -> DataFrame:
-    """Spark twin of :func:`harmwatch.data.suites.derive` (plus ``source_file`` for the batch checks)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def row_checks(
+    spark: SparkSession, frame: DataFrame, kind: str, bounds: Bounds, as_of: float
+) -> tuple[DataFrame, list[dict]]:
+    """``frame`` with every check's flag and ``_reason`` (row_checks' query on Spark SQL), and the
+    report's per-expectation records from one aggregation of the flags."""
+    from harmwatch.spark.relational import to_spark
 
     key_udf, epoch_udf = _udfs()
-    spec = KIND_SPEC[kind]
-    # The kept copy of a duplicated id, as in suites.id_copies: latest timestamp, then the last landed.
-    latest = Window.partitionBy(spec["id"]).orderBy(
-        F.col("_ts_epoch").desc_nulls_last(), F.col("source_file").desc(), F.col("source_line").desc()
-    )
-    copy = F.when(F.col(spec["id"]).isNull(), 0).otherwise((F.row_number().over(latest) > 1).cast("long"))
-    out = frame.withColumn("_ts_epoch", epoch_udf(spec["ts"])).withColumn("_id_copy", copy)
-    out = out.select(
-        "_row",
-        "source_file",
-        *[c for c in spec["required"] if c in frame.columns and c != "source_file"],
-        "_ts_epoch",
-        "_id_copy",
-    )
-    out = out.withColumn("_text_len", F.char_length("text"))
-    if kind == "labelled":
-        by_key = Window.partitionBy(key_udf("text"))
-        out = out.withColumn("_label_variants", F.size(F.collect_set("label").over(by_key)))
-    return out
-
-
-def row_reasons(spark: SparkSession, derived: DataFrame, kind: str, bounds: Bounds, as_of: float):
-    """(``_row`` -> reason frame of the flagged rows, the report's expectation records)."""
-    suite, reasons = row_suite(kind, bounds, as_of)
-    columns = [c for c in derived.columns if c != "source_file"]
-    records, flags = read_row_results(
-        run_suite(derived.select(columns), suite, f"{kind}_rows", "_row"), reasons
-    )
-    pairs = pd.DataFrame(
-        [(int(row), order, reason) for order, (reason, rows) in enumerate(flags) for row in rows],
-        columns=["_row", "_order", "_reason"],
-    )
-    if pairs.empty:
-        return None, records
-    return spark.createDataFrame(pairs, "_row long, _order int, _reason string"), records
+    spark.udf.register("text_key", key_udf)
+    frame.withColumn("_ts_epoch", epoch_udf(KIND_SPEC[kind]["ts"])).createOrReplaceTempView("rows")
+    judged = spark.sql(to_spark(row_query(kind, bounds, as_of)))
+    judged.createOrReplaceTempView("validate_judged")
+    counts = spark.sql(to_spark(count_query(kind, bounds, as_of, "validate_judged"))).collect()[0].asDict()
+    return judged, records(kind, bounds, as_of, counts)
 
 
 def batch_summary(frame: DataFrame, kind: str, bounds: Bounds) -> pd.DataFrame:
@@ -109,19 +84,11 @@ def _row_judgements(
     spark: SparkSession, frame: DataFrame, kind: str, bounds: Bounds, as_of: float
 ) -> tuple[DataFrame, Any]:
     """``frame`` with ``_reasons`` (the row checks' reasons in order, "" when it passed) and ``_invalid``,
-    and the row suite's records."""
+    and the row checks' records."""
     from pyspark.sql import functions as F
 
-    reasons, records = row_reasons(spark, derive(frame, kind), kind, bounds, as_of)
-    if reasons is not None:
-        in_order = F.array_sort(F.collect_list(F.struct("_order", "_reason")))
-        joined = reasons.groupBy("_row").agg(
-            F.array_join(F.transform(in_order, lambda x: x["_reason"]), "; ").alias("_reasons")
-        )
-        judged = frame.join(joined, "_row", "left")
-    else:
-        judged = frame.withColumn("_reasons", F.lit(None).cast("string"))
-    judged = judged.withColumn("_reasons", F.coalesce("_reasons", F.lit("")))
+    flagged, records = row_checks(spark, frame, kind, bounds, as_of)
+    judged = flagged.select(*frame.columns, F.coalesce("_reason", F.lit("")).alias("_reasons"))
     return judged.withColumn("_invalid", F.col("_reasons") != ""), records
 
 

@@ -30,7 +30,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.authority import pull_ledger, refusal_lines, vouch
 from harmwatch.data.checks import with_batches
-from harmwatch.data.row_checks import check_rows
+from harmwatch.data.row_checks import check_parquet, check_rows, reasons_of
 from harmwatch.data.suites import Bounds, import_gx
 from harmwatch.data.validation_report import summarise, validated_meta, write_report
 from harmwatch.errors import DataError, HarmwatchError
@@ -38,7 +38,7 @@ from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
-Prepared = tuple[pd.DataFrame, pd.Series, list[dict]]  # a run's rows, row reasons, expectation records
+Checked = tuple[pd.DataFrame, list[dict]]  # a run's failing rows (_row, _reason), expectation records
 TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
 
 
@@ -48,37 +48,47 @@ def pending_runs(lake: Store, kind: str) -> list[dict]:
     return [m for m in lake.committed(catalog.ingest_runs(kind)) if m["run_id"] not in done]
 
 
-def read_run(lake: Store, manifest: dict, bounds: Bounds, as_of: float) -> Prepared:
-    """An ingest run's rows, their quarantine reasons by the row checks ('' when valid) and the checks'
-    per-expectation records."""
-    kind = manifest["kind"]
-    frame = lake.read_parquet(f"{catalog.ingest_run(kind, manifest['run_id'])}/{catalog.PART}")
-    return (frame, *check_rows(frame, kind, bounds, as_of))
+def run_key(manifest: dict) -> str:
+    return f"{catalog.ingest_run(manifest['kind'], manifest['run_id'])}/{catalog.PART}"
 
 
-def _read_runs(
+def check_run(lake: Store, manifest: dict, bounds: Bounds, as_of: float) -> Checked:
+    """A run's failing rows (``_row``, ``_reason``) and the checks' records, by DuckDB: from the Parquet
+    file where the lake is a local folder, else from the rows read through the store."""
+    kind, path = manifest["kind"], lake.local_path(run_key(manifest))
+    checked = None if path is None else check_parquet(str(path), kind, bounds, as_of)
+    if checked is None:
+        frame = lake.read_parquet(run_key(manifest))
+        reasons, records = check_rows(frame, kind, bounds, as_of)
+        positions = (reasons != "").to_numpy().nonzero()[0]
+        checked = (pd.DataFrame({"_row": positions, "_reason": reasons.iloc[positions].to_numpy()}), records)
+    return checked
+
+
+def _check_runs(
     lake_uri: str, settings: Settings, manifests: list[dict], bounds: Bounds, as_of: float
-) -> list[Prepared]:
+) -> list[Checked]:
     lake = open_store(lake_uri, settings)  # the worker's own store (no connection shared with the parent)
-    return [read_run(lake, m, bounds, as_of) for m in manifests]
+    return [check_run(lake, m, bounds, as_of) for m in manifests]
 
 
 def prepare(
     lake: Store, settings: Settings, manifests: list[dict], bounds: Bounds, as_of: float
-) -> list[Prepared]:
-    """Read the pending runs and run their row checks while this process imports Great Expectations.
+) -> list[Checked]:
+    """Run the pending runs' row checks while this process imports Great Expectations.
 
     Importing great_expectations takes seconds of CPU and does not need the data (GX only judges the
-    per-file batch summary), so on a machine with a second core the runs are read and checked row by
-    row in a forked worker meanwhile. Without ``fork`` or a second core, it all happens in order.
+    per-file batch summary), so on a machine with a second core the row checks run in a forked worker
+    meanwhile; only the failing rows' positions and reasons come back. Without ``fork`` or a second
+    core, it all happens in order.
     """
     if not manifests:
         return []
     if "fork" not in mp.get_all_start_methods() or (os.cpu_count() or 1) < 2:
         import_gx()
-        return [read_run(lake, m, bounds, as_of) for m in manifests]
+        return [check_run(lake, m, bounds, as_of) for m in manifests]
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
-        future = pool.submit(_read_runs, lake.uri, settings, manifests, bounds, as_of)
+        future = pool.submit(_check_runs, lake.uri, settings, manifests, bounds, as_of)
         import_gx()
         return future.result()
 
@@ -88,15 +98,16 @@ def validate_run(
     reports: Store,
     manifest: dict,
     bounds: Bounds,
-    prepared: Prepared,
+    checked: Checked,
     reviewed: Collection[str] = (),
 ) -> dict:
     """Judge one ingest run; write its quarantine, report and validated rows (committed last).
 
     ``reviewed``: the run's landing files the review-pull ledger vouches for (:func:`review_authority`)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
-    frame, row_reasons, expectations = prepared
-    result = with_batches(frame, kind, bounds, row_reasons, expectations, reviewed)
+    frame = lake.read_parquet(run_key(manifest))
+    flagged, expectations = checked
+    result = with_batches(frame, kind, bounds, reasons_of(flagged, frame.index), expectations, reviewed)
     bad = result.invalid
     quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
     valid = frame[~bad]
