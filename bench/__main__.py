@@ -28,6 +28,7 @@ from bench.sections import (
     serving,
     spark,
     steps,
+    suite,
 )
 
 SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
@@ -39,6 +40,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "drift_power": drift_power.run,
     "gates": gates.run,
     "moderation": moderation.run,
+    "suite": suite.run,
     "review": review.run,
     "adversaries": adversaries.run,
     "spark": spark.run,

@@ -249,6 +249,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.auth import report_lines as auth_lines
 
         lines += auth_lines(results["auth"])
+    if "suite" in results:
+        from bench.sections.suite import report_lines as suite_lines
+
+        lines += suite_lines(results["suite"])
     if "moderation" in results:
         from bench.sections.moderation import report_lines as moderation_lines
 
