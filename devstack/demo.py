@@ -110,8 +110,8 @@ def run_day(
 
 # Why the demo forces its first champion when the gates reject it (recorded on the model version).
 BOOTSTRAP_REASON = (
-    "first champion of a new registry, forced by make demo: no training recipe reaches the behaviour "
-    "suite's functionality floor yet (docs/model.md); the rejected decision stays on this version"
+    "first champion of a new registry, forced by make demo: no training recipe passes the behaviour "
+    "suite's floors yet (docs/model.md); the rejected decision stays on this version"
 )
 
 

@@ -28,7 +28,7 @@ from tests.browser.test_ui import (
     stack,  # noqa: F401 - the fixture, requested by name below
     version_tags,
 )
-from tests.conftest import BELOW_FUNCTIONALITY_FLOOR
+from tests.conftest import BELOW_SUITE_FLOORS
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +44,7 @@ CONF = {
     "approval_required": True,
     "max_regression": 0.2,
     "max_class_regression": 0.2,
-    **BELOW_FUNCTIONALITY_FLOOR,
+    **BELOW_SUITE_FLOORS,
 }
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from devstack import airflow as af
-from tests.conftest import BELOW_FUNCTIONALITY_FLOOR, REPO, free_port, outside_env
+from tests.conftest import BELOW_SUITE_FLOORS, REPO, free_port, outside_env
 
 pytestmark = [
     pytest.mark.browser,
@@ -95,7 +95,7 @@ def first_look(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> It
     logs = home / "run" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     af.migrate(env, log=logs / "airflow-db-migrate.log")
-    run = af.dags_test(env, DAG_ID, DAY, conf=BELOW_FUNCTIONALITY_FLOOR, log=logs / "dags-test.log")
+    run = af.dags_test(env, DAG_ID, DAY, conf=BELOW_SUITE_FLOORS, log=logs / "dags-test.log")
     if run.state != "success":
         states = {t.task_id: t.state for t in run.tasks.values()}
         tail = "\n".join((logs / "dags-test.log").read_text(errors="replace").splitlines()[-40:])

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from devstack import airflow as af
-from tests.conftest import BELOW_FUNCTIONALITY_FLOOR, REPO, free_port, outside_env
+from tests.conftest import BELOW_SUITE_FLOORS, REPO, free_port, outside_env
 
 pytestmark = [
     pytest.mark.browser,
@@ -128,9 +128,9 @@ def test_trigger_retrain_from_the_airflow_ui_then_find_the_champion_in_mlflow(st
         page.get_by_role("button", name="Trigger").first.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Floor: macro-F1").wait_for()
-        # The functionality floor no recipe reaches yet, set on the form as a person would (conftest.py).
-        floor = dialog.get_by_label("Floor: every behaviour-suite functionality")
-        floor.fill(str(BELOW_FUNCTIONALITY_FLOOR["min_functionality"]))
+        # The suite's floors no recipe passes yet, set on the form as a person would (tests/conftest.py).
+        dialog.get_by_label("Floor: every behaviour-suite functionality").fill("0")
+        dialog.get_by_label("Floor: neutral and positive statements left up, every group").fill("0")
         dialog.get_by_test_id("datetime-input").click()  # the logical-date picker
         picker = page.locator("[data-scope=popover][data-part=content]").last
         picker.get_by_placeholder("YYYY/MM/DD").fill(DAY.replace("-", "/"))
@@ -273,7 +273,7 @@ def test_a_reviewer_answers_the_approval_in_the_airflow_ui(stack: Stack, browser
         "approval_required": True,
         "max_regression": 0.1,
         "max_class_regression": 0.1,
-        **BELOW_FUNCTIONALITY_FLOOR,
+        **BELOW_SUITE_FLOORS,
     }
     run_id = stack.api.trigger(DAG_ID, day, conf)
     wait_for_approval(stack, run_id)

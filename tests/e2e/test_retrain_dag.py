@@ -34,7 +34,7 @@ import pytest
 from devstack import airflow as af
 from harmwatch.storage import open_store
 from tests.conftest import (
-    BELOW_FUNCTIONALITY_FLOOR,
+    BELOW_SUITE_FLOORS,
     MLFLOW_ADMIN,
     MLFLOW_PIPELINE,
     start_mlflow,
@@ -110,7 +110,7 @@ def production(tmp_path_factory, source_csv, postgres_server):
     try:
         af.simulate(env, DAY, days=2)
         af.migrate(env, log=logs / "migrate.log")
-        day1 = af.dags_test(env, DAG_ID, DAY, conf=BELOW_FUNCTIONALITY_FLOOR, log=logs / "dags-test.log")
+        day1 = af.dags_test(env, DAG_ID, DAY, conf=BELOW_SUITE_FLOORS, log=logs / "dags-test.log")
         champion1 = champion_after(mlflow.uri) if day1.state == "success" else None
         # What harmful_content_drift starts when the drifted day is already in the champion.
         drift_log = logs / "dags-test-drift.log"
@@ -118,10 +118,10 @@ def production(tmp_path_factory, source_csv, postgres_server):
             env,
             DAG_ID,
             f"{DAY}T06:00:00+00:00",
-            conf={**drift_conf, **BELOW_FUNCTIONALITY_FLOOR},
+            conf={**drift_conf, **BELOW_SUITE_FLOORS},
             log=drift_log,
         )
-        day2 = af.dags_test(env, DAG_ID, DAY2, conf=BELOW_FUNCTIONALITY_FLOOR, log=logs / "dags-test-2.log")
+        day2 = af.dags_test(env, DAG_ID, DAY2, conf=BELOW_SUITE_FLOORS, log=logs / "dags-test-2.log")
         yield {
             "env": env,
             "day1": day1,
