@@ -68,3 +68,35 @@ def test_functions_fit_on_a_screen() -> None:
     assert [where for where in long if where not in NOT_YET_SPLIT] == [], f"over {MAX_LINES} lines: {long}"
     stale = sorted(where for where in NOT_YET_SPLIT if lengths.get(where, 0) <= MAX_LINES)
     assert stale == [], f"split now, take them off NOT_YET_SPLIT: {stale}"
+
+
+def _glob_matches(path: str, pattern: str) -> bool:
+    """setuptools' package-data glob: ``*`` stays within one folder."""
+    import fnmatch
+
+    parts, globs = path.split("/"), pattern.split("/")
+    return len(parts) == len(globs) and all(
+        fnmatch.fnmatchcase(p, g) for p, g in zip(parts, globs, strict=True)
+    )
+
+
+def test_every_data_file_of_the_package_is_installed():
+    """Files the package reads at run time (SQL) ship in the wheel the job image installs: each matches a
+    ``[tool.setuptools.package-data]`` pattern of its package."""
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    root = REPO / "jobs" / "harmwatch"
+    missing = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(root.parent).as_posix()
+        shipped = any(
+            rel.startswith(package.replace(".", "/") + "/") and _glob_matches(rel[len(package) + 1 :], glob)
+            for package, globs in patterns.items()
+            for glob in globs
+        )
+        if not shipped:
+            missing.append(rel)
+    assert missing == [], f"not in [tool.setuptools.package-data], so not installed: {missing}"
