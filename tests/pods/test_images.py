@@ -168,6 +168,10 @@ def spark_roles(job: str, probe: Path, extra: tuple[str, ...] = ()) -> tuple[dic
     info = run(job, "driver", "--master", "local[1]", main, "info", extra=(*HARDENED, *driver_env, *extra))
     (probe / "program.py").write_text(SPARK_PROGRAM)
     (probe / "cluster.sh").write_text(SPARK_CLUSTER)
+    # The image runs as UID 10001: pytest's temporary folders are private to the user running the tests.
+    probe.chmod(0o755)
+    for name in ("program.py", "cluster.sh"):
+        (probe / name).chmod(0o644)
     mounts = (f"--volume={probe}:/probe:ro", "--entrypoint=bash")
     answer = run(job, "/probe/cluster.sh", extra=(*HARDENED, *mounts, *extra))
     return json.loads(info.strip().splitlines()[-1]), json.loads(answer.strip().splitlines()[-1])
