@@ -22,6 +22,8 @@ export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
 # Two workers (pytest-xdist): most of the suite's time is servers, schedulers and pods waiting, so two
 # workers overlap those waits; tests/conftest.py keeps each group of tests on one worker (-n0: one process).
+# --durations=40 prints the slowest setups, calls and teardowns at the end, so every run's log says where
+# the time went (tests/conftest.py's LONGEST_FIRST is ordered by them).
 PYTEST_WORKERS ?= 2
 # The fast tier (tests/conftest.py marks `fast` every test with none of the cost markers of pyproject.toml):
 # no servers, models, Airflow, Spark, pods or browser. Its tests are short and independent, so plain load
@@ -79,7 +81,7 @@ check: venv
 	$(BIN)/pytest -n $(CHECK_WORKERS) --dist load -m fast $(PYTEST_ARGS)
 
 test: venv tools labelstudio
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=40 $(PYTEST_ARGS)
 
 # docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
 images: venv
