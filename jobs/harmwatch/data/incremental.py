@@ -252,12 +252,16 @@ def delta_from_lake(
 
 
 def _judged(engine: relational.DuckDB, name: str, labels: str, votes: str, params: dict[str, Any]) -> None:
-    """``name``: the judged votes (:file:`state/judged.sql`) of label state ``labels`` and ``votes``."""
+    """``name``: the judged votes of label state ``labels`` and ``votes``, by the full plan's own
+    :file:`judged.sql`: its ``reports`` are the votes (read order: landing file, then row), its
+    ``moderated`` the texts :file:`state/moderated.sql` settles."""
     engine.con.execute(f"CREATE OR REPLACE TEMP VIEW labels_in AS {labels}")
     engine.table(f"{name}_moderated", relational.render("state/moderated", params))
-    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW moderated_in AS SELECT * FROM {name}_moderated")
-    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW votes_in AS {votes}")
-    engine.table(name, relational.render("state/judged", params))
+    inputs = (
+        f"WITH reports AS (SELECT *, {{'f': _file, 'r': _rn}} AS _row FROM ({votes})), "
+        f"moderated AS (SELECT * FROM {name}_moderated) "
+    )
+    engine.table(name, inputs + relational.render("judged", params))
 
 
 def fold(engine: relational.DuckDB, params: dict[str, Any]) -> dict[str, int]:

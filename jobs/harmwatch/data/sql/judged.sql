@@ -1,5 +1,8 @@
--- A reporter's vote on a moderated text: their first report of it (by reported_at, report id, read
--- order), with the moderator's label. A report on a benign post is a disagreement (reports claim harm).
+-- A reporter's vote on a moderated text: their first report of it over all reasons (by reported_at,
+-- report id, read order `_row`), with the moderator's label. A report on a benign post is a disagreement
+-- (reports claim harm). The full plan reads every report; the state tables' fold (incremental.py)
+-- runs this same file on its per-text votes, with `reports` and `moderated` given as common table
+-- expressions and the read order as the pair (landing file, row).
 SELECT
     v.reporter_id,
     v.key,
