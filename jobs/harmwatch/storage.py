@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from harmwatch.faults import checkpoint
 
 MANIFEST = "_MANIFEST.json"
+BLOCK = 1 << 20  # files are copied and hashed by blocks of this size
 _SPECIAL = {
     stat.S_IFLNK: "symbolic link",
     stat.S_IFIFO: "FIFO",
@@ -122,14 +124,23 @@ class Store:
         frame.to_parquet(buf, index=False)
         self.write_bytes(key, buf.getvalue())
 
+    def write_file(self, key: str, path: Path) -> None:
+        """Store the local file ``path`` (written by an engine) as ``key``."""
+        self.write_bytes(key, Path(path).read_bytes())
+
+    def digest(self, key: str) -> tuple[int, str]:
+        """(size, SHA-256) of ``key``, as a manifest lists it."""
+        data = self.read_bytes(key)
+        return len(data), hashlib.sha256(data).hexdigest()
+
     # -- commit protocol ------------------------------------------------------------------------
     def commit(self, prefix: str, files: Iterable[str], meta: dict[str, Any] | None = None) -> dict:
         """Write ``prefix/_MANIFEST.json`` listing ``files`` (keys relative to ``prefix``), last."""
         prefix = prefix.strip("/")
         entries = []
         for name in sorted(files):
-            data = self.read_bytes(f"{prefix}/{name}")
-            entries.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            size, sha256 = self.digest(f"{prefix}/{name}")
+            entries.append({"name": name, "bytes": size, "sha256": sha256})
         manifest = {"prefix": prefix, "files": entries, **(meta or {})}
         if self.key_id:
             manifest["key_id"] = self.key_id
@@ -229,6 +240,34 @@ class LocalStore(Store):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def write_file(self, key: str, path: Path) -> None:
+        """Copy ``path`` in by blocks (a large table never has to be in memory), then as write_bytes."""
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                shutil.copyfileobj(src, out, BLOCK)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+        checkpoint("write")
+
+    def digest(self, key: str) -> tuple[int, str]:
+        """(size, SHA-256) read by blocks."""
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self._path(key).open("rb") as fh:
+                while block := fh.read(BLOCK):
+                    digest.update(block)
+                    size += len(block)
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
+        return size, digest.hexdigest()
 
     def spark_path(self, key: str) -> str:
         return str(self.root / key.strip("/"))

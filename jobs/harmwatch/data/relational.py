@@ -223,6 +223,31 @@ class DuckDB:
     def count(self, name: str) -> int:
         return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
 
+    def write(self, store: Any, key: str, select: str) -> None:
+        """The rows of ``select`` (ordered as it orders them) as Parquet file ``key`` of ``store``,
+        written by DuckDB itself: the rows never become a frame in this process."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="harmwatch-write-") as folder:
+            path = Path(folder) / "part.parquet"
+            self.con.execute(f"COPY ({select}) TO {literal(str(path))} (FORMAT parquet)")
+            store.write_file(key, path)
+
+    def sorted_lines_version(self, select: str) -> str:
+        """:func:`harmwatch.data.dataset.content_version` of the lines ``select`` gives (one ``line``
+        column), sorted by the engine (bytes of UTF-8, which is Python's order of code points) and hashed
+        batch by batch."""
+        import hashlib
+
+        reader = self.con.sql(f"SELECT line FROM ({select}) ORDER BY line").to_arrow_reader(65_536)
+        digest, first = hashlib.sha256(), True
+        for batch in reader:
+            lines = batch.column(0).to_pylist()
+            if lines:
+                digest.update((("" if first else "\n") + "\n".join(lines)).encode("utf-8"))
+                first = False
+        return digest.hexdigest()[:16]
+
 
 def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``columns`` of ``frame`` as strings (missing ones empty), plus ``_row`` (read order) and ``key``."""
@@ -266,6 +291,37 @@ def newest_day(engine: Engine) -> str:
     """The newest ``batch_dt`` of the labelled rows (the run's default logical date)."""
     engine.table("newest_day", "SELECT max(batch_dt) AS batch_dt FROM labelled")
     return str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+
+
+def recent_rows(engine: Engine, start: str, renew: bool) -> pd.DataFrame:
+    """What the recent slice reads of the labelled rows (``key``, also as ``text``, ``batch_dt``,
+    ``post_id``, ``source_file``), bounded by the window, not the history: every row of the batches from
+    ``start`` on, in read order; the earlier rows of the window's texts and posts; one earlier row (so
+    the slice knows there was an earlier batch); with ``renew``, one row per earlier text dated at its
+    first batch (renewing the anchor dates the texts it returns to training). The slice, its files and
+    the renewal come out as from :func:`label_rows`."""
+    before = literal(start)
+    engine.table(
+        "recent_window",
+        f"SELECT key, batch_dt, post_id, source_file, _row FROM labelled "
+        f"WHERE batch_dt >= {before} OR batch_dt IS NULL",
+    )
+    earlier = f"SELECT key, batch_dt, post_id, source_file, _row FROM labelled WHERE batch_dt < {before}"
+    parts = [
+        "SELECT * FROM recent_window",
+        f"{earlier} AND (key IN (SELECT key FROM recent_window) "
+        "OR post_id IN (SELECT post_id FROM recent_window))",
+        f"SELECT * FROM ({earlier} ORDER BY _row LIMIT 1) AS one",
+    ]
+    if renew:
+        parts.append(
+            "SELECT key, min(batch_dt) AS batch_dt, CAST(NULL AS VARCHAR) AS post_id, "
+            f"CAST(NULL AS VARCHAR) AS source_file, min(_row) AS _row FROM labelled "
+            f"WHERE batch_dt < {before} GROUP BY key"
+        )
+    engine.table("recent_rows", " UNION ALL ".join(parts))
+    rows = engine.fetch("recent_rows", ["_row"]).drop(columns="_row")
+    return rows.assign(text=rows["key"])
 
 
 def label_rows(engine: Engine) -> pd.DataFrame:
@@ -340,6 +396,69 @@ def decide(
     return decided
 
 
+def _line(columns: list[str]) -> str:
+    """SQL for the line :func:`harmwatch.data.dataset.version_lines` makes of a row of text columns
+    (a missing value reads ``None``, as ``astype(str)`` writes it)."""
+    return " || chr(9) || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), 'None')" for c in columns)
+
+
+class EngineTrain:
+    """The training snapshot as DuckDB's table ``train``, held out, counted, hashed and written by the
+    engine (:class:`harmwatch.data.snapshot_writer.StagedTrain`): its rows, one per text with the text,
+    never come to this process. What the hold-out can take (the window's texts) is fetched instead."""
+
+    def __init__(self, engine: DuckDB) -> None:
+        self.engine, self.table = engine, "train"
+
+    def candidates(self) -> pd.DataFrame:
+        """The rows the recent slice can hold out: those of the texts :func:`recent_rows` read."""
+        self.engine.table(
+            "train_candidates", "SELECT * FROM train WHERE key IN (SELECT key FROM recent_rows)"
+        )
+        return self.engine.fetch("train_candidates", ["key"])[SNAPSHOT_COLUMNS]
+
+    def without(self, keys: pd.Series) -> None:
+        """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
+        self.engine.frame("held_keys", pd.DataFrame({"key": keys.astype("string").dropna()}))
+        self.engine.table("train_out", "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)")
+        self.table = "train_out"
+
+    def rows(self) -> int:
+        return self.engine.count(self.table)
+
+    def label_counts(self) -> dict[str, int]:
+        got = self.engine.con.execute(
+            f'SELECT label, count(*) FROM "{self.table}" WHERE label IS NOT NULL GROUP BY label'
+        ).fetchall()
+        return {str(label): int(n) for label, n in sorted(got)}
+
+    def weak_labels(self) -> int:
+        got = self.engine.con.execute(f"SELECT count(*) FROM \"{self.table}\" WHERE label_source = 'reports'")
+        return int(got.fetchall()[0][0])
+
+    def version(self) -> str:
+        """The snapshot's content version (:attr:`harmwatch.data.dataset.Assembly.train_version`)."""
+        line = _line(["key", "label", "label_source"])
+        return self.engine.sorted_lines_version(f'SELECT {line} AS line FROM "{self.table}"')
+
+    def new_rows(self, store: Any, key: str) -> int:
+        """Texts of the snapshot that the Parquet file ``key`` (the previous snapshot) does not hold."""
+        path = store.local_path(key)
+        if path is not None:
+            self.engine.table("previous_keys", f"SELECT key FROM read_parquet({literal(str(path))})")
+        else:
+            self.engine.frame("previous_keys", store.read_parquet(key, columns=["key"]).astype("string"))
+        got = self.engine.con.execute(
+            f'SELECT count(*) FROM "{self.table}" '
+            "WHERE key NOT IN (SELECT key FROM previous_keys WHERE key IS NOT NULL)"
+        )
+        return int(got.fetchall()[0][0])
+
+    def write(self, store: Any, key: str) -> None:
+        cols = ", ".join(f'"{c}"' for c in SNAPSHOT_COLUMNS)
+        self.engine.write(store, key, f'SELECT {cols} FROM "{self.table}" ORDER BY key')
+
+
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("key", kind="stable").reset_index(drop=True)
 
@@ -353,9 +472,15 @@ def review_queue(conflicts: pd.DataFrame, reports: pd.DataFrame, pending: bool) 
     return _ordered(pd.concat(parts, ignore_index=True))
 
 
-def fetch_assembly(engine: Engine, policy: Policy, frozen_eval: tuple[pd.DataFrame, str] | None) -> Assembly:
-    """The :class:`Assembly` the plan built, fetched from the engine."""
-    train = _ordered(engine.fetch("train"))[SNAPSHOT_COLUMNS]
+def fetch_assembly(
+    engine: Engine,
+    policy: Policy,
+    frozen_eval: tuple[pd.DataFrame, str] | None,
+    staged: EngineTrain | None = None,
+) -> Assembly:
+    """The :class:`Assembly` the plan built, fetched from the engine; with ``staged``, its ``train`` is
+    only what the recent slice can hold out (:meth:`EngineTrain.candidates`), the rest stays in the engine."""
+    train = staged.candidates() if staged else _ordered(engine.fetch("train"))[SNAPSHOT_COLUMNS]
     if frozen_eval is None:
         ev = engine.fetch("eval_snapshot", ["key"])[EVAL_COLUMNS]
         eval_version, eval_files = (
@@ -376,7 +501,7 @@ def fetch_assembly(engine: Engine, policy: Policy, frozen_eval: tuple[pd.DataFra
             engine.count("pending_reports") > 0,
         ),
         reliability=reliability,
-        weak_labels=int((train["label_source"] == "reports").sum()),
+        weak_labels=staged.weak_labels() if staged else int((train["label_source"] == "reports").sum()),
         train_files=sorted(engine.fetch("train_files")["source_file"].dropna()),
         eval_files=eval_files,
     )

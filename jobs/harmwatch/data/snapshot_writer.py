@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Collection
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -23,13 +23,32 @@ from harmwatch.errors import HarmwatchError
 from harmwatch.storage import Store
 
 
-def write_files(store: Store, prefix: str, files: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
+class StagedTrain(Protocol):
+    """A training snapshot the engine keeps, holds out from, hashes and writes itself (its rows never come
+    to this process); ``Assembly.train`` then holds only the rows the recent slice can take."""
+
+    def without(self, keys: pd.Series) -> None: ...  # the held-out texts leave the snapshot
+    def rows(self) -> int: ...
+    def label_counts(self) -> dict[str, int]: ...
+    def version(self) -> str: ...  # Assembly.train_version of the whole snapshot
+    def new_rows(self, store: Store, key: str) -> int: ...  # texts not in the Parquet file ``key``
+    def write(self, store: Store, key: str) -> None: ...  # the snapshot, sorted by key
+
+
+def write_files(
+    store: Store,
+    prefix: str,
+    files: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    written: Collection[str] = (),
+) -> None:
+    """Write ``files`` under ``prefix`` and commit them with ``written`` (files an engine wrote there)."""
     for name, frame in files.items():
         if name.endswith(".csv"):
             store.write_text(f"{prefix}/{name}", spreadsheet_csv(frame))
         else:
             store.write_parquet(f"{prefix}/{name}", frame)
-    store.commit(prefix, files.keys(), meta)
+    store.commit(prefix, [*files, *written], meta)
 
 
 def write_assembly(
@@ -40,11 +59,17 @@ def write_assembly(
     runs: list[str],
     eval_meta: dict[str, Any],
     train_meta: dict[str, Any] | None = None,
+    staged: StagedTrain | None = None,
 ) -> dict[str, str]:
     """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``; the
-    three content versions (each table hashed once)."""
-    train_version, review_version = assembly.train_version, assembly.review_version  # hashed once
-    reporters_version = assembly.reporters_version
+    three content versions (each table hashed once). ``staged``: the snapshot the engine writes."""
+    train_version = staged.version() if staged else assembly.train_version  # hashed once
+    review_version, reporters_version = assembly.review_version, assembly.reporters_version
+    if staged:
+        train_rows, label_counts = staged.rows(), staged.label_counts()
+    else:
+        train_rows = len(assembly.train)
+        label_counts = assembly.train["label"].value_counts().sort_index().to_dict()
     if assembly.eval_is_new:
         write_files(
             store, catalog.eval_snapshot(assembly.eval_version), {catalog.EVAL_FILE: assembly.eval}, eval_meta
@@ -61,16 +86,19 @@ def write_assembly(
             "trusted": int(assembly.reliability["trusted"].sum()),
         },
     )
+    train_prefix, train_files = catalog.train_snapshot(train_version), {catalog.TRAIN_FILE: assembly.train}
+    if staged:
+        staged.write(store, f"{train_prefix}/{catalog.TRAIN_FILE}")
     write_files(
         store,
-        catalog.train_snapshot(train_version),
-        {catalog.TRAIN_FILE: assembly.train},
+        train_prefix,
+        {} if staged else train_files,
         {
             "version": train_version,
             "date": date,
             "eval_version": assembly.eval_version,
-            "rows": len(assembly.train),
-            "label_counts": assembly.train["label"].value_counts().sort_index().to_dict(),
+            "rows": train_rows,
+            "label_counts": label_counts,
             "weak_labels_accepted": assembly.weak_labels,
             "landing_files": assembly.train_files,
             "policy": asdict(policy),
@@ -79,6 +107,7 @@ def write_assembly(
             "reporters_version": reporters_version,
             **(train_meta or {}),
         },
+        [catalog.TRAIN_FILE] if staged else (),
     )
     write_files(
         store,
@@ -136,11 +165,15 @@ def finish(
     champion_version: str | None,
     engine: str,
     origin: dict[str, Any] | None = None,
+    staged: StagedTrain | None = None,
 ) -> dict[str, Any]:
     """Hold out the recent slice, write everything and return the summary (both engines).
 
     ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
-    labelled row, in the order they were read; ``origin``: :func:`provenance` when the caller has it."""
+    labelled row, in the order they were read (with ``staged``, those the recent slice reads:
+    :func:`harmwatch.data.relational.recent_rows`); ``origin``: :func:`provenance` when the caller has it;
+    ``staged``: the training snapshot kept in the engine (then ``assembly.train`` holds only the rows the
+    recent slice can take)."""
     eval_meta = (
         frozen[1]
         if frozen is not None
@@ -155,10 +188,10 @@ def finish(
         }
     )
     origin = origin or provenance(store)
-    held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"])
+    held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"], staged)
     eval_meta = held.pop("eval_meta", eval_meta)
     lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
-    versions = write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage})
+    versions = write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage}, staged)
     return {
         **held,
         "anchor_generation": int(eval_meta.get("generation", 0)),
@@ -166,7 +199,7 @@ def finish(
         "train_version": versions["train_version"],
         "eval_version": assembly.eval_version,
         "review_version": versions["review_version"],
-        "rows_train": len(assembly.train),
+        "rows_train": staged.rows() if staged else len(assembly.train),
         "rows_eval": len(assembly.eval),
         "rows_review": len(assembly.review),
         "weak_labels_accepted": assembly.weak_labels,
@@ -184,14 +217,17 @@ def finish(
     }
 
 
-def new_rows(store: Store, train: pd.DataFrame) -> tuple[int, str | None]:
+def new_rows(store: Store, train: pd.DataFrame, staged: StagedTrain | None = None) -> tuple[int, str | None]:
     """Training texts not in the previous snapshot (the one ``LATEST`` pointed to), and its version."""
+    rows = staged.rows() if staged else len(train)
     if not store.exists(catalog.TRAIN_LATEST):
-        return len(train), None
+        return rows, None
     previous = store.read_json(catalog.TRAIN_LATEST)["version"]
     key = f"{catalog.train_snapshot(previous)}/{catalog.TRAIN_FILE}"
     if not store.exists(key):
-        return len(train), previous
+        return rows, previous
+    if staged:
+        return staged.new_rows(store, key), previous
     old = store.read_parquet(key, columns=["key"])
     return int((~train["key"].isin(set(old["key"]))).sum()), previous
 
@@ -205,15 +241,18 @@ def hold_out(
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
     reviewed: Collection[str] = (),
+    staged: StagedTrain | None = None,
 ) -> dict[str, Any]:
     """Take the recent slice out of ``assembly.train`` and write it; with ``--renew-anchor`` it becomes
     the new anchor's fresh part instead. Updates ``assembly``; returns the facts for the training manifest
     (and, on a renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the
-    review loop (never held out)."""
+    review loop (never held out); ``staged``: the snapshot in the engine (see :func:`finish`)."""
     if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
         raise HarmwatchError(
             "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
         )
+    if staged is not None and args.renew_anchor:
+        raise HarmwatchError("--renew-anchor needs the training snapshot in this process (not staged)")
     if args.recent_days > 0:
         train, recent, note = hold_out_recent(labelled, assembly.train, date, args.recent_days, reviewed)
     else:
@@ -240,8 +279,10 @@ def hold_out(
             set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
         )
         recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
+    if staged is not None:
+        staged.without(recent["key"])
     assembly.train = train.sort_values("key").reset_index(drop=True)
-    facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train)
+    facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train, staged)
     facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
     if not recent.empty:
         facts.update(write_recent_slice(store, labelled, recent, date, args.recent_days))

@@ -4,8 +4,10 @@ The same run for DuckDB (in this process) and Spark SQL (:mod:`harmwatch.spark.r
 are the committed runs' Parquet files, read by the engine; the decisions are the plan of
 :mod:`harmwatch.data.relational`; the evaluation split, recent slice, anchor renewal, writes and summary
 are :func:`harmwatch.data.snapshot_writer.finish`, shared with the pandas engine. This process holds the
-counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``) and the
-fetched outputs: one row per text and per reporter, and four short columns per labelled row.
+counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``), the rows of
+the recent slice's window and the smaller outputs (evaluation snapshot, review queue, reporters). On
+DuckDB the training snapshot, one row per text, stays in the engine: held out, hashed and written there
+(:class:`harmwatch.data.relational.EngineTrain`); on Spark (and with ``--renew-anchor``) it is fetched.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational
+from harmwatch.data.holdout import window_start
 from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
 from harmwatch.data.tables import frozen_eval
 from harmwatch.data.weak_labels import Policy
@@ -51,9 +54,31 @@ def run(
         origin["reviewed"],
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    assembly = relational.fetch_assembly(engine, policy, anchor)
-    rows = relational.label_rows(engine)
+    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there) and only
+    # the rows of the recent slice's window come here; renewing the anchor works on it in this process.
+    staged = (
+        relational.EngineTrain(engine)
+        if isinstance(engine, relational.DuckDB) and not args.renew_anchor
+        else None
+    )
+    if staged is not None:
+        rows = relational.recent_rows(engine, window_start(date, args.recent_days), False)
+    assembly = relational.fetch_assembly(engine, policy, anchor, staged)
+    if staged is None:
+        rows = relational.label_rows(engine)
     runs = [m["prefix"] for m in lab_runs + rep_runs]
     return finish(
-        store, settings, args, policy, rows, assembly, frozen, date, runs, champion_version, name, origin
+        store,
+        settings,
+        args,
+        policy,
+        rows,
+        assembly,
+        frozen,
+        date,
+        runs,
+        champion_version,
+        name,
+        origin,
+        staged,
     )
