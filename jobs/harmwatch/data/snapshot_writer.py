@@ -16,7 +16,7 @@ from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.authority import refusal_lines, reviewed_files
 from harmwatch.data.dataset import Assembly, content_version, text_key
-from harmwatch.data.exports import spreadsheet_csv
+from harmwatch.data.exports import spreadsheet_csv_bytes
 from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import HarmwatchError
@@ -45,7 +45,7 @@ def write_files(
     """Write ``files`` under ``prefix`` and commit them with ``written`` (files an engine wrote there)."""
     for name, frame in files.items():
         if name.endswith(".csv"):
-            store.write_text(f"{prefix}/{name}", spreadsheet_csv(frame))
+            store.write_bytes(f"{prefix}/{name}", spreadsheet_csv_bytes(frame))
         else:
             store.write_parquet(f"{prefix}/{name}", frame)
     store.commit(prefix, [*files, *written], meta)
