@@ -229,7 +229,7 @@ def new_rows(store: Store, train: pd.DataFrame, staged: StagedTrain | None = Non
     if staged:
         return staged.new_rows(store, key), previous
     old = store.read_parquet(key, columns=["key"])
-    return int((~train["key"].isin(set(old["key"]))).sum()), previous
+    return int((~train["key"].isin(old["key"])).sum()), previous  # a hash table, not a Python set
 
 
 def hold_out(
