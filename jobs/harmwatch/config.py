@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         default=256 * 1024 * 1024,
         ge=1,
         description="Largest landing file ingest reads (bytes); a larger one is quarantined whole, unread, "
-        "with the reason (a file is parsed in memory, at several times its size).",
+        "with the reason (the pandas engine streams a file, but a Spark task holds one file's rows).",
     )
     # -- engines: where the data steps run (docs/scaling.md) -----------------------------------------
     engine: Literal["auto", "pandas", "duckdb", "spark"] = Field(

@@ -1,8 +1,9 @@
 """One small storage interface over local folders and ``s3://bucket/prefix``.
 
 Every step reads and writes through :func:`open_store`. Keys are ``/``-separated paths relative to the
-store's root. Writes are atomic (temp file + rename locally, a single PUT on S3), and a step commits a
-run by writing ``_MANIFEST.json`` last: readers only trust folders that carry a manifest, so a step
+store's root. Writes are atomic (temp file + rename locally, a single PUT on S3, or one upload of a
+spooled file for a written stream: :meth:`Store.open_write`), and a step commits a run by writing
+``_MANIFEST.json`` last: readers only trust folders that carry a manifest, so a step
 killed half-way leaves nothing the next step will read, and a rerun simply overwrites its own
 uncommitted files.
 """
@@ -16,15 +17,16 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from harmwatch.faults import checkpoint
 
 MANIFEST = "_MANIFEST.json"
-BLOCK = 1 << 20  # files are copied and hashed by blocks of this size
+BLOCK = 1 << 20  # files are copied, hashed and streamed by blocks of this size
 _SPECIAL = {
     stat.S_IFLNK: "symbolic link",
     stat.S_IFIFO: "FIFO",
@@ -99,6 +101,21 @@ class Store:
     def exists(self, key: str) -> bool:
         raise NotImplementedError
 
+    def open_read(self, key: str) -> tuple[IO[bytes], int]:
+        """A binary stream of ``key`` and its size when opened, for readers that must not hold a whole
+        file (ingest). Read errors surface as :class:`StorageError`; the caller closes the stream."""
+        data = self.read_bytes(key)
+        return io.BytesIO(data), len(data)
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        """A binary file that becomes ``key`` atomically when the block ends without an error (nothing
+        is published otherwise); for writers that stream (ingest's Parquet, chunk by chunk)."""
+        with tempfile.TemporaryFile() as fh:
+            yield fh
+            fh.seek(0)
+            self.write_bytes(key, fh.read())
+
     # -- conveniences ---------------------------------------------------------------------------
     def local_path(self, key: str) -> Path | None:
         """The file behind ``key`` when the store is a local folder (readers can stream it), else None."""
@@ -123,6 +140,15 @@ class Store:
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
         self.write_bytes(key, buf.getvalue())
+
+    @contextmanager
+    def parquet_writer(self, key: str, schema=None) -> Iterator[ParquetSink]:
+        """A Parquet file written frame by frame (one row group each), published as ``key`` when the block
+        ends without an error; ``schema`` (pyarrow) fixes the column types when frames may lack rows."""
+        with self.open_write(key) as fh:
+            sink = ParquetSink(fh, schema)
+            yield sink
+            sink.close()
 
     def write_file(self, key: str, path: Path) -> None:
         """Store the local file ``path`` (written by an engine) as ``key``."""
@@ -155,6 +181,66 @@ class Store:
         """All manifests under ``prefix`` (committed runs), sorted by their folder."""
         keys = sorted(o.key for o in self.list(prefix) if o.key.endswith("/" + MANIFEST))
         return [self.read_json(k) for k in keys]
+
+
+class ParquetSink:
+    """Frames appended to one Parquet file as row groups (:meth:`Store.parquet_writer`).
+
+    The file's schema is ``schema`` or, without one, the first frame's (its pandas metadata included, so
+    the file reads back with the dtypes :meth:`Store.write_parquet` would have given it)."""
+
+    def __init__(self, fh: IO[bytes], schema=None) -> None:
+        self.fh, self.schema, self.writer = fh, schema, None
+
+    def write(self, frame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.fh, table.schema)
+        elif not len(table):
+            return
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            if self.schema is None:
+                raise ValueError("a Parquet file without a frame needs a schema")
+            self.writer = pq.ParquetWriter(self.fh, self.schema)
+        self.writer.close()
+
+
+class _Checked(io.RawIOBase):
+    """A stream read at most ``size`` bytes far (the size it had when opened, so a file that grows while
+    it is read is read as it was), with read errors as one :class:`StorageError` line naming ``url``."""
+
+    def __init__(self, stream: Any, size: int, url: str) -> None:
+        self.stream, self.left, self.url = stream, size, url
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        want = min(len(buffer), self.left)
+        if want <= 0:
+            return 0
+        try:
+            data = self.stream.read(want)
+        except Exception as exc:  # an OSError locally; botocore and urllib3 raise many types on S3
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StorageError(f"{self.url}: cannot read ({detail})") from None
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        finally:
+            super().close()
 
 
 class LocalStore(Store):
@@ -230,6 +316,38 @@ class LocalStore(Store):
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+        checkpoint("write")
+
+    def open_read(self, key: str) -> tuple[IO[bytes], int]:
+        try:
+            fh = self._path(key).open("rb", buffering=0)
+            size = os.fstat(fh.fileno()).st_size
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
+        return io.BufferedReader(_Checked(fh, size, self.url(key)), BLOCK), size
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        # One partial file per key (not a fresh temporary name), so a killed writer leaves no pile-up:
+        # the rerun writes over its partial file.
+        path = self._path(key)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = partial.open("wb")
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+        try:
+            with fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(partial, 0o644)
+            os.replace(partial, path)
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
+        finally:
+            partial.unlink(missing_ok=True)
         checkpoint("write")
 
     def delete(self, key: str) -> None:
@@ -331,6 +449,27 @@ class S3Store(Store):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except Exception as exc:
             raise self._fail(key, "write", exc) from None
+        checkpoint("write")
+
+    def open_read(self, key: str) -> tuple[IO[bytes], int]:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail(key, "read", exc) from None
+        size = int(obj["ContentLength"])
+        return io.BufferedReader(_Checked(obj["Body"], size, self.url(key)), BLOCK), size
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        # Spooled to a local temporary file, then one upload (multipart when large): the object appears
+        # whole when the upload completes, as a single PUT does.
+        with tempfile.TemporaryFile() as fh:
+            yield fh
+            fh.seek(0)
+            try:
+                self.client.upload_fileobj(fh, self.bucket, self._key(key))
+            except Exception as exc:
+                raise self._fail(key, "write", exc) from None
         checkpoint("write")
 
     def delete(self, key: str) -> None:

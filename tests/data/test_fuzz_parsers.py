@@ -9,6 +9,7 @@ examples, because each one runs Great Expectations.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harmwatch.cli import main
-from harmwatch.data.parsing import parse_csv, parse_jsonl
+from harmwatch.data.parsing import iter_csv, iter_jsonl, parse_csv, parse_jsonl
 
 HEADER = b"post_id,text,label,labelled_at,labeller_id"
 LABELS = ["age", "gender", "religion", "ethnicity", "other_cyberbullying", "not_cyberbullying", "spam", ""]
@@ -97,6 +98,26 @@ def test_jsonl_parser_accounts_for_every_record(data: bytes):
     non_blank = sum(1 for line in body.split("\n") if line.strip())  # blank lines are not records
     assert parsed.rows_in == non_blank
     assert parsed.rows_in == len(parsed.rows) + len(parsed.rejects)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.one_of(st.binary(max_size=300), csv_files(), jsonl_files()),
+    chunk_rows=st.integers(1, 3),
+    kind=st.sampled_from(["csv", "jsonl"]),
+)
+def test_parsing_in_chunks_gives_what_parsing_whole_gives(data: bytes, chunk_rows: int, kind: str):
+    """Rows, line numbers, reasons, raw records and the note are the same whatever the chunk size, and
+    no chunk holds more than its records (ingest streams large files this way)."""
+    whole = parse_csv(data) if kind == "csv" else parse_jsonl(data)
+    stream = io.BytesIO(data)
+    chunks = list(
+        iter_csv(stream, chunk_rows=chunk_rows) if kind == "csv" else iter_jsonl(stream, chunk_rows)
+    )
+    assert all(c.rows_in <= chunk_rows for c in chunks)
+    assert [r for c in chunks for r in c.rows] == whole.rows
+    assert [r for c in chunks for r in c.rejects] == whole.rejects
+    assert chunks[-1].note == whole.note
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pytest
 
@@ -80,6 +82,34 @@ def test_missing_key_is_one_line_error(store):
     with pytest.raises(StorageError) as err:
         store.read_bytes("does/not/exist")
     assert "does/not/exist" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_streamed_writes_publish_whole_or_nothing_and_streamed_reads_read_back(store):
+    """What ingest streams through: a file written in pieces, Parquet row group by row group, read in
+    blocks and hashed in blocks."""
+    with store.open_write("s/blob.bin") as fh:
+        for i in range(3):
+            fh.write(bytes([i]) * 1000)
+    stream, size = store.open_read("s/blob.bin")
+    with stream:
+        assert size == 3000 and stream.read() == b"\x00" * 1000 + b"\x01" * 1000 + b"\x02" * 1000
+    assert store.digest("s/blob.bin") == (3000, hashlib.sha256(store.read_bytes("s/blob.bin")).hexdigest())
+    with pytest.raises(RuntimeError), store.open_write("s/failed.bin") as fh:
+        fh.write(b"half")
+        raise RuntimeError("the writer died")
+    assert [o.key for o in store.list("s")] == ["s/blob.bin"]
+    frames = [
+        pd.DataFrame({"text": pd.array(t, dtype="string"), "n": range(len(t))})
+        for t in (["a", "b"], [], ["c"])
+    ]
+    with store.parquet_writer("s/rows.parquet") as sink:
+        for frame in frames:
+            sink.write(frame)
+    expected = pd.concat([frames[0], frames[2]], ignore_index=True)
+    pd.testing.assert_frame_equal(store.read_parquet("s/rows.parquet"), expected)
+    with pytest.raises(StorageError) as err:
+        store.open_read("s/nope.bin")
+    assert "s/nope.bin" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_local_atomic_write_leaves_no_partial_file(tmp_path):

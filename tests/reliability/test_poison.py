@@ -121,13 +121,14 @@ def test_oversize_file_is_quarantined_whole_and_never_read(hw_env, capsys, monke
     monkeypatch.setenv("HARMWATCH_LANDING_MAX_BYTES", "1000")
     put(hw_env, "labelled/dt=2026-01-01/small.csv", H + f"p1,hello,age,{T},m\n".encode())
     put(hw_env, "labelled/dt=2026-01-01/big.csv", H + f"p2,{'x' * 2000},age,{T},m\n".encode())
-    real = LocalStore.read_bytes
+    for name in ("read_bytes", "open_read"):  # whole or streamed
+        real = getattr(LocalStore, name)
 
-    def guarded(self, key):
-        assert not key.endswith("big.csv"), "the oversize file was read"
-        return real(self, key)
+        def guarded(self, key, real=real):
+            assert not key.endswith("big.csv"), "the oversize file was read"
+            return real(self, key)
 
-    monkeypatch.setattr(LocalStore, "read_bytes", guarded)
+        monkeypatch.setattr(LocalStore, name, guarded)
     out = ingest(capsys)["kinds"]["labelled"]
     assert (out["files"], out["rows_in"], out["rows_parsed"], out["rows_quarantined"]) == (2, 2, 1, 1)
     q = quarantine(hw_env, "labelled")

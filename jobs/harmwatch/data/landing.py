@@ -40,6 +40,13 @@ QUARANTINE_COLUMNS = ["source_file", "source_line", "stage", "reason", "raw", "b
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 
 
+def quarantine_schema():  # -> pyarrow.Schema (imported lazily)
+    """The quarantine's column types, fixed: a chunk without quarantined rows cannot infer them."""
+    import pyarrow as pa
+
+    return pa.schema([(c, pa.int64() if c == "source_line" else pa.string()) for c in QUARANTINE_COLUMNS])
+
+
 def identity(obj: ObjectInfo) -> str:
     return f"{obj.key}|{obj.size}|{obj.version}"
 

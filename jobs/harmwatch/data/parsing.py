@@ -4,6 +4,11 @@ A parser returns a :class:`Parsed`: the records it could read (as dicts of strin
 1-based line where it starts) and the records it could not (with a one-sentence reason). Nothing is
 dropped: ``rows_in == len(rows) + len(rejects)``. Field-level checks (unknown labels, bad timestamps,
 missing ids) are left to ``validate``; these parsers only deal with bytes, encodings and structure.
+
+The parsers stream: :func:`iter_csv` and :func:`iter_jsonl` read a binary stream and yield a
+:class:`Parsed` per ``chunk_rows`` records, holding one chunk and the record being read, so a landing
+file's size does not set ingest's memory. :func:`parse_csv` and :func:`parse_jsonl` are the same
+parsers over bytes in memory, their chunks joined.
 """
 
 from __future__ import annotations
@@ -11,15 +16,20 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
 LABELLED_COLUMNS = ("post_id", "text", "label", "labelled_at", "labeller_id")
 LABELLED_REQUIRED = ("post_id", "text", "label", "labelled_at")
 REPORT_COLUMNS = ("report_id", "post_id", "text", "reporter_id", "reason", "reported_at")
 MAX_FIELD = 16 * 1024 * 1024  # a record larger than this is quarantined, not parsed
+CHUNK_ROWS = 20_000  # records per chunk: about 40 MB of parsed rows at the real data's text lengths
+BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t", "|")
 _WS = re.compile(r"\s+")
 
@@ -103,89 +113,173 @@ def _pick_delimiter(header_line: str, required: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_csv(data: bytes, required: tuple[str, ...] = LABELLED_REQUIRED) -> Parsed:
-    """Parse a labelled-posts CSV: header row, quoted newlines, CRLF, BOM, ragged or broken rows."""
-    out = Parsed()
-    text = decode(data)
-    if not text.strip():
-        out.note = "empty file"
-        return out
-    clean_bytes = all_utf8(text)
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+def _text(stream: IO[bytes], newline: str) -> io.TextIOWrapper:
+    """The stream as text, decoded as :func:`decode` decodes (BOM dropped, bad bytes as surrogates).
+
+    ``newline=""`` splits lines where :mod:`csv` expects them (``\\n``, ``\\r\\n`` or ``\\r``, kept);
+    ``newline="\\n"`` splits on ``\\n`` only. The BOM is dropped here rather than by the ``utf-8-sig``
+    codec, whose incremental decoder loses a file that is only the first byte or two of a BOM.
+    """
+    head = b""
+    while len(head) < len(BOM) and (more := stream.read(len(BOM) - len(head))):
+        head += more
+    if head != BOM:
+        stream = io.BufferedReader(_Prefixed(head, stream))
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=newline)
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` then the rest of ``stream``: the bytes read to look for a BOM, given back."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.head, self.stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def iter_csv(
+    stream: IO[bytes], required: tuple[str, ...] = LABELLED_REQUIRED, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Parsed]:
+    """Parse a labelled-posts CSV (header row, quoted newlines, CRLF, BOM, ragged or broken rows), a
+    chunk of at most ``chunk_rows`` records at a time. The last chunk is always yielded, possibly
+    empty, and carries the file's note."""
+    lines = iter(_text(stream, newline=""))
+    head: list[str] = []  # the physical lines up to the first "\n": the header's, for the delimiter
+    for line in lines:
+        head.append(line)
+        if line.endswith("\n") or sum(map(len, head)) > MAX_FIELD:
+            break
+    first_line = "".join(head).split("\n", 1)[0].rstrip("\r")
     delim = _pick_delimiter(first_line, required)
+    seen: list[str] = []  # the physical lines of the record being read (a malformed one is shown whole)
+    blank = [True]  # no character but whitespace so far: an empty file
+
+    def feed(physical: Iterable[str]) -> Iterator[str]:
+        for line in physical:
+            if blank[0] and line.strip():
+                blank[0] = False
+            seen.append(line)
+            yield line
+
     csv.field_size_limit(MAX_FIELD)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim or ",", strict=True)
+    reader = csv.reader(feed(itertools.chain(head, lines)), delimiter=delim or ",", strict=True)
+    note = ""
     try:
         # A column name with invalid bytes is kept, shown as \xNN: it names an extra column of valid rows.
         header = [
-            printable_raw(c.strip().lower()) if has_bad_bytes(c) else c.strip().lower() for c in next(reader)
+            printable_raw(c.strip().lower()) if has_bad_bytes(c) else c.strip().lower()
+            for c in next(reader, [])
         ]
     except csv.Error as exc:
-        out.note = f"unreadable header ({exc})"
+        note = f"unreadable header ({exc})"
         header = []
     if delim is None:
         missing = [c for c in required if c not in header]
-        out.note = f"header lacks required columns {missing}"
+        note = f"header lacks required columns {missing}"
     elif delim != ",":
-        out.note = f"delimiter {delim!r} instead of ','"
+        note = f"delimiter {delim!r} instead of ','"
+    out = Parsed(note=note)
     start = reader.line_num + 1
-    lines: list[str] = []  # split lazily: only a malformed record needs its physical lines
+    seen.clear()
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            lines = lines or text.split("\n")
-            raw = "\n".join(lines[start - 1 : reader.line_num])
-            out.rejects.append(_reject(start, f"malformed CSV record ({exc})", raw))
+            out.rejects.append(_reject(start, f"malformed CSV record ({exc})", _physical(seen)))
             start = reader.line_num + 1
-            continue
-        line, start = start, reader.line_num + 1
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line: not a record
-        raw = (delim or ",").join(record)
-        if delim is None:
-            out.rejects.append(_reject(line, out.note, raw))
-        elif len(record) != len(header):
-            out.rejects.append(_reject(line, f"expected {len(header)} fields, found {len(record)}", raw))
-        elif not clean_bytes and has_bad_bytes(raw):
-            out.rejects.append(_reject(line, "invalid UTF-8 bytes (landing files must be UTF-8)", raw))
-        elif "\x00" in raw:
-            out.rejects.append(_reject(line, "NUL byte in record", raw))
         else:
-            out.rows.append({"_line": line, **dict(zip(header, record, strict=True))})
+            line, start = start, reader.line_num + 1
+            if record and (len(record) > 1 or record[0].strip()):  # a blank line is not a record
+                _take(out, record, line, delim, header)
+        seen.clear()
+        if out.rows_in >= chunk_rows:
+            yield out
+            out = Parsed(note=note)
+    if blank[0]:
+        out.note = "empty file"
+    yield out
+
+
+def _physical(lines: list[str]) -> str:
+    """A record's physical lines as the file has them, without the newline that ends the last."""
+    raw = "".join(lines)
+    return raw[:-1] if raw.endswith("\n") else raw
+
+
+def _take(out: Parsed, record: list[str], line: int, delim: str | None, header: list[str]) -> None:
+    """One CSV record into the rows, or into the rejects with the reason."""
+    raw = (delim or ",").join(record)
+    if delim is None:
+        out.rejects.append(_reject(line, out.note, raw))
+    elif len(record) != len(header):
+        out.rejects.append(_reject(line, f"expected {len(header)} fields, found {len(record)}", raw))
+    elif has_bad_bytes(raw):
+        out.rejects.append(_reject(line, "invalid UTF-8 bytes (landing files must be UTF-8)", raw))
+    elif "\x00" in raw:
+        out.rejects.append(_reject(line, "NUL byte in record", raw))
+    else:
+        out.rows.append({"_line": line, **dict(zip(header, record, strict=True))})
+
+
+def iter_jsonl(stream: IO[bytes], chunk_rows: int = CHUNK_ROWS) -> Iterator[Parsed]:
+    """Parse JSON lines (one object per line; blank lines skipped, anything else accounted for), a chunk
+    of at most ``chunk_rows`` records at a time; the last chunk is always yielded and carries the note."""
+    out = Parsed()
+    blank = True
+    for number, line in enumerate(_text(stream, newline="\n"), start=1):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            continue
+        blank = False
+        if has_bad_bytes(line):
+            out.rejects.append(_reject(number, "invalid UTF-8 bytes (landing files must be UTF-8)", line))
+        elif "\x00" in line:
+            out.rejects.append(_reject(number, "NUL byte in record", line))
+        else:
+            try:
+                out.rows.append(_json_record(line, number))
+            except _Unreadable as exc:
+                out.rejects.append(_reject(number, str(exc), line))
+            except Exception as exc:  # totality: a record the rules above missed still ends somewhere
+                out.rejects.append(_reject(number, f"unreadable record ({type(exc).__name__})", line))
+        if out.rows_in >= chunk_rows:
+            yield out
+            out = Parsed()
+    if blank:
+        out.note = "empty file"
+    yield out
+
+
+def joined(chunks: Iterable[Parsed]) -> Parsed:
+    """One :class:`Parsed` from a file's chunks (the note is the last chunk's)."""
+    out = Parsed()
+    for chunk in chunks:
+        out.rows += chunk.rows
+        out.rejects += chunk.rejects
+        out.note = chunk.note
     return out
+
+
+def parse_csv(data: bytes, required: tuple[str, ...] = LABELLED_REQUIRED) -> Parsed:
+    """:func:`iter_csv` over bytes in memory, in one piece."""
+    return joined(iter_csv(io.BytesIO(data), required))
 
 
 def parse_jsonl(data: bytes) -> Parsed:
-    """Parse JSON lines: one object per line; blank lines are skipped, anything else accounted for."""
-    out = Parsed()
-    text = decode(data)
-    if not text.strip():
-        out.note = "empty file"
-        return out
-    clean_bytes = all_utf8(text)
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        if not clean_bytes and has_bad_bytes(line):
-            out.rejects.append(_reject(number, "invalid UTF-8 bytes (landing files must be UTF-8)", line))
-            continue
-        if "\x00" in line:
-            out.rejects.append(_reject(number, "NUL byte in record", line))
-            continue
-        try:
-            row = _json_record(line, number)
-        except _Unreadable as exc:
-            out.rejects.append(_reject(number, str(exc), line))
-            continue
-        except Exception as exc:  # totality: a record the rules above missed still ends somewhere
-            out.rejects.append(_reject(number, f"unreadable record ({type(exc).__name__})", line))
-            continue
-        out.rows.append(row)
-    return out
+    """:func:`iter_jsonl` over bytes in memory, in one piece."""
+    return joined(iter_jsonl(io.BytesIO(data)))
 
 
 class _Unreadable(ValueError):
