@@ -670,9 +670,13 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     anchor_rows = None if frozen is None else frozen[0]
     redecided = decide(engine, policy, settings.seed, args.eval_fraction, anchor_rows, scores, bounded)
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    assembly = relational.fetch_assembly(engine, policy, anchor)
-
     rows = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
+    # The training snapshot stays in the engine (held out, hashed and written there) unless the anchor
+    # is renewed: only the texts of the recent slice's window come to this process.
+    staged = None if args.renew_anchor else relational.EngineTrain(engine)
+    if staged is not None:
+        engine.table("recent_rows", "SELECT key FROM held_rows")
+    assembly = relational.fetch_assembly(engine, policy, anchor, staged)
     version = state_version(
         folded,
         sorted(reviewed),
@@ -687,7 +691,19 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     commit_state(engine, store, version, folded, reviewed, policy, date, previous, basis)
     order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
     summary = finish(
-        store, settings, args, policy, rows, assembly, frozen, date, order, champion_version, "duckdb", origin
+        store,
+        settings,
+        args,
+        policy,
+        rows,
+        assembly,
+        frozen,
+        date,
+        order,
+        champion_version,
+        "duckdb",
+        origin,
+        staged,
     )
     store.write_json(catalog.STATE_LATEST, {"version": version, "date": date})
     new_runs = sum(len(v) for v in new.values())
