@@ -25,13 +25,15 @@ from bench.core import Options, load1
 SEEDS = (1, 2, 3)
 ANCHOR_SHARE = 15  # percent of the deduplicated source held out for macro-F1
 PROXY_ROWS = 12_000  # the cheap proxy: a stratified sample of the fitting split
+FIRST = "first `moderate` (first-round templates, no normaliser)"
 
 
 def options(source: Path) -> dict[str, Any]:
     """The options of the table: name -> Recipe (TweetEval from its folder beside the source CSV)."""
+    from harmwatch.model.augmentation import SECOND_ROUND_KINDS as ALL_SECOND
     from harmwatch.model.fitting import RECIPES, Recipe
 
-    chosen = RECIPES["moderate"]
+    chosen = first = replace(RECIPES["moderate"], second_round=(), normalise="none")
     return {
         "baseline (the recipe before)": RECIPES["baseline"],
         "augmentation templates, no head": Recipe("templates", augment=True),
@@ -44,7 +46,6 @@ def options(source: Path) -> dict[str, Any]:
         "chosen, generic words (girl, church, ...) do not send a post to the head": replace(
             chosen, narrow_gate=True
         ),
-        "**chosen** (`moderate`)": chosen,
         "chosen, head benign weight 1.5, augmentation weight 3, share 1.0": replace(
             chosen, blind_benign_weight=1.5, augment_weight=3.0, head_share=1.0
         ),
@@ -52,6 +53,23 @@ def options(source: Path) -> dict[str, Any]:
         "chosen, head sees function words": replace(chosen, blind_stop_words=False),
         "chosen + TweetEval non-offensive group posts": replace(
             chosen, tweeteval=source.parent / "tweeteval_offensive"
+        ),
+        # second round, on the development set extended with negated and implicit hate, counter-speech
+        # by reference, rude criticism of individuals and misspelt key words ("chosen" above is this one)
+        FIRST: first,
+        "first + second-round templates": replace(first, second_round=tuple(sorted(ALL_SECOND))),
+        "first + spelling normaliser, all features": replace(first, normalise="all"),
+        "first + second-round templates + spelling normaliser, head only": replace(
+            first, second_round=tuple(sorted(ALL_SECOND)), normalise="head"
+        ),
+        "first + second-round templates + spelling normaliser, all features": replace(
+            first, second_round=tuple(sorted(ALL_SECOND)), normalise="all"
+        ),
+        "normaliser + second round without negated-hate frames": replace(
+            first, second_round=tuple(sorted(ALL_SECOND - {"negated_benign"})), normalise="all"
+        ),
+        "normaliser + second round's benign rows only (reference, individuals, habits)": replace(
+            first, second_round=("counter_reference", "individual", "non_protected_more"), normalise="all"
         ),
     }
 

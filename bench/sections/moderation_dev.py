@@ -66,6 +66,30 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "There is nothing wrong with {p}",
         ),
     ),
+    "negated_positive": (
+        True,
+        (
+            "{P} have never contributed anything of value",
+            "I would never let {p} look after my kids",
+            "There is not one decent person among {p}",
+        ),
+    ),
+    "implicit_derogation": (
+        True,
+        (
+            "This neighbourhood went downhill the day {p} moved in",
+            "Keep {p} out of our schools and out of our jobs",
+            "Funny how every problem here started when {p} arrived",
+        ),
+    ),
+    "counter_speech_reference": (
+        False,
+        (
+            "Every comment mocking {p} in this thread got reported",
+            "Jokes about {p} being lazy aren't funny, they're hurtful",
+            "The hate aimed at {p} online lately is frightening",
+        ),
+    ),
     "derogation": (
         True,
         (
@@ -96,7 +120,7 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "hate_question_opinion": (
         True,
         (
-            "Why are {p} so disgusting?",
+            "Why are {p} always this revolting?",
             "I think {p} are a stain on humanity",
             "Is it just me or are all {p} vile?",
         ),
@@ -151,6 +175,17 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "Internet trolls are pathetic losers",
         ),
     ),
+    "abuse_at_individuals": (
+        False,
+        (
+            "The plumber who overcharged me is a crook",
+            "My boss is a clown for cancelling everyone's leave",
+            "That driver who cut me off is a total moron",
+            "My brother was a selfish jerk for eating all the cake",
+            "Whoever left their rubbish on my doorstep is a slob",
+            "The guy who sold me this fake watch is a con artist",
+        ),
+    ),
     "personal_abuse": (
         True,
         (
@@ -174,6 +209,28 @@ def _variants(text: str) -> list[tuple[str, str]]:
             ("no_spaces", text.replace(" ", "", 2))]  # fmt: skip
 
 
+# Hateful cases whose key word is misspelt one way each: (template, key word).
+KEY_WORDS: tuple[tuple[str, str], ...] = (
+    ("{P} are filthy and repulsive", "repulsive"),
+    ("{P} are brainless idiots", "idiots"),
+    ("{P} are cockroaches infesting our streets", "cockroaches"),
+)
+
+
+def _key_variants(text: str, key: str) -> list[tuple[str, str]]:
+    """The key word with two middle letters swapped, a letter dropped, a letter doubled, spaced out
+    letter by letter, and split in two by a space."""
+    m = len(key) // 2
+    variants = {
+        "key_swapped": key[: m - 1] + key[m] + key[m - 1] + key[m + 1 :],
+        "key_dropped": key[:m] + key[m + 1 :],
+        "key_doubled": key[: m + 1] + key[m:],
+        "key_spaced": " ".join(key),
+        "key_split": key[:m] + " " + key[m:],
+    }
+    return [(name, text.replace(key, v)) for name, v in variants.items()]
+
+
 def dev_frame() -> pd.DataFrame:
     """Every case: ``text``, ``functionality``, ``group`` ("" without one), ``harmful``."""
     rows = []
@@ -184,6 +241,9 @@ def dev_frame() -> pd.DataFrame:
                 rows.append((text, func, gid, harmful))
                 if func == "derogation" and t is items[0]:
                     rows.extend((v, name, gid, True) for name, v in _variants(text))
+                for template, key in KEY_WORDS:
+                    if t == template:
+                        rows.extend((v, name, gid, True) for name, v in _key_variants(text, key))
     for func, (harmful, items) in PLAIN_CASES.items():
         rows.extend((t, func, "", harmful) for t in items)
     frame = pd.DataFrame(rows, columns=["text", "functionality", "group", "harmful"])

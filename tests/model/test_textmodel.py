@@ -17,6 +17,7 @@ from harmwatch.model.textmodel import (
     SKOPS_TRUSTED_TYPES,
     IdentityMasker,
     LogCountRatioClassifier,
+    SpellingNormaliser,
     _base_learners,
     build_pipeline,
     clean_frame,
@@ -194,6 +195,33 @@ def test_identity_masker_removes_group_words_and_counts_them():
     assert [" ".join(t.split()) for t in masked] == ["opened; folks came", "printer broken", "bike"]
     counts = IdentityMasker(output="count").transform(posts).ravel()
     assert counts.tolist() == [3, 0, 2]
+
+
+def test_spelling_normaliser_writes_obfuscated_spellings_of_known_words_plainly():
+    known = ["they are stupid and disgusting people", "what a lovely day @anna #sunday"] * 3
+    spell = SpellingNormaliser().fit(pd.DataFrame({"text": known}))
+    posts = {
+        "They are $tup!d": "They are stupid",  # leetspeak read as letters
+        "They are st0p!d": "They are st0p!d",  # two edits from a known word: left as written
+        "they are s t u p i d": "they are stupid",  # letters spaced out
+        "they are stu pid!": "they are stupid!",  # a space inside the word
+        "they are stupiddd": "they are stupid",  # a run of a letter
+        "they are stupd": "they are stupid",  # a letter dropped
+        "they are sutpid": "they are stupid",  # two neighbours swapped
+        "they are stuppid": "they are stupid",  # a letter doubled
+        "(DISGUSTNIG) people": "(disgusting) people",  # punctuation and a swap
+        "What a lovely day @anan #snuday": "What a lovely day @anan #snuday",  # mentions, hashtags kept
+        "a brand new sentence": "a brand new sentence",  # unknown words with no known neighbour kept
+    }
+    out = spell.transform(pd.DataFrame({"text": list(posts), "other": 1}))
+    assert out["text"].tolist() == list(posts.values()) and list(out.columns) == ["text", "other"]
+    assert spell.transform(np.array(["they are stupd"])).tolist() == ["they are stupid"]
+    # the fitted state is one string: the lookup tables are rebuilt on load
+    import pickle
+
+    state = spell.__getstate__()
+    assert "known_words_" in state and "_deletes" not in state
+    assert pickle.loads(pickle.dumps(spell)).normalise("they are sutpid") == "they are stupid"
 
 
 def test_contract_frame_can_label_by_the_flag():

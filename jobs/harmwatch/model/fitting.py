@@ -81,6 +81,12 @@ class Recipe:
     head_share: float = 1.0  # on posts naming a group: harm = share x head + (1 - share) x stack
     narrow_gate: bool = False  # generic words (girl, church, ...) alone do not send a post to the head
     blind_chars: bool = True  # the head sees hashed character 5-grams besides words
+    # which features read posts with obfuscated spellings written plainly: "none", "head" or "all"
+    normalise: str = "none"
+    # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
+    # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
+    # rows are those the first default was chosen with
+    second_round: tuple[str, ...] = ()
     augment_weight: float = 1.0  # weight of an augmentation row in the harm head
     # which augmentation rows train the class stack too (the harm head gets all): "all", "none",
     # "groupless" (the rows that name no group) or "plain" (those and the misspelt ones)
@@ -110,7 +116,7 @@ def recipe_sources(recipe: Recipe | str = DEFAULT_RECIPE) -> list[dict[str, Any]
     from harmwatch.model.augmentation import sources
 
     recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
-    return sources(recipe.tweeteval) if recipe.augment else []
+    return sources(recipe.tweeteval, recipe.second_round) if recipe.augment else []
 
 
 def with_augmentation(train: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
@@ -120,7 +126,7 @@ def with_augmentation(train: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
         return train.assign(head_only=False, weight=1.0)
     from harmwatch.model.augmentation import augmentation_frame
 
-    extra = augmentation_frame(recipe.tweeteval)
+    extra = augmentation_frame(recipe.tweeteval, second_round=recipe.second_round)
     # only classes the snapshot has (augmentation must not add a class), and no text the snapshot holds
     extra = extra[extra["label"].isin(set(train["label"])) & ~extra["text"].isin(set(train["text"]))]
     if recipe.harm_mode is None or recipe.augment_stack == "all":
@@ -159,6 +165,7 @@ def fit_model(
         head_share=recipe.head_share,
         narrow_gate=recipe.narrow_gate,
         blind_chars=recipe.blind_chars,
+        normalise=recipe.normalise,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

@@ -102,6 +102,40 @@ COUNTER_SPEECH: tuple[str, ...] = (
     "No, {people} are not a threat, and repeating that slogan is bigotry",
 )
 
+# Not harmful: abuse of a group referred to (not quoted) in order to reject or report it.
+COUNTER_REFERENCE: tuple[str, ...] = (
+    "The thread full of slurs against {people} finally got removed, good riddance",
+    "Mods, please ban the accounts spamming insults at {people}",
+    "Those memes making fun of {people} are cruel and I won't share them",
+    "Being rude about {people} doesn't make you edgy, it makes you a bully",
+    "The abuse {people} get in the comments every day is exhausting to read",
+    "My uncle said something nasty about {people} at dinner and I called him out",
+)
+
+# Harmful: hate phrased as a positive statement negated (the group's class).
+NEGATED_HOSTILE: tuple[str, ...] = (
+    "{People} have never done a single useful thing for anyone",
+    "I could never respect any of the {people} in this town",
+    "{People} are not fit to raise children",
+    "No sane boss would ever give {people} a job",
+    "{People} don't deserve the same rights as the rest of us",
+    "I will never shake hands with one of those {people}",
+    "{People} are not real citizens and never will be",
+    "Nothing {people} say can ever be believed",
+)
+
+# Harmful: contempt for a group without an insulting word (the group's class).
+IMPLICIT_HOSTILE: tuple[str, ...] = (
+    "I moved house the moment {people} started buying on my street",
+    "Crime went through the roof once {people} were let in",
+    "My kids are not allowed to play with {people}",
+    "Send {people} back and watch how fast this country recovers",
+    "Ever notice how {people} only show up when there is something free",
+    "We were doing fine before {people} took over the high street",
+    "{People} breed like there is no tomorrow and we pay for it",
+    "If you hire {people} don't be surprised when things go missing",
+)
+
 # Not harmful: a hateful claim negated.
 NEGATED: tuple[str, ...] = (
     "I would never say that {people} are worthless",
@@ -165,6 +199,18 @@ NON_TARGETED_ABUSE: tuple[str, ...] = (
     "This weather is killing me, it's so hot",
     "That movie was a disaster, worst two hours ever",
     "Rats in the basement again, I hate those things",
+)
+
+# Not harmful, no group: a person called names for something they did (rude, but not hate).
+INDIVIDUAL_ACTION: tuple[str, ...] = (
+    "The waiter who spilled soup on me and laughed was a rude prat",
+    "My flatmate is a lazy slob for leaving the dishes for a week",
+    "That cyclist who knocked my mirror off and rode away is a coward",
+    "The seller who scammed me out of fifty quid is a lying crook",
+    "My ex was a total jerk for reading my messages",
+    "The neighbour who blasts music at 3am is an inconsiderate idiot",
+    "Our coach was a muppet for benching our best player",
+    "Whoever ate my lunch from the office fridge is a thieving git",
 )
 
 # Harmful, no group: insults and threats aimed at a person (``other_cyberbullying``).
@@ -317,6 +363,15 @@ COUNTER_FRAMES: tuple[str, ...] = (
     "It's a lie that {people} are {x}",
 )
 
+# Composed negation: a positive filler negated is hostile, a hostile filler negated is not (``adj``
+# fillers): "not", "never" and their neighbours, not the adjective alone, carry the label.
+NEGATION_FRAMES: tuple[str, ...] = (
+    "{People} are never {x}",
+    "I have never met {people} who were {x}",
+    "Not one of the {people} on my street is {x}",
+    "{People} could never be {x}",
+)
+
 # Objects and non-protected groups: what abuse may be aimed at without being hate.
 OBJECTS: tuple[str, ...] = (
     "printer",
@@ -353,6 +408,16 @@ NON_PROTECTED: tuple[str, ...] = (
     "slugs",
     "mosquitoes",
     "queue jumpers",
+)
+NON_PROTECTED_MORE: tuple[str, ...] = (
+    "vapers",
+    "golfers",
+    "people who talk in cinemas",
+    "tourists who block the pavement",
+    "crypto bros",
+    "influencers",
+    "fans of the other team",
+    "people who recline their seats on planes",
 )
 OBJECT_FRAMES: tuple[str, ...] = (
     "This {x} is {y}",
