@@ -349,10 +349,12 @@ def _text_facts(
     engine.table("moderated", relational.render("state/moderated", params))
     for table in ("conflicted_keys", "conflict_review"):
         engine.table(table, relational.render(f"state/{table}", params))
-    engine.table("votes", relational.render("state/votes_pending", params))
-    engine.table("pending_reports", "SELECT key FROM votes")
-    engine.table("record", "SELECT * FROM s_record")
-    engine.table("reports", "SELECT DISTINCT reporter_id, key FROM s_votes")
+    # Views, not copies, where the plan's SQL only reads a state table under its own name.
+    engine.table("votes_all", relational.render("state/votes_pending", params))
+    _view(engine, "votes", "SELECT * FROM votes_all")
+    _view(engine, "pending_reports", "SELECT key FROM votes_all")
+    _view(engine, "record", "SELECT * FROM s_record")
+    _view(engine, "reports", "SELECT reporter_id, key FROM s_votes")  # cohort_pairs takes them distinct
     relational.cohort_members(engine, policy, params)
     if policy.before_report:
         _judged(engine, "judged", "SELECT * FROM s_labels", "SELECT * FROM s_votes", params)
@@ -364,10 +366,10 @@ def _weak_label_decisions(
 ) -> int:
     """The weak-label rules by the full plan's own SQL (only the stale texts when ``bounded``, the others
     keeping the previous run's decision); the number of texts decided anew."""
-    engine.table("votes_all", "SELECT * FROM votes")
     if bounded:
         stale_keys(engine)
-        engine.table("votes", "SELECT * FROM votes_all WHERE key IN (SELECT key FROM stale_keys)")
+        engine.table("votes_stale", "SELECT * FROM votes_all WHERE key IN (SELECT key FROM stale_keys)")
+        _view(engine, "votes", "SELECT * FROM votes_stale")
     engine.table(
         "vote_record",
         relational.render("vote_record_before" if policy.before_report else "vote_record_now", params),
@@ -380,8 +382,12 @@ def _weak_label_decisions(
             """INSERT INTO weak_label_decisions BY NAME SELECT * FROM s_decisions
             WHERE key IN (SELECT key FROM votes_all) AND key NOT IN (SELECT key FROM stale_keys)"""
         )
-        engine.table("votes", "SELECT * FROM votes_all")
+        _view(engine, "votes", "SELECT * FROM votes_all")
     return redecided
+
+
+def _view(engine: relational.DuckDB, name: str, select: str) -> None:
+    engine.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select}')
 
 
 def _outputs(engine: relational.DuckDB, params: dict[str, Any], frozen: pd.DataFrame | None) -> None:
