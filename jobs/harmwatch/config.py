@@ -144,8 +144,14 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str = Field(
         default="1GB",
-        description="Memory DuckDB may hold while build-dataset decides (beyond it, it spills to a "
-        "temporary folder); the outputs the step writes come on top.",
+        description="Memory DuckDB may hold in validate's row checks and build-dataset (beyond it, it "
+        "spills to a temporary folder); the process adds its own buffers on top (docs/scaling.md).",
+    )
+    duckdb_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads DuckDB runs with in those steps (0: one per core it sees); each thread "
+        "keeps its own buffers within the memory limit.",
     )
     spark_above_bytes: int = Field(
         default=512 * 1024 * 1024,

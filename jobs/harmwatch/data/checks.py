@@ -164,10 +164,11 @@ def with_batches(
 ) -> Judgement:
     """The batch checks on rows already judged row by row (``reasons``, ``expectations``)."""
     rejected, batches = check_batches(frame, reasons != "", kind, bounds, reviewed)
-    batch_reason = frame["source_file"].map(
-        lambda s: f"batch rejected: {rejected[s]}" if s in rejected else ""
-    )
-    reasons = reasons.where(batch_reason == "", batch_reason.astype("string") + "; " + reasons).str.strip(
-        "; "
-    )
+    reasons = with_rejections(frame["source_file"], reasons, rejected)
     return Judgement(reasons, expectations, batches, rejected)
+
+
+def with_rejections(sources: pd.Series, reasons: pd.Series, rejected: dict[str, str]) -> pd.Series:
+    """Per row, a rejected batch's reason before the row's own (``sources``: the rows' landing files)."""
+    batch_reason = sources.map(lambda s: f"batch rejected: {rejected[s]}" if s in rejected else "")
+    return reasons.where(batch_reason == "", batch_reason.astype("string") + "; " + reasons).str.strip("; ")

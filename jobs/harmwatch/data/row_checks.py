@@ -152,17 +152,51 @@ def records(kind: str, bounds: Bounds, as_of: float, counts: dict[str, Any]) -> 
     return out
 
 
+def batch_count_query(kind: str, table: str) -> str:
+    """Per landing file of ``table`` (the result of :func:`row_query`): its rows, the failing ones, and
+    per class the passing rows of that class: all :func:`batch_frame` needs of the rows."""
+    spec = KIND_SPEC[kind]
+    cls = spec["class"]
+    per_class = ", ".join(
+        f"count(*) FILTER (WHERE _reason = '' AND {cls} = {literal(c)}) AS {literal(f'n_{c}')}"
+        for c in spec["classes"]
+    )
+    return (
+        "SELECT source_file, count(*) AS rows, count(*) FILTER (WHERE _reason <> '') AS invalid, "
+        f"count(*) FILTER (WHERE _reason = '') AS good, count({cls}) FILTER (WHERE _reason = '') AS classed, "
+        f"{per_class} FROM {table} WHERE source_file IS NOT NULL GROUP BY source_file"
+    )
+
+
+def batch_frame(counts: pd.DataFrame, kind: str, bounds: Bounds) -> pd.DataFrame:
+    """:func:`harmwatch.data.suites.batch_summary` from the per-file counts of :func:`batch_count_query`:
+    the same rows and values (shares of the passing rows with a class, by the same divisions)."""
+    spec = KIND_SPEC[kind]
+    rows = []
+    for r in sorted(counts.to_dict(orient="records"), key=lambda r: r["source_file"]):
+        n, good, classed = int(r["rows"]), int(r["good"]), int(r["classed"])
+        big = n >= bounds.judge_min_rows
+        invalid_share = int(r["invalid"]) / n if big else None
+        rec = {"source_file": r["source_file"], "rows": n, "invalid_share": invalid_share}
+        for c in spec["classes"]:
+            share = int(r[f"n_{c}"]) / classed if classed else 0.0
+            rec[f"share_{c}"] = float(share) if big and good else None
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
 def _columns(kind: str) -> list[str]:
     return [*KIND_SPEC[kind]["required"], "source_file", "source_line"]
 
 
-def _engine() -> Any:
-    """An in-process DuckDB with the text key and the timestamp parse (Python's, as Arrow UDFs)."""
+def _engine(memory_limit: str | None = None, threads: int | None = None) -> Any:
+    """An in-process DuckDB with the text key and the timestamp parse (Python's, as Arrow UDFs), holding
+    at most ``memory_limit`` (it spills beyond) with ``threads`` (None or 0: one per core)."""
     import pyarrow as pa
 
     from harmwatch.data.relational import DuckDB
 
-    engine = DuckDB()
+    engine = DuckDB(threads=threads, memory_limit=memory_limit)
 
     def epoch(values):  # no annotations: DuckDB reads them to type the function
         return pa.array(ts_epoch(values.to_pandas()).to_numpy(), type=pa.float64(), from_pandas=True)
@@ -209,16 +243,25 @@ def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> 
     return reasons_of(flagged, frame.index), recs
 
 
-def check_parquet(path: str, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.DataFrame, list] | None:
+def check_parquet(
+    path: str,
+    kind: str,
+    bounds: Bounds,
+    as_of: float,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> tuple[pd.DataFrame, list, pd.DataFrame] | None:
     """:func:`check_rows` on a run's Parquet file read by DuckDB itself (``_row``: the row's position in
-    the file, as pandas reads it): the failing rows and the records; None if a checked column is absent."""
+    the file, as pandas reads it): the failing rows, the records and the per-file counts of
+    :func:`batch_count_query`; None if a checked column is absent."""
     import pyarrow.parquet as pq
 
     if not set(_columns(kind)) <= set(pq.read_schema(path).names):
         return None
     cols = ", ".join(_columns(kind))
-    engine = _engine()
+    engine = _engine(memory_limit, threads)
     source = (
         f"(SELECT {cols}, file_row_number AS _row FROM read_parquet({literal(path)}, file_row_number = true))"
     )
-    return _judge(engine, kind, bounds, as_of, source)
+    flagged, recs = _judge(engine, kind, bounds, as_of, source)
+    return flagged, recs, engine.con.execute(batch_count_query(kind, "judged")).df()

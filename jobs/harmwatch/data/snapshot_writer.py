@@ -51,6 +51,32 @@ def write_files(
     store.commit(prefix, [*files, *written], meta)
 
 
+def train_facts(assembly: Assembly, staged: StagedTrain | None) -> tuple[str, int, dict[str, int]]:
+    """The training snapshot's content version, rows and rows per label (``staged``: the engine's)."""
+    if staged:
+        return staged.version(), staged.rows(), staged.label_counts()
+    counts = assembly.train["label"].value_counts().sort_index().to_dict()
+    return assembly.train_version, len(assembly.train), counts
+
+
+def write_train(
+    store: Store, prefix: str, train: pd.DataFrame, staged: StagedTrain | None, meta: dict[str, Any]
+) -> None:
+    """Commit the training snapshot under ``prefix``: ``train``, or the one the engine writes."""
+    if staged:
+        staged.write(store, f"{prefix}/{catalog.TRAIN_FILE}")
+        write_files(store, prefix, {}, meta, [catalog.TRAIN_FILE])
+    else:
+        write_files(store, prefix, {catalog.TRAIN_FILE: train}, meta)
+
+
+def write_reporters(store: Store, reliability: pd.DataFrame, version: str, date: str, policy: Policy) -> None:
+    """Commit the reporter table (one row per pseudonymised reporter, with ``trusted``)."""
+    meta = {"version": version, "date": date, "rows": len(reliability), "policy": asdict(policy)}
+    meta["trusted"] = int(reliability["trusted"].sum())
+    write_files(store, catalog.reporter_table(version), {catalog.RELIABILITY_FILE: reliability}, meta)
+
+
 def write_assembly(
     store: Store,
     assembly: Assembly,
@@ -63,36 +89,18 @@ def write_assembly(
 ) -> dict[str, str]:
     """Reporters, training snapshot, review queue (and a new evaluation snapshot), then ``LATEST``; the
     three content versions (each table hashed once). ``staged``: the snapshot the engine writes."""
-    train_version = staged.version() if staged else assembly.train_version  # hashed once
+    train_version, train_rows, label_counts = train_facts(assembly, staged)  # hashed once
     review_version, reporters_version = assembly.review_version, assembly.reporters_version
-    if staged:
-        train_rows, label_counts = staged.rows(), staged.label_counts()
-    else:
-        train_rows = len(assembly.train)
-        label_counts = assembly.train["label"].value_counts().sort_index().to_dict()
     if assembly.eval_is_new:
         write_files(
             store, catalog.eval_snapshot(assembly.eval_version), {catalog.EVAL_FILE: assembly.eval}, eval_meta
         )
-    write_files(
+    write_reporters(store, assembly.reliability, reporters_version, date, policy)
+    write_train(
         store,
-        catalog.reporter_table(reporters_version),
-        {catalog.RELIABILITY_FILE: assembly.reliability},
-        {
-            "version": reporters_version,
-            "date": date,
-            "rows": len(assembly.reliability),
-            "policy": asdict(policy),
-            "trusted": int(assembly.reliability["trusted"].sum()),
-        },
-    )
-    train_prefix, train_files = catalog.train_snapshot(train_version), {catalog.TRAIN_FILE: assembly.train}
-    if staged:
-        staged.write(store, f"{train_prefix}/{catalog.TRAIN_FILE}")
-    write_files(
-        store,
-        train_prefix,
-        {} if staged else train_files,
+        catalog.train_snapshot(train_version),
+        assembly.train,
+        staged,
         {
             "version": train_version,
             "date": date,
@@ -107,7 +115,6 @@ def write_assembly(
             "reporters_version": reporters_version,
             **(train_meta or {}),
         },
-        [catalog.TRAIN_FILE] if staged else (),
     )
     write_files(
         store,
@@ -152,6 +159,19 @@ def provenance(store: Store) -> dict[str, Any]:
     return {"reviewed": reviewed, "review_refused": refusal_lines(refused), "landing_zones": sorted(zones)}
 
 
+def new_eval_meta(assembly: Assembly, date: str, args: argparse.Namespace, settings: Settings) -> dict:
+    """The manifest of an evaluation snapshot drawn in this run (the first one)."""
+    return {
+        "version": assembly.eval_version,
+        "date": date,
+        "rows": len(assembly.eval),
+        "landing_files": assembly.eval_files,
+        "label_counts": assembly.eval["label"].value_counts().sort_index().to_dict(),
+        "eval_fraction": args.eval_fraction,
+        "seed": settings.seed,
+    }
+
+
 def finish(
     store: Store,
     settings: Settings,
@@ -174,19 +194,7 @@ def finish(
     :func:`harmwatch.data.relational.recent_rows`); ``origin``: :func:`provenance` when the caller has it;
     ``staged``: the training snapshot kept in the engine (then ``assembly.train`` holds only the rows the
     recent slice can take)."""
-    eval_meta = (
-        frozen[1]
-        if frozen is not None
-        else {
-            "version": assembly.eval_version,
-            "date": date,
-            "rows": len(assembly.eval),
-            "landing_files": assembly.eval_files,
-            "label_counts": assembly.eval["label"].value_counts().sort_index().to_dict(),
-            "eval_fraction": args.eval_fraction,
-            "seed": settings.seed,
-        }
-    )
+    eval_meta = frozen[1] if frozen is not None else new_eval_meta(assembly, date, args, settings)
     origin = origin or provenance(store)
     held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"], staged)
     eval_meta = held.pop("eval_meta", eval_meta)

@@ -129,7 +129,9 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         with spark_session(settings, "build-dataset") as spark:
             return sql_build.run(SparkSQL(spark, store), "spark", settings, args, store, policy)
     if engine == "duckdb":
-        engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
+        engine = relational.DuckDB(
+            store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+        )
         return sql_build.run(engine, "duckdb", settings, args, store, policy)
     labelled, labelled_runs = read_committed(store, catalog.validated_runs("labelled"))
     if labelled.empty:

@@ -29,8 +29,9 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.authority import pull_ledger, refusal_lines, vouch
-from harmwatch.data.checks import with_batches
-from harmwatch.data.row_checks import check_parquet, check_rows, reasons_of
+from harmwatch.data.checks import judge_batches, with_batches
+from harmwatch.data.row_checks import batch_frame, check_parquet, check_rows, reasons_of
+from harmwatch.data.run_split import split_run
 from harmwatch.data.suites import Bounds, import_gx
 from harmwatch.data.validation_report import summarise, validated_meta, write_report
 from harmwatch.errors import DataError, HarmwatchError
@@ -38,7 +39,9 @@ from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import Store, open_store
 
 log = logging.getLogger(__name__)
-Checked = tuple[pd.DataFrame, list[dict]]  # a run's failing rows (_row, _reason), expectation records
+# A run's failing rows (_row, _reason), expectation records, and per landing file the counts the batch
+# checks need (None when the rows were judged from a frame).
+Checked = tuple[pd.DataFrame, list[dict], pd.DataFrame | None]
 TOTALS = ("rows_in", "rows_valid", "rows_quarantined", "quarantined_at_ingest", "quarantined_at_validate")
 
 
@@ -52,16 +55,23 @@ def run_key(manifest: dict) -> str:
     return f"{catalog.ingest_run(manifest['kind'], manifest['run_id'])}/{catalog.PART}"
 
 
-def check_run(lake: Store, manifest: dict, bounds: Bounds, as_of: float) -> Checked:
-    """A run's failing rows (``_row``, ``_reason``) and the checks' records, by DuckDB: from the Parquet
-    file where the lake is a local folder, else from the rows read through the store."""
+def check_run(
+    lake: Store, manifest: dict, bounds: Bounds, as_of: float, settings: Settings | None = None
+) -> Checked:
+    """A run's failing rows (``_row``, ``_reason``), the checks' records and the per-file counts, by
+    DuckDB (within the settings' memory limit and threads): from the Parquet file where the lake is a
+    local folder, else from the rows read through the store (then without counts)."""
     kind, path = manifest["kind"], lake.local_path(run_key(manifest))
-    checked = None if path is None else check_parquet(str(path), kind, bounds, as_of)
+    limits = {} if settings is None else {"memory_limit": settings.duckdb_memory_limit}
+    if settings is not None:
+        limits["threads"] = settings.duckdb_threads
+    checked = None if path is None else check_parquet(str(path), kind, bounds, as_of, **limits)
     if checked is None:
         frame = lake.read_parquet(run_key(manifest))
         reasons, records = check_rows(frame, kind, bounds, as_of)
         positions = (reasons != "").to_numpy().nonzero()[0]
-        checked = (pd.DataFrame({"_row": positions, "_reason": reasons.iloc[positions].to_numpy()}), records)
+        flagged = pd.DataFrame({"_row": positions, "_reason": reasons.iloc[positions].to_numpy()})
+        checked = (flagged, records, None)
     return checked
 
 
@@ -69,7 +79,7 @@ def _check_runs(
     lake_uri: str, settings: Settings, manifests: list[dict], bounds: Bounds, as_of: float
 ) -> list[Checked]:
     lake = open_store(lake_uri, settings)  # the worker's own store (no connection shared with the parent)
-    return [check_run(lake, m, bounds, as_of) for m in manifests]
+    return [check_run(lake, m, bounds, as_of, settings) for m in manifests]
 
 
 def prepare(
@@ -86,7 +96,7 @@ def prepare(
         return []
     if "fork" not in mp.get_all_start_methods() or (os.cpu_count() or 1) < 2:
         import_gx()
-        return [check_run(lake, m, bounds, as_of) for m in manifests]
+        return [check_run(lake, m, bounds, as_of, settings) for m in manifests]
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
         future = pool.submit(_check_runs, lake.uri, settings, manifests, bounds, as_of)
         import_gx()
@@ -103,22 +113,64 @@ def validate_run(
 ) -> dict:
     """Judge one ingest run; write its quarantine, report and validated rows (committed last).
 
-    ``reviewed``: the run's landing files the review-pull ledger vouches for (:func:`review_authority`)."""
+    ``reviewed``: the run's landing files the review-pull ledger vouches for (:func:`review_authority`).
+    With the per-file counts (a local lake), the rows are routed batch by batch (:func:`split_run`);
+    otherwise the run is read whole."""
+    kind, run_id = manifest["kind"], manifest["run_id"]
+    flagged, expectations, counts = checked
+    path = lake.local_path(run_key(manifest))
+    if counts is None or path is None:
+        return _validate_frame(lake, reports, manifest, bounds, checked, reviewed)
+    rejected, batches = judge_batches(batch_frame(counts, kind, bounds), kind, bounds, reviewed)
+    split = split_run(path, flagged, rejected)
+    try:
+        summary = _write_quarantine(
+            lake, reports, manifest, split.quarantine, split.rows, expectations, batches, rejected
+        )
+        prefix = catalog.validated_run(kind, run_id)
+        lake.write_file(f"{prefix}/{catalog.PART}", split.valid_file)
+    finally:
+        split.close()
+    lake.commit(prefix, [catalog.PART], validated_meta(summary, split.batch_dts))
+    return summary
+
+
+def _write_quarantine(
+    lake: Store,
+    reports: Store,
+    manifest: dict,
+    quarantine: pd.DataFrame,
+    rows: int,
+    expectations: list[dict],
+    batches: list[dict],
+    rejected: dict[str, str] | None = None,
+) -> dict:
+    """Commit the run's quarantine and write its report; the run's summary."""
+    kind, run_id = manifest["kind"], manifest["run_id"]
+    qprefix = catalog.quarantine_run("validate", kind, run_id)
+    lake.write_parquet(f"{qprefix}/{catalog.QUARANTINE_ROWS}", quarantine)
+    lake.commit(qprefix, [catalog.QUARANTINE_ROWS], {"run_id": run_id, "rows": len(quarantine)})
+    summary = summarise(manifest, rows, len(quarantine), expectations, rejected or {})
+    sample = quarantine.head(200)[["source_file", "source_line", "reason", "text"]].to_dict(orient="records")
+    summary["report_html"] = write_report(reports, summary, expectations, batches, sample)
+    return summary
+
+
+def _validate_frame(
+    lake: Store, reports: Store, manifest: dict, bounds: Bounds, checked: Checked, reviewed: Collection[str]
+) -> dict:
+    """:func:`validate_run` on the run read whole (a lake that is not a local folder)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
     frame = lake.read_parquet(run_key(manifest))
-    flagged, expectations = checked
+    flagged, expectations, _counts = checked
     result = with_batches(frame, kind, bounds, reasons_of(flagged, frame.index), expectations, reviewed)
     bad = result.invalid
     quarantine = frame[bad].assign(stage="validate", reason=result.reasons[bad])
-    valid = frame[~bad]
-    qprefix = catalog.quarantine_run("validate", kind, run_id)
-    lake.write_parquet(f"{qprefix}/{catalog.QUARANTINE_ROWS}", quarantine)
-    lake.commit(qprefix, [catalog.QUARANTINE_ROWS], {"run_id": run_id, "rows": int(bad.sum())})
-    summary = summarise(manifest, len(frame), int(bad.sum()), result.expectations, result.rejected)
-    sample = quarantine.head(200)[["source_file", "source_line", "reason", "text"]].to_dict(orient="records")
-    summary["report_html"] = write_report(reports, summary, result.expectations, result.batches, sample)
+    summary = _write_quarantine(
+        lake, reports, manifest, quarantine, len(frame), result.expectations, result.batches, result.rejected
+    )
     prefix = catalog.validated_run(kind, run_id)
-    lake.write_parquet(f"{prefix}/{catalog.PART}", valid)
+    lake.write_parquet(f"{prefix}/{catalog.PART}", frame[~bad])
     batch_dts = sorted({s for s in frame["batch_dt"].dropna() if s})
     lake.commit(prefix, [catalog.PART], validated_meta(summary, batch_dts))
     return summary
