@@ -32,10 +32,13 @@ from datetime import date
 
 import pandas as pd
 
+from harmwatch.data.dataset import text_key
 from harmwatch.data.parsing import LABELLED_COLUMNS, REPORT_COLUMNS, Parsed, normalise_text
+from harmwatch.data.suites import KIND_SPEC, ts_epoch
 from harmwatch.storage import ObjectInfo
 
 SUFFIXES = {"labelled": (".csv",), "reports": (".jsonl", ".json")}
+DERIVED = ("key", "ts_epoch")  # stored with every lake row by :func:`with_derived`
 QUARANTINE_COLUMNS = ["source_file", "source_line", "stage", "reason", "raw", "batch_dt", "ingest_run"]
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 
@@ -225,8 +228,9 @@ def to_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Lake rows and quarantine rows from one parsed landing file.
 
-    Lake rows keep the raw text (``text_raw``) beside the normalised one, lineage (file and line) and
-    extra columns as JSON; reporter ids are pseudonymised here, before anything is written.
+    Lake rows keep the raw text (``text_raw``) beside the normalised one, lineage (file and line),
+    extra columns as JSON, and the derived ``key`` and ``ts_epoch`` (:func:`with_derived`); reporter
+    ids are pseudonymised here, before anything is written.
     """
     batch_dt = batch_date(key)
     columns = LABELLED_COLUMNS if kind == "labelled" else REPORT_COLUMNS
@@ -263,4 +267,14 @@ def to_frames(
     str_cols = [*columns, "text_raw", "batch_dt", "source_file", "ingest_run", "extra"]
     good_df = pd.DataFrame(good, columns=[*str_cols, "source_line"]).astype({c: "string" for c in str_cols})
     good_df["source_line"] = good_df["source_line"].astype("int64")
-    return good_df, pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
+    return with_derived(good_df, kind), pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
+
+
+def with_derived(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Lake rows with the columns every later step derives from them, computed once and stored:
+    ``key``, the text's dedup key (:func:`harmwatch.data.dataset.text_key`), and ``ts_epoch``, the row's
+    timestamp (``labelled_at`` or ``reported_at``) in epoch seconds, null where it does not parse
+    (:func:`harmwatch.data.suites.ts_epoch`). validate reads them instead of keying and parsing again."""
+    rows["key"] = text_key(rows["text"]).astype("string")
+    rows["ts_epoch"] = ts_epoch(rows[KIND_SPEC[kind]["ts"]]).astype("float64")
+    return rows

@@ -3,8 +3,10 @@
 ``data/sql/validate/<kind>_rows.sql`` computes one boolean column per check (TRUE: the row fails it); the
 query :func:`row_query` wraps around it joins the failed checks' reasons in the suite's order into
 ``_reason`` ('' when the row passes). DuckDB runs it in this process (:func:`check_rows`), Spark SQL runs
-the same text translated by SQLGlot (:mod:`harmwatch.spark.validate`). The parsed timestamp stays Python
-(:func:`harmwatch.data.suites.ts_epoch`, the one parse both engines use), as does the text key.
+the same text translated by SQLGlot (:mod:`harmwatch.spark.validate`). The parsed timestamp and the text
+key are Python (:func:`harmwatch.data.suites.ts_epoch`, :func:`harmwatch.data.dataset.text_key`): ingest
+computes them once and stores them with the rows (``ts_epoch``, ``key``), and the checks read them; only
+a run ingested before they were stored has them computed here (:func:`rows_view`).
 
 :func:`row_rules` is the one table of checks: their names, reasons and the Great Expectations
 expectation each one is, so the report lists the same expectations with their unexpected counts, and
@@ -18,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from harmwatch.data.landing import DERIVED
 from harmwatch.data.relational import literal, render
 from harmwatch.data.suites import KIND_SPEC, WARN_ONLY, Bounds, ts_epoch
 
@@ -207,11 +210,29 @@ def _engine(memory_limit: str | None = None, threads: int | None = None) -> Any:
     return engine
 
 
-def _judge(engine: Any, kind: str, bounds: Bounds, as_of: float, source: str) -> tuple[pd.DataFrame, list]:
-    """Run the checks over ``source`` (columns of :func:`_columns` and ``_row``): the failing rows'
-    ``_row`` and ``_reason``, and the report's per-expectation records."""
+def _stored(names: Any) -> list[str]:
+    """The derived columns ingest stored (``key``, ``ts_epoch``: :func:`harmwatch.data.landing.with_derived`)
+    among ``names``; a run ingested before they were stored has neither, and they are computed here."""
+    return [c for c in DERIVED if c in set(names)]
+
+
+def rows_view(kind: str, source: str, stored: list[str]) -> str:
+    """The ``rows`` the checks read: ``source`` with ``_ts_epoch`` and, for labelled posts, ``key``: as
+    ingest stored them where ``stored`` has them, else derived by the one Python definition of each."""
     ts = KIND_SPEC[kind]["ts"]
-    engine.table("rows", f"SELECT *, ts_epoch(CAST({ts} AS VARCHAR)) AS _ts_epoch FROM {source}")
+    derived = ["ts_epoch" if "ts_epoch" in stored else f"ts_epoch(CAST({ts} AS VARCHAR))"]
+    derived[0] += " AS _ts_epoch"
+    if kind == "labelled" and "key" not in stored:
+        derived.append("text_key(text) AS key")
+    return f"SELECT *, {', '.join(derived)} FROM {source}"
+
+
+def _judge(
+    engine: Any, kind: str, bounds: Bounds, as_of: float, source: str, stored: list[str]
+) -> tuple[pd.DataFrame, list]:
+    """Run the checks over ``source`` (columns of :func:`_columns`, the ``stored`` derived ones and
+    ``_row``): the failing rows' ``_row`` and ``_reason``, and the report's per-expectation records."""
+    engine.table("rows", rows_view(kind, source, stored))
     engine.table("judged", row_query(kind, bounds, as_of))
     counts = engine.con.execute(count_query(kind, bounds, as_of, "judged")).df().iloc[0].to_dict()
     flagged = engine.con.execute("SELECT _row, _reason FROM judged WHERE _reason <> '' ORDER BY _row").df()
@@ -228,18 +249,19 @@ def reasons_of(flagged: pd.DataFrame, index: pd.Index) -> pd.Series:
 
 def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> tuple[pd.Series, list[dict]]:
     """Per-row quarantine reasons ('' when valid) and a per-expectation record for the report, by DuckDB."""
+    stored = _stored(frame.columns)
     slim = pd.DataFrame(
         {
             c: frame[c].reset_index(drop=True)
             if c in frame.columns
             else pd.Series(pd.NA, index=range(len(frame)), dtype="string")
-            for c in _columns(kind)
+            for c in [*_columns(kind), *stored]
         }
     )
     slim["_row"] = range(len(slim))
     engine = _engine()
     engine.frame("run_rows", slim)
-    flagged, recs = _judge(engine, kind, bounds, as_of, "run_rows")
+    flagged, recs = _judge(engine, kind, bounds, as_of, "run_rows", stored)
     return reasons_of(flagged, frame.index), recs
 
 
@@ -256,12 +278,14 @@ def check_parquet(
     :func:`batch_count_query`; None if a checked column is absent."""
     import pyarrow.parquet as pq
 
-    if not set(_columns(kind)) <= set(pq.read_schema(path).names):
+    names = pq.read_schema(path).names
+    if not set(_columns(kind)) <= set(names):
         return None
-    cols = ", ".join(_columns(kind))
+    stored = _stored(names)
+    cols = ", ".join([*_columns(kind), *stored])
     engine = _engine(memory_limit, threads)
     source = (
         f"(SELECT {cols}, file_row_number AS _row FROM read_parquet({literal(path)}, file_row_number = true))"
     )
-    flagged, recs = _judge(engine, kind, bounds, as_of, source)
+    flagged, recs = _judge(engine, kind, bounds, as_of, source, stored)
     return flagged, recs, engine.con.execute(batch_count_query(kind, "judged")).df()

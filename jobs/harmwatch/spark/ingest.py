@@ -33,13 +33,23 @@ QUARANTINE_ONLY = ("_q_stage", "_q_reason", "_q_raw")
 
 def lake_columns(kind: str) -> list[str]:
     columns = LABELLED_COLUMNS if kind == "labelled" else REPORT_COLUMNS
-    return [*columns, "text_raw", "batch_dt", "source_file", "ingest_run", "extra", "source_line"]
+    return [
+        *columns,
+        "text_raw",
+        "batch_dt",
+        "source_file",
+        "ingest_run",
+        "extra",
+        "source_line",
+        *landing.DERIVED,
+    ]
 
 
 def _schema(kind: str) -> str:
     """The parse output's schema, in the column order the parse function yields."""
     columns = [*lake_columns(kind), *QUARANTINE_ONLY, "_source"]
-    return ", ".join(f"`{c}` {'long' if c == 'source_line' else 'string'}" for c in columns)
+    types = {"source_line": "long", "ts_epoch": "double"}
+    return ", ".join(f"`{c}` {types.get(c, 'string')}" for c in columns)
 
 
 def _parse_files(

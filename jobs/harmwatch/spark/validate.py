@@ -47,11 +47,15 @@ def row_checks(
 ) -> tuple[DataFrame, list[dict]]:
     """``frame`` with every check's flag and ``_reason`` (row_checks' query on Spark SQL), and the
     report's per-expectation records from one aggregation of the flags."""
+    from pyspark.sql import functions as F
+
     from harmwatch.spark.relational import to_spark
 
-    key_udf, epoch_udf = _udfs()
-    spark.udf.register("text_key", key_udf)
-    frame.withColumn("_ts_epoch", epoch_udf(KIND_SPEC[kind]["ts"])).createOrReplaceTempView("rows")
+    key_udf, epoch_udf = _udfs()  # for a run ingested before ingest stored ``key`` and ``ts_epoch``
+    stored = "ts_epoch" in frame.columns
+    rows = frame.withColumn("_ts_epoch", F.col("ts_epoch") if stored else epoch_udf(KIND_SPEC[kind]["ts"]))
+    rows = rows if "key" in frame.columns else rows.withColumn("key", key_udf("text"))
+    rows.createOrReplaceTempView("rows")
     judged = spark.sql(to_spark(row_query(kind, bounds, as_of)))
     judged.createOrReplaceTempView("validate_judged")
     counts = spark.sql(to_spark(count_query(kind, bounds, as_of, "validate_judged"))).collect()[0].asDict()

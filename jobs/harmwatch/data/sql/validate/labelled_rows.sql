@@ -1,10 +1,11 @@
 -- Every row check of a labelled run as a column (TRUE: the row fails it), in one pass over ``rows``
--- (the run's columns, ``_row`` its position, ``_ts_epoch`` its parsed timestamp). NULLs pass a check
--- other than a presence one, as in the suite. The blank pattern matches any character that is not whitespace.
+-- (the run's columns, ``key`` its text key, ``_row`` its position, ``_ts_epoch`` its parsed timestamp).
+-- NULLs pass a check other than a presence one, as in the suite. The blank pattern matches any character
+-- that is not whitespace.
 WITH variants AS (
-    SELECT text_key(text) AS key, count(DISTINCT label) AS n FROM rows GROUP BY text_key(text)
+    SELECT key, count(DISTINCT label) AS n FROM rows GROUP BY key
 ), ranked AS (
-    SELECT *, text_key(text) AS key,
+    SELECT *,
         row_number() OVER (
             PARTITION BY post_id
             ORDER BY _ts_epoch DESC NULLS LAST, source_file DESC NULLS LAST, source_line DESC NULLS LAST, _row DESC
