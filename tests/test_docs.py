@@ -75,6 +75,21 @@ def bench_auth(key: str, cached: bool) -> Callable[[], str]:
     return value
 
 
+def bench_incremental(mode: str, history: int | None) -> Callable[[], str]:
+    """A figure of the ``incremental`` section: the day's CPU-s after ``history`` days (``mode``
+    incremental or full), or with ``history`` None the ratio of the longest history's day to the
+    shortest's."""
+
+    def value() -> str:
+        section = json.loads((REPO / "bench" / "results" / "incremental.json").read_text())["incremental"]
+        if history is None:
+            return f"{section['cpu_ratio_longest_to_shortest']:.2f}x"
+        row = next(r for r in section["table"] if r["mode"] == mode and r["history_days"] == history)
+        return f"{row['cpu_s']:.2f} CPU-s"
+
+    return value
+
+
 def golden_count() -> str:
     from harmwatch.model.golden import golden_frame
 
@@ -113,6 +128,11 @@ FIGURES: dict[str, Callable[[], str]] = {
     "retrain_mlflow_requests": bench_auth("retrain_requests", cached=True),
     "retrain_mlflow_cpu_uncached": bench_auth("retrain_server_cpu_s", cached=False),
     "retrain_mlflow_cpu_cached": bench_auth("retrain_server_cpu_s", cached=True),
+    "incremental_day_7": bench_incremental("incremental", 7),
+    "incremental_day_90": bench_incremental("incremental", 90),
+    "full_day_7": bench_incremental("full", 7),
+    "full_day_90": bench_incremental("full", 90),
+    "incremental_ratio": bench_incremental("incremental", None),
 }
 
 
