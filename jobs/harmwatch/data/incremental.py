@@ -656,7 +656,9 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
     origin = provenance(store)
     reviewed = set(origin["reviewed"])
-    engine = relational.DuckDB(store, memory_limit=settings.duckdb_memory_limit)
+    engine = relational.DuckDB(
+        store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+    )
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
     if not engine.count("s_labels"):
         raise DataError(
