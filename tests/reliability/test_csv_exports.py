@@ -28,3 +28,16 @@ def test_the_review_queue_csv_is_neutralised_and_its_parquet_exact(tmp_path):
     csv_text = (tmp_path / "lake" / "review" / "v=1" / "queue.csv").read_text()
     assert not any(line.startswith(("=", "+", "-", "@")) for line in csv_text.splitlines())
     assert store.read_parquet("review/v=1/queue.parquet")["text"].tolist() == HOSTILE
+
+
+def test_the_csv_reads_back_cell_for_cell_line_breaks_and_quotes_included():
+    frame = pd.DataFrame(
+        {
+            "text": ['two\r\nlines, "quoted"', "new\nline", "plain", None],
+            "score": [0.5, float("nan"), 1.0, 2.25],
+            "n": [1, 2, 3, 4],
+        }
+    )
+    back = pd.read_csv(io.BytesIO(spreadsheet_csv(frame).encode("utf-8")), keep_default_na=False, dtype=str)
+    assert back["text"].tolist() == ['two\r\nlines, "quoted"', "new\nline", "plain", ""]
+    assert back["score"].tolist() == ["0.5", "", "1.0", "2.25"] and back["n"].tolist() == ["1", "2", "3", "4"]
