@@ -650,6 +650,17 @@ def _fold_new_runs(
     return previous, why, folded, new
 
 
+def _newest_day(engine: Any, store: Any) -> str:
+    """The newest labelled batch day in the folded state; no state, no dataset."""
+    if not engine.count("s_labels"):
+        raise DataError(
+            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
+            "run ingest and validate first"
+        )
+    engine.table("newest_day", "SELECT max(last_batch) AS batch_dt FROM s_labels")
+    return str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+
+
 def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
     """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
     when the state cannot serve), decide, commit the state, then write what the full plan writes."""
@@ -660,13 +671,8 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
         store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
     )
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
-    if not engine.count("s_labels"):
-        raise DataError(
-            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
-            "run ingest and validate first"
-        )
-    engine.table("newest_day", "SELECT max(last_batch) AS batch_dt FROM s_labels")
-    date = args.date or str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+    newest = _newest_day(engine, store)  # raises when nothing is folded
+    date = args.date or newest
     frozen = frozen_eval(store)
     scores, champion_version = (None, None)
     if args.champion_check and policy.champion_floor > 0:
@@ -685,16 +691,9 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
     if staged is not None:
         engine.table("recent_rows", "SELECT key FROM held_rows")
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
+    inputs = {"eval": None if anchor is None else anchor[1], "champion": champion_version}
     version = state_version(
-        folded,
-        sorted(reviewed),
-        policy,
-        settings.seed,
-        {
-            "eval": None if anchor is None else anchor[1],
-            "champion": champion_version,
-            "eval_fraction": args.eval_fraction,
-        },
+        folded, sorted(reviewed), policy, settings.seed, {**inputs, "eval_fraction": args.eval_fraction}
     )
     commit_state(engine, store, version, folded, reviewed, policy, date, previous, basis)
     order = [m["prefix"] for m in manifests["labelled"] + manifests["reports"]]
