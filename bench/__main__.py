@@ -22,6 +22,7 @@ from bench.sections import (
     drift_power,
     gates,
     incremental,
+    ingest,
     moderation,
     review,
     scaling,
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "dataplane": dataplane.run,
     "auth": auth.run,
     "incremental": incremental.run,
+    "ingest": ingest.run,
 }
 
 

@@ -245,6 +245,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.dataplane import report_lines as dataplane_lines
 
         lines += dataplane_lines(results["dataplane"])
+    if "ingest" in results:
+        from bench.sections.ingest import report_lines as ingest_lines
+
+        lines += ingest_lines(results["ingest"])
     if "auth" in results:
         from bench.sections.auth import report_lines as auth_lines
 
