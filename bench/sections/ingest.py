@@ -65,9 +65,10 @@ def run(opts: Options) -> dict[str, Any]:
             try:
                 landing = simulated(opts.source, factor, tmp)
                 for kind, pattern in FILES:
-                    (path,) = sorted(landing.glob(pattern))[:1] or [None]
-                    if path is None:
+                    paths = sorted(landing.glob(pattern))
+                    if not paths:
                         raise StepFailed(f"{factor}x: no {pattern} landed")
+                    path = paths[0]
                     rec = {
                         "factor": factor,
                         "file": kind,
@@ -93,7 +94,7 @@ def report_lines(d: dict[str, Any]) -> list[str]:
     """The section in the report: one row per size and file."""
     lines = [
         "",
-        "## Ingest: one large landing file, streamed (pandas engine)",
+        f"## Ingest: one large landing file, streamed ({d.get('date', '')}, commit {d.get('commit')})",
         "",
         "| size | file | MB | records | CPU-s | peak RSS (MiB) | load |",
         "|---:|---|---:|---:|---:|---:|---:|",
@@ -104,4 +105,4 @@ def report_lines(d: dict[str, Any]) -> list[str]:
             f"{r['peak_tree_rss_mib']} | {r['load1']} |"
         )
     lines += [f"- failed: {e}" for e in d.get("errors", [])]
-    return lines
+    return [*lines, ""]

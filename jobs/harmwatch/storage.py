@@ -189,8 +189,8 @@ class ParquetSink:
     The file's schema is ``schema`` or, without one, the first frame's (its pandas metadata included, so
     the file reads back with the dtypes :meth:`Store.write_parquet` would have given it)."""
 
-    def __init__(self, fh: IO[bytes], schema=None) -> None:
-        self.fh, self.schema, self.writer = fh, schema, None
+    def __init__(self, stream: IO[bytes], schema=None) -> None:
+        self.stream, self.schema, self.writer = stream, schema, None
 
     def write(self, frame) -> None:
         import pyarrow as pa
@@ -198,7 +198,7 @@ class ParquetSink:
 
         table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.fh, table.schema)
+            self.writer = pq.ParquetWriter(self.stream, table.schema)
         elif not len(table):
             return
         self.writer.write_table(table)
@@ -209,7 +209,7 @@ class ParquetSink:
         if self.writer is None:
             if self.schema is None:
                 raise ValueError("a Parquet file without a frame needs a schema")
-            self.writer = pq.ParquetWriter(self.fh, self.schema)
+            self.writer = pq.ParquetWriter(self.stream, self.schema)
         self.writer.close()
 
 

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 LABELLED_COLUMNS = ("post_id", "text", "label", "labelled_at", "labeller_id")
 LABELLED_REQUIRED = ("post_id", "text", "label", "labelled_at")
@@ -147,32 +147,33 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def iter_csv(
-    stream: IO[bytes], required: tuple[str, ...] = LABELLED_REQUIRED, chunk_rows: int = CHUNK_ROWS
-) -> Iterator[Parsed]:
-    """Parse a labelled-posts CSV (header row, quoted newlines, CRLF, BOM, ragged or broken rows), a
-    chunk of at most ``chunk_rows`` records at a time. The last chunk is always yielded, possibly
-    empty, and carries the file's note."""
-    lines = iter(_text(stream, newline=""))
-    head: list[str] = []  # the physical lines up to the first "\n": the header's, for the delimiter
+class _Lines:
+    """The physical lines csv.reader reads, kept while their record is read (a malformed record is shown
+    whole), and whether any line so far had more than whitespace (a file that has none is empty)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines, self.seen, self.blank = lines, [], True
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            if self.blank and line.strip():
+                self.blank = False
+            self.seen.append(line)
+            yield line
+
+
+def _delimiter(lines: Iterator[str], required: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """The lines up to the first "\\n" (taken from ``lines``) and the delimiter their header line has."""
+    head: list[str] = []
     for line in lines:
         head.append(line)
         if line.endswith("\n") or sum(map(len, head)) > MAX_FIELD:
             break
-    first_line = "".join(head).split("\n", 1)[0].rstrip("\r")
-    delim = _pick_delimiter(first_line, required)
-    seen: list[str] = []  # the physical lines of the record being read (a malformed one is shown whole)
-    blank = [True]  # no character but whitespace so far: an empty file
+    return head, _pick_delimiter("".join(head).split("\n", 1)[0].rstrip("\r"), required)
 
-    def feed(physical: Iterable[str]) -> Iterator[str]:
-        for line in physical:
-            if blank[0] and line.strip():
-                blank[0] = False
-            seen.append(line)
-            yield line
 
-    csv.field_size_limit(MAX_FIELD)
-    reader = csv.reader(feed(itertools.chain(head, lines)), delimiter=delim or ",", strict=True)
+def _header(reader: Any, delim: str | None, required: tuple[str, ...]) -> tuple[list[str], str]:
+    """The header's column names and the file's note (why no row can be read, or an unusual delimiter)."""
     note = ""
     try:
         # A column name with invalid bytes is kept, shown as \xNN: it names an extra column of valid rows.
@@ -184,30 +185,44 @@ def iter_csv(
         note = f"unreadable header ({exc})"
         header = []
     if delim is None:
-        missing = [c for c in required if c not in header]
-        note = f"header lacks required columns {missing}"
+        note = f"header lacks required columns {[c for c in required if c not in header]}"
     elif delim != ",":
         note = f"delimiter {delim!r} instead of ','"
+    return header, note
+
+
+def iter_csv(
+    stream: IO[bytes], required: tuple[str, ...] = LABELLED_REQUIRED, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Parsed]:
+    """Parse a labelled-posts CSV (header row, quoted newlines, CRLF, BOM, ragged or broken rows), a
+    chunk of at most ``chunk_rows`` records at a time. The last chunk is always yielded, possibly
+    empty, and carries the file's note."""
+    lines = iter(_text(stream, newline=""))
+    head, delim = _delimiter(lines, required)
+    physical = _Lines(itertools.chain(head, lines))
+    csv.field_size_limit(MAX_FIELD)
+    reader = csv.reader(physical, delimiter=delim or ",", strict=True)
+    header, note = _header(reader, delim, required)
     out = Parsed(note=note)
     start = reader.line_num + 1
-    seen.clear()
+    physical.seen.clear()
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            out.rejects.append(_reject(start, f"malformed CSV record ({exc})", _physical(seen)))
+            out.rejects.append(_reject(start, f"malformed CSV record ({exc})", _physical(physical.seen)))
             start = reader.line_num + 1
         else:
             line, start = start, reader.line_num + 1
             if record and (len(record) > 1 or record[0].strip()):  # a blank line is not a record
                 _take(out, record, line, delim, header)
-        seen.clear()
+        physical.seen.clear()
         if out.rows_in >= chunk_rows:
             yield out
             out = Parsed(note=note)
-    if blank[0]:
+    if physical.blank:
         out.note = "empty file"
     yield out
 

@@ -55,34 +55,19 @@ def pending_files(landing_store: Store, lake: Store, kind: str, until: date | No
     return pending, ignored
 
 
-def ingest_kind(
+def write_run(
     landing_store: Store,
     lake: Store,
     kind: str,
     pending: list,
-    ignored: list,
+    run: str,
     key: bytes,
-    max_bytes: int,
-    chunk_rows: int = CHUNK_ROWS,
-) -> dict:
-    """Take the pending landing files of one kind (:func:`pending_files`) into one committed ingest run.
-
-    Files are streamed a chunk of ``chunk_rows`` records at a time into the run's Parquet file and its
-    quarantine's (a row group per chunk), so memory follows the chunk, not the files: no file, and no
-    run, is ever held whole. Rows keep the order of the files and of their lines, as before.
-    """
-    summary: dict[str, Any] = {
-        "files": 0,
-        "rows_in": 0,
-        "rows_parsed": 0,
-        "rows_quarantined": 0,
-        "run_id": None,
-        "ignored": ignored,
-        "notes": [],
-    }
-    if not pending:
-        return summary
-    run = landing.run_id(pending)
+    limits: tuple[int, int],
+) -> list[dict]:
+    """Stream the ``pending`` files into the run's Parquet file and its quarantine's (a row group per
+    chunk), published when all are read; the manifest's source entries. ``limits``: the largest file
+    read (bytes) and the records per chunk, so memory follows the chunk, not the files."""
+    max_bytes, chunk_rows = limits
     prefix, qprefix = catalog.ingest_run(kind, run), catalog.quarantine_run("ingest", kind, run)
     sources = []
     with ExitStack() as files:  # left in reverse: the lake rows are published first, then the quarantine
@@ -96,12 +81,42 @@ def ingest_kind(
                 bad_out.write(bad)
                 if source is not None:
                     sources.append(source)
+    return sources
+
+
+def ingest_kind(
+    landing_store: Store,
+    lake: Store,
+    kind: str,
+    pending: list,
+    ignored: list,
+    key: bytes,
+    max_bytes: int,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict:
+    """Take the pending landing files of one kind (:func:`pending_files`) into one committed ingest run,
+    streamed a chunk of ``chunk_rows`` records at a time (:func:`write_run`): no file, and no run, is
+    ever held whole. Rows keep the order of the files and of their lines."""
+    summary: dict[str, Any] = {
+        "files": 0,
+        "rows_in": 0,
+        "rows_parsed": 0,
+        "rows_quarantined": 0,
+        "run_id": None,
+        "ignored": ignored,
+        "notes": [],
+    }
+    if not pending:
+        return summary
+    run = landing.run_id(pending)
+    sources = write_run(landing_store, lake, kind, pending, run, key, (max_bytes, chunk_rows))
     rows_parsed = sum(s["rows_parsed"] for s in sources)
     rows_quarantined = sum(s["rows_quarantined"] for s in sources)
     summary["notes"] = [f"{landing_store.url(s['key'])}: {s['note']}" for s in sources if s["note"]]
+    qprefix = catalog.quarantine_run("ingest", kind, run)
     lake.commit(qprefix, [catalog.QUARANTINE_ROWS], {"run_id": run, "rows": rows_quarantined})
     lake.commit(
-        prefix,
+        catalog.ingest_run(kind, run),
         [catalog.PART],
         {
             "run_id": run,
