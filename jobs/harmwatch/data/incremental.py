@@ -650,15 +650,16 @@ def _fold_new_runs(
     return previous, why, folded, new
 
 
-def _newest_day(engine: Any, store: Any) -> str:
-    """The newest labelled batch day in the folded state; no state, no dataset."""
+def _newest_day(engine: Any, store: Any, asked: str | None) -> str:
+    """The day the run is for: ``asked``, else the newest labelled batch day in the folded state; with
+    nothing folded there is no dataset to build either way."""
     if not engine.count("s_labels"):
         raise DataError(
             f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
             "run ingest and validate first"
         )
     engine.table("newest_day", "SELECT max(last_batch) AS batch_dt FROM s_labels")
-    return str(engine.fetch("newest_day")["batch_dt"].iloc[0])
+    return asked or str(engine.fetch("newest_day")["batch_dt"].iloc[0])
 
 
 def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
@@ -671,8 +672,7 @@ def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy
         store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
     )
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
-    newest = _newest_day(engine, store)  # raises when nothing is folded
-    date = args.date or newest
+    date = _newest_day(engine, store, args.date)
     frozen = frozen_eval(store)
     scores, champion_version = (None, None)
     if args.champion_check and policy.champion_floor > 0:
