@@ -249,6 +249,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.ingest import report_lines as ingest_lines
 
         lines += ingest_lines(results["ingest"])
+    if "spark" in results and results["spark"].get("dataplane"):
+        from bench.sections.spark import report_lines as spark_lines
+
+        lines += spark_lines(results["spark"])
     if "auth" in results:
         from bench.sections.auth import report_lines as auth_lines
 

@@ -1,5 +1,11 @@
-"""Section ``spark``: the data steps on both engines at 1x/16x/64x, training under the row budget, the
-budget's quality cost, and scoring throughput through Spark next to ``harmwatch score``.
+"""Section ``spark``: validate and build-dataset on Spark next to the embedded engine at 1x/4x/16x; then
+the data steps on both engines at 1x/16x/64x, training under the row budget, the budget's quality cost,
+and scoring throughput through Spark next to ``harmwatch score``.
+
+The comparison (:func:`dataplane`) lands each size once, ingests it once, and runs validate plus
+build-dataset on a copy of that lake per engine (``duckdb``, then Spark ``local[2]``), so both engines
+read the same rows under the same load; CPU-seconds of the whole process tree (Spark's JVM and Python
+workers included) and its peak memory. ``--spark-factors`` with no value runs the comparison only.
 
 Memory here is the peak *sum* of the RSS of the step's whole process tree (the step, Spark's JVM and its
 Python workers), sampled every 0.2 s: ``ru_maxrss`` (bench.core) is the largest single process, which
@@ -111,10 +117,89 @@ def data_steps(landing: Path, engine: str, home: Path, extra: dict[str, str]) ->
     return out
 
 
+PLANE_STEPS = ("validate", "build-dataset")
+PLANE_ENGINES = ("duckdb", "spark")
+
+
+def plane_size(source: Path, factor: int, tmp: Path) -> dict[str, Any]:
+    """validate + build-dataset per engine at ``factor``, each on its own copy of one ingested lake."""
+    landing = landed(source, factor, tmp)
+    ingested = tmp / f"ingested-x{factor}"
+    run_tree("ingest", [], {**step_env(ingested, landing), "HARMWATCH_LANDING_URI": str(landing)})
+    engines: dict[str, Any] = {}
+    for engine in PLANE_ENGINES:
+        home = tmp / f"{engine}-x{factor}"
+        shutil.copytree(ingested, home)
+        env = {**step_env(home, landing), "HARMWATCH_LANDING_URI": str(landing)}
+        steps = {}
+        for step in PLANE_STEPS:
+            rec = run_tree(step, ["--engine", engine], env)
+            summary = rec.pop("summary") or {}
+            steps[step] = {**rec, "rows": summary.get("rows_in") or summary.get("rows_train")}
+            print(
+                f"  {factor:>3}x {engine:<6} {step:<14} {rec['cpu_s']:7.1f} CPU-s "
+                f"{rec['peak_tree_rss_mib']:6d} MiB load {rec['load1']}",
+                flush=True,
+            )
+        engines[engine] = {
+            "cpu_s": round(sum(r["cpu_s"] for r in steps.values()), 1),
+            "peak_rss_mib": max(r["peak_tree_rss_mib"] for r in steps.values()),
+            "load1": max(r["load1"] for r in steps.values()),
+            "steps": steps,
+        }
+        shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(ingested, ignore_errors=True)
+    shutil.rmtree(landing.parent, ignore_errors=True)
+    engines["spark_to_embedded_cpu"] = round(engines["spark"]["cpu_s"] / engines["duckdb"]["cpu_s"], 2)
+    return engines
+
+
+def dataplane(opts: Options, save: Any) -> dict[str, Any]:
+    """The comparison at each of ``opts.dataplane_factors``, saved after every size."""
+    out: dict[str, Any] = {"factors": sorted(opts.dataplane_factors), "sizes": {}, "errors": []}
+    tmp = Path(tempfile.mkdtemp(prefix="hw-bench-sparkplane-"))
+    try:
+        for factor in sorted(opts.dataplane_factors):
+            print(f"spark section: {factor}x, validate + build-dataset on duckdb and spark", flush=True)
+            try:
+                out["sizes"][str(factor)] = plane_size(opts.source, factor, tmp)
+            except StepFailed as exc:
+                out["errors"].append(f"{factor}x: {exc}")
+                print(f"  FAILED: {exc}", flush=True)
+            save(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["costs"] = fixed_and_marginal(out["sizes"])
+    return out
+
+
+def fixed_and_marginal(sizes: dict[str, Any]) -> dict[str, Any]:
+    """Per engine and step: the CPU a run costs before its first row (fixed) and per million input rows
+    (marginal), from the line through the smallest and the largest size measured."""
+    if len(sizes) < 2:
+        return {}
+    small, large = sizes[min(sizes, key=int)], sizes[max(sizes, key=int)]
+    costs: dict[str, Any] = {}
+    for engine in PLANE_ENGINES:
+        for step in PLANE_STEPS:
+            a, b = small[engine]["steps"][step], large[engine]["steps"][step]
+            rows_a, rows_b = a["rows"] or 0, b["rows"] or 0
+            if rows_b <= rows_a:
+                continue
+            per_row = (b["cpu_s"] - a["cpu_s"]) / (rows_b - rows_a)
+            costs.setdefault(engine, {})[step] = {
+                "fixed_cpu_s": round(a["cpu_s"] - per_row * rows_a, 1),
+                "cpu_s_per_million_rows": round(per_row * 1e6, 1),
+                "rows": [rows_a, rows_b],
+            }
+    return costs
+
+
 def run(opts: Options) -> dict[str, Any]:
-    """Smallest size first on both engines (then the budget and scoring figures, on its home), then the
-    largest size on Spark, then the sizes between. Progress is saved after every record
-    (``spark.partial.json``), so a run cut short by its time limit still leaves its figures."""
+    """The Spark-to-embedded comparison first (:func:`dataplane`); then the smallest size first on both
+    engines (then the budget and scoring figures, on its home), the largest size on Spark, the sizes
+    between. Progress is saved after every record (``spark.partial.json``), so a run cut short by its
+    time limit still leaves its figures."""
     import json
 
     factors = sorted(opts.spark_factors)
@@ -132,6 +217,11 @@ def run(opts: Options) -> dict[str, Any]:
     def save() -> None:
         (opts.results / "spark.partial.json").write_text(json.dumps(results, indent=1, default=str))
 
+    def save_plane(plane: dict[str, Any]) -> None:
+        results["dataplane"] = plane
+        save()
+
+    results["dataplane"] = dataplane(opts, save_plane)
     try:
         for factor in order:
             landing = landed(opts.source, factor, tmp)
@@ -228,3 +318,37 @@ def scoring(home: Path, source: Path) -> dict[str, Any]:
         "score_rows": score["summary"]["rows"],
         "score_load1": score["load1"],
     }
+
+
+def report_lines(d: dict[str, Any]) -> list[str]:
+    """The comparison in the report: one row per size and step, both engines side by side."""
+    plane = d.get("dataplane") or {}
+    lines = [
+        "",
+        "## Data plane on Spark: validate and build-dataset, Spark `local[2]` next to DuckDB",
+        "",
+        f"Measured {d.get('date', '')}, commit {d.get('commit', '')}: the same ingested lake per size, "
+        "CPU-seconds of the whole process tree (Spark's JVM and Python workers included), peak summed RSS.",
+        "",
+        "| size | step | DuckDB CPU-s | DuckDB MiB | Spark CPU-s | Spark MiB | Spark / DuckDB | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for factor, size in plane.get("sizes", {}).items():
+        duck, spark = size["duckdb"], size["spark"]
+        for step in PLANE_STEPS:
+            a, b = duck["steps"][step], spark["steps"][step]
+            lines.append(
+                f"| {factor}x | {step} | {a['cpu_s']} | {a['peak_tree_rss_mib']} | {b['cpu_s']} | "
+                f"{b['peak_tree_rss_mib']} | {b['cpu_s'] / a['cpu_s']:.1f}x | {max(a['load1'], b['load1'])} |"
+            )
+        lines.append(
+            f"| {factor}x | **both** | **{duck['cpu_s']}** | **{duck['peak_rss_mib']}** | "
+            f"**{spark['cpu_s']}** | **{spark['peak_rss_mib']}** | **{size['spark_to_embedded_cpu']}x** | |"
+        )
+    costs = plane.get("costs") or {}
+    if costs:
+        lines += ["", "| engine | step | fixed CPU-s | CPU-s per million rows |", "|---|---|---:|---:|"]
+        for engine, steps in costs.items():
+            for step, c in steps.items():
+                lines.append(f"| {engine} | {step} | {c['fixed_cpu_s']} | {c['cpu_s_per_million_rows']} |")
+    return [*lines, *(f"- error: {e}" for e in plane.get("errors", [])), ""]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from harmwatch.config import Settings
-from harmwatch.spark.session import build_session, submitted_conf
+from harmwatch.spark.session import build_session
 
 pytestmark = [pytest.mark.spark]
 
@@ -24,7 +24,7 @@ def submitted(key: str, value: str) -> Iterator[None]:
     """``--conf key=value`` as spark-submit delivers it: a system property of the driver's JVM."""
     from pyspark import SparkContext
 
-    submitted_conf()  # the JVM is up
+    SparkContext._ensure_initialized()  # the JVM is up, as spark-submit starts it before the driver
     system = SparkContext._jvm.java.lang.System  # type: ignore[union-attr]
     system.setProperty(key, value)
     try:
@@ -75,3 +75,29 @@ def test_shuffles_follow_the_size_of_the_data(tmp_path, java) -> None:
         assert 8 < large < 200, large
     finally:
         spark.stop()
+
+
+def test_partitions_follow_the_input_unless_given(tmp_path, java) -> None:
+    """Not submitted nor given: a step sets the partition count from the bytes it reads (one per
+    PARTITION_BYTES, a multiple of the cores); submitted or given, it is left alone."""
+    from harmwatch.spark.session import PARTITION_BYTES, fit_partitions
+
+    spark = build_session(Settings(home=str(tmp_path), spark_master="local[2]"), "fit-test")
+    try:
+        assert fit_partitions(spark, 1_000) == 2  # at least one per core
+        assert fit_partitions(spark, 5 * PARTITION_BYTES) == 6
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "6"
+    finally:
+        spark.stop()
+    given = Settings(home=str(tmp_path), spark_master="local[2]", spark_shuffle_partitions=3)
+    spark = build_session(given, "fit-test")
+    try:
+        assert fit_partitions(spark, 50 * PARTITION_BYTES) == 3
+    finally:
+        spark.stop()
+    with submitted("spark.sql.shuffle.partitions", "64"):
+        spark = build_session(Settings(home=str(tmp_path), spark_master="local[2]"), "fit-test")
+        try:
+            assert fit_partitions(spark, 50 * PARTITION_BYTES) == 64
+        finally:
+            spark.stop()

@@ -43,6 +43,7 @@ class SparkSQL:
 
     def __init__(self, spark: SparkSession, store: Any = None) -> None:
         self.spark, self.store = spark, store
+        self.input_bytes = 0  # Parquet read so far: the shuffles are sized from it
         # Constraint propagation through a UNION of checkpointed tables fails inside Catalyst (PySpark
         # 4.3: "key not found" in Union.rewriteConstraints); the plan needs none of its inferred filters.
         spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
@@ -71,8 +72,15 @@ class SparkSQL:
         from pyspark.sql.functions import pandas_udf
 
         from harmwatch.data.dataset import text_key
+        from harmwatch.spark.session import fit_partitions
 
         key = pandas_udf(lambda s: text_key(s), "string")
+        jvm = self.spark._jvm
+        hadoop = self.spark._jsc.hadoopConfiguration()
+        for path in paths:
+            where = jvm.org.apache.hadoop.fs.Path(path)
+            self.input_bytes += where.getFileSystem(hadoop).getContentSummary(where).getLength()
+        fit_partitions(self.spark, self.input_bytes)
         parts = [
             self.spark.read.parquet(path).select(
                 *columns, (F.lit(i) * F.lit(4294967296) + F.col("_metadata.row_index")).alias("_row")

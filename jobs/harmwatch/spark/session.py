@@ -14,6 +14,11 @@ nor the AWS SDK: an image that reads an S3 lake with Spark adds both jars to ``$
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
+import os
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +38,30 @@ if TYPE_CHECKING:
 ADAPTIVE = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    # A cached (persisted) plan may be coalesced too: without this, every stage reading a persisted
+    # frame ran as many tasks as the ceiling (200 tasks for 56,000 rows in validate).
+    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
+}
+# When neither the submitted configuration nor the settings give ``spark.sql.shuffle.partitions``, a
+# step sets it from its input (:func:`fit_partitions`): one partition per PARTITION_BYTES of Parquet
+# read, rounded up to a multiple of the cores, so the ceiling adaptive execution coalesces from is the
+# data's own size rather than Spark's fixed 200.
+FIT_PARTITIONS = "spark.harmwatch.shuffle.fitToInput"
+PARTITION_BYTES = 16 * 2**20
+# The driver JVM's JIT and collector. A step's JVM lives for minutes and runs many short queries, each
+# compiled to fresh Java code; C2's optimising compiles of them cost more CPU than they repay, so the
+# JIT stops at C1 (measured in ``make bench``, section ``spark``). A submitted
+# ``spark.driver.extraJavaOptions`` replaces these, as every submitted key does.
+JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+# spark-submit options that stand for a configuration key.
+SUBMIT_FLAGS = {
+    "--master": "spark.master",
+    "--driver-memory": "spark.driver.memory",
+    "--driver-java-options": "spark.driver.extraJavaOptions",
+    "--driver-cores": "spark.driver.cores",
+    "--executor-memory": "spark.executor.memory",
+    "--executor-cores": "spark.executor.cores",
+    "--num-executors": "spark.executor.instances",
 }
 
 
@@ -46,8 +75,11 @@ def session_defaults(settings: Settings) -> dict[str, str]:
         # Arrow batches to the Python workers stay small: bounded memory per worker, whatever the input.
         "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
         "spark.ui.enabled": "false",
+        "spark.eventLog.enabled": "false",  # a cluster that keeps event logs submits its own setting
         "spark.local.dir": str(local_dir),
-        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={local_dir} -Dderby.system.home={local_dir}",
+        "spark.driver.extraJavaOptions": (
+            f"{JVM_OPTIONS} -Djava.io.tmpdir={local_dir} -Dderby.system.home={local_dir}"
+        ),
         "spark.sql.warehouse.dir": str(local_dir / "warehouse"),
         # Parquet written here is read by pandas/pyarrow readers too: plain microsecond timestamps.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
@@ -58,14 +90,74 @@ def session_defaults(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def jvm_running() -> bool:
+    """Whether this process already has Spark's JVM: started by spark-submit (which hands the Python
+    driver its gateway port) or by an earlier session of this process."""
+    from pyspark import SparkContext
+
+    return SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _defaults_file() -> Path:
+    from pyspark.find_spark_home import _find_spark_home
+
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or str(Path(_find_spark_home()) / "conf")
+    return Path(conf_dir) / "spark-defaults.conf"
+
+
+def _file_conf(path: Path) -> dict[str, str]:
+    """``spark-defaults.conf``: one ``key value`` (or ``key=value``) a line, ``#`` comments."""
+    if not path.is_file():
+        return {}
+    conf = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("spark.") and len(parts := re.split(r"[\s=]+", line, maxsplit=1)) == 2:
+            conf[parts[0]] = parts[1].strip()
+    return conf
+
+
+def _submit_args_conf(args: str) -> dict[str, str]:
+    """The configuration ``PYSPARK_SUBMIT_ARGS`` gives spark-submit (``--conf``, ``--properties-file``
+    and the options that stand for a key)."""
+    conf: dict[str, str] = {}
+    words = shlex.split(args)
+    for flag, value in itertools.pairwise(words):
+        if flag in ("--conf", "-c") and "=" in value:
+            key, _, val = value.partition("=")
+            conf[key] = val
+        elif flag == "--properties-file":
+            conf = {**_file_conf(Path(value)), **conf}
+        elif flag in SUBMIT_FLAGS:
+            conf[SUBMIT_FLAGS[flag]] = value
+    return conf
+
+
+def fit_partitions(spark: SparkSession, input_bytes: int) -> int:
+    """Set ``spark.sql.shuffle.partitions`` from the step's input size (``input_bytes`` of Parquet), unless
+    it was submitted or given; the partition count in force."""
+    if spark.conf.get(FIT_PARTITIONS, "false") == "true":
+        cores = max(1, spark.sparkContext.defaultParallelism)
+        wanted = max(cores, math.ceil(input_bytes / PARTITION_BYTES))
+        spark.conf.set("spark.sql.shuffle.partitions", str(math.ceil(wanted / cores) * cores))
+    return int(spark.conf.get("spark.sql.shuffle.partitions"))
+
+
 def submitted_conf() -> dict[str, str]:
     """The configuration Spark was given before harmwatch asked for anything: ``spark-submit --conf``,
-    ``spark-defaults.conf``, a SparkApplication's ``sparkConf`` (all reach the driver's JVM as
-    ``spark.*`` system properties) and ``PYSPARK_SUBMIT_ARGS``. Starts (or joins) the JVM to read them."""
+    ``spark-defaults.conf``, a SparkApplication's ``sparkConf`` and ``PYSPARK_SUBMIT_ARGS``.
+
+    Under spark-submit the JVM is already up and holds them as ``spark.*`` system properties, so they
+    are read from it. Otherwise they are read from the file and the variable, without starting the JVM:
+    the JVM then starts once, with harmwatch's defaults for the keys left unset (its heap and JIT options
+    can only be set at start)."""
     from pyspark import SparkConf, SparkContext
 
-    SparkContext._ensure_initialized()
-    return dict(SparkConf(loadDefaults=True).getAll())
+    if jvm_running():
+        SparkContext._ensure_initialized()
+        return dict(SparkConf(loadDefaults=True).getAll())
+    args = _submit_args_conf(os.environ.get("PYSPARK_SUBMIT_ARGS", ""))
+    return {**_file_conf(_defaults_file()), **args}
 
 
 def build_session(settings: Settings, app: str) -> SparkSession:
@@ -84,7 +176,10 @@ def build_session(settings: Settings, app: str) -> SparkSession:
         builder = SparkSession.builder.appName(f"harmwatch-{app}")
         if settings.spark_master:  # empty under spark-submit, which then gives the master
             builder = builder.master(settings.spark_master)
-        for key, value in session_defaults(settings).items():
+        defaults = session_defaults(settings)
+        fit = "spark.sql.shuffle.partitions" not in {**defaults, **submitted}
+        defaults[FIT_PARTITIONS] = str(fit).lower()  # said either way: a JVM outlives its sessions
+        for key, value in defaults.items():
             if key not in submitted:
                 builder = builder.config(key, value)
         # The pyspark launcher turns the progress bar on for shells; a step's stderr is for its error line.

@@ -21,7 +21,9 @@ from harmwatch.data import catalog
 from harmwatch.data.checks import judge_batches
 from harmwatch.data.row_checks import count_query, records, row_query
 from harmwatch.data.suites import KIND_SPEC, Bounds
+from harmwatch.spark.engine import manifest_bytes
 from harmwatch.spark.lake import commit_folder, read_runs
+from harmwatch.spark.session import fit_partitions
 from harmwatch.storage import Store
 
 if TYPE_CHECKING:
@@ -127,6 +129,7 @@ def validate_run(
     from harmwatch.data.validation_report import summarise, validated_meta, write_report
 
     kind, run_id = manifest["kind"], manifest["run_id"]
+    fit_partitions(spark, manifest_bytes([manifest]))
     frame = read_runs(spark, lake, [manifest])
     columns = frame.columns
     frame = frame.withColumn("_row", F.monotonically_increasing_id()).persist(StorageLevel.DISK_ONLY)
