@@ -59,6 +59,9 @@ def options(source: Path) -> dict[str, Any]:
         FIRST: first,
         "first + second-round templates": replace(first, second_round=tuple(sorted(ALL_SECOND))),
         "first + spelling normaliser, all features": replace(first, normalise="all"),
+        "first + spelling normaliser with glued and broken words, all features": replace(
+            first, normalise="all", glued=True
+        ),
         "first + second-round templates + spelling normaliser, head only": replace(
             first, second_round=tuple(sorted(ALL_SECOND)), normalise="head"
         ),
@@ -135,6 +138,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run(opts: Options, names: list[str] | None = None, rows: int | None = None) -> dict[str, Any]:
     """Every option (or ``names``) over the seeds (two with ``--repeats 1``), on the whole fitting split
     (or a stratified sample of ``rows``)."""
+    from bench.sections.moderation_dev import dev_frame
     from harmwatch.model.fitting import stratified_sample
 
     fit, anchor = split(opts.source)
@@ -144,6 +148,7 @@ def run(opts: Options, names: list[str] | None = None, rows: int | None = None) 
     out: dict[str, Any] = {
         "rows_fit": len(fit),
         "rows_anchor": len(anchor),
+        "dev_cases": len(dev_frame()),
         "seeds": list(seeds),
         "options": {},
     }
@@ -169,7 +174,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         "",
         "## Training recipes for moderation (`moderation`)",
         "",
-        f"{result['rows_fit']:,} texts fitted, {result['rows_anchor']:,} held out; seeds {result['seeds']}.",
+        f"{result['rows_fit']:,} texts fitted, {result['rows_anchor']:,} held out; development set of"
+        f" {result.get('dev_cases', '?')} cases; seeds {result['seeds']}.",
         "",
         "| option | anchor macro-F1 | dev overall | hateful | non-hateful | worst group (neutral+positive)"
         " | worst functionality | BPSN min | fit CPU-s |",

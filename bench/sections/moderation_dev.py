@@ -219,7 +219,7 @@ KEY_WORDS: tuple[tuple[str, str], ...] = (
 
 def _key_variants(text: str, key: str) -> list[tuple[str, str]]:
     """The key word with two middle letters swapped, a letter dropped, a letter doubled, spaced out
-    letter by letter, and split in two by a space."""
+    letter by letter, split in two by a space, and in three."""
     m = len(key) // 2
     variants = {
         "key_swapped": key[: m - 1] + key[m] + key[m - 1] + key[m + 1 :],
@@ -227,6 +227,7 @@ def _key_variants(text: str, key: str) -> list[tuple[str, str]]:
         "key_doubled": key[: m + 1] + key[m:],
         "key_spaced": " ".join(key),
         "key_split": key[:m] + " " + key[m:],
+        "key_split3": key[:2] + " " + key[2:m] + " " + key[m:],
     }
     return [(name, text.replace(key, v)) for name, v in variants.items()]
 
@@ -244,6 +245,7 @@ def dev_frame() -> pd.DataFrame:
                 for template, key in KEY_WORDS:
                     if t == template:
                         rows.extend((v, name, gid, True) for name, v in _key_variants(text, key))
+                        rows.append((text.replace(" ", ""), "all_spaces_removed", gid, True))
     for func, (harmful, items) in PLAIN_CASES.items():
         rows.extend((t, func, "", harmful) for t in items)
     frame = pd.DataFrame(rows, columns=["text", "functionality", "group", "harmful"])

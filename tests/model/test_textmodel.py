@@ -28,7 +28,9 @@ from harmwatch.model.textmodel import (
 
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 # The classes of a model fitted by the baseline recipe (no identity-blind head): what formats 1-4 hold.
-BASELINE_TYPES = [t for t in SKOPS_TRUSTED_TYPES if not t.endswith(".IdentityMasker")]
+BASELINE_TYPES = [
+    t for t in SKOPS_TRUSTED_TYPES if not t.endswith((".IdentityMasker", ".SpellingNormaliser"))
+]
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +218,19 @@ def test_spelling_normaliser_writes_obfuscated_spellings_of_known_words_plainly(
     out = spell.transform(pd.DataFrame({"text": list(posts), "other": 1}))
     assert out["text"].tolist() == list(posts.values()) and list(out.columns) == ["text", "other"]
     assert spell.transform(np.array(["they are stupd"])).tolist() == ["they are stupid"]
+    # with ``glued``: words written without spaces split, a word broken into several pieces joined
+    glued = SpellingNormaliser(glued=True).fit(pd.DataFrame({"text": known}))
+    assert glued.transform(
+        np.array(["theyarestupid!", "they are dis gust ing", "stupid and disgust ing"])
+    ).tolist() == [
+        "they are stupid!",
+        "they are disgusting",
+        "stupid and disgusting",
+    ]
+    assert glued.transform(np.array(["whatalovelyday", "hahahahaha"])).tolist() == [
+        "what a lovely day",
+        "hahahahaha",  # not made of known words
+    ]
     # the fitted state is one string: the lookup tables are rebuilt on load
     import pickle
 

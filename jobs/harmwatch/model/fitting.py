@@ -83,6 +83,7 @@ class Recipe:
     blind_chars: bool = True  # the head sees hashed character 5-grams besides words
     # which features read posts with obfuscated spellings written plainly: "none", "head" or "all"
     normalise: str = "none"
+    glued: bool = False  # the normaliser also splits glued words and joins words broken into pieces
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -105,6 +106,7 @@ RECIPES: dict[str, Recipe] = {
         blind_meta=True,
         augment_weight=2.0,
         head_share=0.9,
+        normalise="all",
     ),
     "baseline": Recipe("baseline"),
 }
@@ -166,6 +168,7 @@ def fit_model(
         narrow_gate=recipe.narrow_gate,
         blind_chars=recipe.blind_chars,
         normalise=recipe.normalise,
+        glued=recipe.glued,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

@@ -27,6 +27,7 @@ Everything is plain scikit-learn plus small classes, so the fitted object serial
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -57,10 +58,12 @@ METHOD = (
     "Links removed; word 1-2-gram TF-IDF and hashed character 5-gram TF-IDF (2^17 buckets); "
     "SGD (modified Huber) and Complement Naive Bayes on both, and an NB-SVM (log-count-ratio "
     "SGD) on the words, stacked with five structural counts by a gradient-boosted classifier "
-    "trained on 2-fold out-of-fold scores (probabilities from log-loss). With the identity-blind head "
-    "(recipe `moderate`): the harm score of a post that names a group is 0.9 x a logistic model on "
-    "the post with group and function words removed (trained with hand-written augmentation and "
-    "weights that balance harmful and benign posts among those naming a group) + 0.1 x the stack's."
+    "trained on 2-fold out-of-fold scores (probabilities from log-loss). With recipe `moderate`: "
+    "misspelt, spaced-out and leetspeak spellings of words seen in training written plainly first (an "
+    "unknown word becomes the most frequent known word one edit away), and the harm score of a post that "
+    "names a group is 0.9 x an identity-blind logistic model on the post with group and function words "
+    "removed (trained with hand-written augmentation and weights that balance harmful and benign posts "
+    "among those naming a group) + 0.1 x the stack's."
 )
 
 # Structural cues used in the cyberbullying literature (e.g. Chatzakou et al. 2017) that survive the
@@ -73,6 +76,7 @@ SKOPS_TRUSTED_TYPES: list[str] = [
     "harmwatch.model.textmodel.HarmfulContentPipeline",
     "harmwatch.model.textmodel.IdentityMasker",
     "harmwatch.model.textmodel.LogCountRatioClassifier",
+    "harmwatch.model.textmodel.SpellingNormaliser",
     "harmwatch.model.textmodel.StackedTextClassifier",
     "harmwatch.model.textmodel.clean_frame",
     "harmwatch.model.textmodel.meta_features",
@@ -258,6 +262,9 @@ _SPACED_LETTERS = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")
 _LETTER_RUNS = re.compile(r"([a-z])\1{2,}")
 
 
+_GLUED_MIN = 8  # letters of an unknown word before it is read as words written without spaces
+_GLUED_PIECE = 14  # letters of the longest word looked for in it
+_GLUED_PENALTY = 10.0  # cost of one more piece, against log(frequency rank) of each: few, common words
 _SPELLING_CACHE = 500_000  # tokens whose normal form is remembered (~100 MB at most)
 
 
@@ -280,9 +287,10 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
     (skops writes a dict as one node per entry).
     """
 
-    def __init__(self, min_count: int = 3, min_length: int = 4) -> None:
+    def __init__(self, min_count: int = 3, min_length: int = 4, glued: bool = False) -> None:
         self.min_count = min_count
         self.min_length = min_length
+        self.glued = glued
 
     def fit(self, X, y=None) -> SpellingNormaliser:
         counts: Counter[str] = Counter()
@@ -305,7 +313,7 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
                 for d in _deletes(word):
                     deletes.setdefault(d, word)
         self._deletes = deletes
-        self._cache: dict[str, tuple[str, str]] = {}
+        self._cache: dict[str, tuple[str, str, str, bool]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k not in ("_rank", "_deletes", "_cache")}
@@ -338,33 +346,84 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
                 best = min(found, key=self._rank.__getitem__)
         return best
 
-    def _token(self, token: str) -> tuple[str, str]:
-        """(the token as written out, the unknown word it holds or "") for one whitespace-separated token."""
+    def _token(self, token: str) -> tuple[str, str, str, bool]:
+        """For one whitespace-separated token: (the token as written out, the unknown word it holds or "",
+        its letters as plain lower case, whether that is not a known word or is a stray single letter)."""
         core = token.strip(_TOKEN_EDGES)
-        if not core or core[0] in "@#" or not any(c.isalpha() for c in core):
-            return token, ""
         word = core.lower().translate(_LEET_LETTERS)
-        if not word.isalpha():
-            return token, ""
+        odd = word not in self._rank or (len(word) == 1 and word not in "ai")
+        if not core or core[0] in "@#" or not word.isalpha():
+            return token, "", word, False
         fixed = self.correct(word)
+        if not fixed and getattr(self, "glued", False) and len(word) >= _GLUED_MIN:
+            fixed = self.segment(word)
         if not fixed:
-            return token, word
+            return token, word, word, odd
         start = token.index(core)
-        return (token if fixed == core.lower() else token[:start] + fixed + token[start + len(core) :]), ""
+        out = token if fixed == core.lower() else token[:start] + fixed + token[start + len(core) :]
+        return out, "", word, odd
+
+    def segment(self, word: str) -> str:
+        """A word written without its spaces ("theyarefilthy") as the known words it is made of, the
+        likeliest split (few pieces, frequent words); "" unless every piece is known and they average
+        three letters or more."""
+        rank = self._rank
+        n = len(word)
+        best: list[tuple[float, int]] = [(0.0, 0)] + [(float("inf"), 0)] * n
+        for j in range(1, n + 1):
+            for i in range(max(0, j - _GLUED_PIECE), j):
+                piece = word[i:j]
+                r = rank.get(piece)
+                if r is not None and (j - i > 1 or piece in ("a", "i")):
+                    cost = best[i][0] + _GLUED_PENALTY + math.log(r + 2.0)
+                    if cost < best[j][0]:
+                        best[j] = (cost, i)
+        if best[n][0] == float("inf"):
+            return ""
+        pieces, j = [], n
+        while j > 0:
+            pieces.append(word[best[j][1] : j])
+            j = best[j][1]
+        return " ".join(reversed(pieces)) if 3 * len(pieces) <= n else ""
 
     def normalise(self, text: str) -> str:
+        """One post with obfuscated spellings of known words written plainly."""
         if _SPACED_LETTERS.search(text):
             text = _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
         cache = self._cache
         if len(cache) > _SPELLING_CACHE:  # a served model sees new words for ever: keep memory bounded
             cache.clear()
-        done = [cache[t] if t in cache else cache.setdefault(t, self._token(t)) for t in text.split()]
-        if not any(unknown for _t, unknown in done):
-            return " ".join(t for t, _u in done)
+        raw = text.split()
+        done = [cache[t] if t in cache else cache.setdefault(t, self._token(t)) for t in raw]
+        glued = getattr(self, "glued", False)
+        if not any(d[1] or (glued and d[3]) for d in done):
+            return " ".join(d[0] for d in done)
         out: list[str] = []
         i = 0
         while i < len(done):
-            token, unknown = done[i]
+            token, unknown = done[i][0], done[i][1]
+            # with ``glued``, a word broken by spaces into pieces ("dis gust ing", "filth y"), one of them
+            # not a known word (or a stray letter): the pieces are joined when together they are known
+            k = 0
+            if glued and i + 1 < len(done) and any(d[3] for d in done[i : i + 4]):
+                for size in (4, 3, 2):
+                    window = done[i : i + size]
+                    joined = "".join(d[2] for d in window)
+                    if (
+                        len(window) == size
+                        and len(joined) >= 5
+                        and joined in self._rank
+                        and any(d[3] for d in window)
+                        and all(d[2].isalpha() and len(d[2]) <= 6 for d in window)
+                    ):
+                        k = size
+                        break
+            if k:
+                lead = raw[i][: len(raw[i]) - len(raw[i].lstrip(_TOKEN_EDGES))]
+                last = raw[i + k - 1]
+                out.append(lead + joined + last[len(last.rstrip(_TOKEN_EDGES)) :])
+                i += k
+                continue
             # a word broken by a space ("stu pid"): joined to the next piece when together they are known
             if unknown and i + 1 < len(done):
                 nxt = done[i + 1][0]
@@ -785,7 +844,12 @@ def _char_hashing() -> Pipeline:
 
 
 def _blind_features(
-    stop_words: bool, spellings: bool, narrow_gate: bool, chars: bool = True, normalise: bool = False
+    stop_words: bool,
+    spellings: bool,
+    narrow_gate: bool,
+    chars: bool = True,
+    normalise: bool = False,
+    glued: bool = False,
 ) -> list[tuple[str, Any, str]]:
     """The identity-blind head's columns: word 1-2-grams and (``chars``) hashed character 5-grams of the
     masked text (vocabulary [+ ``CHAR_HASH_FEATURES``] columns), then the number of identity terms; with
@@ -793,7 +857,7 @@ def _blind_features(
     units = [("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True))]
     if chars:
         units.append(("char", _char_hashing()))
-    spell = [("spell", SpellingNormaliser())] if normalise else []
+    spell = [("spell", SpellingNormaliser(glued=glued))] if normalise else []
     masked = Pipeline(
         [
             *spell,
@@ -821,6 +885,7 @@ def build_pipeline(
     narrow_gate: bool = False,
     blind_chars: bool = True,
     normalise: str = "none",
+    glued: bool = False,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -828,14 +893,17 @@ def build_pipeline(
     ``harm_mode`` (one of ``HARM_MODES``) adds the identity-blind harm head; ``None`` leaves it out.
     The classifier's ``n_blind`` is set once the features are fitted (:func:`fit_features`).
     ``normalise`` (one of ``NORMALISE``) says which features read posts with obfuscated spellings
-    written plainly (:class:`SpellingNormaliser`): none, the identity-blind head's, or all.
+    written plainly (:class:`SpellingNormaliser`): none, the identity-blind head's, or all; with
+    ``glued`` it also splits words written without spaces and joins words broken into several pieces.
     """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
     if harm_mode is not None and harm_mode not in HARM_MODES:
         raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
     blind = (
-        _blind_features(blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
+        _blind_features(
+            blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head", glued
+        )
         if harm_mode is not None
         else []
     )
@@ -856,7 +924,7 @@ def build_pipeline(
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
-            *([("spell", SpellingNormaliser())] if normalise == "all" else []),
+            *([("spell", SpellingNormaliser(glued=glued))] if normalise == "all" else []),
             ("features", features),
             (
                 "clf",
