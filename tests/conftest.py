@@ -74,8 +74,8 @@ def test_group(nodeid: str) -> str:
 
 # Cost tiers. A test carries a marker (declared in pyproject.toml) for each heavy thing it needs; a test with
 # none of them is in the fast tier, marked `fast` here: `make check` runs `-m fast`, and CI runs it first.
-# The behaviour suite's floors no training recipe passes yet on every snapshot (docs/model.md, "What it does
-# not reach"): every functionality, and every group's neutral and positive posts left up, which the default
+# The behaviour suite's floors no training recipe passes yet on every snapshot (docs/model.md, "Training for
+# moderation"): every functionality, and every group's neutral and positive posts left up, which the default
 # misses narrowly for one or two groups on the simulated bulk day. Tests of the pipeline's mechanics that
 # need a promoted full-data champion set them to 0 in the run's conf; tests/model/test_full_data_model.py
 # holds the gap itself.

@@ -196,8 +196,8 @@ def test_todays_recipe_fails_the_new_gates(snapshots):
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="no recipe reaches the behaviour suite's functionality floor yet (docs/model.md, 'What it does "
-    "not reach'): the day it does, this test passes and strict xfail fails until the mark is removed",
+    reason="no recipe reaches the behaviour suite's functionality floor yet (docs/model.md, 'Training for "
+    "moderation'): the day it does, this test passes and strict xfail fails until the mark is removed",
 )
 def test_the_default_recipe_passes_every_gate(full_model, snapshots):
     """Model B, trained by ``harmwatch train`` with the default recipe, passes every gate as a first model."""
