@@ -193,22 +193,29 @@ def test_todays_recipe_fails_the_new_gates(snapshots):
     assert before.evidence["gates"]["group_not_flagged"]["value"]["groups_below"]
 
 
+@pytest.fixture(scope="module")
+def default_judged(full_model: Any, snapshots: dict[str, pd.DataFrame]) -> Any:
+    """Model B judged as a first model, once: the two tests below read the same decision (scoring the
+    evaluation snapshot, the golden set, the templates and the suite again would give the same one)."""
+    return judge_first_model(full_model, snapshots)
+
+
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
     reason="no recipe reaches the behaviour suite's functionality floor yet (docs/model.md, 'Training for "
     "moderation'): the day it does, this test passes and strict xfail fails until the mark is removed",
 )
-def test_the_default_recipe_passes_every_gate(full_model, snapshots):
+def test_the_default_recipe_passes_every_gate(default_judged):
     """Model B, trained by ``harmwatch train`` with the default recipe, passes every gate as a first model."""
-    now = judge_first_model(full_model, snapshots)
+    now = default_judged
     assert now.decision == "promote", {g: now.evidence["gates"][g]["value"] for g in now.failed}
 
 
-def test_the_default_recipe_fails_only_the_functionality_floor(full_model, snapshots):
+def test_the_default_recipe_fails_only_the_functionality_floor(default_judged):
     """What the xfail above holds, said exactly: every identity gate, the hateful-recall floor and every
     quality floor pass; only whole functionalities (counter-speech, negation, spelling) stay below 0.50."""
-    now = judge_first_model(full_model, snapshots)
+    now = default_judged
     assert set(now.failed) == {"functionality_floor"}, {
         g: now.evidence["gates"][g]["value"] for g in now.failed
     }
