@@ -1,10 +1,15 @@
 """`make up` in a browser: log in to Airflow, trigger the retrain DAG from the UI, see it succeed
 through the scheduler and the LocalExecutor, sign in to the MLflow UI (basic-auth) and find alias
 ``champion``; then, in approval mode, a reviewer approves one challenger and rejects another in the
-Airflow UI, and the registry records who did what and why.
+Airflow UI, and the registry records who did what and why. Then the approval holds: the person who
+triggered a run signs in and approves it in the UI, the answer is not taken and the request waits for
+someone else; and an approval that times out is recorded on the model version as a rejection, with the
+run still alive.
 
 The stack is scripts/up.sh on its own HARMWATCH_HOME (seeded from the real dataset) and free ports;
-scripts/down.sh stops it by PID afterwards. Tests run in file order on the same stack (day 1, 2, 3).
+scripts/down.sh stops it by PID afterwards. Tests run in file order on the same stack (days 1 to 5): one
+`make up` serves every check of the UIs that needs the scheduler, since starting a stack (Airflow, MLflow,
+Label Studio, the dashboard) costs about a minute of the machine.
 Screenshots go to ``test-artifacts/browser/``.
 """
 
@@ -19,11 +24,13 @@ import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from devstack import airflow as af
+from harmwatch.storage import open_store
 from tests.conftest import BELOW_SUITE_FLOORS, REPO, free_port, outside_env
 
 pytestmark = [
@@ -146,7 +153,7 @@ def test_trigger_retrain_from_the_airflow_ui_then_find_the_champion_in_mlflow(st
         assert len(runs) == 1, runs
         assert runs[0]["run_type"] == "manual"
         assert runs[0]["logical_date"].startswith(DAY), runs[0]
-        run = stack.api.wait(DAG_ID, runs[0]["dag_run_id"], timeout=RUN_TIMEOUT, poll=5)
+        run = stack.api.wait(DAG_ID, runs[0]["dag_run_id"], timeout=RUN_TIMEOUT)
         page.goto(f"{stack.airflow}/dags/{DAG_ID}/runs/{run['dag_run_id']}")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=SHOTS / "03-airflow-run.png", full_page=True)
@@ -281,7 +288,7 @@ def test_a_reviewer_answers_the_approval_in_the_airflow_ui(stack: Stack, browser
     # The reviewer saw the evidence: both models' macro-F1, the bootstrap interval, gates, classes, links.
     for needle in ("macro-F1", "paired bootstrap 95% interval", "Failed gates", "not_cyberbullying", "Links"):
         assert needle in body, needle
-    run = stack.api.wait(DAG_ID, run_id, timeout=RUN_TIMEOUT, poll=5)
+    run = stack.api.wait(DAG_ID, run_id, timeout=RUN_TIMEOUT)
     assert run["state"] == "success", failure_report(stack, run_id)
     states = stack.api.task_states(DAG_ID, run_id)
     challenger = aliases(stack)["challenger"]
@@ -329,3 +336,148 @@ def test_airflow_refuses_requests_without_login(stack: Stack) -> None:
     assert _status(stack.airflow + "/auth/token", wrong, {"Content-Type": "application/json"}) in (401, 403)
     right = json.dumps({"username": "admin", "password": stack.password}).encode()
     assert _status(stack.airflow + "/auth/token", right, {"Content-Type": "application/json"}) in (200, 201)
+
+
+# ------------------------------------------------------------------ the approval holds (days 4 and 5)
+
+# Wide tolerances so that the day's challenger reaches the approval: this is about the approval, not
+# about the gates (as on days 2 and 3).
+CONF = {
+    "approval_required": True,
+    "max_regression": 0.2,
+    "max_class_regression": 0.2,
+    **BELOW_SUITE_FLOORS,
+}
+
+
+def pauses(hw: Stack, run_id: str) -> int:
+    """How often the scheduler has noted the run's approve task parked awaiting input."""
+    log = hw.home / "run" / "logs" / "airflow-scheduler.log"
+    marker = f"task_id=approve, run_id={run_id},"
+    return sum(
+        1
+        for line in log.read_text(errors="replace").splitlines()
+        if "TaskInstance Finished" in line and marker in line and "state=awaiting_input" in line
+    )
+
+
+def wait_for_pause(hw: Stack, run_id: str, count: int, timeout: float = RUN_TIMEOUT) -> None:
+    """Until approve waits for input for the ``count``-th time and the scheduler has noted it (an answer
+    given before that is taken by Airflow 3.3 as a task killed externally; see test_ui.py)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        parked = hw.api.task_states(DAG_ID, run_id).get("approve") == "awaiting_input"
+        if parked and pauses(hw, run_id) >= count:
+            return
+        run = hw.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
+        assert run["state"] not in ("success", "failed"), failure_report(hw, run_id)
+        time.sleep(2)
+    raise TimeoutError(f"{run_id}: approve did not wait for input a {count}. time")
+
+
+def current_aliases(hw: Stack) -> dict[str, str]:
+    """The model's aliases, none before the first version is registered."""
+    try:
+        return aliases(hw)
+    except urllib.error.HTTPError as err:
+        if err.code != 404:
+            raise
+        return {}
+
+
+def hitl_detail(hw: Stack, run_id: str) -> dict:
+    run = urllib.parse.quote(run_id, safe="")
+    return hw.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run}/taskInstances/approve/-1/hitlDetails")
+
+
+def approve_as_admin_in_the_ui(hw: Stack, browser, run_id: str) -> None:
+    """The admin, who triggered the run, signs in and clicks Approve on the run's Required Actions."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    try:
+        page = context.new_page()
+        page.goto(hw.airflow + "/")
+        page.wait_for_url("**/auth/login**")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(hw.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        run = urllib.parse.quote(run_id, safe="")
+        page.goto(f"{hw.airflow}/dags/{DAG_ID}/runs/{run}/tasks/approve/required_actions")
+        page.get_by_text("Decision: pending_approval").first.wait_for(timeout=60_000)
+        page.locator("#element_note").fill("my own run, looks fine")
+        page.get_by_role("button", name="Approve", exact=True).click()
+        page.get_by_text("response successful").first.wait_for(timeout=60_000)
+        page.screenshot(path=SHOTS / "06-self-approval.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_person_who_triggered_a_run_cannot_approve_it(stack: Stack, browser) -> None:
+    hw = stack
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    before = current_aliases(hw)
+    run_id = hw.api.trigger(DAG_ID, "2026-01-04", CONF)  # triggered by admin
+    wait_for_pause(hw, run_id, 1)
+    approve_as_admin_in_the_ui(hw, browser, run_id)
+    wait_for_pause(hw, run_id, 2)  # asked again
+    detail = hitl_detail(hw, run_id)
+    assert not detail["response_received"] and detail["chosen_options"] in (None, []), detail
+    assert current_aliases(hw).get("champion") == before.get("champion"), "a self-approval promoted nothing"
+    answer_in_the_ui(hw, browser, run_id, "Approve", "checked by a second person", "07-second-person")
+    run = hw.api.wait(DAG_ID, run_id, timeout=RUN_TIMEOUT)
+    assert run["state"] == "success", failure_report(hw, run_id)
+    challenger = aliases(hw)["challenger"]
+    tags = version_tags(hw, challenger)
+    assert (tags["harmwatch.reviewed_by"], tags["harmwatch.promoted_by"]) == ("reviewer", "reviewer")
+    assert aliases(hw)["champion"] == challenger
+    # Lineage: the landing zone the runs read is on the version's training run.
+    mv = hw.mlflow_get(f"/api/2.0/mlflow/model-versions/get?name=harmful-content&version={challenger}")
+    run = hw.mlflow_get(f"/api/2.0/mlflow/runs/get?run_id={mv['model_version']['run_id']}")["run"]
+    run_tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+    assert run_tags["harmwatch.landing_zones"] == open_store(str(hw.home / "landing")).uri
+
+
+def expire_the_approval(hw: Stack, run_id: str) -> None:
+    """Move the approval's deadline into the past in Airflow's metadata DB, as three days would: the
+    scheduler's timeout sweep then answers with the default (Reject), as it does in production."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{hw.home / 'airflow' / 'airflow.db'}")
+    where = "dag_id = :dag AND run_id = :run AND task_id = 'approve' AND state = 'awaiting_input'"
+    with engine.begin() as db:
+        [due] = (
+            db.execute(
+                sa.text(f"SELECT trigger_timeout FROM task_instance WHERE {where}"),
+                {"dag": DAG_ID, "run": run_id},
+            )
+            .scalars()
+            .all()
+        )
+        past = "2000-01-01 00:00:00" + str(due)[19:]  # the stored format, twenty-six years earlier
+        db.execute(
+            sa.text(f"UPDATE task_instance SET trigger_timeout = :past WHERE {where}"),
+            {"past": past, "dag": DAG_ID, "run": run_id},
+        )
+    engine.dispose()
+
+
+def test_an_approval_that_times_out_is_a_recorded_rejection(stack: Stack) -> None:
+    from pydantic import TypeAdapter
+
+    hw = stack
+    dag = hw.api.get(f"/api/v2/dags/{DAG_ID}/details")
+    assert TypeAdapter(timedelta).validate_python(dag["dag_run_timeout"]) > timedelta(days=3)
+    before = current_aliases(hw)
+    run_id = hw.api.trigger(DAG_ID, "2026-01-05", CONF)
+    wait_for_pause(hw, run_id, 1)
+    expire_the_approval(hw, run_id)
+    run = hw.api.wait(DAG_ID, run_id, timeout=RUN_TIMEOUT)
+    assert run["state"] == "success", failure_report(hw, run_id)  # the run outlived the approval
+    states = hw.api.task_states(DAG_ID, run_id)
+    assert (states["approve"], states["promote"]) == ("success", "skipped"), states
+    challenger = aliases(hw)["challenger"]
+    tags = version_tags(hw, challenger)
+    assert (tags["harmwatch.decision"], tags["harmwatch.review"]) == ("reject", "rejected")
+    assert tags["harmwatch.reviewed_by"].startswith("nobody (no answer")
+    assert tags["harmwatch.review_note"] == "no answer within 3 days"
+    assert aliases(hw).get("champion") == before.get("champion")
