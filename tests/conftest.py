@@ -48,20 +48,31 @@ MLFLOW_PIPELINE = ("harmwatch-pipeline", secrets.token_urlsafe(18))
 os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = MLFLOW_PIPELINE
 
 
-# `make test` runs the suite on two pytest-xdist workers, with the scheduler below: a group of tests
+# `make test` runs the suite on three pytest-xdist workers, with the scheduler below: a group of tests
 # runs whole on one worker. Directories whose files share an expensive session fixture (trained models,
 # built images, a Spark session, the drift pools) are one group each; every other test file is a group of
-# its own. Groups are handed out longest first, so that both workers finish at about the same time.
+# its own. Groups are handed out longest first, so that the workers finish at about the same time: a long
+# group left to the end would run alone while the other workers wait.
 SHARED_FIXTURE_DIRS = {"model", "pods", "drift", "spark"}
-LONGEST_FIRST = [  # measured with --durations on a clean clone; the rest follow in collection order
-    "model",  # ~7 min
-    "browser/test_ui.py",  # ~7 min
+# Every group of about a minute or more, longest first: minutes in a whole run where known, else the CPU
+# time of the group (pytest and the processes it waits for) measured on 2026-12-06 (`make test`
+# prints the slowest tests at the end: re-order by them). The rest follow in collection order.
+LONGEST_FIRST = [
+    "browser/test_ui.py",  # ~9 min: one `make up` stack, five DAG runs through the scheduler
+    "model",  # ~8 min: 200 CPU-s, most of it the lifecycle's full-data training and the approval flow
     "pods",  # ~5 min
     "spark",  # ~5 min
     "e2e/test_retrain_dag.py",  # ~4.5 min
     "reliability/test_crash_rerun_model.py",  # ~4 min
+    "browser/test_first_look.py",  # a full-data day through `airflow dags test`, then `make up`
+    "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
     "deploy/test_gitlab_ci.py",  # ~3 min
     "reliability/test_mlflow_outage.py",  # ~2.5 min
+    "dags/test_dag_runs.py",  # 63 CPU-s: five `airflow dags test` runs
+    "reliability/test_crash_rerun.py",  # 54 CPU-s
+    "data/test_broken_landing.py",  # 19 CPU-s
+    "browser/test_report_escaping.py",  # 18 CPU-s
+    "reliability/test_adversaries.py",  # 17 CPU-s
 ]
 
 
