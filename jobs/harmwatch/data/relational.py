@@ -420,7 +420,10 @@ class EngineTrain:
     def without(self, keys: pd.Series) -> None:
         """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
         self.engine.frame("held_keys", pd.DataFrame({"key": keys.astype("string").dropna()}))
-        self.engine.table("train_out", "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)")
+        self.engine.con.execute(  # a view: the few held-out texts are left out where it is read
+            "CREATE OR REPLACE TEMP VIEW train_out AS "
+            "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)"
+        )
         self.table = "train_out"
 
     def rows(self) -> int:
