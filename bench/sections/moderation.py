@@ -62,6 +62,9 @@ def options(source: Path) -> dict[str, Any]:
         "first + spelling normaliser with glued and broken words, all features": replace(
             first, normalise="all", glued=True
         ),
+        "first + spelling normaliser joining broken words (no split of glued ones), all features": replace(
+            first, normalise="all", glued=True, split_glued=False
+        ),
         "first + second-round templates + spelling normaliser, head only": replace(
             first, second_round=tuple(sorted(ALL_SECOND)), normalise="head"
         ),

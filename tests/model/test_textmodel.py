@@ -231,6 +231,11 @@ def test_spelling_normaliser_writes_obfuscated_spellings_of_known_words_plainly(
         "what a lovely day",
         "hahahahaha",  # not made of known words
     ]
+    join_only = SpellingNormaliser(glued=True, split_glued=False).fit(pd.DataFrame({"text": known}))
+    assert join_only.transform(np.array(["theyarestupid", "they are dis gust ing"])).tolist() == [
+        "theyarestupid",
+        "they are disgusting",
+    ]
     # the fitted state is one string: the lookup tables are rebuilt on load
     import pickle
 

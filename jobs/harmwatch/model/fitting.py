@@ -83,7 +83,8 @@ class Recipe:
     blind_chars: bool = True  # the head sees hashed character 5-grams besides words
     # which features read posts with obfuscated spellings written plainly: "none", "head" or "all"
     normalise: str = "none"
-    glued: bool = False  # the normaliser also splits glued words and joins words broken into pieces
+    glued: bool = False  # the normaliser also joins words broken into pieces and splits glued words
+    split_glued: bool = True  # with ``glued``: split glued words too (else only join broken ones)
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -169,6 +170,7 @@ def fit_model(
         blind_chars=recipe.blind_chars,
         normalise=recipe.normalise,
         glued=recipe.glued,
+        split_glued=recipe.split_glued,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

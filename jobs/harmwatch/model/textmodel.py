@@ -287,10 +287,13 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
     (skops writes a dict as one node per entry).
     """
 
-    def __init__(self, min_count: int = 3, min_length: int = 4, glued: bool = False) -> None:
+    def __init__(
+        self, min_count: int = 3, min_length: int = 4, glued: bool = False, split_glued: bool = True
+    ) -> None:
         self.min_count = min_count
         self.min_length = min_length
         self.glued = glued
+        self.split_glued = split_glued
 
     def fit(self, X, y=None) -> SpellingNormaliser:
         counts: Counter[str] = Counter()
@@ -319,6 +322,7 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
         return {k: v for k, v in super().__getstate__().items() if k not in ("_rank", "_deletes", "_cache")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {"glued": False, "split_glued": True, **state}  # saved before these parameters existed
         super().__setstate__(state)
         if "known_words_" in state:
             self._index()
@@ -355,7 +359,8 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
         if not core or core[0] in "@#" or not word.isalpha():
             return token, "", word, False
         fixed = self.correct(word)
-        if not fixed and getattr(self, "glued", False) and len(word) >= _GLUED_MIN:
+        split = getattr(self, "glued", False) and getattr(self, "split_glued", True)
+        if not fixed and split and len(word) >= _GLUED_MIN:
             fixed = self.segment(word)
         if not fixed:
             return token, word, word, odd
@@ -886,6 +891,7 @@ def build_pipeline(
     blind_chars: bool = True,
     normalise: str = "none",
     glued: bool = False,
+    split_glued: bool = True,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -894,7 +900,8 @@ def build_pipeline(
     The classifier's ``n_blind`` is set once the features are fitted (:func:`fit_features`).
     ``normalise`` (one of ``NORMALISE``) says which features read posts with obfuscated spellings
     written plainly (:class:`SpellingNormaliser`): none, the identity-blind head's, or all; with
-    ``glued`` it also splits words written without spaces and joins words broken into several pieces.
+    ``glued`` it also joins words broken into several pieces and (``split_glued``) splits words written
+    without spaces.
     """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
@@ -924,7 +931,11 @@ def build_pipeline(
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
-            *([("spell", SpellingNormaliser(glued=glued))] if normalise == "all" else []),
+            *(
+                [("spell", SpellingNormaliser(glued=glued, split_glued=split_glued))]
+                if normalise == "all"
+                else []
+            ),
             ("features", features),
             (
                 "clf",
