@@ -152,43 +152,41 @@ def _pick(items: tuple[str, ...], start: int, count: int) -> list[str]:
     return [items[(start + j) % len(items)] for j in range(count)]
 
 
+def _shared_frame_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[str, str]]:
+    """The frames shared by a benign and a hostile filler, for the ``nth`` group: two of each, and a
+    leetspeak or misspelt spelling of three hostile rows in four."""
+    rows: list[dict[str, str]] = []
+    for kind, frames in tpl.FRAMES.items():
+        benign, hostile = tpl.FILLERS[kind]
+        for f, frame in enumerate(frames):
+            template = f"{kind}_frame{f}"
+            start = 3 * nth + 5 * f
+            for x in _pick(benign, start, 2):
+                text = fill(frame.replace("{x}", x), people)
+                rows.append(
+                    dict(text=text, label=BENIGN_CLASS, kind="composed", group=gid, template=template)
+                )
+            for j, x in enumerate(_pick(hostile, start, 2)):
+                text = fill(frame.replace("{x}", x), people)
+                rows.append(dict(text=text, label=cls, kind="composed_hostile", group=gid, template=template))
+                variant = (nth + f + j) % 4
+                if variant == 0:
+                    spelt, kind_of = leet(text, alt=nth % 2 == 1), "leet"
+                elif variant in (1, 2):
+                    spelt, kind_of = misspell(text, joined=variant == 2), "misspelt"
+                else:
+                    continue
+                rows.append(dict(text=spelt, label=cls, kind=kind_of, group=gid, template=template))
+    return rows
+
+
 def _composed_rows() -> list[dict[str, str]]:
     """Frames filled with a group and a benign or hostile filler, counter-speech and negation frames
     with a hostile filler, and abuse aimed at objects and non-protected groups (benign)."""
     rows: list[dict[str, str]] = []
     hostile_adj = tpl.FILLERS["adj"][1]
     for g, (gid, (people, cls)) in enumerate(tpl.GROUPS.items()):
-        for kind, frames in tpl.FRAMES.items():
-            benign, hostile = tpl.FILLERS[kind]
-            for f, frame in enumerate(frames):
-                template = f"{kind}_frame{f}"
-                start = 3 * g + 5 * f
-                for x in _pick(benign, start, 2):
-                    text = fill(frame.replace("{x}", x), people)
-                    rows.append(
-                        dict(text=text, label=BENIGN_CLASS, kind="composed", group=gid, template=template)
-                    )
-                for j, x in enumerate(_pick(hostile, start, 2)):
-                    text = fill(frame.replace("{x}", x), people)
-                    rows.append(
-                        dict(text=text, label=cls, kind="composed_hostile", group=gid, template=template)
-                    )
-                    variant = (g + f + j) % 4
-                    if variant == 0:
-                        rows.append(
-                            dict(
-                                text=leet(text, alt=g % 2 == 1),
-                                label=cls,
-                                kind="leet",
-                                group=gid,
-                                template=template,
-                            )
-                        )
-                    elif variant in (1, 2):
-                        spelt = misspell(text, joined=variant == 2)
-                        rows.append(
-                            dict(text=spelt, label=cls, kind="misspelt", group=gid, template=template)
-                        )
+        rows += _shared_frame_rows(g, gid, people, cls)
         benign_adj = tpl.FILLERS["adj"][0]
         for f, frame in enumerate(tpl.NEGATION_FRAMES):
             template = f"negation_frame{f}"

@@ -878,6 +878,24 @@ def _blind_features(
     return [("blind", masked, "text"), ("identity", counter, "text")]
 
 
+def _features(blind: list[tuple[str, Any, str]]) -> ColumnTransformer:
+    """Every feature block of the ``text`` column, the identity-blind head's (``blind``) included."""
+    return ColumnTransformer(
+        [
+            ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
+            ("char", _char_hashing(), "text"),
+            *blind,
+            ("meta", FunctionTransformer(meta_features), "text"),
+        ],
+        # One process: vectorising is pure Python, and shipping ~100 MB of sparse blocks back from
+        # worker processes cost more than it saved whenever the node was busy. Character 5-grams alone
+        # scored as well as 4-5-grams (and 2-5-grams only +0.002 macro-F1) at half the fitting time;
+        # hashing them costs 1.2 s of CPU instead of 3.0 s for a vocabulary. The column order (word,
+        # char, [blind, identity,] meta) is what StackedTextClassifier expects.
+        sparse_threshold=1.0,
+    )
+
+
 def build_pipeline(
     seed: int = 42,
     n_jobs: int | None = None,
@@ -914,20 +932,6 @@ def build_pipeline(
         if harm_mode is not None
         else []
     )
-    features = ColumnTransformer(
-        [
-            ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
-            ("char", _char_hashing(), "text"),
-            *blind,
-            ("meta", FunctionTransformer(meta_features), "text"),
-        ],
-        # One process: vectorising is pure Python, and shipping ~100 MB of sparse blocks back from
-        # worker processes cost more than it saved whenever the node was busy. Character 5-grams alone
-        # scored as well as 4-5-grams (and 2-5-grams only +0.002 macro-F1) at half the fitting time;
-        # hashing them costs 1.2 s of CPU instead of 3.0 s for a vocabulary. The column order (word,
-        # char, [blind, identity,] meta) is what StackedTextClassifier expects.
-        sparse_threshold=1.0,
-    )
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
@@ -936,7 +940,7 @@ def build_pipeline(
                 if normalise == "all"
                 else []
             ),
-            ("features", features),
+            ("features", _features(blind)),
             (
                 "clf",
                 StackedTextClassifier(
