@@ -174,21 +174,24 @@ def dataplane(opts: Options, save: Any) -> dict[str, Any]:
 
 
 def fixed_and_marginal(sizes: dict[str, Any]) -> dict[str, Any]:
-    """Per engine and step: the CPU a run costs before its first row (fixed) and per million input rows
-    (marginal), from the line through the smallest and the largest size measured."""
-    if len(sizes) < 2:
+    """Per engine and step: the CPU a run costs before its first row (fixed) and per million rows of
+    input (marginal: the rows validated at that size, which build-dataset reads), from the line through
+    the smallest and the largest size measured."""
+    done = {f: size for f, size in sizes.items() if "spark" in size and "duckdb" in size}
+    if len(done) < 2:
         return {}
-    small, large = sizes[min(sizes, key=int)], sizes[max(sizes, key=int)]
+    small, large = done[min(done, key=int)], done[max(done, key=int)]
     costs: dict[str, Any] = {}
     for engine in PLANE_ENGINES:
+        rows_a = small[engine]["steps"]["validate"]["rows"] or 0
+        rows_b = large[engine]["steps"]["validate"]["rows"] or 0
+        if rows_b <= rows_a:
+            continue
         for step in PLANE_STEPS:
-            a, b = small[engine]["steps"][step], large[engine]["steps"][step]
-            rows_a, rows_b = a["rows"] or 0, b["rows"] or 0
-            if rows_b <= rows_a:
-                continue
-            per_row = (b["cpu_s"] - a["cpu_s"]) / (rows_b - rows_a)
+            cpu_a, cpu_b = small[engine]["steps"][step]["cpu_s"], large[engine]["steps"][step]["cpu_s"]
+            per_row = (cpu_b - cpu_a) / (rows_b - rows_a)
             costs.setdefault(engine, {})[step] = {
-                "fixed_cpu_s": round(a["cpu_s"] - per_row * rows_a, 1),
+                "fixed_cpu_s": round(cpu_a - per_row * rows_a, 1),
                 "cpu_s_per_million_rows": round(per_row * 1e6, 1),
                 "rows": [rows_a, rows_b],
             }
@@ -345,7 +348,7 @@ def report_lines(d: dict[str, Any]) -> list[str]:
             f"| {factor}x | **both** | **{duck['cpu_s']}** | **{duck['peak_rss_mib']}** | "
             f"**{spark['cpu_s']}** | **{spark['peak_rss_mib']}** | **{size['spark_to_embedded_cpu']}x** | |"
         )
-    costs = plane.get("costs") or {}
+    costs = fixed_and_marginal(plane.get("sizes", {}))
     if costs:
         lines += ["", "| engine | step | fixed CPU-s | CPU-s per million rows |", "|---|---|---:|---:|"]
         for engine, steps in costs.items():

@@ -81,14 +81,15 @@ class SparkSQL:
             where = jvm.org.apache.hadoop.fs.Path(path)
             self.input_bytes += where.getFileSystem(hadoop).getContentSummary(where).getLength()
         fit_partitions(self.spark, self.input_bytes)
-        parts = [
-            self.spark.read.parquet(path).select(
-                *columns, (F.lit(i) * F.lit(4294967296) + F.col("_metadata.row_index")).alias("_row")
-            )
-            for i, path in enumerate(paths)
-        ]
+        parts = []
+        for i, path in enumerate(paths):
+            part = self.spark.read.parquet(path)
+            # The key ingest stored with the row (no Python worker); a file written before it did is
+            # keyed here by the same definition.
+            stored = F.col("key") if "key" in part.columns else key("text")
+            row = (F.lit(i) * F.lit(4294967296) + F.col("_metadata.row_index")).alias("_row")
+            parts.append(part.select(*columns, stored.alias("key"), row))
         rows = reduce(lambda a, b: a.unionByName(b), parts)
-        rows = rows.select(*columns, key("text").alias("key"), "_row")
         self._view(name, rows.where(F.col("key") != ""))
 
     def table(self, name: str, sql: str) -> None:
