@@ -115,7 +115,48 @@ def augmentation_groups() -> int:
     return len(GROUPS)
 
 
+def spark_plane() -> dict:
+    """The ``spark`` section's comparison of the two engines (validate + build-dataset per size)."""
+    return json.loads((REPO / "bench" / "results" / "spark.json").read_text())["spark"]["dataplane"]
+
+
+def plane_cost(engine: str, step: str, what: str) -> Callable[[], str]:
+    """A fixed (CPU-s) or per-million-rows (CPU-s) cost of ``step`` on ``engine``, from the sizes measured."""
+
+    def value() -> str:
+        from bench.sections.spark import fixed_and_marginal
+
+        cost = fixed_and_marginal(spark_plane()["sizes"])[engine][step]
+        return f"{cost['fixed_cpu_s' if what == 'fixed' else 'cpu_s_per_million_rows']:,.1f}"
+
+    return value
+
+
+def plane_size(factor: str, what: str) -> Callable[[], str]:
+    """Both steps at one size: CPU-s per engine, or Spark's CPU over DuckDB's."""
+
+    def value() -> str:
+        size = spark_plane()["sizes"][factor]
+        if what == "ratio":
+            return f"{size['spark_to_embedded_cpu']:.1f}x"
+        return f"{size[what]['cpu_s']:,.1f} CPU-s"
+
+    return value
+
+
 FIGURES: dict[str, Callable[[], str]] = {
+    "plane_duckdb_validate_fixed": plane_cost("duckdb", "validate", "fixed"),
+    "plane_duckdb_validate_per_million": plane_cost("duckdb", "validate", "per_million"),
+    "plane_duckdb_build_dataset_fixed": plane_cost("duckdb", "build-dataset", "fixed"),
+    "plane_duckdb_build_dataset_per_million": plane_cost("duckdb", "build-dataset", "per_million"),
+    "plane_spark_validate_fixed": plane_cost("spark", "validate", "fixed"),
+    "plane_spark_validate_per_million": plane_cost("spark", "validate", "per_million"),
+    "plane_spark_build_dataset_fixed": plane_cost("spark", "build-dataset", "fixed"),
+    "plane_spark_build_dataset_per_million": plane_cost("spark", "build-dataset", "per_million"),
+    "dataplane_16x_cpu": bench_target("dataplane_16x_cpu_s"),
+    "plane_largest_duckdb": plane_size("4", "duckdb"),
+    "plane_largest_spark": plane_size("4", "spark"),
+    "plane_largest_ratio": plane_size("4", "ratio"),
     "dags": lambda: str(len(dag_ids())),
     "commands": lambda: str(len(commands())),
     "golden_posts": golden_count,
