@@ -64,7 +64,7 @@ LONGEST_FIRST = [
     "spark",  # ~5 min
     "e2e/test_retrain_dag.py",  # ~4.5 min
     "reliability/test_crash_rerun_model.py",  # ~4 min
-    "browser/test_first_look.py",  # a full-data day through `airflow dags test`, then `make up`
+    "browser/test_first_look.py",  # 112 CPU-s: a full-data day through `airflow dags test`, then `make up`
     "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
     "deploy/test_gitlab_ci.py",  # ~3 min
     "reliability/test_mlflow_outage.py",  # ~2.5 min
