@@ -59,6 +59,8 @@ def bench_target(key: str) -> Callable[[], str]:
     def value() -> str:
         records = json.loads((REPO / "bench" / "results" / "targets.json").read_text())
         record = next(r for r in records if r["key"] == key)
+        if isinstance(record["value"], int):  # a count (MiB of a peak)
+            return f"{record['value']:,} {record['unit']}"
         return f"{record['value']:,.1f} {record['unit']}"
 
     return value
@@ -166,6 +168,9 @@ FIGURES: dict[str, Callable[[], str]] = {
     "augmentation_groups": lambda: str(augmentation_groups()),
     "dag_end_to_end": bench_target("dag_end_to_end_s"),
     "train_time": bench_target("train_s"),
+    "dataplane_16x_cpu": bench_target("dataplane_16x_cpu_s"),
+    "dataplane_16x_peak": bench_target("dataplane_16x_rss_mib"),
+    "dataplane_64x_peak": bench_target("dataplane_64x_rss_mib"),
     "retrain_mlflow_requests": bench_auth("retrain_requests", cached=True),
     "retrain_mlflow_cpu_uncached": bench_auth("retrain_server_cpu_s", cached=False),
     "retrain_mlflow_cpu_cached": bench_auth("retrain_server_cpu_s", cached=True),
