@@ -168,7 +168,6 @@ FIGURES: dict[str, Callable[[], str]] = {
     "augmentation_groups": lambda: str(augmentation_groups()),
     "dag_end_to_end": bench_target("dag_end_to_end_s"),
     "train_time": bench_target("train_s"),
-    "dataplane_16x_cpu": bench_target("dataplane_16x_cpu_s"),
     "dataplane_16x_peak": bench_target("dataplane_16x_rss_mib"),
     "dataplane_64x_peak": bench_target("dataplane_64x_rss_mib"),
     "retrain_mlflow_requests": bench_auth("retrain_requests", cached=True),
