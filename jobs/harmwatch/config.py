@@ -382,6 +382,17 @@ def configure_libraries(settings: Settings) -> None:
         os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", password)
 
 
+def spark_launch_env() -> dict[str, str | None]:
+    """What spark-submit and PySpark's launcher hand a Python driver through the environment: the
+    gateway port of a JVM already up, the configuration folder, and the submit arguments (``None``
+    where unset). Read here so that the environment has one reader."""
+    return {
+        "gateway_port": os.environ.get("PYSPARK_GATEWAY_PORT"),
+        "conf_dir": os.environ.get("SPARK_CONF_DIR"),
+        "submit_args": os.environ.get("PYSPARK_SUBMIT_ARGS"),
+    }
+
+
 def configure_spark() -> None:
     """Spark's Python workers run this interpreter (PySpark reads ``PYSPARK_PYTHON`` when a session
     starts; a worker of another minor version refuses to run). A value already set wins."""

@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harmwatch.config import spark_launch_env
 from harmwatch.errors import HarmwatchError
 
 if TYPE_CHECKING:
@@ -95,13 +95,13 @@ def jvm_running() -> bool:
     driver its gateway port) or by an earlier session of this process."""
     from pyspark import SparkContext
 
-    return SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ
+    return SparkContext._gateway is not None or spark_launch_env()["gateway_port"] is not None
 
 
 def _defaults_file() -> Path:
     from pyspark.find_spark_home import _find_spark_home
 
-    conf_dir = os.environ.get("SPARK_CONF_DIR") or str(Path(_find_spark_home()) / "conf")
+    conf_dir = spark_launch_env()["conf_dir"] or str(Path(_find_spark_home()) / "conf")
     return Path(conf_dir) / "spark-defaults.conf"
 
 
@@ -156,7 +156,7 @@ def submitted_conf() -> dict[str, str]:
     if jvm_running():
         SparkContext._ensure_initialized()
         return dict(SparkConf(loadDefaults=True).getAll())
-    args = _submit_args_conf(os.environ.get("PYSPARK_SUBMIT_ARGS", ""))
+    args = _submit_args_conf(spark_launch_env()["submit_args"] or "")
     return {**_file_conf(_defaults_file()), **args}
 
 
