@@ -17,7 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,14 +304,19 @@ class LocalStore(Store):
             raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        self._replace(key, lambda out: out.write(data))
+
+    def _replace(self, key: str, fill: Callable[[IO[bytes]], object]) -> None:
+        """Write ``key`` whole or not at all: ``fill`` writes a temporary file beside it, synced to disk,
+        which then replaces the key in one rename."""
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
+                out.flush()
+                os.fsync(out.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except OSError as exc:
@@ -361,19 +366,12 @@ class LocalStore(Store):
 
     def write_file(self, key: str, path: Path) -> None:
         """Copy ``path`` in by blocks (a large table never has to be in memory), then as write_bytes."""
-        target = self._path(key)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+
+        def copy(out: IO[bytes]) -> None:
+            with open(path, "rb") as src:
                 shutil.copyfileobj(src, out, BLOCK)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
-        checkpoint("write")
+
+        self._replace(key, copy)
 
     def digest(self, key: str) -> tuple[int, str]:
         """(size, SHA-256) read by blocks."""
