@@ -101,3 +101,33 @@ def test_partitions_follow_the_input_unless_given(tmp_path, java) -> None:
             assert fit_partitions(spark, 50 * PARTITION_BYTES) == 64
         finally:
             spark.stop()
+
+
+LATER_SESSION = """
+import sys
+from harmwatch.config import Settings
+from harmwatch.spark.session import build_session, fit_partitions
+
+home = sys.argv[1]
+first = build_session(Settings(home=home, spark_master="local[2]", spark_shuffle_partitions=5), "first")
+first.stop()
+later = build_session(Settings(home=home, spark_master="local[2]"), "later")
+print(fit_partitions(later, 1_000), later.conf.get("spark.sql.shuffle.partitions"))
+later.stop()
+"""
+
+
+def test_a_later_session_of_the_process_does_not_take_the_first_ones_settings_for_submitted(
+    tmp_path, java
+) -> None:
+    """PySpark starts the JVM with the first session's configuration as its properties; in a fresh
+    process (this one's JVM may already run), a second session that gives no partition count still fits
+    it to its input rather than keeping the first session's 5 as if it had been submitted."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", LATER_SESSION, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["2", "2"], proc.stdout

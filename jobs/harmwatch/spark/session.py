@@ -155,9 +155,28 @@ def submitted_conf() -> dict[str, str]:
 
     if jvm_running():
         SparkContext._ensure_initialized()
-        return dict(SparkConf(loadDefaults=True).getAll())
+        properties = dict(SparkConf(loadDefaults=True).getAll())
+        if _LAUNCH is None:  # spark-submit started the JVM: its properties are what was submitted
+            return properties
+        # This process started the JVM (build_session), with the submitted configuration and harmwatch's
+        # own choices as its properties: only the first, or a property set since, was submitted.
+        at_start, submitted = _LAUNCH
+        return {**submitted, **{k: v for k, v in properties.items() if at_start.get(k) != v}}
     args = _submit_args_conf(spark_launch_env()["submit_args"] or "")
     return {**_file_conf(_defaults_file()), **args}
+
+
+# (JVM properties at start, configuration submitted then) when build_session started this process's JVM:
+# PySpark launches it with the first session's configuration as properties, which a later session of the
+# same process must not take for submitted ones.
+_LAUNCH: tuple[dict[str, str], dict[str, str]] | None = None
+
+
+def _remember_launch(submitted: dict[str, str]) -> None:
+    from pyspark import SparkConf
+
+    global _LAUNCH
+    _LAUNCH = (dict(SparkConf(loadDefaults=True).getAll()), dict(submitted))
 
 
 def build_session(settings: Settings, app: str) -> SparkSession:
@@ -182,8 +201,11 @@ def build_session(settings: Settings, app: str) -> SparkSession:
         for key, value in defaults.items():
             if key not in submitted:
                 builder = builder.config(key, value)
+        starting = not jvm_running()
         # The pyspark launcher turns the progress bar on for shells; a step's stderr is for its error line.
         spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+        if starting:
+            _remember_launch(submitted)
     except Exception as exc:  # no Java, a bad master URL: one line, not a JVM stack trace
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarmwatchError(
