@@ -20,14 +20,14 @@ export DO_NOT_TRACK ?= true
 # The MLflow server's job runner (huey workers) serves GenAI features harmwatch does not use.
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 PYTEST_ARGS ?=
-# Three workers (pytest-xdist) on two cores: much of the suite's time is servers, schedulers and pods
-# waiting on each other, and a third worker fills that idle time (a whole run on two workers: 23 CPU-min
-# in the processes pytest waits for in 21.5 min, about 1.1 cores of 2, plus the daemons of the `make up`
-# stacks and the pods' containers, which that figure leaves out). tests/conftest.py keeps each group of
-# tests on one worker (-n0: one process).
+# Two workers (pytest-xdist), one per core: much of the suite's time is servers, schedulers and pods
+# waiting, which two workers overlap. A third did not pay: a whole run on a fresh clone took 21 min 42 s
+# of pytest on three workers (807 tests) against 21 min 16 s on two (789 tests), with longer fixture
+# set-ups under the contention. tests/conftest.py keeps each group of tests on one worker (-n0: one
+# process).
 # --durations=40 prints the slowest setups, calls and teardowns at the end, so every run's log says where
 # the time went (tests/conftest.py's LONGEST_FIRST is ordered by them).
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 # The fast tier (tests/conftest.py marks `fast` every test with none of the cost markers of pyproject.toml):
 # no servers, models, Airflow, Spark, pods or browser. Its tests are short and independent, so plain load
 # balancing over the workers is best.
