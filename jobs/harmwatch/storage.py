@@ -17,7 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,42 +304,24 @@ class LocalStore(Store):
             raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self._replace(key, lambda out: out.write(data))
-
-    def _replace(self, key: str, fill: Callable[[IO[bytes]], object]) -> None:
-        """Write ``key`` whole or not at all: ``fill`` writes a temporary file beside it, synced to disk,
-        which then replaces the key in one rename."""
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as out:
-                fill(out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
-        checkpoint("write")
-
-    def open_read(self, key: str) -> tuple[IO[bytes], int]:
-        try:
-            fh = self._path(key).open("rb", buffering=0)
-            size = os.fstat(fh.fileno()).st_size
-        except OSError as exc:
-            raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
-        return io.BufferedReader(_Checked(fh, size, self.url(key)), BLOCK), size
+        with self._replacing(key, unique=True) as out:
+            out.write(data)
 
     @contextmanager
-    def open_write(self, key: str) -> Iterator[IO[bytes]]:
-        # One partial file per key (not a fresh temporary name), so a killed writer leaves no pile-up:
-        # the rerun writes over its partial file.
+    def _replacing(self, key: str, unique: bool) -> Iterator[IO[bytes]]:
+        """Write ``key`` whole or not at all: into a file beside it, synced to disk, which then replaces
+        the key in one rename. ``unique`` gives each writer a fresh temporary name (writers of one key
+        never share a file); otherwise there is one partial file per key, so a killed writer leaves no
+        pile-up (the rerun writes over it)."""
         path = self._path(key)
-        partial = path.with_name(f".{path.name}.partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fh = partial.open("wb")
+            if unique:
+                fd, name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+                partial, fh = Path(name), os.fdopen(fd, "wb")
+            else:
+                partial = path.with_name(f".{path.name}.partial")
+                fh = partial.open("wb")
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot write ({exc.strerror or exc})") from None
         try:
@@ -355,6 +337,19 @@ class LocalStore(Store):
             partial.unlink(missing_ok=True)
         checkpoint("write")
 
+    def open_read(self, key: str) -> tuple[IO[bytes], int]:
+        try:
+            fh = self._path(key).open("rb", buffering=0)
+            size = os.fstat(fh.fileno()).st_size
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read ({exc.strerror or exc})") from None
+        return io.BufferedReader(_Checked(fh, size, self.url(key)), BLOCK), size
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        with self._replacing(key, unique=False) as fh:
+            yield fh
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -367,11 +362,8 @@ class LocalStore(Store):
     def write_file(self, key: str, path: Path) -> None:
         """Copy ``path`` in by blocks (a large table never has to be in memory), then as write_bytes."""
 
-        def copy(out: IO[bytes]) -> None:
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, out, BLOCK)
-
-        self._replace(key, copy)
+        with self._replacing(key, unique=True) as out, open(path, "rb") as src:
+            shutil.copyfileobj(src, out, BLOCK)
 
     def digest(self, key: str) -> tuple[int, str]:
         """(size, SHA-256) read by blocks."""
