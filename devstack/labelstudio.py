@@ -21,6 +21,7 @@ As a command (``scripts/up.sh`` and ``down.sh``): ``python -m devstack.labelstud
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -189,13 +190,24 @@ def stop(home: Path, timeout: float = 20) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if _group_gone(pid):
             return True
         time.sleep(0.3)
     os.killpg(pid, signal.SIGKILL)
     return True
+
+
+def _group_gone(pid: int) -> bool:
+    """Whether no process of the group led by ``pid`` is left. A leader this process started is reaped
+    here first: until its parent waits for it, a leader that exited is a zombie, still in its group, and
+    the wait above would last its whole timeout."""
+    with contextlib.suppress(ChildProcessError):  # started by another process (make up), which reaps it
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def push_queue(env: dict[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
