@@ -261,15 +261,19 @@ class LocalStore(Store):
             return [ObjectInfo(prefix.strip("/"), st.st_size, str(st.st_mtime_ns))]
         if not base.is_dir():
             return []
-        out = []
-        for path, st in self._walk(base):
-            if stat.S_ISREG(st.st_mode):
-                out.append(
-                    ObjectInfo(path.relative_to(self.root).as_posix(), st.st_size, str(st.st_mtime_ns))
-                )
+        out = [
+            ObjectInfo(self._key(path), st.st_size, str(st.st_mtime_ns))
+            for path, st in self._walk(base)
+            if stat.S_ISREG(st.st_mode)
+        ]
         return sorted(out, key=lambda o: o.key)
 
-    def _walk(self, base: Path) -> list[tuple[Path, os.stat_result]]:
+    def _key(self, path: str) -> str:
+        """The key of ``path``, a path under the root as :meth:`_walk` gives it (a string: a lake's
+        listing grows with its runs, and ``Path.relative_to`` cost more than the walk itself)."""
+        return path[len(str(self.root)) :].lstrip(os.sep).replace(os.sep, "/")
+
+    def _walk(self, base: Path) -> list[tuple[str, os.stat_result]]:
         """Every entry under ``base`` with its own ``lstat``: a link is never followed (a dangling one, or one
         pointing out of the store, would otherwise fail the whole listing) and a FIFO never opened."""
         out = []
@@ -277,9 +281,9 @@ class LocalStore(Store):
             for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(dirpath, d)))]:
                 if name.startswith(".tmp-"):
                     continue  # an interrupted atomic write: never visible
-                p = Path(dirpath) / name
+                p = os.path.join(dirpath, name)
                 try:
-                    out.append((p, p.lstat()))
+                    out.append((p, os.lstat(p)))
                 except OSError:
                     continue  # removed while listing
         return out
@@ -292,9 +296,9 @@ class LocalStore(Store):
         for path, st in self._walk(base):
             if not stat.S_ISREG(st.st_mode):
                 kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "special file")
-                if kind == "symbolic link" and not path.exists():
+                if kind == "symbolic link" and not os.path.exists(path):
                     kind = "dangling symbolic link"
-                out.append((path.relative_to(self.root).as_posix(), f"{kind}, not a regular file: not read"))
+                out.append((self._key(path), f"{kind}, not a regular file: not read"))
         return sorted(out)
 
     def read_bytes(self, key: str) -> bytes:

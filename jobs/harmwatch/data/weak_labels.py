@@ -217,12 +217,21 @@ REVIEW_KINDS = {
 }
 
 
+def _kind(reason: object) -> str:
+    text = str(reason)
+    return next((kind for pattern, kind in REVIEW_KINDS.items() if pattern in text), "other")
+
+
 def review_kind(reasons: pd.Series) -> pd.Series:
-    """The short name of each review reason (:data:`REVIEW_KINDS`; the first pattern found wins)."""
-    out = pd.Series("other", index=reasons.index)
-    for pattern, kind in reversed(list(REVIEW_KINDS.items())):
-        out = out.mask(reasons.str.contains(pattern, regex=False), kind)
-    return out
+    """The short name of each review reason (:data:`REVIEW_KINDS`; the first pattern found wins).
+
+    A queue has few distinct reasons however long it grows, so each distinct one is named once (the queue
+    of a 90-day history: 49,510 rows, 0.25 CPU-s when every row was searched for every pattern)."""
+    if reasons.empty:
+        return pd.Series("other", index=reasons.index, dtype=object)
+    codes, uniques = pd.factorize(reasons, use_na_sentinel=False)
+    names = pd.Series([_kind(u) for u in uniques], dtype=object).to_numpy()
+    return pd.Series(names[codes], index=reasons.index, dtype=object)
 
 
 def spot_checked(keys: pd.Series, rate: float, seed: int) -> pd.Series:
