@@ -145,3 +145,41 @@ def test_a_mean_reliability_of_exactly_the_minimum_passes_in_any_order():
         sql = engine.fetch("weak_label_decisions")
         assert sql["review_reason"].tolist() == [""], order
         assert sql["mean_reliability"].tolist() == decided["mean_reliability"].tolist() == [0.8]
+
+
+def _queue_files(store, prefix: str) -> tuple[pd.DataFrame, bytes]:
+    from harmwatch.data import catalog
+
+    return store.read_parquet(f"{prefix}/{catalog.REVIEW_FILE}"), store.read_bytes(
+        f"{prefix}/{catalog.REVIEW_CSV}"
+    )
+
+
+@pytest.mark.parametrize("case", ["conflicts-and-reports", "conflicts-only", "reports-only"])
+def test_the_queue_the_engine_writes_is_the_queue_the_frame_writes(case, tmp_path):
+    """The review queue kept in DuckDB (:class:`relational.EngineReview`) gives the Parquet file (values
+    and column types), the spreadsheet CSV (byte for byte), rows, counts and version of the frame."""
+    from harmwatch.data.snapshot_writer import write_files
+    from harmwatch.storage import LocalStore
+
+    lab, rep, scores = history()
+    if case == "conflicts-only":
+        rep = rep.iloc[0:0]
+    if case == "reports-only":
+        lab = lab[~ds.text_key(lab["text"]).duplicated()]  # one label per text: no conflict
+    engine = relational.DuckDB()
+    relational.load_frames(engine, lab, rep)
+    relational.decide(engine, POLICIES["spot-checks-30%"], 42, 0.2, None, scores, REVIEWED)
+    frame = relational.fetch_assembly(engine, POLICIES["spot-checks-30%"], None)
+    staged = relational.EngineReview(engine)
+    assert (engine.count("conflict_review") > 0) == (case != "reports-only")
+    assert (engine.count("report_review") > 0) == (case != "conflicts-only")
+    store = LocalStore(tmp_path)
+    write_files(store, "frame", {"queue.parquet": frame.review, "queue.csv": frame.review}, {})
+    assert sorted(staged.write(store, "engine")) == ["queue.csv", "queue.parquet"]
+    (want, want_csv), (got, got_csv) = _queue_files(store, "frame"), _queue_files(store, "engine")
+    pd.testing.assert_frame_equal(got, want)
+    assert got_csv == want_csv
+    engine_kept = ds.Assembly(**{**frame.__dict__, "review": frame.review.iloc[0:0], "staged_review": staged})
+    for fact in ("review_rows", "review_counts", "review_version"):
+        assert getattr(engine_kept, fact) == getattr(frame, fact), fact

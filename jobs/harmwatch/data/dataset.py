@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -130,14 +131,25 @@ class Assembly:
     weak_labels: int  # report-derived labels in ``train``
     train_files: list[str]  # landing files that fed ``train``
     eval_files: list[str]  # landing files that fed ``eval`` (only known when it is new)
+    # The review queue kept, counted, hashed and written by the engine (snapshot_writer.StagedReview);
+    # ``review`` is then empty: the queue grows with the platform's age and never comes to this process.
+    staged_review: Any = None
 
     @property
     def train_version(self) -> str:
         return content_version(self.train, ["key", "label", "label_source"])
 
     @property
+    def review_rows(self) -> int:
+        return self.staged_review.rows() if self.staged_review is not None else len(self.review)
+
+    @property
     def review_counts(self) -> dict[str, int]:
         """Review rows from reports by why they wait (:data:`harmwatch.data.weak_labels.REVIEW_KINDS`)."""
+        if self.staged_review is not None:
+            reasons = self.staged_review.report_reasons()  # distinct reasons and their rows
+            kinds = reasons.assign(kind=review_kind(reasons["review_reason"])).groupby("kind")["n"].sum()
+            return {str(k): int(v) for k, v in kinds.sort_index().items()}
         rows = self.review[self.review.get("source", pd.Series(dtype=str)) == "reports"]
         return {
             str(k): int(v) for k, v in review_kind(rows["review_reason"]).value_counts().sort_index().items()
@@ -145,6 +157,8 @@ class Assembly:
 
     @property
     def review_version(self) -> str:
+        if self.staged_review is not None:
+            return self.staged_review.version() if self.staged_review.rows() else "empty"
         return content_version(self.review, ["key", "review_reason"]) if len(self.review) else "empty"
 
     @property

@@ -40,6 +40,28 @@ def _safe(column: str) -> str:
     return f"CASE WHEN left({column}, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
 
 
+def copy_spreadsheet_csv(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    path: Path,
+    headers: list[str] | None = None,
+    order: str = "",
+) -> None:
+    """The table or view ``source`` of ``con`` as UTF-8 CSV file ``path`` (``headers``: the header of
+    each column, its name by default; ``order``: a column of ``source`` to sort by), every text cell that
+    could start a formula neutralised: one formatting for a frame and for a table an engine keeps (the
+    review queue, :class:`harmwatch.data.relational.EngineReview`)."""
+    described = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {source})").fetchall()
+    names = headers if headers is not None else [c for c, _t in described]
+    select = ", ".join(
+        f"{_safe(_quoted(c)) if t == 'VARCHAR' else _quoted(c)} AS {_quoted(str(neutralise(name)))}"
+        for (c, t), name in zip(described, names, strict=True)
+    )
+    by = f" ORDER BY src.{_quoted(order)}" if order else ""  # the source's column, not the neutralised one
+    target = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"COPY (SELECT {select} FROM {source} AS src{by}) TO {target} (FORMAT csv, HEADER)")
+
+
 def spreadsheet_csv_bytes(frame: pd.DataFrame) -> bytes:
     """``frame`` as UTF-8 CSV, every text cell that could start a formula neutralised (bytes: a writer
     to storage need not decode and encode again a file that grows with the history)."""
@@ -49,15 +71,9 @@ def spreadsheet_csv_bytes(frame: pd.DataFrame) -> bytes:
     con = duckdb.connect()
     try:
         con.register("export_frame", flat)
-        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE export_frame)").fetchall())
-        select = ", ".join(
-            f"{_safe(c) if types[c] == 'VARCHAR' else c} AS {_quoted(str(neutralise(name)))}"
-            for c, name in zip(flat.columns, names, strict=True)
-        )
         with tempfile.TemporaryDirectory(prefix="hw-csv-") as tmp:
             path = Path(tmp, "export.csv")
-            target = "'" + str(path).replace("'", "''") + "'"
-            con.execute(f"COPY (SELECT {select} FROM export_frame) TO {target} (FORMAT csv, HEADER)")
+            copy_spreadsheet_csv(con, "export_frame", path, names)
             return path.read_bytes()
     finally:
         con.close()

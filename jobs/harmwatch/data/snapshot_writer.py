@@ -35,6 +35,16 @@ class StagedTrain(Protocol):
     def write(self, store: Store, key: str) -> None: ...  # the snapshot, sorted by key
 
 
+class StagedReview(Protocol):
+    """A review queue the engine keeps, counts, hashes and writes itself (its rows never come to this
+    process): the same files, rows and column types as :func:`write_files` makes of ``Assembly.review``."""
+
+    def rows(self) -> int: ...
+    def report_reasons(self) -> pd.DataFrame: ...  # review_reason and n: the queue's rows from reports
+    def version(self) -> str: ...  # Assembly.review_version of the whole queue
+    def write(self, store: Store, prefix: str) -> list[str]: ...  # the Parquet and the CSV; their names
+
+
 def write_files(
     store: Store,
     prefix: str,
@@ -116,12 +126,13 @@ def write_assembly(
             **(train_meta or {}),
         },
     )
-    write_files(
-        store,
-        catalog.review_queue(review_version),
-        {catalog.REVIEW_FILE: assembly.review, catalog.REVIEW_CSV: assembly.review},
-        {"version": review_version, "date": date, "rows": len(assembly.review)},
-    )
+    review_meta = {"version": review_version, "date": date, "rows": assembly.review_rows}
+    prefix = catalog.review_queue(review_version)
+    if assembly.staged_review is not None:
+        write_files(store, prefix, {}, review_meta, assembly.staged_review.write(store, prefix))
+    else:
+        review = assembly.review
+        write_files(store, prefix, {catalog.REVIEW_FILE: review, catalog.REVIEW_CSV: review}, review_meta)
     store.write_json(catalog.TRAIN_LATEST, {"version": train_version, "date": date})
     return {
         "train_version": train_version,
@@ -209,7 +220,7 @@ def finish(
         "review_version": versions["review_version"],
         "rows_train": staged.rows() if staged else len(assembly.train),
         "rows_eval": len(assembly.eval),
-        "rows_review": len(assembly.review),
+        "rows_review": assembly.review_rows,
         "weak_labels_accepted": assembly.weak_labels,
         "reporters_scored": len(assembly.reliability),
         "reporters_version": versions["reporters_version"],
