@@ -114,6 +114,23 @@ def test_folding_day_by_day_decides_what_the_whole_history_decides(name):
     assert counts[-1][1] > 0
 
 
+def test_the_folded_pair_counts_give_the_full_plans_candidate_pairs():
+    """Co-reporting pairs counted as the days are folded (``s_pairs``, ``s_reach``) give the candidate
+    pairs, expected counts and reporters the full plan's self-join of every vote gives, value for value."""
+    policy = POLICIES["shipped"]
+    days = _day_by_day()
+    daily = _folded(days, policy)
+    full = relational.DuckDB()
+    lab, rep = _in_order([d[0] for d in days]), _in_order([d[1] for d in days])
+    relational.assemble(lab, rep, None, policy, 0.2, 42, reviewed=REVIEWED, engine=full)
+    order = ["a", "b"]
+    got, expected = daily.fetch("cohort_pairs", order), full.fetch("cohort_pairs", order)
+    assert len(expected) > 0 and len(daily.fetch("cohort_members")) > 0
+    pd.testing.assert_frame_equal(got, expected)
+    # every pair met on a text is counted, not only the candidates
+    assert daily.count("s_pairs") > len(expected) and daily.count("s_reach") == rep["reporter_id"].nunique()
+
+
 def test_a_day_re_decides_only_the_texts_whose_inputs_changed():
     lab, rep, scores = history()
     days = list(zip(_parts(lab), _parts(rep), strict=True))

@@ -51,8 +51,8 @@ from harmwatch.errors import DataError
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 2  # bump when a state table's columns or meaning change: older states are rebuilt
-STATE_TABLES = ("labels", "votes", "reports", "record")
+STATE_FORMAT = 3  # bump when a state table's columns or meaning change: older states are rebuilt
+STATE_TABLES = ("labels", "votes", "reports", "record", "pairs", "reach")
 COMMITTED = (*STATE_TABLES, "decisions", "cohorts")
 RESULTS = {"decisions": "weak_label_decisions", "cohorts": "cohort_members"}  # committed, made each run
 _LIST = "VARCHAR[]"
@@ -115,16 +115,36 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
         ("judged", "BIGINT"),
         ("agreements", "BIGINT"),
     ],
+    "pairs": [("a", "VARCHAR"), ("b", "VARCHAR"), ("shared", "BIGINT")],
+    "reach": [("reporter_id", "VARCHAR"), ("texts", "BIGINT")],
 }
 MAX_PARTS = 8  # parts of a keyed state table before a run writes it whole again
-CHANGED = {"labels": "changed_labels", "votes": "changed_reports", "reports": "changed_reports"}
+CHANGED = {
+    "labels": "changed_labels",
+    "votes": "changed_reports",
+    "reports": "changed_reports",
+    "pairs": "changed_pairs",
+}
+KEYS = {"pairs": ("a", "b")}  # what identifies a row of a keyed table (else its text's ``key``)
 ORDER = {
     "labels": "key",
     "votes": "key, reporter_id, reason",
     "reports": "key",
     "record": "reporter_id, reason",
+    "pairs": "a, b",
+    "reach": "reporter_id",
     "cohorts": "reporter_id",
 }
+
+
+def _changed(name: str, table: str, changed: str) -> str:
+    """The condition on a row of ``table`` (state table ``name``) that its keys (:data:`KEYS`) are in the
+    table ``changed``."""
+    keys = KEYS.get(name, ("key",))
+    if keys == ("key",):
+        return f"key IN (SELECT key FROM {changed})"
+    on = " AND ".join(f'c."{k}" = {table}."{k}"' for k in keys)
+    return f"EXISTS (SELECT 1 FROM {changed} AS c WHERE {on})"
 
 
 def state_prefix(version: str) -> str:
@@ -164,7 +184,8 @@ def load_state(engine: relational.DuckDB, store: Any, manifest: dict) -> None:
         engine.table(
             f"s_{name}",
             f"""SELECT * EXCLUDE (_gen, _newest) FROM (
-                SELECT *, max(_gen) OVER (PARTITION BY key) AS _newest FROM ({union})
+                SELECT *, max(_gen) OVER (PARTITION BY {", ".join(KEYS.get(name, ("key",)))}) AS _newest
+                FROM ({union})
             ) WHERE _gen = _newest"""
             if len(sources) > 1
             else f"SELECT * EXCLUDE (_gen) FROM ({union})",
@@ -279,14 +300,21 @@ def fold(engine: relational.DuckDB, params: dict[str, Any]) -> dict[str, int]:
     )
     for name in ("labels", "votes", "reports"):  # the touched texts' new rows, then they replace the old
         engine.table(f"s_{name}_next", relational.render(f"state/{name}", params))
+    # the co-reporting pairs and reaches the new votes add, from the votes before and after the fold
+    engine.table("s_pairs_next", relational.render("state/pairs", params))
+    engine.table("changed_pairs", "SELECT a, b FROM s_pairs_next")
+    engine.table("s_reach_next", relational.render("state/reach", params))
     for name, changed in (
         ("labels", "changed_labels"),
         ("votes", "changed_reports"),
         ("reports", "changed_reports"),
+        ("pairs", "changed_pairs"),
     ):
-        engine.con.execute(f"DELETE FROM s_{name} WHERE key IN (SELECT key FROM {changed})")
+        engine.con.execute(f"DELETE FROM s_{name} WHERE {_changed(name, f's_{name}', changed)}")
         engine.con.execute(f"INSERT INTO s_{name} SELECT * FROM s_{name}_next")
         engine.con.execute(f"DROP TABLE s_{name}_next")
+    engine.con.execute("DROP TABLE s_reach")
+    engine.con.execute("ALTER TABLE s_reach_next RENAME TO s_reach")
     _judged(
         engine,
         "judged_after",
@@ -355,7 +383,7 @@ def _text_facts(
     _view(engine, "pending_reports", "SELECT key FROM votes_all")
     _view(engine, "record", "SELECT * FROM s_record")
     _view(engine, "reports", "SELECT reporter_id, key FROM s_votes")  # cohort_pairs takes them distinct
-    relational.cohort_members(engine, policy, params)
+    relational.cohort_members(engine, policy, params, "state/cohort_pairs")
     if policy.before_report:
         _judged(engine, "judged", "SELECT * FROM s_labels", "SELECT * FROM s_votes", params)
     engine.table("reliability", relational.render("reliability", params))
@@ -554,7 +582,7 @@ def _write_state(
         before = [] if previous is None else previous["parts"].get(name, [])
         changed = CHANGED.get(name)
         if changed and 0 < len(before) < MAX_PARTS:
-            select = f"SELECT * FROM {table} WHERE key IN (SELECT key FROM {changed})"
+            select = f"SELECT * FROM {table} WHERE {_changed(name, table, changed)}"
             parts[name] = [*before, prefix]
         else:
             select, parts[name] = f"SELECT * FROM {table}", [prefix]
@@ -662,10 +690,18 @@ def _newest_day(engine: Any, store: Any, asked: str | None) -> str:
     return asked or str(engine.fetch("newest_day")["batch_dt"].iloc[0])
 
 
-def run(settings: Settings, args: argparse.Namespace, store: Any, policy: Policy) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    args: argparse.Namespace,
+    store: Any,
+    policy: Policy,
+    manifests: dict[str, list[dict]] | None = None,
+) -> dict[str, Any]:
     """build-dataset on the state tables: fold the runs not folded yet (all of them with ``--rebuild`` or
-    when the state cannot serve), decide, commit the state, then write what the full plan writes."""
-    manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
+    when the state cannot serve), decide, commit the state, then write what the full plan writes.
+    ``manifests``: the validated runs per kind, when the caller listed them already."""
+    if manifests is None:
+        manifests = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
     origin = provenance(store)
     reviewed = set(origin["reviewed"])
     engine = relational.DuckDB(
