@@ -116,12 +116,13 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings.lake_uri, settings)
     require_key(store, settings.pseudonym_key_id)  # reliability joins pseudonyms of one key only
     policy = policy_of(args)
-    validated = [m for kind in catalog.KINDS for m in store.committed(catalog.validated_runs(kind))]
+    runs = {kind: store.committed(catalog.validated_runs(kind)) for kind in catalog.KINDS}
+    validated = [m for kind in catalog.KINDS for m in runs[kind]]
     engine = choose(settings, getattr(args, "engine", None), manifest_bytes(validated), local="duckdb")
     if getattr(args, "incremental", False) or getattr(args, "rebuild", False):
         from harmwatch.data import incremental
 
-        return incremental.run(settings, args, store, policy)
+        return incremental.run(settings, args, store, policy, runs)
     if engine == "spark":
         from harmwatch.spark.relational import SparkSQL
         from harmwatch.spark.session import spark_session
