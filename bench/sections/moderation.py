@@ -26,6 +26,7 @@ SEEDS = (1, 2, 3)
 ANCHOR_SHARE = 15  # percent of the deduplicated source held out for macro-F1
 PROXY_ROWS = 12_000  # the cheap proxy: a stratified sample of the fitting split
 FIRST = "first `moderate` (first-round templates, no normaliser)"
+MODERATE = "`moderate` (first + spelling normaliser, all features)"
 
 
 def options(source: Path) -> dict[str, Any]:
@@ -76,6 +77,19 @@ def options(source: Path) -> dict[str, Any]:
         ),
         "normaliser + second round's benign rows only (reference, individuals, habits)": replace(
             first, second_round=("counter_reference", "individual", "non_protected_more"), normalise="all"
+        ),
+        # third round, on the development set extended with key words broken anywhere and more sentences
+        # written without spaces
+        MODERATE: RECIPES["moderate"],
+        "moderate + broken pieces joined before correction": replace(RECIPES["moderate"], joins=True),
+        "moderate + pieces joined + glued words of 12 letters or more split": replace(
+            RECIPES["moderate"], joins=True, glued=True, glued_min=12
+        ),
+        "moderate + pieces joined + negation scope in word n-grams": replace(
+            RECIPES["moderate"], joins=True, negation=True
+        ),
+        "moderate + pieces joined + negation scope + second-round negation templates": replace(
+            RECIPES["moderate"], joins=True, negation=True, second_round=("negated_benign", "negated_hostile")
         ),
     }
 

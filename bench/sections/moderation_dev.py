@@ -232,6 +232,23 @@ def _key_variants(text: str, key: str) -> list[tuple[str, str]]:
     return [(name, text.replace(key, v)) for name, v in variants.items()]
 
 
+# Hateful cases whose key word is broken by one space, at a place that moves with the group and the
+# sentence (the start, the middle, one letter from the end), and that are also written without spaces.
+SPLIT_WORDS: tuple[tuple[str, str], ...] = (
+    ("Everyone on this street knows {p} are pathetic", "pathetic"),
+    ("{P} are subhuman and belong nowhere near us", "subhuman"),
+    ("Our town is crawling with {p}, such vermin", "vermin"),
+    ("I find {p} utterly revolting", "revolting"),
+)
+
+
+def _split_variants(text: str, key: str, turn: int) -> list[tuple[str, str]]:
+    """The key word broken by a space after letter ``1 + turn % (len - 1)``, and the text unspaced."""
+    at = 1 + turn % (len(key) - 1)
+    return [("key_split_anywhere", text.replace(key, key[:at] + " " + key[at:])),
+            ("all_spaces_removed", text.replace(" ", ""))]  # fmt: skip
+
+
 def dev_frame() -> pd.DataFrame:
     """Every case: ``text``, ``functionality``, ``group`` ("" without one), ``harmful``."""
     rows = []
@@ -246,6 +263,10 @@ def dev_frame() -> pd.DataFrame:
                     if t == template:
                         rows.extend((v, name, gid, True) for name, v in _key_variants(text, key))
                         rows.append((text.replace(" ", ""), "all_spaces_removed", gid, True))
+    for g, (gid, phrase) in enumerate(GROUPS.items()):
+        for k, (t, key) in enumerate(SPLIT_WORDS):
+            text = t.replace("{p}", phrase).replace("{P}", phrase[:1].upper() + phrase[1:])
+            rows.extend((v, name, gid, True) for name, v in _split_variants(text, key, 3 * g + k))
     for func, (harmful, items) in PLAIN_CASES.items():
         rows.extend((t, func, "", harmful) for t in items)
     frame = pd.DataFrame(rows, columns=["text", "functionality", "group", "harmful"])

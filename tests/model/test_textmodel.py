@@ -236,6 +236,21 @@ def test_spelling_normaliser_writes_obfuscated_spellings_of_known_words_plainly(
         "theyarestupid",
         "they are disgusting",
     ]
+    # with ``joins``: pieces that spell a known word together are joined before any is corrected alone
+    # ("disgus" alone is one letter from "disgust"), and a short known piece joins a more frequent word;
+    # two words of their own stay apart ("dumb ass", "did not"), and mentions never join
+    posts = ["they are dumb ass people", "i did not", "high school", "you are @stu pid"] * 4
+    joins = SpellingNormaliser(joins=True).fit(pd.DataFrame({"text": known + posts}))
+    assert joins.transform(
+        np.array(["they are disgus ting", "they are d isgusting!", "they are stupi d", "dis gust ing"])
+    ).tolist() == ["they are disgusting", "they are disgusting!", "they are stupid", "disgusting"]
+    assert joins.transform(np.array(posts[:4])).tolist() == posts[:4]
+    # with ``glued_min``: only unknown words that long are split into known words
+    long_only = SpellingNormaliser(glued=True, glued_min=12).fit(pd.DataFrame({"text": known}))
+    assert long_only.transform(np.array(["theyarestupid", "arestupid"])).tolist() == [
+        "they are stupid",
+        "arestupid",
+    ]
     # the fitted state is one string: the lookup tables are rebuilt on load
     import pickle
 

@@ -85,6 +85,9 @@ class Recipe:
     normalise: str = "none"
     glued: bool = False  # the normaliser also joins words broken into pieces and splits glued words
     split_glued: bool = True  # with ``glued``: split glued words too (else only join broken ones)
+    glued_min: int = 8  # with ``glued`` and ``split_glued``: letters of an unknown word before it is split
+    joins: bool = False  # the normaliser joins pieces that spell a known word before correcting any alone
+    negation: bool = False  # word n-grams read the words after a negation, to the clause's end, apart
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -171,6 +174,9 @@ def fit_model(
         normalise=recipe.normalise,
         glued=recipe.glued,
         split_glued=recipe.split_glued,
+        joins=recipe.joins,
+        glued_min=recipe.glued_min,
+        negation=recipe.negation,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

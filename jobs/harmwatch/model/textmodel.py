@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,7 @@ CHAR_HASH_FEATURES = 2**17
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _WORD = re.compile(r"[\w']+")
+_WORD_SPLIT = re.compile(r"([\w']+)")
 
 
 def clean_frame(frame: Any) -> pd.DataFrame:
@@ -180,6 +182,41 @@ BLIND_STOP_WORDS: tuple[str, ...] = tuple(sorted(w for w in ENGLISH_STOP_WORDS i
 
 
 _DIGITS_AS_LETTERS = str.maketrans("4310572", "aeiosta")
+
+
+# A negation and the rest of its clause: the words in it are read as negated ("never respect").
+_NEGATION_SCOPE = re.compile(
+    r"\b(?:not|no|never|nor|cannot|nothing|nobody|none|neither|\w+n['’]t|dont|doesnt|didnt|isnt|arent|"
+    r"wasnt|werent|cant|wont|wouldnt|shouldnt|couldnt|havent|hasnt|aint)\b([^.,!?;:]*)"
+)
+_SCOPE_WORD = re.compile(r"\b\w\w+\b")
+
+
+def mark_negation(text: str) -> str:
+    """The post in lower case with every word after a negation, up to the end of its clause, prefixed
+    ``not_`` ("they are not vermin" -> "they are not not_vermin"): the word n-grams of "never respect"
+    then differ from those of "respect", and "not vermin" from "vermin" (a preprocessor of the word
+    vectorisers; character n-grams still see the words)."""
+    text = text.lower()
+    if "n" not in text:  # every negation word has an n
+        return text
+    return _NEGATION_SCOPE.sub(
+        lambda m: m.group(0)[: m.start(1) - m.start(0)] + _SCOPE_WORD.sub(r"not_\g<0>", m.group(1)), text
+    )
+
+
+class _Memo(dict):
+    """A dict that computes a missing key's value once (``compute(key)``) and keeps it: ``map(memo.
+    __getitem__, words)`` looks words up without a Python call per known word (the per-word calls were
+    most of the masking and normalising time)."""
+
+    def __init__(self, compute: Any) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self.compute(key)
+        return value
 
 
 def _base_word(word: str, spellings: bool = False) -> str:
@@ -231,28 +268,20 @@ class IdentityMasker(TransformerMixin, BaseEstimator):
         terms, spellings = self.term_set(), getattr(self, "spellings", False)
         # each distinct word is looked up once per call: the lookups were a sixth of a fit's CPU time
         if self.output == "count":
-            named: dict[str, bool] = {}
-
-            def is_term(word: str) -> bool:
-                found = named.get(word)
-                if found is None:
-                    found = named[word] = _base_word(word, spellings) in terms
-                return found
-
-            counts = [sum(map(is_term, _WORD.findall(t))) for t in texts]
+            named = _Memo(lambda word: _base_word(word, spellings) in terms)
+            counts = [sum(map(named.__getitem__, _WORD.findall(t))) for t in texts]
             return np.asarray(counts, dtype=np.float64).reshape(-1, 1)
         stop = {w.lower() for w in self.stop_words}
-        kept: dict[str, str] = {}
+        kept = _Memo(
+            lambda word: " " if _base_word(word, spellings) in terms or _base_word(word) in stop else word
+        )
 
-        def keep(match: re.Match[str]) -> str:
-            word = match.group(0)
-            out = kept.get(word)
-            if out is None:
-                masked = _base_word(word, spellings) in terms or _base_word(word) in stop
-                out = kept[word] = " " if masked else word
-            return out
+        def masked(text: str) -> str:
+            parts = _WORD_SPLIT.split(text)  # text between words, a word, text between words, ...
+            parts[1::2] = map(kept.__getitem__, parts[1::2])
+            return "".join(parts)
 
-        return np.asarray([_WORD.sub(keep, t) for t in texts], dtype=object)
+        return np.asarray([masked(t) for t in texts], dtype=object)
 
 
 # Leetspeak symbols inside a word read as the letters they stand in for ("st00pid", "h@te", "$cum").
@@ -265,6 +294,16 @@ _LETTER_RUNS = re.compile(r"([a-z])\1{2,}")
 _GLUED_MIN = 8  # letters of an unknown word before it is read as words written without spaces
 _GLUED_PIECE = 14  # letters of the longest word looked for in it
 _GLUED_PENALTY = 10.0  # cost of one more piece, against log(frequency rank) of each: few, common words
+_WRITTEN, _UNKNOWN, _LETTERS, _KIND = map(itemgetter, (0, 1, 2, 4))  # of a token's normal form (``_token``)
+# What a token is as a piece of a word broken by spaces (bits, so that two pieces combine by ``|``): a
+# known word, a function word, a known word of three letters or fewer that is not one (a stray piece:
+# "sub", "y"), an unknown word; mentions, hashtags and tokens with digits never join.
+_PIECE_WORD, _PIECE_FUNCTION, _PIECE_SHORT, _PIECE_UNKNOWN, _PIECE_NEVER = 0, 1, 2, 4, 8
+# two neighbours may join when one is unknown, or one is a stray piece and neither a function word
+_JOINABLE = tuple(
+    not v & _PIECE_NEVER and bool(v & _PIECE_UNKNOWN or v & 3 == _PIECE_SHORT) for v in range(16)
+)
+_MAY_START = tuple(v in (_PIECE_SHORT, _PIECE_UNKNOWN) for v in range(16))
 _SPELLING_CACHE = 500_000  # tokens whose normal form is remembered (~100 MB at most)
 
 
@@ -288,12 +327,20 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
     """
 
     def __init__(
-        self, min_count: int = 3, min_length: int = 4, glued: bool = False, split_glued: bool = True
+        self,
+        min_count: int = 3,
+        min_length: int = 4,
+        glued: bool = False,
+        split_glued: bool = True,
+        joins: bool = False,
+        glued_min: int = _GLUED_MIN,
     ) -> None:
         self.min_count = min_count
         self.min_length = min_length
         self.glued = glued
         self.split_glued = split_glued
+        self.joins = joins
+        self.glued_min = glued_min
 
     def fit(self, X, y=None) -> SpellingNormaliser:
         counts: Counter[str] = Counter()
@@ -316,13 +363,14 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
                 for d in _deletes(word):
                     deletes.setdefault(d, word)
         self._deletes = deletes
-        self._cache: dict[str, tuple[str, str, str, bool]] = {}
+        self._cache: dict[str, tuple[str, str, str, bool, int]] = _Memo(self._token)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k not in ("_rank", "_deletes", "_cache")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state = {"glued": False, "split_glued": True, **state}  # saved before these parameters existed
+        # saved before these parameters existed
+        state = {"glued": False, "split_glued": True, "joins": False, "glued_min": _GLUED_MIN, **state}
         super().__setstate__(state)
         if "known_words_" in state:
             self._index()
@@ -350,23 +398,32 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
                 best = min(found, key=self._rank.__getitem__)
         return best
 
-    def _token(self, token: str) -> tuple[str, str, str, bool]:
+    def _token(self, token: str) -> tuple[str, str, str, bool, int]:
         """For one whitespace-separated token: (the token as written out, the unknown word it holds or "",
-        its letters as plain lower case, whether that is not a known word or is a stray single letter)."""
+        its letters as plain lower case ("" for a mention, a hashtag or a token with digits or symbols
+        left), whether that is not a known word or is a stray single letter, what kind of piece it is
+        for joining: ``_PIECE_*``)."""
         core = token.strip(_TOKEN_EDGES)
         word = core.lower().translate(_LEET_LETTERS)
         odd = word not in self._rank or (len(word) == 1 and word not in "ai")
         if not core or core[0] in "@#" or not word.isalpha():
-            return token, "", word, False
+            # a mention, a hashtag or no word: never corrected nor joined
+            return token, "", "", False, _PIECE_NEVER
+        if word not in self._rank:
+            kind = _PIECE_UNKNOWN
+        elif word in ENGLISH_STOP_WORDS:
+            kind = _PIECE_FUNCTION
+        else:
+            kind = _PIECE_SHORT if len(word) <= 3 else _PIECE_WORD
         fixed = self.correct(word)
         split = getattr(self, "glued", False) and getattr(self, "split_glued", True)
-        if not fixed and split and len(word) >= _GLUED_MIN:
+        if not fixed and split and len(word) >= getattr(self, "glued_min", _GLUED_MIN):
             fixed = self.segment(word)
         if not fixed:
-            return token, word, word, odd
+            return token, word, word, odd, kind
         start = token.index(core)
         out = token if fixed == core.lower() else token[:start] + fixed + token[start + len(core) :]
-        return out, "", word, odd
+        return out, "", word, odd, kind
 
     def segment(self, word: str) -> str:
         """A word written without its spaces ("theyarefilthy") as the known words it is made of, the
@@ -399,10 +456,12 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
         if len(cache) > _SPELLING_CACHE:  # a served model sees new words for ever: keep memory bounded
             cache.clear()
         raw = text.split()
-        done = [cache[t] if t in cache else cache.setdefault(t, self._token(t)) for t in raw]
+        done = list(map(cache.__getitem__, raw))
+        if getattr(self, "joins", False) and len(raw) > 1:
+            raw, done = self._join_pieces(raw, done)
         glued = getattr(self, "glued", False)
-        if not any(d[1] or (glued and d[3]) for d in done):
-            return " ".join(d[0] for d in done)
+        if not (any(d[1] or d[3] for d in done) if glued else any(map(_UNKNOWN, done))):
+            return " ".join(map(_WRITTEN, done))
         out: list[str] = []
         i = 0
         while i < len(done):
@@ -444,6 +503,56 @@ class SpellingNormaliser(TransformerMixin, BaseEstimator):
             out.append(token)
             i += 1
         return " ".join(out)
+
+    def _join_pieces(
+        self, raw: list[str], done: list[tuple[str, str, str, bool, int]]
+    ) -> tuple[list[str], list[tuple[str, str, str, bool, int]]]:
+        """Neighbouring pieces whose letters together spell a known word of four letters or more ("disg
+        usting", "worth less", "filth y", "dis gust ing") joined before any piece is corrected on its own
+        (a piece one edit from another word, "disgus", was corrected and the word lost). Two known words
+        join only when one of them is a stray piece of three letters or fewer that is not a function word
+        ("sub human", "filth y"; not "high school", "did not", "the rapist", "any one"); mentions,
+        hashtags and pieces with digits never join."""
+        kinds = list(map(_KIND, done))
+        if not any(map(_MAY_START.__getitem__, kinds)):  # most posts: no unknown word, no stray piece
+            return raw, done
+        rank, letters = self._rank, list(map(_LETTERS, done))
+        out_raw: list[str] | None = None
+        i, n = 0, len(raw)
+        while i < n - 1:
+            a, b, k = letters[i], letters[i + 1], 0
+            if (
+                i + 2 < n
+                and _MAY_START[kinds[i + 2]]
+                and not (kinds[i] | kinds[i + 1]) & _PIECE_NEVER
+                and len(three := a + b + letters[i + 2]) >= 5
+                and three in rank
+            ):
+                k = 3
+            elif (
+                _JOINABLE[kinds[i] | kinds[i + 1]]
+                and len(a) + len(b) >= 4
+                and (whole := rank.get(a + b)) is not None
+                # a known stray piece joins only into a word more frequent than the piece itself: "sub
+                # human", "idiot s", not "dumb ass", "god damn"
+                and ((kinds[i] | kinds[i + 1]) & _PIECE_UNKNOWN or whole < max(rank[a], rank[b]))
+            ):
+                k = 2
+            if k:
+                if out_raw is None:
+                    out_raw = raw[:i]
+                first, last = raw[i], raw[i + k - 1]
+                lead = first[: len(first) - len(first.lstrip(_TOKEN_EDGES))]
+                out_raw.append(lead + "".join(letters[i : i + k]) + last[len(last.rstrip(_TOKEN_EDGES)) :])
+                i += k
+            else:
+                if out_raw is not None:
+                    out_raw.append(raw[i])
+                i += 1
+        if out_raw is None:
+            return raw, done
+        out_raw.extend(raw[i:])
+        return out_raw, list(map(self._cache.__getitem__, out_raw))
 
     def transform(self, X) -> Any:
         if isinstance(X, pd.DataFrame):
@@ -848,6 +957,13 @@ def _char_hashing() -> Pipeline:
     )
 
 
+def _word_tfidf(negation: bool = False) -> CompactTfidfVectorizer:
+    """Word 1-2-gram TF-IDF; with ``negation`` the words in a negation's scope are read apart."""
+    return CompactTfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, sublinear_tf=True, preprocessor=mark_negation if negation else None
+    )
+
+
 def _blind_features(
     stop_words: bool,
     spellings: bool,
@@ -855,14 +971,16 @@ def _blind_features(
     chars: bool = True,
     normalise: bool = False,
     glued: bool = False,
+    joins: bool = False,
+    negation: bool = False,
 ) -> list[tuple[str, Any, str]]:
     """The identity-blind head's columns: word 1-2-grams and (``chars``) hashed character 5-grams of the
     masked text (vocabulary [+ ``CHAR_HASH_FEATURES``] columns), then the number of identity terms; with
     ``normalise`` the head reads the post with obfuscated spellings written plainly first."""
-    units = [("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True))]
+    units = [("word", _word_tfidf(negation))]
     if chars:
         units.append(("char", _char_hashing()))
-    spell = [("spell", SpellingNormaliser(glued=glued))] if normalise else []
+    spell = [("spell", SpellingNormaliser(glued=glued, joins=joins))] if normalise else []
     masked = Pipeline(
         [
             *spell,
@@ -878,11 +996,11 @@ def _blind_features(
     return [("blind", masked, "text"), ("identity", counter, "text")]
 
 
-def _features(blind: list[tuple[str, Any, str]]) -> ColumnTransformer:
+def _features(blind: list[tuple[str, Any, str]], negation: bool = False) -> ColumnTransformer:
     """Every feature block of the ``text`` column, the identity-blind head's (``blind``) included."""
     return ColumnTransformer(
         [
-            ("word", CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
+            ("word", _word_tfidf(negation), "text"),
             ("char", _char_hashing(), "text"),
             *blind,
             ("meta", FunctionTransformer(meta_features), "text"),
@@ -910,6 +1028,9 @@ def build_pipeline(
     normalise: str = "none",
     glued: bool = False,
     split_glued: bool = True,
+    joins: bool = False,
+    glued_min: int = _GLUED_MIN,
+    negation: bool = False,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -919,7 +1040,9 @@ def build_pipeline(
     ``normalise`` (one of ``NORMALISE``) says which features read posts with obfuscated spellings
     written plainly (:class:`SpellingNormaliser`): none, the identity-blind head's, or all; with
     ``glued`` it also joins words broken into several pieces and (``split_glued``) splits words written
-    without spaces.
+    without spaces of ``glued_min`` letters or more; with ``joins`` pieces that spell a known word
+    together are joined before any is corrected alone. With ``negation`` the word n-grams read the
+    words in a negation's scope apart (:func:`mark_negation`).
     """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
@@ -927,7 +1050,14 @@ def build_pipeline(
         raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
     blind = (
         _blind_features(
-            blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head", glued
+            blind_stop_words,
+            blind_spellings,
+            narrow_gate,
+            blind_chars,
+            normalise == "head",
+            glued,
+            joins,
+            negation,
         )
         if harm_mode is not None
         else []
@@ -936,11 +1066,18 @@ def build_pipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
             *(
-                [("spell", SpellingNormaliser(glued=glued, split_glued=split_glued))]
+                [
+                    (
+                        "spell",
+                        SpellingNormaliser(
+                            glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min
+                        ),
+                    )
+                ]
                 if normalise == "all"
                 else []
             ),
-            ("features", _features(blind)),
+            ("features", _features(blind, negation)),
             (
                 "clf",
                 StackedTextClassifier(
