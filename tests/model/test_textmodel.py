@@ -259,6 +259,19 @@ def test_spelling_normaliser_writes_obfuscated_spellings_of_known_words_plainly(
     assert pickle.loads(pickle.dumps(spell)).normalise("they are sutpid") == "they are stupid"
 
 
+def test_negation_scope_reaches_the_end_of_its_clause():
+    from harmwatch.model.textmodel import mark_negation
+
+    assert (
+        mark_negation("They are NOT vermin, they are neighbours")
+        == "they are not not_vermin, they are neighbours"
+    )
+    assert mark_negation("I won't ever respect them. Ever") == "i won't not_ever not_respect not_them. ever"
+    assert (
+        mark_negation("I want a student event") == "i want a student event"
+    )  # "nt" inside words is no negation
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]
