@@ -55,6 +55,7 @@ class SparkSQL:
     def _view(self, name: str, frame: DataFrame) -> None:
         # Materialised and cut from its lineage: a persisted view keeps its whole plan, and the plans
         # of views built on views grow with every file (their text alone exhausted the driver's heap).
+        self.spark.sparkContext.setJobDescription(f"table {name}")  # names its jobs in an event log
         frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
 
     def frame(self, name: str, frame: pd.DataFrame) -> None:
