@@ -153,6 +153,13 @@ class Settings(BaseSettings):
         description="Threads DuckDB runs with in those steps (0: one per core it sees); each thread "
         "keeps its own buffers within the memory limit.",
     )
+    duckdb_incremental_threads: int = Field(
+        default=1,
+        ge=0,
+        description="Threads DuckDB runs with in build-dataset --incremental (0: one per core): a day "
+        "folded into the state is small work spread over many short queries, and on two shared cores "
+        "a second thread cost about a sixth more CPU at 90 days of history (docs/scaling.md).",
+    )
     spark_above_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=0,

@@ -705,7 +705,7 @@ def run(
     origin = provenance(store)
     reviewed = set(origin["reviewed"])
     engine = relational.DuckDB(
-        store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+        store, threads=settings.duckdb_incremental_threads, memory_limit=settings.duckdb_memory_limit
     )
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
     date = _newest_day(engine, store, args.date)
