@@ -68,6 +68,27 @@ def test_overwrite_changes_version(store):
     assert info.version != v1
 
 
+def test_a_local_lake_lists_the_manifests_the_generic_listing_finds(tmp_path):
+    """LocalStore.committed reads manifests from the paths its walk found: the same manifests in the same
+    order as listing then reading each key, and links to manifests elsewhere never followed."""
+    from harmwatch.storage import Store
+
+    store = LocalStore(tmp_path / "lake")
+    for run in ("b", "a", "c/d"):
+        store.write_bytes(f"runs/run={run}/part.parquet", b"x")
+        store.commit(f"runs/run={run}", ["part.parquet"], {"run_id": run})
+    outside = tmp_path / "outside" / MANIFEST
+    outside.parent.mkdir()
+    outside.write_text('{"run_id": "outside"}')
+    (tmp_path / "lake" / "runs" / "run=e").mkdir()
+    (tmp_path / "lake" / "runs" / "run=e" / MANIFEST).symlink_to(outside)
+    (tmp_path / "lake" / "runs" / "linked").symlink_to(outside.parent)
+    got = store.committed("runs")
+    assert got == Store.committed(store, "runs")
+    assert [m["run_id"] for m in got] == ["a", "b", "c/d"]
+    assert store.committed("runs/run=a") == [got[0]] and store.committed("nothing") == []
+
+
 def test_commit_writes_manifest_last_and_lists_committed(store):
     store.write_bytes("runs/run=1/part.parquet", b"data-1")
     store.write_bytes("runs/run=2/part.parquet", b"data-2")  # never committed: invisible to readers
