@@ -27,6 +27,7 @@ ANCHOR_SHARE = 15  # percent of the deduplicated source held out for macro-F1
 PROXY_ROWS = 12_000  # the cheap proxy: a stratified sample of the fitting split
 FIRST = "first `moderate` (first-round templates, no normaliser)"
 MODERATE = "`moderate` (first + spelling normaliser, all features)"
+JOINED = "moderate + broken pieces joined before correction"  # the default since the third round
 
 
 def options(source: Path) -> dict[str, Any]:
@@ -34,7 +35,9 @@ def options(source: Path) -> dict[str, Any]:
     from harmwatch.model.augmentation import SECOND_ROUND_KINDS as ALL_SECOND
     from harmwatch.model.fitting import RECIPES, Recipe
 
-    chosen = first = replace(RECIPES["moderate"], second_round=(), normalise="none")
+    # the third round started from ``moderate`` with pieces joined and the head's benign weight 1.25
+    joined = replace(RECIPES["moderate"], blind_benign_weight=1.25)
+    chosen = first = replace(joined, second_round=(), normalise="none", joins=False)
     return {
         "baseline (the recipe before)": RECIPES["baseline"],
         "augmentation templates, no head": Recipe("templates", augment=True),
@@ -80,16 +83,18 @@ def options(source: Path) -> dict[str, Any]:
         ),
         # third round, on the development set extended with key words broken anywhere and more sentences
         # written without spaces
-        MODERATE: RECIPES["moderate"],
-        "moderate + broken pieces joined before correction": replace(RECIPES["moderate"], joins=True),
+        MODERATE: replace(joined, joins=False),
+        JOINED: joined,
         "moderate + pieces joined + glued words of 12 letters or more split": replace(
-            RECIPES["moderate"], joins=True, glued=True, glued_min=12
+            joined, glued=True, glued_min=12
         ),
-        "moderate + pieces joined + negation scope in word n-grams": replace(
-            RECIPES["moderate"], joins=True, negation=True
-        ),
+        "moderate + pieces joined + negation scope in word n-grams": replace(joined, negation=True),
         "moderate + pieces joined + negation scope + second-round negation templates": replace(
-            RECIPES["moderate"], joins=True, negation=True, second_round=("negated_benign", "negated_hostile")
+            joined, negation=True, second_round=("negated_benign", "negated_hostile")
+        ),
+        "moderate + pieces joined, head benign weight 1.5": replace(joined, blind_benign_weight=1.5),
+        "moderate + pieces joined, head benign weight 1.4, augmentation weight 3": replace(
+            joined, blind_benign_weight=1.4, augment_weight=3.0
         ),
     }
 
