@@ -96,6 +96,9 @@ def options(source: Path) -> dict[str, Any]:
         "moderate + pieces joined, head benign weight 1.4, augmentation weight 3": replace(
             joined, blind_benign_weight=1.4, augment_weight=3.0
         ),
+        "`moderate` now + second round's benign rows (reference, individuals, habits)": replace(
+            RECIPES["moderate"], second_round=("counter_reference", "individual", "non_protected_more")
+        ),
     }
 
 
