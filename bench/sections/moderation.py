@@ -27,7 +27,7 @@ ANCHOR_SHARE = 15  # percent of the deduplicated source held out for macro-F1
 PROXY_ROWS = 12_000  # the cheap proxy: a stratified sample of the fitting split
 FIRST = "first `moderate` (first-round templates, no normaliser)"
 MODERATE = "`moderate` (first + spelling normaliser, all features)"
-JOINED = "moderate + broken pieces joined before correction"  # the default since the third round
+JOINED = "moderate + broken pieces joined before correction"
 
 
 def options(source: Path) -> dict[str, Any]:
@@ -35,9 +35,9 @@ def options(source: Path) -> dict[str, Any]:
     from harmwatch.model.augmentation import SECOND_ROUND_KINDS as ALL_SECOND
     from harmwatch.model.fitting import RECIPES, Recipe
 
-    # the third round started from ``moderate`` with pieces joined and the head's benign weight 1.25
-    joined = replace(RECIPES["moderate"], blind_benign_weight=1.25)
-    chosen = first = replace(joined, second_round=(), normalise="none", joins=False)
+    # the third round's options: ``moderate`` with pieces joined
+    joined = replace(RECIPES["moderate"], joins=True)
+    chosen = first = replace(RECIPES["moderate"], second_round=(), normalise="none")
     return {
         "baseline (the recipe before)": RECIPES["baseline"],
         "augmentation templates, no head": Recipe("templates", augment=True),
@@ -96,8 +96,10 @@ def options(source: Path) -> dict[str, Any]:
         "moderate + pieces joined, head benign weight 1.4, augmentation weight 3": replace(
             joined, blind_benign_weight=1.4, augment_weight=3.0
         ),
-        "`moderate` now + second round's benign rows (reference, individuals, habits)": replace(
-            RECIPES["moderate"], second_round=("counter_reference", "individual", "non_protected_more")
+        "moderate + pieces joined, head benign weight 1.5, second round's benign rows": replace(
+            joined,
+            blind_benign_weight=1.5,
+            second_round=("counter_reference", "individual", "non_protected_more"),
         ),
     }
 

@@ -106,12 +106,11 @@ RECIPES: dict[str, Recipe] = {
         augment=True,
         harm_mode="group",
         augment_stack="groupless",
-        blind_benign_weight=1.5,
+        blind_benign_weight=1.25,
         blind_meta=True,
         augment_weight=2.0,
         head_share=0.9,
         normalise="all",
-        joins=True,
     ),
     "baseline": Recipe("baseline"),
 }
