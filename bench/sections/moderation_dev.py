@@ -142,6 +142,23 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "The bass at that gig was so damn loud",
         ),
     ),
+    "everyday": (
+        False,
+        (
+            "Does anyone have a spare phone charger I could borrow at the library?",
+            "Finally fixed the leaky tap in the bathroom, feeling very handy today",
+            "Two more exams and then the summer holidays start",
+            "Who else is watching the cycling on the telly this afternoon?",
+            "Made pancakes for the whole family this morning",
+            "The bus was twenty minutes late again, going to miss my train",
+            "Congratulations to my sister on her new job!",
+            "Looking for recommendations for a good thriller to read on holiday",
+            "Our garden tomatoes are finally turning red",
+            "Lost my umbrella somewhere between the office and the station",
+            "Happy anniversary to my parents, thirty years together",
+            "The new bakery on the corner does amazing croissants",
+        ),
+    ),
     "abuse_at_objects": (
         False,
         (
