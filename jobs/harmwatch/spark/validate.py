@@ -1,8 +1,9 @@
 """Validate on Spark: the row checks as the same SQL query the embedded engine runs, on Spark SQL.
 
 The query of :mod:`harmwatch.data.row_checks` (``data/sql/validate/``) is translated by SQLGlot and run
-over the run's rows in one pass: every check's flag and the quarantine reason per row, and one
-aggregation for the checks' counts (the report's expectation records). The parsed timestamp and the text
+over the run's rows once: every check's flag and the quarantine reason per row, kept for the writes,
+and one aggregation per landing file for the checks' counts (the report's expectation records), the
+batch summary and the run's totals. The parsed timestamp and the text
 key are the pandas engine's own functions (:func:`harmwatch.data.suites.ts_epoch`,
 :func:`harmwatch.data.dataset.text_key`) as Arrow UDFs, so both engines parse and key alike. Great
 Expectations judges only the one-row-per-landing-file summary Spark aggregates (a few rows per day,
