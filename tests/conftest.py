@@ -68,7 +68,7 @@ SHARED_FIXTURE_FILES = {
 # time of the group (pytest and the processes it waits for) measured on 2026-12-06 (`make test`
 # prints the slowest tests at the end: re-order by them). The rest follow in collection order.
 LONGEST_FIRST = [
-    "browser/test_ui.py",  # ~9 min: one `make up` stack, five DAG runs through the scheduler
+    "browser/test_ui.py",  # ~8 min: one `make up` stack, four DAG runs through the scheduler
     "model",  # ~8 min: 200 CPU-s, most of it the lifecycle's full-data training and the approval flow
     "pods",  # ~5 min
     "spark",  # ~5 min
