@@ -699,6 +699,40 @@ def _newest_day(engine: Any, store: Any, asked: str | None) -> str:
     return asked or str(engine.fetch("newest_day")["batch_dt"].iloc[0])
 
 
+def _decide_pending(
+    engine: Any,
+    store: Any,
+    settings: Settings,
+    args: argparse.Namespace,
+    policy: Policy,
+    previous: dict | None,
+    frozen: Any,
+) -> tuple[str | None, Any, int]:
+    """The champion version whose scores the decisions read (when asked), the decision basis, and how
+    many pending texts were decided: only those whose inputs changed when the previous state was decided
+    on the same basis, every one otherwise."""
+    scores, champion_version = (None, None)
+    if args.champion_check and policy.champion_floor > 0:
+        scores, champion_version = champion_scores(settings, pending_texts(engine))
+    basis = decision_basis(policy, settings.seed, champion_version)
+    bounded = previous is not None and previous.get("basis") == basis
+    if bounded:
+        load_results(engine, store, previous)
+    anchor_rows = None if frozen is None else frozen[0]
+    redecided = decide(engine, policy, settings.seed, args.eval_fraction, anchor_rows, scores, bounded)
+    return champion_version, basis, redecided
+
+
+def _staged_train(engine: Any, args: argparse.Namespace) -> relational.EngineTrain | None:
+    """The training snapshot kept in the engine (held out, hashed and written there) unless the anchor is
+    renewed: only the texts of the recent slice's window come to this process."""
+    if args.renew_anchor:
+        return None
+    staged = relational.EngineTrain(engine)
+    engine.table("recent_rows", "SELECT key FROM held_rows")
+    return staged
+
+
 def run(
     settings: Settings,
     args: argparse.Namespace,
@@ -719,22 +753,12 @@ def run(
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
     date = _newest_day(engine, store, args.date)
     frozen = frozen_eval(store)
-    scores, champion_version = (None, None)
-    if args.champion_check and policy.champion_floor > 0:
-        scores, champion_version = champion_scores(settings, pending_texts(engine))
-    basis = decision_basis(policy, settings.seed, champion_version)
-    bounded = previous is not None and previous.get("basis") == basis
-    if bounded:
-        load_results(engine, store, previous)
-    anchor_rows = None if frozen is None else frozen[0]
-    redecided = decide(engine, policy, settings.seed, args.eval_fraction, anchor_rows, scores, bounded)
+    champion_version, basis, redecided = _decide_pending(
+        engine, store, settings, args, policy, previous, frozen
+    )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
     rows = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
-    # The training snapshot stays in the engine (held out, hashed and written there) unless the anchor
-    # is renewed: only the texts of the recent slice's window come to this process.
-    staged = None if args.renew_anchor else relational.EngineTrain(engine)
-    if staged is not None:
-        engine.table("recent_rows", "SELECT key FROM held_rows")
+    staged = _staged_train(engine, args)
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
     inputs = {"eval": None if anchor is None else anchor[1], "champion": champion_version}
     version = state_version(

@@ -494,8 +494,8 @@ class EngineReview:
         columns = list(dict.fromkeys(c for table, _used in parts for c in types[table]))
         self.columns = columns
 
-        def typed(c: str) -> str:
-            kinds = {t[c] for t in types.values() if c in t}
+        def typed(column: str) -> str:
+            kinds = {t[column] for t in types.values() if column in t}
             return "DOUBLE" if kinds & _INTEGERS else min(kinds)
 
         selects = []

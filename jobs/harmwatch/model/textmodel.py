@@ -1048,35 +1048,15 @@ def build_pipeline(
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
     if harm_mode is not None and harm_mode not in HARM_MODES:
         raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
-    blind = (
-        _blind_features(
-            blind_stop_words,
-            blind_spellings,
-            narrow_gate,
-            blind_chars,
-            normalise == "head",
-            glued,
-            joins,
-            negation,
-        )
-        if harm_mode is not None
-        else []
-    )
+    blind = []
+    if harm_mode is not None:
+        options = (blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
+        blind = _blind_features(*options, glued, joins, negation)
+    spell = SpellingNormaliser(glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min)
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
-            *(
-                [
-                    (
-                        "spell",
-                        SpellingNormaliser(
-                            glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min
-                        ),
-                    )
-                ]
-                if normalise == "all"
-                else []
-            ),
+            *([("spell", spell)] if normalise == "all" else []),
             ("features", _features(blind, negation)),
             (
                 "clf",
