@@ -97,17 +97,30 @@ def _write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+class PortTaken(RuntimeError):
+    """Another server answers on the port Label Studio was to listen on."""
+
+
 def _wait(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Until Label Studio itself answers ``/health`` (``{"status": "UP"}``). Another server on the port
+    (an MLflow server also answers ``/health``, and turns the steps' tokens away with 401) is
+    :class:`PortTaken`, not a Label Studio that is up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"Label Studio exited with code {proc.returncode} before answering {url}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
+                body = resp.read(200)
         except OSError:
             time.sleep(0.5)
+            continue
+        try:
+            if json.loads(body).get("status") == "UP":
+                return
+        except (ValueError, AttributeError):
+            pass
+        raise PortTaken(f"{url}: another server answers /health ({body[:40]!r}), not Label Studio")
     raise RuntimeError(f"Label Studio did not answer {url}/health within {timeout:.0f}s")
 
 

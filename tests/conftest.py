@@ -554,7 +554,13 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from devstack import labelstudio
 
     home = tmp_path_factory.mktemp("labelstudio")
-    server = labelstudio.start(home, free_port(), moderators=2)
+    for attempt in range(3):  # a free port can be taken by another worker's server while this one starts
+        try:
+            server = labelstudio.start(home, free_port(), moderators=2)
+            break
+        except labelstudio.PortTaken:
+            if attempt == 2:
+                raise
     try:
         yield server
     finally:
