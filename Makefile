@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1
 # clash with Airflow's. harmwatch itself only needs the client (label-studio-sdk, in pyproject.toml).
 LABEL_STUDIO_VERSION := 1.23.2
 LS_VENV  := .venv-labelstudio
-LS_STAMP := $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION)
+LS_STAMP := $(LS_VENV)/.installed-$(shell cat requirements-labelstudio.lock | sha1sum | cut -c1-12)
 export HARMWATCH_HOME ?= $(CURDIR)/.harmwatch
 # MLflow >= 3.2 sends usage telemetry by default; nothing here may call out.
 export MLFLOW_DISABLE_TELEMETRY ?= true
@@ -58,7 +58,7 @@ $(LS_STAMP):
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (install it, or pass PYTHON=/path/to/python3.12)"; exit 1; }
 	@[ -x $(LS_VENV)/bin/python ] || $(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
-	$(LS_VENV)/bin/uv pip install -q --python $(LS_VENV)/bin/python label-studio==$(LABEL_STUDIO_VERSION)
+	$(LS_VENV)/bin/uv pip install -q --python $(LS_VENV)/bin/python -c requirements-labelstudio.lock label-studio==$(LABEL_STUDIO_VERSION)
 	rm -f $(LS_VENV)/.installed-*; touch $@
 
 labelstudio: $(LS_STAMP)
