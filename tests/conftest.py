@@ -54,6 +54,16 @@ os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] =
 # its own. Groups are handed out longest first, so that the workers finish at about the same time: a long
 # group left to the end would run alone while the other workers wait.
 SHARED_FIXTURE_DIRS = {"model", "pods", "drift", "spark"}
+# Files in different directories that share one such fixture are one group too: Label Studio (the
+# session's `label_studio`) takes about a minute of a core to start and set up its accounts, once per
+# worker that asks for it. Collection refuses a file that uses the fixture and is not in its group.
+SHARED_FIXTURE_FILES = {
+    "label_studio": {
+        "browser/test_review_ui.py",
+        "reliability/test_review_authority.py",
+        "review/test_loop.py",
+    },
+}
 # Every group of about a minute or more, longest first: minutes in a whole run where known, else the CPU
 # time of the group (pytest and the processes it waits for) measured on 2026-12-06 (`make test`
 # prints the slowest tests at the end: re-order by them). The rest follow in collection order.
@@ -66,6 +76,7 @@ LONGEST_FIRST = [
     "reliability/test_crash_rerun_model.py",  # ~4 min
     "browser/test_first_look.py",  # 112 CPU-s: a full-data day through `airflow dags test`, then `make up`
     "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
+    "label_studio",  # ~2 min: one Label Studio start (about 45 s) for its three files
     "deploy/test_gitlab_ci.py",  # ~3 min
     "reliability/test_mlflow_outage.py",  # ~2.5 min
     "dags/test_dag_runs.py",  # 63 CPU-s: five `airflow dags test` runs
@@ -80,7 +91,10 @@ def test_group(nodeid: str) -> str:
     """The group of a test (by node id): its directory under tests/ if that shares session fixtures, else
     its file."""
     parts = nodeid.split("::", 1)[0].split("/")[1:]  # without the leading tests/
-    return parts[0] if parts[0] in SHARED_FIXTURE_DIRS else "/".join(parts)
+    if parts[0] in SHARED_FIXTURE_DIRS:
+        return parts[0]
+    path = "/".join(parts)
+    return next((group for group, files in SHARED_FIXTURE_FILES.items() if path in files), path)
 
 
 # Cost tiers. A test carries a marker (declared in pyproject.toml) for each heavy thing it needs; a test with
@@ -118,9 +132,19 @@ TIER_ERROR = pytest.StashKey[str]()
 
 
 def tier_errors(items: list[pytest.Item]) -> list[tuple[pytest.Item, str]]:
-    """Each test that uses a heavy fixture without the marker it implies, with a line saying so."""
+    """Each test that uses a heavy fixture without the marker it implies, or a shared fixture outside its
+    group, with a line saying so."""
     errors = []
     for item in items:
+        for name in SHARED_FIXTURE_FILES.keys() & set(getattr(item, "fixturenames", ())):
+            if test_group(item.nodeid) != name:
+                errors.append(
+                    (
+                        item,
+                        f"{item.nodeid} uses the fixture {name!r}: add its file to "
+                        f"SHARED_FIXTURE_FILES[{name!r}] in tests/conftest.py",
+                    )
+                )
         for name in getattr(item, "fixturenames", ()):
             marker = HEAVY_FIXTURES.get(name)
             if marker is not None and item.get_closest_marker(marker) is None:
@@ -135,7 +159,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     errors = tier_errors(items)
     if errors and not hasattr(config, "workerinput"):
         lines = "\n  ".join(line for _, line in errors)
-        raise pytest.UsageError(f"tests without the marker of what they need:\n  {lines}")
+        raise pytest.UsageError(f"tests without the marker or the group of what they need:\n  {lines}")
     # A pytest-xdist worker cannot stop the run with a usage error (the controller reports an internal error
     # without its message), so there each such test fails at setup, saying what it lacks.
     for item, line in errors:
