@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.conftest import http_server
 from tests.deploy.deploy_support import REPO, run, shared_dir, shared_schema
 
 CI_FILE = REPO / ".gitlab-ci.yml"
@@ -337,19 +337,9 @@ JOB_TESTS = (
 )
 
 
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
+def serve(folder: Path) -> contextlib.AbstractContextManager[str]:
     """A static HTTP server for ``folder`` on 127.0.0.1 (free port), stopped on exit; yields its URL."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    return http_server(functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder)))
 
 
 def shared_archive(out: Path) -> tuple[Path, str]:

@@ -4,20 +4,19 @@ a server that turns their tokens away."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from devstack import labelstudio
+from tests.conftest import http_server
 
 
-@contextmanager
-def serving(body: bytes) -> Iterator[str]:
+def serving(body: bytes) -> contextlib.AbstractContextManager[str]:
     """The URL of a server on 127.0.0.1 that answers every GET with ``body``; stopped on leaving."""
 
     class Health(BaseHTTPRequestHandler):
@@ -29,14 +28,7 @@ def serving(body: bytes) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return http_server(Health)
 
 
 @pytest.fixture
