@@ -72,6 +72,8 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "{P} have never contributed anything of value",
             "I would never let {p} look after my kids",
             "There is not one decent person among {p}",
+            "I can't bring myself to respect {p}",
+            "Don't ever trust {p} with money",
         ),
     ),
     "implicit_derogation": (
@@ -80,6 +82,9 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "This neighbourhood went downhill the day {p} moved in",
             "Keep {p} out of our schools and out of our jobs",
             "Funny how every problem here started when {p} arrived",
+            "Nobody asked {p} to come here",
+            "Walking through town you'd think {p} own the place now",
+            "Real locals know to keep their distance from {p}",
         ),
     ),
     "counter_speech_reference": (
@@ -88,6 +93,8 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "Every comment mocking {p} in this thread got reported",
             "Jokes about {p} being lazy aren't funny, they're hurtful",
             "The hate aimed at {p} online lately is frightening",
+            "Screenshotted the abuse thrown at {p} and sent it to the mods",
+            "It's sickening how {p} get treated in these comment sections",
         ),
     ),
     "derogation": (
@@ -179,6 +186,8 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "The way they cheated in the final was shameful",
             "You ruined the surprise, that was a stupid move",
             "Stealing from a charity is vile",
+            "Cancelling on us at the last minute was rude and pathetic",
+            "Taking the shared car without asking was a selfish, idiotic thing to do",
         ),
     ),
     "abuse_at_non_protected": (
@@ -190,6 +199,8 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "Referees these days are clueless",
             "Wasps are evil little things",
             "Internet trolls are pathetic losers",
+            "Dog owners who let their dogs bark all night are selfish idiots",
+            "Fans who throw bottles at players are thugs",
         ),
     ),
     "abuse_at_individuals": (
@@ -201,6 +212,17 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "My brother was a selfish jerk for eating all the cake",
             "Whoever left their rubbish on my doorstep is a slob",
             "The guy who sold me this fake watch is a con artist",
+            "My neighbour is a nosy git for opening my post",
+            "The landlord who ignored our leak for months is a spineless weasel",
+        ),
+    ),
+    "reclaimed": (
+        False,
+        (
+            "Dyke bar quiz night was a blast, same time next week girls",
+            "We queers look after each other, always have",
+            "Crip life means I always get the good parking spot, ha",
+            "Big fat queer wedding this weekend and I am so excited",
         ),
     ),
     "personal_abuse": (

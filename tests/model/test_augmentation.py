@@ -72,7 +72,7 @@ def test_templates_are_not_copied_from_the_dataset_or_the_fairness_templates(dat
     from harmwatch.model.fairness import templates as fairness_templates
     from harmwatch.model.golden import golden_frame
 
-    texts = set(aug.template_rows(tuple(aug.SECOND_ROUND_KINDS))["text"].str.lower())
+    texts = set(aug.template_rows(tuple(aug.OPTIONAL_KINDS))["text"].str.lower())
     assert not texts & dataset_texts
     assert not texts & set(fairness_templates()["text"].str.lower())
     assert not texts & set(golden_frame()["text"].str.lower())
@@ -83,29 +83,34 @@ def test_development_set_shares_no_text_with_the_augmentation():
     from bench.sections.moderation_dev import dev_frame
 
     dev = set(dev_frame()["text"].str.lower())
-    assert not dev & set(aug.template_rows(tuple(aug.SECOND_ROUND_KINDS))["text"].str.lower())
+    assert not dev & set(aug.template_rows(tuple(aug.OPTIONAL_KINDS))["text"].str.lower())
 
 
-def test_second_round_rows_train_only_a_recipe_that_asks_for_them():
-    every = tuple(sorted(aug.SECOND_ROUND_KINDS))
+def test_optional_rows_train_only_a_recipe_that_asks_for_them():
+    every = tuple(sorted(aug.OPTIONAL_KINDS))
     plain, full = aug.augmentation_frame(), aug.augmentation_frame(second_round=every)
-    assert not plain["kind"].isin(aug.SECOND_ROUND_KINDS).any()
-    assert set(full["kind"]) >= aug.SECOND_ROUND_KINDS and len(full) == len(aug.template_rows(every))
+    assert not plain["kind"].isin(aug.OPTIONAL_KINDS).any()
+    assert set(full["kind"]) >= aug.OPTIONAL_KINDS and len(full) == len(aug.template_rows(every))
     assert aug.sources()[0]["rows"] == len(plain) and aug.sources(None, every)[0]["rows"] == len(full)
     # negation frames: a positive filler negated is hostile, a hostile one negated is not
     negation = full[full["template"].str.startswith("negation_frame")]
     assert set(negation["kind"]) == {"negated_hostile", "negated_benign"}
     benign = negation["label"] == "not_cyberbullying"
     assert benign.sum() == (~benign).sum()
+    # third round's paired frames: each group fills each frame once benign and once hostile
+    paired = full[full["kind"].isin(["negation_pair", "exclusion"])]
+    per_frame = paired.groupby(["template", "group"])["label"].agg(lambda s: (s == "not_cyberbullying").sum())
+    assert len(paired) and (per_frame == 1).all()
+    assert (paired.groupby(["template", "group"]).size() == 2).all()
 
 
 def test_no_template_row_or_development_case_is_a_suite_case():
-    """What the recipes are trained on (every template row, second round too) and chosen on (the
-    development set) is neither a copy nor a near copy of the behaviour suite."""
+    """What the recipes are trained on (every template row, second and third rounds too) and chosen on
+    (the development set) is neither a copy nor a near copy of the behaviour suite."""
     from bench.sections.moderation_dev import dev_frame
     from harmwatch.behaviour import overlaps
 
-    every = tuple(sorted(aug.SECOND_ROUND_KINDS))
+    every = tuple(sorted(aug.OPTIONAL_KINDS))
     assert overlaps(aug.template_rows(every)["text"], contained=True) == []
     assert overlaps(dev_frame()["text"], contained=True) == []
 

@@ -148,7 +148,15 @@ def test_model_saved_before_the_learner_layout_was_recorded_still_scores(
     old = copy.deepcopy(baseline_model)
     clf = old.named_steps["clf"]
     del clf.learner_specs_, clf.format_version_  # format 2
-    for name in ("n_blind", "harm_mode", "blind_alpha", "blind_benign_weight", "blind_meta", "head_share"):
+    for name in (
+        "n_blind",
+        "harm_mode",
+        "blind_alpha",
+        "blind_benign_weight",
+        "blind_meta",
+        "head_share",
+        "plain_share",
+    ):
         delattr(clf, name)  # parameters added in format 5
     path = tmp_path / "old.skops"
     sio.dump(old, path)

@@ -50,6 +50,22 @@ _GROUP_WORDS = re.compile(
 SECOND_ROUND_KINDS: frozenset[str] = frozenset(
     {"negated_hostile", "negated_benign", "implicit", "counter_reference", "individual", "non_protected_more"}
 )
+# The third round, for the same behaviours written again with more variety: contempt by exclusion, negation
+# both ways with verb and noun fillers, counter-speech by reference, rude criticism of a person or a habit,
+# reclaimed words used in-group, and everyday posts with nothing hostile in them.
+THIRD_ROUND_KINDS: frozenset[str] = frozenset(
+    {
+        "exclusion",
+        "negation_pair",
+        "counter_reference_more",
+        "individual_more",
+        "habits",
+        "reclaimed",
+        "everyday",
+    }
+)
+# Kinds of rows a recipe adds only when it names them (``Recipe.second_round``).
+OPTIONAL_KINDS: frozenset[str] = SECOND_ROUND_KINDS | THIRD_ROUND_KINDS
 
 
 def fill(template: str, people: str) -> str:
@@ -65,13 +81,14 @@ def leet(text: str, alt: bool = False) -> str:
 
 def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every template filled with every group: ``text``, ``label``, ``kind``, ``group``, ``template``; of
-    the second-round kinds (``SECOND_ROUND_KINDS``) only those in ``second_round``."""
+    the optional kinds (``OPTIONAL_KINDS``: second and third rounds) only those in ``second_round``."""
     rows: list[dict[str, str]] = []
     benign_group = {
         "neutral": tpl.GROUP_NEUTRAL,
         "counter": tpl.COUNTER_SPEECH,
         "counter_reference": tpl.COUNTER_REFERENCE,
         "negated": tpl.NEGATED,
+        "counter_reference_more": tpl.COUNTER_REFERENCE_MORE,
     }
     for gid, (people, cls) in tpl.GROUPS.items():
         for kind, items in benign_group.items():
@@ -81,7 +98,10 @@ def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
                         text=fill(t, people), label=BENIGN_CLASS, kind=kind, group=gid, template=f"{kind}{i}"
                     )
                 )
-        for kind, items in (("negated_hostile", tpl.NEGATED_HOSTILE), ("implicit", tpl.IMPLICIT_HOSTILE)):
+        for kind, items in (
+            ("negated_hostile", tpl.NEGATED_HOSTILE),
+            ("implicit", tpl.IMPLICIT_HOSTILE),
+        ):
             for i, t in enumerate(items):
                 text = fill(t, people)
                 rows.append(dict(text=text, label=cls, kind=kind, group=gid, template=f"{kind}{i}"))
@@ -104,11 +124,14 @@ def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
         ("non_targeted", tpl.NON_TARGETED_ABUSE, BENIGN_CLASS),
         ("individual", tpl.INDIVIDUAL_ACTION, BENIGN_CLASS),
         ("personal", tpl.PERSONAL_ATTACK, "other_cyberbullying"),
+        ("individual_more", tpl.INDIVIDUAL_MORE, BENIGN_CLASS),
+        ("reclaimed", tpl.RECLAIMED_INGROUP, BENIGN_CLASS),
+        ("everyday", tpl.EVERYDAY, BENIGN_CLASS),
     ):
         for i, t in enumerate(items):
             rows.append(dict(text=t, label=label, kind=kind, group="", template=f"{kind}{i}"))
     frame = pd.DataFrame(rows).drop_duplicates("text")
-    return frame[~frame["kind"].isin(SECOND_ROUND_KINDS - set(second_round))].reset_index(drop=True)
+    return frame[~frame["kind"].isin(OPTIONAL_KINDS - set(second_round))].reset_index(drop=True)
 
 
 _TEMPLATE_CONTENT = (
@@ -135,6 +158,16 @@ _TEMPLATE_CONTENT = (
     "NON_PROTECTED",
     "OBJECT_FRAMES",
     "NON_PROTECTED_FRAMES",
+    "EXCLUSION_FRAMES",
+    "EXCLUSION_FILLERS",
+    "NEGATION_VERB_FRAMES",
+    "NEGATION_NOUN_FRAMES",
+    "NEGATION_VERBS",
+    "COUNTER_REFERENCE_MORE",
+    "INDIVIDUAL_MORE",
+    "NON_PROTECTED_HABITS",
+    "RECLAIMED_INGROUP",
+    "EVERYDAY",
 )
 
 
@@ -180,6 +213,25 @@ def _shared_frame_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[s
     return rows
 
 
+def _third_round_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[str, str]]:
+    """The third round's paired frames for the ``nth`` group, each with one filler of either kind: negation
+    of verbs and nouns (kind ``negation_pair``: a benign filler negated is hostile, the group's class, a
+    hostile one negated is benign) and exclusion (kind ``exclusion``: a welcoming filler is benign, an
+    excluding one hostile)."""
+    rows: list[dict[str, str]] = []
+    for frames, (benign, hostile), name, kind, negated in (
+        (tpl.NEGATION_VERB_FRAMES, tpl.NEGATION_VERBS, "negation_verb", "negation_pair", True),
+        (tpl.NEGATION_NOUN_FRAMES, tpl.FILLERS["noun"], "negation_noun", "negation_pair", True),
+        (tpl.EXCLUSION_FRAMES, tpl.EXCLUSION_FILLERS, "exclusion", "exclusion", False),
+    ):
+        for f, frame in enumerate(frames):
+            for fillers, harmful in ((benign, negated), (hostile, not negated)):
+                text = fill(frame.replace("{x}", fillers[(3 * nth + 5 * f) % len(fillers)]), people)
+                label = cls if harmful else BENIGN_CLASS
+                rows.append(dict(text=text, label=label, kind=kind, group=gid, template=f"{name}{f}"))
+    return rows
+
+
 def _composed_rows() -> list[dict[str, str]]:
     """Frames filled with a group and a benign or hostile filler, counter-speech and negation frames
     with a hostile filler, and abuse aimed at objects and non-protected groups (benign)."""
@@ -196,6 +248,7 @@ def _composed_rows() -> list[dict[str, str]]:
             x = hostile_adj[(3 * g + 7 * f + 1) % len(hostile_adj)]
             rows.append(dict(text=fill(frame.replace("{x}", x), people), label=BENIGN_CLASS,
                              kind="negated_benign", group=gid, template=template))  # fmt: skip
+        rows += _third_round_rows(g, gid, people, cls)
         for f, frame in enumerate(tpl.COUNTER_FRAMES):
             x = hostile_adj[(2 * g + 7 * f) % len(hostile_adj)]
             text = fill(frame.replace("{x}", x), people)
@@ -209,6 +262,7 @@ def _composed_rows() -> list[dict[str, str]]:
                              template=f"object_frame{f}"))  # fmt: skip
     non_protected = [(who, "non_protected") for who in tpl.NON_PROTECTED]
     non_protected += [(who, "non_protected_more") for who in tpl.NON_PROTECTED_MORE]
+    non_protected += [(who, "habits") for who in tpl.NON_PROTECTED_HABITS]
     for i, (who, kind) in enumerate(non_protected):
         for f, frame in enumerate(tpl.NON_PROTECTED_FRAMES):
             y = hostile_adj[(5 * i + f) % len(hostile_adj)]

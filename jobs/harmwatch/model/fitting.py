@@ -79,6 +79,7 @@ class Recipe:
     blind_meta: bool = False  # the head also sees the surface counts
     blind_spellings: bool = True  # misspelt group names count as naming the group
     head_share: float = 1.0  # on posts naming a group: harm = share x head + (1 - share) x stack
+    plain_share: float = 0.0  # the same on posts naming no group (with harm mode "group")
     narrow_gate: bool = False  # generic words (girl, church, ...) alone do not send a post to the head
     blind_chars: bool = True  # the head sees hashed character 5-grams besides words
     # which features read posts with obfuscated spellings written plainly: "none", "head" or "all"
@@ -88,6 +89,7 @@ class Recipe:
     glued_min: int = 8  # with ``glued`` and ``split_glued``: letters of an unknown word before it is split
     joins: bool = False  # the normaliser joins pieces that spell a known word before correcting any alone
     negation: bool = False  # word n-grams read the words after a negation, to the clause's end, apart
+    negation_stack: bool = True  # with ``negation``: the stack's word n-grams too (else the head's only)
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -169,6 +171,7 @@ def fit_model(
         blind_meta=recipe.blind_meta,
         blind_spellings=recipe.blind_spellings,
         head_share=recipe.head_share,
+        plain_share=recipe.plain_share,
         narrow_gate=recipe.narrow_gate,
         blind_chars=recipe.blind_chars,
         normalise=recipe.normalise,
@@ -177,6 +180,7 @@ def fit_model(
         joins=recipe.joins,
         glued_min=recipe.glued_min,
         negation=recipe.negation,
+        negation_stack=recipe.negation_stack,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

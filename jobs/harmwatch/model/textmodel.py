@@ -705,6 +705,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         blind_benign_weight: float = 1.0,
         blind_meta: bool = False,
         head_share: float = 1.0,
+        plain_share: float = 0.0,
     ) -> None:
         self.n_meta = n_meta
         self.n_char = n_char
@@ -714,6 +715,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         self.blind_benign_weight = blind_benign_weight
         self.blind_meta = blind_meta
         self.head_share = head_share
+        self.plain_share = plain_share
         self.n_folds = n_folds
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -757,6 +759,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
             ("blind_benign_weight", 1.0),
             ("blind_meta", False),
             ("head_share", 1.0),
+            ("plain_share", 0.0),
         ):
             state.setdefault(name, default)
         super().__setstate__(state)
@@ -868,8 +871,10 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         elif self.harm_mode == "group_mean":
             harm = np.where(named, blind, 0.5 * (blind + stack_harm))
         else:
-            share = getattr(self, "head_share", 1.0)
-            harm = np.where(named, share * blind + (1.0 - share) * stack_harm, stack_harm)
+            share, plain = getattr(self, "head_share", 1.0), getattr(self, "plain_share", 0.0)
+            harm = np.where(
+                named, share * blind + (1.0 - share) * stack_harm, plain * blind + (1.0 - plain) * stack_harm
+            )
         out = proba.copy()
         mix = np.delete(proba, benign, axis=1)
         total = mix.sum(axis=1, keepdims=True)
@@ -1026,11 +1031,13 @@ def build_pipeline(
     narrow_gate: bool = False,
     blind_chars: bool = True,
     normalise: str = "none",
+    plain_share: float = 0.0,
     glued: bool = False,
     split_glued: bool = True,
     joins: bool = False,
     glued_min: int = _GLUED_MIN,
     negation: bool = False,
+    negation_stack: bool = True,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -1042,7 +1049,8 @@ def build_pipeline(
     ``glued`` it also joins words broken into several pieces and (``split_glued``) splits words written
     without spaces of ``glued_min`` letters or more; with ``joins`` pieces that spell a known word
     together are joined before any is corrected alone. With ``negation`` the word n-grams read the
-    words in a negation's scope apart (:func:`mark_negation`).
+    words in a negation's scope apart (:func:`mark_negation`): the head's, and with ``negation_stack``
+    the stack's too. ``plain_share`` is the head's share of the harm score on posts naming no group.
     """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
@@ -1057,7 +1065,7 @@ def build_pipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
             *([("spell", spell)] if normalise == "all" else []),
-            ("features", _features(blind, negation)),
+            ("features", _features(blind, negation and negation_stack)),
             (
                 "clf",
                 StackedTextClassifier(
@@ -1067,6 +1075,7 @@ def build_pipeline(
                     blind_benign_weight=blind_benign_weight,
                     blind_meta=blind_meta,
                     head_share=head_share,
+                    plain_share=plain_share,
                 ),
             ),
         ]

@@ -372,6 +372,145 @@ NEGATION_FRAMES: tuple[str, ...] = (
     "{People} could never be {x}",
 )
 
+# Third round: the behaviours the first two left short, written again with more variety.
+
+# Contempt for a group with no insulting word, by exclusion ("go back", "don't belong", "not welcome",
+# "replacing us"), in frames about where people live, work and study. The same frames carry a welcoming
+# filler (benign) and an excluding one (hostile, the group's class), so the street, the school or the town
+# cannot carry the label: the exclusion does. ``{x}`` is the filler.
+EXCLUSION_FRAMES: tuple[str, ...] = (
+    "{People} {x} on our street",
+    "As far as I'm concerned {people} {x} in this town",
+    "{People} {x} at our school",
+    "Let's be honest, {people} {x} in this country",
+    "{People} {x} in my building",
+    "Round here {people} {x}",
+)
+# (welcoming fillers, excluding fillers)
+EXCLUSION_FILLERS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "are always welcome",
+        "belong just like the rest of us",
+        "have made a real home",
+        "are part of the furniture",
+        "are some of our best neighbours",
+        "have been made to feel at home",
+        "can stay as long as they like",
+        "are the people who keep things running",
+    ),
+    (
+        "are not welcome",
+        "don't belong",
+        "have no place",
+        "should go back to where they came from",
+        "are replacing the people who were here first",
+        "should be kept out",
+        "need to pack up and leave",
+        "will never be one of us",
+    ),
+)
+
+# Negation both ways, with base-verb and noun fillers: a positive filler negated is hostile ("I could never
+# respect them"), a hostile filler negated is not ("no way I would hate them"), so ``not_<word>`` features
+# see both directions. ``{x}`` is the filler.
+NEGATION_VERB_FRAMES: tuple[str, ...] = (
+    "Not in a million years would I {x} {people}",
+    "Nobody in my family would ever {x} {people}",
+    "There's no way I would {x} {people}",
+    "My dad taught me never to {x} {people}",
+)
+NEGATION_NOUN_FRAMES: tuple[str, ...] = (
+    "{People} will never be {x}",
+    "{People} were never {x} and never will be",
+    "None of the {people} I know are {x}",
+)
+# (benign fillers, hostile fillers) of the negation frames above, before negation
+NEGATION_VERBS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    ("respect", "trust", "like", "admire", "love", "support", "welcome", "befriend"),
+    ("hate", "despise", "hurt", "insult", "mock", "look down on", "bully", "attack"),
+)
+
+# Not harmful: abuse of a group referred to, not quoted, in order to reject or report it.
+COUNTER_REFERENCE_MORE: tuple[str, ...] = (
+    "Reported another account harassing {people}, the platform has to do better",
+    "The way some people talk about {people} on here is shameful",
+    "I'm tired of seeing {people} targeted by trolls every single day",
+    "Standing with {people} against the hate campaign this week",
+    "Whoever is leaving those nasty notes for {people} needs to stop",
+    "The replies under that article about {people} are a cesspit of bigotry",
+    "Harassing {people} online is cowardly, full stop",
+    "Please stop sharing that hateful cartoon about {people}",
+)
+
+# Not harmful, no group: a person called names for what they did (rude, not hate).
+INDIVIDUAL_MORE: tuple[str, ...] = (
+    "The idiot who parked across my driveway made me late for work",
+    "My landlord is a greedy clown for keeping our deposit",
+    "That ref was a blind fool tonight, what a shocker",
+    "The bloke who pushed in at the till is a rude pig",
+    "My sister is a brat for spoiling the finale for me",
+    "The manager who cancelled my order twice is a useless muppet",
+    "Whoever keeps nicking my parcels is a low life thief",
+    "Our captain was an absolute donkey for missing that penalty",
+    "The courier who threw my parcel over the fence is a lazy sod",
+    "The councillor who lied about the library closing is a disgrace",
+)
+
+# Not harmful, no group: groups defined by a habit or a choice, for the non-protected frames.
+NON_PROTECTED_HABITS: tuple[str, ...] = (
+    "people who don't pick up after their dogs",
+    "drivers who tailgate",
+    "people who shout into their phones on the train",
+    "people who chew with their mouths open",
+    "gym bros who hog the machines",
+    "people who leave trolleys in the car park",
+    "cyclists on the pavement",
+    "reply-all addicts",
+)
+
+# Not harmful: a reclaimed word used in-group and friendly, by the group that reclaims it.
+RECLAIMED_INGROUP: tuple[str, ...] = (
+    "Us dykes are hosting a picnic in the park on Saturday, all welcome",
+    "Proud to be a big old dyke with a big old heart",
+    "Queer and here, see you all at the community dance tonight",
+    "My fellow crips and I are racing our chairs in the charity relay",
+    "Crip pride meetup this weekend, bring snacks",
+    "Me and the other queers from choir are off for brunch",
+    "As a dyke myself I love seeing more of us on telly",
+    "Old queens like me still know how to throw a party",
+    "Fat and fabulous, us fatties are taking over the beach this summer",
+    "Geeks and nerds unite, our board game night is back",
+)
+
+# Not harmful, no group: everyday posts with nothing hostile in them, which the source's collection
+# artefacts leave near the flag line.
+EVERYDAY: tuple[str, ...] = (
+    "Just got back from a long walk along the canal, my legs are done",
+    "Anyone know a good place to get a bike fixed near the station?",
+    "The kids built a fort out of sofa cushions and refuse to leave it",
+    "Trying a new lasagne recipe tonight, wish me luck",
+    "My flight got delayed so I'm people watching at the gate",
+    "Finished the jigsaw puzzle after three weeks, one piece missing of course",
+    "The library has a book sale on Saturday morning",
+    "Our dog learned to open the back door, we are in trouble",
+    "First swim of the year and the sea was freezing",
+    "Off to my nan's for Sunday roast",
+    "Can't decide between the blue paint and the green one for the hallway",
+    "Morning run done, coffee next",
+    "The power went out so we played cards by candlelight",
+    "Started learning the guitar, my fingers hurt already",
+    "Waiting for the plumber, he said between eight and twelve",
+    "Saw a hedgehog in the garden last night",
+    "Picked up my new glasses, everything looks so sharp",
+    "The school fair raised enough money for new football goals",
+    "Packing for the camping trip, hoping the rain holds off",
+    "Got my exam results today, passed everything",
+    "The queue at the post office was out the door this morning",
+    "Planted some sunflowers with my daughter this afternoon",
+    "Our street is having a bake sale for the hospice on Sunday",
+    "New episode of my favourite quiz show tonight",
+)
+
 # Objects and non-protected groups: what abuse may be aimed at without being hate.
 OBJECTS: tuple[str, ...] = (
     "printer",
