@@ -33,7 +33,7 @@ PYTEST_WORKERS ?= 2
 # balancing over the workers is best.
 CHECK_WORKERS ?= 2
 
-.PHONY: help venv labelstudio tools java demo check test lint bench up down clean lock images
+.PHONY: help venv labelstudio system tools java setup-demo setup-test demo check test lint bench up down clean lock images
 
 help:
 	@echo "make demo   run the retraining job end to end on the real dataset (local state in .harmwatch/)"
@@ -63,9 +63,12 @@ $(LS_STAMP):
 
 labelstudio: $(LS_STAMP)
 
-# Binaries and Debian packages the tests need (helm/kubectl from a PyPI wheel, gitlab-ci-local from npm).
-tools: venv
+# The Debian packages the tests need (only those missing).
+system:
 	scripts/install-system-packages.sh
+
+# Binaries the tests need: helm/kubectl from a PyPI wheel in the venv, gitlab-ci-local from npm.
+tools: venv system
 	scripts/install-helm.sh
 	scripts/install-gitlab-ci-local.sh
 
@@ -73,7 +76,15 @@ tools: venv
 java:
 	scripts/install-system-packages.sh openjdk-17-jre-headless
 
-demo: venv labelstudio java
+# Set-up runs its independent parts side by side (the two environments, Debian's packages, npm): on a
+# fresh clone they are mostly downloads and one build (pyspark's source distribution), so they overlap.
+# --output-sync keeps each part's output together.
+SETUP := $(MAKE) --no-print-directory -j4 --output-sync=target
+
+setup-demo: venv labelstudio java
+
+demo:
+	@$(SETUP) setup-demo
 	$(BIN)/python -m devstack.demo
 
 # Besides the venv, the fast tier needs helm/kubectl (the chart tests; from a wheel in the venv) and
@@ -83,7 +94,10 @@ check: venv
 	@scripts/install-system-packages.sh prometheus
 	$(BIN)/pytest -n $(CHECK_WORKERS) --dist load -m fast $(PYTEST_ARGS)
 
-test: venv tools labelstudio
+setup-test: venv tools labelstudio
+
+test:
+	@$(SETUP) setup-test
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=40 $(PYTEST_ARGS)
 
 # docker/*.Dockerfile with Podman, on local stand-ins of the official bases (devstack/images.py).
