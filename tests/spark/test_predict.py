@@ -1,51 +1,51 @@
 """harmwatch predict: the day's new posts scored on Spark (local[2]) by the champion and, in shadow, the
 challenger, both by alias, checked and shipped to the executors; predictions committed to the lake;
-a rerun scores nothing twice; drift and metrics read the stored predictions."""
+a rerun scores nothing twice; drift and metrics read the stored predictions.
+
+The commands run in this process (``harmwatch``'s own entry point, as in the parity tests), so every
+Spark step reuses the JVM the test process already runs instead of starting one per command.
+"""
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 import pytest
 
-from harmwatch.config import CLASSES, load_settings
+from harmwatch.config import CLASSES, settings_for
 from harmwatch.data import catalog
 from harmwatch.model.scoring import score_frame
 from harmwatch.registry import configure_mlflow, load_registered
 from harmwatch.storage import open_store
-from tests.conftest import run_cli
-from tests.model.conftest import write_validated_lake
+from tests.model.conftest import mlflow_globals_restored, write_validated_lake
+from tests.spark.conftest import step
 
 pytestmark = [pytest.mark.spark, pytest.mark.model]
 
+HOME: dict[str, str] = {}  # the module's environment, set by the fixture
+
 
 def ok(*args: str) -> dict:
-    proc = run_cli(*args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """``harmwatch ARGS`` in this process with the module's home; its summary (exit code 0 asserted)."""
+    with mlflow_globals_restored():
+        code, summary, err = step(HOME, *args)
+    assert code == 0 and summary is not None, err[-3000:]
+    return summary
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, source_csv, java):
     home = tmp_path_factory.mktemp("predict")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HARMWATCH_HOME", str(home))
-    mp.setenv("HARMWATCH_SPARK_SHUFFLE_PARTITIONS", "4")
-    try:
-        settings = load_settings()
-        write_validated_lake(source_csv, settings.lake_uri, days=1, limit=1500)
-        ok("build-dataset")
-        ok("train", "--n-jobs", "1")
-        ok("promote", "--force", "--reason", "first champion for the predict test")
-        ok("train", "--n-jobs", "1", "--retrain", "--sample-rows", "700")  # a different challenger
-        first = ok("predict", "--date", "2026-01-02")
-        again = ok("predict", "--date", "2026-01-02")
-        ok("predict", "--date", "2026-01-01", "--no-shadow")  # the bulk day too: metrics reads every day
-        yield settings, first, again
-    finally:
-        mp.undo()
+    HOME.update(HARMWATCH_HOME=str(home), HARMWATCH_SPARK_SHUFFLE_PARTITIONS="4")
+    settings = settings_for(HOME)  # what the commands read
+    write_validated_lake(source_csv, settings.lake_uri, days=1, limit=1500)
+    ok("build-dataset")
+    ok("train", "--n-jobs", "1")
+    ok("promote", "--force", "--reason", "first champion for the predict test")
+    ok("train", "--n-jobs", "1", "--retrain", "--sample-rows", "700")  # a different challenger
+    first = ok("predict", "--date", "2026-01-02")
+    again = ok("predict", "--date", "2026-01-02")
+    ok("predict", "--date", "2026-01-01", "--no-shadow")  # the bulk day too: metrics reads every day
+    yield settings, first, again
 
 
 def test_new_posts_are_scored_by_champion_and_challenger_in_shadow(scored):
@@ -73,8 +73,9 @@ def test_new_posts_are_scored_by_champion_and_challenger_in_shadow(scored):
     )
     texts = validated.drop_duplicates("post_id").set_index("post_id")["text"]
     sample = rows.head(300)
-    configure_mlflow(settings)
-    model = load_registered(f"models:/{settings.model_name}/1")
+    with mlflow_globals_restored():
+        configure_mlflow(settings)
+        model = load_registered(f"models:/{settings.model_name}/1")
     local = score_frame(model, pd.DataFrame({"text": texts.loc[sample["post_id"]].to_numpy()}), 500, 1)
     assert local["label"].tolist() == sample["label"].tolist()
     assert (local["harmful_score"].to_numpy() - sample["harmful_score"].to_numpy()).max() < 1e-9
