@@ -6,7 +6,8 @@
 #
 #   HARMWATCH_HOME          state folder (default .harmwatch in the repository)
 #   HARMWATCH_AIRFLOW_PORT, HARMWATCH_MLFLOW_PORT, HARMWATCH_LABEL_STUDIO_PORT, HARMWATCH_DASHBOARD_PORT,
-#   HARMWATCH_AIRFLOW_SCHEDULES: see devstack/config.py
+#   HARMWATCH_AIRFLOW_SCHEDULES, HARMWATCH_UP_LABEL_STUDIO, HARMWATCH_UP_DASHBOARD (False: leave that
+#   server out): see devstack/config.py
 #
 # Each server runs in its own process group; its PID goes to $HARMWATCH_HOME/run/<name>.pid and its
 # output to $HARMWATCH_HOME/run/logs/<name>.log. scripts/down.sh stops exactly these, by PID.
@@ -53,7 +54,10 @@ for f in "$RUN"/*.pid; do
 done
 port_busy "$AIRFLOW_PORT" && die "port $AIRFLOW_PORT is in use; set HARMWATCH_AIRFLOW_PORT"
 port_busy "$MLFLOW_PORT" && die "port $MLFLOW_PORT is in use; set HARMWATCH_MLFLOW_PORT"
-port_busy "$LABEL_STUDIO_PORT" && die "port $LABEL_STUDIO_PORT is in use; set HARMWATCH_LABEL_STUDIO_PORT"
+on() { [[ "${1,,}" =~ ^(1|true|yes)$ ]]; }
+if on "$HARMWATCH_UP_LABEL_STUDIO"; then
+  port_busy "$LABEL_STUDIO_PORT" && die "port $LABEL_STUDIO_PORT is in use; set HARMWATCH_LABEL_STUDIO_PORT"
+fi
 
 # On a laptop the schedules would start runs for today's date on the demo's simulated days; runs
 # start when you trigger them (the scheduler and executor still run them). HARMWATCH_AIRFLOW_SCHEDULES=True
@@ -101,14 +105,19 @@ eval "$("$BIN/python" -m devstack.mlflow env)"
 
 # Label Studio records its own PID (run/labelstudio.pid) and, once it answers, the accounts and their
 # personal access tokens (run/labelstudio.json, mode 0600; the steps' settings fall back to it).
-"$BIN/python" -m devstack.labelstudio start >"$LOGS/labelstudio-start.log" 2>&1 \
-  || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "Label Studio did not start; see $LOGS/labelstudio-start.log and $LOGS/labelstudio.log"; }
+LABEL_STUDIO_LINE="not started (HARMWATCH_UP_LABEL_STUDIO=$HARMWATCH_UP_LABEL_STUDIO)"
+if on "$HARMWATCH_UP_LABEL_STUDIO"; then
+  "$BIN/python" -m devstack.labelstudio start >"$LOGS/labelstudio-start.log" 2>&1 \
+    || { "$REPO/scripts/down.sh" >/dev/null 2>&1 || true; die "Label Studio did not start; see $LOGS/labelstudio-start.log and $LOGS/labelstudio.log"; }
 
-# The demo's review queue goes to the moderators: the newest queue, whole, highest expected value
-# first (harmwatch review-push; a text already in Label Studio is never sent again). A failed push
-# leaves the stack up and says where to look.
-"$BIN/python" -m devstack.labelstudio push >"$LOGS/review-push.log" 2>&1 \
-  || echo "make up: the review queue was not pushed to Label Studio; see $LOGS/review-push.log" >&2
+  # The demo's review queue goes to the moderators: the newest queue, whole, highest expected value
+  # first (harmwatch review-push; a text already in Label Studio is never sent again). A failed push
+  # leaves the stack up and says where to look.
+  "$BIN/python" -m devstack.labelstudio push >"$LOGS/review-push.log" 2>&1 \
+    || echo "make up: the review queue was not pushed to Label Studio; see $LOGS/review-push.log" >&2
+  LABEL_STUDIO_LINE="http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
+           $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)"
+fi
 
 start airflow-api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1
 start airflow-scheduler "$BIN/airflow" scheduler
@@ -120,7 +129,9 @@ wait_http airflow-api-server "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/heal
 # `evidently ui` on it. A failed build leaves the rest of the stack up and says where to look.
 DASHBOARD_PORT="$HARMWATCH_DASHBOARD_PORT"
 DASHBOARD_LINE="not started: port $DASHBOARD_PORT is in use (set HARMWATCH_DASHBOARD_PORT)"
-if ! port_busy "$DASHBOARD_PORT"; then
+if ! on "$HARMWATCH_UP_DASHBOARD"; then
+  DASHBOARD_LINE="not started (HARMWATCH_UP_DASHBOARD=$HARMWATCH_UP_DASHBOARD)"
+elif ! port_busy "$DASHBOARD_PORT"; then
   if "$BIN/python" -m devstack.dashboard build >"$LOGS/dashboard-build.log" 2>&1; then
     start dashboard "$BIN/python" -m devstack.dashboard serve --port "$DASHBOARD_PORT"
     wait_http dashboard "http://127.0.0.1:$DASHBOARD_PORT/api/projects"
@@ -141,8 +152,7 @@ harmwatch is up (state: $HARMWATCH_HOME)
            (kept in $RUN/mlflow-admin-password.txt); registered model $(setting model_name)
            (aliases champion, challenger; the link opens MLflow's model-training view, not GenAI);
            the steps sign in as harmwatch-pipeline (non-admin)
-  Label Studio http://127.0.0.1:$LABEL_STUDIO_PORT   review queue; accounts and passwords in
-           $RUN/labelstudio.json (admin@harmwatch.local, moderator-N@harmwatch.local)
+  Label Studio $LABEL_STUDIO_LINE
   Dashboard $DASHBOARD_LINE
   logs     $LOGS/
 stop with: make down

@@ -7,8 +7,10 @@ rejection, with the run still alive. The registry records who did what and why.
 
 The stack is scripts/up.sh on its own HARMWATCH_HOME (seeded from the real dataset) and free ports;
 scripts/down.sh stops it by PID afterwards. Tests run in file order on the same stack (days 1 to 4): one
-`make up` serves every check of the UIs that needs the scheduler, since starting a stack (Airflow, MLflow,
-Label Studio, the dashboard) costs about a minute of the machine.
+`make up` serves every check of the UIs that needs the scheduler, since starting a stack costs about a
+minute of the machine. These checks need Airflow and MLflow only, so the stack leaves out Label Studio and
+the dashboard (``HARMWATCH_UP_LABEL_STUDIO``, ``HARMWATCH_UP_DASHBOARD``), whose start is more than half of
+`make up`'s; tests/browser/test_first_look.py starts the whole stack and looks at Label Studio.
 Screenshots go to ``test-artifacts/browser/``.
 """
 
@@ -76,12 +78,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory, source_csv: Path) -> Iterato
         HARMWATCH_AIRFLOW_PORT=str(free_port()),
         HARMWATCH_MLFLOW_PORT=str(free_port()),
         HARMWATCH_LABEL_STUDIO_PORT=str(free_port()),
+        HARMWATCH_UP_LABEL_STUDIO="False",
+        HARMWATCH_UP_DASHBOARD="False",
     )
     up = subprocess.run(
         [str(REPO / "scripts" / "up.sh")], env=env, capture_output=True, text=True, timeout=600
     )
     try:
         assert up.returncode == 0, f"make up failed:\n{up.stdout}\n{up.stderr}"
+        assert "Label Studio not started (HARMWATCH_UP_LABEL_STUDIO=False)" in up.stdout, up.stdout
+        assert not (home / "run" / "labelstudio.pid").exists(), "Label Studio was left out"
         assert "user admin" in up.stdout and "password" in up.stdout, up.stdout
         assert "harmwatch-pipeline" in up.stdout, "make up says how the steps sign in to MLflow"
         for name in ("mlflow-admin-password", "mlflow-pipeline-password", "airflow-reviewer-password"):
