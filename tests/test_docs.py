@@ -106,9 +106,11 @@ def fairness_counts() -> tuple[int, int]:
 
 
 def augmentation_rows() -> int:
+    """Template rows the default recipe trains on."""
     from harmwatch.model.augmentation import template_rows
+    from harmwatch.model.fitting import DEFAULT_RECIPE, RECIPES
 
-    return len(template_rows())
+    return len(template_rows(RECIPES[DEFAULT_RECIPE].second_round))
 
 
 def augmentation_groups() -> int:

@@ -101,6 +101,68 @@ def options(source: Path) -> dict[str, Any]:
             blind_benign_weight=1.5,
             second_round=("counter_reference", "individual", "non_protected_more"),
         ),
+        **fourth_round(),
+    }
+
+
+# The fourth round's base: the third round's pieces joined with the head's benign weight 1.5.
+J15 = "moderate + pieces joined, head benign weight 1.5"
+
+
+def fourth_round() -> dict[str, Any]:
+    """The fourth round's options, on the development set with fresh cases for the functionalities still
+    weak and for reclaimed words (1,044 cases): the third round of template rows, negation scope for the
+    head alone or for every word feature, the head's share on posts naming no group."""
+    from harmwatch.model.augmentation import THIRD_ROUND_KINDS
+    from harmwatch.model.fitting import RECIPES
+    from harmwatch.model.textmodel import EXCLUSION_WORDS
+
+    before = RECIPES["moderate"]
+    j15 = replace(before, joins=True, blind_benign_weight=1.5)
+    third = tuple(sorted(THIRD_ROUND_KINDS - {"positive_more"}))
+    benign = ("counter_reference_more", "everyday", "habits", "individual_more", "reclaimed")
+    head_negation = replace(j15, negation=True, negation_stack=False, second_round=third)
+    return {
+        f"{J15}, head's share 0.3 on posts naming no group": replace(j15, plain_share=0.3),
+        f"{J15} + everyday posts": replace(j15, second_round=("everyday",)),
+        f"{J15} + third round's benign rows": replace(j15, second_round=benign),
+        f"{J15} + exclusion frames": replace(j15, second_round=("exclusion",)),
+        f"{J15} + negation pairs": replace(j15, second_round=("negation_pair",)),
+        f"{J15} + negation pairs + negation scope": replace(
+            j15, negation=True, second_round=("negation_pair",)
+        ),
+        f"{J15} + everyday posts + negation pairs + negation scope": replace(
+            j15, negation=True, second_round=("everyday", "negation_pair")
+        ),
+        f"{J15} + negation pairs + negation scope in the head only": replace(
+            j15, negation=True, negation_stack=False, second_round=("negation_pair",)
+        ),
+        f"{J15} + third round + negation scope": replace(j15, negation=True, second_round=third),
+        f"{J15} + third round + negation scope in the head only": head_negation,
+        f"{J15} + third round + negation of the next two words in the head only": replace(
+            head_negation, negation_near=True
+        ),
+        f"{J15} + third round + negation scope in the head only + exclusion words": replace(
+            head_negation, blind_keep=EXCLUSION_WORDS
+        ),
+        f"{J15} + third round + negation of the next two words in the head only + exclusion words": replace(
+            head_negation, negation_near=True, blind_keep=EXCLUSION_WORDS
+        ),
+        f"{J15} + third round + negation of the next two words in the head only + exclusion words, head's"
+        " benign weight 1.75": replace(
+            head_negation, negation_near=True, blind_keep=EXCLUSION_WORDS, blind_benign_weight=1.75
+        ),
+        f"{J15} + third round with more warm statements + negation of the next two words in the head only"
+        " + exclusion words": replace(
+            head_negation,
+            negation_near=True,
+            blind_keep=EXCLUSION_WORDS,
+            second_round=tuple(sorted(THIRD_ROUND_KINDS)),
+        ),
+        "moderate + negation pairs + negation scope": replace(
+            before, negation=True, second_round=("negation_pair",)
+        ),
+        "moderate + third round + negation scope": replace(before, negation=True, second_round=third),
     }
 
 

@@ -123,7 +123,7 @@ def test_recipes_decide_which_rows_train_the_stack():
     assert recipe_sources("baseline") == []
     rows = with_augmentation(train, RECIPES["moderate"])
     added = rows.iloc[len(train) :]
-    frame = aug.template_rows()
+    frame = aug.template_rows(RECIPES["moderate"].second_round)
     named = frame.set_index("text").loc[added["text"], ["group", "kind"]]
     # posts naming a group train the identity-blind harm head only; group-free ones both
     assert (added["head_only"].to_numpy() == (named["group"] != "").to_numpy()).all()
@@ -137,13 +137,13 @@ def test_recipes_decide_which_rows_train_the_stack():
 
 @pytest.mark.model
 def test_moderate_fit_returns_features_of_the_snapshot_rows_and_records_its_sources(small_sample):
-    from harmwatch.model.fitting import fit_and_measure, training_record
+    from harmwatch.model.fitting import fit_and_measure, recipe_sources, training_record
 
     train, ev = small_sample.iloc[:2000], small_sample.iloc[2000:2400]
     fitted = fit_and_measure(train, ev, sample_rows=None, seed=1, n_jobs=1, reference_rows=200)
     assert fitted.recipe == "moderate" and fitted.pipeline.named_steps["clf"].n_blind > 0
     assert fitted.train_rows == len(train) and len(fitted.reference) == 200
     record = training_record(fitted, {}, {"train_version": "t"}, len(ev), 0, 1)
-    assert record["augmentation_sources"] == aug.sources()
+    assert record["augmentation_sources"] == recipe_sources()
     assert record["summary"]["recipe"] == "moderate"
     assert record["card"]["data"]["augmentation"].startswith(f"{aug.TEMPLATES} ")

@@ -112,12 +112,12 @@ def test_training_run_records_evidence_and_drift_reference(lifecycle, snapshots)
     assert "| `not_cyberbullying` |" in card
     # The augmentation sources are versioned inputs: in the parameters, the record and the card.
     from harmwatch.behaviour import SUITE_VERSION
-    from harmwatch.model.augmentation import sources
+    from harmwatch.model.fitting import recipe_sources
 
     record = json.loads(read_artifact(env, b["run_id"], "train_record.json"))
     assert record["recipe"] == run.data.params["recipe"] == "moderate"
-    assert record["augmentation"] == sources() and sources()
-    for source in sources():
+    assert record["augmentation"] == recipe_sources() and recipe_sources()
+    for source in recipe_sources():
         assert f"{source['name']}@{source['version']}" in run.data.params["augmentation_sources"]
         assert f"`{source['name']}` version `{source['version']}`: {source['rows']} rows" in card
     assert f"## Behaviour suite\nHand-written functional cases (suite `{SUITE_VERSION}`" in card

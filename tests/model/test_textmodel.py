@@ -280,6 +280,34 @@ def test_negation_scope_reaches_the_end_of_its_clause():
     )  # "nt" inside words is no negation
 
 
+def test_near_negation_reads_only_the_two_words_after_it():
+    """An insult later in the clause stays an insult ("nobody wants you filthy ..."), while the words a
+    negation governs are read as negated."""
+    from harmwatch.model.textmodel import mark_negation_near
+
+    assert (
+        mark_negation_near("Nobody wants you filthy people here, go away")
+        == "nobody not_wants not_you filthy people here, go away"
+    )
+    assert mark_negation_near("They are NOT vermin, they are neighbours") == (
+        "they are not not_vermin, they are neighbours"
+    )
+    assert mark_negation_near("never respect. them") == "never not_respect. them"
+    assert mark_negation_near("I want a student event") == "i want a student event"
+
+
+def test_the_head_sees_the_function_words_a_recipe_keeps():
+    from harmwatch.model.textmodel import EXCLUSION_WORDS, build_pipeline
+
+    def head_text(keep: tuple[str, ...]) -> str:
+        pipe = build_pipeline(harm_mode="group", blind_keep=keep)
+        masker = pipe.named_steps["features"].transformers[2][1].named_steps["mask"]
+        return " ".join(masker.fit_transform(["Muslims should go back where they came from"])[0].split())
+
+    assert head_text(()) == "came"
+    assert head_text(EXCLUSION_WORDS) == "go back came"
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]

@@ -52,7 +52,8 @@ SECOND_ROUND_KINDS: frozenset[str] = frozenset(
 )
 # The third round, for the same behaviours written again with more variety: contempt by exclusion, negation
 # both ways with verb and noun fillers, counter-speech by reference, rude criticism of a person or a habit,
-# reclaimed words used in-group, and everyday posts with nothing hostile in them.
+# reclaimed words used in-group, everyday posts with nothing hostile in them, and warm statements about a
+# group in more words.
 THIRD_ROUND_KINDS: frozenset[str] = frozenset(
     {
         "exclusion",
@@ -62,6 +63,7 @@ THIRD_ROUND_KINDS: frozenset[str] = frozenset(
         "habits",
         "reclaimed",
         "everyday",
+        "positive_more",
     }
 )
 # Kinds of rows a recipe adds only when it names them (``Recipe.second_round``).
@@ -89,6 +91,7 @@ def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
         "counter_reference": tpl.COUNTER_REFERENCE,
         "negated": tpl.NEGATED,
         "counter_reference_more": tpl.COUNTER_REFERENCE_MORE,
+        "positive_more": tpl.POSITIVE_MORE,
     }
     for gid, (people, cls) in tpl.GROUPS.items():
         for kind, items in benign_group.items():
@@ -164,6 +167,7 @@ _TEMPLATE_CONTENT = (
     "NEGATION_NOUN_FRAMES",
     "NEGATION_VERBS",
     "COUNTER_REFERENCE_MORE",
+    "POSITIVE_MORE",
     "INDIVIDUAL_MORE",
     "NON_PROTECTED_HABITS",
     "RECLAIMED_INGROUP",

@@ -90,6 +90,8 @@ class Recipe:
     joins: bool = False  # the normaliser joins pieces that spell a known word before correcting any alone
     negation: bool = False  # word n-grams read the words after a negation, to the clause's end, apart
     negation_stack: bool = True  # with ``negation``: the stack's word n-grams too (else the head's only)
+    negation_near: bool = False  # with ``negation``: only the two words after a negation are read apart
+    blind_keep: tuple[str, ...] = ()  # function words the head sees all the same
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -181,6 +183,8 @@ def fit_model(
         glued_min=recipe.glued_min,
         negation=recipe.negation,
         negation_stack=recipe.negation_stack,
+        negation_near=recipe.negation_near,
+        blind_keep=recipe.blind_keep,
     )
     features = fit_features(pipeline, rows)
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None

@@ -179,16 +179,22 @@ GENERIC_IDENTITY_TERMS: frozenset[str] = frozenset(
 # Negations and second-person pronouns stay: they are how a post rejects abuse or aims it at someone.
 _KEEP = {"not", "no", "nor", "never", "nothing", "nobody", "none", "cannot", "you", "your", "yours"}
 BLIND_STOP_WORDS: tuple[str, ...] = tuple(sorted(w for w in ENGLISH_STOP_WORDS if w not in _KEEP))
+# Function words that carry contempt by exclusion ("go back", "get out", "keep them off", "not welcome
+# here", "us", "our own"): a recipe may let the head see them (``blind_keep``).
+EXCLUSION_WORDS: tuple[str, ...] = ("back", "out", "off", "go", "get", "keep", "here", "us", "own")
 
 
 _DIGITS_AS_LETTERS = str.maketrans("4310572", "aeiosta")
 
 
 # A negation and the rest of its clause: the words in it are read as negated ("never respect").
-_NEGATION_SCOPE = re.compile(
+_NEGATIONS = (
     r"\b(?:not|no|never|nor|cannot|nothing|nobody|none|neither|\w+n['’]t|dont|doesnt|didnt|isnt|arent|"
-    r"wasnt|werent|cant|wont|wouldnt|shouldnt|couldnt|havent|hasnt|aint)\b([^.,!?;:]*)"
+    r"wasnt|werent|cant|wont|wouldnt|shouldnt|couldnt|havent|hasnt|aint)\b"
 )
+_NEGATION_SCOPE = re.compile(_NEGATIONS + r"([^.,!?;:]*)")
+# A negation and at most the next two words of its clause (``mark_negation_near``).
+_NEGATION_NEAR = re.compile(_NEGATIONS + r"((?:[^\w.,!?;:]+[\w']+){1,2})")
 _SCOPE_WORD = re.compile(r"\b\w\w+\b")
 
 
@@ -201,6 +207,18 @@ def mark_negation(text: str) -> str:
     if "n" not in text:  # every negation word has an n
         return text
     return _NEGATION_SCOPE.sub(
+        lambda m: m.group(0)[: m.start(1) - m.start(0)] + _SCOPE_WORD.sub(r"not_\g<0>", m.group(1)), text
+    )
+
+
+def mark_negation_near(text: str) -> str:
+    """As :func:`mark_negation`, but only the two words after a negation are read as negated: in "nobody
+    wants you filthy ..." the insult is not negated ("nobody not_wants not_you filthy"), while "never
+    respect" and "not vermin" still are."""
+    text = text.lower()
+    if "n" not in text:
+        return text
+    return _NEGATION_NEAR.sub(
         lambda m: m.group(0)[: m.start(1) - m.start(0)] + _SCOPE_WORD.sub(r"not_\g<0>", m.group(1)), text
     )
 
@@ -962,11 +980,11 @@ def _char_hashing() -> Pipeline:
     )
 
 
-def _word_tfidf(negation: bool = False) -> CompactTfidfVectorizer:
-    """Word 1-2-gram TF-IDF; with ``negation`` the words in a negation's scope are read apart."""
-    return CompactTfidfVectorizer(
-        ngram_range=(1, 2), min_df=2, sublinear_tf=True, preprocessor=mark_negation if negation else None
-    )
+def _word_tfidf(negation: bool = False, near: bool = False) -> CompactTfidfVectorizer:
+    """Word 1-2-gram TF-IDF; with ``negation`` the words in a negation's scope are read apart (with
+    ``near`` only the two words after it)."""
+    marker = (mark_negation_near if near else mark_negation) if negation else None
+    return CompactTfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, preprocessor=marker)
 
 
 def _blind_features(
@@ -978,18 +996,23 @@ def _blind_features(
     glued: bool = False,
     joins: bool = False,
     negation: bool = False,
+    near: bool = False,
+    keep: tuple[str, ...] = (),
 ) -> list[tuple[str, Any, str]]:
     """The identity-blind head's columns: word 1-2-grams and (``chars``) hashed character 5-grams of the
     masked text (vocabulary [+ ``CHAR_HASH_FEATURES``] columns), then the number of identity terms; with
     ``normalise`` the head reads the post with obfuscated spellings written plainly first."""
-    units = [("word", _word_tfidf(negation))]
+    units = [("word", _word_tfidf(negation, near))]
     if chars:
         units.append(("char", _char_hashing()))
     spell = [("spell", SpellingNormaliser(glued=glued, joins=joins))] if normalise else []
     masked = Pipeline(
         [
             *spell,
-            ("mask", IdentityMasker(stop_words=BLIND_STOP_WORDS if stop_words else (), spellings=spellings)),
+            (
+                "mask",
+                IdentityMasker(stop_words=_blind_stop_words(keep) if stop_words else (), spellings=spellings),
+            ),
             (
                 "union",
                 FeatureUnion(units),
@@ -1001,11 +1024,18 @@ def _blind_features(
     return [("blind", masked, "text"), ("identity", counter, "text")]
 
 
-def _features(blind: list[tuple[str, Any, str]], negation: bool = False) -> ColumnTransformer:
+def _blind_stop_words(keep: tuple[str, ...]) -> tuple[str, ...]:
+    """The function words the head does not see, less ``keep``."""
+    return tuple(w for w in BLIND_STOP_WORDS if w not in set(keep))
+
+
+def _features(
+    blind: list[tuple[str, Any, str]], negation: bool = False, near: bool = False
+) -> ColumnTransformer:
     """Every feature block of the ``text`` column, the identity-blind head's (``blind``) included."""
     return ColumnTransformer(
         [
-            ("word", _word_tfidf(negation), "text"),
+            ("word", _word_tfidf(negation, near), "text"),
             ("char", _char_hashing(), "text"),
             *blind,
             ("meta", FunctionTransformer(meta_features), "text"),
@@ -1038,6 +1068,8 @@ def build_pipeline(
     glued_min: int = _GLUED_MIN,
     negation: bool = False,
     negation_stack: bool = True,
+    negation_near: bool = False,
+    blind_keep: tuple[str, ...] = (),
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -1050,7 +1082,8 @@ def build_pipeline(
     without spaces of ``glued_min`` letters or more; with ``joins`` pieces that spell a known word
     together are joined before any is corrected alone. With ``negation`` the word n-grams read the
     words in a negation's scope apart (:func:`mark_negation`): the head's, and with ``negation_stack``
-    the stack's too. ``plain_share`` is the head's share of the harm score on posts naming no group.
+    the stack's too; with ``negation_near`` only the two words after a negation. ``plain_share`` is the
+    head's share of the harm score on posts naming no group; ``blind_keep`` function words the head sees.
     """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
@@ -1059,13 +1092,13 @@ def build_pipeline(
     blind = []
     if harm_mode is not None:
         options = (blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
-        blind = _blind_features(*options, glued, joins, negation)
+        blind = _blind_features(*options, glued, joins, negation, negation_near, blind_keep)
     spell = SpellingNormaliser(glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min)
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
             *([("spell", spell)] if normalise == "all" else []),
-            ("features", _features(blind, negation and negation_stack)),
+            ("features", _features(blind, negation and negation_stack, negation_near)),
             (
                 "clf",
                 StackedTextClassifier(

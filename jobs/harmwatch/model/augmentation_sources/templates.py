@@ -430,6 +430,22 @@ NEGATION_VERBS: tuple[tuple[str, ...], tuple[str, ...]] = (
     ("hate", "despise", "hurt", "insult", "mock", "look down on", "bully", "attack"),
 )
 
+# Not harmful: warm statements about a group in words the first templates lack (thanks, pride, joy).
+POSITIVE_MORE: tuple[str, ...] = (
+    "Thankful every day for the {people} who took me in when I moved here",
+    "Big love to all the {people} who came out to support the food bank",
+    "Feeling blessed to have {people} as colleagues, they make work fun",
+    "The {people} in my running club are the most encouraging bunch",
+    "Shout out to the {people} at the corner shop, always a smile",
+    "Growing up around {people} taught me so much about kindness",
+    "Cheers to the {people} who fixed up the old playground",
+    "Glad to count so many {people} among my closest friends",
+    "{People} have brought so much warmth to our street",
+    "Sending love to the {people} celebrating their festival today",
+    "Always a pleasure to work alongside {people}",
+    "My life is richer for the {people} I have met this year",
+)
+
 # Not harmful: abuse of a group referred to, not quoted, in order to reject or report it.
 COUNTER_REFERENCE_MORE: tuple[str, ...] = (
     "Reported another account harassing {people}, the platform has to do better",
