@@ -13,6 +13,11 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1
 # each time. The wheel is built once per machine, kept beside uv's cache, and offered to uv as a local index.
 PYSPARK_VERSION := $(shell sed -n 's/^pyspark==//p' requirements.lock)
 WHEELS ?= $(HOME)/.cache/harmwatch/wheels
+# The venv's packages are compiled to bytecode as they are installed (uv's UV_COMPILE_BYTECODE; about
+# 95 CPU-s for all of them), so that no test process compiles what it imports, also where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it. A fresh environment that runs a small part of the
+# suite sets 0 and compiles only what it imports (CI's check job).
+UV_COMPILE_BYTECODE ?= 1
 # Label Studio (the moderators' review tool) has its own environment: its pinned Django stack would
 # clash with Airflow's. harmwatch itself only needs the client (label-studio-sdk, in pyproject.toml).
 LABEL_STUDIO_VERSION := 1.23.2
@@ -58,7 +63,8 @@ $(STAMP): pyproject.toml requirements.lock
 	  echo "building the pyspark $(PYSPARK_VERSION) wheel once into $(WHEELS)"; mkdir -p $(WHEELS); \
 	  tmp=$$(mktemp -d) && $(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps -w $$tmp \
 	    pyspark==$(PYSPARK_VERSION) && mv $$tmp/pyspark-*.whl $(WHEELS)/ && rm -rf $$tmp; }
-	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -c requirements.lock --find-links $(WHEELS) \
+	UV_COMPILE_BYTECODE=$(UV_COMPILE_BYTECODE) $(BIN)/uv pip install -q --python $(BIN)/python \
+	  -c requirements.lock --find-links $(WHEELS) \
 	  -e '.[airflow,postgres,dev]'
 	rm -f $(VENV)/.installed-*; touch $@
 
