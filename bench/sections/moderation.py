@@ -264,7 +264,14 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         "## Training recipes for moderation (`moderation`)",
         "",
         f"{result['rows_fit']:,} texts fitted, {result['rows_anchor']:,} held out; development set of"
-        f" {result.get('dev_cases', '?')} cases; seeds {result['seeds']}.",
+        f" {result.get('dev_cases', '?')} cases; seeds {result['seeds']}."
+        + (
+            f" The {len(result['fourth_round']['options'])} rows of the fourth round (`fourth_round` in the"
+            f" JSON; two of them measured again): development set of {result['fourth_round']['dev_cases']:,}"
+            " cases, the seeds each option records."
+            if "fourth_round" in result
+            else ""
+        ),
         "",
         "| option | anchor macro-F1 | dev overall | hateful | non-hateful | worst group (neutral+positive)"
         " | worst functionality | BPSN min | fit CPU-s |",
