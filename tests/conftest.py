@@ -71,17 +71,17 @@ SHARED_FIXTURE_FILES = {
 # time of the group (pytest and the processes it waits for) measured on 2026-12-06 (`make test`
 # prints the slowest tests at the end: re-order by them). The rest follow in collection order.
 LONGEST_FIRST = [
-    "browser/test_ui.py",  # ~8 min: one `make up` stack, four DAG runs through the scheduler
     "model",  # ~8 min: 200 CPU-s, most of it the lifecycle's full-data training and the approval flow
+    "browser/test_ui.py",  # ~7 min: `make up` of Airflow and MLflow (40 s), four runs through the scheduler
     "pods",  # ~5 min
-    "spark",  # ~5 min
     "e2e/test_retrain_dag.py",  # ~4.5 min
     "reliability/test_crash_rerun_model.py",  # ~4 min
+    "spark",  # ~4 min: test_predict's steps in process on the group's JVM (that file: 112 to 40 CPU-s)
     "browser/test_first_look.py",  # 112 CPU-s: a full-data day through `airflow dags test`, then `make up`
     "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
     "label_studio",  # ~2 min: one Label Studio start (about 45 s) for its three files
-    "deploy/test_gitlab_ci.py",  # ~3 min
     "reliability/test_mlflow_outage.py",  # ~2.5 min
+    "deploy/test_gitlab_ci.py",  # ~1.5 min: the clean clone's check job, 51 CPU-s (130 with all bytecode)
     "dags/test_dag_runs.py",  # 63 CPU-s: five `airflow dags test` runs
     "reliability/test_crash_rerun.py",  # 54 CPU-s
     "data/test_broken_landing.py",  # 19 CPU-s
