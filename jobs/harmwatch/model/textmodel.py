@@ -1049,6 +1049,13 @@ def _features(
     )
 
 
+def _check_modes(normalise: str, harm_mode: str | None) -> None:
+    if normalise not in NORMALISE:
+        raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
+    if harm_mode is not None and harm_mode not in HARM_MODES:
+        raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
+
+
 def build_pipeline(
     seed: int = 42,
     n_jobs: int | None = None,
@@ -1076,19 +1083,13 @@ def build_pipeline(
     ``n_jobs`` threads fit the stacker's base learners; call :func:`for_serving` before saving.
     ``harm_mode`` (one of ``HARM_MODES``) adds the identity-blind harm head; ``None`` leaves it out.
     The classifier's ``n_blind`` is set once the features are fitted (:func:`fit_features`).
-    ``normalise`` (one of ``NORMALISE``) says which features read posts with obfuscated spellings
-    written plainly (:class:`SpellingNormaliser`): none, the identity-blind head's, or all; with
-    ``glued`` it also joins words broken into several pieces and (``split_glued``) splits words written
-    without spaces of ``glued_min`` letters or more; with ``joins`` pieces that spell a known word
-    together are joined before any is corrected alone. With ``negation`` the word n-grams read the
-    words in a negation's scope apart (:func:`mark_negation`): the head's, and with ``negation_stack``
-    the stack's too; with ``negation_near`` only the two words after a negation. ``plain_share`` is the
-    head's share of the harm score on posts naming no group; ``blind_keep`` function words the head sees.
+    ``normalise`` (one of ``NORMALISE``): which features read obfuscated spellings written plainly
+    (:class:`SpellingNormaliser`, with ``glued``, ``split_glued``, ``joins`` and ``glued_min``);
+    ``negation``: the head's word n-grams read a negation's scope apart (:func:`mark_negation`), and the
+    stack's too with ``negation_stack``; ``plain_share``: the head's share on posts naming no group.
+    The other options are those of ``harmwatch.model.fitting.Recipe``, which documents each.
     """
-    if normalise not in NORMALISE:
-        raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
-    if harm_mode is not None and harm_mode not in HARM_MODES:
-        raise ValueError(f"harm_mode must be one of {HARM_MODES} or None, got {harm_mode!r}")
+    _check_modes(normalise, harm_mode)
     blind = []
     if harm_mode is not None:
         options = (blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
