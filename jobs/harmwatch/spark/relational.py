@@ -22,10 +22,25 @@ if TYPE_CHECKING:
 
 @cache
 def to_spark(sql: str) -> str:
-    """One query of ``data/sql/`` in Spark SQL."""
+    """One query of ``data/sql/`` in Spark SQL, its join hints kept (:func:`_keep_hints`)."""
     import sqlglot
 
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    return _keep_hints(sqlglot.parse_one(sql, read="duckdb")).sql(dialect="spark")
+
+
+def _keep_hints(tree: Any) -> Any:
+    """A ``/*+ BROADCAST(..) */`` after a ``SELECT`` made Spark's hint again: DuckDB reads it as a comment
+    (it chooses its joins itself), and SQLGlot, reading DuckDB's dialect, keeps it as one."""
+    import sqlglot
+    from sqlglot import exp
+
+    for select in tree.find_all(exp.Select):
+        hints = [c for c in select.comments or [] if c.lstrip().startswith("+")]
+        if hints:
+            select.comments = [c for c in select.comments if c not in hints]
+            text = ", ".join(h.lstrip()[1:].strip() for h in hints)
+            select.set("hint", sqlglot.parse_one(f"SELECT /*+ {text} */ 1", read="spark").args["hint"])
+    return tree
 
 
 def _spark_type(dtype: Any) -> str:
