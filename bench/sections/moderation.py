@@ -105,8 +105,9 @@ def options(source: Path) -> dict[str, Any]:
     }
 
 
-# The fourth round's base: the third round's pieces joined with the head's benign weight 1.5.
+# The fourth round's base: the third round's pieces joined with the head's benign weight 1.5; its best.
 J15 = "moderate + pieces joined, head benign weight 1.5"
+BEST = "the fourth round's best"
 
 
 def fourth_round() -> dict[str, Any]:
@@ -122,6 +123,12 @@ def fourth_round() -> dict[str, Any]:
     third = tuple(sorted(THIRD_ROUND_KINDS - {"positive_more"}))
     benign = ("counter_reference_more", "everyday", "habits", "individual_more", "reclaimed")
     head_negation = replace(j15, negation=True, negation_stack=False, second_round=third)
+    best = replace(
+        head_negation,
+        negation_near=True,
+        blind_keep=EXCLUSION_WORDS,
+        second_round=tuple(sorted(THIRD_ROUND_KINDS)),
+    )
     return {
         f"{J15}, head's share 0.3 on posts naming no group": replace(j15, plain_share=0.3),
         f"{J15} + everyday posts": replace(j15, second_round=("everyday",)),
@@ -153,12 +160,9 @@ def fourth_round() -> dict[str, Any]:
             head_negation, negation_near=True, blind_keep=EXCLUSION_WORDS, blind_benign_weight=1.75
         ),
         f"{J15} + third round with more warm statements + negation of the next two words in the head only"
-        " + exclusion words": replace(
-            head_negation,
-            negation_near=True,
-            blind_keep=EXCLUSION_WORDS,
-            second_round=tuple(sorted(THIRD_ROUND_KINDS)),
-        ),
+        " + exclusion words": best,
+        f"{BEST}, head without character 5-grams": replace(best, blind_chars=False),
+        f"{BEST}, pieces not joined": replace(best, joins=False),
         "moderate + negation pairs + negation scope": replace(
             before, negation=True, second_round=("negation_pair",)
         ),
