@@ -23,9 +23,9 @@ class StackConfig:
     label_studio_port: int = 8090  # Label Studio (the moderators' review tool) of make up
     dashboard_port: int = 8095  # the platform over time (Evidently UI, devstack/dashboard.py) of make up
     airflow_schedules: bool = False  # make up: run the DAGs' daily schedules (off: runs start when triggered)
-    # make up: start Label Studio and the dashboard. Off, the stack is Airflow and MLflow only: Label
-    # Studio's start is most of make up's (about 70 of 130 s, measured on 2 busy cores), and nothing
-    # but the review DAG and the moderators need it.
+    # make up: start Label Studio and the dashboard. Off, the stack is Airflow and MLflow only: the two
+    # are about half of make up's start on an empty home (28 of 54 s, measured on 2 busy cores), and
+    # nothing but the review DAG and the moderators needs Label Studio.
     up_label_studio: bool = True
     up_dashboard: bool = True
     shared_dir: Path = REPO.parent / "shared"  # the real data beside the checkout (data/, schemas/)

@@ -6,6 +6,10 @@ Airflow's, and harmwatch only needs the client, ``label-studio-sdk``. Its state 
 ``$HARMWATCH_HOME/labelstudio/``; it binds to 127.0.0.1 only, and everything that would call out is off
 (usage analytics, the PyPI version check, Sentry error reporting in the server and the browser).
 
+A fresh home starts from a copy of an empty database with Label Studio's migrations applied
+(:func:`migrated_database`), built once per machine and Label Studio lock under
+``~/.cache/harmwatch/labelstudio/``: the migrations are about 34 CPU-s, most of a fresh start.
+
 After the server answers, :func:`bootstrap` creates the accounts (an admin and simulated moderators)
 and one personal access token each through ``devstack/labelstudio_bootstrap.py``, run by the Label Studio
 environment's Python. Credentials go to ``$HARMWATCH_HOME/run/labelstudio.json`` (mode 0600): the URL
@@ -22,12 +26,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -42,6 +49,21 @@ BOOTSTRAP = Path(__file__).with_name("labelstudio_bootstrap.py")
 ORGANIZATION = "harmwatch"
 ADMIN = "admin@harmwatch.local"
 PID_FILE, CREDENTIALS = "labelstudio.pid", "labelstudio.json"
+DATABASE = "label_studio.sqlite3"  # Label Studio's SQLite file in its data directory
+# Keyed by what was installed (Label Studio's lock pins Django too, whose own migrations are among them).
+LOCK = REPO / "requirements-labelstudio.lock"
+MIGRATED = (
+    Path.home()
+    / ".cache"
+    / "harmwatch"
+    / "labelstudio"
+    / f"{VERSION}-{hashlib.sha1(LOCK.read_bytes()).hexdigest()[:12] if LOCK.is_file() else 'unlocked'}"
+    / DATABASE
+)
+MIGRATE = (
+    "import django; from django.core.management import call_command; django.setup(); "
+    "call_command('migrate', '--no-color', verbosity=0)"
+)
 
 
 def moderator_email(i: int) -> str:
@@ -134,7 +156,7 @@ def bootstrap(home: Path, env: dict[str, str], moderators: int) -> tuple[Account
         {"email": e, "password": saved.get(e, {}).get("password") or secrets.token_urlsafe(12)}
         for e in emails
     ]
-    package = next(VENV.glob("lib/python3*/site-packages/label_studio"))  # its modules import each other
+    package = _package()
     proc = subprocess.run(
         [str(VENV / "bin" / "python"), str(BOOTSTRAP)],
         input=json.dumps({"organization": ORGANIZATION, "accounts": accounts}),
@@ -157,11 +179,52 @@ def bootstrap(home: Path, env: dict[str, str], moderators: int) -> tuple[Account
     return out[0], tuple(out[1:])
 
 
+def _package() -> Path:
+    """Label Studio's package folder: its modules import each other as top-level packages."""
+    return next(VENV.glob("lib/python3*/site-packages/label_studio"))
+
+
+def migrated_database(target: Path = MIGRATED, timeout: float = 600) -> Path:
+    """An empty Label Studio database with every migration applied (built once into ``target``).
+
+    Applying the migrations to a new database is the same work for every fresh home: about 34 CPU-s,
+    more than the rest of a start. The database holds only what the migrations write (content types,
+    permissions, the status of Label Studio's own data migrations), nothing of a home: its secret key
+    stays in the home's ``.env``. Built in a scratch folder and renamed into place, so two stacks
+    starting at once never see half a file.
+    """
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        env = server_env(Path(scratch), 0)
+        env.update(
+            DJANGO_SETTINGS_MODULE="label_studio.core.settings.label_studio", PYTHONPATH=str(_package())
+        )
+        proc = subprocess.run(
+            [str(VENV / "bin" / "python"), "-c", MIGRATE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"Label Studio's migrations failed: {last}")
+        os.replace(Path(scratch) / "labelstudio" / DATABASE, target)
+    return target
+
+
 def start(home: Path, port: int, moderators: int = 3, timeout: float = 300) -> Server:
-    """Start Label Studio on 127.0.0.1:``port`` (own session; PID in ``run/labelstudio.pid``)."""
+    """Start Label Studio on 127.0.0.1:``port`` (own session; PID in ``run/labelstudio.pid``); a fresh
+    home starts from :func:`migrated_database`."""
     run = home / "run"
     (run / "logs").mkdir(parents=True, exist_ok=True)
     env = server_env(home, port)
+    database = home / "labelstudio" / DATABASE
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated_database(), database)
     log = open(run / "logs" / "labelstudio.log", "ab")  # noqa: SIM115 - handed to the server process
     proc = subprocess.Popen(
         [str(executable()), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)],

@@ -58,8 +58,9 @@ os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] =
 # group left to the end would run alone while the other workers wait.
 SHARED_FIXTURE_DIRS = {"model", "pods", "drift", "spark"}
 # Files in different directories that share one such fixture are one group too: Label Studio (the
-# session's `label_studio`) takes about a minute of a core to start and set up its accounts, once per
-# worker that asks for it. Collection refuses a file that uses the fixture and is not in its group.
+# session's `label_studio`) takes about 15 CPU-s to start and set up its accounts (about 50 the first
+# time on a machine, which migrates its database), once per worker that asks for it. Collection
+# refuses a file that uses the fixture and is not in its group.
 SHARED_FIXTURE_FILES = {
     "label_studio": {
         "browser/test_review_ui.py",
@@ -79,7 +80,7 @@ LONGEST_FIRST = [
     "spark",  # ~4 min: test_predict's steps in process on the group's JVM (that file: 112 to 40 CPU-s)
     "browser/test_first_look.py",  # 112 CPU-s: a full-data day through `airflow dags test`, then `make up`
     "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
-    "label_studio",  # ~2 min: one Label Studio start (about 45 s) for its three files
+    "label_studio",  # ~1.5 min: one Label Studio start (about 18 s) for its three files
     "reliability/test_mlflow_outage.py",  # ~2.5 min
     "deploy/test_gitlab_ci.py",  # ~1.5 min: the clean clone's check job, 51 CPU-s (130 with all bytecode)
     "dags/test_dag_runs.py",  # 63 CPU-s: five `airflow dags test` runs

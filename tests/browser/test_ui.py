@@ -9,8 +9,8 @@ The stack is scripts/up.sh on its own HARMWATCH_HOME (seeded from the real datas
 scripts/down.sh stops it by PID afterwards. Tests run in file order on the same stack (days 1 to 4): one
 `make up` serves every check of the UIs that needs the scheduler, since starting a stack costs about a
 minute of the machine. These checks need Airflow and MLflow only, so the stack leaves out Label Studio and
-the dashboard (``HARMWATCH_UP_LABEL_STUDIO``, ``HARMWATCH_UP_DASHBOARD``), whose start is more than half of
-`make up`'s; tests/browser/test_first_look.py starts the whole stack and looks at Label Studio.
+the dashboard (``HARMWATCH_UP_LABEL_STUDIO``, ``HARMWATCH_UP_DASHBOARD``), about half of `make up`'s
+start; tests/browser/test_first_look.py starts the whole stack and looks at Label Studio.
 Screenshots go to ``test-artifacts/browser/``.
 """
 
