@@ -224,7 +224,8 @@ def start(home: Path, port: int, moderators: int = 3, timeout: float = 300) -> S
     database = home / "labelstudio" / DATABASE
     if not database.exists():
         database.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(migrated_database(), database)
+        with contextlib.suppress(OSError):  # no writable cache: Label Studio migrates the home itself
+            shutil.copyfile(migrated_database(), database)
     log = open(run / "logs" / "labelstudio.log", "ab")  # noqa: SIM115 - handed to the server process
     proc = subprocess.Popen(
         [str(executable()), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)],
