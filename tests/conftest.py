@@ -77,7 +77,7 @@ LONGEST_FIRST = [
     "pods",  # ~5 min
     "e2e/test_retrain_dag.py",  # ~4.5 min
     "reliability/test_crash_rerun_model.py",  # ~4 min
-    "spark",  # ~4 min: test_predict's steps in process on the group's JVM (that file: 112 to 40 CPU-s)
+    "spark",  # ~3.5 min (alone: 204 s, load 3): test_predict's steps in process on the group's JVM
     "browser/test_first_look.py",  # 112 CPU-s: a full-data day through `airflow dags test`, then `make up`
     "drift",  # 97 CPU-s: the pools (a stand-in champion fitted on the real posts), calibration
     "label_studio",  # ~1.5 min: one Label Studio start (about 18 s) for its three files
