@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devstack import run_checked
 from devstack.config import StackConfig
 from harmwatch.cli import parse_summary
 from harmwatch.config import settings_for
@@ -122,17 +123,8 @@ def settings(env: dict[str, str]) -> dict[str, Any]:
 def simulate(env: dict[str, str], start: str, days: int = 1, timeout: float = 600) -> dict[str, Any]:
     """Seed ``env``'s landing zone with ``harmwatch simulate``; its JSON summary, or RuntimeError."""
     harmwatch = env.get("HARMWATCH_BIN") or str(BIN / "harmwatch")
-    proc = subprocess.run(
-        [harmwatch, "simulate", "--start", start, "--days", str(days)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"harmwatch simulate exited {proc.returncode}: {last}")
-    return parse_summary(proc.stdout)
+    args = [harmwatch, "simulate", "--start", start, "--days", str(days)]
+    return parse_summary(run_checked(args, env, timeout, "harmwatch simulate"))
 
 
 def airflow(env: dict[str, str], *args: str, log: Path | None = None, check: bool = True) -> int:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack import run_checked
 from devstack.config import REPO, StackConfig
 
 VERSION = "1.23.2"
@@ -201,16 +202,7 @@ def migrated_database(target: Path = MIGRATED, timeout: float = 600) -> Path:
         env.update(
             DJANGO_SETTINGS_MODULE="label_studio.core.settings.label_studio", PYTHONPATH=str(_package())
         )
-        proc = subprocess.run(
-            [str(VENV / "bin" / "python"), "-c", MIGRATE],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            raise RuntimeError(f"Label Studio's migrations failed: {last}")
+        run_checked([str(VENV / "bin" / "python"), "-c", MIGRATE], env, timeout, "Label Studio's migrations")
         os.replace(Path(scratch) / "labelstudio" / DATABASE, target)
     return target
 
@@ -308,11 +300,7 @@ def push_queue(env: dict[str, str] | None = None, timeout: float = 900) -> dict[
     day = lake.read_json(catalog.TRAIN_LATEST).get("date")
     harmwatch = env.get("HARMWATCH_BIN") or str(Path(sys.executable).parent / "harmwatch")
     args = [harmwatch, "review-push", "--max-open", "0", *(["--date", day] if day else [])]
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"harmwatch review-push exited {proc.returncode}: {last}")
-    return parse_summary(proc.stdout)
+    return parse_summary(run_checked(args, env, timeout, "harmwatch review-push"))
 
 
 def main(argv: list[str] | None = None) -> int:
