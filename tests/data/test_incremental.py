@@ -288,3 +288,24 @@ def test_state_on_an_object_store_equals_the_local_one(hw_env, tmp_path):
     mine, theirs = _tables(open_store(settings.lake_uri), version), _tables(_Remote(remote_root), version)
     for name in incremental.COMMITTED:
         pd.testing.assert_frame_equal(mine[name], theirs[name], obj=name)
+
+
+def test_incremental_renewal_of_the_anchor_equals_the_full_plans(hw_env, tmp_path, monkeypatch):
+    """An incremental day reads only the anchor's keys, except when it renews the anchor: then the
+    renewal draws from the whole anchor as the full plan's does."""
+    monkeypatch.setenv("HARMWATCH_ACTOR", "lead-moderator")
+    settings = load_settings()
+    store = open_store(settings.lake_uri)
+    _lake_days(settings.lake_uri, range(PARTS - 1))
+    bd.run(settings, _args(incremental=True, engine="duckdb"))
+    _lake_days(settings.lake_uri, range(PARTS - 1, PARTS))
+    copy = tmp_path / "full"
+    shutil.copytree(settings.lake_uri, copy)
+    renew = {"renew_anchor": True, "reason": "slang moved on", "engine": "duckdb"}
+    renewed = bd.run(settings, _args(incremental=True, **renew))
+    full = bd.run(settings.model_copy(update={"lake_uri": str(copy)}), _args(**renew))
+    assert renewed["anchor_generation"] == full["anchor_generation"] == 1
+    for fact in ("train_version", "eval_version", "review_version", "rows_eval", "rows_train"):
+        assert renewed[fact] == full[fact], fact
+    anchor = store.read_parquet(f"{catalog.eval_snapshot(renewed['eval_version'])}/{catalog.EVAL_FILE}")
+    assert {"key", "text", "label", "post_id"} <= set(anchor.columns) and len(anchor) == renewed["rows_eval"]

@@ -47,7 +47,6 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational
-from harmwatch.data.dataset import EVAL_COLUMNS
 from harmwatch.data.holdout import window_start
 from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
 from harmwatch.data.tables import frozen_eval
@@ -377,7 +376,7 @@ def _text_facts(
     reporter reliability."""
     engine.frame("champion_scores", relational.champion_table(champion, policy))
     if frozen is not None:
-        engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
+        engine.frame("eval_snapshot", frozen[["key"]].astype("string"))  # what the SQL reads of it
     engine.con.execute("CREATE OR REPLACE TEMP VIEW labels_in AS SELECT * FROM s_labels")
     engine.table("moderated", relational.render("state/moderated", params))
     for table in ("conflicted_keys", "conflict_review"):
@@ -752,7 +751,7 @@ def run(
     )
     previous, why, folded, new = _fold_new_runs(engine, store, manifests, reviewed, policy, settings, args)
     date = _newest_day(engine, store, args.date)
-    frozen = frozen_eval(store)
+    frozen = frozen_eval(store, None if args.renew_anchor else ["key"])  # the rest is renewal's
     champion_version, basis, redecided = _decide_pending(
         engine, store, settings, args, policy, previous, frozen
     )

@@ -94,10 +94,11 @@ def read_predictions(lake: Store, days: set[str] | None, model_version: str) -> 
     return frame[["post_id", "label", "harmful_score"]].drop_duplicates("post_id", keep="last")
 
 
-def frozen_eval(store: Store) -> tuple[pd.DataFrame, dict] | None:
-    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot."""
+def frozen_eval(store: Store, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """The current anchor, if any: the newest generation (a renewal), else the first run's snapshot.
+    ``columns``: only these (a run that only keeps the anchor's texts out of training needs ``key``)."""
     manifests = store.committed(catalog.EVAL_SNAPSHOTS)
     if not manifests:
         return None
     m = min(manifests, key=lambda m: (-int(m.get("generation", 0)), m.get("date", ""), m.get("version", "")))
-    return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}"), m
+    return store.read_parquet(f"{m['prefix']}/{catalog.EVAL_FILE}", columns=columns), m
