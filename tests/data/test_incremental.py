@@ -309,3 +309,42 @@ def test_incremental_renewal_of_the_anchor_equals_the_full_plans(hw_env, tmp_pat
         assert renewed[fact] == full[fact], fact
     anchor = store.read_parquet(f"{catalog.eval_snapshot(renewed['eval_version'])}/{catalog.EVAL_FILE}")
     assert {"key", "text", "label", "post_id"} <= set(anchor.columns) and len(anchor) == renewed["rows_eval"]
+
+
+def test_texts_the_state_holds_once_come_back_where_they_differ():
+    """The state keeps a conflict's first text (``c_text``) and the champion's text of a report
+    (``p_text``) only where they differ from the moderated and weak-label texts: folded in two days, the
+    review rows and the texts the champion is asked about are the full plan's, word for word."""
+    policy = POLICIES["shipped"]
+    at = "2026-01-01T10:00:00Z"
+    lab = pd.DataFrame(  # one text, two labels: a conflict; read first is post b, the earliest post a
+        {
+            "post_id": ["b", "a", "c"],
+            "text": ["Some  Post", "some post", "Plain"],
+            "label": ["age", "gender", "age"],
+        }
+    ).assign(labelled_at=at, batch_dt="2026-01-01", source_file="l1")
+    rep = pd.DataFrame(  # the first report by id is read second
+        {
+            "report_id": ["r2", "r1", "r3"],
+            "post_id": ["x", "x", "y"],
+            "text": ["Only  Reported", "only reported", "Plain"],
+            "reporter_id": ["u1", "u2", "u3"],
+            "reason": ["age", "age", "age"],
+        }
+    ).assign(reported_at="2026-01-01T09:00:00Z", batch_dt="2026-01-01", source_file="r1")
+    days = [(lab.iloc[:1], rep.iloc[:1]), (lab.iloc[1:], rep.iloc[1:])]
+    parts = [
+        (_parts(lb, 1)[0].assign(_file=f"d{i}"), _parts(rp, 1)[0].assign(_file=f"d{i}"))
+        for i, (lb, rp) in enumerate(days)
+    ]
+    daily = _folded(parts, policy)
+    full = relational.DuckDB()
+    relational.assemble(lab, rep, None, policy, 0.2, 42, engine=full)
+    got, expected = daily.fetch("conflict_review", ["key"]), full.fetch("conflict_review", ["key"])
+    assert got["text"].tolist() == expected["text"].tolist() == ["Some  Post"]
+    pending = incremental.pending_texts(daily)
+    assert pending["text"].tolist() == relational.pending_texts(full)["text"].tolist() == ["Only  Reported"]
+    labels, reports = (_state(daily)[t].set_index("key") for t in ("labels", "reports"))
+    assert labels["c_text"].isna().tolist() == [True, False]  # "plain", "some post"
+    assert reports["p_text"].isna().tolist() == [False, True]  # "only reported", "plain"

@@ -55,7 +55,7 @@ from harmwatch.errors import DataError
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 3  # bump when a state table's columns or meaning change: older states are rebuilt
+STATE_FORMAT = 4  # bump when a state table's columns or meaning change: older states are rebuilt
 STATE_TABLES = ("labels", "votes", "reports", "record", "pairs", "reach")
 COMMITTED = (*STATE_TABLES, "decisions", "cohorts")
 RESULTS = {"decisions": "weak_label_decisions", "cohorts": "cohort_members"}  # committed, made each run

@@ -2,7 +2,7 @@
 -- the first text by label time, and why it waits (the full plan's conflict_review, read off the state).
 SELECT
     key,
-    c_text AS text,
+    coalesce(c_text, m_text) AS text,
     array_to_string(posts, '|') AS post_id,
     array_to_string(list_filter(labels, lambda x: x <> ''), '|') AS labels_seen,
     array_to_string(open_files, '|') AS source_files,

@@ -3,7 +3,8 @@
 -- rows are candidates again, and each fact is re-picked by the very order the full plan uses, so
 -- folding day by day equals deciding on the whole history.
 -- m_*: the earliest open row (labelled_at, post id, read order): the moderated label of a clean text.
--- c_*: the earliest open row (labelled_at, read order): the text a conflict's review row shows.
+-- c_*: the earliest open row (labelled_at, read order): the text a conflict's review row shows (c_text is
+--      NULL when it is m_text, as it nearly always is: the state holds each text once where it can).
 -- r_*: the newest row from a reviewed landing file (decided_labels): it settles the text.
 -- labels, posts, open_files: distinct values of the open rows; files: of every row.
 WITH fresh AS (
@@ -27,7 +28,7 @@ m_pick AS (
     ) WHERE place = 1
 ),
 c_cand AS (
-    SELECT key, c_text AS text, c_labelled_at AS labelled_at, c_file AS _file, c_rn AS _rn
+    SELECT key, coalesce(c_text, m_text) AS text, c_labelled_at AS labelled_at, c_file AS _file, c_rn AS _rn
     FROM old WHERE c_file IS NOT NULL
     UNION ALL
     SELECT key, text, labelled_at, _file, _rn FROM fresh WHERE NOT reviewed
@@ -85,7 +86,7 @@ SELECT
     s.key, s.first_batch, s.last_batch, s.first_seen, s.labels, s.posts, s.open_files, s.files,
     m.text AS m_text, m.label AS m_label, m.post_id AS m_post_id, m.batch_dt AS m_batch_dt,
     m.labelled_at AS m_labelled_at, m.source_file AS m_source_file, m._file AS m_file, m._rn AS m_rn,
-    c.text AS c_text, c.labelled_at AS c_labelled_at, c._file AS c_file, c._rn AS c_rn,
+    CASE WHEN c.text IS DISTINCT FROM m.text THEN c.text END AS c_text, c.labelled_at AS c_labelled_at, c._file AS c_file, c._rn AS c_rn,
     r.text AS r_text, r.label AS r_label, r.post_id AS r_post_id, r.batch_dt AS r_batch_dt,
     r.labelled_at AS r_labelled_at, r.source_file AS r_source_file, r._file AS r_file, r._rn AS r_rn
 FROM sets AS s

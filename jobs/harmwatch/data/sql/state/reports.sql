@@ -1,7 +1,8 @@
 -- Fold the new reports into the per-text report state (s_reports): the new rows of the texts the reports
 -- touch (they replace the old ones). The first report's text (by
 -- reported_at, report id, read order; w_*, what a weak label shows) and by reported_at and read order
--- (p_*, what the champion is asked about), the distinct posts, report ids and landing files, when it was
+-- (p_*, what the champion is asked about; p_text is NULL when it is w_text, as it nearly always is: the
+-- state holds each text once where it can), the distinct posts, report ids and landing files, when it was
 -- first reported and the newest batch its reports arrived in.
 WITH old AS (
     SELECT * FROM s_reports WHERE key IN (SELECT key FROM new_reports)
@@ -22,7 +23,7 @@ p_pick AS (
     SELECT * FROM (
         SELECT *, row_number() OVER (PARTITION BY key ORDER BY reported_at, _file, _rn) AS place
         FROM (
-            SELECT key, p_text AS text, p_reported_at AS reported_at, p_file AS _file, p_rn AS _rn FROM old
+            SELECT key, coalesce(p_text, w_text) AS text, p_reported_at AS reported_at, p_file AS _file, p_rn AS _rn FROM old
             UNION ALL
             SELECT key, text, reported_at, _file, _rn FROM new_reports
         )
@@ -55,7 +56,7 @@ SELECT
     s.key, s.first_seen, s.newest_batch, s.posts, s.report_ids, s.files,
     w.text AS w_text, w.reported_at AS w_reported_at, w.report_id AS w_report_id, w._file AS w_file,
     w._rn AS w_rn,
-    p.text AS p_text, p.reported_at AS p_reported_at, p._file AS p_file, p._rn AS p_rn
+    CASE WHEN p.text IS DISTINCT FROM w.text THEN p.text END AS p_text, p.reported_at AS p_reported_at, p._file AS p_file, p._rn AS p_rn
 FROM sets AS s
 JOIN w_pick AS w USING (key)
 JOIN p_pick AS p USING (key)
