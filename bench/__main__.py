@@ -41,6 +41,7 @@ SECTIONS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "drift_power": drift_power.run,
     "gates": gates.run,
     "moderation": moderation.run,
+    "moderation_bulk": moderation.run_bulk,
     "suite": suite.run,
     "review": review.run,
     "adversaries": adversaries.run,

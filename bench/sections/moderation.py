@@ -102,6 +102,7 @@ def options(source: Path) -> dict[str, Any]:
             second_round=("counter_reference", "individual", "non_protected_more"),
         ),
         **fourth_round(),
+        **{f"fifth round: {k}": v for k, v in fifth_round().items() if k != BEST},
     }
 
 
@@ -168,6 +169,109 @@ def fourth_round() -> dict[str, Any]:
         ),
         "moderate + third round + negation scope": replace(before, negation=True, second_round=third),
     }
+
+
+def fifth_round() -> dict[str, Any]:
+    """The fifth round's options, from the fourth round's best (``BEST``): the head's benign weight, and the
+    fourth round of template rows (``augmentation.FOURTH_ROUND_KINDS``: contempt without an insulting word,
+    counter-speech naming the insult beside a post endorsing it, strong words used harmlessly). Measured on
+    the development set with neutral statements near the flag line (``neutral_near``), fitted on the bulk
+    day's snapshot as well as on the source's fitting split (:func:`run_bulk`)."""
+    from harmwatch.model.augmentation import THIRD_ROUND_KINDS
+    from harmwatch.model.fitting import RECIPES
+
+    best = fourth_round()[f"{J15} + third round with more warm statements + negation of the next two words in"
+                          " the head only + exclusion words"]  # fmt: skip
+
+    def rows(*kinds: str) -> tuple[str, ...]:
+        return tuple(sorted(THIRD_ROUND_KINDS | set(kinds)))
+
+    return {
+        BEST: best,
+        f"{BEST}, head benign weight 1.75": replace(best, blind_benign_weight=1.75),
+        f"{BEST}, head benign weight 2": replace(best, blind_benign_weight=2.0),
+        f"{BEST} + contempt pairs": replace(best, second_round=rows("contempt_pair")),
+        f"{BEST} + contempt pairs + counter-speech naming the insult": replace(
+            best, second_round=rows("contempt_pair", "counter_naming")
+        ),
+        f"{BEST} + strong words used harmlessly": replace(best, second_round=rows("strong_benign")),
+        f"{BEST} + contempt pairs + counter-speech naming the insult, head benign weight 1.75": replace(
+            best, blind_benign_weight=1.75, second_round=rows("contempt_pair", "counter_naming")
+        ),
+        f"{BEST} + contempt pairs, head benign weight 1.75": replace(
+            best, blind_benign_weight=1.75, second_round=rows("contempt_pair")
+        ),
+        f"{BEST} + contempt pairs, head benign weight 2": replace(
+            best, blind_benign_weight=2.0, second_round=rows("contempt_pair")
+        ),
+        f"{BEST} + contempt pairs, head benign weight 1.75, the stack on its own rows": replace(
+            best, blind_benign_weight=1.75, second_round=rows("contempt_pair"), stack_own_rows=True
+        ),
+        "`moderate`, the stack on its own rows": replace(RECIPES["moderate"], stack_own_rows=True),
+    }
+
+
+BULK_SEEDS = (42, 1)  # the product seed, and one more
+
+
+def run_bulk(opts: Options, names: list[str] | None = None) -> dict[str, Any]:
+    """The fifth round's options (or ``names`` of them) fitted on the bulk day's training snapshot, what
+    the demo and the retrain DAG's first day train on (built by the steps from a simulated landing zone):
+    the anchor's macro-F1 on its frozen evaluation snapshot, the development set and the paired fairness
+    templates. A recipe whose development figures hold on the whole source can still fall short here, with
+    a fifth less data."""
+    from bench.core import BULK, fresh_home, run_step
+    from bench.sections.moderation_dev import dev_frame, dev_report
+    from harmwatch.data import catalog
+    from harmwatch.model.fairness import fairness_report, templates
+    from harmwatch.model.fitting import fit_model
+    from harmwatch.model.metrics import classification_metrics
+    from harmwatch.storage import open_store
+
+    with fresh_home(opts.source) as (home, env):
+        for step in ("ingest", "validate", "build-dataset"):
+            summary = run_step(step, ["--date", BULK], env)["summary"]
+        lake = open_store(str(home / "lake"))
+        train = lake.read_parquet(f"{catalog.train_snapshot(summary['train_version'])}/{catalog.TRAIN_FILE}")
+        ev = lake.read_parquet(f"{catalog.eval_snapshot(summary['eval_version'])}/{catalog.EVAL_FILE}")
+    dev, pairs = dev_frame(), templates()
+    out: dict[str, Any] = {
+        "rows_train": len(train),
+        "rows_eval": len(ev),
+        "dev_cases": len(dev),
+        "options": {},
+    }
+    for name, recipe in fifth_round().items():
+        if names and name not in names:
+            continue
+        runs = []
+        for seed in BULK_SEEDS:
+            cpu = time.process_time()
+            pipeline, _ = fit_model(train, seed, 1, recipe)
+            cpu = time.process_time() - cpu
+            report = dev_report(dev, pipeline.predict(dev[["text"]])["harmful_score"].to_numpy())
+            groups = pd.DataFrame(fairness_report(pairs, pipeline.predict(pairs[["text"]]))["groups"])
+            f1 = classification_metrics(ev["label"], pipeline.predict(ev[["text"]]))["macro_f1"]
+            runs.append(
+                {
+                    "seed": seed,
+                    "macro_f1": round(float(f1), 4),
+                    **{k: report[k] for k in ("overall", "hateful", "non_hateful", "worst_group_np")},
+                    **{
+                        k: report[k]
+                        for k in ("worst_group", "worst_functionality", "worst_functionality_right")
+                    },
+                    "bpsn_min": round(float(groups["bpsn_auc"].min()), 3),
+                    "fit_cpu_s": round(cpu, 1),
+                    "functionalities": report["functionalities"],
+                    "groups_np": report["groups_np"],
+                }
+            )
+            print(
+                f"moderation (bulk day): {name} seed {seed} (load {load1()}): {_brief(runs[-1])}", flush=True
+            )
+        out["options"][name] = {"median": summarise(runs), "runs": runs}
+    return out
 
 
 def split(source: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -289,4 +393,23 @@ def report_lines(result: dict[str, Any]) -> list[str]:
             f" | {m['bpsn_min']:.2f}"
             f" | {m['fit_cpu_s']:.1f} |"
         )
+    bulk = result.get("fifth_round_bulk_day")
+    if bulk:
+        lines += [
+            "",
+            f"The fifth round fitted on the bulk day's snapshot ({bulk['rows_train']:,} texts; seeds"
+            f" {bulk['seeds']}; anchor: its frozen evaluation snapshot; development set of"
+            f" {bulk['dev_cases']:,} cases):",
+            "",
+            "| option | anchor macro-F1 | dev overall | hateful | non-hateful | worst group"
+            " | worst functionality | BPSN min |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, opt in bulk["options"].items():
+            m = opt["median"]
+            lines.append(
+                f"| {name} | {m['macro_f1']:.4f} | {m['overall']:.3f} | {m['hateful']:.3f}"
+                f" | {m['non_hateful']:.3f} | {m['worst_group_np']:.2f}"
+                f" | {m['worst_functionality_right']:.2f} | {m['bpsn_min']:.2f} |"
+            )
     return lines

@@ -49,6 +49,32 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "The kindest people I know are {p}",
         ),
     ),
+    # neutral statements written the way hostile ones are (a group, "are", a generalisation, a strong
+    # word about something else): the posts a model flags when the group's name or the sentence's shape
+    # carries the score
+    "neutral_near": (
+        False,
+        (
+            "{P} are just people trying to get through the week like the rest of us",
+            "{P} are part of every community in this country",
+            "Most {p} I know work ridiculously long hours",
+            "{P} have every right to be angry about the housing crisis",
+            "Honestly {p} get blamed for everything and it is not fair",
+            "A lot of {p} had a really rough year, check in on your friends",
+            "{P} are not all the same, obviously, nobody is",
+            "Some {p} at my gym lift way more than me, humbling",
+            "The documentary followed three {p} looking for work after the factory shut",
+            "Genuinely curious, what do {p} think about the new bus routes?",
+            "Two {p} were attacked outside the station last night, police want witnesses",
+            "{P} have been fighting for fair pay at the warehouse for years",
+            "{P} are killing it at the regional games this season",
+            "{P} are sick of being asked where they are really from",
+            "Told my racist uncle that {p} are welcome at my table whether he likes it or not",
+            "Growing up, the other kids said horrible things about {p}, and I believed them",
+            "Is it true {p} get paid less for the same job? That's shocking if so",
+            "{P} fought hard for the rights they have now and they are not giving them back",
+        ),
+    ),
     "counter_speech": (
         False,
         (
@@ -316,7 +342,7 @@ def dev_report(frame: pd.DataFrame, harmful_score) -> dict:
     """Shares right (flag at 0.5 == expected): overall, hateful, non-hateful, per functionality, and per
     group the neutral and positive statements not flagged (the worst group is the gate's)."""
     right = (pd.Series(harmful_score, index=frame.index) >= 0.5) == frame["harmful"]
-    np_rows = frame["functionality"].isin(["neutral", "positive"])
+    np_rows = frame["functionality"].isin(["neutral", "neutral_near", "positive"])
     per_group = right[np_rows].groupby(frame.loc[np_rows, "group"]).mean()
     funcs = right.groupby(frame["functionality"]).mean()
     return {

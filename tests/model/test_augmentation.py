@@ -98,7 +98,8 @@ def test_optional_rows_train_only_a_recipe_that_asks_for_them():
     benign = negation["label"] == "not_cyberbullying"
     assert benign.sum() == (~benign).sum()
     # third round's paired frames: each group fills each frame once benign and once hostile
-    paired = full[full["kind"].isin(["negation_pair", "exclusion"])]
+    # and the fourth round's: contempt without an insult, counter-speech naming the insult it rejects
+    paired = full[full["kind"].isin(["negation_pair", "exclusion", "contempt_pair", "counter_naming"])]
     per_frame = paired.groupby(["template", "group"])["label"].agg(lambda s: (s == "not_cyberbullying").sum())
     assert len(paired) and (per_frame == 1).all()
     assert (paired.groupby(["template", "group"]).size() == 2).all()

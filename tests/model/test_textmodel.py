@@ -29,7 +29,7 @@ from harmwatch.model.textmodel import (
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 # The classes of a model fitted by the baseline recipe (no identity-blind head): what formats 1-4 hold.
 BASELINE_TYPES = [
-    t for t in SKOPS_TRUSTED_TYPES if not t.endswith((".IdentityMasker", ".SpellingNormaliser"))
+    t for t in SKOPS_TRUSTED_TYPES if not t.endswith((".IdentityMasker", ".SpellingNormaliser", ".StackRows"))
 ]
 
 
@@ -122,7 +122,9 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
 
     path = tmp_path / "model.skops"
     sio.dump(small_model, path)
-    assert sorted(sio.get_untrusted_types(file=path)) == sorted(SKOPS_TRUSTED_TYPES)
+    # every declared type but ``StackRows``, which only a recipe with ``stack_own_rows`` uses
+    default_types = [t for t in SKOPS_TRUSTED_TYPES if not t.endswith(".StackRows")]
+    assert sorted(sio.get_untrusted_types(file=path)) == sorted(default_types)
     with pytest.raises(Exception, match=r"[Uu]ntrusted"):
         sio.load(path)
     loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
@@ -197,6 +199,28 @@ def test_baseline_feature_layout_is_word_then_hashed_char_then_meta(baseline_mod
     features = baseline_model[:-1].transform(small_sample[["text"]].head(50))
     n_word = len(baseline_model.named_steps["features"].named_transformers_["word"].vocabulary_)
     assert features.shape[1] == n_word + CHAR_HASH_FEATURES + len(META_FEATURES)
+
+
+def test_rows_that_train_the_head_alone_leave_the_stacks_features_empty():
+    from harmwatch.model.textmodel import fit_features
+
+    frame = pd.DataFrame(
+        {"text": ["plain words here", "plain words again", "zebra quokka post", "zebra quokka"]}
+    )
+    pipe = build_pipeline(harm_mode="group", stack_own_rows=True)
+    features = fit_features(pipe, frame, head_only=np.array([False, False, True, True]))
+    named = pipe.named_steps["features"].named_transformers_
+    assert set(named["word"].transformer_.vocabulary_) == {"plain", "words", "plain words"}
+    n_stack = len(named["word"].transformer_.vocabulary_) + CHAR_HASH_FEATURES
+    assert features[:2, :n_stack].nnz and not features[2:, :n_stack].nnz  # the head's rows: no stack columns
+    assert features[2:, n_stack:].nnz  # but their head columns
+    # scoring reads every post; a fit that names no rows uses them all
+    assert pipe[:-1].transform(frame)[2:, :n_stack].nnz
+    every = build_pipeline(harm_mode="group", stack_own_rows=True)
+    fit_features(every, frame)
+    assert (
+        "zebra quokka" in every.named_steps["features"].named_transformers_["word"].transformer_.vocabulary_
+    )
 
 
 def test_identity_masker_removes_group_words_and_counts_them():

@@ -66,8 +66,13 @@ THIRD_ROUND_KINDS: frozenset[str] = frozenset(
         "positive_more",
     }
 )
+# The fourth round, paired so that a group's name and an insulting word carry no label by themselves:
+# contempt without an insulting word (``contempt_pair``: a fair or a contemptuous filler in one frame) and
+# counter-speech that names the abuse it rejects (``counter_naming``: the same insult rejected or endorsed).
+# And (``strong_benign``) a group named beside a strong word used in a harmless sense ("smashed the quiz").
+FOURTH_ROUND_KINDS: frozenset[str] = frozenset({"contempt_pair", "counter_naming", "strong_benign"})
 # Kinds of rows a recipe adds only when it names them (``Recipe.second_round``).
-OPTIONAL_KINDS: frozenset[str] = SECOND_ROUND_KINDS | THIRD_ROUND_KINDS
+OPTIONAL_KINDS: frozenset[str] = SECOND_ROUND_KINDS | THIRD_ROUND_KINDS | FOURTH_ROUND_KINDS
 
 
 def fill(template: str, people: str) -> str:
@@ -92,6 +97,7 @@ def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
         "negated": tpl.NEGATED,
         "counter_reference_more": tpl.COUNTER_REFERENCE_MORE,
         "positive_more": tpl.POSITIVE_MORE,
+        "strong_benign": tpl.STRONG_BENIGN,
     }
     for gid, (people, cls) in tpl.GROUPS.items():
         for kind, items in benign_group.items():
@@ -172,6 +178,10 @@ _TEMPLATE_CONTENT = (
     "NON_PROTECTED_HABITS",
     "RECLAIMED_INGROUP",
     "EVERYDAY",
+    "CONTEMPT_FRAMES",
+    "CONTEMPT_FILLERS",
+    "COUNTER_NAMING_PAIRS",
+    "STRONG_BENIGN",
 )
 
 
@@ -220,19 +230,27 @@ def _shared_frame_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[s
 def _third_round_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[str, str]]:
     """The third round's paired frames for the ``nth`` group, each with one filler of either kind: negation
     of verbs and nouns (kind ``negation_pair``: a benign filler negated is hostile, the group's class, a
-    hostile one negated is benign) and exclusion (kind ``exclusion``: a welcoming filler is benign, an
-    excluding one hostile)."""
+    hostile one negated is benign), exclusion (kind ``exclusion``: a welcoming filler is benign, an
+    excluding one hostile); and the fourth round's contempt without an insulting word (``contempt_pair``)
+    and counter-speech naming the insult it rejects, beside a post endorsing it (``counter_naming``)."""
     rows: list[dict[str, str]] = []
     for frames, (benign, hostile), name, kind, negated in (
         (tpl.NEGATION_VERB_FRAMES, tpl.NEGATION_VERBS, "negation_verb", "negation_pair", True),
         (tpl.NEGATION_NOUN_FRAMES, tpl.FILLERS["noun"], "negation_noun", "negation_pair", True),
         (tpl.EXCLUSION_FRAMES, tpl.EXCLUSION_FILLERS, "exclusion", "exclusion", False),
+        (tpl.CONTEMPT_FRAMES, tpl.CONTEMPT_FILLERS, "contempt", "contempt_pair", False),
     ):
         for f, frame in enumerate(frames):
             for fillers, harmful in ((benign, negated), (hostile, not negated)):
                 text = fill(frame.replace("{x}", fillers[(3 * nth + 5 * f) % len(fillers)]), people)
                 label = cls if harmful else BENIGN_CLASS
                 rows.append(dict(text=text, label=label, kind=kind, group=gid, template=f"{name}{f}"))
+    nouns = tpl.FILLERS["noun"][1]
+    for f, (rejecting, endorsing) in enumerate(tpl.COUNTER_NAMING_PAIRS):
+        x = nouns[(3 * nth + 5 * f) % len(nouns)]
+        for frame, label in ((rejecting, BENIGN_CLASS), (endorsing, cls)):
+            text = fill(frame.replace("{x}", x), people)
+            rows.append(dict(text=text, label=label, kind="counter_naming", group=gid, template=f"naming{f}"))
     return rows
 
 

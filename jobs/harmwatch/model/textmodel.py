@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from contextvars import ContextVar
 from operator import itemgetter
 from typing import Any
 
@@ -78,6 +79,7 @@ SKOPS_TRUSTED_TYPES: list[str] = [
     "harmwatch.model.textmodel.IdentityMasker",
     "harmwatch.model.textmodel.LogCountRatioClassifier",
     "harmwatch.model.textmodel.SpellingNormaliser",
+    "harmwatch.model.textmodel.StackRows",
     "harmwatch.model.textmodel.StackedTextClassifier",
     "harmwatch.model.textmodel.clean_frame",
     "harmwatch.model.textmodel.meta_features",
@@ -1029,14 +1031,54 @@ def _blind_stop_words(keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(w for w in BLIND_STOP_WORDS if w not in set(keep))
 
 
+# The rows of the fit under way that train the stack (``fit_features`` sets it; None: every row).
+_STACK_ROWS: ContextVar[np.ndarray | None] = ContextVar("stack_rows", default=None)
+
+
+class StackRows(TransformerMixin, BaseEstimator):
+    """One of the stack's feature transformers, in a pipeline with an identity-blind head: fitted on the rows
+    that train the stack, with the columns of the rows that train the head alone left empty.
+
+    Why: augmentation rows that name a group train the head only (in the stack they cost macro-F1), yet
+    their words were read, counted into the stack's vocabulary and weighted into its IDF, and their columns
+    thrown away: a sixth of the stack's vectorising in a fit for nothing. Scoring is unchanged: every post
+    is transformed. Outside a fit that names its rows (``fit_features``), every row is used.
+    """
+
+    def __init__(self, transformer: Any = None) -> None:
+        self.transformer = transformer
+
+    def fit(self, X, y=None) -> StackRows:
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None) -> Any:
+        rows = _STACK_ROWS.get()
+        self.transformer_ = clone(self.transformer)
+        if rows is None:
+            return self.transformer_.fit_transform(X)
+        part = sp.csr_matrix(self.transformer_.fit_transform(X.iloc[rows] if hasattr(X, "iloc") else X[rows]))
+        counts = np.zeros(len(X), dtype=np.int64)
+        counts[rows] = np.diff(part.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sp.csr_matrix((part.data, part.indices, indptr), shape=(len(X), part.shape[1]))
+
+    def transform(self, X) -> Any:
+        return self.transformer_.transform(X)
+
+
 def _features(
-    blind: list[tuple[str, Any, str]], negation: bool = False, near: bool = False
+    blind: list[tuple[str, Any, str]], negation: bool = False, near: bool = False, own_rows: bool = False
 ) -> ColumnTransformer:
-    """Every feature block of the ``text`` column, the identity-blind head's (``blind``) included."""
+    """Every feature block of the ``text`` column, the identity-blind head's (``blind``) included; with
+    ``own_rows`` the stack's word and character blocks are fitted on the stack's rows only (``StackRows``)."""
+    word, char = _word_tfidf(negation, near), _char_hashing()
+    if own_rows:
+        word, char = StackRows(word), StackRows(char)
     return ColumnTransformer(
         [
-            ("word", _word_tfidf(negation, near), "text"),
-            ("char", _char_hashing(), "text"),
+            ("word", word, "text"),
+            ("char", char, "text"),
             *blind,
             ("meta", FunctionTransformer(meta_features), "text"),
         ],
@@ -1077,6 +1119,7 @@ def build_pipeline(
     negation_stack: bool = True,
     negation_near: bool = False,
     blind_keep: tuple[str, ...] = (),
+    stack_own_rows: bool = False,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -1086,7 +1129,9 @@ def build_pipeline(
     ``normalise`` (one of ``NORMALISE``): which features read obfuscated spellings written plainly
     (:class:`SpellingNormaliser`, with ``glued``, ``split_glued``, ``joins`` and ``glued_min``);
     ``negation``: the head's word n-grams read a negation's scope apart (:func:`mark_negation`), and the
-    stack's too with ``negation_stack``; ``plain_share``: the head's share on posts naming no group.
+    stack's too with ``negation_stack``; ``plain_share``: the head's share on posts naming no group;
+    ``stack_own_rows`` (with a head): the stack's features are fitted without the rows that train the head
+    alone (:class:`StackRows`).
     The other options are those of ``harmwatch.model.fitting.Recipe``, which documents each.
     """
     _check_modes(normalise, harm_mode)
@@ -1099,7 +1144,10 @@ def build_pipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
             *([("spell", spell)] if normalise == "all" else []),
-            ("features", _features(blind, negation and negation_stack, negation_near)),
+            (
+                "features",
+                _features(blind, negation and negation_stack, negation_near, stack_own_rows and bool(blind)),
+            ),
             (
                 "clf",
                 StackedTextClassifier(
@@ -1116,10 +1164,16 @@ def build_pipeline(
     )
 
 
-def fit_features(pipeline: HarmfulContentPipeline, frame: pd.DataFrame) -> Any:
+def fit_features(pipeline: HarmfulContentPipeline, frame: pd.DataFrame, head_only: Any = None) -> Any:
     """Fit the cleaning and feature steps on ``frame`` and return its feature matrix; tells the classifier
-    how many identity-blind columns there are (0 without the head)."""
-    features = pipeline[:-1].fit_transform(frame[["text"]])  # the slice shares (and fits) the steps
+    how many identity-blind columns there are (0 without the head). Rows where the boolean ``head_only``
+    is true train the head alone: the stack's features are fitted without them and left empty there."""
+    rows = None if head_only is None else np.flatnonzero(~np.asarray(head_only, dtype=bool))
+    token = _STACK_ROWS.set(rows)
+    try:
+        features = pipeline[:-1].fit_transform(frame[["text"]])  # the slice shares (and fits) the steps
+    finally:
+        _STACK_ROWS.reset(token)
     named = pipeline.named_steps["features"].named_transformers_
     n_blind = 0
     if "blind" in named:

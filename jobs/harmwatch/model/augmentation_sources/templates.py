@@ -430,6 +430,81 @@ NEGATION_VERBS: tuple[tuple[str, ...], tuple[str, ...]] = (
     ("hate", "despise", "hurt", "insult", "mock", "look down on", "bully", "attack"),
 )
 
+# Contempt without an insulting word, paired: each frame once with a fair filler and once with a
+# contemptuous one (exclusion, "replacing", dehumanising comparisons), so the filler carries the label.
+CONTEMPT_FRAMES: tuple[str, ...] = (
+    "Mark my words, {people} {x}",
+    "Say what you like, {people} {x}",
+    "My mum always said {people} {x}",
+    "The way I see it {people} {x}",
+    "If you ask me {people} {x}",
+    "Round our way {people} {x}",
+)
+# (fair fillers, contemptuous fillers)
+CONTEMPT_FILLERS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "have made the high street busier and better",
+        "are just getting on with their lives",
+        "work as hard as anyone I know",
+        "are as much a part of this place as anybody",
+        "have been good for this town",
+        "look out for their neighbours",
+        "deserve a fair shake like everybody else",
+        "will always have a seat at our table",
+        "are the reason the community centre stays open",
+        "settle in and make friends fast",
+    ),
+    (
+        "breed like rabbits and take over",
+        "are taking over and nobody dares say it",
+        "should be sent back where they belong",
+        "will never fit in with decent folk",
+        "are slowly pushing the rest of us out",
+        "spread through a neighbourhood like mould",
+        "are like rats, where there's one there's a hundred",
+        "should keep to their own kind and stay away from ours",
+        "ruin every place they settle in",
+        "shouldn't be allowed to live next to normal families",
+    ),
+)
+
+# Not harmful: a group named beside a strong word used in a harmless sense (winning, struggling, being
+# wronged, being fed up): the words a bag of words reads as hostile whatever they are aimed at.
+STRONG_BENIGN: tuple[str, ...] = (
+    "{People} absolutely smashed the county quiz on Friday",
+    "{People} have been battling the council to save the swimming pool",
+    "{People} are fed up with being spoken about instead of spoken to",
+    "{People} were the target of a nasty scam this winter, watch out for each other",
+    "Three {people} lost their homes in the fire, there's a collection at the pub",
+    "{People} are furious about the rent rises and who can blame them",
+    "{People} stormed the charts this year with some brilliant records",
+    "{People} are struggling with the cost of everything at the moment",
+    "{People} have had a brutal few years and still show up for everyone",
+    "{People} are done putting up with broken promises from the council",
+    "{People} crushed it at the five-a-side tournament",
+    "Lots of {people} are worried sick about the hospital closing",
+)
+
+# Counter-speech that names the abuse it rejects, paired with a frame that endorses the same insult: the
+# group and the insult appear in both, the stance carries the label. ``{x}`` is a hostile noun filler.
+COUNTER_NAMING_PAIRS: tuple[tuple[str, str], ...] = (
+    (
+        "Calling {people} {x} is vile and I won't stay quiet about it",
+        "{People} are {x} and I won't stay quiet about it",
+    ),
+    ("Comparing {people} to {x} is dehumanising, stop it", "Comparing {people} to {x} is fair, look at them"),
+    (
+        "It's sickening how people here call {people} {x}",
+        "It's obvious to everyone here that {people} are {x}",
+    ),
+    ("The thread calling {people} {x} made me feel ill", "The thread calling {people} {x} was spot on"),
+    (
+        "Labelling {people} as {x} is hate, plain and simple",
+        "Labelling {people} as {x} is the truth, plain and simple",
+    ),
+    ("Shame on the account that called {people} {x}", "Credit to the account that called {people} {x}"),
+)
+
 # Not harmful: warm statements about a group in words the first templates lack (thanks, pride, joy).
 POSITIVE_MORE: tuple[str, ...] = (
     "Thankful every day for the {people} who took me in when I moved here",
