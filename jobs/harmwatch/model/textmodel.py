@@ -1140,6 +1140,10 @@ def build_pipeline(
         options = (blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
         blind = _blind_features(*options, glued, joins, negation, negation_near, blind_keep)
     spell = SpellingNormaliser(glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min)
+    head = {"blind_benign_weight": blind_benign_weight, "blind_meta": blind_meta, "head_share": head_share}
+    clf = StackedTextClassifier(
+        n_jobs=n_jobs, random_state=seed, harm_mode=harm_mode or "group", plain_share=plain_share, **head
+    )
     return HarmfulContentPipeline(
         [
             ("clean", FunctionTransformer(clean_frame)),
@@ -1148,18 +1152,7 @@ def build_pipeline(
                 "features",
                 _features(blind, negation and negation_stack, negation_near, stack_own_rows and bool(blind)),
             ),
-            (
-                "clf",
-                StackedTextClassifier(
-                    n_jobs=n_jobs,
-                    random_state=seed,
-                    harm_mode=harm_mode or "group",
-                    blind_benign_weight=blind_benign_weight,
-                    blind_meta=blind_meta,
-                    head_share=head_share,
-                    plain_share=plain_share,
-                ),
-            ),
+            ("clf", clf),
         ]
     )
 
