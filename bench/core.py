@@ -168,6 +168,21 @@ def fresh_home(source: Path, days: int = 1) -> Iterator[tuple[Path, dict[str, st
         shutil.rmtree(home, ignore_errors=True)
 
 
+def bulk_day_snapshots(source: Path) -> tuple[Any, Any]:
+    """(training, frozen evaluation) snapshots of the bulk day, as the DAG's first run builds them from
+    ``source`` in a fresh home: what the demo's first model is trained and gated on."""
+    from harmwatch.data import catalog
+    from harmwatch.storage import open_store
+
+    with fresh_home(source) as (home, env):
+        for step in ("ingest", "validate", "build-dataset"):
+            summary = run_step(step, ["--date", BULK], env)["summary"]
+        lake = open_store(str(home / "lake"))
+        train = lake.read_parquet(f"{catalog.train_snapshot(summary['train_version'])}/{catalog.TRAIN_FILE}")
+        ev = lake.read_parquet(f"{catalog.eval_snapshot(summary['eval_version'])}/{catalog.EVAL_FILE}")
+    return train, ev
+
+
 def label(rec: dict[str, Any]) -> str:
     """A step with its phase (``train (day 2)``): the same command measured in different situations."""
     return rec["step"] + (f" ({rec['phase']})" if rec.get("phase") else "")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.core import BULK, Options, fresh_home, load1, run_step
+from bench.core import Options, bulk_day_snapshots, load1
 
 SEEDS = (1, 2, 3, 4, 5)
 
@@ -48,34 +48,27 @@ def brief(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(opts: Options) -> dict[str, Any]:
-    from harmwatch.data import catalog
     from harmwatch.model.fitting import fit_model
-    from harmwatch.storage import open_store
 
     seeds = SEEDS[:2] if opts.repeats <= 1 else SEEDS
     out: dict[str, Any] = {"seeds": {}, "degenerate": {}}
-    with fresh_home(opts.source) as (home, env):
-        for step in ("ingest", "validate", "build-dataset"):
-            summary = run_step(step, ["--date", BULK], env)["summary"]
-        lake = open_store(str(home / "lake"))
-        train = lake.read_parquet(f"{catalog.train_snapshot(summary['train_version'])}/{catalog.TRAIN_FILE}")
-        ev = lake.read_parquet(f"{catalog.eval_snapshot(summary['eval_version'])}/{catalog.EVAL_FILE}")
-        for seed in seeds:
-            started = time.perf_counter()
-            pipeline, _ = fit_model(train, seed, None)
-            out["seeds"][seed] = measure(pipeline, ev)
-            print(
-                f"gates: seed {seed} ({time.perf_counter() - started:.0f} s, load {load1()}): "
-                f"{brief(out['seeds'][seed])}",
-                flush=True,
-            )
-        rng = np.random.default_rng(0)
-        shuffled = train.assign(label=rng.permutation(train["label"].to_numpy()))
-        tiny = train.groupby("label", group_keys=False).sample(n=50, random_state=0)
-        for name, frame in (("shuffled_labels", shuffled), ("300_posts", tiny)):
-            pipeline, _ = fit_model(frame, 0, None)
-            out["degenerate"][name] = measure(pipeline, ev)
-            print(f"gates: {name}: {brief(out['degenerate'][name])}", flush=True)
+    train, ev = bulk_day_snapshots(opts.source)
+    for seed in seeds:
+        started = time.perf_counter()
+        pipeline, _ = fit_model(train, seed, None)
+        out["seeds"][seed] = measure(pipeline, ev)
+        print(
+            f"gates: seed {seed} ({time.perf_counter() - started:.0f} s, load {load1()}): "
+            f"{brief(out['seeds'][seed])}",
+            flush=True,
+        )
+    rng = np.random.default_rng(0)
+    shuffled = train.assign(label=rng.permutation(train["label"].to_numpy()))
+    tiny = train.groupby("label", group_keys=False).sample(n=50, random_state=0)
+    for name, frame in (("shuffled_labels", shuffled), ("300_posts", tiny)):
+        pipeline, _ = fit_model(frame, 0, None)
+        out["degenerate"][name] = measure(pipeline, ev)
+        print(f"gates: {name}: {brief(out['degenerate'][name])}", flush=True)
     good = list(out["seeds"].values())
     out["good_min"] = {
         "golden": {k: min(g["golden"][k] for g in good) for k in good[0]["golden"]},

@@ -220,20 +220,13 @@ def run_bulk(opts: Options, names: list[str] | None = None) -> dict[str, Any]:
     the anchor's macro-F1 on its frozen evaluation snapshot, the development set and the paired fairness
     templates. A recipe whose development figures hold on the whole source can still fall short here, with
     a fifth less data."""
-    from bench.core import BULK, fresh_home, run_step
+    from bench.core import bulk_day_snapshots
     from bench.sections.moderation_dev import dev_frame, dev_report
-    from harmwatch.data import catalog
     from harmwatch.model.fairness import fairness_report, templates
     from harmwatch.model.fitting import fit_model
     from harmwatch.model.metrics import classification_metrics
-    from harmwatch.storage import open_store
 
-    with fresh_home(opts.source) as (home, env):
-        for step in ("ingest", "validate", "build-dataset"):
-            summary = run_step(step, ["--date", BULK], env)["summary"]
-        lake = open_store(str(home / "lake"))
-        train = lake.read_parquet(f"{catalog.train_snapshot(summary['train_version'])}/{catalog.TRAIN_FILE}")
-        ev = lake.read_parquet(f"{catalog.eval_snapshot(summary['eval_version'])}/{catalog.EVAL_FILE}")
+    train, ev = bulk_day_snapshots(opts.source)
     dev, pairs = dev_frame(), templates()
     out: dict[str, Any] = {
         "rows_train": len(train),
@@ -365,6 +358,14 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k not in ("functionalities", "groups_np")}
 
 
+def _option_row(name: str, m: dict[str, Any]) -> str:
+    """One option's medians as a table row, up to its worst-group, functionality and BPSN columns."""
+    return (
+        f"| {name} | {m['macro_f1']:.4f} | {m['overall']:.3f} | {m['hateful']:.3f} | {m['non_hateful']:.3f}"
+        f" | {m['worst_group_np']:.2f} | {m['worst_functionality_right']:.2f} | {m['bpsn_min']:.2f} |"
+    )
+
+
 def report_lines(result: dict[str, Any]) -> list[str]:
     """The options table for the report (medians over seeds)."""
     lines = [
@@ -386,13 +387,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, opt in result["options"].items():
-        m = opt["median"]
-        lines.append(
-            f"| {name} | {m['macro_f1']:.4f} | {m['overall']:.3f} | {m['hateful']:.3f}"
-            f" | {m['non_hateful']:.3f} | {m['worst_group_np']:.2f} | {m['worst_functionality_right']:.2f}"
-            f" | {m['bpsn_min']:.2f}"
-            f" | {m['fit_cpu_s']:.1f} |"
-        )
+        lines.append(_option_row(name, opt["median"]) + f" {opt['median']['fit_cpu_s']:.1f} |")
     bulk = result.get("fifth_round_bulk_day")
     if bulk:
         lines += [
@@ -405,11 +400,5 @@ def report_lines(result: dict[str, Any]) -> list[str]:
             " | worst functionality | BPSN min |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name, opt in bulk["options"].items():
-            m = opt["median"]
-            lines.append(
-                f"| {name} | {m['macro_f1']:.4f} | {m['overall']:.3f} | {m['hateful']:.3f}"
-                f" | {m['non_hateful']:.3f} | {m['worst_group_np']:.2f}"
-                f" | {m['worst_functionality_right']:.2f} | {m['bpsn_min']:.2f} |"
-            )
+        lines += [_option_row(name, opt["median"]) for name, opt in bulk["options"].items()]
     return lines
