@@ -695,8 +695,8 @@ def _weights_for_scoring(models: list[Any]) -> None:
                 setattr(model, attr, np.asfortranarray(getattr(model, attr)))
 
 
-def _fit_one(learner: BaseEstimator, X, y, rows):
-    return clone(learner).fit(X[rows], y[rows]) if rows is not None else clone(learner).fit(X, y)
+def _fit_one(learner: BaseEstimator, X, y):
+    return clone(learner).fit(X, y)
 
 
 class StackedTextClassifier(ClassifierMixin, BaseEstimator):
@@ -801,31 +801,33 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
 
         blocks, meta = self._split(X)
         y = np.asarray(y)
+        all_blocks, all_y, all_meta = blocks, y, meta
         if head_only is not None and np.any(head_only):
-            all_blocks, all_y = blocks, y
             keep = ~np.asarray(head_only, dtype=bool)
-            blocks, meta, y = {k: v[keep] for k, v in blocks.items()}, meta[keep], y[keep]
-        else:
-            all_blocks, all_y = blocks, y
+            blocks, meta, y = {k: blocks[k][keep] for k in ("all", "word")}, meta[keep], y[keep]
         self.classes_ = np.unique(y)
         learners = _base_learners(self.random_state)
         splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(meta, y))
-        jobs = [
-            (est, block, rows)
-            for _n, est, _m, block in learners
-            for rows in [*(tr for tr, _te in folds), None]
-        ]
+        # Each fold's rows of a block sliced once (fit and held-out side): learners on a block share them.
+        used = {b for *_r, b in learners}
+        parts = {(b, i, s): blocks[b][rows[s]] for b in used for i, rows in enumerate(folds) for s in (0, 1)}
+        jobs = [(est, block, i) for _n, est, _m, block in learners for i in [*range(self.n_folds), None]]
         # liblinear/SGD/NumPy release the GIL: threads parallelise without copying the matrix.
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_one)(est, blocks[block], y, rows) for est, block, rows in jobs
+            delayed(_fit_one)(
+                est, blocks[block] if i is None else parts[block, i, 0], y if i is None else y[folds[i][0]]
+            )
+            for est, block, i in jobs
         )
         per = self.n_folds + 1
         oof = np.zeros((meta.shape[0], len(learners) * len(self.classes_)))
         for i, (_n, _e, method, block) in enumerate(learners):
             cols = slice(i * len(self.classes_), (i + 1) * len(self.classes_))
-            for model, (_tr, te) in zip(fitted[i * per : i * per + self.n_folds], folds, strict=True):
-                oof[te, cols] = getattr(model, method)(blocks[block][te])
+            for k, (model, (_tr, te)) in enumerate(
+                zip(fitted[i * per : i * per + self.n_folds], folds, strict=True)
+            ):
+                oof[te, cols] = getattr(model, method)(parts[block, k, 1])
         self.base_models_ = [fitted[i * per + self.n_folds] for i in range(len(learners))]
         self.learner_specs_ = [(method, block) for _n, _e, method, block in learners]
         self.format_version_ = MODEL_FORMAT
@@ -843,7 +845,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         with _one_openmp_thread():
             self.stacker_ = stacker.fit(np.hstack([oof, meta]), y)
         if self.n_blind:
-            self.blind_head_ = self._fit_blind(all_blocks, all_y, self._split(X)[1], head_weight)
+            self.blind_head_ = self._fit_blind(all_blocks, all_y, all_meta, head_weight)
         return self
 
     def _head_input(self, blocks, meta) -> Any:
