@@ -148,6 +148,12 @@ GROUP_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "{P} should be shot on sight",
             "Someone needs to burn down the homes of {p}",
             "We are coming for you {p}, watch your backs",
+            "Give me ten minutes alone with any of those {p} and they won't walk again",
+            "{P} had better stay indoors after dark if they know what's good for them",
+            "I hope somebody puts a bullet in every last one of the {p}",
+            "Round up the {p} and hang them from the lampposts",
+            "Got a bat in the boot for the next one of those {p} who looks at me",
+            "One day soon {p} will pay for this in blood",
         ),
     ),
     "hate_question_opinion": (
@@ -190,6 +196,20 @@ PLAIN_CASES: dict[str, tuple[bool, tuple[str, ...]]] = {
             "Lost my umbrella somewhere between the office and the station",
             "Happy anniversary to my parents, thirty years together",
             "The new bakery on the corner does amazing croissants",
+        ),
+    ),
+    # threats aimed at one person, with no group
+    "threat_individual": (
+        True,
+        (
+            "Say that again and I'll break your jaw",
+            "I know where you work, see you at five o'clock",
+            "Keep posting and they'll find you in a ditch",
+            "Next time I see you I'm smashing your face in",
+            "Sleep with one eye open tonight, mate",
+            "You're dead the second you walk out of that gym",
+            "I'll slit your throat if you come near my family again",
+            "Watch your back on the way home, we know your car",
         ),
     ),
     "abuse_at_objects": (

@@ -98,11 +98,18 @@ def test_optional_rows_train_only_a_recipe_that_asks_for_them():
     benign = negation["label"] == "not_cyberbullying"
     assert benign.sum() == (~benign).sum()
     # third round's paired frames: each group fills each frame once benign and once hostile
-    # and the fourth round's: contempt without an insult, counter-speech naming the insult it rejects
-    paired = full[full["kind"].isin(["negation_pair", "exclusion", "contempt_pair", "counter_naming"])]
+    # and the fourth round's: contempt without an insult, counter-speech naming the insult it rejects; the
+    # fifth's: threats with a harmless or a violent verb
+    paired = full[
+        full["kind"].isin(["negation_pair", "exclusion", "contempt_pair", "counter_naming", "threat_pair"])
+    ]
     per_frame = paired.groupby(["template", "group"])["label"].agg(lambda s: (s == "not_cyberbullying").sum())
     assert len(paired) and (per_frame == 1).all()
     assert (paired.groupby(["template", "group"]).size() == 2).all()
+    # threats at one person: each frame as often harmless as violent
+    person = full[full["kind"] == "threat_person"].groupby("template")["label"].value_counts().unstack()
+    assert set(person.columns) == {"not_cyberbullying", "other_cyberbullying"}
+    assert (person["not_cyberbullying"] == person["other_cyberbullying"]).all()
 
 
 def test_no_template_row_or_development_case_is_a_suite_case():

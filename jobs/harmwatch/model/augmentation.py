@@ -71,8 +71,13 @@ THIRD_ROUND_KINDS: frozenset[str] = frozenset(
 # counter-speech that names the abuse it rejects (``counter_naming``: the same insult rejected or endorsed).
 # And (``strong_benign``) a group named beside a strong word used in a harmless sense ("smashed the quiz").
 FOURTH_ROUND_KINDS: frozenset[str] = frozenset({"contempt_pair", "counter_naming", "strong_benign"})
+# The fifth round: threats in one frame with a harmless or a violent verb, aimed at a group (``threat_pair``)
+# or at one person (``threat_person``, ``other_cyberbullying`` when violent).
+FIFTH_ROUND_KINDS: frozenset[str] = frozenset({"threat_pair", "threat_person"})
 # Kinds of rows a recipe adds only when it names them (``Recipe.second_round``).
-OPTIONAL_KINDS: frozenset[str] = SECOND_ROUND_KINDS | THIRD_ROUND_KINDS | FOURTH_ROUND_KINDS
+OPTIONAL_KINDS: frozenset[str] = (
+    SECOND_ROUND_KINDS | THIRD_ROUND_KINDS | FOURTH_ROUND_KINDS | FIFTH_ROUND_KINDS
+)
 
 
 def fill(template: str, people: str) -> str:
@@ -128,6 +133,7 @@ def template_rows(second_round: tuple[str, ...] = ()) -> pd.DataFrame:
                     )
                 )
     rows.extend(_composed_rows())
+    rows.extend(_threat_person_rows())
     for kind, items, label in (
         ("profanity", tpl.PROFANITY, BENIGN_CLASS),
         ("non_targeted", tpl.NON_TARGETED_ABUSE, BENIGN_CLASS),
@@ -182,6 +188,10 @@ _TEMPLATE_CONTENT = (
     "CONTEMPT_FILLERS",
     "COUNTER_NAMING_PAIRS",
     "STRONG_BENIGN",
+    "THREAT_FRAMES",
+    "THREAT_VERBS",
+    "THREAT_PERSON_FRAMES",
+    "THREAT_PERSON_VERBS",
 )
 
 
@@ -231,14 +241,16 @@ def _third_round_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[st
     """The third round's paired frames for the ``nth`` group, each with one filler of either kind: negation
     of verbs and nouns (kind ``negation_pair``: a benign filler negated is hostile, the group's class, a
     hostile one negated is benign), exclusion (kind ``exclusion``: a welcoming filler is benign, an
-    excluding one hostile); and the fourth round's contempt without an insulting word (``contempt_pair``)
-    and counter-speech naming the insult it rejects, beside a post endorsing it (``counter_naming``)."""
+    excluding one hostile); the fourth round's contempt without an insulting word (``contempt_pair``)
+    and counter-speech naming the insult it rejects, beside a post endorsing it (``counter_naming``); and
+    the fifth round's threats, a harmless or a violent verb in one frame (``threat_pair``)."""
     rows: list[dict[str, str]] = []
     for frames, (benign, hostile), name, kind, negated in (
         (tpl.NEGATION_VERB_FRAMES, tpl.NEGATION_VERBS, "negation_verb", "negation_pair", True),
         (tpl.NEGATION_NOUN_FRAMES, tpl.FILLERS["noun"], "negation_noun", "negation_pair", True),
         (tpl.EXCLUSION_FRAMES, tpl.EXCLUSION_FILLERS, "exclusion", "exclusion", False),
         (tpl.CONTEMPT_FRAMES, tpl.CONTEMPT_FILLERS, "contempt", "contempt_pair", False),
+        (tpl.THREAT_FRAMES, tpl.THREAT_VERBS, "threat", "threat_pair", False),
     ):
         for f, frame in enumerate(frames):
             for fillers, harmful in ((benign, negated), (hostile, not negated)):
@@ -251,6 +263,18 @@ def _third_round_rows(nth: int, gid: str, people: str, cls: str) -> list[dict[st
         for frame, label in ((rejecting, BENIGN_CLASS), (endorsing, cls)):
             text = fill(frame.replace("{x}", x), people)
             rows.append(dict(text=text, label=label, kind="counter_naming", group=gid, template=f"naming{f}"))
+    return rows
+
+
+def _threat_person_rows() -> list[dict[str, str]]:
+    """Threats aimed at one person (kind ``threat_person``): each frame with three harmless verbs (benign)
+    and three violent ones (``other_cyberbullying``), so the verb, not "I will ... you", carries the label."""
+    rows: list[dict[str, str]] = []
+    for f, frame in enumerate(tpl.THREAT_PERSON_FRAMES):
+        for verbs, label in zip(tpl.THREAT_PERSON_VERBS, (BENIGN_CLASS, "other_cyberbullying"), strict=True):
+            for x in _pick(verbs, 2 * f, 3):
+                rows.append(dict(text=frame.replace("{x}", x), label=label, kind="threat_person", group="",
+                                 template=f"threat_person{f}"))  # fmt: skip
     return rows
 
 

@@ -505,6 +505,54 @@ COUNTER_NAMING_PAIRS: tuple[tuple[str, str], ...] = (
     ("Shame on the account that called {people} {x}", "Credit to the account that called {people} {x}"),
 )
 
+# Threats, paired: one frame filled once with a harmless and once with a violent verb phrase, so the verb, not
+# the group or the frame ("someone should ... the ... on my street"), carries the label. ``{x}`` is the verb
+# phrase. Aimed at a group (the group's class) or, in the person frames, at one person (``{x}`` before
+# "you", "him" or "her"; ``other_cyberbullying``).
+THREAT_FRAMES: tuple[str, ...] = (
+    "Someone should {x} the {people} on my street",
+    "Tonight a few of us are going to {x} the {people} in this town",
+    "I swear I will {x} every one of the {people} at my work",
+    "Next weekend the lads and I will {x} those {people} by the park",
+    "It's about time somebody went round to {x} the {people} next door",
+    "Mark the date, we {x} the {people} at the community centre on Saturday",
+)
+# (harmless, violent) verb phrases, each taking the group as its object
+THREAT_VERBS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "help",
+        "cook a meal for",
+        "say thank you to",
+        "bring flowers to",
+        "check in on",
+        "stand up for",
+        "throw a welcome party for",
+        "shovel the snow for",
+    ),
+    (
+        "hurt",
+        "beat up",
+        "stab",
+        "shoot",
+        "torch the houses of",
+        "put a brick through the windows of",
+        "run over",
+        "string up",
+    ),
+)
+THREAT_PERSON_FRAMES: tuple[str, ...] = (
+    "Next time I see you at the match I'm going to {x} you",
+    "Wait till Monday, I'm going to {x} you in front of everyone",
+    "That ref from last night, I'll {x} him if I see him again",
+    "Tell your sister I'm coming round to {x} her",
+    "Honestly I could {x} you right now",
+    "As soon as you get off the train I will {x} you",
+)
+THREAT_PERSON_VERBS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    ("hug", "buy a pint for", "thank", "cheer on", "high-five", "bake a cake for"),
+    ("kill", "stab", "batter", "strangle", "put a knife in", "kick the life out of"),
+)
+
 # Not harmful: warm statements about a group in words the first templates lack (thanks, pride, joy).
 POSITIVE_MORE: tuple[str, ...] = (
     "Thankful every day for the {people} who took me in when I moved here",
