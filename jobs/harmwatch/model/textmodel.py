@@ -1045,6 +1045,11 @@ class StackRows(TransformerMixin, BaseEstimator):
     their words were read, counted into the stack's vocabulary and weighted into its IDF, and their columns
     thrown away: a sixth of the stack's vectorising in a fit for nothing. Scoring is unchanged: every post
     is transformed. Outside a fit that names its rows (``fit_features``), every row is used.
+
+    The rows come through a context variable that ``fit_features`` sets in the calling thread. That works
+    because the ``ColumnTransformer`` holding this runs its transformers in that thread (it has no
+    ``n_jobs``). Given ``n_jobs``, its workers would not see the variable and this would fit on every row,
+    silently: turn this option on only without it.
     """
 
     def __init__(self, transformer: Any = None) -> None:
