@@ -9,12 +9,14 @@ compared without their file lists).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harmwatch.data import catalog
+from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, write_case
 from tests.spark.conftest import comparable, engine_env, folder_rows, manifests, step
@@ -36,19 +38,29 @@ DATASETS = [
 ]
 
 
-def run_both(tmp: Path, landing: Path, commands: list[list[str]]) -> dict[str, dict]:
-    """Each command on each engine, in order; per engine its home and every (code, summary)."""
+def run_both(tmp: Path, landing: Path, commands: list[list[str]], mixed: bool = False) -> dict[str, dict]:
+    """Each command on each engine, in order; per engine its home and every (code, summary). With
+    ``mixed``, a copy of the Spark home after its first command (ingest) runs the rest on DuckDB, as
+    ``engine=auto`` does with a landing day over its size limit whose Parquet is under it."""
     out = {}
     for engine in ENGINES:
         home = tmp / engine
         env = engine_env(home, landing, engine)
-        results = [step(env, *cmd)[:2] for cmd in commands]
+        results = [step(env, *commands[0])[:2]]
+        if mixed and engine == "spark":
+            shutil.copytree(home, tmp / "mixed")
+        results += [step(env, *cmd)[:2] for cmd in commands[1:]]
         out[engine] = {"home": home, "lake": str(home / "lake"), "results": results}
+    if mixed:
+        home = tmp / "mixed"
+        env = engine_env(home, landing, "duckdb")
+        results = [out["spark"]["results"][0], *(step(env, *cmd)[:2] for cmd in commands[1:])]
+        out["mixed"] = {"home": home, "lake": str(home / "lake"), "results": results}
     return out
 
 
-def assert_same_lake(both: dict[str, dict], folders: list[str]) -> None:
-    pandas_run, spark_run = both["pandas"], both["spark"]
+def assert_same_lake(both: dict[str, dict], folders: list[str], other: str = "spark") -> None:
+    pandas_run, spark_run = both["pandas"], both[other]
     for folder in folders:
         expected = folder_rows(pandas_run["lake"], folder)
         got = folder_rows(spark_run["lake"], folder)
@@ -59,10 +71,10 @@ def assert_same_lake(both: dict[str, dict], folders: list[str]) -> None:
         assert got_meta == expected_meta, folder
 
 
-def assert_same_summaries(both: dict[str, dict]) -> None:
-    for (pcode, psum), (scode, ssum) in zip(both["pandas"]["results"], both["spark"]["results"], strict=True):
+def assert_same_summaries(both: dict[str, dict], other: str = "spark") -> None:
+    for (pcode, psum), (scode, ssum) in zip(both["pandas"]["results"], both[other]["results"], strict=True):
         assert scode == pcode
-        assert comparable(ssum, both["spark"]["home"]) == comparable(psum, both["pandas"]["home"])
+        assert comparable(ssum, both[other]["home"]) == comparable(psum, both["pandas"]["home"])
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +92,7 @@ def real(tmp_path_factory, source_csv, java) -> dict[str, dict]:
     sim = tmp / "sim"
     proc = run_cli("simulate", env={"HARMWATCH_HOME": str(sim), "HARMWATCH_SOURCE_CSV": str(source_csv)})
     assert proc.returncode == 0, proc.stderr
-    return run_both(tmp, sim / "landing", [["ingest"], ["validate"], ["build-dataset"]])
+    return run_both(tmp, sim / "landing", [["ingest"], ["validate"], ["build-dataset"]], mixed=True)
 
 
 def test_broken_corpus_same_lake_quarantine_datasets_and_summaries(broken):
@@ -97,3 +109,13 @@ def test_real_dataset_same_lake_quarantine_datasets_and_summaries(real):
     assert ingested["engine"] == validated["engine"] == built["engine"] == "spark"
     assert built["weak_labels_accepted"] > 0 and built["rows_review"] > 0  # the policy had work to do
     assert validated["rows_in"] == validated["rows_valid"] + validated["rows_quarantined"]
+
+
+def test_a_spark_ingest_validated_and_built_in_one_process_gives_the_same_lake(real):
+    """Spark writes a run as part files; validate and build-dataset on DuckDB read every one of them."""
+    lake = open_store(real["mixed"]["lake"])
+    parts = [len(m["files"]) for k in catalog.KINDS for m in lake.committed(catalog.ingest_runs(k))]
+    assert max(parts) > 1, parts
+    assert_same_lake(real, FOLDERS + DATASETS, other="mixed")
+    assert_same_summaries(real, other="mixed")
+    assert [s["engine"] for _code, s in real["mixed"]["results"][1:]] == ["duckdb", "duckdb"]

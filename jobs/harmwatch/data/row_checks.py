@@ -16,6 +16,7 @@ against. Only the per-file batch summary goes through Great Expectations at run 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pandas as pd
@@ -266,26 +267,32 @@ def check_rows(frame: pd.DataFrame, kind: str, bounds: Bounds, as_of: float) -> 
 
 
 def check_parquet(
-    path: str,
+    paths: str | list[str],
     kind: str,
     bounds: Bounds,
     as_of: float,
     memory_limit: str | None = None,
     threads: int | None = None,
 ) -> tuple[pd.DataFrame, list, pd.DataFrame] | None:
-    """:func:`check_rows` on a run's Parquet file read by DuckDB itself (``_row``: the row's position in
-    the file, as pandas reads it): the failing rows, the records and the per-file counts of
-    :func:`batch_count_query`; None if a checked column is absent."""
+    """:func:`check_rows` on a run's Parquet files read by DuckDB itself (``_row``: the row's position in
+    the run, the files read in the order given, as pandas reads them one after the other): the failing
+    rows, the records and the per-file counts of :func:`batch_count_query`; None if a checked column is
+    absent from a file. A run the Spark engine wrote holds several part files; the others hold one."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(path).names
-    if not set(_columns(kind)) <= set(names):
+    paths = [paths] if isinstance(paths, str) else paths
+    metas = [pq.ParquetFile(p).metadata for p in paths]
+    names = [set(m.schema.to_arrow_schema().names) for m in metas]
+    if not paths or any(not set(_columns(kind)) <= n for n in names):
         return None
-    stored = _stored(names)
+    stored = _stored(sorted(set.intersection(*names)))
     cols = ", ".join([*_columns(kind), *stored])
     engine = _engine(memory_limit, threads)
-    source = (
-        f"(SELECT {cols}, file_row_number AS _row FROM read_parquet({literal(path)}, file_row_number = true))"
+    offsets = [0, *itertools.accumulate(m.num_rows for m in metas)]
+    parts = " UNION ALL ".join(
+        f"SELECT {cols}, file_row_number + {offset} AS _row"
+        f" FROM read_parquet({literal(path)}, file_row_number = true)"
+        for path, offset in zip(paths, offsets, strict=False)
     )
-    flagged, recs = _judge(engine, kind, bounds, as_of, source, stored)
+    flagged, recs = _judge(engine, kind, bounds, as_of, f"({parts})", stored)
     return flagged, recs, engine.con.execute(batch_count_query(kind, "judged")).df()

@@ -22,6 +22,7 @@ import os
 from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,7 +37,7 @@ from harmwatch.data.suites import Bounds, import_gx
 from harmwatch.data.validation_report import summarise, validated_meta, write_report
 from harmwatch.errors import DataError, HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
-from harmwatch.storage import Store, open_store
+from harmwatch.storage import MANIFEST, Store, open_store
 
 log = logging.getLogger(__name__)
 # A run's failing rows (_row, _reason), expectation records, and per landing file the counts the batch
@@ -51,8 +52,33 @@ def pending_runs(lake: Store, kind: str) -> list[dict]:
     return [m for m in lake.committed(catalog.ingest_runs(kind)) if m["run_id"] not in done]
 
 
-def run_key(manifest: dict) -> str:
-    return f"{catalog.ingest_run(manifest['kind'], manifest['run_id'])}/{catalog.PART}"
+def run_keys(manifest: dict) -> list[str]:
+    """The keys of an ingest run's Parquet files, in the order its manifest lists them: one file where
+    ingest ran in one process, the part files where it ran on Spark."""
+    prefix = catalog.ingest_run(manifest["kind"], manifest["run_id"])
+    keys = [f"{prefix}/{f['name']}" for f in manifest.get("files", []) if f["name"].endswith(".parquet")]
+    if not keys:
+        raise DataError(f"{prefix}/{MANIFEST}: the run's manifest lists no Parquet file")
+    return keys
+
+
+def local_paths(lake: Store, manifest: dict) -> list[Path] | None:
+    """The run's files as local paths (None where the lake is not a local folder); a listed file that is
+    missing stops the step with a line naming it."""
+    keys = run_keys(manifest)
+    paths = [lake.local_path(key) for key in keys]
+    if any(p is None for p in paths):
+        return None
+    for key, path in zip(keys, paths, strict=True):
+        if not path.is_file():
+            raise DataError(f"{key}: listed in the run's manifest, missing from the lake")
+    return paths
+
+
+def read_run(lake: Store, manifest: dict) -> pd.DataFrame:
+    """The run's rows, its files read whole one after the other (a lake that is not a local folder)."""
+    frames = [lake.read_parquet(key) for key in run_keys(manifest)]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def check_run(
@@ -61,13 +87,13 @@ def check_run(
     """A run's failing rows (``_row``, ``_reason``), the checks' records and the per-file counts, by
     DuckDB (within the settings' memory limit and threads): from the Parquet file where the lake is a
     local folder, else from the rows read through the store (then without counts)."""
-    kind, path = manifest["kind"], lake.local_path(run_key(manifest))
+    kind, paths = manifest["kind"], local_paths(lake, manifest)
     limits = {} if settings is None else {"memory_limit": settings.duckdb_memory_limit}
     if settings is not None:
         limits["threads"] = settings.duckdb_threads
-    checked = None if path is None else check_parquet(str(path), kind, bounds, as_of, **limits)
+    checked = None if paths is None else check_parquet([str(p) for p in paths], kind, bounds, as_of, **limits)
     if checked is None:
-        frame = lake.read_parquet(run_key(manifest))
+        frame = read_run(lake, manifest)
         reasons, records = check_rows(frame, kind, bounds, as_of)
         positions = (reasons != "").to_numpy().nonzero()[0]
         flagged = pd.DataFrame({"_row": positions, "_reason": reasons.iloc[positions].to_numpy()})
@@ -118,11 +144,11 @@ def validate_run(
     otherwise the run is read whole."""
     kind, run_id = manifest["kind"], manifest["run_id"]
     flagged, expectations, counts = checked
-    path = lake.local_path(run_key(manifest))
-    if counts is None or path is None:
+    paths = local_paths(lake, manifest)
+    if counts is None or paths is None:
         return _validate_frame(lake, reports, manifest, bounds, checked, reviewed)
     rejected, batches = judge_batches(batch_frame(counts, kind, bounds), kind, bounds, reviewed)
-    split = split_run(path, flagged, rejected)
+    split = split_run(paths, flagged, rejected)
     try:
         summary = _write_quarantine(
             lake, reports, manifest, split.quarantine, split.rows, expectations, batches, rejected
@@ -161,7 +187,7 @@ def _validate_frame(
 ) -> dict:
     """:func:`validate_run` on the run read whole (a lake that is not a local folder)."""
     kind, run_id = manifest["kind"], manifest["run_id"]
-    frame = lake.read_parquet(run_key(manifest))
+    frame = read_run(lake, manifest)
     flagged, expectations, _counts = checked
     result = with_batches(frame, kind, bounds, reasons_of(flagged, frame.index), expectations, reviewed)
     bad = result.invalid
