@@ -211,12 +211,51 @@ def fifth_round() -> dict[str, Any]:
     }
 
 
+# The sixth round's base: the fifth round's best (the fourth's best + contempt pairs, head benign weight
+# 1.75).
+FIFTH_BEST = "the fifth round's best"
+
+
+def sixth_round() -> dict[str, Any]:
+    """The sixth round's options, from the fifth round's best, on the development set with fresh threats
+    (1,340 cases): threats paired with a harmless verb, aimed at a group (``threat_pair``) or at a person
+    (``threat_person``), the head reading one shared token after each violent word (``blind_marks``), and
+    the head's share of the harm score on posts naming a group (the stack's share is how far a group's name
+    moves the score)."""
+    from harmwatch.model.augmentation import THIRD_ROUND_KINDS
+
+    best = fifth_round()[f"{BEST} + contempt pairs, head benign weight 1.75"]
+
+    def rows(*kinds: str) -> tuple[str, ...]:
+        return tuple(sorted(THIRD_ROUND_KINDS | {"contempt_pair", *kinds}))
+
+    pairs, both = rows("threat_pair"), rows("threat_pair", "threat_person")
+    return {
+        FIFTH_BEST: best,
+        f"{FIFTH_BEST}, head's share 0.95": replace(best, head_share=0.95),
+        f"{FIFTH_BEST}, head's share 1.0": replace(best, head_share=1.0),
+        f"{FIFTH_BEST} + threat pairs": replace(best, second_round=pairs),
+        f"{FIFTH_BEST} + threat pairs + threats at a person": replace(best, second_round=both),
+        f"{FIFTH_BEST} + threat pairs + threats at a person, head benign weight 2": replace(
+            best, second_round=both, blind_benign_weight=2.0
+        ),
+        f"{FIFTH_BEST} + violence marks": replace(best, blind_marks=True),
+        f"{FIFTH_BEST} + threat pairs + threats at a person + violence marks": replace(
+            best, second_round=both, blind_marks=True
+        ),
+        f"{FIFTH_BEST} + threat pairs + violence marks": replace(best, second_round=pairs, blind_marks=True),
+        f"{FIFTH_BEST} + threat pairs + violence marks, head's share 0.95": replace(
+            best, second_round=pairs, blind_marks=True, head_share=0.95
+        ),
+    }
+
+
 BULK_SEEDS = (42, 1)  # the product seed, and one more
 
 
 def run_bulk(opts: Options, names: list[str] | None = None) -> dict[str, Any]:
-    """The fifth round's options (or ``names`` of them) fitted on the bulk day's training snapshot, what
-    the demo and the retrain DAG's first day train on (built by the steps from a simulated landing zone):
+    """The fifth and sixth rounds' options (or ``names`` of them) fitted on the bulk day's training snapshot,
+    what the demo and the retrain DAG's first day train on (built by the steps from a simulated landing zone):
     the anchor's macro-F1 on its frozen evaluation snapshot, the development set and the paired fairness
     templates. A recipe whose development figures hold on the whole source can still fall short here, with
     a fifth less data."""
@@ -234,7 +273,7 @@ def run_bulk(opts: Options, names: list[str] | None = None) -> dict[str, Any]:
         "dev_cases": len(dev),
         "options": {},
     }
-    for name, recipe in fifth_round().items():
+    for name, recipe in {**fifth_round(), **sixth_round()}.items():
         if names and name not in names:
             continue
         runs = []

@@ -332,6 +332,24 @@ def test_the_head_sees_the_function_words_a_recipe_keeps():
     assert head_text(EXCLUSION_WORDS) == "go back came"
 
 
+def test_the_head_reads_one_shared_token_after_violent_words_when_a_recipe_asks():
+    """With ``blind_marks`` the head reads every violent word with one shared token after it, so a threat
+    in a verb no training row holds still shares a feature with the threats that trained it."""
+    from harmwatch.model.textmodel import VIOLENCE_MARK, build_pipeline
+
+    def head_text(marks: bool) -> str:
+        pipe = build_pipeline(harm_mode="group", blind_marks=marks)
+        masker = pipe.named_steps["features"].transformers[2][1].named_steps["mask"]
+        return " ".join(masker.fit_transform(["Someone should STAB the Muslims knives out"])[0].split())
+
+    assert head_text(False) == "STAB knives"
+    assert head_text(True) == f"STAB {VIOLENCE_MARK} knives {VIOLENCE_MARK}"
+    # a masker saved before the option scores as it did
+    old = IdentityMasker(stop_words=("the",))
+    del old.__dict__["marks"]
+    assert " ".join(old.transform(["the gun"])[0].split()) == "gun"
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]

@@ -95,6 +95,9 @@ class Recipe:
     # the stack's word and character features fitted without the rows that train the head alone (their
     # columns left empty): the same rows train the stack, a sixth less text is vectorised
     stack_own_rows: bool = False
+    # the head reads one shared token after each word of violence (``textmodel.VIOLENCE_TERMS``), so that
+    # threats in words no template holds read as the templates' threats do
+    blind_marks: bool = False
     # kinds of the second round of template rows added (``augmentation.SECOND_ROUND_KINDS``: negated and
     # implicit hate, counter-speech by reference, rude criticism of a person or a habit); without them the
     # rows are those the first default was chosen with
@@ -189,6 +192,7 @@ def fit_model(
         negation_near=recipe.negation_near,
         blind_keep=recipe.blind_keep,
         stack_own_rows=recipe.stack_own_rows,
+        blind_marks=recipe.blind_marks,
     )
     head_only = rows["head_only"].to_numpy() if rows["head_only"].any() else None
     features = fit_features(pipeline, rows, head_only)

@@ -184,6 +184,19 @@ BLIND_STOP_WORDS: tuple[str, ...] = tuple(sorted(w for w in ENGLISH_STOP_WORDS i
 # Function words that carry contempt by exclusion ("go back", "get out", "keep them off", "not welcome
 # here", "us", "our own"): a recipe may let the head see them (``blind_keep``).
 EXCLUSION_WORDS: tuple[str, ...] = ("back", "out", "off", "go", "get", "keep", "here", "us", "own")
+# Words of physical violence against people (weapons, injuries, killing). A threat is phrased in many verbs a
+# bag of words never saw; a recipe may have the head read one shared token after each of these
+# (``blind_marks``), so what threat rows teach about one violent word carries to the others.
+VIOLENCE_TERMS: tuple[str, ...] = (
+    "batter", "battered", "beat", "beaten", "beating", "behead", "beheaded", "bleed", "bleeding", "blood",
+    "bomb", "bombed", "bombs", "bullet", "bullets", "buried", "burn", "burned", "burnt", "bury", "choke",
+    "cripple", "crippled", "crowbar", "drown", "drowned", "exterminate", "gas", "gassed", "gun", "gunned",
+    "guns", "hammer", "hang", "hanged", "hanging", "kick", "kicked", "kill", "killed", "kills", "knife",
+    "knives", "lynch", "lynched", "machete", "maim", "massacre", "murder", "murdered", "murdering", "noose",
+    "punch", "punched", "rifle", "shoot", "shooting", "shot", "slaughter", "slaughtered", "smash",
+    "smashing", "stab", "stabbed", "stabbing", "strangle", "strangled", "torch", "torched",
+)  # fmt: skip
+VIOLENCE_MARK = "violenceword"  # the token read after a word of ``VIOLENCE_TERMS`` (with ``blind_marks``)
 
 
 _DIGITS_AS_LETTERS = str.maketrans("4310572", "aeiosta")
@@ -249,7 +262,8 @@ def _base_word(word: str, spellings: bool = False) -> str:
 
 
 class IdentityMasker(TransformerMixin, BaseEstimator):
-    """Posts with identity terms removed (``output="text"``), or the number of them (``output="count"``).
+    """Posts with identity terms removed (``output="text"``), or the number of them (``output="count"``);
+    a word of ``marks`` is followed by ``VIOLENCE_MARK``.
 
     The terms are a parameter, stored with the model, so a saved model keeps masking what it was trained
     with whatever the code's list becomes. Terms are removed rather than replaced by a placeholder: in
@@ -264,11 +278,13 @@ class IdentityMasker(TransformerMixin, BaseEstimator):
         output: str = "text",
         stop_words: tuple[str, ...] = (),
         spellings: bool = False,
+        marks: tuple[str, ...] = (),
     ) -> None:
         self.terms = terms
         self.output = output
         self.stop_words = stop_words
         self.spellings = spellings
+        self.marks = marks
 
     def fit(self, X, y=None) -> IdentityMasker:
         return self
@@ -291,10 +307,14 @@ class IdentityMasker(TransformerMixin, BaseEstimator):
             named = _Memo(lambda word: _base_word(word, spellings) in terms)
             counts = [sum(map(named.__getitem__, _WORD.findall(t))) for t in texts]
             return np.asarray(counts, dtype=np.float64).reshape(-1, 1)
-        stop = {w.lower() for w in self.stop_words}
-        kept = _Memo(
-            lambda word: " " if _base_word(word, spellings) in terms or _base_word(word) in stop else word
-        )
+        stop, marks = {w.lower() for w in self.stop_words}, set(getattr(self, "marks", ()))
+
+        def kept_as(word: str) -> str:
+            if _base_word(word, spellings) in terms or _base_word(word) in stop:
+                return " "
+            return f"{word} {VIOLENCE_MARK}" if _base_word(word) in marks else word
+
+        kept = _Memo(kept_as)
 
         def masked(text: str) -> str:
             parts = _WORD_SPLIT.split(text)  # text between words, a word, text between words, ...
@@ -1002,6 +1022,7 @@ def _blind_features(
     negation: bool = False,
     near: bool = False,
     keep: tuple[str, ...] = (),
+    marks: tuple[str, ...] = (),
 ) -> list[tuple[str, Any, str]]:
     """The identity-blind head's columns: word 1-2-grams and (``chars``) hashed character 5-grams of the
     masked text (vocabulary [+ ``CHAR_HASH_FEATURES``] columns), then the number of identity terms; with
@@ -1015,7 +1036,9 @@ def _blind_features(
             *spell,
             (
                 "mask",
-                IdentityMasker(stop_words=_blind_stop_words(keep) if stop_words else (), spellings=spellings),
+                IdentityMasker(
+                    stop_words=_blind_stop_words(keep) if stop_words else (), spellings=spellings, marks=marks
+                ),
             ),
             (
                 "union",
@@ -1127,6 +1150,7 @@ def build_pipeline(
     negation_near: bool = False,
     blind_keep: tuple[str, ...] = (),
     stack_own_rows: bool = False,
+    blind_marks: bool = False,
 ) -> HarmfulContentPipeline:
     """Unfitted pipeline; the ColumnTransformer picks the ``text`` column so a DataFrame goes straight in.
 
@@ -1138,14 +1162,15 @@ def build_pipeline(
     ``negation``: the head's word n-grams read a negation's scope apart (:func:`mark_negation`), and the
     stack's too with ``negation_stack``; ``plain_share``: the head's share on posts naming no group;
     ``stack_own_rows`` (with a head): the stack's features are fitted without the rows that train the head
-    alone (:class:`StackRows`).
+    alone (:class:`StackRows`); ``blind_marks``: the head reads ``VIOLENCE_MARK`` after violent words.
     The other options are those of ``harmwatch.model.fitting.Recipe``, which documents each.
     """
     _check_modes(normalise, harm_mode)
     blind = []
     if harm_mode is not None:
         options = (blind_stop_words, blind_spellings, narrow_gate, blind_chars, normalise == "head")
-        blind = _blind_features(*options, glued, joins, negation, negation_near, blind_keep)
+        marks = VIOLENCE_TERMS if blind_marks else ()
+        blind = _blind_features(*options, glued, joins, negation, negation_near, blind_keep, marks)
     spell = SpellingNormaliser(glued=glued, split_glued=split_glued, joins=joins, glued_min=glued_min)
     head = {"blind_benign_weight": blind_benign_weight, "blind_meta": blind_meta, "head_share": head_share}
     clf = StackedTextClassifier(
