@@ -103,6 +103,9 @@ def options(source: Path) -> dict[str, Any]:
         ),
         **fourth_round(),
         **{f"fifth round: {k}": v for k, v in fifth_round().items() if k != BEST},
+        f"sixth round: {FIFTH_BEST} + violence marks, head's share 0.95": sixth_round()[
+            f"{FIFTH_BEST} + violence marks, head's share 0.95"
+        ],
     }
 
 
@@ -223,6 +226,7 @@ def sixth_round() -> dict[str, Any]:
     the head's share of the harm score on posts naming a group (the stack's share is how far a group's name
     moves the score)."""
     from harmwatch.model.augmentation import THIRD_ROUND_KINDS
+    from harmwatch.model.fitting import RECIPES
 
     best = fifth_round()[f"{BEST} + contempt pairs, head benign weight 1.75"]
 
@@ -230,23 +234,26 @@ def sixth_round() -> dict[str, Any]:
         return tuple(sorted(THIRD_ROUND_KINDS | {"contempt_pair", *kinds}))
 
     pairs, both = rows("threat_pair"), rows("threat_pair", "threat_person")
+    marks = replace(best, blind_marks=True)
     return {
+        "`moderate`": RECIPES["moderate"],
+        "`moderate` + violence marks": replace(RECIPES["moderate"], blind_marks=True),
         FIFTH_BEST: best,
         f"{FIFTH_BEST}, head's share 0.95": replace(best, head_share=0.95),
         f"{FIFTH_BEST}, head's share 1.0": replace(best, head_share=1.0),
-        f"{FIFTH_BEST} + threat pairs": replace(best, second_round=pairs),
         f"{FIFTH_BEST} + threat pairs + threats at a person": replace(best, second_round=both),
         f"{FIFTH_BEST} + threat pairs + threats at a person, head benign weight 2": replace(
             best, second_round=both, blind_benign_weight=2.0
         ),
-        f"{FIFTH_BEST} + violence marks": replace(best, blind_marks=True),
+        f"{FIFTH_BEST} + violence marks": marks,
         f"{FIFTH_BEST} + threat pairs + threats at a person + violence marks": replace(
-            best, second_round=both, blind_marks=True
+            marks, second_round=both
         ),
-        f"{FIFTH_BEST} + threat pairs + violence marks": replace(best, second_round=pairs, blind_marks=True),
+        f"{FIFTH_BEST} + threat pairs + violence marks": replace(marks, second_round=pairs),
         f"{FIFTH_BEST} + threat pairs + violence marks, head's share 0.95": replace(
-            best, second_round=pairs, blind_marks=True, head_share=0.95
+            marks, second_round=pairs, head_share=0.95
         ),
+        f"{FIFTH_BEST} + violence marks, head's share 0.95": replace(marks, head_share=0.95),
     }
 
 
@@ -427,13 +434,20 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     ]
     for name, opt in result["options"].items():
         lines.append(_option_row(name, opt["median"]) + f" {opt['median']['fit_cpu_s']:.1f} |")
-    bulk = result.get("fifth_round_bulk_day")
+    for key, round_name in (("fifth_round_bulk_day", "fifth"), ("sixth_round_bulk_day", "sixth")):
+        lines += _bulk_lines(result.get(key), round_name)
+    return lines
+
+
+def _bulk_lines(bulk: dict[str, Any] | None, round_name: str) -> list[str]:
+    """A round's options fitted on the bulk day's snapshot, as a table (none without the record)."""
+    lines: list[str] = []
     if bulk:
         lines += [
             "",
-            f"The fifth round fitted on the bulk day's snapshot ({bulk['rows_train']:,} texts; seeds"
-            f" {bulk['seeds']}; anchor: its frozen evaluation snapshot; development set of"
-            f" {bulk['dev_cases']:,} cases):",
+            f"The {round_name} round fitted on the bulk day's snapshot ({bulk['rows_train']:,} texts; seeds"
+            f" {bulk['seeds']} or an option's own; anchor: its frozen evaluation snapshot;"
+            f" development set of {bulk['dev_cases']:,} cases):",
             "",
             "| option | anchor macro-F1 | dev overall | hateful | non-hateful | worst group"
             " | worst functionality | BPSN min |",

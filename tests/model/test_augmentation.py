@@ -155,3 +155,14 @@ def test_moderate_fit_returns_features_of_the_snapshot_rows_and_records_its_sour
     assert record["augmentation_sources"] == recipe_sources()
     assert record["summary"]["recipe"] == "moderate"
     assert record["card"]["data"]["augmentation"].startswith(f"{aug.TEMPLATES} ")
+
+
+def test_candidate_recipe_is_the_sixth_rounds_best():
+    """The opt-in recipe ``candidate`` is the option the sixth round chose (bench/sections/moderation.py)."""
+    from dataclasses import replace
+
+    from bench.sections.moderation import FIFTH_BEST, sixth_round
+    from harmwatch.model.fitting import RECIPES
+
+    chosen = sixth_round()[f"{FIFTH_BEST} + violence marks, head's share 0.95"]
+    assert replace(chosen, name="candidate") == RECIPES["candidate"]
