@@ -29,7 +29,9 @@ from harmwatch.model.textmodel import (
 CONTRACT = ["label", "harmful_score", *[f"score_{c}" for c in CLASSES]]
 # The classes of a model fitted by the baseline recipe (no identity-blind head): what formats 1-4 hold.
 BASELINE_TYPES = [
-    t for t in SKOPS_TRUSTED_TYPES if not t.endswith((".IdentityMasker", ".SpellingNormaliser", ".StackRows"))
+    t
+    for t in SKOPS_TRUSTED_TYPES
+    if not t.endswith((".IdentityMasker", ".SpellingNormaliser", ".StackRows", ".mark_negation", "_near"))
 ]
 
 
@@ -122,8 +124,11 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
 
     path = tmp_path / "model.skops"
     sio.dump(small_model, path)
-    # every declared type but ``StackRows``, which only a recipe with ``stack_own_rows`` uses
-    default_types = [t for t in SKOPS_TRUSTED_TYPES if not t.endswith(".StackRows")]
+    # every declared type but those only a recipe asks for: ``StackRows`` (``stack_own_rows``) and the
+    # negation markers (``negation``)
+    default_types = [
+        t for t in SKOPS_TRUSTED_TYPES if not t.endswith((".StackRows", ".mark_negation", "_near"))
+    ]
     assert sorted(sio.get_untrusted_types(file=path)) == sorted(default_types)
     with pytest.raises(Exception, match=r"[Uu]ntrusted"):
         sio.load(path)
@@ -135,6 +140,21 @@ def test_skops_round_trip_with_exactly_the_declared_trusted_types(small_model, s
         schema = zf.read("schema.json").decode()
     # one packed vocabulary per word vectoriser: the stack's and the identity-blind head's
     assert schema.count('"vocabulary_terms_"') == 2 and '"vocabulary_"' not in schema
+
+
+@pytest.mark.model
+def test_every_named_recipe_saves_and_loads_with_the_declared_trusted_types(small_sample, tmp_path):
+    """A recipe's parts (negation markers, the stack on its own rows) must load where the registry loads
+    models, with the trusted types declared, and score the same."""
+    import skops.io as sio
+
+    texts = small_sample[["text"]].head(200)
+    for name in RECIPES:
+        model = fit_model(small_sample, seed=1, n_jobs=1, recipe=name)[0]
+        path = tmp_path / f"{name}.skops"
+        sio.dump(model, path)
+        loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
+        pd.testing.assert_frame_equal(loaded.predict(texts), model.predict(texts))
 
 
 @pytest.mark.model

@@ -82,6 +82,8 @@ SKOPS_TRUSTED_TYPES: list[str] = [
     "harmwatch.model.textmodel.StackRows",
     "harmwatch.model.textmodel.StackedTextClassifier",
     "harmwatch.model.textmodel.clean_frame",
+    "harmwatch.model.textmodel.mark_negation",
+    "harmwatch.model.textmodel.mark_negation_near",
     "harmwatch.model.textmodel.meta_features",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
