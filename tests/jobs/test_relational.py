@@ -147,6 +147,28 @@ def test_a_mean_reliability_of_exactly_the_minimum_passes_in_any_order():
         assert sql["mean_reliability"].tolist() == decided["mean_reliability"].tolist() == [0.8]
 
 
+def test_texts_that_share_a_kh_are_still_told_apart(monkeypatch):
+    """``kh`` (a 64-bit hash of the key) stands for the text in joins and groups; two texts with the same
+    ``kh`` are caught by comparing their keys, and the inputs load again with the key itself as ``kh``.
+    Forced here with a ``kh`` of the key's length: without the check the decisions change, with it not."""
+    policy = POLICIES["spot-checks-30%"]
+    lab, rep, scores = history()
+    args = (lab, rep, None, policy, 0.2, 42)
+    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    by_length = "CAST(length(key) AS BIGINT)"
+
+    clashing = relational.DuckDB()
+    clashing.text_id = by_length
+    assert_same(relational.assemble(*args, champion=scores, reviewed=REVIEWED, engine=clashing), expected)
+    assert clashing.text_id == relational.EXACT_ID
+
+    unchecked = relational.DuckDB()
+    unchecked.text_id = by_length
+    monkeypatch.setattr(relational, "id_collisions", lambda engine: 0)
+    got = relational.assemble(*args, champion=scores, reviewed=REVIEWED, engine=unchecked)
+    assert got.train_version != expected.train_version
+
+
 def _queue_files(store, prefix: str) -> tuple[pd.DataFrame, bytes]:
     from harmwatch.data import catalog
 

@@ -125,3 +125,23 @@ def test_spark_decisions_equal_pandas(spark, policy):
     unvouched = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
     assert "settled text" not in set(unvouched.train["key"])
     assert "settled text" in set(unvouched.review["key"])
+
+
+@pytest.mark.spark
+def test_texts_that_share_a_kh_on_spark_are_still_told_apart(spark):
+    """On Spark, ``kh`` is its 64-bit ``xxhash64`` of the key; texts forced to share one (a ``kh`` of
+    the key's length) are caught by comparing their keys, and the plan runs with the key as ``kh``."""
+    from harmwatch.data import relational
+    from harmwatch.spark.relational import SparkSQL
+
+    lab, rep, scores = history()
+    policy = Policy(spot_check_rate=0.3)
+    args = (lab, rep, None, policy, 0.2, 42)
+    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    clashing = SparkSQL(spark)
+    clashing.text_id = "CAST(length(key) AS BIGINT)"
+    got = relational.assemble(*args, champion=scores, reviewed=REVIEWED, engine=clashing)
+    assert clashing.text_id == relational.EXACT_ID
+    for table in ("train", "eval", "review", "reliability"):
+        pd.testing.assert_frame_equal(strings(getattr(got, table)), strings(getattr(expected, table)))
+    assert (got.train_version, got.review_version) == (expected.train_version, expected.review_version)

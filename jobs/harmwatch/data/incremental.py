@@ -279,11 +279,12 @@ def delta_from_lake(
 def _judged(engine: relational.DuckDB, name: str, labels: str, votes: str, params: dict[str, Any]) -> None:
     """``name``: the judged votes of label state ``labels`` and ``votes``, by the full plan's own
     :file:`judged.sql`: its ``reports`` are the votes (read order: landing file, then row), its
-    ``moderated`` the texts :file:`state/moderated.sql` settles."""
+    ``moderated`` the texts :file:`state/moderated.sql` settles, both told apart by the key itself as
+    their ``kh`` (DuckDB joins the fold's few rows by the text itself in its hash tables)."""
     engine.con.execute(f"CREATE OR REPLACE TEMP VIEW labels_in AS {labels}")
     engine.table(f"{name}_moderated", relational.render("state/moderated", params))
     inputs = (
-        f"WITH reports AS (SELECT *, {{'f': _file, 'r': _rn}} AS _row FROM ({votes})), "
+        f"WITH reports AS (SELECT *, key AS kh, {{'f': _file, 'r': _rn}} AS _row FROM ({votes})), "
         f"moderated AS (SELECT * FROM {name}_moderated) "
     )
     engine.table(name, inputs + relational.render("judged", params))

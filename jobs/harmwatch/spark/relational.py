@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+# ``kh`` on Spark (:data:`harmwatch.data.relational.TEXT_ID`): its native 64-bit hash, checked by its
+# 32-bit Murmur3 (a nullable ``kh`` keeps ``NOT IN`` a null-aware, broadcast anti-join: a plain one
+# shuffled the whole labelled table at 16x).
+TEXT_ID = "CASE WHEN key IS NOT NULL THEN xxhash64(key) END"
+CHECK_ID = "hash(key)"
+
+
 @cache
 def to_spark(sql: str) -> str:
     """One query of ``data/sql/`` in Spark SQL, its join hints kept (:func:`_keep_hints`)."""
@@ -58,6 +65,7 @@ class SparkSQL:
 
     def __init__(self, spark: SparkSession, store: Any = None) -> None:
         self.spark, self.store = spark, store
+        self.text_id, self.check_id = TEXT_ID, CHECK_ID  # ``kh`` (the key after a collision: EXACT_ID)
         self.input_bytes = 0  # Parquet read so far: the shuffles are sized from it
         # Constraint propagation through a UNION of checkpointed tables fails inside Catalyst (PySpark
         # 4.3: "key not found" in Union.rewriteConstraints); the plan needs none of its inferred filters.
@@ -84,7 +92,8 @@ class SparkSQL:
         self.spark.createDataFrame(rows.values.tolist(), schema).createOrReplaceTempView(name)
 
     def empty(self, name: str, columns: list[str]) -> None:
-        schema = ", ".join(f"`{c}` string" for c in [*columns, "key"]) + ", _row bigint"
+        schema = ", ".join(f"`{c}` string" for c in [*columns, "key"])
+        schema += ", kh bigint, _row bigint"
         self.spark.createDataFrame([], schema).createOrReplaceTempView(name)
 
     def parquet(self, name: str, paths: list[str], columns: list[str]) -> None:
@@ -110,8 +119,15 @@ class SparkSQL:
             stored = F.col("key") if "key" in part.columns else key("text")
             row = (F.lit(i) * F.lit(4294967296) + F.col("_metadata.row_index")).alias("_row")
             parts.append(part.select(*columns, stored.alias("key"), row))
-        rows = reduce(lambda a, b: a.unionByName(b), parts)
-        self._view(name, rows.where(F.col("key") != ""))
+        rows = reduce(lambda a, b: a.unionByName(b), parts).where(F.col("key") != "")
+        self._view(name, rows.withColumn("kh", F.expr(self.text_id)))
+
+    def identify(self, name: str, rows: str) -> None:
+        """Input ``name``: the keyed rows of view ``rows`` with ``kh``."""
+        from pyspark.sql import functions as F
+
+        frame = self.spark.table(rows)
+        self._view(name, frame.withColumn("kh", F.expr(self.text_id)))
 
     def table(self, name: str, sql: str) -> None:
         self._view(name, self.spark.sql(to_spark(sql)))

@@ -3,10 +3,10 @@
 -- ordered pairs of votes on the same text). The Poisson test and the grouping into cohorts run on this
 -- small table. Each reporter's texts are taken once; the self-join only meets texts with two or more.
 WITH pairs_of AS (
-    SELECT DISTINCT reporter_id, key FROM reports
+    SELECT DISTINCT reporter_id, kh FROM reports
 ),
 per_text AS (
-    SELECT key, count(*) AS n FROM pairs_of GROUP BY key
+    SELECT kh, count(*) AS n FROM pairs_of GROUP BY kh
 ),
 totals AS (
     SELECT CAST(sum(n) AS DOUBLE) AS s1, CAST(sum(n * (n - 1)) AS DOUBLE) AS s2 FROM per_text
@@ -15,14 +15,14 @@ active AS (
     SELECT reporter_id, count(*) AS n FROM pairs_of GROUP BY reporter_id
 ),
 crowded AS (
-    SELECT p.reporter_id, p.key
+    SELECT p.reporter_id, p.kh
     FROM pairs_of AS p
-    JOIN per_text AS t ON t.key = p.key AND t.n > 1
+    JOIN per_text AS t ON t.kh = p.kh AND t.n > 1
 ),
 shared AS (
     SELECT a.reporter_id AS a, b.reporter_id AS b, count(*) AS shared
     FROM crowded AS a
-    JOIN crowded AS b ON a.key = b.key AND a.reporter_id < b.reporter_id
+    JOIN crowded AS b ON a.kh = b.kh AND a.reporter_id < b.reporter_id
     GROUP BY a.reporter_id, b.reporter_id
     HAVING count(*) >= :min_shared
 )

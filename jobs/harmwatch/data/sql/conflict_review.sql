@@ -13,8 +13,8 @@ SELECT
     || coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(label, ''))), '|'), '') AS review_reason,
     'moderators' AS source
 FROM (
-    SELECT o.*, row_number() OVER (PARTITION BY key ORDER BY labelled_at, _row) AS earliest
+    SELECT o.*, row_number() OVER (PARTITION BY kh ORDER BY labelled_at, _row) AS earliest
     FROM open_labels AS o
-    WHERE key IN (SELECT key FROM conflicted_keys)
+    WHERE kh IN (SELECT kh FROM conflicted_keys)
 ) AS conflicts
 GROUP BY key

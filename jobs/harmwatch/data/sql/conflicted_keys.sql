@@ -1,5 +1,5 @@
 -- Texts moderators labelled differently (and no review decision settled): they go to review.
-SELECT key
+SELECT kh
 FROM open_labels
-GROUP BY key
+GROUP BY kh
 HAVING count(DISTINCT label) > 1

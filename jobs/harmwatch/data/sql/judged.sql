@@ -2,7 +2,7 @@
 -- report id, read order `_row`), with the moderator's label. A report on a benign post is a disagreement
 -- (reports claim harm). The full plan reads every report; the state tables' fold (incremental.py)
 -- runs this same file on its per-text votes, with `reports` and `moderated` given as common table
--- expressions and the read order as the pair (landing file, row).
+-- expressions, the read order as the pair (landing file, row) and the key as the text's ``kh``.
 SELECT
     v.reporter_id,
     v.key,
@@ -13,8 +13,8 @@ SELECT
 FROM (
     SELECT
         r.*,
-        row_number() OVER (PARTITION BY reporter_id, key ORDER BY reported_at, report_id, _row) AS first
+        row_number() OVER (PARTITION BY reporter_id, kh ORDER BY reported_at, report_id, _row) AS first
     FROM reports AS r
 ) AS v
-JOIN moderated AS m ON m.key = v.key
+JOIN moderated AS m ON m.kh = v.kh
 WHERE v.first = 1

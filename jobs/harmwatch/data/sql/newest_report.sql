@@ -1,4 +1,4 @@
 -- Per reported text, the newest batch its reports arrived in: when a weak label's evidence last grew.
-SELECT key, max(batch_dt) AS batch_dt
+SELECT max(key) AS key, max(batch_dt) AS batch_dt
 FROM reports
-GROUP BY key
+GROUP BY kh

@@ -1,4 +1,4 @@
 -- Labelled rows of texts no review decision settled: ordinary moderator labels, one opinion each.
 SELECT *
 FROM labelled
-WHERE key NOT IN (SELECT key FROM decided_labels)
+WHERE kh NOT IN (SELECT kh FROM decided_labels)

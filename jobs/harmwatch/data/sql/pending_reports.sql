@@ -2,5 +2,5 @@
 -- policy's input.
 SELECT *
 FROM reports
-WHERE key NOT IN (SELECT key FROM moderated)
-  AND key NOT IN (SELECT key FROM conflicted_keys)
+WHERE kh NOT IN (SELECT kh FROM moderated)
+  AND kh NOT IN (SELECT kh FROM conflicted_keys)

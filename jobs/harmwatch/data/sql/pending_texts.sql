@@ -2,8 +2,8 @@
 -- text: what the champion is asked about for its check.
 SELECT key, text
 FROM (
-    SELECT r.*, row_number() OVER (PARTITION BY key ORDER BY reported_at, _row) AS first
+    SELECT r.*, row_number() OVER (PARTITION BY kh ORDER BY reported_at, _row) AS first
     FROM reports AS r
-    WHERE key NOT IN (SELECT key FROM all_labelled_keys)
+    WHERE kh NOT IN (SELECT kh FROM all_labelled_keys)
 ) AS pending
 WHERE first = 1

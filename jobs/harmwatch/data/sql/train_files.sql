@@ -2,8 +2,8 @@
 -- its weak labels' reports.
 SELECT DISTINCT source_file
 FROM labelled
-WHERE key IN (SELECT key FROM train WHERE label_source = 'moderator')
+WHERE kh IN (SELECT kh FROM train WHERE label_source = 'moderator')
 UNION
 SELECT DISTINCT source_file
 FROM pending_reports
-WHERE key IN (SELECT key FROM train WHERE label_source = 'reports') AND coalesce(source_file, '') <> ''
+WHERE kh IN (SELECT kh FROM train WHERE label_source = 'reports') AND coalesce(source_file, '') <> ''

@@ -4,7 +4,7 @@ FROM (
     SELECT
         p.*,
         row_number() OVER (
-            PARTITION BY key, reporter_id, reason ORDER BY reported_at, report_id, _row
+            PARTITION BY kh, reporter_id, reason ORDER BY reported_at, report_id, _row
         ) AS first
     FROM pending_reports AS p
 ) AS ranked

@@ -2,6 +2,7 @@
 -- many reports, when it was first reported (the full plan's weak_label_texts, read off s_reports).
 SELECT
     key,
+    key AS kh,
     w_text AS text,
     array_to_string(posts, '|') AS post_id,
     len(report_ids) AS n_reports,
