@@ -13,8 +13,10 @@ SELECT
     || coalesce(array_to_string(array_sort(array_agg(DISTINCT nullif(label, ''))), '|'), '') AS review_reason,
     'moderators' AS source
 FROM (
-    SELECT o.*, row_number() OVER (PARTITION BY kh ORDER BY labelled_at, _row) AS earliest
+    SELECT /*+ BROADCAST(c) */
+        o.*,
+        row_number() OVER (PARTITION BY o.kh ORDER BY o.labelled_at, o._row) AS earliest
     FROM open_labels AS o
-    WHERE kh IN (SELECT kh FROM conflicted_keys)
+    JOIN conflicted_keys AS c ON c.kh = o.kh  -- one row per text: a join, broadcast before the ranking
 ) AS conflicts
 GROUP BY key
