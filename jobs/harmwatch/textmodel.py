@@ -10,6 +10,7 @@ from harmwatch.model.textmodel import (
     HarmfulContentPipeline,
     LogCountRatioClassifier,
     StackedTextClassifier,
+    WordCharHashing,
     clean_frame,
     meta_features,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "HarmfulContentPipeline",
     "LogCountRatioClassifier",
     "StackedTextClassifier",
+    "WordCharHashing",
     "clean_frame",
     "meta_features",
 ]

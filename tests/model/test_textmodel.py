@@ -370,6 +370,28 @@ def test_the_head_reads_one_shared_token_after_violent_words_when_a_recipe_asks(
     assert " ".join(old.transform(["the gun"])[0].split()) == "gun"
 
 
+def test_character_hashing_per_word_is_the_same_matrix_as_per_post():
+    """Hashing each distinct word once must give exactly sklearn's matrix (the stack and the head are fitted
+    on it), above and below the size where it switches."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from harmwatch.model.textmodel import WordCharHashing
+
+    words = ["Muslims", "are", "WONDERFUL", "neighbours", "st00pid", "ÀÉÜ", "a", "#tag", "@you", "x.y,z!"]
+    rng = np.random.default_rng(0)
+    posts = [
+        " ".join(rng.choice(words, size=rng.integers(0, 12))) for _ in range(WordCharHashing.PER_WORD_MIN)
+    ]
+    posts += ["", "  spaced \t out \n lines  ", "a b"]
+    options = dict(analyzer="char_wb", ngram_range=(5, 5), n_features=2**10, alternate_sign=False, norm=None)
+    for batch in (posts, posts[:50]):
+        expected = HashingVectorizer(**options).transform(batch)
+        got = WordCharHashing(**options).transform(batch)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(got, part), getattr(expected, part))
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]
@@ -457,6 +479,7 @@ def test_model_saved_under_the_old_module_path_still_loads(
         "HarmfulContentPipeline",
         "LogCountRatioClassifier",
         "StackedTextClassifier",
+        "WordCharHashing",
         "clean_frame",
         "meta_features",
     ):

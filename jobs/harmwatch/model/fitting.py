@@ -122,7 +122,7 @@ RECIPES: dict[str, Recipe] = {
         head_share=0.9,
         normalise="all",
     ),
-    # the sixth round's best: every gate but implicit hate's floor on the bulk day, at about 1.8x the
+    # the sixth round's best: every gate but implicit hate's floor on the bulk day, at about 1.6x the
     # baseline's fit (over the 1.5x budget), so opt-in (``--recipe candidate``)
     "candidate": Recipe(
         "candidate",

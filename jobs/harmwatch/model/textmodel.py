@@ -81,6 +81,7 @@ SKOPS_TRUSTED_TYPES: list[str] = [
     "harmwatch.model.textmodel.SpellingNormaliser",
     "harmwatch.model.textmodel.StackRows",
     "harmwatch.model.textmodel.StackedTextClassifier",
+    "harmwatch.model.textmodel.WordCharHashing",
     "harmwatch.model.textmodel.clean_frame",
     "harmwatch.model.textmodel.mark_negation",
     "harmwatch.model.textmodel.mark_negation_near",
@@ -988,12 +989,47 @@ def contract_frame(proba: np.ndarray, classes: Any, flags_at_half: bool = False)
     )
 
 
+class WordCharHashing(HashingVectorizer):
+    """``HashingVectorizer`` for ``char_wb`` n-grams that hashes each distinct word once per call.
+
+    ``char_wb`` n-grams never cross a space, so a post's counts are the sum of its words' counts: the posts
+    x words count matrix times the words x buckets matrix of the distinct words alone. The same matrix as
+    the parent's (the counts are whole numbers, so the sums are exact; indices sorted the same way), for
+    less hashing where words repeat: 24,000 posts of the bulk day 0.61 against 0.92 CPU-s. Under
+    ``PER_WORD_MIN`` posts few words repeat and the parent is faster (one post 0.08 against 0.34 ms,
+    1,000 posts 31 against 35 ms), as it is for other settings: both fall back to it.
+    """
+
+    PER_WORD_MIN = 2_000  # posts in a call before words are hashed once each (the measured break-even)
+
+    def transform(self, X) -> Any:
+        plain = self.analyzer != "char_wb" or self.alternate_sign or self.norm is not None or self.binary
+        if plain or isinstance(X, str) or not hasattr(X, "__len__") or len(X) < self.PER_WORD_MIN:
+            return super().transform(X)
+        lower = self.build_preprocessor()
+        ids: dict[str, int] = {}
+        indices: list[int] = []
+        indptr = [0]
+        for doc in X:
+            indices.extend(ids.setdefault(word, len(ids)) for word in lower(doc).split())
+            indptr.append(len(indices))
+        counts = sp.csr_matrix(
+            (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+            shape=(len(indptr) - 1, len(ids)),
+        )
+        words = super().transform(list(ids)) if ids else sp.csr_matrix((0, self.n_features))
+        out = sp.csr_matrix(counts @ words, dtype=self.dtype)
+        out.sum_duplicates()
+        out.sort_indices()
+        return out
+
+
 def _char_hashing() -> Pipeline:
     return Pipeline(
         [
             (
                 "hash",
-                HashingVectorizer(
+                WordCharHashing(
                     analyzer="char_wb",
                     ngram_range=(5, 5),
                     n_features=CHAR_HASH_FEATURES,
