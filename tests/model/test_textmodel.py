@@ -200,6 +200,36 @@ def test_fitted_model_serves_in_process(small_model):
 
 
 @pytest.mark.model
+def test_a_served_model_leaves_out_what_only_further_fitting_reads(small_sample, monkeypatch):
+    """The naive Bayes counts and the averaged SGD's sums are dropped, the predictions stay the same."""
+    import copy
+    import io
+
+    from skops.io import dump
+
+    from harmwatch.model import textmodel
+
+    with monkeypatch.context() as kept:
+        kept.setattr(textmodel, "FIT_ONLY_STATE", {})
+        full = fit_model(small_sample, seed=1, n_jobs=1)[0]
+    served = for_serving(copy.deepcopy(full))
+    learners = list(textmodel._learners(served.named_steps["clf"], set()))
+    assert {type(m).__name__ for m in learners} >= {"ComplementNB", "SGDClassifier"}
+    for learner in learners:
+        for kind, names in textmodel.FIT_ONLY_STATE.items():
+            assert not (isinstance(learner, kind) and any(hasattr(learner, n) for n in names)), learner
+    texts = small_sample[["text"]]
+    pd.testing.assert_frame_equal(served.predict(texts), full.predict(texts))
+
+    def saved_bytes(model):
+        buffer = io.BytesIO()
+        dump(model, buffer)
+        return buffer.tell()
+
+    assert saved_bytes(served) < 0.85 * saved_bytes(full)
+
+
+@pytest.mark.model
 def test_feature_layout_is_word_then_hashed_char_then_blind_head_then_meta(small_model, small_sample):
     features = small_model[:-1].transform(small_sample[["text"]].head(50))
     named = small_model.named_steps["features"].named_transformers_

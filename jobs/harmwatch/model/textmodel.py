@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from contextvars import ContextVar
 from operator import itemgetter
 from typing import Any
@@ -1247,6 +1248,37 @@ def fit_features(pipeline: HarmfulContentPipeline, frame: pd.DataFrame, head_onl
     return features
 
 
+# Fitted state no prediction reads, which scikit-learn keeps to go on fitting (``partial_fit``): the naive
+# Bayes model's per-class feature counts, as large as its log-probabilities, and the running sums of an
+# averaged SGD model. A saved model leaves it out: 46.7 -> 33.6 MiB for a model of the bulk day, which
+# every upload, download, digest and load pays for.
+FIT_ONLY_STATE: dict[type, tuple[str, ...]] = {
+    ComplementNB: ("feature_count_", "feature_all_"),
+    SGDClassifier: ("_standard_coef", "_standard_intercept", "_average_coef", "_average_intercept"),
+}
+
+
+def _learners(obj: Any, seen: set[int]) -> Iterator[BaseEstimator]:
+    """Every estimator held by ``obj``, itself included, through attributes, lists and tuples."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _learners(item, seen)
+    elif isinstance(obj, BaseEstimator):
+        yield obj
+        for value in vars(obj).values():
+            yield from _learners(value, seen)
+
+
 def for_serving(pipeline: HarmfulContentPipeline) -> HarmfulContentPipeline:
-    """Drop fit-time parallelism: a served model must not spawn worker processes per request."""
+    """Drop fit-time parallelism (a served model must not spawn worker processes per request) and the
+    fitted state only further fitting would read (:data:`FIT_ONLY_STATE`); predictions are unchanged."""
+    for learner in _learners(pipeline.named_steps["clf"], set()):
+        for kind, names in FIT_ONLY_STATE.items():
+            if isinstance(learner, kind):
+                for name in names:
+                    if hasattr(learner, name):
+                        delattr(learner, name)
     return pipeline.set_params(clf__n_jobs=None)
