@@ -104,7 +104,7 @@ _names = itertools.count()
 # Optional GX dependencies for SQL and Spark data sources. The suites run on GX's pandas engine only, so
 # great_expectations is imported as if these were not installed (GX's compatibility layer handles
 # that); importing them is a sizeable share of GX's import time (pyspark alone, which GX imports down to
-# pyspark.ml: about 0.3 CPU-s of the step). Other code imports them normally, and a process that has
+# pyspark.ml: about 0.2 CPU-s of the step). Other code imports them normally, and a process that has
 # imported one already (the Spark engine's) keeps it.
 OTHER_ENGINE_MODULES = ("sqlalchemy", "psycopg2", "pyspark")
 
