@@ -81,8 +81,9 @@ def report(seen: dict[tuple[str, str], list], busy: float, total: float, wall: f
     """The table: CPU seconds and processes per kind, most first, under the busy time of the cores."""
     cpu, count = Counter(), Counter()
     for cmdline, seconds in seen.values():
-        cpu[kind_of(cmdline)] += seconds
-        count[kind_of(cmdline)] += 1
+        kind = kind_of(cmdline)
+        cpu[kind] += seconds
+        count[kind] += 1
     lines = [
         f"wall {wall:.0f} s; cores busy {busy:.0f} of {total:.0f} core-s ({busy / total:.1%}); "
         f"counted in processes {sum(cpu.values()):.0f} core-s",
