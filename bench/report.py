@@ -261,6 +261,10 @@ def render(results: dict[str, Any], machine: dict[str, Any], date: str) -> str:
         from bench.sections.suite import report_lines as suite_lines
 
         lines += suite_lines(results["suite"])
+    if "fit" in results:
+        from bench.sections.fit import report_lines as fit_lines
+
+        lines += fit_lines(results["fit"])
     if "moderation" in results:
         from bench.sections.moderation import report_lines as moderation_lines
 

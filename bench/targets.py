@@ -120,6 +120,8 @@ TARGETS: list[Target] = [
     Target("dataplane_64x_rss_mib", "64x: validate + build-dataset (SQL on DuckDB), peak RSS", 4096.0, "MiB",
            "dataplane", at("dataplane", "sizes", "64", "peak_rss_mib"),
            at("dataplane", "sizes", "64", "load1")),
+    Target("fit_cpu_ratio", "fit of the default recipe / the baseline recipe (whole source), CPU", 1.5, "x",
+           "fit", at("fit", "default_ratio"), at("fit", "load1")),
     Target("spark_16x_cpu_ratio", "16x: validate + build-dataset, Spark `local[2]` / DuckDB, CPU", 3.0, "x",
            "spark", at("spark", "dataplane", "sizes", "16", "spark_to_embedded_cpu"),
            at("spark", "dataplane", "sizes", "16", "spark", "load1")),
