@@ -368,6 +368,11 @@ def configure_libraries(settings: Settings) -> None:
       A request may take ``mlflow_request_timeout`` seconds: a loaded server writing a model can be slow,
       but a hung one is not waited on for the default's retries x 2 minutes.
     - No progress bars: a step's stderr is its one-line error, not a download's progress.
+    - OpenBLAS on one thread. Its second thread made no step faster and cost CPU: 1.7 to 3.4 of a fit's
+      13 to 19 CPU-seconds, nearly all in the SGD learners' fits, and 1 of drift's 8.7, with the same
+      predictions bit for bit (docs/benchmarks.md); on a pod with a CPU limit that is throttled time. It
+      takes effect only where OpenBLAS is not loaded yet: the CLI calls this before anything imports
+      NumPy (a test checks), and every process a step starts inherits it.
 
     A value already in the environment wins, so an operator can still override any of them.
     """
@@ -379,6 +384,7 @@ def configure_libraries(settings: Settings) -> None:
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.mlflow_request_timeout),
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "OPENBLAS_NUM_THREADS": "1",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -144,3 +144,38 @@ def test_info_json_prints_contract_keys_and_masks_secrets(hw_env):
 def test_unknown_command_lists_commands():
     proc = run_cli("frobnicate")
     assert proc.returncode == 2 and "commands:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# Run in a fresh interpreter: whether NumPy is loaded when a step's process sets its library defaults, and
+# how many threads OpenBLAS then starts with.
+_OPENBLAS_PROBE = """
+import json, sys
+import harmwatch.config as config
+seen, original = [], config.configure_libraries
+config.configure_libraries = lambda settings: (seen.append("numpy" in sys.modules), original(settings))[1]
+from harmwatch import cli
+cli.main(["info", "--json"])
+import numpy
+from threadpoolctl import threadpool_info
+threads = sorted({i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"})
+print(json.dumps({"numpy_loaded_first": seen, "openblas_threads": threads}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("given", "threads"), [(None, [1]), ("2", [2])])
+def test_a_step_starts_openblas_on_one_thread_unless_told_otherwise(hw_env, given, threads):
+    """The CLI sets the library defaults before anything loads NumPy, so OpenBLAS starts on one thread
+    (its second thread only spun in the SGD learners' fits); an operator's own value still wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    proc = subprocess.run(
+        [sys.executable, "-c", _OPENBLAS_PROBE], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    probe = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert probe == {"numpy_loaded_first": [False], "openblas_threads": threads}
