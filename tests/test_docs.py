@@ -92,6 +92,19 @@ def bench_incremental(mode: str, history: int | None) -> Callable[[], str]:
     return value
 
 
+def bench_fit(recipe: str | None) -> Callable[[], str]:
+    """A figure of the ``fit`` section: a recipe's median fit CPU-s, or with ``recipe`` None the default
+    recipe's median against the baseline's."""
+
+    def value() -> str:
+        section = json.loads((REPO / "bench" / "results" / "fit.json").read_text())["fit"]
+        if recipe is None:
+            return f"{section['default_ratio']:.2f}x"
+        return f"{section['recipes'][recipe]['median_cpu_s']:.1f} CPU-s"
+
+    return value
+
+
 def golden_count() -> str:
     from harmwatch.model.golden import golden_frame
 
@@ -180,6 +193,10 @@ FIGURES: dict[str, Callable[[], str]] = {
     "full_day_7": bench_incremental("full", 7),
     "full_day_90": bench_incremental("full", 90),
     "incremental_ratio": bench_incremental("incremental", None),
+    "fit_ratio": bench_fit(None),
+    "fit_baseline": bench_fit("baseline"),
+    "fit_moderate": bench_fit("moderate"),
+    "fit_candidate": bench_fit("candidate"),
 }
 
 
