@@ -149,7 +149,7 @@ def test_unknown_command_lists_commands():
 # Run in a fresh interpreter: whether NumPy is loaded when a step's process sets its library defaults, and
 # how many threads OpenBLAS then starts with.
 _OPENBLAS_PROBE = """
-import json, sys
+import json, os, sys
 import harmwatch.config as config
 seen, original = [], config.configure_libraries
 config.configure_libraries = lambda settings: (seen.append("numpy" in sys.modules), original(settings))[1]
@@ -158,14 +158,17 @@ cli.main(["info", "--json"])
 import numpy
 from threadpoolctl import threadpool_info
 threads = sorted({i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"})
-print(json.dumps({"numpy_loaded_first": seen, "openblas_threads": threads}), file=sys.stderr)
+setting = os.environ.get("OPENBLAS_NUM_THREADS")
+probe = {"numpy_loaded_first": seen, "setting": setting, "openblas_threads": threads}
+print(json.dumps(probe), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize(("given", "threads"), [(None, [1]), ("2", [2])])
-def test_a_step_starts_openblas_on_one_thread_unless_told_otherwise(hw_env, given, threads):
+@pytest.mark.parametrize("given", [None, "2"])
+def test_a_step_starts_openblas_on_one_thread_unless_told_otherwise(hw_env, given):
     """The CLI sets the library defaults before anything loads NumPy, so OpenBLAS starts on one thread
-    (its second thread only spun in the SGD learners' fits); an operator's own value still wins."""
+    (its second thread only spun in the SGD learners' fits); an operator's own value still wins (how many
+    threads OpenBLAS then starts also depends on the machine's cores, so only the setting is checked)."""
     import os
     import subprocess
     import sys
@@ -178,4 +181,8 @@ def test_a_step_starts_openblas_on_one_thread_unless_told_otherwise(hw_env, give
     )
     assert proc.returncode == 0, proc.stderr
     probe = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert probe == {"numpy_loaded_first": [False], "openblas_threads": threads}
+    assert probe["numpy_loaded_first"] == [False]
+    if given is None:
+        assert (probe["setting"], probe["openblas_threads"]) == ("1", [1])
+    else:
+        assert probe["setting"] == given
