@@ -15,20 +15,18 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from bench.core import ROOT, Options, load1
 
-RECIPES = ("baseline", "moderate", "candidate")
 BUDGET = 1.5  # the default recipe's fit against the baseline's (the issue of fitting for moderation)
 SEED = 42
 
 
 def fit_once(source: Path, recipe: str) -> dict[str, float]:
     """Fit ``recipe`` on the source CSV in this process: the fit's CPU-s and wall-clock seconds."""
-    import time
-
     from bench.sections.suite import source_frame
     from harmwatch.model.fitting import fit_model
 
@@ -47,16 +45,17 @@ def _fresh(source: Path, recipe: str) -> dict[str, Any]:
 
 
 def run(opts: Options) -> dict[str, Any]:
-    """Every recipe ``opts.repeats`` times, taking turns; medians, and each recipe's ratio to the baseline."""
-    runs: dict[str, list[dict[str, Any]]] = {r: [] for r in RECIPES}
+    """Every recipe of ``harmwatch.model.fitting.RECIPES`` ``opts.repeats`` times, the baseline first, taking
+    turns; medians, and each recipe's ratio to the baseline."""
+    from harmwatch.model.fitting import DEFAULT_RECIPE, RECIPES
+
+    runs: dict[str, list[dict[str, Any]]] = {r: [] for r in ["baseline", *RECIPES]}
     for round_no in range(max(1, opts.repeats)):
-        for recipe in RECIPES:
+        for recipe in runs:
             runs[recipe].append(_fresh(opts.source, recipe))
             print(f"fit: round {round_no + 1}, {recipe}: {runs[recipe][-1]}", flush=True)
     medians = {r: statistics.median(x["cpu_s"] for x in rs) for r, rs in runs.items()}
     loads = [x["load1"] for rs in runs.values() for x in rs]
-    from harmwatch.model.fitting import DEFAULT_RECIPE
-
     return {
         "seed": SEED,
         "repeats": max(1, opts.repeats),
