@@ -207,7 +207,7 @@ def run(opts: Options) -> dict[str, Any]:
 
     factors = sorted(opts.spark_factors)
     order = [factors[0], *factors[:0:-1]] if len(factors) > 1 else factors
-    pandas_upto = 16  # the pandas engine is measured up to here (at 64x it is what Spark replaces)
+    local_upto = 16  # one process is measured up to here (at 64x it is what Spark replaces)
     tmp = Path(tempfile.mkdtemp(prefix="hw-bench-spark-"))
     results: dict[str, Any] = {
         "factors": factors,
@@ -228,8 +228,8 @@ def run(opts: Options) -> dict[str, Any]:
     try:
         for factor in order:
             landing = landed(opts.source, factor, tmp)
-            for engine in ("spark", "pandas"):
-                if engine == "pandas" and factor > pandas_upto:
+            for engine in ("spark", "duckdb"):
+                if engine == "duckdb" and factor > local_upto:
                     continue
                 home = tmp / f"{engine}-x{factor}"
                 print(f"spark section: {factor}x, {engine}", flush=True)

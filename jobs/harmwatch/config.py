@@ -138,9 +138,10 @@ class Settings(BaseSettings):
     # -- engines: where the data steps run (docs/scaling.md) -----------------------------------------
     engine: Literal["auto", "pandas", "duckdb", "spark"] = Field(
         default="auto",
-        description="Engine of ingest, validate, build-dataset and metrics: pandas in one process, "
-        "duckdb (build-dataset's SQL decisions in one process; the other steps run pandas), Spark, "
-        "or auto (Spark once the step's input exceeds spark_above_bytes).",
+        description="Engine of ingest, validate and build-dataset: duckdb (one process: ingest parses "
+        "each file in Python, validate and build-dataset run their SQL on DuckDB; pandas is another name "
+        "for it), spark (the same parsing and SQL on Spark), or auto (Spark once the step's input "
+        "exceeds spark_above_bytes).",
     )
     duckdb_memory_limit: str = Field(
         default="1GB",

@@ -10,8 +10,7 @@ import shutil
 import pytest
 
 from tests.conftest import run_cli
-from tests.data.test_relational_parity import DATASETS
-from tests.spark.conftest import engine_env, folder_rows, step
+from tests.spark.conftest import DATASETS, engine_env, folder_rows, step
 
 pytestmark = pytest.mark.slow
 

@@ -1,81 +1,65 @@
-"""build-dataset on DuckDB (the SQL of ``data/sql/``) writes what the pandas engine writes, through the CLI,
-on the real dataset and on the corpus of broken landing files: the same training and evaluation snapshots,
-recent slice, review queue and reporter table, row by row, the same manifests and the same summaries.
+"""The SQL plan (``data/sql/``, what build-dataset runs on DuckDB and on Spark) decides on the real dataset
+and on the corpus of broken landing files what the pandas reference decides: the same training and
+evaluation snapshots, review queue and reporter table, row by row, with the same versions.
 
-Ingest and validate run once; the validated lake is copied, and build-dataset runs on each copy with one
-engine, twice (the second run reuses the frozen anchor and holds out a recent slice).
+The landing zone is ingested and validated through the CLI; both definitions then read the validated
+rows and decide twice, as two build-dataset runs do: first drawing the evaluation anchor, then reusing
+it. The CLI's own outputs on DuckDB and on Spark are compared in ``tests/spark/test_parity.py``.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from harmwatch.data import catalog
+from harmwatch.data import catalog, relational
+from harmwatch.data import dataset as ds
+from harmwatch.data.snapshot_writer import provenance
+from harmwatch.data.tables import read_committed
+from harmwatch.data.weak_labels import Policy
+from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, write_case
-from tests.spark.conftest import comparable, engine_env, folder_rows, manifests, step
+from tests.jobs.test_relational import assert_same
+from tests.spark.conftest import engine_env, step
 
 pytestmark = pytest.mark.slow
 
-DATASETS = [
-    catalog.TRAIN_SNAPSHOTS,
-    catalog.EVAL_SNAPSHOTS,
-    catalog.RECENT_SLICES,
-    catalog.REVIEW_QUEUES,
-    catalog.REPORTER_TABLES,
-]
-BUILDS = [["build-dataset", "--date", "2026-01-05"], ["build-dataset", "--recent-days", "2"]]
 
-
-def build_both(tmp: Path, landing: Path, validate: list[str]) -> dict[str, dict]:
-    base = tmp / "validated"
-    env = engine_env(base, landing, "pandas")
+def decide_both(tmp: Path, landing: Path, validate: list[str]) -> tuple[ds.Assembly, ds.Assembly]:
+    """The validated lake of ``landing``, decided by each definition: the second decisions (the anchor of
+    the first reused) of the SQL plan and of the pandas reference, after checking that the first agree."""
+    home = tmp / "validated"
+    env = engine_env(home, landing, "duckdb")
     for cmd in (["ingest"], validate):
         code, _summary, err = step(env, *cmd)
         assert code in (0, 1), err  # the broken corpus rejects some batches (exit 1, rows quarantined)
-    out = {}
-    for engine in ("pandas", "duckdb"):
-        home = tmp / engine
-        shutil.copytree(base, home)
-        env = engine_env(home, landing, engine)
-        results = [step(env, *cmd)[:2] for cmd in BUILDS]
-        out[engine] = {"home": home, "lake": str(home / "lake"), "results": results}
-    return out
+    lake = open_store(str(home / "lake"))
+    labelled, _runs = read_committed(lake, catalog.validated_runs("labelled"))
+    reports, _runs = read_committed(lake, catalog.validated_runs("reports"))
+    reviewed = provenance(lake)["reviewed"]
+    args = (labelled, reports, None, Policy(), 0.15, 42)
+    first = relational.assemble(*args, reviewed=reviewed)
+    assert_same(first, ds.assemble(*args, reviewed=reviewed))
+    again = (labelled, reports, (first.eval, first.eval_version), Policy(), 0.15, 42)
+    return relational.assemble(*again, reviewed=reviewed), ds.assemble(*again, reviewed=reviewed)
 
 
-def assert_same(both: dict[str, dict]) -> None:
-    pandas_run, duck_run = both["pandas"], both["duckdb"]
-    for folder in DATASETS:
-        expected = folder_rows(pandas_run["lake"], folder, ["key", "reporter_id"])
-        got = folder_rows(duck_run["lake"], folder, ["key", "reporter_id"])
-        assert list(got.columns) == list(expected.columns), folder
-        assert got.equals(expected), folder
-        got_meta = [comparable(m, duck_run["home"]) for m in manifests(duck_run["lake"], folder)]
-        expected_meta = [comparable(m, pandas_run["home"]) for m in manifests(pandas_run["lake"], folder)]
-        assert got_meta == expected_meta, folder
-    for (pcode, psum), (dcode, dsum) in zip(pandas_run["results"], duck_run["results"], strict=True):
-        assert dcode == pcode
-        assert comparable(dsum, duck_run["home"]) == comparable(psum, pandas_run["home"])
-    assert all(s["engine"] == "duckdb" for _code, s in duck_run["results"] if s)
-
-
-def test_broken_corpus_same_datasets_and_summaries(tmp_path):
+def test_broken_corpus_same_decisions(tmp_path):
     landing = tmp_path / "landing"
     for case in CASES:
         write_case(landing, case)
-    both = build_both(tmp_path, landing, ["validate", "--date", "2026-01-01"])
-    assert_same(both)
+    got, expected = decide_both(tmp_path, landing, ["validate", "--date", "2026-01-01"])
+    assert_same(got, expected)
+    assert len(got.train) and len(got.review)  # the corpus leaves rows to decide both ways
 
 
-def test_real_dataset_same_datasets_and_summaries(tmp_path, source_csv):
+def test_real_dataset_same_decisions(tmp_path, source_csv):
     sim = tmp_path / "sim"
     proc = run_cli("simulate", env={"HARMWATCH_HOME": str(sim), "HARMWATCH_SOURCE_CSV": str(source_csv)})
     assert proc.returncode == 0, proc.stderr
-    both = build_both(tmp_path, sim / "landing", ["validate"])
-    assert_same(both)
-    (_, first), (_, second) = both["duckdb"]["results"]
-    assert first["weak_labels_accepted"] > 0 and first["rows_review"] > 0  # the policy had work to do
-    assert second["eval_reused"] and second["rows_recent"] > 0  # the anchor and the recent slice too
+    got, expected = decide_both(tmp_path, sim / "landing", ["validate"])
+    assert_same(got, expected)
+    assert got.weak_labels > 0 and len(got.review) > 0  # the policy had work to do
+    assert not got.eval_is_new and len(got.eval)  # the anchor was reused

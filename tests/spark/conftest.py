@@ -14,7 +14,16 @@ import pandas as pd
 import pytest
 
 from harmwatch.cli import main
+from harmwatch.data import catalog
 from harmwatch.storage import open_store
+
+DATASETS = [  # what build-dataset commits
+    catalog.TRAIN_SNAPSHOTS,
+    catalog.EVAL_SNAPSHOTS,
+    catalog.RECENT_SLICES,
+    catalog.REVIEW_QUEUES,
+    catalog.REPORTER_TABLES,
+]
 
 
 @contextlib.contextmanager

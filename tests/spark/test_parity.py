@@ -1,4 +1,5 @@
-"""The Spark engine writes what the pandas engine writes: same lake rows, quarantine (with reasons),
+"""The Spark engine writes what the one-process engine writes (ingest in Python, validate and build-dataset
+on DuckDB, the same SQL as Spark's): same lake rows, quarantine (with reasons),
 validated rows, datasets, review queue, reporter table and summaries, on the real dataset and on the
 corpus of broken landing files.
 
@@ -19,22 +20,15 @@ from harmwatch.data import catalog
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, write_case
-from tests.spark.conftest import comparable, engine_env, folder_rows, manifests, step
+from tests.spark.conftest import DATASETS, comparable, engine_env, folder_rows, manifests, step
 
 pytestmark = pytest.mark.spark
 
-ENGINES = ("pandas", "spark")
+ENGINES = ("duckdb", "spark")
 FOLDERS = [
     *(catalog.ingest_runs(k) for k in catalog.KINDS),
     *(catalog.quarantine_runs(s, k) for s in catalog.STAGES for k in catalog.KINDS),
     *(catalog.validated_runs(k) for k in catalog.KINDS),
-]
-DATASETS = [
-    catalog.TRAIN_SNAPSHOTS,
-    catalog.EVAL_SNAPSHOTS,
-    catalog.RECENT_SLICES,
-    catalog.REVIEW_QUEUES,
-    catalog.REPORTER_TABLES,
 ]
 
 
@@ -60,21 +54,21 @@ def run_both(tmp: Path, landing: Path, commands: list[list[str]], mixed: bool = 
 
 
 def assert_same_lake(both: dict[str, dict], folders: list[str], other: str = "spark") -> None:
-    pandas_run, spark_run = both["pandas"], both[other]
+    local_run, spark_run = both["duckdb"], both[other]
     for folder in folders:
-        expected = folder_rows(pandas_run["lake"], folder)
+        expected = folder_rows(local_run["lake"], folder)
         got = folder_rows(spark_run["lake"], folder)
         assert list(got.columns) == list(expected.columns), folder
         pd.testing.assert_frame_equal(got, expected, obj=folder)
         got_meta = [comparable(m, spark_run["home"]) for m in manifests(spark_run["lake"], folder)]
-        expected_meta = [comparable(m, pandas_run["home"]) for m in manifests(pandas_run["lake"], folder)]
+        expected_meta = [comparable(m, local_run["home"]) for m in manifests(local_run["lake"], folder)]
         assert got_meta == expected_meta, folder
 
 
 def assert_same_summaries(both: dict[str, dict], other: str = "spark") -> None:
-    for (pcode, psum), (scode, ssum) in zip(both["pandas"]["results"], both[other]["results"], strict=True):
+    for (pcode, psum), (scode, ssum) in zip(both["duckdb"]["results"], both[other]["results"], strict=True):
         assert scode == pcode
-        assert comparable(ssum, both[other]["home"]) == comparable(psum, both["pandas"]["home"])
+        assert comparable(ssum, both[other]["home"]) == comparable(psum, both["duckdb"]["home"])
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +111,6 @@ def test_a_spark_ingest_validated_and_built_in_one_process_gives_the_same_lake(r
     parts = [len(m["files"]) for k in catalog.KINDS for m in lake.committed(catalog.ingest_runs(k))]
     assert max(parts) > 1, parts
     assert_same_lake(real, FOLDERS + DATASETS, other="mixed")
-    after_ingest = {**real, "pandas": {**real["pandas"], "results": real["pandas"]["results"][1:]}}
+    after_ingest = {**real, "duckdb": {**real["duckdb"], "results": real["duckdb"]["results"][1:]}}
     assert_same_summaries(after_ingest, other="mixed")
     assert [s["engine"] for _code, s in real["mixed"]["results"]] == ["duckdb", "duckdb"]

@@ -93,12 +93,12 @@ def test_drift_and_metrics_read_the_stored_predictions(scored):
     assert metrics["proactive_source"] == "lake predictions", metrics
 
 
-def test_champion_check_on_spark_decides_as_on_pandas(scored):
+def test_champion_check_on_spark_decides_as_on_duckdb(scored):
     """build-dataset --champion-check (as the retrain DAG runs it) on both engines, with the champion of
     this module: the Spark engine selects the pending texts and the driver scores them."""
     same = ["train_version", "review_version", "reporters_version", "eval_version", "recent_version"]
     same += ["rows_train", "rows_review", "weak_labels_accepted", "review_from_reports", "champion_checked"]
-    pandas_run = ok("build-dataset", "--champion-check", "--engine", "pandas")
+    local_run = ok("build-dataset", "--champion-check", "--engine", "duckdb")
     spark_run = ok("build-dataset", "--champion-check", "--engine", "spark")
-    assert pandas_run["champion_checked"] == "1" and spark_run["engine"] == "spark"
-    assert {k: spark_run[k] for k in same} == {k: pandas_run[k] for k in same}
+    assert local_run["champion_checked"] == "1" and spark_run["engine"] == "spark"
+    assert {k: spark_run[k] for k in same} == {k: local_run[k] for k in same}

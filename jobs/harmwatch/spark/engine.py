@@ -1,8 +1,10 @@
-"""Which engine runs a data step: pandas in one process, or Spark.
+"""Which engine runs a data step: one process, or Spark.
 
-Measured on this project's 2-core machine (docs/scaling.md): a SparkSession costs about 5 s to start and
-Great Expectations on Spark adds seconds per suite, so on the daily batches of ``make demo`` (a few MB)
-pandas is several times faster; Spark wins once the input no longer fits one process comfortably. With
+In one process (``duckdb``; ``pandas`` is another name for it) ingest parses each landing file in Python
+and validate and build-dataset run their SQL on DuckDB; on Spark the same parsing runs per file in Spark
+tasks and the same SQL on Spark SQL. Measured on this project's 2-core machine (docs/scaling.md): a
+SparkSession costs about 5 s to start, so on the daily batches of ``make demo`` (a few MB) one process is
+several times faster; Spark wins once the input no longer fits one process comfortably. With
 ``engine=auto`` a step picks Spark when its input exceeds ``spark_above_bytes``.
 """
 
@@ -22,17 +24,18 @@ def add_engine_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         choices=ENGINES,
-        help="pandas, duckdb, spark, or auto by input size (default: settings.engine, HARMWATCH_ENGINE)",
+        help="duckdb (one process; pandas is another name for it), spark, or auto by input size "
+        "(default: settings.engine, HARMWATCH_ENGINE)",
     )
 
 
 def choose(settings: Settings, requested: str | None, input_bytes: int, local: str = "pandas") -> str:
-    """``pandas``, ``duckdb`` or ``spark`` for a step whose input is ``input_bytes`` big; ``local``: the
-    step's engine in one process, which ``auto`` picks below ``spark_above_bytes``."""
+    """``spark``, or ``local`` (the name the step's summary gives its one-process engine) for a step whose
+    input is ``input_bytes`` big: as asked, or with ``auto`` Spark above ``spark_above_bytes``."""
     engine = requested or settings.engine
     if engine == "auto":
-        return "spark" if input_bytes > settings.spark_above_bytes else local
-    return engine
+        engine = "spark" if input_bytes > settings.spark_above_bytes else local
+    return "spark" if engine == "spark" else local
 
 
 def manifest_bytes(manifests: list[dict]) -> int:

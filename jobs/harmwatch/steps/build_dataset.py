@@ -1,6 +1,6 @@
 """Build the training snapshot, the frozen evaluation snapshot and the moderators' review queue.
 
-Reads every committed validated run; :func:`harmwatch.data.dataset.assemble` decides what goes where
+Reads every committed validated run; the SQL plan (:mod:`harmwatch.data.relational`) decides what goes where
 (moderator labels first, weak labels from reports under :class:`harmwatch.data.weak_labels.Policy`, the
 rest to review). With ``--champion-check`` the champion scores the posts known only from reports first, so
 that a weak label the champion strongly disagrees with waits for a moderator (no champion: no check).
@@ -15,10 +15,10 @@ models on too. ``--renew-anchor --reason TEXT`` replaces the anchor explicitly (
 and why in its manifest); nothing else ever changes it. The summary says how many training rows are new
 since the previous snapshot (``new_rows``).
 
-``--engine duckdb`` (the default below the Spark threshold) makes the decisions with the SQL of
-:mod:`harmwatch.data.relational` in this process; ``--engine spark`` runs the same SQL on Spark SQL
-(:mod:`harmwatch.spark.relational`); ``--engine pandas`` with the pandas definitions the SQL is tested
-against. All engines finish with the same code (:func:`finish`).
+Each decision is defined once, as the SQL of ``data/sql/`` (:mod:`harmwatch.data.relational`): in this
+process DuckDB runs it (``--engine duckdb``, the default below the Spark threshold; ``pandas`` is another
+name for it), and ``--engine spark`` runs the same SQL on Spark SQL (:mod:`harmwatch.spark.relational`).
+Both finish with the same code (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,11 @@ from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational, sql_build
-from harmwatch.data.dataset import assemble, pending_texts
 from harmwatch.data.defences import DEFENCE_NAMES
 from harmwatch.data.incremental import incremental_arguments
 from harmwatch.data.keys import require_key
-from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
-from harmwatch.data.tables import frozen_eval, read_committed
 from harmwatch.data.weak_labels import Policy
-from harmwatch.errors import DataError, HarmwatchError
+from harmwatch.errors import HarmwatchError
 from harmwatch.spark.engine import add_engine_argument, choose, manifest_bytes
 from harmwatch.storage import open_store
 
@@ -129,35 +126,5 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
         with spark_session(settings, "build-dataset") as spark:
             return sql_build.run(SparkSQL(spark, store), "spark", settings, args, store, policy)
-    if engine == "duckdb":
-        engine = relational.DuckDB(
-            store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
-        )
-        return sql_build.run(engine, "duckdb", settings, args, store, policy)
-    labelled, labelled_runs = read_committed(store, catalog.validated_runs("labelled"))
-    if labelled.empty:
-        raise DataError(
-            f"no validated labelled data under {store.url(catalog.validated_runs('labelled'))}; "
-            "run ingest and validate first"
-        )
-    reports, report_runs = read_committed(store, catalog.validated_runs("reports"))
-    date = args.date or str(labelled["batch_dt"].max())
-    frozen = frozen_eval(store)
-    origin = provenance(store)
-    scores, champion_version = (None, None)
-    if args.champion_check and policy.champion_floor > 0:
-        scores, champion_version = champion_scores(settings, pending_texts(labelled, reports))
-    a = assemble(
-        labelled,
-        reports,
-        None if frozen is None else (frozen[0], frozen[1]["version"]),
-        policy,
-        args.eval_fraction,
-        settings.seed,
-        champion=scores,
-        reviewed=origin["reviewed"],
-    )
-    runs = labelled_runs + report_runs
-    return finish(
-        store, settings, args, policy, labelled, a, frozen, date, runs, champion_version, "pandas", origin
-    )
+    db = relational.DuckDB(store, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+    return sql_build.run(db, "duckdb", settings, args, store, policy)

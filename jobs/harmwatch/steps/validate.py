@@ -271,9 +271,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     pending = [m for kind in catalog.KINDS for m in pending_runs(lake, kind)]
     ledger = pull_ledger(lake) if pending else {}
     authority = [review_authority(m, ledger) for m in pending]
-    # The row checks are SQL: ``pandas`` (the engine that once ran them row by row) runs them on DuckDB too.
     engine = choose(settings, getattr(args, "engine", None), manifest_bytes(pending), local="duckdb")
-    engine = "spark" if engine == "spark" else "duckdb"
     if engine == "spark" and pending:
         from harmwatch.spark import validate as spark_validate
         from harmwatch.spark.session import spark_session
