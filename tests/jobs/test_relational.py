@@ -20,6 +20,8 @@ import pytest
 
 from harmwatch.data import dataset as ds
 from harmwatch.data import relational
+from harmwatch.data.cohorts import reporter_cohorts
+from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.data.weak_labels import Policy, spot_checked, tally, weak_label_decisions
 from tests.factories import labelled, reports, strings
 from tests.jobs.test_build_dataset import _history
@@ -68,6 +70,26 @@ def test_sql_reuses_a_frozen_anchor_and_its_texts_stay_out_of_training():
     got = relational.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
     assert_same(got, expected)
     assert not set(got.train["key"]) & set(first.eval["key"])
+
+
+def test_the_reporter_table_and_cohorts_of_metrics_are_the_plans_as_of_each_day():
+    """metrics reads build-dataset's reporter table and cohorts as they stood on each day: the SQL over the
+    rows up to that day equals the reference over the same rows."""
+    lab, rep, _scores = history()
+    days = ["2026-01-01", "2026-01-02", "2026-01-03"]
+    rep = rep.assign(batch_dt=[days[i * 3 // len(rep)] for i in range(len(rep))])  # reports over 3 days
+    metrics = ReporterHistory(lab, rep)
+    for day in days:
+        lab_upto, rep_upto = lab[lab["batch_dt"] <= day], rep[rep["batch_dt"] <= day]
+        expected = ds.reliability_of(lab_upto, rep_upto).reset_index(drop=True)
+        expected["trusted"] = expected["reliability"].astype(float) >= Policy().min_reliability
+        pd.testing.assert_frame_equal(strings(metrics.reliability(day)), strings(expected), obj=day)
+        cohorts = reporter_cohorts(ds.keyed_reports(rep_upto)).sort_values("reporter_id", ignore_index=True)
+        got = metrics.cohorts(day).sort_values("reporter_id", ignore_index=True)
+        pd.testing.assert_frame_equal(strings(got), strings(cohorts), obj=day)
+    assert metrics.cohorts(days[-1])["cohort_size"].max() >= 3  # the crew is found
+    first, last = (metrics.reliability(d)["reports_on_labelled"].sum() for d in (days[0], days[-1]))
+    assert first < last  # the days differ
 
 
 @pytest.mark.parametrize(

@@ -17,16 +17,17 @@ Definitions, for the batch of day D (labels and reports are the validated rows o
     ``not_cyberbullying``: had the platform acted on the report alone, the author's appeal would win.
 ``unreliable_report_share``
     Share of batch D's reports that come from reporters whose reliability (the one build-dataset's
-    weak-label policy uses, :mod:`harmwatch.data.weak_labels`, over everything up to D) is below 0.5, among
-    reporters with at least ``min_judged`` reports on moderator-labelled posts. Prometheus gets the
-    reliability distribution as a histogram, never one series per reporter (cardinality).
+    weak-label policy uses, by its own SQL, :mod:`harmwatch.data.reporter_history`, over everything up
+    to D) is below 0.5, among reporters with at least ``min_judged`` reports on moderator-labelled
+    posts. Prometheus gets the reliability distribution as a histogram, never one series per reporter
+    (cardinality).
 ``report_volume_robust_z``
     How unusual batch D's number of reports is against the days before it:
     :func:`harmwatch.monitoring.drift_inputs.volume_anomaly`, the check the drift step makes.
 ``coordinated_report_share``
     Share of batch D's reports made by members of a co-reporting cohort of at least three reporters
-    (:func:`harmwatch.data.cohorts.reporter_cohorts` over every report up to D): accounts that report
-    the same posts far more often than chance allows.
+    (build-dataset's own, :mod:`harmwatch.data.reporter_history`, over every report up to D): accounts
+    that report the same posts far more often than chance allows.
 
 The **brigade alarm** (:func:`alarms`) is raised when the report volume is anomalous or the coordinated
 share exceeds its limit; the metrics step returns it, the moderation DAG fails a task on it, and the
@@ -41,8 +42,7 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
-from harmwatch.data.cohorts import reporter_cohorts
-from harmwatch.data.dataset import keyed_reports, reliability_of
+from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.monitoring.drift_inputs import volume_anomaly
 
 BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -90,14 +90,19 @@ def latest_labels(labelled: pd.DataFrame) -> pd.DataFrame:
 
 
 def batch_metrics(
-    day: str, labelled: pd.DataFrame, reports: pd.DataFrame, flagged: pd.Series | None, min_judged: int
+    day: str,
+    labelled: pd.DataFrame,
+    reports: pd.DataFrame,
+    flagged: pd.Series | None,
+    min_judged: int,
+    history: ReporterHistory | None = None,
 ) -> dict[str, Any]:
     """Metrics of batch ``day`` from all validated rows up to ``day`` (see the module docstring).
 
     ``labelled``: post_id, text, label, labelled_at, batch_dt (latest label per post wins); ``reports``:
     report_id, post_id, text, reporter_id, reason, reported_at, batch_dt; ``flagged``: post_id -> champion
-    flags it. Reporter reliability is :func:`harmwatch.data.dataset.reliability_of`, the table build-dataset
-    keeps, over the rows up to ``day``.
+    flags it. Reporter reliability is the table build-dataset keeps, over the rows up to ``day``
+    (``history``: those rows loaded once, for a run over many days; else loaded here).
     """
     lab = latest_labels(labelled[labelled["batch_dt"] <= day])
     rep = reports[reports["batch_dt"] <= day]
@@ -130,7 +135,7 @@ def batch_metrics(
         valid_appeal_proxy=float((judged == BENIGN_CLASS).mean()) if len(judged) else None,
         reporters_active=int(today["reporter_id"].nunique()),
     )
-    rel = reliability_of(labelled[labelled["batch_dt"] <= day], rep)
+    rel = (history or ReporterHistory(labelled, reports)).reliability(day)
     known = rel[rel["reports_on_labelled"] >= min_judged]
     unreliable = set(known.loc[known["reliability"] < 0.5, "reporter_id"])
     out["unreliable_report_share"] = (
@@ -142,15 +147,21 @@ def batch_metrics(
     return out
 
 
-def brigade_signals(day: str, reports: pd.DataFrame, history_days: int) -> dict[str, Any]:
+def brigade_signals(
+    day: str, reports: pd.DataFrame, history_days: int, history: ReporterHistory | None = None
+) -> dict[str, Any]:
     """Report volume of batch ``day`` against the previous days, and its share from co-reporting cohorts.
 
-    ``reports``: every validated report up to ``day`` (report_id, post_id, text, reporter_id, batch_dt).
+    ``reports``: every validated report up to ``day`` (report_id, post_id, text, reporter_id, batch_dt);
+    ``history``: the validated rows loaded once (else ``reports`` are loaded here).
     """
     counts = reports.drop_duplicates("report_id").groupby("batch_dt").size()
     volume = volume_anomaly({str(k): int(v) for k, v in counts.items()}, day, history_days)
     today = reports[reports["batch_dt"] == day]
-    cohorts = reporter_cohorts(keyed_reports(reports)) if len(today) else pd.DataFrame()
+    if len(today):
+        cohorts = (history or ReporterHistory(reports.iloc[:0], reports)).cohorts(day)
+    else:
+        cohorts = pd.DataFrame()
     big = cohorts[cohorts["cohort_size"] >= MIN_COHORT] if len(cohorts) else cohorts
     members = (
         today["reporter_id"].isin(set(big["reporter_id"]))

@@ -24,8 +24,8 @@ import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS, Settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import reliability_of
 from harmwatch.data.exports import spreadsheet_csv
+from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.data.tables import read_predictions, read_validated
 from harmwatch.errors import HarmwatchError
 from harmwatch.monitoring.moderation import (
@@ -162,9 +162,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     until = days[-1]
     flagged, version, source = champion_flags(settings, lake, labelled[labelled["batch_dt"] <= until])
     rows = []
+    history = ReporterHistory(labelled, reports)
     for d in days:
-        m = batch_metrics(d, labelled, reports, flagged, args.min_judged)
-        m.update(brigade_signals(d, reports[reports["batch_dt"] <= d], args.history_days))
+        m = batch_metrics(d, labelled, reports, flagged, args.min_judged, history)
+        m.update(brigade_signals(d, reports[reports["batch_dt"] <= d], args.history_days, history))
         rows.append({**m, "alarms": alarms(m, args.max_coordinated_share)})
     latest = rows[-1]
     review = review_state(lake, until)
@@ -172,7 +173,7 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     latest.update(queue or {})
     prom = prometheus_text(latest, {"model_version": version or "none"})
     prom += queue_prometheus_text(queue, until) if queue else ""
-    rel = reliability_of(labelled[labelled["batch_dt"] <= until], reports[reports["batch_dt"] <= until])
+    rel = history.reliability(until)
     prefix = catalog.metrics_day(until)
     out.write_text(f"{prefix}/harmwatch_moderation.prom", prom)
     out.write_text(f"{prefix}/reporter_reliability.csv", spreadsheet_csv(rel))

@@ -1,0 +1,73 @@
+"""What build-dataset knows of its reporters, as of any day: the reporter-reliability table and the
+co-reporting cohorts, by the plan's own SQL (``data/sql/``) on DuckDB, for the ``metrics`` step.
+
+The validated rows are keyed and loaded once; each day's tables read only the rows of the batches up to
+that day, so a day's figures are what build-dataset would have decided from the lake as it stood then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from harmwatch.data import relational
+from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
+from harmwatch.data.weak_labels import Policy
+
+# The plan's tables the reliability table is made from, in the order they are built.
+RELIABILITY = (
+    "decided_labels",
+    "open_labels",
+    "conflicted_keys",
+    "moderated",
+    "judged",
+    "record",
+    "reliability",
+)
+
+
+class ReporterHistory:
+    """Validated ``labelled`` and ``reports`` rows (as read from the lake, in read order), loaded once;
+    ``reviewed``: the landing files the review loop vouches for (their labels settle a text)."""
+
+    def __init__(
+        self,
+        labelled: pd.DataFrame,
+        reports: pd.DataFrame,
+        policy: Policy | None = None,
+        reviewed: Collection[str] = (),
+    ) -> None:
+        self.engine = relational.DuckDB()
+        relational.load_frames(self.engine, labelled, reports)
+        for name in ("labelled", "reports"):
+            self.engine.table(f"{name}_all", f'SELECT * FROM "{name}"')
+        self.params = relational.parameters(policy or Policy(), seed=0)
+        files = pd.Series(sorted(reviewed), dtype="string")
+        self.engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
+        self.day: str | None = None
+
+    def _as_of(self, day: str) -> None:
+        """The plan's inputs ``labelled`` and ``reports``: the rows of the batches up to ``day``."""
+        if day != self.day:
+            for name in ("labelled", "reports"):
+                self.engine.table(
+                    name, f'SELECT * FROM "{name}_all" WHERE batch_dt <= {relational.literal(day)}'
+                )
+            self.day = day
+
+    def reliability(self, day: str) -> pd.DataFrame:
+        """The reporter-reliability table build-dataset keeps, from the rows up to ``day``."""
+        self._as_of(day)
+        for table in RELIABILITY:
+            self.engine.table(table, relational.render(table, self.params))
+        return self.engine.fetch("reliability", ["reporter_id"])
+
+    def cohorts(self, day: str) -> pd.DataFrame:
+        """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``) of the reports up to
+        ``day``: the plan's candidate pairs, then its test and grouping."""
+        self._as_of(day)
+        if not self.engine.count("reports"):
+            return pd.DataFrame(columns=COHORT_COLUMNS)
+        self.engine.table("cohort_pairs", relational.render("cohort_pairs", self.params))
+        return cohorts_of_candidates(self.engine.fetch("cohort_pairs"))
