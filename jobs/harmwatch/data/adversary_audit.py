@@ -2,7 +2,8 @@
 
 A simulated landing zone goes through the real ``ingest`` and ``validate``; then, as the daily DAG would,
 the weak-label decision is taken once per day on the validated rows of the days so far, for several
-policies (all defences, none, all but one). Against the simulator's truth (post labels from
+policies (all defences, none, all but one), by build-dataset's own SQL on DuckDB
+(:func:`harmwatch.data.relational.weak_label_outcome`). Against the simulator's truth (post labels from
 :func:`harmwatch.data.simulation.ground_truth`, and who each landed report came from, which only the
 landing zone's raw reporter ids tell) it measures:
 
@@ -26,9 +27,10 @@ from typing import Any
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
-from harmwatch.data.cohorts import reporter_cohorts
-from harmwatch.data.dataset import keyed_reports, resolve_moderator_labels, text_key
-from harmwatch.data.weak_labels import Policy, review_kind, weak_labels
+from harmwatch.data import relational
+from harmwatch.data.dataset import keyed_reports, text_key
+from harmwatch.data.reporter_history import ReporterHistory
+from harmwatch.data.weak_labels import Policy, review_kind
 
 Scorer = Callable[[pd.DataFrame], pd.DataFrame]  # key, text -> key, score_<class>
 
@@ -74,18 +76,14 @@ def audit(
     entered: dict[str, dict[tuple[str, str], str]] = {name: {} for name in policies}
     last: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     moderated_keys: set[str] = set()
+    history = ReporterHistory(scenario.labelled, scenario.reports)  # the rows, keyed once
     for day in scenario.days:
-        labelled = scenario.labelled[scenario.labelled["batch_dt"] <= day]
-        reports = keyed_reports(scenario.reports[scenario.reports["batch_dt"] <= day])
-        moderated, conflicts = resolve_moderator_labels(labelled)
-        moderated_keys = set(moderated["key"]) | set(conflicts["key"])
-        cohorts = reporter_cohorts(reports)
-        pending = reports[~reports["key"].isin(moderated_keys)].drop_duplicates("key")[["key", "text"]]
+        engine = history.as_of(day)
+        moderated_keys = set(engine.fetch("labelled")["key"])  # a single label or a conflict: decided
+        pending = relational.pending_texts(engine)
         scores = scorer(pending) if scorer is not None else None
         for name, policy in policies.items():
-            accepted, review = weak_labels(
-                reports, moderated, moderated_keys, policy, cohorts=cohorts, champion=scores, seed=seed
-            )
+            accepted, review = relational.weak_label_outcome(engine, policy, seed, scores)
             for key, label, posts in zip(
                 accepted["key"], accepted["label"], accepted["post_id"], strict=True
             ):
@@ -118,7 +116,7 @@ def fitted_scorer(labelled: pd.DataFrame, seed: int) -> Scorer:
     """A real model of the pipeline fitted on ``labelled`` (moderator labels), as a :data:`Scorer`."""
     from harmwatch.model.fitting import fit_model
 
-    moderated, _ = resolve_moderator_labels(labelled)
+    moderated = relational.moderated_labels(labelled)
     model, _features = fit_model(moderated[["text", "label"]].reset_index(drop=True), seed, n_jobs=1)
 
     def score(pending: pd.DataFrame) -> pd.DataFrame:

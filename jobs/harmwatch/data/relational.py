@@ -462,6 +462,33 @@ def decide(
     return decided
 
 
+def moderated_labels(labelled: pd.DataFrame) -> pd.DataFrame:
+    """One row per text with a single moderator label (``key``, ``text``, ``label``, ...), by the plan's
+    SQL, sorted by key: what a model of the moderators' labels is fitted on."""
+    engine = DuckDB()
+    load_frames(engine, labelled, pd.DataFrame())
+    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(dtype="string")}))
+    for table in ("decided_labels", "open_labels", "conflicted_keys", "moderated"):
+        engine.table(table, render(table, {}))
+    return engine.fetch("moderated", ["key"])
+
+
+def weak_label_outcome(
+    engine: Engine, policy: Policy, seed: int, champion: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(accepted weak labels, the report rows held for review, each by ``key``) of ``engine``'s loaded
+    inputs under ``policy``: the plan up to the review queue's rows from reports (audits of the policy)."""
+    params = parameters(policy, seed)
+    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(dtype="string")}))
+    engine.frame("champion_scores", champion_table(champion, policy))
+    cohort_members(engine, policy, params)
+    for table, sql in plan(policy, new_eval=False):
+        engine.table(table, render(sql, params))
+        if table == "report_review":
+            break
+    return engine.fetch("accepted", ["key"]), engine.fetch("report_review", ["key"])
+
+
 def _line(columns: list[str]) -> str:
     """SQL for the line :func:`harmwatch.data.dataset.version_lines` makes of a row of text columns
     (a missing value reads ``None``, as ``astype(str)`` writes it)."""

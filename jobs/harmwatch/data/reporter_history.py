@@ -47,18 +47,18 @@ class ReporterHistory:
         self.engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
         self.day: str | None = None
 
-    def _as_of(self, day: str) -> None:
-        """The plan's inputs ``labelled`` and ``reports``: the rows of the batches up to ``day``."""
+    def as_of(self, day: str) -> relational.DuckDB:
+        """The engine, its plan inputs ``labelled`` and ``reports`` the rows of the batches up to ``day``."""
         if day != self.day:
+            upto = relational.literal(day)
             for name in ("labelled", "reports"):
-                self.engine.table(
-                    name, f'SELECT * FROM "{name}_all" WHERE batch_dt <= {relational.literal(day)}'
-                )
+                self.engine.table(name, f'SELECT * FROM "{name}_all" WHERE batch_dt <= {upto}')
             self.day = day
+        return self.engine
 
     def reliability(self, day: str) -> pd.DataFrame:
         """The reporter-reliability table build-dataset keeps, from the rows up to ``day``."""
-        self._as_of(day)
+        self.as_of(day)
         for table in RELIABILITY:
             self.engine.table(table, relational.render(table, self.params))
         return self.engine.fetch("reliability", ["reporter_id"])
@@ -66,7 +66,7 @@ class ReporterHistory:
     def cohorts(self, day: str) -> pd.DataFrame:
         """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``) of the reports up to
         ``day``: the plan's candidate pairs, then its test and grouping."""
-        self._as_of(day)
+        self.as_of(day)
         if not self.engine.count("reports"):
             return pd.DataFrame(columns=COHORT_COLUMNS)
         self.engine.table("cohort_pairs", relational.render("cohort_pairs", self.params))
