@@ -6,7 +6,9 @@ import pandas as pd
 
 from harmwatch.config import load_settings
 from harmwatch.data import catalog
+from harmwatch.data.dataset import split_eval
 from harmwatch.data.holdout import hold_out_recent, renewed_anchor
+from harmwatch.data.relational import stratified_draw
 from harmwatch.errors import HarmwatchError
 from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
@@ -138,3 +140,21 @@ def test_renew_without_a_reason_is_one_clear_line(hw_env):
     _tiny_lake(load_settings().lake_uri)
     proc = run_cli("build-dataset", "--renew-anchor")
     assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "--reason" in proc.stderr
+
+
+def test_renewal_keeps_the_share_the_reference_draw_keeps():
+    """Renewing keeps a share of the anchor by the anchor's own SQL draw; the pandas reference agrees."""
+    labels = ["age", "religion", "not_cyberbullying"]
+    anchor = pd.DataFrame(
+        {
+            "key": [f"text {i}" for i in range(300)],
+            "text": [f"Text {i}" for i in range(300)],
+            "label": [labels[i % 3] if i < 240 else "age" for i in range(300)],
+            "post_id": [str(i) for i in range(300)],
+        }
+    )
+    for share, seed in ((0.5, 1), (0.25, 7), (0.9, 42)):
+        kept = stratified_draw(anchor, share, seed)
+        expected = split_eval(anchor, share, seed)
+        assert kept["key"].tolist() == expected["key"].tolist(), (share, seed)
+        assert 0 < len(kept) < len(anchor)

@@ -25,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, split_eval, text_key
+from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, text_key
+from harmwatch.data.relational import stratified_draw
 
 RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
 
@@ -71,7 +72,7 @@ def hold_out_recent(
 
 def renewed_anchor(anchor: pd.DataFrame, recent: pd.DataFrame, keep_share: float, seed: int) -> pd.DataFrame:
     """A stratified ``keep_share`` of the old anchor (seeded hash, as it was drawn) plus the recent slice."""
-    kept = split_eval(anchor, keep_share, seed) if keep_share > 0 else anchor.iloc[0:0]
+    kept = stratified_draw(anchor, keep_share, seed) if keep_share > 0 else anchor.iloc[0:0]
     new = pd.concat([kept[EVAL_COLUMNS], recent[EVAL_COLUMNS]], ignore_index=True)
     return new.drop_duplicates("key").sort_values("key").reset_index(drop=True)
 

@@ -462,6 +462,19 @@ def decide(
     return decided
 
 
+def stratified_draw(texts: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """The texts (``key``, ``label``, ...) the anchor's draw (``eval_split.sql``) takes from ``texts`` at
+    ``fraction`` and ``seed``, sorted by key: renewing the anchor keeps a share of it by the same rule."""
+    engine = DuckDB()
+    frame = texts.astype("string").reset_index(drop=True)
+    engine.frame("moderated_rows", frame)
+    engine.table("moderated", f"SELECT *, {EXACT_ID} AS kh FROM moderated_rows")  # few rows: the key
+    params = {"eval_seed": f"{seed}:", "eval_fraction": float(fraction)}
+    engine.table("drawn", render("eval_split", params))
+    drawn = engine.fetch("drawn")
+    return frame[frame["key"].isin(set(drawn["key"]))].sort_values("key").reset_index(drop=True)
+
+
 def moderated_labels(labelled: pd.DataFrame) -> pd.DataFrame:
     """One row per text with a single moderator label (``key``, ``text``, ``label``, ...), by the plan's
     SQL, sorted by key: what a model of the moderators' labels is fitted on."""
