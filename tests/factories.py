@@ -189,3 +189,12 @@ def strings(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame's values as the lake's readers compare them across engines: strings, None for missing."""
     frame = frame.reset_index(drop=True).astype(object)
     return frame.where(frame.notna(), None).map(lambda v: None if v is None else str(v))
+
+
+def weak_label_outcome(labelled_rows, report_rows, policy, champion=None, seed: int = 0):
+    """(accepted weak labels, report rows held for review) of build-dataset's SQL plan on these rows."""
+    from harmwatch.data import relational
+
+    engine = relational.DuckDB()
+    relational.load_frames(engine, labelled_rows, report_rows)
+    return relational.weak_label_outcome(engine, policy, seed, champion)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harmwatch.data import catalog, relational
-from harmwatch.data import dataset as ds
+from harmwatch.data.dataset import Assembly
 from harmwatch.data.snapshot_writer import provenance
 from harmwatch.data.tables import read_committed
 from harmwatch.data.weak_labels import Policy
@@ -22,12 +22,13 @@ from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.fixtures.broken_landing import CASES, write_case
 from tests.jobs.test_relational import assert_same
+from tests.reference import decisions as ref
 from tests.spark.conftest import engine_env, step
 
 pytestmark = pytest.mark.slow
 
 
-def decide_both(tmp: Path, landing: Path, validate: list[str]) -> tuple[ds.Assembly, ds.Assembly]:
+def decide_both(tmp: Path, landing: Path, validate: list[str]) -> tuple[Assembly, Assembly]:
     """The validated lake of ``landing``, decided by each definition: the second decisions (the anchor of
     the first reused) of the SQL plan and of the pandas reference, after checking that the first agree."""
     home = tmp / "validated"
@@ -41,9 +42,9 @@ def decide_both(tmp: Path, landing: Path, validate: list[str]) -> tuple[ds.Assem
     reviewed = provenance(lake)["reviewed"]
     args = (labelled, reports, None, Policy(), 0.15, 42)
     first = relational.assemble(*args, reviewed=reviewed)
-    assert_same(first, ds.assemble(*args, reviewed=reviewed))
+    assert_same(first, ref.assemble(*args, reviewed=reviewed))
     again = (labelled, reports, (first.eval, first.eval_version), Policy(), 0.15, 42)
-    return relational.assemble(*again, reviewed=reviewed), ds.assemble(*again, reviewed=reviewed)
+    return relational.assemble(*again, reviewed=reviewed), ref.assemble(*again, reviewed=reviewed)
 
 
 def test_broken_corpus_same_decisions(tmp_path):

@@ -10,14 +10,15 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import load_settings
-from harmwatch.data import catalog, weak_labels
+from harmwatch.data import catalog, relational, weak_labels
 from harmwatch.data import dataset as ds
+from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.data.tables import read_committed
 from harmwatch.errors import DataError
 from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
-from tests.factories import keyed, labelled, reports
+from tests.factories import keyed, labelled, reports, weak_label_outcome
 
 POLICY = weak_labels.Policy(min_reporters=3, min_reliability=0.8, spot_check_rate=0.0)
 
@@ -37,10 +38,10 @@ def test_duplicates_collapse_and_conflicting_moderator_labels_go_to_review():
             ("5", "fine day", "not_cyberbullying"),
         ]
     )
-    clean, conflicts = ds.resolve_moderator_labels(lab)
+    clean, conflicts = relational.resolve_labels(lab)
     assert sorted(clean["key"]) == ["fine day", "you are mean"]
     assert set(conflicts["post_id"]) == {"3", "4"}
-    review = ds.conflict_review(conflicts)
+    review = relational.assemble(lab, pd.DataFrame(), None, POLICY, 0.15, 1).review
     assert len(review) == 1 and review.loc[0, "review_reason"] == "conflicting moderator labels: age|gender"
 
 
@@ -57,7 +58,7 @@ def test_reliability_counts_only_moderated_posts_and_a_benign_post_is_a_disagree
             ]
         )
     )
-    rel = weak_labels.reporter_reliability(reps, moderated, POLICY).set_index("reporter_id")
+    rel = ReporterHistory(moderated, reps, POLICY).reliability("9999-12-31").set_index("reporter_id")
     assert rel.loc["good", "reports_on_labelled"] == 2 and rel.loc["good", "agreements"] == 1
     assert rel.loc["good", "reliability"] == pytest.approx((1 + 1) / (2 + 2))
     assert rel.loc["wrong", "reliability"] == pytest.approx(1 / 3)
@@ -87,9 +88,7 @@ def _history(reporters: list[str], agree: int, disagree: int) -> tuple[list, lis
 def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
     lab, reps = _history(reporters, agree, disagree)
     reps += [("new", "Reported only post", who, v) for who, v in zip(reporters, votes, strict=True)]
-    moderated = keyed(labelled(lab))
-    rep_frame = keyed(reports(reps))
-    ok, review = weak_labels.weak_labels(rep_frame, moderated, set(moderated["key"]), POLICY)
+    ok, review = weak_label_outcome(labelled(lab), reports(reps), POLICY)
     assert (len(ok) == 1) is accepted
     if accepted:
         assert ok.loc[0, "label"] == "religion" and ok.loc[0, "n_reporters"] == 3
@@ -98,19 +97,19 @@ def test_weak_label_policy(reporters, agree, disagree, votes, accepted, why):
 
 
 def test_unknown_reporters_are_not_trusted_however_many():
-    reps = keyed(reports([("p", "brigaded post", f"new{i}", "religion") for i in range(8)]))
-    ok, review = weak_labels.weak_labels(reps, keyed(labelled([])), set(), POLICY)
+    reps = reports([("p", "brigaded post", f"new{i}", "religion") for i in range(8)])
+    ok, review = weak_label_outcome(labelled([]), reps, POLICY)
     assert ok.empty and "reliability 0.50" in review.loc[0, "review_reason"]
 
 
 def test_split_eval_is_stratified_and_independent_of_row_order():
     rows = [(str(i), f"text {i}", "age" if i % 3 else "religion") for i in range(300)]
     frame = keyed(labelled(rows))
-    a = ds.split_eval(frame, 0.2, seed=7)
-    b = ds.split_eval(frame.sample(frac=1, random_state=1), 0.2, seed=7)
+    a = relational.stratified_draw(frame, 0.2, seed=7)
+    b = relational.stratified_draw(frame.sample(frac=1, random_state=1), 0.2, seed=7)
     assert a["key"].tolist() == b["key"].tolist()
     assert a["label"].value_counts().to_dict() == {"age": 40, "religion": 20}
-    assert ds.split_eval(frame, 0.2, seed=8)["key"].tolist() != a["key"].tolist()
+    assert relational.stratified_draw(frame, 0.2, seed=8)["key"].tolist() != a["key"].tolist()
 
 
 def _commit(lake, kind: str, run: str, frame: pd.DataFrame) -> None:

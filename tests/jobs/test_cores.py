@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import CLASSES
-from harmwatch.data.dataset import assemble, reliability_of
 from harmwatch.data.landing import batch_date, pseudonymise, pseudonymise_raw, run_id, to_frames
 from harmwatch.data.parsing import parse_csv, parse_jsonl
+from harmwatch.data.relational import assemble
+from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.data.weak_labels import Policy
 from harmwatch.model import audit, summary
 from harmwatch.model.decision import Thresholds, evaluate_challenger
@@ -181,11 +182,8 @@ def test_assemble_moderators_win_conflicts_go_to_review_and_eval_never_trains():
     rel = a.reliability.set_index("reporter_id")
     assert rel.loc["u0", "reliability"] == pytest.approx(0.5) and bool(rel.loc["u0", "trusted"])
     # The same numbers the moderation metrics use.
-    pd.testing.assert_frame_equal(
-        reliability_of(lab, reps, Policy(min_reliability=0.5)).reset_index(drop=True),
-        a.reliability.drop(columns="trusted").reset_index(drop=True),
-        check_dtype=False,
-    )
+    metrics = ReporterHistory(lab, reps, Policy(min_reliability=0.5)).reliability("9999-12-31")
+    pd.testing.assert_frame_equal(metrics, a.reliability.reset_index(drop=True), check_dtype=False)
     # Same inputs, same versions; a first run draws a new evaluation snapshot from moderator labels only.
     again = assemble(
         lab, reps, (frozen, "v-eval"), Policy(min_reporters=3, min_reliability=0.5), 0.15, seed=1

@@ -6,7 +6,6 @@ import pandas as pd
 
 from harmwatch.config import load_settings
 from harmwatch.data import catalog
-from harmwatch.data.dataset import split_eval
 from harmwatch.data.holdout import hold_out_recent, renewed_anchor
 from harmwatch.data.relational import stratified_draw
 from harmwatch.errors import HarmwatchError
@@ -14,6 +13,7 @@ from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.jobs.test_build_dataset import _args, _commit, _tiny_lake, labelled
+from tests.reference.decisions import split_eval
 
 CLASSES = ["age", "ethnicity", "gender", "religion", "other_cyberbullying", "not_cyberbullying"]
 

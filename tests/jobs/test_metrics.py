@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import load_settings
-from harmwatch.data.dataset import reliability_of
 from harmwatch.monitoring.moderation import batch_metrics, prometheus_text, wilson
 from harmwatch.steps import metrics
 from harmwatch.steps.metrics import EXPERIMENT, RUN_NAME
@@ -18,6 +17,7 @@ from harmwatch.storage import open_store
 from tests.conftest import run_cli
 from tests.drift.helpers import register_champion, run_step, stand_in_model, write_validated
 from tests.factories import labelled, labelled_rows, report_rows, reports
+from tests.reference.decisions import reliability_of
 
 D, PREV = "2026-01-05", "2026-01-04"
 

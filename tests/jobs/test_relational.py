@@ -1,8 +1,8 @@
-"""build-dataset's SQL decisions (``data/sql/``, run by DuckDB) decide what the pandas definitions decide.
+"""build-dataset's SQL decisions (``data/sql/``, run by DuckDB) decide what the pandas reference decides.
 
 Every output table of :func:`harmwatch.data.relational.assemble` (training and evaluation snapshots, the
 review queue with its reasons, the reporter table) and every content version must equal those of
-:func:`harmwatch.data.dataset.assemble`, on a hand-made history that exercises each rule and defence (a
+:func:`tests.reference.decisions.assemble`, on a hand-made history that exercises each rule and defence (a
 crew of co-reporters, an honest crowd, conflicting and reviewed labels, a champion that disagrees, spot
 checks), under several policies, and on the policy's own unit cases. The end-to-end runs (real data and
 the broken corpus, both engines through the CLI) are in ``tests/data/test_relational_parity.py``.
@@ -20,11 +20,12 @@ import pytest
 
 from harmwatch.data import dataset as ds
 from harmwatch.data import relational
-from harmwatch.data.cohorts import reporter_cohorts
 from harmwatch.data.reporter_history import ReporterHistory
-from harmwatch.data.weak_labels import Policy, spot_checked, tally, weak_label_decisions
+from harmwatch.data.weak_labels import Policy
 from tests.factories import labelled, reports, strings
 from tests.jobs.test_build_dataset import _history
+from tests.reference import decisions as ref
+from tests.reference.decisions import reporter_cohorts, spot_checked, tally, weak_label_decisions
 from tests.spark.test_build_policy import REVIEWED, history
 
 POLICIES = {
@@ -55,7 +56,7 @@ def test_sql_decisions_equal_pandas_on_a_history_that_exercises_every_rule(name)
     policy = POLICIES[name]
     lab, rep, scores = history()
     args = (lab, rep, None, policy, 0.2, 42)
-    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    expected = ref.assemble(*args, champion=scores, reviewed=REVIEWED)
     assert_same(relational.assemble(*args, champion=scores, reviewed=REVIEWED), expected)
     if name == "spot-checks-30%":  # equality is not trivial: every kind of decision is there
         assert {"cohort", "champion", "spot_check", "disagreement"} <= set(expected.review_counts)
@@ -64,9 +65,9 @@ def test_sql_decisions_equal_pandas_on_a_history_that_exercises_every_rule(name)
 
 def test_sql_reuses_a_frozen_anchor_and_its_texts_stay_out_of_training():
     lab, rep, scores = history()
-    first = ds.assemble(lab, rep, None, Policy(), 0.2, 42)
+    first = ref.assemble(lab, rep, None, Policy(), 0.2, 42)
     frozen = (first.eval, first.eval_version)
-    expected = ds.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
+    expected = ref.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
     got = relational.assemble(lab, rep, frozen, Policy(), 0.2, 42, champion=scores)
     assert_same(got, expected)
     assert not set(got.train["key"]) & set(first.eval["key"])
@@ -81,7 +82,7 @@ def test_the_reporter_table_and_cohorts_of_metrics_are_the_plans_as_of_each_day(
     metrics = ReporterHistory(lab, rep)
     for day in days:
         lab_upto, rep_upto = lab[lab["batch_dt"] <= day], rep[rep["batch_dt"] <= day]
-        expected = ds.reliability_of(lab_upto, rep_upto).reset_index(drop=True)
+        expected = ref.reliability_of(lab_upto, rep_upto).reset_index(drop=True)
         expected["trusted"] = expected["reliability"].astype(float) >= Policy().min_reliability
         pd.testing.assert_frame_equal(strings(metrics.reliability(day)), strings(expected), obj=day)
         cohorts = reporter_cohorts(ds.keyed_reports(rep_upto)).sort_values("reporter_id", ignore_index=True)
@@ -106,7 +107,7 @@ def test_sql_weak_label_policy_cases(reporters, agree, disagree, votes):
     lab, reps = _history(reporters, agree, disagree)
     reps += [("new", "Reported only post", who, v) for who, v in zip(reporters, votes, strict=True)]
     args = (labelled(lab), reports(reps), None, Policy(spot_check_rate=0), 0.2, 1)
-    assert_same(relational.assemble(*args), ds.assemble(*args))
+    assert_same(relational.assemble(*args), ref.assemble(*args))
 
 
 def test_sql_without_reports_and_with_blank_and_conflicting_texts():
@@ -122,7 +123,7 @@ def test_sql_without_reports_and_with_blank_and_conflicting_texts():
     )
     args = (lab, pd.DataFrame(), None, Policy(), 0.15, 3)
     got = relational.assemble(*args)
-    assert_same(got, ds.assemble(*args))
+    assert_same(got, ref.assemble(*args))
     assert got.review["review_reason"].tolist() == ["conflicting moderator labels: age|gender"]
 
 
@@ -176,7 +177,7 @@ def test_texts_that_share_a_kh_are_still_told_apart(monkeypatch):
     policy = POLICIES["spot-checks-30%"]
     lab, rep, scores = history()
     args = (lab, rep, None, policy, 0.2, 42)
-    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    expected = ref.assemble(*args, champion=scores, reviewed=REVIEWED)
     by_length = "CAST(length(key) AS BIGINT)"
 
     clashing = relational.DuckDB()

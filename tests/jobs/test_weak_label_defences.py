@@ -1,4 +1,5 @@
-"""Each weak-label defence on a tiny hand-made case that it decides and the policy without it gets wrong."""
+"""Each weak-label defence on a tiny hand-made case that it decides and the policy without it gets wrong,
+decided by build-dataset's own SQL (:func:`harmwatch.data.relational.weak_label_outcome`) on DuckDB."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pandas as pd
 import pytest
 
 from harmwatch.data import weak_labels as wl
-from harmwatch.data.cohorts import reporter_cohorts
-from tests.factories import keyed, labelled, reports
+from harmwatch.data.reporter_history import ReporterHistory
+from tests.factories import keyed, labelled, reports, weak_label_outcome
 
 BASE = wl.Policy(spot_check_rate=0.0)  # spot checks have their own test
 
@@ -22,8 +23,9 @@ def frames(lab_rows, rep_rows, lab_day="2026-01-01", rep_times=None):
     return moderated, reps
 
 
-def decide(moderated, reps, policy, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return wl.weak_labels(reps, moderated, set(moderated["key"]), policy, **kw)
+def decide(moderated, reps, policy, champion=None, seed=0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plan's decision on these rows (it finds the co-reporting cohorts itself)."""
+    return weak_label_outcome(moderated, reps, policy, champion, seed)
 
 
 def record(who: list[str], n: int, reason: str, prefix: str = "h") -> tuple[list, list]:
@@ -68,16 +70,15 @@ def crowd_and_crew() -> tuple[list, list]:
 
 def test_cohorts_link_a_crew_and_not_the_crowd():
     _, rep = crowd_and_crew()
-    cohorts = reporter_cohorts(keyed(reports(rep)))
+    cohorts = ReporterHistory(pd.DataFrame(), reports(rep)).cohorts("9999-12-31")
     assert sorted(cohorts["reporter_id"]) == CREW and set(cohorts["cohort_size"]) == {3}
 
 
 def test_cohorts_a_crew_counts_as_one_reporter():
     lab, rep = crowd_and_crew()
     moderated, reps = frames(lab, [*rep, *[("p", "poisoned post", w, "religion") for w in CREW]])
-    cohorts = reporter_cohorts(reps)
-    assert len(decide(moderated, reps, BASE.without("cohorts"), cohorts=cohorts)[0]) == 1
-    ok, review = decide(moderated, reps, BASE, cohorts=cohorts)
+    assert len(decide(moderated, reps, BASE.without("cohorts"))[0]) == 1
+    ok, review = decide(moderated, reps, BASE)
     assert ok.empty
     assert review.loc[0, "review_reason"] == (
         "3 distinct reporter(s) in 1 co-reporting cohort(s) agree (policy needs 3)"

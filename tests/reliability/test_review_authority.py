@@ -18,8 +18,8 @@ import pytest
 from harmwatch.cli import main
 from harmwatch.data import catalog
 from harmwatch.data.authority import digest, reviewed_files
-from harmwatch.data.dataset import resolve_moderator_labels
 from harmwatch.data.holdout import hold_out_recent
+from harmwatch.data.relational import resolve_labels
 from harmwatch.data.snapshot_writer import provenance
 from harmwatch.review.outcomes import DECISION_COLUMNS, review_decisions
 from harmwatch.review.tasks import sent_as_recorded
@@ -115,7 +115,7 @@ def test_a_forged_review_row_neither_overrides_two_moderators_nor_escapes_the_ho
     )
     reviewed, refused = reviewed_files(lake)
     assert reviewed == set() and set(refused) == {forged}
-    clean, conflicts = resolve_moderator_labels(labelled, reviewed)
+    clean, conflicts = resolve_labels(labelled, reviewed)
     assert "the same text" not in set(clean["key"]) and set(conflicts["key"]) == {"the same text"}
     train = clean.assign(label_source="moderator")
     kept, recent, _why = hold_out_recent(labelled, train, "2026-01-02", 1, reviewed)
@@ -124,7 +124,7 @@ def test_a_forged_review_row_neither_overrides_two_moderators_nor_escapes_the_ho
     as_review_pull(hw_env, forged)
     reviewed, refused = reviewed_files(lake)
     assert reviewed == {forged} and refused == {}
-    clean, conflicts = resolve_moderator_labels(labelled, reviewed)
+    clean, conflicts = resolve_labels(labelled, reviewed)
     assert clean.set_index("key").loc["the same text", "label"] == "age" and conflicts.empty
     kept, recent, _why = hold_out_recent(
         labelled, clean.assign(label_source="moderator"), "2026-01-02", 1, reviewed

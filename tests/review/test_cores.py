@@ -9,7 +9,8 @@ import pytest
 
 from harmwatch.config import CLASSES
 from harmwatch.data import catalog
-from harmwatch.data.dataset import resolve_moderator_labels, text_key
+from harmwatch.data.dataset import text_key
+from harmwatch.data.relational import resolve_labels
 from harmwatch.review.moderators import answer, truth_by_text
 from harmwatch.review.ordering import Weights, prioritise
 from harmwatch.review.outcomes import annotator_id, landing_rows, review_decisions
@@ -170,15 +171,15 @@ def test_a_reviewed_label_settles_a_conflict_and_an_ordinary_later_label_does_no
         ("p4", "other text", "gender", "2026-01-02T00:00:00Z"),
         ("p5", "other text", "gender", "2026-01-09T00:00:00Z"),  # later, but not a review decision
     ]
-    clean, conflicts = resolve_moderator_labels(moderated(rows))
+    clean, conflicts = resolve_labels(moderated(rows))
     assert set(conflicts["key"]) == {"same text", "other text"} and clean.empty
     reviewed = [*rows, ("r1", "same text", "other_cyberbullying", "2026-01-05T00:00:00Z")]
-    clean, conflicts = resolve_moderator_labels(moderated(reviewed), REVIEWED)
+    clean, conflicts = resolve_labels(moderated(reviewed), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "other_cyberbullying"}
     assert set(conflicts["key"]) == {"other text"}
     # Two review decisions: the newest wins, even against the majority of ordinary labels.
     twice = [*reviewed, ("r2", "same text", "not_cyberbullying", "2026-01-06T00:00:00Z")]
-    clean, _ = resolve_moderator_labels(moderated(twice), REVIEWED)
+    clean, _ = resolve_labels(moderated(twice), REVIEWED)
     assert clean.set_index("key")["label"].to_dict() == {"same text": "not_cyberbullying"}
 
 

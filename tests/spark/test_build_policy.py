@@ -3,9 +3,9 @@ that span texts: reporters' records (also per reason, and as they stood before e
 cohorts, trusted dissent, the champion check, spot checks, and a reviewed label settling a conflicted text.
 
 One small hand-made history (a crew of three co-reporters, an honest crowd, conflicting and reviewed
-moderator labels, posts known only from reports) is assembled by :func:`harmwatch.data.dataset.assemble`,
-and by :func:`harmwatch.data.relational.assemble` on one Spark session and on DuckDB; every output table
-must be equal. The end-to-end runs are in ``test_parity.py``.
+moderator labels, posts known only from reports) is assembled by the pandas reference
+(:func:`tests.reference.decisions.assemble`), and by :func:`harmwatch.data.relational.assemble` on one
+Spark session and on DuckDB; every output table must be equal. The end-to-end runs are in ``test_parity.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 from harmwatch.config import Settings
-from harmwatch.data import dataset as ds
+from harmwatch.data.dataset import Assembly
 from harmwatch.data.weak_labels import Policy
 from tests.factories import strings
 from tests.jobs.test_build_dataset import labelled, reports
+from tests.reference import decisions as ref
 
 CREW = ["c1", "c2", "c3"]
 
@@ -52,7 +53,7 @@ def history() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         ignore_index=True,
     )
     report_rows = reports(rep)
-    pending = ds.pending_texts(labelled_rows, report_rows)
+    pending = ref.pending_texts(labelled_rows, report_rows)
     classes = ["age", "gender", "religion", "not_cyberbullying"]
     scores = pd.DataFrame({f"score_{c}": 0.25 for c in classes}, index=pending.index).assign(
         key=pending["key"]
@@ -75,14 +76,14 @@ def spark(tmp_path_factory, java):
 REVIEWED = frozenset({"labelled/dt=2026-01-03/review-r1.csv"})  # as the review-pull ledger vouches
 
 
-def both(spark, policy: Policy) -> tuple[ds.Assembly, ds.Assembly, ds.Assembly]:
+def both(spark, policy: Policy) -> tuple[Assembly, Assembly, Assembly]:
     """(pandas, Spark SQL, DuckDB) assemblies of the history under ``policy``."""
     from harmwatch.data import relational
     from harmwatch.spark.relational import SparkSQL
 
     lab, rep, scores = history()
     args = (lab, rep, None, policy, 0.2, 42)
-    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    expected = ref.assemble(*args, champion=scores, reviewed=REVIEWED)
     on_spark = relational.assemble(*args, champion=scores, reviewed=REVIEWED, engine=SparkSQL(spark))
     on_duckdb = relational.assemble(*args, champion=scores, reviewed=REVIEWED)
     return expected, on_spark, on_duckdb
@@ -122,7 +123,7 @@ def test_spark_decisions_equal_pandas(spark, policy):
     settled = expected.train[expected.train["key"] == "settled text"]
     assert settled["label"].tolist() == ["gender"]  # the reviewed label won
     lab, rep, scores = history()  # the file's name alone settles nothing
-    unvouched = ds.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
+    unvouched = ref.assemble(lab, rep, None, policy, 0.2, 42, champion=scores)
     assert "settled text" not in set(unvouched.train["key"])
     assert "settled text" in set(unvouched.review["key"])
 
@@ -137,7 +138,7 @@ def test_texts_that_share_a_kh_on_spark_are_still_told_apart(spark):
     lab, rep, scores = history()
     policy = Policy(spot_check_rate=0.3)
     args = (lab, rep, None, policy, 0.2, 42)
-    expected = ds.assemble(*args, champion=scores, reviewed=REVIEWED)
+    expected = ref.assemble(*args, champion=scores, reviewed=REVIEWED)
     clashing = SparkSQL(spark)
     clashing.text_id = "CAST(length(key) AS BIGINT)"
     got = relational.assemble(*args, champion=scores, reviewed=REVIEWED, engine=clashing)

@@ -116,7 +116,7 @@ def fitted_scorer(labelled: pd.DataFrame, seed: int) -> Scorer:
     """A real model of the pipeline fitted on ``labelled`` (moderator labels), as a :data:`Scorer`."""
     from harmwatch.model.fitting import fit_model
 
-    moderated = relational.moderated_labels(labelled)
+    moderated, _conflicts = relational.resolve_labels(labelled)
     model, _features = fit_model(moderated[["text", "label"]].reset_index(drop=True), seed, n_jobs=1)
 
     def score(pending: pd.DataFrame) -> pd.DataFrame:

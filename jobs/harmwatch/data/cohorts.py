@@ -10,8 +10,9 @@ pairs (Bonferroni: about ``alpha`` false links in all, however many reporters th
 form a cohort (connected components), and the weak-label policy counts a cohort as one reporter.
 
 What it does not catch, measured in docs/weak-labels.md: a crew that spreads its poison over many
-accounts, so that no two meet much more often than honest reporters do. The input is every report so
-far, one row per reporter and post: a plain self-join and a group-by.
+accounts, so that no two meet much more often than honest reporters do. The counting is SQL
+(``data/sql/cohort_pairs.sql``: a self-join of each reporter's texts and a group-by, on DuckDB or Spark);
+the test and the grouping run here on the candidate pairs it leaves (a few rows per linked pair).
 """
 
 from __future__ import annotations
@@ -20,31 +21,6 @@ import numpy as np
 import pandas as pd
 
 COHORT_COLUMNS = ["reporter_id", "cohort", "cohort_size"]
-
-
-def candidate_pairs(reports: pd.DataFrame, min_shared: int = 3) -> pd.DataFrame:
-    """Pairs (``a`` < ``b``) who reported at least ``min_shared`` texts together, with ``shared``, the
-    ``expected`` count by chance and the number of ``reporters``: the counting half of the test, which the
-    SQL engines do themselves (``data/sql/cohort_pairs.sql``)."""
-    cols = ["a", "b", "shared", "expected", "reporters"]
-    votes = reports[["reporter_id", "key"]].drop_duplicates()
-    if votes.empty:
-        return pd.DataFrame(columns=cols)
-    per_post = votes.groupby("key").size()
-    s1, s2 = float(per_post.sum()), float((per_post * (per_post - 1)).sum())
-    active = votes.groupby("reporter_id").size()
-    crowded = per_post[per_post > 1].index
-    multi = votes[votes["key"].isin(crowded)]
-    pairs = multi.merge(multi, on="key", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["reporter_id_a"] < pairs["reporter_id_b"]]
-    shared = pairs.groupby(["reporter_id_a", "reporter_id_b"]).size().reset_index(name="shared")
-    shared = shared[shared["shared"] >= min_shared].rename(
-        columns={"reporter_id_a": "a", "reporter_id_b": "b"}
-    )
-    if shared.empty or s1 == 0:
-        return pd.DataFrame(columns=cols)
-    expected = active.reindex(shared["a"]).to_numpy() * active.reindex(shared["b"]).to_numpy() * s2 / s1**2
-    return shared.assign(expected=expected, reporters=len(active))[cols].reset_index(drop=True)
 
 
 def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
@@ -63,21 +39,9 @@ def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
     return out[out["p"] < alpha / max(n_pairs, 1.0)][cols].reset_index(drop=True)
 
 
-def linked_pairs(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:
-    """Pairs (``a`` < ``b``) who co-report beyond chance, with ``shared``, ``expected`` and ``p``."""
-    return significant(candidate_pairs(reports, min_shared), alpha)
-
-
-def reporter_cohorts(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:
-    """Every reporter in a linked group: its ``cohort`` (the group's smallest id) and ``cohort_size``.
-
-    Reporters linked to nobody are left out (each is its own cohort of one).
-    """
-    return components(linked_pairs(reports, min_shared, alpha))
-
-
 def cohorts_of_candidates(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
-    """:func:`reporter_cohorts` from the candidate pairs a SQL engine counted (:func:`candidate_pairs`)."""
+    """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``; reporters linked to nobody
+    are left out) from the candidate pairs the SQL counted (``cohort_pairs.sql``)."""
     return components(significant(candidates, alpha))
 
 

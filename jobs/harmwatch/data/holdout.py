@@ -42,8 +42,8 @@ def hold_out_recent(
     """(training snapshot without the recent slice, the recent slice, why it is empty or None).
 
     ``labelled``: validated labelled rows (``text`` or its ``key``, ``batch_dt``, ``post_id``);
-    ``train``: the training snapshot of :func:`harmwatch.data.dataset.assemble` (anchor texts and
-    conflicts already left out).
+    ``train``: the training snapshot the plan assembled (:class:`harmwatch.data.dataset.Assembly`;
+    anchor texts and conflicts already left out).
     Only moderator labels are held out: a report-derived label is not ground truth to judge a model on.
     Nor is a label that came back from the review loop (``reviewed``: the landing files the review-pull
     ledger vouches for, :mod:`harmwatch.data.authority`):

@@ -11,8 +11,8 @@ and the co-reporting test on the candidate pairs the SQL counts (a Poisson tail 
 over a few rows per linked pair, :func:`harmwatch.data.cohorts.cohorts_of_candidates`). The process holds
 those pairs, the champion's scores when it checks, counts and the outputs it is asked to fetch.
 
-:func:`assemble` is the relational twin of :func:`harmwatch.data.dataset.assemble`: the same inputs, the
-same :class:`~harmwatch.data.dataset.Assembly`.
+:func:`assemble` runs the plan on validated rows given as frames and returns the
+:class:`~harmwatch.data.dataset.Assembly` (tests hold it against a pandas reference of the same rules).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def render(name: str, params: dict[str, Any]) -> str:
 
 def spot_threshold(rate: float) -> str:
     """The spot check as a comparison of hex prefixes: a key is drawn when the first 8 hex digits of its
-    seeded hash, as a number, are below ``rate * 16**8`` (:func:`harmwatch.data.weak_labels.spot_checked`)."""
+    seeded hash (SHA-256 of ``seed:spot-check:key``), as a number, are below ``rate * 16**8``."""
     if rate <= 0:
         return ""
     bound = math.ceil(rate * 16**8)
@@ -475,15 +475,20 @@ def stratified_draw(texts: pd.DataFrame, fraction: float, seed: int) -> pd.DataF
     return frame[frame["key"].isin(set(drawn["key"]))].sort_values("key").reset_index(drop=True)
 
 
-def moderated_labels(labelled: pd.DataFrame) -> pd.DataFrame:
-    """One row per text with a single moderator label (``key``, ``text``, ``label``, ...), by the plan's
-    SQL, sorted by key: what a model of the moderators' labels is fitted on."""
+def resolve_labels(
+    labelled: pd.DataFrame, reviewed: Collection[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per text with a single moderator label, the rows of texts moderators labelled differently)
+    of validated ``labelled`` rows, by the plan's SQL, sorted by key; ``reviewed``: the landing files
+    the review loop vouches for (a label from one settles its text)."""
     engine = DuckDB()
     load_frames(engine, labelled, pd.DataFrame())
-    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(dtype="string")}))
+    files = pd.Series(sorted(reviewed), dtype="string")
+    engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
     for table in ("decided_labels", "open_labels", "conflicted_keys", "moderated"):
         engine.table(table, render(table, {}))
-    return engine.fetch("moderated", ["key"])
+    engine.table("conflicts", "SELECT * FROM open_labels WHERE kh IN (SELECT kh FROM conflicted_keys)")
+    return engine.fetch("moderated", ["key"]), engine.fetch("conflicts", ["key", "_row"])
 
 
 def weak_label_outcome(
@@ -719,7 +724,9 @@ def assemble(
     reviewed: Collection[str] = (),
     engine: Engine | None = None,
 ) -> Assembly:
-    """:func:`harmwatch.data.dataset.assemble` by the SQL plan (on DuckDB unless ``engine`` is given)."""
+    """The :class:`~harmwatch.data.dataset.Assembly` of validated ``labelled`` and ``reports`` rows by the
+    SQL plan (on DuckDB unless ``engine`` is given): the evaluation anchor drawn (``frozen_eval`` None) or
+    reused, the champion's scores of the pending texts, the review loop's landing files (``reviewed``)."""
     engine = engine or DuckDB()
     load_frames(engine, labelled, reports)
     decide(

@@ -1,4 +1,6 @@
-"""Reporter reliability: the one definition build-dataset's weak-label policy and the moderation metrics use.
+"""Reporter reliability in the pandas reference (:mod:`tests.reference.decisions`): the product's
+definition is the SQL of ``data/sql/`` (``judged.sql``, ``record.sql``, ``reliability.sql``,
+``vote_record_now.sql``, ``vote_record_before.sql``).
 
 A reporter's *reliability* is how often their reports on posts a moderator labelled named the moderator's
 class, from a Beta prior: ``(agreements + a) / (judged + a + b)``. A report on a post labelled
