@@ -28,7 +28,7 @@ import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
 from harmwatch.data import relational
-from harmwatch.data.dataset import keyed_reports, text_key
+from harmwatch.data.dataset import keyed_reports
 from harmwatch.data.reporter_history import ReporterHistory
 from harmwatch.data.weak_labels import Policy, review_kind
 
@@ -127,8 +127,3 @@ def fitted_scorer(labelled: pd.DataFrame, seed: int) -> Scorer:
         return scored[cols].assign(key=pending["key"].to_numpy())
 
     return score
-
-
-def keys_of_posts(reports: pd.DataFrame, post_ids: set[str]) -> set[str]:
-    """Lake keys of the given posts (their text as ingest normalised it)."""
-    return set(text_key(reports.loc[reports["post_id"].isin(post_ids), "text"]))
