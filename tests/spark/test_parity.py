@@ -102,6 +102,7 @@ def test_real_dataset_same_lake_quarantine_datasets_and_summaries(real):
     (_, ingested), (_, validated), (_, built) = real["spark"]["results"]
     assert ingested["engine"] == validated["engine"] == built["engine"] == "spark"
     assert built["weak_labels_accepted"] > 0 and built["rows_review"] > 0  # the policy had work to do
+    assert built["rows_recent"] > 0  # and the recent slice, read from the window's rows on both engines
     assert validated["rows_in"] == validated["rows_valid"] + validated["rows_quarantined"]
 
 

@@ -54,17 +54,18 @@ def run(
         origin["reviewed"],
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there) and only
-    # the rows of the recent slice's window come here; renewing the anchor works on it in this process.
+    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there). On either
+    # engine only the rows of the recent slice's window come here, unless the anchor is renewed: that
+    # works on the snapshot and every labelled row in this process.
     staged = (
         relational.EngineTrain(engine)
         if isinstance(engine, relational.DuckDB) and not args.renew_anchor
         else None
     )
-    if staged is not None:
+    if not args.renew_anchor:
         rows = relational.recent_rows(engine, window_start(date, args.recent_days), False)
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
-    if staged is None:
+    if args.renew_anchor:
         rows = relational.label_rows(engine)
     runs = [m["prefix"] for m in lab_runs + rep_runs]
     return finish(
