@@ -434,6 +434,16 @@ def cohort_members(
     return len(members)
 
 
+def reviewed_table(engine: Engine, reviewed: Collection[str]) -> None:
+    """``reviewed_files``: the landing files the review loop vouches for (their labels settle a text)."""
+    files = pd.Series(sorted(reviewed), dtype="string")
+    engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
+
+
+# The plan's tables that settle each text's moderator label, in the order they are built.
+MODERATED = ("decided_labels", "open_labels", "conflicted_keys", "moderated")
+
+
 @dataclass
 class Decided:
     """What the plan built, as counts (the tables stay in the engine)."""
@@ -452,7 +462,7 @@ def decide(
 ) -> Decided:
     """Run the plan on ``engine`` (whose ``labelled`` and ``reports`` tables are loaded)."""
     params = parameters(policy, seed, eval_fraction)
-    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(sorted(reviewed), dtype="string")}))
+    reviewed_table(engine, reviewed)
     engine.frame("champion_scores", champion_table(champion, policy))
     if frozen is not None:
         engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
@@ -483,9 +493,8 @@ def resolve_labels(
     the review loop vouches for (a label from one settles its text)."""
     engine = DuckDB()
     load_frames(engine, labelled, pd.DataFrame())
-    files = pd.Series(sorted(reviewed), dtype="string")
-    engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
-    for table in ("decided_labels", "open_labels", "conflicted_keys", "moderated"):
+    reviewed_table(engine, reviewed)
+    for table in MODERATED:
         engine.table(table, render(table, {}))
     engine.table("conflicts", "SELECT * FROM open_labels WHERE kh IN (SELECT kh FROM conflicted_keys)")
     return engine.fetch("moderated", ["key"]), engine.fetch("conflicts", ["key", "_row"])
@@ -497,7 +506,7 @@ def weak_label_outcome(
     """(accepted weak labels, the report rows held for review, each by ``key``) of ``engine``'s loaded
     inputs under ``policy``: the plan up to the review queue's rows from reports (audits of the policy)."""
     params = parameters(policy, seed)
-    engine.frame("reviewed_files", pd.DataFrame({"source_file": pd.Series(dtype="string")}))
+    reviewed_table(engine, ())
     engine.frame("champion_scores", champion_table(champion, policy))
     cohort_members(engine, policy, params)
     for table, sql in plan(policy, new_eval=False):

@@ -16,15 +16,7 @@ from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
 from harmwatch.data.weak_labels import Policy
 
 # The plan's tables the reliability table is made from, in the order they are built.
-RELIABILITY = (
-    "decided_labels",
-    "open_labels",
-    "conflicted_keys",
-    "moderated",
-    "judged",
-    "record",
-    "reliability",
-)
+RELIABILITY = (*relational.MODERATED, "judged", "record", "reliability")
 
 
 class ReporterHistory:
@@ -43,9 +35,9 @@ class ReporterHistory:
         for name in ("labelled", "reports"):
             self.engine.table(f"{name}_all", f'SELECT * FROM "{name}"')
         self.params = relational.parameters(policy or Policy(), seed=0)
-        files = pd.Series(sorted(reviewed), dtype="string")
-        self.engine.frame("reviewed_files", pd.DataFrame({"source_file": files}))
+        relational.reviewed_table(self.engine, reviewed)
         self.day: str | None = None
+        self.table: pd.DataFrame | None = None  # the reliability table as of ``day``, once made
 
     def as_of(self, day: str) -> relational.DuckDB:
         """The engine, its plan inputs ``labelled`` and ``reports`` the rows of the batches up to ``day``."""
@@ -53,15 +45,17 @@ class ReporterHistory:
             upto = relational.literal(day)
             for name in ("labelled", "reports"):
                 self.engine.table(name, f'SELECT * FROM "{name}_all" WHERE batch_dt <= {upto}')
-            self.day = day
+            self.day, self.table = day, None
         return self.engine
 
     def reliability(self, day: str) -> pd.DataFrame:
         """The reporter-reliability table build-dataset keeps, from the rows up to ``day``."""
         self.as_of(day)
-        for table in RELIABILITY:
-            self.engine.table(table, relational.render(table, self.params))
-        return self.engine.fetch("reliability", ["reporter_id"])
+        if self.table is None:
+            for table in RELIABILITY:
+                self.engine.table(table, relational.render(table, self.params))
+            self.table = self.engine.fetch("reliability", ["reporter_id"])
+        return self.table.copy()
 
     def cohorts(self, day: str) -> pd.DataFrame:
         """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``) of the reports up to
