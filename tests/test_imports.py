@@ -120,6 +120,19 @@ def test_no_import_cycles_in_jobs_or_dags() -> None:
     assert cycles(import_graph([REPO / "dags"])) == []
 
 
+def test_the_product_never_imports_the_tests() -> None:
+    """The pandas reference of the data decisions (``tests/reference/``) and every other test helper stay
+    out of the product: each decision the product runs is its SQL."""
+    offenders = sorted(
+        f"{name} imports {dep}"
+        for root in (REPO / "jobs", REPO / "dags")
+        for name, path in module_files(root).items()
+        for dep in imported_names(name, path)
+        if dep == "tests" or dep.startswith("tests.")
+    )
+    assert offenders == []
+
+
 def test_the_checks_see_lazy_typing_and_relative_imports(tmp_path: Path) -> None:
     """The graph is the one the checks above rely on: a loop made of a relative import, a lazy import
     and a typing-only import is found, and a step imported from beside the steps is named."""
