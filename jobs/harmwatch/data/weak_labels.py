@@ -10,8 +10,10 @@ under :class:`Policy`; everything else goes to the review queue with the reason 
    reason (reliability >= ``min_reliability``) count in that contest, so accounts without a record cannot
    block an honest label by tying the vote;
 3. the supporters' mean reliability reaches ``min_reliability``. Each vote's reliability is its
-   reporter's record (below) as it stood before the vote (``before_report``),
-   for the reason the vote names (``per_reason``);
+   reporter's record (below); with ``before_report`` only as it stood before the vote (moderator labels
+   dated before it), so a crew cannot vouch for false reports with a record it builds afterwards; with
+   ``per_reason`` only for the reason the vote names, so a record earned on one kind of harm does not
+   vouch for another;
 4. with the champion's scores given, the champion does not strongly disagree: its probability of the
    label is at least ``champion_floor``;
 5. a seeded random ``spot_check_rate`` of the labels that pass goes to moderators instead, so the precision
