@@ -62,11 +62,12 @@ def run(
         if isinstance(engine, relational.DuckDB) and not args.renew_anchor
         else None
     )
-    if not args.renew_anchor:
-        rows = relational.recent_rows(engine, window_start(date, args.recent_days), False)
+    rows = (
+        relational.label_rows(engine)
+        if args.renew_anchor
+        else relational.recent_rows(engine, window_start(date, args.recent_days), False)
+    )
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
-    if args.renew_anchor:
-        rows = relational.label_rows(engine)
     runs = [m["prefix"] for m in lab_runs + rep_runs]
     return finish(
         store,
