@@ -198,3 +198,22 @@ def weak_label_outcome(labelled_rows, report_rows, policy, champion=None, seed: 
     engine = relational.DuckDB()
     relational.load_frames(engine, labelled_rows, report_rows)
     return relational.weak_label_outcome(engine, policy, seed, champion)
+
+
+def recent_slice(
+    labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int, reviewed: Iterable[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """(``train`` without the recent slice, the slice, why it is empty or None) by build-dataset's SQL
+    (``recent_slice.sql``) for validated ``labelled`` rows (in read order) and a training snapshot: the
+    shape of the pandas reference's ``hold_out_recent``."""
+    from harmwatch.data import relational
+    from harmwatch.data.dataset import window_start
+
+    engine = relational.DuckDB()
+    relational.load_frames(engine, labelled, pd.DataFrame(columns=REPORT_COLUMNS))
+    engine.frame("train", train.astype("string"))
+    relational.reviewed_table(engine, list(reviewed))
+    relational.recent_rows(engine, window_start(day, days), False)
+    got = relational.recent_slice(engine, day, days)
+    kept = train[~train["key"].isin(got.rows["key"])].reset_index(drop=True)
+    return kept, got.rows, got.note

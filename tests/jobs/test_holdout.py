@@ -6,12 +6,13 @@ import pandas as pd
 
 from harmwatch.config import load_settings
 from harmwatch.data import catalog
-from harmwatch.data.holdout import hold_out_recent, renewed_anchor
+from harmwatch.data.holdout import renewed_anchor
 from harmwatch.data.relational import stratified_draw
 from harmwatch.errors import HarmwatchError
 from harmwatch.steps import build_dataset as bd
 from harmwatch.storage import open_store
 from tests.conftest import run_cli
+from tests.factories import recent_slice
 from tests.jobs.test_build_dataset import _args, _commit, _tiny_lake, labelled
 from tests.reference.decisions import split_eval
 
@@ -29,43 +30,47 @@ def _read(store, prefix: str, name: str) -> pd.DataFrame:
     return store.read_parquet(f"{prefix}/{name}")
 
 
+def snapshot(*rows: tuple[str, str, str, str]) -> pd.DataFrame:
+    """A training snapshot of (text, label, label_source, post_id) rows, each text its own key."""
+    frame = pd.DataFrame(rows, columns=["key", "label", "label_source", "post_id"])
+    return frame.assign(text=frame["key"])[["key", "text", "label", "label_source", "post_id"]]
+
+
 def test_recent_slice_needs_older_batches_and_takes_only_new_moderator_texts():
     lab = labelled([("a", "old post", "age"), ("b", "new post", "religion")], day="2026-01-01")
     lab.loc[1, "batch_dt"] = "2026-01-02"
-    train = pd.DataFrame(
-        {
-            "key": ["old post", "new post", "weak post"],
-            "text": ["old post", "new post", "weak post"],
-            "label": ["age", "religion", "gender"],
-            "label_source": ["moderator", "moderator", "reports"],
-            "post_id": ["a", "b", "w"],
-        }
+    train = snapshot(
+        ("old post", "age", "moderator", "a"),
+        ("new post", "religion", "moderator", "b"),
+        ("weak post", "gender", "reports", "w"),
     )
-    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1)
+    kept, recent, why = recent_slice(lab, train, "2026-01-02", 1)
     assert recent["key"].tolist() == ["new post"] and recent["batch_dt"].tolist() == ["2026-01-02"]
     assert kept["key"].tolist() == ["old post", "weak post"] and why is None
     # The first day has nothing older: everything would be held out, so nothing is.
-    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 2)
+    kept, recent, why = recent_slice(lab, train, "2026-01-02", 2)
     assert recent.empty and len(kept) == 3 and "no labelled batch before" in why
     # A text that arrived before is not new, even when it comes again.
     lab.loc[1, "text"] = "old post"
-    assert hold_out_recent(lab, train, "2026-01-02", 1)[1].empty
+    assert recent_slice(lab, train, "2026-01-02", 1)[1].empty
+
+
+def test_a_text_in_two_batches_of_the_window_is_dated_by_the_first_it_was_read_in():
+    rows = [("a", "old post", "age"), ("b", "new post", "religion"), ("c", "New  post", "religion")]
+    lab = labelled(rows, day="2026-01-01")
+    lab.loc[1, "batch_dt"], lab.loc[2, "batch_dt"] = "2026-01-02", "2026-01-03"
+    train = snapshot(("old post", "age", "moderator", "a"), ("new post", "religion", "moderator", "b"))
+    kept, recent, why = recent_slice(lab, train, "2026-01-03", 2)
+    assert recent[["key", "batch_dt"]].values.tolist() == [["new post", "2026-01-02"]] and why is None
+    assert kept["key"].tolist() == ["old post"]
 
 
 def test_a_label_from_the_review_loop_goes_to_training_not_to_the_recent_slice():
     lab = labelled([("a", "old post", "age"), ("b", "new post", "religion")], day="2026-01-01")
     lab.loc[1, "batch_dt"] = "2026-01-02"
     lab.loc[1, "source_file"] = catalog.review_landing("2026-01-02", "r1")
-    train = pd.DataFrame(
-        {
-            "key": ["old post", "new post"],
-            "text": ["old post", "new post"],
-            "label": ["age", "religion"],
-            "label_source": ["moderator", "moderator"],
-            "post_id": ["a", "b"],
-        }
-    )
-    kept, recent, why = hold_out_recent(lab, train, "2026-01-02", 1, {lab.loc[1, "source_file"]})
+    train = snapshot(("old post", "age", "moderator", "a"), ("new post", "religion", "moderator", "b"))
+    kept, recent, why = recent_slice(lab, train, "2026-01-02", 1, {lab.loc[1, "source_file"]})
     assert recent.empty and kept["key"].tolist() == ["old post", "new post"]
     assert why == "no new moderator-labelled text in the batches 2026-01-02..2026-01-02"
 

@@ -23,11 +23,13 @@ import pandas as pd
 from harmwatch.data.cohorts import components, significant
 from harmwatch.data.dataset import (
     EVAL_COLUMNS,
+    RECENT_COLUMNS,
     SNAPSHOT_COLUMNS,
     Assembly,
     content_version,
     keyed_reports,
     text_key,
+    window_start,
 )
 from harmwatch.data.weak_labels import (
     CHAMPION,
@@ -431,3 +433,31 @@ def reporter_cohorts(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 
     Reporters linked to nobody are left out (each is its own cohort of one).
     """
     return components(linked_pairs(reports, min_shared, alpha))
+
+
+def hold_out_recent(
+    labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int, reviewed: Collection[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """(training snapshot without the recent slice, the recent slice, why it is empty or None): the
+    reading of ``data/sql/recent_slice.sql`` (:func:`harmwatch.data.relational.recent_slice`).
+
+    ``labelled``: validated labelled rows in read order (``text`` or its ``key``, ``batch_dt``, ``post_id``,
+    ``source_file``); ``train``: the training snapshot; ``reviewed``: the review loop's landing files."""
+    empty = pd.DataFrame(columns=RECENT_COLUMNS)
+    start = window_start(day, days)
+    keys = labelled["key"] if "key" in labelled else text_key(labelled["text"])
+    batch = labelled["batch_dt"].astype(str)
+    older = set(keys[batch < start])
+    if not older:
+        return train, empty, f"no labelled batch before {start}: the newest batches are all there is"
+    newest = keys[(batch >= start) & (batch <= day)]
+    first_seen = labelled.assign(key=keys)[batch.between(start, day)].drop_duplicates("key")
+    from_review = set(keys[labelled["source_file"].isin(set(reviewed))]) if len(labelled) else set()
+    fresh = set(newest) - older - from_review
+    held = train["label_source"].eq("moderator") & train["key"].isin(fresh)
+    if not held.any():
+        return train, empty, f"no new moderator-labelled text in the batches {start}..{day}"
+    recent = train.loc[held, ["key", "text", "label", "post_id"]].merge(
+        first_seen[["key", "batch_dt"]], on="key", how="left"
+    )
+    return train[~held].reset_index(drop=True), recent[RECENT_COLUMNS].reset_index(drop=True), None

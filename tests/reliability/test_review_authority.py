@@ -18,13 +18,12 @@ import pytest
 from harmwatch.cli import main
 from harmwatch.data import catalog
 from harmwatch.data.authority import digest, reviewed_files
-from harmwatch.data.holdout import hold_out_recent
 from harmwatch.data.relational import resolve_labels
 from harmwatch.data.snapshot_writer import provenance
 from harmwatch.review.outcomes import DECISION_COLUMNS, review_decisions
 from harmwatch.review.tasks import sent_as_recorded
 from harmwatch.storage import Store, open_store
-from tests.factories import land, landing_csv
+from tests.factories import land, landing_csv, recent_slice
 
 DAY = "2026-01-01"
 
@@ -118,7 +117,7 @@ def test_a_forged_review_row_neither_overrides_two_moderators_nor_escapes_the_ho
     clean, conflicts = resolve_labels(labelled, reviewed)
     assert "the same text" not in set(clean["key"]) and set(conflicts["key"]) == {"the same text"}
     train = clean.assign(label_source="moderator")
-    kept, recent, _why = hold_out_recent(labelled, train, "2026-01-02", 1, reviewed)
+    kept, recent, _why = recent_slice(labelled, train, "2026-01-02", 1, reviewed)
     assert set(recent["key"]) == {"a fresh post"}  # an ordinary new label: held out like any other
     # The same file, written by review-pull and unchanged, does what a review decision does.
     as_review_pull(hw_env, forged)
@@ -126,7 +125,7 @@ def test_a_forged_review_row_neither_overrides_two_moderators_nor_escapes_the_ho
     assert reviewed == {forged} and refused == {}
     clean, conflicts = resolve_labels(labelled, reviewed)
     assert clean.set_index("key").loc["the same text", "label"] == "age" and conflicts.empty
-    kept, recent, _why = hold_out_recent(
+    kept, recent, _why = recent_slice(
         labelled, clean.assign(label_source="moderator"), "2026-01-02", 1, reviewed
     )
     assert recent.empty and "a fresh post" in set(kept["key"])

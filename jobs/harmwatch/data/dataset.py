@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -23,6 +24,12 @@ from harmwatch.data.weak_labels import review_kind
 # batch_dt: the day the label arrived (a weak label: its newest report), for train's recency-aware budget.
 SNAPSHOT_COLUMNS = ["key", "text", "label", "label_source", "post_id", "batch_dt"]
 EVAL_COLUMNS = ["key", "text", "label", "post_id"]
+RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
+
+
+def window_start(day: str, days: int) -> str:
+    """First date of the ``days`` batches ending at ``day`` (inclusive): the recent slice's window."""
+    return (date.fromisoformat(day) - timedelta(days=max(days, 1) - 1)).isoformat()
 
 
 def text_key(texts: pd.Series) -> pd.Series:

@@ -14,60 +14,18 @@ those are the only labelled posts no model has trained on (any other post is in 
 data, which would flatter it). The old anchor's dropped posts go back into training. The anchor's manifest
 records its generation, the anchor it replaced, who renewed it and why.
 
-Pure functions: frames in, frames out.
+The slice itself is an engine expression (:file:`data/sql/recent_slice.sql`,
+:func:`harmwatch.data.relational.recent_slice`); renewing the anchor is here, frames in and frames out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
-from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version, text_key
+from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, content_version
 from harmwatch.data.relational import stratified_draw
-
-RECENT_COLUMNS = ["key", "text", "label", "post_id", "batch_dt"]
-
-
-def window_start(day: str, days: int) -> str:
-    """First date of the ``days`` batches ending at ``day`` (inclusive)."""
-    return (date.fromisoformat(day) - timedelta(days=max(days, 1) - 1)).isoformat()
-
-
-def hold_out_recent(
-    labelled: pd.DataFrame, train: pd.DataFrame, day: str, days: int, reviewed: Collection[str] = ()
-) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """(training snapshot without the recent slice, the recent slice, why it is empty or None).
-
-    ``labelled``: validated labelled rows (``text`` or its ``key``, ``batch_dt``, ``post_id``);
-    ``train``: the training snapshot the plan assembled (:class:`harmwatch.data.dataset.Assembly`;
-    anchor texts and conflicts already left out).
-    Only moderator labels are held out: a report-derived label is not ground truth to judge a model on.
-    Nor is a label that came back from the review loop (``reviewed``: the landing files the review-pull
-    ledger vouches for, :mod:`harmwatch.data.authority`):
-    a reviewed post was picked from the review queue (reports, conflicts, spot checks), not drawn from the
-    day's posts, and it goes straight into training, which is what the moderators labelled it for.
-    """
-    empty = pd.DataFrame(columns=RECENT_COLUMNS)
-    start = window_start(day, days)
-    keys = labelled["key"] if "key" in labelled else text_key(labelled["text"])
-    batch = labelled["batch_dt"].astype(str)
-    older = set(keys[batch < start])
-    if not older:
-        return train, empty, f"no labelled batch before {start}: the newest batches are all there is"
-    newest = keys[(batch >= start) & (batch <= day)]
-    first_seen = labelled.assign(key=keys)[batch.between(start, day)].drop_duplicates("key")
-    from_review = set(keys[labelled["source_file"].isin(set(reviewed))]) if len(labelled) else set()
-    fresh = set(newest) - older - from_review
-    held = train["label_source"].eq("moderator") & train["key"].isin(fresh)
-    if not held.any():
-        return train, empty, f"no new moderator-labelled text in the batches {start}..{day}"
-    recent = train.loc[held, ["key", "text", "label", "post_id"]].merge(
-        first_seen[["key", "batch_dt"]], on="key", how="left"
-    )
-    return train[~held].reset_index(drop=True), recent[RECENT_COLUMNS].reset_index(drop=True), None
 
 
 def renewed_anchor(anchor: pd.DataFrame, recent: pd.DataFrame, keep_share: float, seed: int) -> pd.DataFrame:

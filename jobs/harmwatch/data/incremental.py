@@ -47,7 +47,7 @@ import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational
-from harmwatch.data.holdout import window_start
+from harmwatch.data.dataset import window_start
 from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
 from harmwatch.data.tables import frozen_eval
 from harmwatch.data.weak_labels import Policy
@@ -482,23 +482,23 @@ def load_results(engine: relational.DuckDB, store: Any, manifest: dict) -> None:
     )
 
 
-def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> pd.DataFrame:
-    """What the recent slice reads of the labelled rows (``key``, also as ``text``, ``batch_dt``,
-    ``post_id``, ``source_file``): the rows of the batches from ``start`` on (``new_window``, in read
-    order), and for the texts also labelled earlier one row dated at their first batch (with ``renew``:
-    for every text, which renewing the anchor dates texts by)."""
+def held_rows(engine: relational.DuckDB, start: str, renew: bool) -> None:
+    """``recent_rows`` as :func:`harmwatch.data.relational.recent_rows` makes it from the whole lake, here
+    from the state: the rows of the batches from ``start`` on (``new_window``, read order ``_row``), and
+    for the texts also labelled earlier one row dated at their first batch (with ``renew``: for every
+    text, which renewing the anchor dates texts by)."""
     older = "" if renew else "AND key IN (SELECT key FROM new_window)"
     before = relational.literal(start)
     engine.table(
-        "held_rows",
-        f"""SELECT key, key AS text, batch_dt, post_id, source_file, _file, _rn FROM new_window
+        "recent_rows",
+        f"""SELECT key, batch_dt, post_id, source_file, {{'f': _file, 'r': _rn}} AS _row FROM new_window
         UNION ALL
-        SELECT key, key, first_batch, NULL, NULL, '', 0 FROM s_labels WHERE first_batch < {before} {older}
+        SELECT key, first_batch, NULL, NULL, {{'f': '', 'r': 0}} FROM s_labels
+        WHERE first_batch < {before} {older}
         UNION ALL
-        SELECT * FROM (SELECT key, key, first_batch, NULL, NULL, '', 0 FROM s_labels
+        SELECT * FROM (SELECT key, first_batch, NULL, NULL, {{'f': '', 'r': 0}} FROM s_labels
                        WHERE first_batch < {before} LIMIT 1)""",
     )
-    return engine.fetch("held_rows", ["_file", "_rn"]).drop(columns=["_file", "_rn"])
 
 
 # -- the lake --------------------------------------------------------------------------------------------
@@ -655,15 +655,18 @@ def recent_rows(
     reviewed: set[str],
     date: str,
     args: argparse.Namespace,
-) -> pd.DataFrame:
-    """:func:`held_rows` for the recent slice ending at ``date``: the window's rows come from the runs
-    just folded, or are read again when an older run holds a batch of the window."""
+) -> relational.RecentSlice:
+    """The recent slice ending at ``date`` (:func:`harmwatch.data.relational.recent_slice`) on
+    :func:`held_rows`: the window's rows come from the runs just folded, or are read again when an older
+    run holds a batch of the window."""
     start = window_start(date, args.recent_days)
     window = [m for m in labelled if not m.get("batch_dts") or max(m["batch_dts"]) >= start]
     if not {m["prefix"] for m in window} <= {m["prefix"] for m in folded_now}:
         delta_from_lake(engine, store, window, [], reviewed)
     engine.table("new_window", f"SELECT * FROM new_labelled WHERE batch_dt >= {relational.literal(start)}")
-    return held_rows(engine, start, bool(args.renew_anchor))
+    held_rows(engine, start, bool(args.renew_anchor))
+    relational.reviewed_table(engine, reviewed)
+    return relational.recent_slice(engine, date, args.recent_days)
 
 
 def _fold_new_runs(
@@ -723,14 +726,10 @@ def _decide_pending(
     return champion_version, basis, redecided
 
 
-def _staged_train(engine: Any, args: argparse.Namespace) -> relational.EngineTrain | None:
+def _staged_train(args: argparse.Namespace, engine: Any) -> relational.EngineTrain | None:
     """The training snapshot kept in the engine (held out, hashed and written there) unless the anchor is
-    renewed: only the texts of the recent slice's window come to this process."""
-    if args.renew_anchor:
-        return None
-    staged = relational.EngineTrain(engine)
-    engine.table("recent_rows", "SELECT key FROM held_rows")
-    return staged
+    renewed, which works on it in this process."""
+    return None if args.renew_anchor else relational.EngineTrain(engine)
 
 
 def run(
@@ -757,8 +756,9 @@ def run(
         engine, store, settings, args, policy, previous, frozen
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    rows = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
-    staged = _staged_train(engine, args)
+    recent = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
+    labelled = relational.recent_row_frame(engine) if args.renew_anchor else None
+    staged = _staged_train(args, engine)
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
     inputs = {"eval": None if anchor is None else anchor[1], "champion": champion_version}
     version = state_version(
@@ -771,7 +771,7 @@ def run(
         settings,
         args,
         policy,
-        rows,
+        recent,
         assembly,
         frozen,
         date,
@@ -780,6 +780,7 @@ def run(
         "duckdb",
         origin,
         staged,
+        labelled,
     )
     store.write_json(catalog.STATE_LATEST, {"version": version, "date": date})
     new_runs = sum(len(v) for v in new.values())

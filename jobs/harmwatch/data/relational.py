@@ -28,7 +28,15 @@ import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
 from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
-from harmwatch.data.dataset import EVAL_COLUMNS, SNAPSHOT_COLUMNS, Assembly, content_version, text_key
+from harmwatch.data.dataset import (
+    EVAL_COLUMNS,
+    RECENT_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    Assembly,
+    content_version,
+    text_key,
+    window_start,
+)
 from harmwatch.data.weak_labels import (
     CHAMPION,
     COHORTS,
@@ -356,13 +364,12 @@ def newest_day(engine: Engine) -> str:
     return str(engine.fetch("newest_day")["batch_dt"].iloc[0])
 
 
-def recent_rows(engine: Engine, start: str, renew: bool) -> pd.DataFrame:
-    """What the recent slice reads of the labelled rows (``key``, also as ``text``, ``batch_dt``,
-    ``post_id``, ``source_file``), bounded by the window, not the history: every row of the batches from
-    ``start`` on, in read order; the earlier rows of the window's texts and posts; one earlier row (so
-    the slice knows there was an earlier batch); with ``renew``, one row per earlier text dated at its
-    first batch (renewing the anchor dates the texts it returns to training). The slice, its files and
-    the renewal come out as from :func:`label_rows`."""
+def recent_rows(engine: Engine, start: str, renew: bool) -> None:
+    """``recent_rows``: what the recent slice reads of the labelled rows (``key``, ``batch_dt``,
+    ``post_id``, ``source_file``, ``_row``), bounded by the window, not the history: every row of the
+    batches from ``start`` on; the earlier rows of the window's texts and posts; one earlier row (so the
+    slice knows there was an earlier batch); with ``renew``, one row per earlier text dated at its first
+    batch (renewing the anchor dates the texts it returns to training)."""
     before = literal(start)
     engine.table(
         "recent_window",
@@ -383,16 +390,50 @@ def recent_rows(engine: Engine, start: str, renew: bool) -> pd.DataFrame:
             f"WHERE batch_dt < {before} GROUP BY key"
         )
     engine.table("recent_rows", " UNION ALL ".join(parts))
+
+
+def recent_row_frame(engine: Engine) -> pd.DataFrame:
+    """``recent_rows`` in read order, ``key`` also as ``text`` (a key is its own key): what renewing the
+    anchor reads (the days its returned texts were labelled, the landing files of its new posts)."""
     rows = engine.fetch("recent_rows", ["_row"]).drop(columns="_row")
-    return rows.assign(text=rows["key"])
-
-
-def label_rows(engine: Engine) -> pd.DataFrame:
-    """``key`` (also as ``text``: a key is its own key), ``batch_dt``, ``post_id`` and ``source_file`` of
-    every labelled row in read order: what the recent slice and the landing-file lists read."""
-    engine.table("label_rows", "SELECT key, batch_dt, post_id, source_file, _row FROM labelled")
-    rows = engine.fetch("label_rows", ["_row"]).drop(columns="_row")
     return rows.assign(text=rows["key"])  # the same strings, not a second copy
+
+
+@dataclass
+class RecentSlice:
+    """The recent slice the engine held out (:file:`recent_slice.sql`): its rows (``RECENT_COLUMNS``,
+    by key), why it is empty (None when it is not) and the landing files of its posts."""
+
+    rows: pd.DataFrame
+    note: str | None
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, note: str) -> RecentSlice:
+        return cls(pd.DataFrame({c: pd.Series(dtype=object) for c in RECENT_COLUMNS}), note)
+
+
+def recent_slice(engine: Engine, day: str, days: int) -> RecentSlice:
+    """The recent slice of the engine's ``train`` for the ``days`` batches ending at ``day``, from
+    ``recent_rows`` (:func:`recent_rows`, for the same window) and ``reviewed_files``: the table
+    ``recent_slice``, fetched (a window's posts). With no labelled batch before the window nothing is held
+    out (every text would be new), nor with ``days`` 0."""
+    if days <= 0:
+        return RecentSlice.empty("--recent-days 0")
+    start = window_start(day, days)
+    engine.table("recent_earlier", f"SELECT key FROM recent_rows WHERE batch_dt < {literal(start)} LIMIT 1")
+    if not engine.count("recent_earlier"):
+        return RecentSlice.empty(f"no labelled batch before {start}: the newest batches are all there is")
+    engine.table("recent_slice", render("recent_slice", {"start": start, "day": day}))
+    rows = engine.fetch("recent_slice", ["key"])[RECENT_COLUMNS]
+    if rows.empty:
+        return RecentSlice.empty(f"no new moderator-labelled text in the batches {start}..{day}")
+    engine.table(
+        "recent_files",
+        "SELECT DISTINCT source_file FROM recent_rows "
+        "WHERE post_id IN (SELECT post_id FROM recent_slice) AND source_file IS NOT NULL",
+    )
+    return RecentSlice(rows, None, sorted(engine.fetch("recent_files")["source_file"]))
 
 
 def champion_table(champion: pd.DataFrame | None, policy: Policy) -> pd.DataFrame:
@@ -525,17 +566,10 @@ def _line(columns: list[str]) -> str:
 class EngineTrain:
     """The training snapshot as DuckDB's table ``train``, held out, counted, hashed and written by the
     engine (:class:`harmwatch.data.snapshot_writer.StagedTrain`): its rows, one per text with the text,
-    never come to this process. What the hold-out can take (the window's texts) is fetched instead."""
+    never come to this process; the recent slice is held out of it by the engine (:func:`recent_slice`)."""
 
     def __init__(self, engine: DuckDB) -> None:
         self.engine, self.table = engine, "train"
-
-    def candidates(self) -> pd.DataFrame:
-        """The rows the recent slice can hold out: those of the texts :func:`recent_rows` read."""
-        self.engine.table(
-            "train_candidates", "SELECT * FROM train WHERE key IN (SELECT key FROM recent_rows)"
-        )
-        return self.engine.fetch("train_candidates", ["key"])[SNAPSHOT_COLUMNS]
 
     def without(self, keys: pd.Series) -> None:
         """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
@@ -685,9 +719,12 @@ def fetch_assembly(
     frozen_eval: tuple[pd.DataFrame, str] | None,
     staged: EngineTrain | None = None,
 ) -> Assembly:
-    """The :class:`Assembly` the plan built, fetched from the engine; with ``staged``, its ``train`` is
-    only what the recent slice can hold out (:meth:`EngineTrain.candidates`), the rest stays in the engine."""
-    train = staged.candidates() if staged else _ordered(engine.fetch("train"))[SNAPSHOT_COLUMNS]
+    """The :class:`Assembly` the plan built, fetched from the engine; with ``staged``, its ``train`` has no
+    rows: the snapshot stays in the engine, which holds the recent slice out of it (:func:`recent_slice`)."""
+    if staged:
+        train = pd.DataFrame({c: pd.Series(dtype=object) for c in SNAPSHOT_COLUMNS})
+    else:
+        train = _ordered(engine.fetch("train"))[SNAPSHOT_COLUMNS]
     if frozen_eval is None:
         ev = engine.fetch("eval_snapshot", ["key"])[EVAL_COLUMNS]
         eval_version, eval_files = (

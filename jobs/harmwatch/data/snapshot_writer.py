@@ -15,9 +15,10 @@ import pandas as pd
 from harmwatch.config import Settings
 from harmwatch.data import catalog
 from harmwatch.data.authority import refusal_lines, reviewed_files
-from harmwatch.data.dataset import Assembly, content_version, text_key
+from harmwatch.data.dataset import RECENT_COLUMNS, Assembly, content_version
 from harmwatch.data.exports import spreadsheet_csv_bytes
-from harmwatch.data.holdout import RECENT_COLUMNS, hold_out_recent, renew_anchor
+from harmwatch.data.holdout import renew_anchor
+from harmwatch.data.relational import RecentSlice
 from harmwatch.data.weak_labels import Policy
 from harmwatch.errors import HarmwatchError
 from harmwatch.storage import Store
@@ -25,7 +26,7 @@ from harmwatch.storage import Store
 
 class StagedTrain(Protocol):
     """A training snapshot the engine keeps, holds out from, hashes and writes itself (its rows never come
-    to this process); ``Assembly.train`` then holds only the rows the recent slice can take."""
+    to this process); ``Assembly.train`` then has no rows."""
 
     def without(self, keys: pd.Series) -> None: ...  # the held-out texts leave the snapshot
     def rows(self) -> int: ...
@@ -188,7 +189,7 @@ def finish(
     settings: Settings,
     args: argparse.Namespace,
     policy: Policy,
-    labelled: pd.DataFrame,
+    recent: RecentSlice,
     assembly: Assembly,
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
@@ -197,17 +198,17 @@ def finish(
     engine: str,
     origin: dict[str, Any] | None = None,
     staged: StagedTrain | None = None,
+    labelled: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Hold out the recent slice, write everything and return the summary (both engines).
+    """Hold out the recent slice, write everything and return the summary (every engine).
 
-    ``labelled``: ``text`` (or its key), ``batch_dt``, ``post_id`` and ``source_file`` of every validated
-    labelled row, in the order they were read (with ``staged``, those the recent slice reads:
-    :func:`harmwatch.data.relational.recent_rows`); ``origin``: :func:`provenance` when the caller has it;
-    ``staged``: the training snapshot kept in the engine (then ``assembly.train`` holds only the rows the
-    recent slice can take)."""
+    ``recent``: the slice the engine found (:func:`harmwatch.data.relational.recent_slice`); ``origin``:
+    :func:`provenance` when the caller has it; ``staged``: the training snapshot kept in the engine (then
+    ``assembly.train`` has no rows); ``labelled``: with ``--renew-anchor``, the labelled rows the slice
+    read (``key``, ``batch_dt``: :func:`harmwatch.data.relational.recent_row_frame`)."""
     eval_meta = frozen[1] if frozen is not None else new_eval_meta(assembly, date, args, settings)
     origin = origin or provenance(store)
-    held = hold_out(store, settings, args, labelled, assembly, frozen, date, origin["reviewed"], staged)
+    held = hold_out(store, settings, args, recent, assembly, frozen, date, staged, labelled)
     eval_meta = held.pop("eval_meta", eval_meta)
     lineage = {"landing_zones": origin["landing_zones"], "review_files_refused": origin["review_refused"]}
     versions = write_assembly(store, assembly, date, policy, runs, eval_meta, {**held, **lineage}, staged)
@@ -255,69 +256,57 @@ def hold_out(
     store: Store,
     settings: Settings,
     args: argparse.Namespace,
-    labelled: pd.DataFrame,
+    recent: RecentSlice,
     assembly: Assembly,
     frozen: tuple[pd.DataFrame, dict] | None,
     date: str,
-    reviewed: Collection[str] = (),
     staged: StagedTrain | None = None,
+    labelled: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Take the recent slice out of ``assembly.train`` and write it; with ``--renew-anchor`` it becomes
-    the new anchor's fresh part instead. Updates ``assembly``; returns the facts for the training manifest
-    (and, on a renewal, the new anchor's manifest under ``eval_meta``). ``reviewed``: landing files of the
-    review loop (never held out); ``staged``: the snapshot in the engine (see :func:`finish`)."""
+    """Take the recent slice out of ``assembly.train`` (or the engine's ``staged`` snapshot) and write it;
+    with ``--renew-anchor`` it becomes the new anchor's fresh part instead (``labelled``: see
+    :func:`finish`). Updates ``assembly``; returns the facts for the training manifest (and, on a renewal,
+    the new anchor's manifest under ``eval_meta``)."""
     if args.renew_anchor and (frozen is None or not (args.reason or "").strip()):
         raise HarmwatchError(
             "--renew-anchor needs --reason and an anchor to renew (the first run draws the anchor)"
         )
-    if staged is not None and args.renew_anchor:
-        raise HarmwatchError("--renew-anchor needs the training snapshot in this process (not staged)")
-    if args.recent_days > 0:
-        train, recent, note = hold_out_recent(labelled, assembly.train, date, args.recent_days, reviewed)
-    else:
-        train, recent, note = assembly.train, pd.DataFrame(columns=RECENT_COLUMNS), "--recent-days 0"
+    if args.renew_anchor and (staged is not None or labelled is None):
+        raise HarmwatchError("--renew-anchor needs the training snapshot and the labelled rows here")
+    rows, note, files = recent.rows, recent.note, recent.files
+    train = assembly.train[~assembly.train["key"].isin(rows["key"])]
     facts: dict[str, Any] = {}
     if args.renew_anchor:
-        if recent.empty:
+        if rows.empty:
             raise HarmwatchError(f"--renew-anchor: {note}, so there are no unseen posts to renew it with")
-        days = labelled.assign(key=text_key(labelled["text"])).groupby("key")["batch_dt"].min()
+        days = labelled.groupby("key")["batch_dt"].min()
+        review_keys = set(assembly.review["key"])
         renewal = renew_anchor(
-            train,
-            recent,
-            frozen,
-            set(assembly.review["key"]),
-            args,
-            settings.seed,
-            date,
-            settings.acting_user(),
-            days,
+            train, rows, frozen, review_keys, args, settings.seed, date, settings.acting_user(), days
         )
         train, assembly.eval, assembly.eval_version, facts["eval_meta"] = renewal
         assembly.eval_is_new = True
-        facts["eval_meta"]["landing_files"] = sorted(
-            set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"])
-        )
-        recent, note = recent.iloc[0:0], "the held-out posts became the renewed anchor"
+        facts["eval_meta"]["landing_files"] = files
+        rows, note, files = rows.iloc[0:0], "the held-out posts became the renewed anchor", []
     if staged is not None:
-        staged.without(recent["key"])
+        staged.without(rows["key"])
     assembly.train = train.sort_values("key").reset_index(drop=True)
     facts["new_rows"], facts["previous_train_version"] = new_rows(store, assembly.train, staged)
-    facts.update(recent_version=None, rows_recent=len(recent), recent_note=note, recent_files=[])
-    if not recent.empty:
-        facts.update(write_recent_slice(store, labelled, recent, date, args.recent_days))
+    facts.update(recent_version=None, rows_recent=len(rows), recent_note=note, recent_files=[])
+    if not rows.empty:
+        facts.update(write_recent_slice(store, rows, files, date, args.recent_days))
     return facts
 
 
 def write_recent_slice(
-    store: Store, labelled: pd.DataFrame, recent: pd.DataFrame, date: str, days: int
+    store: Store, recent: pd.DataFrame, files: list[str], date: str, days: int
 ) -> dict[str, Any]:
-    """Commit the recent slice under its content version; its version and landing files."""
+    """Commit the recent slice under its content version; its version and landing files (``files``)."""
     version = content_version(recent, ["key", "label"])
-    files = sorted(set(labelled.loc[labelled["post_id"].isin(recent["post_id"]), "source_file"]))
     write_files(
         store,
         catalog.recent_slice(version),
-        {catalog.RECENT_FILE: recent},
+        {catalog.RECENT_FILE: recent[RECENT_COLUMNS]},
         {
             "version": version,
             "date": date,

@@ -1,13 +1,14 @@
 """build-dataset on a SQL engine: read the validated runs into the engine, decide, finish.
 
 The same run for DuckDB (in this process) and Spark SQL (:mod:`harmwatch.spark.relational`): the inputs
-are the committed runs' Parquet files, read by the engine; the decisions are the plan of
-:mod:`harmwatch.data.relational`; the evaluation split, recent slice, anchor renewal, writes and summary
-are :func:`harmwatch.data.snapshot_writer.finish`, shared with the pandas engine. This process holds the
-counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``), the rows of
-the recent slice's window and the smaller outputs (evaluation snapshot, review queue, reporters). On
-DuckDB the training snapshot, one row per text, stays in the engine: held out, hashed and written there
-(:class:`harmwatch.data.relational.EngineTrain`); on Spark (and with ``--renew-anchor``) it is fetched.
+are the committed runs' Parquet files, read by the engine; the decisions, the evaluation split and the
+recent slice are the plan of :mod:`harmwatch.data.relational`; anchor renewal, writes and summary are
+:func:`harmwatch.data.snapshot_writer.finish`, shared with the incremental build. This process holds the
+counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``), the recent
+slice and the smaller outputs (evaluation snapshot, reporters). On DuckDB the training snapshot, one row
+per text, and the review queue stay in the engine: held out, hashed and written there
+(:class:`harmwatch.data.relational.EngineTrain`); on Spark (and with ``--renew-anchor``) they are
+fetched.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational
-from harmwatch.data.holdout import window_start
+from harmwatch.data.dataset import window_start
 from harmwatch.data.snapshot_writer import champion_scores, finish, provenance
 from harmwatch.data.tables import frozen_eval
 from harmwatch.data.weak_labels import Policy
@@ -54,19 +55,17 @@ def run(
         origin["reviewed"],
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there). On either
-    # engine only the rows of the recent slice's window come here, unless the anchor is renewed: that
-    # works on the snapshot and every labelled row in this process.
+    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there); on Spark,
+    # and to renew the anchor (which works on the snapshot and the labelled rows here), it is fetched.
+    # Either engine finds the recent slice on the rows its window bounds and fetches only the slice.
     staged = (
         relational.EngineTrain(engine)
         if isinstance(engine, relational.DuckDB) and not args.renew_anchor
         else None
     )
-    rows = (
-        relational.label_rows(engine)
-        if args.renew_anchor
-        else relational.recent_rows(engine, window_start(date, args.recent_days), False)
-    )
+    relational.recent_rows(engine, window_start(date, args.recent_days), args.renew_anchor)
+    recent = relational.recent_slice(engine, date, args.recent_days)
+    labelled = relational.recent_row_frame(engine) if args.renew_anchor else None
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
     runs = [m["prefix"] for m in lab_runs + rep_runs]
     return finish(
@@ -74,7 +73,7 @@ def run(
         settings,
         args,
         policy,
-        rows,
+        recent,
         assembly,
         frozen,
         date,
@@ -83,4 +82,5 @@ def run(
         name,
         origin,
         staged,
+        labelled,
     )
