@@ -26,13 +26,16 @@ COHORT_COLUMNS = ["reporter_id", "cohort", "cohort_size"]
 def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
     """The candidate pairs whose Poisson tail ``P(X >= shared | expected)`` is below ``alpha`` over the
     number of possible pairs, with ``p``."""
-    from scipy.stats import poisson
+    # The tail is scipy.stats.poisson.sf(shared - 1, expected), which is this function of
+    # scipy.special; importing scipy.stats for it cost 0.6 CPU-s per run, scipy.special 0.25.
+    from scipy.special import pdtrc
 
     cols = ["a", "b", "shared", "expected", "p"]
     if candidates.empty:
         return pd.DataFrame(columns=cols)
-    expected = candidates["expected"].to_numpy(dtype=float)
-    p = poisson.sf(candidates["shared"].to_numpy() - 1, np.maximum(expected, 1e-12))
+    expected = np.maximum(candidates["expected"].to_numpy(dtype=float), 1e-12)
+    below = np.floor(candidates["shared"].to_numpy(dtype=float)) - 1
+    p = np.where(below < 0, 1.0, pdtrc(np.maximum(below, 0), expected))
     n = float(candidates["reporters"].iloc[0])
     n_pairs = n * (n - 1) / 2
     out = candidates.assign(p=p)
