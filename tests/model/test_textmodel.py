@@ -422,6 +422,46 @@ def test_character_hashing_per_word_is_the_same_matrix_as_per_post():
             assert np.array_equal(getattr(got, part), getattr(expected, part))
 
 
+def test_word_counts_through_arrays_are_sklearns_matrix():
+    """Counting a fitted vocabulary's 1-2-grams through integer codes must give exactly sklearn's matrix,
+    above and below the size where it switches, with and without the negation marks, and after the
+    vectoriser is pickled (the codes are not saved with it)."""
+    import pickle
+
+    from harmwatch.model.textmodel import CompactTfidfVectorizer, _word_tfidf
+
+    words = [
+        "Muslims",
+        "are",
+        "not",
+        "WONDERFUL",
+        "neighbours",
+        "never",
+        "ÀÉÜ",
+        "a",
+        "#tag",
+        "x.y,z!",
+        "rare",
+    ]
+    rng = np.random.default_rng(0)
+    posts = [
+        " ".join(rng.choice(words, size=rng.integers(0, 12)))
+        for _ in range(CompactTfidfVectorizer.ARRAY_COUNTS_MIN)
+    ]
+    unseen = ["", "unseen words only", "Muslims unseen are", "are are are neighbours never rare"]
+    for vectoriser in (_word_tfidf(), _word_tfidf(negation=True), CompactTfidfVectorizer(min_df=2)):
+        fitted = vectoriser.fit(posts[:300])
+        for batch in (posts + unseen, unseen + posts[:50]):
+            for model in (fitted, pickle.loads(pickle.dumps(fitted))):
+                got = model.transform(batch)
+                model.ARRAY_COUNTS_MIN = 10**9  # sklearn's own loop
+                expected = model.transform(batch)
+                del model.ARRAY_COUNTS_MIN
+                assert type(got) is type(expected) and got.dtype == expected.dtype
+                for part in ("indptr", "indices", "data"):
+                    assert np.array_equal(getattr(got, part), getattr(expected, part))
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]
