@@ -98,6 +98,11 @@ class Store:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def move(self, key: str, target: str) -> None:
+        """Make the file ``key`` (written by another writer, Spark's tasks) the file ``target``, replacing
+        it."""
+        raise NotImplementedError
+
     def exists(self, key: str) -> bool:
         raise NotImplementedError
 
@@ -378,6 +383,15 @@ class LocalStore(Store):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def move(self, key: str, target: str) -> None:
+        path = self._path(target)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._path(key), path)  # one rename: readers see the old file or the new
+        except OSError as exc:
+            detail = exc.strerror or exc
+            raise StorageError(f"{self.url(key)}: cannot move to {self.url(target)} ({detail})") from None
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -492,6 +506,15 @@ class S3Store(Store):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             raise self._fail(key, "delete", exc) from None
+
+    def move(self, key: str, target: str) -> None:
+        """A copy on the server (multipart above 8 MiB, by boto3), then the source deleted."""
+        try:
+            source = {"Bucket": self.bucket, "Key": self._key(key)}
+            self.client.copy(source, self.bucket, self._key(target))
+        except Exception as exc:
+            raise self._fail(key, f"move to {self.url(target)}", exc) from None
+        self.delete(key)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -105,6 +105,17 @@ def test_missing_key_is_one_line_error(store):
     assert "does/not/exist" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_file_moves_over_another_and_a_missing_one_is_one_line_error(store):
+    store.write_bytes("snap/train.parquet.parts/part-0.parquet", b"new rows")
+    store.write_bytes("snap/train.parquet", b"old rows")
+    store.move("snap/train.parquet.parts/part-0.parquet", "snap/train.parquet")
+    assert store.read_bytes("snap/train.parquet") == b"new rows"
+    assert not store.exists("snap/train.parquet.parts/part-0.parquet")
+    with pytest.raises(StorageError, match="cannot move") as err:
+        store.move("snap/gone.parquet", "snap/train.parquet")
+    assert "\n" not in str(err.value) and store.read_bytes("snap/train.parquet") == b"new rows"
+
+
 def test_streamed_writes_publish_whole_or_nothing_and_streamed_reads_read_back(store):
     """What ingest streams through: a file written in pieces, Parquet row group by row group, read in
     blocks and hashed in blocks."""

@@ -146,3 +146,35 @@ def test_texts_that_share_a_kh_on_spark_are_still_told_apart(spark):
     for table in ("train", "eval", "review", "reliability"):
         pd.testing.assert_frame_equal(strings(getattr(got, table)), strings(getattr(expected, table)))
     assert (got.train_version, got.review_version) == (expected.train_version, expected.review_version)
+
+
+@pytest.mark.spark
+def test_the_training_snapshot_stays_on_the_executors_and_matches_duckdbs(spark, tmp_path):
+    """On Spark the snapshot is held out, counted, hashed and written without being fetched to the
+    driver, into the same file DuckDB writes, with the same version and counts."""
+    from harmwatch.data import relational
+    from harmwatch.spark.relational import SparkSQL, SparkTrain
+    from harmwatch.storage import open_store
+
+    lab, rep, scores = history()
+    policy = Policy(spot_check_rate=0.3)
+    store = open_store(str(tmp_path / "lake"))
+    fetched: list[str] = []
+    kept = {}
+    for name, engine in (("spark", SparkSQL(spark, store)), ("duckdb", relational.DuckDB())):
+        fetch = engine.fetch
+        engine.fetch = lambda table, order=None, _f=fetch: fetched.append(table) or _f(table, order)
+        relational.load_frames(engine, lab, rep)
+        relational.decide(engine, policy, 42, 0.2, None, scores, REVIEWED)
+        staged = SparkTrain(engine) if name == "spark" else relational.EngineTrain(engine)
+        staged.without(pd.Series(["settled text", "not in the snapshot"]))
+        staged.write(store, f"{name}/train.parquet")
+        store.write_parquet(f"{name}/old.parquet", lab.assign(key=lab["text"])[["key"]].head(3))
+        facts = (staged.version(), staged.rows(), staged.label_counts(), staged.weak_labels())
+        kept[name] = (*facts, staged.new_rows(store, f"{name}/old.parquet"))
+        if name == "spark":
+            assert "train" not in fetched and "train_out" not in fetched, fetched
+    assert kept["spark"] == kept["duckdb"] and kept["spark"][1] > 0
+    written = [store.read_parquet(f"{name}/train.parquet") for name in ("spark", "duckdb")]
+    pd.testing.assert_frame_equal(strings(written[0]), strings(written[1]))
+    assert sorted(o.key for o in store.list("spark")) == ["spark/old.parquet", "spark/train.parquet"]

@@ -717,7 +717,7 @@ def fetch_assembly(
     engine: Engine,
     policy: Policy,
     frozen_eval: tuple[pd.DataFrame, str] | None,
-    staged: EngineTrain | None = None,
+    staged: Any = None,
 ) -> Assembly:
     """The :class:`Assembly` the plan built, fetched from the engine; with ``staged``, its ``train`` has no
     rows: the snapshot stays in the engine, which holds the recent slice out of it (:func:`recent_slice`)."""
@@ -734,8 +734,8 @@ def fetch_assembly(
     else:
         (ev, eval_version), eval_files = frozen_eval, []
     reliability = engine.fetch("reliability", ["reporter_id"])
-    if staged:  # the queue stays in the engine with the snapshot
-        review, staged_review = pd.DataFrame(columns=["key", "review_reason"]), EngineReview(staged.engine)
+    if staged and isinstance(engine, DuckDB):  # the queue stays in DuckDB with the snapshot
+        review, staged_review = pd.DataFrame(columns=["key", "review_reason"]), EngineReview(engine)
     else:
         review, staged_review = (
             review_queue(

@@ -5,10 +5,9 @@ are the committed runs' Parquet files, read by the engine; the decisions, the ev
 recent slice are the plan of :mod:`harmwatch.data.relational`; anchor renewal, writes and summary are
 :func:`harmwatch.data.snapshot_writer.finish`, shared with the incremental build. This process holds the
 counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``), the recent
-slice and the smaller outputs (evaluation snapshot, reporters). On DuckDB the training snapshot, one row
-per text, and the review queue stay in the engine: held out, hashed and written there
-(:class:`harmwatch.data.relational.EngineTrain`); on Spark (and with ``--renew-anchor``) they are
-fetched.
+slice and the smaller outputs (evaluation snapshot, reporters). The training snapshot, one row per
+text, stays in the engine: held out, hashed and written there (:func:`staged_train`; fetched only with
+``--renew-anchor``). On DuckDB the review queue stays there too; on Spark it is fetched.
 """
 
 from __future__ import annotations
@@ -55,14 +54,10 @@ def run(
         origin["reviewed"],
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    # On DuckDB the training snapshot stays in the engine (held out, hashed and written there); on Spark,
-    # and to renew the anchor (which works on the snapshot and the labelled rows here), it is fetched.
-    # Either engine finds the recent slice on the rows its window bounds and fetches only the slice.
-    staged = (
-        relational.EngineTrain(engine)
-        if isinstance(engine, relational.DuckDB) and not args.renew_anchor
-        else None
-    )
+    # The training snapshot stays in the engine (held out, hashed and written there) unless the anchor is
+    # renewed, which works on it and the labelled rows here. Either engine finds the recent slice on the
+    # rows its window bounds and fetches only the slice.
+    staged = None if args.renew_anchor else staged_train(engine)
     relational.recent_rows(engine, window_start(date, args.recent_days), args.renew_anchor)
     recent = relational.recent_slice(engine, date, args.recent_days)
     labelled = relational.recent_row_frame(engine) if args.renew_anchor else None
@@ -84,3 +79,13 @@ def run(
         staged,
         labelled,
     )
+
+
+def staged_train(engine: Any) -> Any:
+    """The engine's own keeper of the training snapshot: :class:`harmwatch.data.relational.EngineTrain`
+    on DuckDB, :class:`harmwatch.spark.relational.SparkTrain` on Spark."""
+    if isinstance(engine, relational.DuckDB):
+        return relational.EngineTrain(engine)
+    from harmwatch.spark.relational import SparkTrain
+
+    return SparkTrain(engine)

@@ -9,7 +9,10 @@ them, so "first" and "earliest" mean the same on both engines.
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING, Any
+
+from harmwatch.storage import StorageError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -34,6 +37,21 @@ def write_folder(
         for o in lake.list(prefix)
         if o.key.endswith(".parquet") and "/" not in o.key[len(prefix.strip("/")) + 1 :]
     )
+
+
+def write_one_file(frame: DataFrame, lake: Store, key: str, order: list[str]) -> None:
+    """``frame`` as the one Parquet file ``key``, sorted by ``order``, written by one Spark task (the rows
+    never pass through the driver): a folder beside it with one part file, which then becomes ``key``."""
+    parts = f"{key}.parts"
+    names = write_folder(frame, lake, parts, order, files=1)
+    if len(names) != 1:
+        raise StorageError(f"{lake.url(parts)}: Spark wrote {len(names)} Parquet files for one")
+    lake.move(f"{parts}/{names[0]}", key)
+    for leftover in lake.list(parts):  # Spark's _SUCCESS marker and checksums
+        lake.delete(leftover.key)
+    folder = lake.local_path(parts)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def commit_folder(

@@ -143,3 +143,64 @@ class SparkSQL:
 
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
+
+
+class SparkTrain:
+    """The training snapshot as Spark's view ``train``, held out, counted, hashed and written on the
+    executors (:class:`harmwatch.data.snapshot_writer.StagedTrain`), as DuckDB keeps it in its engine:
+    one row per text, the largest output, it never comes to the driver. The content version streams
+    the sorted lines a partition at a time (``toLocalIterator``): the driver holds a digest, not the
+    table; the file is written by one task, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
+
+    def __init__(self, engine: SparkSQL) -> None:
+        self.engine, self.table = engine, "train"
+
+    def without(self, keys: pd.Series) -> None:
+        """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
+        self.engine.frame("held_keys", pd.DataFrame({"key": keys.astype("string").dropna()}))
+        sql = "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)"
+        self.engine.spark.sql(sql).createOrReplaceTempView("train_out")  # a view: read where used
+        self.table = "train_out"
+
+    def rows(self) -> int:
+        return self.engine.count(self.table)
+
+    def label_counts(self) -> dict[str, int]:
+        got = self.engine.spark.sql(
+            f"SELECT label, count(*) AS n FROM {self.table} WHERE label IS NOT NULL GROUP BY label"
+        ).collect()
+        return {str(r["label"]): int(r["n"]) for r in sorted(got, key=lambda r: r["label"])}
+
+    def weak_labels(self) -> int:
+        sql = f"SELECT count(*) AS n FROM {self.table} WHERE label_source = 'reports'"
+        return int(self.engine.spark.sql(sql).collect()[0]["n"])
+
+    def version(self) -> str:
+        """The snapshot's content version (:attr:`harmwatch.data.dataset.Assembly.train_version`)."""
+        from harmwatch.data.dataset import version_of_sorted_lines
+        from harmwatch.data.relational import _line
+
+        self.engine.table(
+            "train_lines", f"SELECT {_line(['key', 'label', 'label_source'])} AS line FROM {self.table}"
+        )
+        lines = (
+            self.engine.spark.table("train_lines").orderBy("line").toLocalIterator(prefetchPartitions=True)
+        )
+        return version_of_sorted_lines(row[0] for row in lines)
+
+    def new_rows(self, store: Any, key: str) -> int:
+        """Texts of the snapshot that the Parquet file ``key`` (the previous snapshot) does not hold."""
+        self.engine.spark.read.parquet(store.spark_path(key)).select("key").createOrReplaceTempView(
+            "previous_keys"
+        )
+        sql = (
+            f"SELECT count(*) AS n FROM {self.table} "
+            "WHERE key NOT IN (SELECT key FROM previous_keys WHERE key IS NOT NULL)"
+        )
+        return int(self.engine.spark.sql(sql).collect()[0]["n"])
+
+    def write(self, store: Any, key: str) -> None:
+        from harmwatch.data.dataset import SNAPSHOT_COLUMNS
+        from harmwatch.spark.lake import write_one_file
+
+        write_one_file(self.engine.spark.table(self.table).select(*SNAPSHOT_COLUMNS), store, key, ["key"])
