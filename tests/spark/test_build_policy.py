@@ -149,9 +149,10 @@ def test_texts_that_share_a_kh_on_spark_are_still_told_apart(spark):
 
 
 @pytest.mark.spark
-def test_the_training_snapshot_stays_on_the_executors_and_matches_duckdbs(spark, tmp_path):
-    """On Spark the snapshot is held out, counted, hashed and written without being fetched to the
-    driver, into the same file DuckDB writes, with the same version and counts."""
+def test_the_snapshot_and_review_queue_stay_on_the_executors_and_match_duckdbs(spark, tmp_path):
+    """On Spark the training snapshot and the review queue are held out, counted, hashed and written
+    without being fetched to the driver, into the same files DuckDB writes (the queue's spreadsheet CSV
+    byte for byte), with the same versions and counts."""
     from harmwatch.data import relational
     from harmwatch.spark.relational import SparkSQL, SparkTrain
     from harmwatch.storage import open_store
@@ -171,10 +172,23 @@ def test_the_training_snapshot_stays_on_the_executors_and_matches_duckdbs(spark,
         staged.write(store, f"{name}/train.parquet")
         store.write_parquet(f"{name}/old.parquet", lab.assign(key=lab["text"])[["key"]].head(3))
         facts = (staged.version(), staged.rows(), staged.label_counts(), staged.weak_labels())
-        kept[name] = (*facts, staged.new_rows(store, f"{name}/old.parquet"))
+        review = staged.review()
+        assert review.write(store, f"{name}/review") == ["queue.parquet", "queue.csv"]
+        reasons = review.report_reasons().to_dict("records")
+        queue = (review.version(), review.rows(), reasons)
+        kept[name] = (*facts, staged.new_rows(store, f"{name}/old.parquet"), *queue)
         if name == "spark":
-            assert "train" not in fetched and "train_out" not in fetched, fetched
-    assert kept["spark"] == kept["duckdb"] and kept["spark"][1] > 0
-    written = [store.read_parquet(f"{name}/train.parquet") for name in ("spark", "duckdb")]
-    pd.testing.assert_frame_equal(strings(written[0]), strings(written[1]))
-    assert sorted(o.key for o in store.list("spark")) == ["spark/old.parquet", "spark/train.parquet"]
+            held = {"train", "train_out", "review_queue", "conflict_review", "report_review"}
+            assert not held & set(fetched), fetched
+    assert kept["spark"] == kept["duckdb"] and kept["spark"][1] > 0 and kept["spark"][-2] > 0
+    for file in ("train.parquet", "review/queue.parquet"):
+        written = [store.read_parquet(f"{name}/{file}") for name in ("spark", "duckdb")]
+        assert list(written[0].dtypes) == list(written[1].dtypes), file
+        pd.testing.assert_frame_equal(strings(written[0]), strings(written[1]), obj=file)
+    assert store.read_bytes("spark/review/queue.csv") == store.read_bytes("duckdb/review/queue.csv")
+    assert sorted(o.key for o in store.list("spark")) == [
+        "spark/old.parquet",
+        "spark/review/queue.csv",
+        "spark/review/queue.parquet",
+        "spark/train.parquet",
+    ]

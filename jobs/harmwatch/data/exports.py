@@ -14,8 +14,10 @@ rows, against 0.14 here). Strings are quoted where a reader could misread them, 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -82,3 +84,24 @@ def spreadsheet_csv_bytes(frame: pd.DataFrame) -> bytes:
 def spreadsheet_csv(frame: pd.DataFrame) -> str:
     """``frame`` as CSV text, every text cell that could start a formula neutralised."""
     return spreadsheet_csv_bytes(frame).decode("utf-8")
+
+
+def parquet_to_spreadsheet_csv(store: Any, source: str, target: str) -> None:
+    """The Parquet file ``source`` of ``store`` as the spreadsheet-safe CSV ``target``, rows in the file's
+    order: DuckDB streams the file (read where it lies on a local lake, else copied down by blocks)."""
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory(prefix="hw-csv-") as tmp:
+            path = store.local_path(source)
+            if path is None:
+                path = Path(tmp, "source.parquet")
+                stream, _size = store.open_read(source)
+                with stream, open(path, "wb") as out:
+                    shutil.copyfileobj(stream, out, 1 << 20)
+            quoted = "'" + str(path).replace("'", "''") + "'"
+            con.execute(f"CREATE VIEW parquet_source AS SELECT * FROM read_parquet({quoted})")
+            csv = Path(tmp, "export.csv")
+            copy_spreadsheet_csv(con, "parquet_source", csv)
+            store.write_file(target, csv)
+    finally:
+        con.close()

@@ -580,6 +580,10 @@ class EngineTrain:
         )
         self.table = "train_out"
 
+    def review(self) -> EngineReview:
+        """The review queue, kept by DuckDB as the snapshot is."""
+        return EngineReview(self.engine)
+
     def rows(self) -> int:
         return self.engine.count(self.table)
 
@@ -616,8 +620,21 @@ class EngineTrain:
         self.engine.write(store, key, f'SELECT {cols} FROM "{self.table}" ORDER BY key')
 
 
-class EngineReview:
-    """The review queue as DuckDB's view ``review_queue``, counted, hashed and written by the engine
+_INTEGERS = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+}
+
+
+class ReviewQueue:
+    """The review queue as the engine's view ``review_queue``, counted, hashed and written by the engine
     (:class:`harmwatch.data.snapshot_writer.StagedReview`): the queue holds every text still waiting for
     a moderator, so it grows with the platform's age, and fetching it, hashing it and writing it from
     this process cost 0.65 CPU-s at 90 days of history against about 0.3 in the engine.
@@ -625,9 +642,12 @@ class EngineReview:
     The view is :func:`review_queue` of ``conflict_review`` and ``report_review`` as the engine keeps
     them (a view: their texts are not copied again): the same columns in the same order, integer counts
     as doubles (a column one part lacks is missing there, which makes pandas' integers floats), written
-    sorted by key."""
+    sorted by key. Each engine names its types (``STRING``, ``DOUBLE``, ``INTEGERS``) and says what a
+    table's columns are (:meth:`types_of`) and how a view is made (:meth:`view`)."""
 
-    def __init__(self, engine: DuckDB) -> None:
+    STRING, DOUBLE, INTEGERS = "VARCHAR", "DOUBLE", frozenset(_INTEGERS)
+
+    def __init__(self, engine: Any) -> None:
         self.engine = engine
         parts = [
             ("conflict_review", engine.count("conflict_review") > 0),
@@ -635,23 +655,35 @@ class EngineReview:
         ]
         types: dict[str, dict[str, str]] = {}
         for table, used in parts:
-            got = engine.con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{table}")')
-            types[table] = dict(got.fetchall()) if used else {"key": "VARCHAR", "review_reason": "VARCHAR"}
-        columns = list(dict.fromkeys(c for table, _used in parts for c in types[table]))
-        self.columns = columns
+            types[table] = (
+                self.types_of(table) if used else {"key": self.STRING, "review_reason": self.STRING}
+            )
+        self.columns = list(dict.fromkeys(c for table, _used in parts for c in types[table]))
 
         def typed(column: str) -> str:
             kinds = {t[column] for t in types.values() if column in t}
-            return "DOUBLE" if kinds & _INTEGERS else min(kinds)
+            return self.DOUBLE if kinds & self.INTEGERS else min(kinds)
+
+        def cast(table: str, used: bool, column: str) -> str:
+            value = self.ident(column) if column in types[table] and used else "NULL"
+            return f"CAST({value} AS {typed(column)}) AS {self.ident(column)}"
 
         selects = []
         for table, used in parts:
-            cols = ", ".join(
-                f"CAST({_ident(c) if c in types[table] and used else 'NULL'} AS {typed(c)}) AS {_ident(c)}"
-                for c in columns
-            )
-            selects.append(f'SELECT * FROM (SELECT {cols} FROM "{table}"{"" if used else " LIMIT 0"})')
-        engine.con.execute("CREATE OR REPLACE TEMP VIEW review_queue AS " + " UNION ALL ".join(selects))
+            cols = ", ".join(cast(table, used, c) for c in self.columns)
+            limit = "" if used else " LIMIT 0"
+            selects.append(f"SELECT * FROM (SELECT {cols} FROM {table}{limit}) AS {table}")
+        self.view(" UNION ALL ".join(selects))
+
+    def types_of(self, table: str) -> dict[str, str]:
+        got = self.engine.con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{table}")')
+        return dict(got.fetchall())
+
+    def ident(self, name: str) -> str:
+        return _ident(name)
+
+    def view(self, select: str) -> None:
+        self.engine.con.execute("CREATE OR REPLACE TEMP VIEW review_queue AS " + select)
 
     def rows(self) -> int:
         return self.engine.count("review_queue")
@@ -659,14 +691,23 @@ class EngineReview:
     def report_reasons(self) -> pd.DataFrame:
         if "source" not in self.columns:
             return pd.DataFrame({"review_reason": pd.Series(dtype=object), "n": pd.Series(dtype="int64")})
-        return self.engine.con.execute(
+        self.engine.table(
+            "review_reasons",
             "SELECT review_reason, count(*) AS n FROM review_queue WHERE source = 'reports' "
-            "GROUP BY review_reason ORDER BY review_reason"
-        ).df()
+            "GROUP BY review_reason",
+        )
+        return self.engine.fetch("review_reasons", ["review_reason"])
+
+    def version_select(self) -> str:
+        """The lines the queue's content version hashes (one ``line`` per row)."""
+        return f"SELECT {_line(['key', 'review_reason'])} AS line FROM review_queue"
+
+
+class EngineReview(ReviewQueue):
+    """The review queue kept by DuckDB (:class:`ReviewQueue`)."""
 
     def version(self) -> str:
-        line = _line(["key", "review_reason"])
-        return self.engine.sorted_lines_version(f"SELECT {line} AS line FROM review_queue")
+        return self.engine.sorted_lines_version(self.version_select())
 
     def write(self, store: Any, prefix: str) -> list[str]:
         """The queue as ``prefix``'s Parquet file and spreadsheet-safe CSV, sorted by key; their names."""
@@ -681,19 +722,6 @@ class EngineReview:
             copy_spreadsheet_csv(self.engine.con, "review_queue", path, order="key")
             store.write_file(f"{prefix}/{REVIEW_CSV}", path)
         return [REVIEW_FILE, REVIEW_CSV]
-
-
-_INTEGERS = {
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-}
 
 
 def _ident(name: str) -> str:
@@ -734,8 +762,8 @@ def fetch_assembly(
     else:
         (ev, eval_version), eval_files = frozen_eval, []
     reliability = engine.fetch("reliability", ["reporter_id"])
-    if staged and isinstance(engine, DuckDB):  # the queue stays in DuckDB with the snapshot
-        review, staged_review = pd.DataFrame(columns=["key", "review_reason"]), EngineReview(engine)
+    if staged:  # the queue stays in the engine with the snapshot
+        review, staged_review = pd.DataFrame(columns=["key", "review_reason"]), staged.review()
     else:
         review, staged_review = (
             review_queue(

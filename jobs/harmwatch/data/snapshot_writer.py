@@ -34,6 +34,7 @@ class StagedTrain(Protocol):
     def version(self) -> str: ...  # Assembly.train_version of the whole snapshot
     def new_rows(self, store: Store, key: str) -> int: ...  # texts not in the Parquet file ``key``
     def write(self, store: Store, key: str) -> None: ...  # the snapshot, sorted by key
+    def review(self) -> StagedReview: ...  # the review queue, kept by the same engine
 
 
 class StagedReview(Protocol):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harmwatch.data.relational import ReviewQueue
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -177,16 +179,10 @@ class SparkTrain:
 
     def version(self) -> str:
         """The snapshot's content version (:attr:`harmwatch.data.dataset.Assembly.train_version`)."""
-        from harmwatch.data.dataset import version_of_sorted_lines
         from harmwatch.data.relational import _line
 
-        self.engine.table(
-            "train_lines", f"SELECT {_line(['key', 'label', 'label_source'])} AS line FROM {self.table}"
-        )
-        lines = (
-            self.engine.spark.table("train_lines").orderBy("line").toLocalIterator(prefetchPartitions=True)
-        )
-        return version_of_sorted_lines(row[0] for row in lines)
+        select = f"SELECT {_line(['key', 'label', 'label_source'])} AS line FROM {self.table}"
+        return _sorted_lines_version(self.engine, select)
 
     def new_rows(self, store: Any, key: str) -> int:
         """Texts of the snapshot that the Parquet file ``key`` (the previous snapshot) does not hold."""
@@ -204,3 +200,50 @@ class SparkTrain:
         from harmwatch.spark.lake import write_one_file
 
         write_one_file(self.engine.spark.table(self.table).select(*SNAPSHOT_COLUMNS), store, key, ["key"])
+
+    def review(self) -> SparkReview:
+        """The review queue, kept by Spark as the snapshot is."""
+        return SparkReview(self.engine)
+
+
+class SparkReview(ReviewQueue):
+    """The review queue kept by Spark (:class:`harmwatch.data.relational.ReviewQueue`: the same view,
+    columns and types as on DuckDB), counted, hashed and written on the executors. Its spreadsheet CSV
+    is made from the written Parquet file by DuckDB in this process, which streams the file
+    (:func:`harmwatch.data.exports.parquet_to_spreadsheet_csv`): the CSV the embedded engine writes."""
+
+    STRING, DOUBLE = "string", "double"
+    INTEGERS = frozenset({"tinyint", "smallint", "int", "bigint"})
+
+    def types_of(self, table: str) -> dict[str, str]:
+        return dict(self.engine.spark.table(table).dtypes)
+
+    def ident(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def view(self, select: str) -> None:
+        self.engine.spark.sql(select).createOrReplaceTempView("review_queue")
+
+    def version(self) -> str:
+        return _sorted_lines_version(self.engine, self.version_select())
+
+    def write(self, store: Any, prefix: str) -> list[str]:
+        """The queue as ``prefix``'s Parquet file, sorted by key, and its spreadsheet-safe CSV."""
+        from harmwatch.data.catalog import REVIEW_CSV, REVIEW_FILE
+        from harmwatch.data.exports import parquet_to_spreadsheet_csv
+        from harmwatch.spark.lake import write_one_file
+
+        key = f"{prefix}/{REVIEW_FILE}"
+        write_one_file(self.engine.spark.table("review_queue"), store, key, ["key"])
+        parquet_to_spreadsheet_csv(store, key, f"{prefix}/{REVIEW_CSV}")
+        return [REVIEW_FILE, REVIEW_CSV]
+
+
+def _sorted_lines_version(engine: SparkSQL, select: str) -> str:
+    """:func:`harmwatch.data.dataset.content_version` of the lines ``select`` gives (one ``line`` column),
+    sorted by Spark and streamed to the driver a partition at a time: it holds a digest, not the lines."""
+    from harmwatch.data.dataset import version_of_sorted_lines
+
+    engine.table("version_lines", select)
+    lines = engine.spark.table("version_lines").orderBy("line").toLocalIterator(prefetchPartitions=True)
+    return version_of_sorted_lines(row[0] for row in lines)
