@@ -647,7 +647,7 @@ def decision_basis(policy: Policy, seed: int, champion_version: str | None) -> d
     return {"policy": asdict(policy), "seed": seed, "champion": champion_version}
 
 
-def recent_rows(
+def window_slice(
     engine: relational.DuckDB,
     store: Any,
     labelled: list[dict],
@@ -756,7 +756,7 @@ def run(
         engine, store, settings, args, policy, previous, frozen
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
-    recent = recent_rows(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
+    recent = window_slice(engine, store, manifests["labelled"], new["labelled"], reviewed, date, args)
     labelled = relational.recent_row_frame(engine) if args.renew_anchor else None
     staged = _staged_train(args, engine)
     assembly = relational.fetch_assembly(engine, policy, anchor, staged)
