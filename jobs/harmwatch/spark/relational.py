@@ -150,9 +150,9 @@ class SparkSQL:
 class SparkTrain:
     """The training snapshot as Spark's view ``train``, held out, counted, hashed and written on the
     executors (:class:`harmwatch.data.snapshot_writer.StagedTrain`), as DuckDB keeps it in its engine:
-    one row per text, the largest output, it never comes to the driver. The content version streams
-    the sorted lines a partition at a time (``toLocalIterator``): the driver holds a digest, not the
-    table; the file is written by one task, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
+    one row per text, the largest output, it never comes to the driver. The content version is hashed
+    from lines one task sorts and streams (:func:`_sorted_lines_version`): the driver holds a digest, not
+    the table; the file is written by one task, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
 
     def __init__(self, engine: SparkSQL) -> None:
         self.engine, self.table = engine, "train"
