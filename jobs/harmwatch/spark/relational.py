@@ -152,7 +152,7 @@ class SparkTrain:
     executors (:class:`harmwatch.data.snapshot_writer.StagedTrain`), as DuckDB keeps it in its engine:
     one row per text, the largest output, it never comes to the driver. The content version is hashed
     from lines one task sorts and streams (:func:`_sorted_lines_version`): the driver holds a digest, not
-    the table; the file is written by one task, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
+    the table; one task writes the file, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
 
     def __init__(self, engine: SparkSQL) -> None:
         self.engine, self.table = engine, "train"
