@@ -1,5 +1,5 @@
-"""The co-reporting test on the counted candidate pairs (``data/cohorts.py``): its Poisson tail and the
-bound over every possible pair."""
+"""The co-reporting test on the counted candidate pairs: its Poisson tail (``data/cohorts.py``), the bound
+over every possible pair (``data/sql/linked_pairs.sql``, run by the embedded engine) and the grouping."""
 
 from __future__ import annotations
 
@@ -7,17 +7,39 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from harmwatch.data.cohorts import cohorts_of_candidates, significant
+from harmwatch.data import relational
+from harmwatch.data.cohorts import components, poisson_tail
+from harmwatch.data.weak_labels import Policy
 
 
 def test_the_tail_is_the_poisson_survival_function_bit_for_bit():
     rng = np.random.default_rng(0)
     shared = rng.integers(0, 60, 5_000)
     expected = np.concatenate([[0.0, 1e-15], rng.random(4_998) * 20])
-    candidates = pd.DataFrame({"a": "a", "b": "b", "shared": shared, "expected": expected, "reporters": 2})
-    got = significant(candidates, alpha=2.0)  # one possible pair: every p under 2 is kept
     wanted = poisson.sf(shared - 1, np.maximum(expected, 1e-12))
-    assert np.array_equal(got["p"].to_numpy(), wanted)
+    assert np.array_equal(poisson_tail(shared, expected), wanted)
+
+
+def linked(candidates: pd.DataFrame) -> pd.DataFrame:
+    engine = relational.DuckDB()
+    engine.frame("cohort_pairs", candidates)
+    params = relational.parameters(Policy(), seed=0)
+    engine.table("linked_pairs", relational.render("linked_pairs", params))
+    return engine.fetch("linked_pairs", ["a", "b"])
+
+
+def test_the_engine_computes_the_same_tail():
+    rng = np.random.default_rng(1)
+    shared = rng.integers(3, 40, 2_000)
+    expected = rng.random(2_000) * 10
+    candidates = pd.DataFrame(
+        {"a": [f"u{i:04d}" for i in range(2_000)], "b": "v", "shared": shared, "expected": expected}
+    )
+    got = linked(candidates.assign(reporters=2))  # one possible pair: alpha 0.01 is the bound
+    wanted = poisson.sf(shared - 1, expected)
+    keep = wanted < 0.01
+    assert got["a"].tolist() == candidates["a"][keep].tolist()
+    assert np.array_equal(got["p"].to_numpy(), wanted[keep])
 
 
 def test_a_pair_is_linked_only_below_alpha_over_the_number_of_possible_pairs():
@@ -31,10 +53,10 @@ def test_a_pair_is_linked_only_below_alpha_over_the_number_of_possible_pairs():
             "reporters": 100,
         }
     )
-    linked = significant(candidates)
-    assert linked[["a", "b"]].values.tolist() == [["u1", "u2"], ["u5", "u6"]]
-    assert (linked["p"] < 0.01 / 4950).all() and poisson.sf(4, 0.5) > 0.01 / 4950
-    cohorts = cohorts_of_candidates(candidates)
+    pairs = linked(candidates)
+    assert pairs[["a", "b"]].values.tolist() == [["u1", "u2"], ["u5", "u6"]]
+    assert (pairs["p"] < 0.01 / 4950).all() and poisson.sf(4, 0.5) > 0.01 / 4950
+    cohorts = components(pairs)
     assert dict(zip(cohorts["reporter_id"], cohorts["cohort"], strict=True)) == {
         "u1": "u1",
         "u2": "u1",

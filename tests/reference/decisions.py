@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harmwatch.data.cohorts import components, significant
+from harmwatch.data.cohorts import components
 from harmwatch.data.dataset import (
     EVAL_COLUMNS,
     RECENT_COLUMNS,
@@ -420,6 +420,21 @@ def candidate_pairs(reports: pd.DataFrame, min_shared: int = 3) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     expected = active.reindex(shared["a"]).to_numpy() * active.reindex(shared["b"]).to_numpy() * s2 / s1**2
     return shared.assign(expected=expected, reporters=len(active))[cols].reset_index(drop=True)
+
+
+def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
+    """The candidate pairs whose Poisson tail ``P(X >= shared | expected)`` is below ``alpha`` over the
+    number of possible pairs, with ``p`` (``linked_pairs.sql`` in pandas, with scipy.stats' tail)."""
+    from scipy.stats import poisson
+
+    cols = ["a", "b", "shared", "expected", "p"]
+    if candidates.empty:
+        return pd.DataFrame(columns=cols)
+    expected = np.maximum(candidates["expected"].to_numpy(dtype=float), 1e-12)
+    p = poisson.sf(candidates["shared"].to_numpy(dtype=float) - 1, expected)
+    n = float(candidates["reporters"].iloc[0])
+    out = candidates.assign(p=p)
+    return out[out["p"] < alpha / max(n * (n - 1) / 2, 1.0)][cols].reset_index(drop=True)
 
 
 def linked_pairs(reports: pd.DataFrame, min_shared: int = 3, alpha: float = 0.01) -> pd.DataFrame:

@@ -152,7 +152,8 @@ def test_texts_that_share_a_kh_on_spark_are_still_told_apart(spark):
 def test_the_snapshot_and_review_queue_stay_on_the_executors_and_match_duckdbs(spark, tmp_path):
     """On Spark the training snapshot and the review queue are held out, counted, hashed and written
     without being fetched to the driver, into the same files DuckDB writes (the queue's spreadsheet CSV
-    byte for byte), with the same versions and counts."""
+    byte for byte), with the same versions and counts; the candidate co-reporting pairs are tested there
+    too (only the linked pairs are fetched)."""
     from harmwatch.data import relational
     from harmwatch.spark.relational import SparkSQL, SparkTrain
     from harmwatch.storage import open_store
@@ -178,7 +179,8 @@ def test_the_snapshot_and_review_queue_stay_on_the_executors_and_match_duckdbs(s
         queue = (review.version(), review.rows(), reasons)
         kept[name] = (*facts, staged.new_rows(store, f"{name}/old.parquet"), *queue)
         if name == "spark":
-            held = {"train", "train_out", "review_queue", "conflict_review", "report_review"}
+            held = {"train", "train_out", "review_queue", "conflict_review", "report_review", "cohort_pairs"}
+            assert "linked_pairs" in fetched, fetched
             assert not held & set(fetched), fetched
     assert kept["spark"] == kept["duckdb"] and kept["spark"][1] > 0 and kept["spark"][-2] > 0
     for file in ("train.parquet", "review/queue.parquet"):

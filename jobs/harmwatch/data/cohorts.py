@@ -10,9 +10,10 @@ pairs (Bonferroni: about ``alpha`` false links in all, however many reporters th
 form a cohort (connected components), and the weak-label policy counts a cohort as one reporter.
 
 What it does not catch, measured in docs/weak-labels.md: a crew that spreads its poison over many
-accounts, so that no two meet much more often than honest reporters do. The counting is SQL
-(``data/sql/cohort_pairs.sql``: a self-join of each reporter's texts and a group-by, on DuckDB or Spark);
-the test and the grouping run here on the candidate pairs it leaves (a few rows per linked pair).
+accounts, so that no two meet much more often than honest reporters do. The counting and the test are SQL
+run by the engine (``data/sql/cohort_pairs.sql``: a self-join of each reporter's texts and a group-by;
+``data/sql/linked_pairs.sql``: :func:`poisson_tail` as a vectorised function of the engine, on DuckDB or on
+Spark's executors); only the linked pairs come to this process, to be grouped.
 """
 
 from __future__ import annotations
@@ -21,31 +22,20 @@ import numpy as np
 import pandas as pd
 
 COHORT_COLUMNS = ["reporter_id", "cohort", "cohort_size"]
+ALPHA = 0.01  # false links expected over all pairs of reporters, whatever their number
 
 
-def significant(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
-    """The candidate pairs whose Poisson tail ``P(X >= shared | expected)`` is below ``alpha`` over the
-    number of possible pairs, with ``p``."""
+def poisson_tail(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``P(X >= shared)`` for ``X ~ Poisson(expected)``, element by element: the engines' ``poisson_tail``
+    (registered by :class:`harmwatch.data.relational.DuckDB` and :class:`harmwatch.spark.relational.
+    SparkSQL`)."""
     # The tail is scipy.stats.poisson.sf(shared - 1, expected), which is this function of
     # scipy.special; importing scipy.stats for it cost 0.6 CPU-s per run, scipy.special 0.25.
     from scipy.special import pdtrc
 
-    cols = ["a", "b", "shared", "expected", "p"]
-    if candidates.empty:
-        return pd.DataFrame(columns=cols)
-    expected = np.maximum(candidates["expected"].to_numpy(dtype=float), 1e-12)
-    below = np.floor(candidates["shared"].to_numpy(dtype=float)) - 1
-    p = np.where(below < 0, 1.0, pdtrc(np.maximum(below, 0), expected))
-    n = float(candidates["reporters"].iloc[0])
-    n_pairs = n * (n - 1) / 2
-    out = candidates.assign(p=p)
-    return out[out["p"] < alpha / max(n_pairs, 1.0)][cols].reset_index(drop=True)
-
-
-def cohorts_of_candidates(candidates: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:
-    """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``; reporters linked to nobody
-    are left out) from the candidate pairs the SQL counted (``cohort_pairs.sql``)."""
-    return components(significant(candidates, alpha))
+    expected = np.maximum(np.asarray(expected, dtype=float), 1e-12)
+    below = np.floor(np.asarray(shared, dtype=float)) - 1
+    return np.where(below < 0, 1.0, pdtrc(np.maximum(below, 0), expected))
 
 
 def components(pairs: pd.DataFrame) -> pd.DataFrame:

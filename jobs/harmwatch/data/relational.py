@@ -7,9 +7,10 @@ files on Spark SQL, translated by SQLGlot. Policy values enter as ``:name`` lite
 
 Two things stay Python, because Python is the work there: the text key (:func:`harmwatch.data.dataset.
 text_key`, applied as a vectorised function when the rows are read, so both engines key a text alike)
-and the co-reporting test on the candidate pairs the SQL counts (a Poisson tail and connected components
-over a few rows per linked pair, :func:`harmwatch.data.cohorts.cohorts_of_candidates`). The process holds
-those pairs, the champion's scores when it checks, counts and the outputs it is asked to fetch.
+and the co-reporting test's Poisson tail (:func:`harmwatch.data.cohorts.poisson_tail`, which
+``linked_pairs.sql`` calls). Each engine registers both as vectorised functions, so on Spark they run on
+the executors. The process holds the linked pairs (to group them into cohorts: connected components), the
+champion's scores when it checks, counts and the outputs it is asked to fetch.
 
 :func:`assemble` runs the plan on validated rows given as frames and returns the
 :class:`~harmwatch.data.dataset.Assembly` (tests hold it against a pandas reference of the same rules).
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from harmwatch.config import BENIGN_CLASS
-from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
+from harmwatch.data.cohorts import ALPHA, COHORT_COLUMNS, components, poisson_tail
 from harmwatch.data.dataset import (
     EVAL_COLUMNS,
     RECENT_COLUMNS,
@@ -125,6 +126,7 @@ def parameters(policy: Policy, seed: int, eval_fraction: float = 0.15) -> dict[s
         "eval_seed": f"{seed}:",
         "eval_fraction": float(eval_fraction),
         "min_shared": 3,
+        "cohort_alpha": ALPHA,
     }
 
 
@@ -207,7 +209,13 @@ class DuckDB:
         def key(texts):  # no annotations: DuckDB reads them to type the function
             return pa.array(text_key(texts.to_pandas()), type=pa.string())
 
+        def tail(shared, expected):
+            return pa.array(poisson_tail(shared.to_numpy(), expected.to_numpy()), type=pa.float64())
+
         self.con.create_function("text_key", key, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        self.con.create_function(
+            "poisson_tail", tail, ["DOUBLE", "DOUBLE"], "DOUBLE", type="arrow", side_effects=False
+        )
 
     def location(self, key: str) -> str | None:
         """Where DuckDB reads a lake file: a local path (None: not a local folder, pandas reads it)."""
@@ -466,13 +474,20 @@ def cohort_members(
     ``pairs``: the SQL of the candidate pairs (the state's counts them as the days are folded)."""
     members = pd.DataFrame({c: pd.Series(dtype="string") for c in COHORT_COLUMNS[:2]})
     if policy.cohorts and engine.count("reports"):
-        engine.table("cohort_pairs", render(pairs, params))
-        candidates = engine.fetch("cohort_pairs")
-        found = cohorts_of_candidates(candidates)
+        found = cohorts(engine, params, pairs)
         if len(found):
             members = found[["reporter_id", "cohort"]].astype("string")
     engine.frame("cohort_members", members)
     return len(members)
+
+
+def cohorts(engine: Engine, params: dict[str, Any], pairs: str = "cohort_pairs") -> pd.DataFrame:
+    """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``; reporters linked to nobody
+    left out): the engine counts the candidate pairs (``pairs``) and tests them (``linked_pairs.sql``);
+    only the linked pairs are fetched, to be grouped here."""
+    engine.table("cohort_pairs", render(pairs, params))
+    engine.table("linked_pairs", render("linked_pairs", params))
+    return components(engine.fetch("linked_pairs"))
 
 
 def reviewed_table(engine: Engine, reviewed: Collection[str]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 import pandas as pd
 
 from harmwatch.data import relational
-from harmwatch.data.cohorts import COHORT_COLUMNS, cohorts_of_candidates
+from harmwatch.data.cohorts import COHORT_COLUMNS
 from harmwatch.data.weak_labels import Policy
 
 # The plan's tables the reliability table is made from, in the order they are built.
@@ -59,9 +59,8 @@ class ReporterHistory:
 
     def cohorts(self, day: str) -> pd.DataFrame:
         """The co-reporting cohorts (``reporter_id``, ``cohort``, ``cohort_size``) of the reports up to
-        ``day``: the plan's candidate pairs, then its test and grouping."""
+        ``day``: the plan's candidate pairs, its test and the grouping."""
         self.as_of(day)
         if not self.engine.count("reports"):
             return pd.DataFrame(columns=COHORT_COLUMNS)
-        self.engine.table("cohort_pairs", relational.render("cohort_pairs", self.params))
-        return cohorts_of_candidates(self.engine.fetch("cohort_pairs"))
+        return relational.cohorts(self.engine, self.params)

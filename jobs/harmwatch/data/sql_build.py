@@ -4,10 +4,10 @@ The same run for DuckDB (in this process) and Spark SQL (:mod:`harmwatch.spark.r
 are the committed runs' Parquet files, read by the engine; the decisions, the evaluation split and the
 recent slice are the plan of :mod:`harmwatch.data.relational`; anchor renewal, writes and summary are
 :func:`harmwatch.data.snapshot_writer.finish`, shared with the incremental build. This process holds the
-counts, the candidate co-reporting pairs, the champion's scores (with ``--champion-check``), the recent
+counts, the linked co-reporting pairs, the champion's scores (with ``--champion-check``), the recent
 slice and the smaller outputs (evaluation snapshot, reporters). The training snapshot, one row per
-text, stays in the engine: held out, hashed and written there (:func:`staged_train`; fetched only with
-``--renew-anchor``). On DuckDB the review queue stays there too; on Spark it is fetched.
+text, and the review queue stay in the engine: held out, hashed and written there (:func:`staged_train`;
+the snapshot is fetched only with ``--renew-anchor``).
 """
 
 from __future__ import annotations

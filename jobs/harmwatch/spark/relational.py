@@ -62,6 +62,18 @@ def _spark_type(dtype: Any) -> str:
     return "string"
 
 
+def _register_functions(spark: SparkSession) -> None:
+    """The plan's Python functions as vectorised UDFs (run on the executors), by the names its SQL calls."""
+    from pyspark.sql.functions import pandas_udf
+
+    from harmwatch.data.cohorts import poisson_tail
+
+    def tail(shared: pd.Series, expected: pd.Series) -> pd.Series:
+        return pd.Series(poisson_tail(shared.to_numpy(), expected.to_numpy()), index=shared.index)
+
+    spark.udf.register("poisson_tail", pandas_udf(tail, "double"))
+
+
 class SparkSQL:
     """The plan's engine on a SparkSession (:class:`harmwatch.data.relational.Engine`)."""
 
@@ -72,6 +84,7 @@ class SparkSQL:
         # Constraint propagation through a UNION of checkpointed tables fails inside Catalyst (PySpark
         # 4.3: "key not found" in Union.rewriteConstraints); the plan needs none of its inferred filters.
         spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
+        _register_functions(spark)
 
     def location(self, key: str) -> str | None:
         """Where Spark reads a lake file (a local folder, or ``s3a://`` with the S3A connector)."""
