@@ -93,12 +93,30 @@ def test_drift_and_metrics_read_the_stored_predictions(scored):
     assert metrics["proactive_source"] == "lake predictions", metrics
 
 
-def test_champion_check_on_spark_decides_as_on_duckdb(scored):
+def test_champion_check_on_spark_decides_as_on_duckdb(scored, monkeypatch):
     """build-dataset --champion-check (as the retrain DAG runs it) on both engines, with the champion of
-    this module: the Spark engine selects the pending texts and the driver scores them."""
+    this module: on Spark the executors score the pending texts, which never come to the driver."""
+    from harmwatch.data import relational, sql_build
+    from harmwatch.spark.relational import SparkSQL
+
     same = ["train_version", "review_version", "reporters_version", "eval_version", "recent_version"]
     same += ["rows_train", "rows_review", "weak_labels_accepted", "review_from_reports", "champion_checked"]
     local_run = ok("build-dataset", "--champion-check", "--engine", "duckdb")
+
+    def on_the_driver(*args: object) -> None:
+        raise AssertionError("the Spark engine fetched or scored the pending texts in the driver")
+
+    monkeypatch.setattr(relational, "pending_texts", on_the_driver)
+    monkeypatch.setattr(sql_build, "champion_scores", on_the_driver)
+    scored_rows: list[int] = []
+    executors = SparkSQL.score_champion
+
+    def counted(self: SparkSQL, uri: str, texts: str = "pending_texts") -> int:
+        scored_rows.append(executors(self, uri, texts))
+        return scored_rows[-1]
+
+    monkeypatch.setattr(SparkSQL, "score_champion", counted)
     spark_run = ok("build-dataset", "--champion-check", "--engine", "spark")
+    assert len(scored_rows) == 1 and scored_rows[0] > 0, scored_rows  # each pending text, on the executors
     assert local_run["champion_checked"] == "1" and spark_run["engine"] == "spark"
     assert {k: spark_run[k] for k in same} == {k: local_run[k] for k in same}

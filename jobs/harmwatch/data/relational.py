@@ -10,7 +10,8 @@ text_key`, applied as a vectorised function when the rows are read, so both engi
 and the co-reporting test's Poisson tail (:func:`harmwatch.data.cohorts.poisson_tail`, which
 ``linked_pairs.sql`` calls). Each engine registers both as vectorised functions, so on Spark they run on
 the executors. The process holds the linked pairs (to group them into cohorts: connected components), the
-champion's scores when it checks, counts and the outputs it is asked to fetch.
+champion's scores when it checks (on DuckDB; Spark scores on its executors), counts and the outputs it is
+asked to fetch.
 
 :func:`assemble` runs the plan on validated rows given as frames and returns the
 :class:`~harmwatch.data.dataset.Assembly` (tests hold it against a pandas reference of the same rules).
@@ -454,16 +455,28 @@ def champion_table(champion: pd.DataFrame | None, policy: Policy) -> pd.DataFram
                 "p": pd.Series(dtype="float64"),
             }
         )
-    scores = [c for c in champion.columns if c.startswith("score_")]
-    long = champion.melt(id_vars="key", value_vars=scores, var_name="label", value_name="p")
+    return long_scores(champion)
+
+
+def long_scores(wide: pd.DataFrame) -> pd.DataFrame:
+    """A model's ``score_<class>`` columns of each ``key`` as rows (key, label, p): the champion check's
+    table, made here or on Spark's executors (:func:`harmwatch.spark.scoring.class_scores`)."""
+    scores = [c for c in wide.columns if c.startswith("score_")]
+    long = wide.melt(id_vars="key", value_vars=scores, var_name="label", value_name="p")
     long["label"] = long["label"].str.removeprefix("score_")
-    return long.astype({"key": "string", "label": "string", "p": "float64"})
+    return long[["key", "label", "p"]].astype({"key": "string", "label": "string", "p": "float64"})
+
+
+def pending_table(engine: Engine) -> None:
+    """Table ``pending_texts``: ``key`` and ``text`` of the texts known only from reports (what the
+    champion is asked about)."""
+    engine.table("all_labelled_keys", "SELECT DISTINCT kh FROM labelled")
+    engine.table("pending_texts", render("pending_texts", {}))
 
 
 def pending_texts(engine: Engine) -> pd.DataFrame:
-    """``key`` and ``text`` of the texts known only from reports (what the champion is asked about)."""
-    engine.table("all_labelled_keys", "SELECT DISTINCT kh FROM labelled")
-    engine.table("pending_texts", render("pending_texts", {}))
+    """The rows of :func:`pending_table`, fetched."""
+    pending_table(engine)
     return engine.fetch("pending_texts", ["key"])[["key", "text"]]
 
 
@@ -515,11 +528,15 @@ def decide(
     frozen: pd.DataFrame | None,
     champion: pd.DataFrame | None = None,
     reviewed: Collection[str] = (),
+    champion_scored: bool = False,
 ) -> Decided:
-    """Run the plan on ``engine`` (whose ``labelled`` and ``reports`` tables are loaded)."""
+    """Run the plan on ``engine`` (whose ``labelled`` and ``reports`` tables are loaded). The champion's
+    scores are ``champion`` (``score_<class>`` columns by ``key``), or with ``champion_scored`` the
+    engine's own table ``champion_scores`` (Spark scores on its executors)."""
     params = parameters(policy, seed, eval_fraction)
     reviewed_table(engine, reviewed)
-    engine.frame("champion_scores", champion_table(champion, policy))
+    if not champion_scored:
+        engine.frame("champion_scores", champion_table(champion, policy))
     if frozen is not None:
         engine.frame("eval_snapshot", frozen[EVAL_COLUMNS].astype("string"))
     decided = Decided({"cohort_members": cohort_members(engine, policy, params)})

@@ -4,7 +4,7 @@ The same run for DuckDB (in this process) and Spark SQL (:mod:`harmwatch.spark.r
 are the committed runs' Parquet files, read by the engine; the decisions, the evaluation split and the
 recent slice are the plan of :mod:`harmwatch.data.relational`; anchor renewal, writes and summary are
 :func:`harmwatch.data.snapshot_writer.finish`, shared with the incremental build. This process holds the
-counts, the linked co-reporting pairs, the champion's scores (with ``--champion-check``), the recent
+counts, the linked co-reporting pairs, the champion's scores (``--champion-check``, on DuckDB), the recent
 slice and the smaller outputs (evaluation snapshot, reporters). The training snapshot, one row per
 text, and the review queue stay in the engine: held out, hashed and written there (:func:`staged_train`;
 the snapshot is fetched only with ``--renew-anchor``).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+
+import pandas as pd
 
 from harmwatch.config import Settings
 from harmwatch.data import catalog, relational
@@ -41,9 +43,9 @@ def run(
     date = args.date or relational.newest_day(engine)
     frozen = frozen_eval(store)
     origin = provenance(store)
-    scores, champion_version = (None, None)
+    scores, champion_version, in_engine = (None, None, False)
     if args.champion_check and policy.champion_floor > 0:
-        scores, champion_version = champion_scores(settings, relational.pending_texts(engine))
+        scores, champion_version, in_engine = champion_check(engine, settings)
     relational.decide(
         engine,
         policy,
@@ -52,6 +54,7 @@ def run(
         None if frozen is None else frozen[0],
         scores,
         origin["reviewed"],
+        champion_scored=in_engine,
     )
     anchor = None if frozen is None else (frozen[0], frozen[1]["version"])
     # The training snapshot stays in the engine (held out, hashed and written there) unless the anchor is
@@ -79,6 +82,23 @@ def run(
         staged,
         labelled,
     )
+
+
+def champion_check(engine: Any, settings: Settings) -> tuple[pd.DataFrame | None, str | None, bool]:
+    """The champion's scores of the pending texts: (scores, champion version, whether they are the
+    engine's table ``champion_scores``). DuckDB's are scored in this process; Spark scores them on its
+    executors (:meth:`harmwatch.spark.relational.SparkSQL.score_champion`), so no text comes here."""
+    if isinstance(engine, relational.DuckDB):
+        return (*champion_scores(settings, relational.pending_texts(engine)), False)
+    from harmwatch import registry
+
+    _client, version = registry.champion(settings)
+    if version is None:
+        return None, None, False
+    relational.pending_table(engine)
+    with registry.mlflow_calls(settings):
+        engine.score_champion(registry.version_uri(settings.model_name, version.version))
+    return None, str(version.version), True
 
 
 def staged_train(engine: Any) -> Any:

@@ -159,6 +159,20 @@ class SparkSQL:
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
 
+    def score_champion(self, uri: str, texts: str = "pending_texts") -> int:
+        """Table ``champion_scores`` (key, label, p): the registered version at ``uri`` scores view
+        ``texts`` in the executors' Python workers, loaded once per worker; the rows scored."""
+        import tempfile
+        from pathlib import Path
+
+        from harmwatch.spark.scoring import Counters, class_scores
+
+        counters = Counters.new(self.spark)
+        with tempfile.TemporaryDirectory(prefix="harmwatch-champion-") as tmp:
+            frame = class_scores(self.spark, self.spark.table(texts), uri, Path(tmp), counters)
+            self._view("champion_scores", frame)  # materialised now, while the model folder exists
+        return int(counters.rows.value)
+
 
 class SparkTrain:
     """The training snapshot as Spark's view ``train``, held out, counted, hashed and written on the

@@ -72,3 +72,26 @@ def scoring_udf(spark: SparkSession, uri: str, workdir: Path, counters: Counters
         return scored[["label", "harmful_score"]].reset_index(drop=True)
 
     return score
+
+
+CLASS_SCORES = "key string, label string, p double"  # relational.long_scores' columns
+
+
+def class_scores(spark: SparkSession, texts: Any, uri: str, workdir: Path, counters: Counters) -> Any:
+    """The version at ``uri``'s ``score_<class>`` of each row of ``texts`` (a DataFrame of ``key`` and
+    ``text``) as rows (key, label, p), scored in the Python workers; ``counters`` count rows and loads."""
+    from harmwatch.data.relational import long_scores
+    from harmwatch.registry import download_verified
+
+    folder, digest, label = download_verified(uri, workdir)
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    name = folder.name
+
+    def score(batches: Any) -> Any:
+        for batch in batches:
+            model = shipped_model(name, digest, label, counters.loads)
+            counters.rows.add(len(batch))
+            scored = model.predict(pd.DataFrame({"text": batch["text"].astype(str).to_numpy()}))
+            yield long_scores(scored.assign(key=batch["key"].to_numpy()))
+
+    return texts.select("key", "text").mapInPandas(score, CLASS_SCORES)
