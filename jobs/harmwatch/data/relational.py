@@ -180,6 +180,12 @@ class Engine(Protocol):
     def empty(self, name: str, columns: list[str]) -> None: ...  # an input table without rows
     def parquet(self, name: str, paths: list[str], columns: list[str]) -> None: ...  # a keyed input
     def identify(self, name: str, rows: str) -> None: ...  # a keyed input from table ``rows``
+    # What the outputs that stay in the engine need (:class:`EngineTrain`, :class:`ReviewQueue`):
+    def view(self, name: str, select: str) -> None: ...  # a view, read where used
+    def query(self, sql: str) -> list[tuple]: ...  # a small result's rows
+    def keys_of_file(self, name: str, store: Any, key: str) -> None: ...  # a lake file's keys
+    def write(self, store: Any, key: str, select: str, order: list[str]) -> None: ...  # one sorted file
+    def sorted_lines_version(self, select: str) -> str: ...  # the digest of sorted lines
 
     text_id: str  # the SQL of ``kh`` in the engine's dialect
     check_id: str  # the SQL of a second hash of the key, independent of ``kh``
@@ -264,14 +270,31 @@ class DuckDB:
     def count(self, name: str) -> int:
         return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
 
-    def write(self, store: Any, key: str, select: str) -> None:
-        """The rows of ``select`` (ordered as it orders them) as Parquet file ``key`` of ``store``,
-        written by DuckDB itself: the rows never become a frame in this process."""
+    def view(self, name: str, select: str) -> None:
+        """View ``name`` of ``select``: read where it is used, not materialised."""
+        self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select}')
+
+    def query(self, sql: str) -> list[tuple]:
+        """The rows of a query with a small result (counts, a row per label)."""
+        return self.con.execute(sql).fetchall()
+
+    def keys_of_file(self, name: str, store: Any, key: str) -> None:
+        """Table ``name``: the ``key`` column of Parquet file ``key`` of ``store``."""
+        path = store.local_path(key)
+        if path is not None:
+            self.table(name, f"SELECT key FROM read_parquet({literal(str(path))})")
+        else:
+            self.frame(name, store.read_parquet(key, columns=["key"]).astype("string"))
+
+    def write(self, store: Any, key: str, select: str, order: list[str]) -> None:
+        """The rows of ``select``, sorted by ``order``, as Parquet file ``key`` of ``store``, written by
+        DuckDB itself: the rows never become a frame in this process."""
         import tempfile
 
+        by = ", ".join(_ident(c) for c in order)
         with tempfile.TemporaryDirectory(prefix="harmwatch-write-") as folder:
             path = Path(folder) / "part.parquet"
-            self.con.execute(f"COPY ({select}) TO {literal(str(path))} (FORMAT parquet)")
+            self.con.execute(f"COPY ({select} ORDER BY {by}) TO {literal(str(path))} (FORMAT parquet)")
             store.write_file(key, path)
 
     def sorted_lines_version(self, select: str) -> str:
@@ -596,38 +619,38 @@ def _line(columns: list[str]) -> str:
 
 
 class EngineTrain:
-    """The training snapshot as DuckDB's table ``train``, held out, counted, hashed and written by the
+    """The training snapshot as the engine's table ``train``, held out, counted, hashed and written by the
     engine (:class:`harmwatch.data.snapshot_writer.StagedTrain`): its rows, one per text with the text,
-    never come to this process; the recent slice is held out of it by the engine (:func:`recent_slice`)."""
+    never come to this process; the recent slice is held out of it by the engine (:func:`recent_slice`).
+    The same for DuckDB and Spark (:class:`harmwatch.spark.relational.SparkTrain` adds Spark's review
+    queue): each engine makes views, answers small queries, hashes sorted lines and writes one sorted file
+    its own way."""
 
-    def __init__(self, engine: DuckDB) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine, self.table = engine, "train"
 
     def without(self, keys: pd.Series) -> None:
         """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
         self.engine.frame("held_keys", pd.DataFrame({"key": keys.astype("string").dropna()}))
-        self.engine.con.execute(  # a view: the few held-out texts are left out where it is read
-            "CREATE OR REPLACE TEMP VIEW train_out AS "
-            "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)"
-        )
+        # a view: the few held-out texts are left out where it is read
+        self.engine.view("train_out", "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)")
         self.table = "train_out"
 
-    def review(self) -> EngineReview:
-        """The review queue, kept by DuckDB as the snapshot is."""
+    def review(self) -> ReviewQueue:
+        """The review queue, kept by the engine as the snapshot is."""
         return EngineReview(self.engine)
 
     def rows(self) -> int:
         return self.engine.count(self.table)
 
     def label_counts(self) -> dict[str, int]:
-        got = self.engine.con.execute(
-            f'SELECT label, count(*) FROM "{self.table}" WHERE label IS NOT NULL GROUP BY label'
-        ).fetchall()
-        return {str(label): int(n) for label, n in sorted(got)}
+        sql = f'SELECT label, count(*) FROM "{self.table}" WHERE label IS NOT NULL GROUP BY label'
+        return {str(label): int(n) for label, n in sorted(self.engine.query(sql))}
 
     def weak_labels(self) -> int:
-        got = self.engine.con.execute(f"SELECT count(*) FROM \"{self.table}\" WHERE label_source = 'reports'")
-        return int(got.fetchall()[0][0])
+        return int(
+            self.engine.query(f"SELECT count(*) FROM \"{self.table}\" WHERE label_source = 'reports'")[0][0]
+        )
 
     def version(self) -> str:
         """The snapshot's content version (:attr:`harmwatch.data.dataset.Assembly.train_version`)."""
@@ -636,20 +659,16 @@ class EngineTrain:
 
     def new_rows(self, store: Any, key: str) -> int:
         """Texts of the snapshot that the Parquet file ``key`` (the previous snapshot) does not hold."""
-        path = store.local_path(key)
-        if path is not None:
-            self.engine.table("previous_keys", f"SELECT key FROM read_parquet({literal(str(path))})")
-        else:
-            self.engine.frame("previous_keys", store.read_parquet(key, columns=["key"]).astype("string"))
-        got = self.engine.con.execute(
+        self.engine.keys_of_file("previous_keys", store, key)
+        sql = (
             f'SELECT count(*) FROM "{self.table}" '
             "WHERE key NOT IN (SELECT key FROM previous_keys WHERE key IS NOT NULL)"
         )
-        return int(got.fetchall()[0][0])
+        return int(self.engine.query(sql)[0][0])
 
     def write(self, store: Any, key: str) -> None:
         cols = ", ".join(f'"{c}"' for c in SNAPSHOT_COLUMNS)
-        self.engine.write(store, key, f'SELECT {cols} FROM "{self.table}" ORDER BY key')
+        self.engine.write(store, key, f'SELECT {cols} FROM "{self.table}"', ["key"])
 
 
 _INTEGERS = {
@@ -715,7 +734,7 @@ class ReviewQueue:
         return _ident(name)
 
     def view(self, select: str) -> None:
-        self.engine.con.execute("CREATE OR REPLACE TEMP VIEW review_queue AS " + select)
+        self.engine.view("review_queue", select)
 
     def rows(self) -> int:
         return self.engine.count("review_queue")
@@ -730,16 +749,15 @@ class ReviewQueue:
         )
         return self.engine.fetch("review_reasons", ["review_reason"])
 
-    def version_select(self) -> str:
-        """The lines the queue's content version hashes (one ``line`` per row)."""
-        return f"SELECT {_line(['key', 'review_reason'])} AS line FROM review_queue"
+    def version(self) -> str:
+        """The queue's content version, hashed from one ``line`` per row, sorted by the engine."""
+        return self.engine.sorted_lines_version(
+            f"SELECT {_line(['key', 'review_reason'])} AS line FROM review_queue"
+        )
 
 
 class EngineReview(ReviewQueue):
     """The review queue kept by DuckDB (:class:`ReviewQueue`)."""
-
-    def version(self) -> str:
-        return self.engine.sorted_lines_version(self.version_select())
 
     def write(self, store: Any, prefix: str) -> list[str]:
         """The queue as ``prefix``'s Parquet file and spreadsheet-safe CSV, sorted by key; their names."""
@@ -748,7 +766,7 @@ class EngineReview(ReviewQueue):
         from harmwatch.data.catalog import REVIEW_CSV, REVIEW_FILE
         from harmwatch.data.exports import copy_spreadsheet_csv
 
-        self.engine.write(store, f"{prefix}/{REVIEW_FILE}", "SELECT * FROM review_queue ORDER BY key")
+        self.engine.write(store, f"{prefix}/{REVIEW_FILE}", "SELECT * FROM review_queue", ["key"])
         with tempfile.TemporaryDirectory(prefix="harmwatch-csv-") as folder:
             path = Path(folder) / REVIEW_CSV
             copy_spreadsheet_csv(self.engine.con, "review_queue", path, order="key")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harmwatch.data.relational import ReviewQueue
+from harmwatch.data.relational import EngineTrain, ReviewQueue
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -159,6 +159,35 @@ class SparkSQL:
     def count(self, name: str) -> int:
         return int(self.spark.table(name).count())
 
+    def view(self, name: str, select: str) -> None:
+        """View ``name`` of ``select`` (DuckDB's dialect): read where it is used, not materialised."""
+        self.spark.sql(to_spark(select)).createOrReplaceTempView(name)
+
+    def query(self, sql: str) -> list[tuple]:
+        """The rows of a query (DuckDB's dialect) with a small result (counts, a row per label)."""
+        return [tuple(row) for row in self.spark.sql(to_spark(sql)).collect()]
+
+    def keys_of_file(self, name: str, store: Any, key: str) -> None:
+        """View ``name``: the ``key`` column of Parquet file ``key`` of ``store``, read by Spark."""
+        self.spark.read.parquet(store.spark_path(key)).select("key").createOrReplaceTempView(name)
+
+    def write(self, store: Any, key: str, select: str, order: list[str]) -> None:
+        """The rows of ``select`` (DuckDB's dialect) as Parquet file ``key`` of ``store``, sorted by
+        ``order`` and written by one task (:func:`harmwatch.spark.lake.write_one_file`)."""
+        from harmwatch.spark.lake import write_one_file
+
+        write_one_file(self.spark.sql(to_spark(select)), store, key, order)
+
+    def sorted_lines_version(self, select: str) -> str:
+        """:func:`harmwatch.data.dataset.content_version` of the lines ``select`` gives (one ``line``
+        column), sorted by one Spark task and streamed to the driver (it holds a digest, not the lines):
+        a global sort would hand them over one job per partition, and each Spark job costs about 0.35
+        CPU-s."""
+        from harmwatch.data.dataset import version_of_sorted_lines
+
+        lines = self.spark.sql(to_spark(select)).coalesce(1).sortWithinPartitions("line")
+        return version_of_sorted_lines(row[0] for row in lines.toLocalIterator())
+
     def score_champion(self, uri: str, texts: str = "pending_texts") -> int:
         """Table ``champion_scores`` (key, label, p): the registered version at ``uri`` scores view
         ``texts`` in the executors' Python workers, loaded once per worker; the rows scored."""
@@ -174,59 +203,10 @@ class SparkSQL:
         return int(counters.rows.value)
 
 
-class SparkTrain:
+class SparkTrain(EngineTrain):
     """The training snapshot as Spark's view ``train``, held out, counted, hashed and written on the
-    executors (:class:`harmwatch.data.snapshot_writer.StagedTrain`), as DuckDB keeps it in its engine:
-    one row per text, the largest output, it never comes to the driver. The content version is hashed
-    from lines one task sorts and streams (:func:`_sorted_lines_version`): the driver holds a digest, not
-    the table; one task writes the file, sorted by key (:func:`harmwatch.spark.lake.write_one_file`)."""
-
-    def __init__(self, engine: SparkSQL) -> None:
-        self.engine, self.table = engine, "train"
-
-    def without(self, keys: pd.Series) -> None:
-        """Leave the texts ``keys`` (the held-out slice) out of the snapshot."""
-        self.engine.frame("held_keys", pd.DataFrame({"key": keys.astype("string").dropna()}))
-        sql = "SELECT * FROM train WHERE key NOT IN (SELECT key FROM held_keys)"
-        self.engine.spark.sql(sql).createOrReplaceTempView("train_out")  # a view: read where used
-        self.table = "train_out"
-
-    def rows(self) -> int:
-        return self.engine.count(self.table)
-
-    def label_counts(self) -> dict[str, int]:
-        got = self.engine.spark.sql(
-            f"SELECT label, count(*) AS n FROM {self.table} WHERE label IS NOT NULL GROUP BY label"
-        ).collect()
-        return {str(r["label"]): int(r["n"]) for r in sorted(got, key=lambda r: r["label"])}
-
-    def weak_labels(self) -> int:
-        sql = f"SELECT count(*) AS n FROM {self.table} WHERE label_source = 'reports'"
-        return int(self.engine.spark.sql(sql).collect()[0]["n"])
-
-    def version(self) -> str:
-        """The snapshot's content version (:attr:`harmwatch.data.dataset.Assembly.train_version`)."""
-        from harmwatch.data.relational import _line
-
-        select = f"SELECT {_line(['key', 'label', 'label_source'])} AS line FROM {self.table}"
-        return _sorted_lines_version(self.engine, select)
-
-    def new_rows(self, store: Any, key: str) -> int:
-        """Texts of the snapshot that the Parquet file ``key`` (the previous snapshot) does not hold."""
-        self.engine.spark.read.parquet(store.spark_path(key)).select("key").createOrReplaceTempView(
-            "previous_keys"
-        )
-        sql = (
-            f"SELECT count(*) AS n FROM {self.table} "
-            "WHERE key NOT IN (SELECT key FROM previous_keys WHERE key IS NOT NULL)"
-        )
-        return int(self.engine.spark.sql(sql).collect()[0]["n"])
-
-    def write(self, store: Any, key: str) -> None:
-        from harmwatch.data.dataset import SNAPSHOT_COLUMNS
-        from harmwatch.spark.lake import write_one_file
-
-        write_one_file(self.engine.spark.table(self.table).select(*SNAPSHOT_COLUMNS), store, key, ["key"])
+    executors as DuckDB keeps it in its engine (:class:`harmwatch.data.relational.EngineTrain`): one row
+    per text, the largest output, it never comes to the driver."""
 
     def review(self) -> SparkReview:
         """The review queue, kept by Spark as the snapshot is."""
@@ -248,29 +228,15 @@ class SparkReview(ReviewQueue):
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
-    def view(self, select: str) -> None:
+    def view(self, select: str) -> None:  # in Spark's dialect already (its types and quotes)
         self.engine.spark.sql(select).createOrReplaceTempView("review_queue")
-
-    def version(self) -> str:
-        return _sorted_lines_version(self.engine, self.version_select())
 
     def write(self, store: Any, prefix: str) -> list[str]:
         """The queue as ``prefix``'s Parquet file, sorted by key, and its spreadsheet-safe CSV."""
         from harmwatch.data.catalog import REVIEW_CSV, REVIEW_FILE
         from harmwatch.data.exports import parquet_to_spreadsheet_csv
-        from harmwatch.spark.lake import write_one_file
 
         key = f"{prefix}/{REVIEW_FILE}"
-        write_one_file(self.engine.spark.table("review_queue"), store, key, ["key"])
+        self.engine.write(store, key, "SELECT * FROM review_queue", ["key"])
         parquet_to_spreadsheet_csv(store, key, f"{prefix}/{REVIEW_CSV}")
         return [REVIEW_FILE, REVIEW_CSV]
-
-
-def _sorted_lines_version(engine: SparkSQL, select: str) -> str:
-    """:func:`harmwatch.data.dataset.content_version` of the lines ``select`` gives (one ``line`` column),
-    sorted by one Spark task and streamed to the driver (it holds a digest, not the lines): a global sort
-    would hand them over one job per partition, and each Spark job costs about 0.35 CPU-s."""
-    from harmwatch.data.dataset import version_of_sorted_lines
-
-    lines = engine.spark.sql(to_spark(select)).coalesce(1).sortWithinPartitions("line")
-    return version_of_sorted_lines(row[0] for row in lines.toLocalIterator())
