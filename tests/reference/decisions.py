@@ -180,7 +180,9 @@ def finish_assembly(
     mod_train = moderated[~moderated["key"].isin(eval_keys)].assign(label_source="moderator")
     weak_train = accepted[~accepted["key"].isin(eval_keys)].assign(label_source="reports")
     weak_train = weak_train.assign(batch_dt=weak_train["key"].map(decisions.newest_report))
-    train = pd.concat([mod_train[SNAPSHOT_COLUMNS], weak_train[SNAPSHOT_COLUMNS]], ignore_index=True)
+    # An empty part is left out, as pandas does now when it types the result (and will stop doing).
+    parts = [part[SNAPSHOT_COLUMNS] for part in (mod_train, weak_train) if len(part)]
+    train = pd.concat(parts, ignore_index=True) if parts else mod_train[SNAPSHOT_COLUMNS]
     review = pd.concat([conflict_review(decisions.conflicts), decisions.report_review], ignore_index=True)
     train_files = sorted(
         set(files[labelled_keys.isin(mod_train["key"])])
