@@ -53,16 +53,22 @@ def shipped_model(folder_name: str, digest: str, label: str, loads: Any = None) 
     return _LOADED[key]
 
 
+def ship(spark: SparkSession, uri: str, workdir: Path) -> tuple[str, str, str]:
+    """Download and check the version at ``uri`` into ``workdir`` and ship its folder to the executors:
+    (the folder's name, its digest, its label), what :func:`shipped_model` loads it by."""
+    from harmwatch.registry import download_verified
+
+    folder, digest, label = download_verified(uri, workdir)
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    return folder.name, digest, label
+
+
 def scoring_udf(spark: SparkSession, uri: str, workdir: Path, counters: Counters) -> Any:
     """A pandas UDF (text -> struct of ``label``, ``harmful_score``) scoring with the version at ``uri``;
     ``counters`` count the rows it scores and the model loads."""
     from pyspark.sql.functions import pandas_udf
 
-    from harmwatch.registry import download_verified
-
-    folder, digest, label = download_verified(uri, workdir)
-    spark.sparkContext.addFile(str(folder), recursive=True)
-    name = folder.name
+    name, digest, label = ship(spark, uri, workdir)
 
     @pandas_udf(CONTRACT)  # type: ignore[call-overload]
     def score(text: pd.Series) -> pd.DataFrame:
@@ -81,11 +87,8 @@ def class_scores(spark: SparkSession, texts: Any, uri: str, workdir: Path, count
     """The version at ``uri``'s ``score_<class>`` of each row of ``texts`` (a DataFrame of ``key`` and
     ``text``) as rows (key, label, p), scored in the Python workers; ``counters`` count rows and loads."""
     from harmwatch.data.relational import long_scores
-    from harmwatch.registry import download_verified
 
-    folder, digest, label = download_verified(uri, workdir)
-    spark.sparkContext.addFile(str(folder), recursive=True)
-    name = folder.name
+    name, digest, label = ship(spark, uri, workdir)
 
     def score(batches: Any) -> Any:
         for batch in batches:
