@@ -10,12 +10,14 @@ the libraries print while a step runs is sent to stderr so stdout stays machine-
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import json
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,5 +157,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def leave(code: int) -> None:
+    """End the process with ``code`` once a step has finished, skipping native libraries' teardown.
+
+    Arrow's and DuckDB's thread pools can be torn down while a worker is still alive when the
+    interpreter finalises, and the process then aborts (``terminate called without an active
+    exception``, exit -6) after the step did all its work and printed its summary. Everything Python
+    would do at exit still runs here, in the same order: other non-daemon threads are joined, the
+    ``atexit`` functions run (MLflow's, ``weakref.finalize``'s, logging's), and both streams are
+    flushed; only the C++ static destructors are skipped.
+    """
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def entry() -> None:
+    """The console script: :func:`main` on ``sys.argv``, then :func:`leave` (main stays usable in-process)."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's usage errors and --help
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    leave(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -144,6 +145,45 @@ def test_info_json_prints_contract_keys_and_masks_secrets(hw_env):
 def test_unknown_command_lists_commands():
     proc = run_cli("frobnicate")
     assert proc.returncode == 2 and "commands:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_console_script_ends_through_leave():
+    """``harmwatch`` is :func:`cli.entry`, so a finished step skips the native teardown that can abort."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="harmwatch")
+    assert script.value == "harmwatch.cli:entry"
+    assert run_cli("--help").returncode == 0
+
+
+_LEAVE_PROBE = """
+import atexit, sys, tempfile, threading, time
+from pathlib import Path
+from harmwatch import cli
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+scratch = tempfile.TemporaryDirectory()  # removed by weakref.finalize, an atexit function
+(out / "scratch").write_text(scratch.name)
+threading.Thread(target=lambda: (time.sleep(0.3), (out / "thread").write_text("joined"))).start()
+print("summary line", end="")
+print("last words", end="", file=sys.stderr)
+cli.leave(3)
+"""
+
+
+def test_leave_does_what_python_does_at_exit(tmp_path):
+    """Threads joined, ``atexit`` functions run, temporary directories removed, both streams flushed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _LEAVE_PROBE, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert (proc.stdout, proc.stderr) == ("summary line", "last words")
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "joined"
+    assert not Path((tmp_path / "scratch").read_text()).exists()
 
 
 # Run in a fresh interpreter: whether NumPy is loaded when a step's process sets its library defaults, and

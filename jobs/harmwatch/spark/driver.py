@@ -6,9 +6,7 @@ stdout, one error line on stderr). The master comes from spark-submit (``HARMWAT
 empty in the SparkApplication templates, ``dags/spark/``).
 """
 
-import sys
-
-from harmwatch.cli import main
+from harmwatch.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    entry()
