@@ -422,6 +422,39 @@ def test_character_hashing_per_word_is_the_same_matrix_as_per_post():
             assert np.array_equal(getattr(got, part), getattr(expected, part))
 
 
+def test_character_blocks_of_one_call_share_their_hashed_words():
+    """Inside ``shared_word_hashes`` a block reuses the words another block of the same setting hashed, and
+    still gives exactly sklearn's matrix; a block of another setting hashes its own; nothing outlives the
+    block."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from harmwatch.model import textmodel
+    from harmwatch.model.textmodel import WordCharHashing, shared_word_hashes
+
+    rng = np.random.default_rng(1)
+    words = [f"w{i}ord" for i in range(300)]
+    posts = [" ".join(rng.choice(words[:200], size=8)) for _ in range(WordCharHashing.PER_WORD_MIN)]
+    later = [" ".join(rng.choice(words[100:], size=8)) for _ in range(WordCharHashing.PER_WORD_MIN)]
+    options = dict(analyzer="char_wb", ngram_range=(5, 5), n_features=2**10, alternate_sign=False, norm=None)
+    hashed: list[int] = []
+
+    class Counting(WordCharHashing):
+        def _hashed(self, words):
+            hashed.append(len(words))
+            return super()._hashed(words)
+
+    with shared_word_hashes():
+        got = [Counting(**options).transform(posts), Counting(**options).transform(later)]
+        other = Counting(**{**options, "n_features": 2**11}).transform(later)
+    assert hashed == [200, 100, 200], "the second block hashes only the 100 words the first did not"
+    for batch, matrix in zip((posts, later), got, strict=True):
+        expected = HashingVectorizer(**options).transform(batch)
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(matrix, part), getattr(expected, part))
+    assert (other != HashingVectorizer(**{**options, "n_features": 2**11}).transform(later)).nnz == 0
+    assert textmodel._WORD_HASHES.get() is None
+
+
 def test_word_counts_through_arrays_are_sklearns_matrix():
     """Counting a fitted vocabulary's 1-2-grams through integer codes must give exactly sklearn's matrix,
     above and below the size where it switches, with and without the negation marks, and after the

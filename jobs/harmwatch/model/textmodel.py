@@ -31,6 +31,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import chain
 from operator import itemgetter
@@ -1050,7 +1051,12 @@ class HarmfulContentPipeline(Pipeline):
     Use :meth:`predict_label` for plain labels."""
 
     def predict_label(self, X) -> np.ndarray:
-        return super().predict(X)
+        with shared_word_hashes():
+            return super().predict(X)
+
+    def predict_proba(self, X, **params) -> np.ndarray:
+        with shared_word_hashes():
+            return super().predict_proba(X, **params)
 
     def predict(self, X, **params) -> pd.DataFrame:
         clf = self.steps[-1][1]
@@ -1088,15 +1094,36 @@ def contract_frame(proba: np.ndarray, classes: Any, flags_at_half: bool = False)
     )
 
 
+# The words hashed into character n-grams during one call of the model or one fit (``shared_word_hashes``),
+# per hashing setting: the stack's character block and the head's hash nearly the same words (the head's
+# are the stack's less group and function words), so the second finds most of its words done.
+_WORD_HASHES: ContextVar[dict[str, tuple[pd.Index, Any]] | None] = ContextVar("word_hashes", default=None)
+
+
+@contextmanager
+def shared_word_hashes() -> Iterator[None]:
+    """Within this block, every :class:`WordCharHashing` of the same setting hashes a word once; the words
+    are forgotten when the block ends (an outer block keeps its own)."""
+    if _WORD_HASHES.get() is not None:
+        yield
+        return
+    token = _WORD_HASHES.set({})
+    try:
+        yield
+    finally:
+        _WORD_HASHES.reset(token)
+
+
 class WordCharHashing(HashingVectorizer):
-    """``HashingVectorizer`` for ``char_wb`` n-grams that hashes each distinct word once per call.
+    """``HashingVectorizer`` for ``char_wb`` n-grams that hashes each distinct word once.
 
     ``char_wb`` n-grams never cross a space, so a post's counts are the sum of its words' counts: the posts
     x words count matrix times the words x buckets matrix of the distinct words alone. The same matrix as
     the parent's (the counts are whole numbers, so the sums are exact; indices sorted the same way), for
-    less hashing where words repeat: 24,000 posts of the bulk day 0.61 against 0.92 CPU-s. Under
-    ``PER_WORD_MIN`` posts few words repeat and the parent is faster (one post 0.08 against 0.34 ms,
-    1,000 posts 31 against 35 ms), as it is for other settings: both fall back to it.
+    less hashing where words repeat: 24,000 posts of the bulk day 0.61 against 0.92 CPU-s. Inside
+    :func:`shared_word_hashes` (a call of the model) a word another block of the same setting hashed is
+    not hashed again. Under ``PER_WORD_MIN`` posts few words repeat and the parent is faster (one post
+    0.08 against 0.34 ms, 1,000 posts 31 against 35 ms), as it is for other settings: both fall back to it.
     """
 
     PER_WORD_MIN = 2_000  # posts in a call before words are hashed once each (the measured break-even)
@@ -1111,11 +1138,31 @@ class WordCharHashing(HashingVectorizer):
         counts = sp.csr_matrix(
             (np.ones(len(indices)), indices, indptr), shape=(len(indptr) - 1, len(distinct))
         )
-        words = super().transform(list(distinct)) if len(distinct) else sp.csr_matrix((0, self.n_features))
+        words = self._words(np.asarray(distinct, dtype=object))
         out = sp.csr_matrix(counts @ words, dtype=self.dtype)
         out.sum_duplicates()
         out.sort_indices()
         return out
+
+    def _hashed(self, words: np.ndarray) -> Any:
+        """The words x buckets counts of ``words``, each word hashed by the parent as a document."""
+        return sp.csr_matrix(super().transform(list(words)))
+
+    def _words(self, distinct: np.ndarray) -> Any:
+        """:meth:`_hashed` of ``distinct``, through the words this call's other blocks hashed already."""
+        known = _WORD_HASHES.get()
+        if known is None or not len(distinct):
+            return self._hashed(distinct) if len(distinct) else sp.csr_matrix((0, self.n_features))
+        setting = repr(sorted(self.get_params().items()))
+        index, rows = known.get(setting, (pd.Index([], dtype=object), None))
+        where = index.get_indexer(distinct)
+        if (where < 0).any():
+            new = distinct[where < 0]
+            rows = self._hashed(new) if rows is None else sp.vstack([rows, self._hashed(new)], format="csr")
+            index = index.append(pd.Index(new, dtype=object))
+            known[setting] = (index, rows)
+            where = index.get_indexer(distinct)
+        return rows[where]
 
 
 def _char_hashing() -> Pipeline:
@@ -1328,7 +1375,8 @@ def fit_features(pipeline: HarmfulContentPipeline, frame: pd.DataFrame, head_onl
     rows = None if head_only is None else np.flatnonzero(~np.asarray(head_only, dtype=bool))
     token = _STACK_ROWS.set(rows)
     try:
-        features = pipeline[:-1].fit_transform(frame[["text"]])  # the slice shares (and fits) the steps
+        with shared_word_hashes():
+            features = pipeline[:-1].fit_transform(frame[["text"]])  # the slice shares (and fits) the steps
     finally:
         _STACK_ROWS.reset(token)
     named = pipeline.named_steps["features"].named_transformers_
