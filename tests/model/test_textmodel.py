@@ -495,6 +495,34 @@ def test_word_counts_through_arrays_are_sklearns_matrix():
                     assert np.array_equal(getattr(got, part), getattr(expected, part))
 
 
+def test_a_fit_through_integer_codes_is_sklearns_fit():
+    """Numbering a fit's terms through integer codes must give exactly sklearn's vocabulary, IDF and matrix:
+    1-grams and 1-2-grams, with the negation marks, posts without a word, terms seen once (left out by
+    ``min_df``)."""
+    from harmwatch.model.textmodel import CompactTfidfVectorizer, _word_tfidf
+
+    words = ["Muslims", "are", "not", "WONDERFUL", "neighbours", "never", "ÀÉÜ", "a", "#tag", "x.y,z!"]
+    rng = np.random.default_rng(2)
+    posts = [
+        " ".join(rng.choice(words, size=rng.integers(0, 12))) + f" once{i}"
+        for i in range(CompactTfidfVectorizer.ARRAY_COUNTS_MIN)
+    ]
+    posts[::7] = [""] * len(posts[::7])
+    for make in (
+        _word_tfidf,
+        lambda: _word_tfidf(negation=True),
+        lambda: CompactTfidfVectorizer(ngram_range=(1, 1), min_df=2),
+        lambda: CompactTfidfVectorizer(),
+    ):
+        fast, slow = make(), make()
+        slow.ARRAY_COUNTS_MIN = 10**9  # sklearn's own loop
+        got, expected = fast.fit_transform(posts), slow.fit_transform(posts)
+        assert fast.vocabulary_ == slow.vocabulary_ and np.array_equal(fast.idf_, slow.idf_)
+        assert type(got) is type(expected) and got.dtype == expected.dtype
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(got, part), getattr(expected, part))
+
+
 def test_contract_frame_can_label_by_the_flag():
     proba = np.array([[0.15, 0.15, 0.15, 0.15, 0.0, 0.4], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
     assert contract_frame(proba, CLASSES)["label"].tolist() == ["not_cyberbullying", "not_cyberbullying"]

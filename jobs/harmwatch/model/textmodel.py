@@ -677,6 +677,45 @@ class _NgramTable:
         return out
 
 
+def _first_seen_counts(tokens: list[list[str]], bigrams: bool, dtype: Any) -> tuple[dict[str, int], Any]:
+    """sklearn's ``CountVectorizer._count_vocab`` while fitting (``fixed_vocab=False``), for word 1-grams
+    (``bigrams`` false) or 1-2-grams of posts split into ``tokens``: the terms numbered in the order they
+    are first seen (each post's words, then its pairs of neighbours, post after post) and the posts x terms
+    counts (a CSR array, indices sorted). A term is an integer code (a word's, or a pair's from its two
+    words'), so strings are built once per distinct term, not once per n-gram as sklearn's loop does."""
+    codes, distinct, lengths = _factorized(tokens)
+    n_words = np.int64(max(len(distinct), 1))
+    post = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+    start = np.concatenate([[0], np.cumsum(lengths)])[:-1]
+    first = np.flatnonzero(post[1:] == post[:-1]) if bigrams else np.empty(0, dtype=np.int64)
+    pairs = np.bincount(post[first], minlength=len(tokens)).astype(np.int64)
+    offset = np.concatenate([[0], np.cumsum(lengths + pairs)])
+    sequence = np.empty(offset[-1], dtype=np.int64)  # every post's n-grams in sklearn's order
+    at_word = offset[:-1][post] + np.arange(len(codes)) - start[post]
+    sequence[at_word] = codes
+    at_pair = offset[:-1][post[first]] + lengths[post[first]] + first - start[post[first]]
+    sequence[at_pair] = n_words + codes[first] * n_words + codes[first + 1]
+    term, keys = pd.factorize(sequence, sort=False)
+    words = np.asarray(distinct, dtype=object)
+    names = np.empty(len(keys), dtype=object)
+    single = keys < n_words
+    names[single] = words[keys[single]]
+    left, right = np.divmod(keys[~single] - n_words, n_words)
+    names[~single] = words[left] + " " + words[right]
+    n_terms = np.int64(len(keys))
+    in_post = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths + pairs)
+    cells, counts = np.unique(in_post * n_terms + term, return_counts=True)
+    indptr = np.searchsorted(cells // max(n_terms, 1), np.arange(len(tokens) + 1))
+    index = np.int64 if len(cells) > np.iinfo(np.int32).max else np.int32
+    out = sp.csr_array(
+        (counts.astype(np.intc), (cells % max(n_terms, 1)).astype(index), indptr.astype(index)),
+        shape=(len(tokens), int(n_terms)),
+        dtype=dtype,
+    )
+    out.sort_indices()
+    return dict(zip(names.tolist(), range(len(names)), strict=True)), out
+
+
 class CompactTfidfVectorizer(TfidfVectorizer):
     """TfidfVectorizer whose vocabulary is stored as one string.
 
@@ -710,26 +749,34 @@ class CompactTfidfVectorizer(TfidfVectorizer):
     ARRAY_COUNTS_MIN = 2_000
 
     def _count_vocab(self, raw_documents, fixed_vocab):
-        """sklearn's counts; a fitted vocabulary counts ``ARRAY_COUNTS_MIN`` posts or more through
-        :class:`_NgramTable` (the same matrix, entry for entry)."""
+        """sklearn's counts and vocabulary, through integer codes from ``ARRAY_COUNTS_MIN`` posts on: a
+        fitted vocabulary counts them with :class:`_NgramTable`, a fit numbers its terms with
+        :func:`_first_seen_counts` (the same vocabulary and matrix, entry for entry)."""
         docs = raw_documents if isinstance(raw_documents, list) else list(raw_documents)
-        table = self._ngram_table() if fixed_vocab and len(docs) >= self.ARRAY_COUNTS_MIN else None
-        if table is None:
+        if not self._plain_words() or len(docs) < self.ARRAY_COUNTS_MIN:
             return super()._count_vocab(docs, fixed_vocab)
         tokenize, preprocess, decode = self.build_tokenizer(), self.build_preprocessor(), self.decode
-        counts = table.counts([tokenize(preprocess(decode(doc))) for doc in docs], self.dtype)
-        return self.vocabulary_, _align_api_if_sparse(counts)
+        tokens = [tokenize(preprocess(decode(doc))) for doc in docs]
+        if fixed_vocab:
+            return self.vocabulary_, _align_api_if_sparse(self._ngram_table().counts(tokens, self.dtype))
+        if not any(tokens):  # sklearn's own error for an empty vocabulary
+            return super()._count_vocab(docs, fixed_vocab)
+        vocabulary, counts = _first_seen_counts(tokens, self.ngram_range == (1, 2), self.dtype)
+        return vocabulary, _align_api_if_sparse(counts)
 
-    def _ngram_table(self) -> _NgramTable | None:
-        """The fitted vocabulary as integer codes (built once per loaded model, never saved with it), or
-        None where the analyser is not words split by sklearn's token pattern into 1- and 2-grams."""
-        plain = (
+    def _plain_words(self) -> bool:
+        """Whether the analyser is words split by sklearn's token pattern into 1- or 1-2-grams."""
+        return (
             self.analyzer == "word"
             and self.tokenizer is None
             and self.stop_words is None
             and self.ngram_range in ((1, 1), (1, 2))
         )
-        if not plain:
+
+    def _ngram_table(self) -> _NgramTable | None:
+        """The fitted vocabulary as integer codes (built once per loaded model, never saved with it), or
+        None where the analyser is not :meth:`_plain_words`."""
+        if not self._plain_words():
             return None
         if getattr(self, "_table_of", None) is not self.vocabulary_:
             self._table, self._table_of = _NgramTable(self.vocabulary_), self.vocabulary_
