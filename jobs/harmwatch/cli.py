@@ -163,13 +163,12 @@ def leave(code: int) -> None:
     Arrow's and DuckDB's thread pools can be torn down while a worker is still alive when the
     interpreter finalises, and the process then aborts (``terminate called without an active
     exception``, exit -6) after the step did all its work and printed its summary. Everything Python
-    would do at exit still runs here, in the same order: other non-daemon threads are joined, the
-    ``atexit`` functions run (MLflow's, ``weakref.finalize``'s, logging's), and both streams are
-    flushed; only the C++ static destructors are skipped.
+    would do at exit still runs here, in the same order: ``threading``'s own shutdown (which tells
+    idle ``concurrent.futures`` workers to stop, then joins every non-daemon thread), the ``atexit``
+    functions (MLflow's, ``weakref.finalize``'s, logging's), and both streams flushed; only the C++
+    static destructors are skipped.
     """
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # what the interpreter calls first at exit; private, but there is no other
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -165,6 +165,9 @@ atexit.register(lambda: (out / "atexit").write_text("ran"))
 scratch = tempfile.TemporaryDirectory()  # removed by weakref.finalize, an atexit function
 (out / "scratch").write_text(scratch.name)
 threading.Thread(target=lambda: (time.sleep(0.3), (out / "thread").write_text("joined"))).start()
+from concurrent.futures import ThreadPoolExecutor
+pool = ThreadPoolExecutor(2)  # its idle workers wait for work until threading's shutdown tells them to stop
+assert pool.submit(lambda: 42).result() == 42
 print("summary line", end="")
 print("last words", end="", file=sys.stderr)
 cli.leave(3)
@@ -172,7 +175,8 @@ cli.leave(3)
 
 
 def test_leave_does_what_python_does_at_exit(tmp_path):
-    """Threads joined, ``atexit`` functions run, temporary directories removed, both streams flushed."""
+    """Threads joined (an idle thread pool's too, which only ``threading``'s shutdown stops), ``atexit``
+    functions run, temporary directories removed, both streams flushed."""
     import subprocess
     import sys
 
