@@ -1168,9 +1168,10 @@ class WordCharHashing(HashingVectorizer):
     x words count matrix times the words x buckets matrix of the distinct words alone. The same matrix as
     the parent's (the counts are whole numbers, so the sums are exact; indices sorted the same way), for
     less hashing where words repeat: 24,000 posts of the bulk day 0.61 against 0.92 CPU-s. Inside
-    :func:`shared_word_hashes` (a call of the model) a word another block of the same setting hashed is
-    not hashed again. Under ``PER_WORD_MIN`` posts few words repeat and the parent is faster (one post
-    0.08 against 0.34 ms, 1,000 posts 31 against 35 ms), as it is for other settings: both fall back to it.
+    :func:`shared_word_hashes` (a call of the model, or a fit) a word another block of the same setting
+    hashed is not hashed again. Under ``PER_WORD_MIN`` posts few words repeat and the parent is faster
+    (one post 0.08 against 0.34 ms, 1,000 posts 31 against 35 ms), as it is for other settings: both
+    fall back to it.
     """
 
     PER_WORD_MIN = 2_000  # posts in a call before words are hashed once each (the measured break-even)
