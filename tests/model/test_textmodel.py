@@ -556,6 +556,32 @@ def test_links_are_removed_and_structure_is_counted():
     }
 
 
+def test_cleaning_and_structure_are_the_pandas_string_methods_on_odd_inputs():
+    """Written per post in Python (pandas' string methods cost a fixed part of a millisecond per call,
+    paid several times per scored post): the values of the formulation they replace."""
+    texts = [
+        "RT @x: #a b http://t.co/x  hi",
+        "see www.example.org/x now",
+        "two https://a.b/c and http://d.e links",
+        "  spaced\tout \n text ",
+        "ünïcode ✨ #tag @you",
+        "@@##",
+        "",
+        None,
+        float("nan"),
+        pd.NA,
+        3,
+    ]
+    column = pd.Series(np.asarray(texts, dtype=object)).fillna("").astype(str)
+    cleaned = column.str.replace(r"https?://\S+|www\.\S+", " ", regex=True).str.split().str.join(" ")
+    pd.testing.assert_frame_equal(clean_frame(pd.DataFrame({"text": texts})), pd.DataFrame({"text": cleaned}))
+    counts = (column.str.count(r"\w+"), column.str.count("@"), column.str.count("#"))
+    starts = (column.str.startswith("RT "), column.str.startswith("@"))
+    expected = np.column_stack([np.asarray(c, dtype=np.float64) for c in (*counts, *starts)])
+    assert np.array_equal(meta_features(texts), expected)
+    assert meta_features([]).shape == (0, len(META_FEATURES))
+
+
 def test_contract_frame_orders_columns_and_fills_absent_classes():
     out = contract_frame(np.array([[0.7, 0.3]]), ["religion", "not_cyberbullying"])
     assert list(out.columns) == CONTRACT
