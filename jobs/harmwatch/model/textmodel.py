@@ -59,6 +59,7 @@ from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import ThreadpoolController
 
 from harmwatch.config import BENIGN_CLASS, CLASSES
+from harmwatch.model import fastscore
 
 # What the model is, in the words of its model card.
 METHOD = (
@@ -829,10 +830,20 @@ class LogCountRatioClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
+        return self.scores_without_checks("decision_function", X)
+
+    def scores_without_checks(self, method: str, X) -> np.ndarray:
+        """``decision_function`` with each class's linear model scored by :mod:`fastscore`."""
+        if method != "decision_function":
+            return getattr(self, method)(X)
         X = sp.csr_matrix(X)
         return np.column_stack(
             [
-                m.decision_function(X.multiply(r).tocsr())
+                # X.multiply(r) as a CSR matrix built directly (scipy's broadcasting goes through a
+                # diagonal matrix product): the same entries, in the same order
+                fastscore.linear_scores(
+                    m, method, sp.csr_matrix((X.data * r[X.indices], X.indices, X.indptr), shape=X.shape)
+                )
                 for m, r in zip(self.models_, self.ratios_, strict=True)
             ]
         )
@@ -973,7 +984,7 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, blocks, models) -> np.ndarray:
         return np.hstack(
             [
-                getattr(m, method)(blocks[block])
+                fastscore.linear_scores(m, method, blocks[block])
                 for m, (method, block) in zip(models, self.learner_specs_, strict=True)
             ]
         )
@@ -1069,7 +1080,9 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         if benign is None:
             return proba
         stack_harm = 1.0 - proba[:, benign]
-        blind = self.blind_head_.predict_proba(self._head_input(blocks, meta))[:, 1]
+        blind = fastscore.linear_scores(self.blind_head_, "predict_proba", self._head_input(blocks, meta))[
+            :, 1
+        ]
         named = blocks["identity"] > 0
         if self.harm_mode == "all":
             harm = blind
@@ -1092,8 +1105,12 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         blocks, meta = self._split(X)
-        with _one_openmp_thread():
-            proba = self.stacker_.predict_proba(np.hstack([self._scores(blocks, self.base_models_), meta]))
+        stack_input = np.hstack([self._scores(blocks, self.base_models_), meta])
+        if len(stack_input) <= fastscore.FEW:
+            proba = fastscore.boosted_proba(self.stacker_, stack_input)
+        else:
+            with _one_openmp_thread():
+                proba = self.stacker_.predict_proba(stack_input)
         return self._with_blind_harm(proba, blocks, meta) if getattr(self, "n_blind", 0) else proba
 
     @property
@@ -1118,7 +1135,11 @@ class HarmfulContentPipeline(Pipeline):
 
     def predict_proba(self, X, **params) -> np.ndarray:
         with shared_word_hashes():
-            return super().predict_proba(X, **params)
+            if params or not hasattr(X, "__len__") or len(X) > fastscore.FEW:
+                return super().predict_proba(X, **params)
+            for _name, step in self.steps[:-1]:  # a few posts: the same numbers, without the checks
+                X = fastscore.transform(step, X)
+            return self.steps[-1][1].predict_proba(X)
 
     def predict(self, X, **params) -> pd.DataFrame:
         clf = self.steps[-1][1]
@@ -1337,6 +1358,10 @@ class StackRows(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> Any:
         return self.transformer_.transform(X)
+
+    def scoring_transformer(self) -> Any:
+        """What scores a post (:func:`fastscore.transform` walks into it)."""
+        return self.transformer_
 
 
 def _features(
