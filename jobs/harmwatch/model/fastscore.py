@@ -60,8 +60,7 @@ def transform(step: Any, X: Any) -> Any:
         return sp.hstack(parts).tocsr() if any(sp.issparse(p) for p in parts) else np.hstack(parts)
     if isinstance(step, ColumnTransformer) and _plain_columns(step):
         parts = [transform(t, X[c]) for _n, t, c in step.transformers_ if not _dropped(t)]
-        parts = [check_array(p, accept_sparse=True, ensure_all_finite=False) for p in parts]
-        return sp.hstack(parts).tocsr()
+        return _csr_hstack([p if sp.issparse(p) else check_array(p, ensure_all_finite=False) for p in parts])
     if isinstance(step, FunctionTransformer) and not step.validate:
         return step.func(X, **(step.kw_args or {})) if step.func is not None else X
     if isinstance(step, TfidfVectorizer) and _plain_tfidf(step._tfidf):
@@ -93,6 +92,13 @@ def _tfidf(step: TfidfTransformer, X: Any, copy: bool) -> Any:
     if step.norm == "l2":
         inplace_csr_row_normalize_l2(X)
     return X
+
+
+def _csr_hstack(parts: list[Any]) -> sp.csr_matrix:
+    """``sparse.hstack(parts).tocsr()`` with dense parts made CSR first, so scipy stacks CSR rows
+    directly instead of going through one COO matrix of every entry (about 1 ms for one post): the same
+    entries in the same order (a dense part's nonzeros by column, as its COO form has them)."""
+    return sp.hstack([p if sp.issparse(p) else sp.csr_matrix(p) for p in parts], format="csr")
 
 
 def _dropped(step: Any) -> bool:
