@@ -134,3 +134,16 @@ def test_a_few_posts_score_on_the_direct_path_exactly_as_through_scikit_learn(
         through = [small_model.predict_proba(f) for f in frames]
     for a, b in zip(direct, through, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_a_step_asked_for_dataframe_output_is_left_to_scikit_learn():
+    import sklearn
+
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    step = FunctionTransformer(np.log1p, feature_names_out="one-to-one").fit(frame)
+    assert isinstance(fastscore.transform(step, frame.to_numpy()), np.ndarray)
+    with sklearn.config_context(transform_output="pandas"):
+        pd.testing.assert_frame_equal(fastscore.transform(step, frame), step.transform(frame))
+    pd.testing.assert_frame_equal(
+        fastscore.transform(step.set_output(transform="pandas"), frame), step.transform(frame)
+    )

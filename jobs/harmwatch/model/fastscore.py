@@ -40,9 +40,12 @@ FEW = 64  # posts in a call up to which the direct path is taken (larger batches
 
 
 def _configured(step: Any) -> bool:
-    """Whether ``step`` asked for DataFrame output (``set_output``): then its wrapping is not skipped."""
+    """Whether ``step`` (or scikit-learn's global configuration) asks for DataFrame output
+    (``set_output``): then its wrapping is not skipped."""
     config = getattr(step, "_sklearn_output_config", {})
-    return any(v not in (None, "default") for v in config.values())
+    return get_config()["transform_output"] != "default" or any(
+        v not in (None, "default") for v in config.values()
+    )
 
 
 def transform(step: Any, X: Any) -> Any:
