@@ -3,17 +3,20 @@
 One post through the fitted pipeline cost about 11 ms, and most of it was not the model: each of the
 two dozen ``transform`` and ``decision_function`` calls checks its input (``check_array``, the DataFrame
 library probes), wraps its output for ``set_output`` and, in the stacker, walks its few hundred trees one
-Python call each. For a call of at most :data:`FEW` posts the pipeline is walked here instead:
+Python call each. For a call of at most :data:`FEW` posts the pipeline is walked here instead (one post:
+about 4.5 ms; docs/benchmarks.md, "Scoring a few posts"):
 
 - :func:`transform` runs a fitted ``Pipeline``, ``FeatureUnion`` or ``ColumnTransformer`` by calling its
-  parts directly and stacking their outputs as scikit-learn does (``sparse.hstack(...).tocsr()``);
+  parts directly and stacking their outputs as CSR rows, and applies TF-IDF weighting as scikit-learn does;
 - :func:`linear_scores` is a linear model's ``decision_function``, ``predict_proba`` or
-  ``predict_log_proba`` as scikit-learn computes them, without the checks;
+  ``predict_log_proba`` as scikit-learn computes them, without the checks (used for every call size);
 - :func:`boosted_proba` runs a gradient-boosted stacker's trees all at once, as arrays, adding each
   tree's value in the order scikit-learn adds them.
 
 The outputs are the same floating-point numbers as scikit-learn's (``tests/model/test_fastscore.py``
-compares them bit for bit); anything these functions do not know how to walk goes to scikit-learn.
+compares them bit for bit); anything these functions do not know how to walk goes to scikit-learn. Some
+of what they read is scikit-learn's private state (a stacker's trees, baseline and loss; its log-sum-exp):
+the lock pins scikit-learn, and an upgrade that changes it fails those tests rather than a score.
 """
 
 from __future__ import annotations
