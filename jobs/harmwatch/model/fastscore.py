@@ -127,22 +127,21 @@ def _plain_columns(columns: ColumnTransformer) -> bool:
 
 def linear_scores(model: Any, method: str, X: Any) -> np.ndarray:
     """``getattr(model, method)(X)`` for the linear models of the stack, computed as scikit-learn does."""
-    if isinstance(model, SGDClassifier) and method in ("decision_function", "predict_proba"):
+    sgd = isinstance(model, SGDClassifier)
+    binary_logistic = (
+        sgd and method == "predict_proba" and model.loss == "log_loss" and len(model.classes_) == 2
+    )
+    if sgd and (method == "decision_function" or binary_logistic):
         scores = X @ model.coef_.T + model.intercept_
         if scores.shape[1] == 1:
             scores = scores.reshape(-1)
         if method == "decision_function":
             return scores
-        if model.loss == "log_loss" and scores.ndim == 1:  # binary: the logistic of the score
-            scores = expit(scores)
-            return np.stack([1 - scores, scores], axis=1)
-        return model.predict_proba(X)
+        scores = expit(scores)  # binary: the logistic of the score
+        return np.stack([1 - scores, scores], axis=1)
     if isinstance(model, ComplementNB) and method == "predict_log_proba" and len(model.classes_) > 1:
         jll = X @ model.feature_log_prob_.T
         return jll - np.atleast_2d(_logsumexp(jll, axis=1)).T
-    direct = getattr(model, "scores_without_checks", None)
-    if direct is not None:
-        return direct(method, X)
     return getattr(model, method)(X)
 
 

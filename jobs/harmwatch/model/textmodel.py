@@ -830,19 +830,15 @@ class LogCountRatioClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        return self.scores_without_checks("decision_function", X)
-
-    def scores_without_checks(self, method: str, X) -> np.ndarray:
-        """``decision_function`` with each class's linear model scored by :mod:`fastscore`."""
-        if method != "decision_function":
-            return getattr(self, method)(X)
         X = sp.csr_matrix(X)
         return np.column_stack(
             [
                 # X.multiply(r) as a CSR matrix built directly (scipy's broadcasting goes through a
                 # diagonal matrix product): the same entries, in the same order
                 fastscore.linear_scores(
-                    m, method, sp.csr_matrix((X.data * r[X.indices], X.indices, X.indptr), shape=X.shape)
+                    m,
+                    "decision_function",
+                    sp.csr_matrix((X.data * r[X.indices], X.indices, X.indptr), shape=X.shape),
                 )
                 for m, r in zip(self.models_, self.ratios_, strict=True)
             ]
@@ -1080,9 +1076,8 @@ class StackedTextClassifier(ClassifierMixin, BaseEstimator):
         if benign is None:
             return proba
         stack_harm = 1.0 - proba[:, benign]
-        blind = fastscore.linear_scores(self.blind_head_, "predict_proba", self._head_input(blocks, meta))[
-            :, 1
-        ]
+        head = fastscore.linear_scores(self.blind_head_, "predict_proba", self._head_input(blocks, meta))
+        blind = head[:, 1]
         named = blocks["identity"] > 0
         if self.harm_mode == "all":
             harm = blind
