@@ -789,11 +789,9 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             and self.ngram_range in ((1, 1), (1, 2))
         )
 
-    def _ngram_table(self) -> _NgramTable | None:
-        """The fitted vocabulary as integer codes (built once per loaded model, never saved with it), or
-        None where the analyser is not :meth:`_plain_words`."""
-        if not self._plain_words():
-            return None
+    def _ngram_table(self) -> _NgramTable:
+        """The fitted vocabulary as integer codes (built once per loaded model, never saved with it); only
+        for an analyser of :meth:`_plain_words`."""
         if getattr(self, "_table_of", None) is not self.vocabulary_:
             self._table, self._table_of = _NgramTable(self.vocabulary_), self.vocabulary_
         return self._table
