@@ -63,7 +63,7 @@ def transform(step: Any, X: Any) -> Any:
         return X
     if isinstance(step, FeatureUnion) and not step.transformer_weights:
         parts = [transform(t, X) for _n, t in step.transformer_list if not _dropped(t)]
-        return sp.hstack(parts).tocsr() if any(sp.issparse(p) for p in parts) else np.hstack(parts)
+        return _csr_hstack(parts) if any(sp.issparse(p) for p in parts) else np.hstack(parts)
     if isinstance(step, ColumnTransformer) and _plain_columns(step):
         parts = [transform(t, X[c]) for _n, t, c in step.transformers_ if not _dropped(t)]
         return _csr_hstack([p if sp.issparse(p) else check_array(p, ensure_all_finite=False) for p in parts])
